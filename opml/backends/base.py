@@ -1,0 +1,182 @@
+"""The Backend interface: what the dashboard and the CLI can ask of a workspace.
+
+Each implementation (local, Azure ML) honours the contract written in these
+docstrings; ``tests/contract`` checks it. Methods never return ``{"success": ...}``
+dicts: they return entities or raise an ``OpmlError`` subclass.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from opml.entities import (
+    AgentStatus,
+    Compute,
+    Dataset,
+    DatasetProfile,
+    Run,
+    WorkspaceInfo,
+)
+from opml.errors import OperationTimeout
+
+# What a dataset can be registered from: an http(s) URL or a local path (str or
+# PathLike), or the bytes of an uploaded file.
+DatasetSource = str | os.PathLike | bytes
+
+
+class Backend(abc.ABC):
+    """A workspace: datasets, computes and runs (models, services and pipelines follow)."""
+
+    kind: str = "abstract"
+
+    # -- workspace -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def describe(self) -> WorkspaceInfo:
+        """Backend kind, location and object counts. Cheap; never blocks on remote work."""
+
+    @abc.abstractmethod
+    def agent_status(self) -> AgentStatus:
+        """Whether the process that executes queued work is alive (for Azure: the service)."""
+
+    # -- datasets ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def register_dataset(
+        self,
+        *,
+        name: str,
+        source: DatasetSource,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        filename: str | None = None,
+    ) -> Dataset:
+        """Register a tabular (CSV) dataset as a new immutable version of ``name``.
+
+        Blocks until the data is read, validated, snapshotted and profiled.
+        Idempotent on content: registering the same bytes again under the same
+        name returns the existing version unchanged; different bytes make
+        version N+1.
+
+        Args:
+            name: letters, digits, ``_ . -``; at most 64 characters.
+            source: an http(s) URL, a local file path, or the file's bytes.
+            filename: the original file name when ``source`` is bytes (for display).
+
+        Raises:
+            InvalidInput: bad name; unreachable URL; missing file; empty, non-CSV,
+                non-UTF-8 or oversize content; missing header; duplicate or empty
+                column names. Nothing is registered.
+        """
+
+    @abc.abstractmethod
+    def list_datasets(self) -> list[Dataset]:
+        """The latest version of every dataset, newest first."""
+
+    @abc.abstractmethod
+    def list_dataset_versions(self, name: str) -> list[Dataset]:
+        """Every version of ``name``, newest first. Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_dataset(self, name: str, version: int | None = None) -> Dataset:
+        """One version (the latest when ``version`` is None). Raises NotFound."""
+
+    @abc.abstractmethod
+    def load_dataset(self, name: str, version: int | None = None, *, nrows: int | None = None) -> pd.DataFrame:
+        """The version's data as a DataFrame, typed as at registration. Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_dataset_profile(self, name: str, version: int | None = None) -> DatasetProfile:
+        """The profile computed once at registration. Raises NotFound."""
+
+    # -- computes ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_compute(self, *, name: str, max_nodes: int) -> Compute:
+        """Create a compute that runs at most ``max_nodes`` runs at once.
+
+        Raises InvalidInput (bad name, max_nodes outside 1..64) or AlreadyExists.
+        """
+
+    @abc.abstractmethod
+    def list_computes(self) -> list[Compute]:
+        """Every compute, with its active and queued run counts."""
+
+    @abc.abstractmethod
+    def get_compute(self, name: str) -> Compute:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def delete_compute(self, name: str) -> None:
+        """Raises NotFound, or Conflict while runs are queued or active on it."""
+
+    # -- runs ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def submit_run(
+        self,
+        *,
+        experiment: str,
+        run_type: str,
+        compute: str,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        display_name: str = "",
+    ) -> Run:
+        """Queue a run; returns at once with status Queued. Execution is asynchronous.
+
+        Raises InvalidInput (unknown run type, bad params, bad experiment name)
+        or NotFound (compute). Nothing is queued on error.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        parent_id: str | None = None,
+        top_level_only: bool = False,
+        limit: int = 200,
+    ) -> list[Run]:
+        """Runs, newest first, filtered by experiment and/or parent."""
+
+    @abc.abstractmethod
+    def cancel_run(self, run_id: str) -> Run:
+        """Ask a run to stop. A queued run is Canceled at once; an active one moves to
+        CancelRequested and then Canceled when its process has stopped. Idempotent:
+        cancelling a finished run returns it unchanged. Raises NotFound."""
+
+    @abc.abstractmethod
+    def read_run_log(self, run_id: str, *, offset: int = 0, max_bytes: int = 1 << 20) -> tuple[str, int]:
+        """Log text of the run from byte ``offset``, and the offset to read from next.
+
+        Readable while the run is running. Raises NotFound.
+        """
+
+    def list_experiments(self) -> list[str]:
+        """Names of experiments with at least one run, sorted."""
+        return sorted({run.experiment for run in self.list_runs(top_level_only=True, limit=10_000)})
+
+    def wait_for_run(self, run_id: str, *, timeout: float = 600.0, poll_seconds: float = 0.5) -> Run:
+        """Poll until the run is Completed, Failed or Canceled; returns it.
+
+        Raises OperationTimeout when ``timeout`` seconds pass first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get_run(run_id)
+            if run.is_terminal:
+                return run
+            if time.monotonic() >= deadline:
+                raise OperationTimeout(f"run {run_id} is still {run.status} after {timeout:.0f} s")
+            time.sleep(poll_seconds)

@@ -1,0 +1,244 @@
+"""The agent: one long-lived process per workspace that makes the store's desired state real.
+
+Its scheduler claims queued runs and executes each in its own OS process (at
+most ``max_nodes`` per compute), turns cancel requests into signals, and marks
+runs whose process died as Failed with the reason. It keeps no state that the
+store does not have: after a restart it adopts the run processes that are still
+alive and resolves the ones that are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+import opml
+from opml.backends.local.agent_lock import AgentLock
+from opml.backends.local.backend import LocalBackend
+from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
+from opml.backends.local.store import to_text, utcnow
+from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
+from opml.errors import Conflict
+
+log = logging.getLogger("opml.agent")
+
+POLL_SECONDS = 0.25
+HEARTBEAT_SECONDS = 2.0
+CANCEL_GRACE_SECONDS = 5.0
+_PACKAGE_ROOT = str(Path(opml.__file__).resolve().parent.parent)
+
+
+def run_process_env(workspace: Path) -> dict[str, str]:
+    """Environment of every process opml starts for training or scoring."""
+    env = dict(os.environ)
+    env["OPML_WORKSPACE"] = str(workspace)
+    env["PYTHONUNBUFFERED"] = "1"
+    # OpenMP busy-waiting stalls LightGBM on small machines (see docs/ARCHITECTURE.md).
+    env["OMP_WAIT_POLICY"] = "passive"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    return env
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "the run process disappeared"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"the run process was killed ({name}) before it finished"
+    return f"the run process exited with code {returncode} before recording a result"
+
+
+@dataclass
+class TrackedProcess:
+    run_id: str
+    pid: int
+    popen: subprocess.Popen | None  # None for a process adopted after an agent restart
+    term_sent_at: float | None = None
+
+    def exit_code(self) -> tuple[bool, int | None]:
+        """(exited, return code if known)."""
+        if self.popen is not None:
+            code = self.popen.poll()
+            return code is not None, code
+        try:
+            process = psutil.Process(self.pid)
+            alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            alive = False
+        return not alive, None
+
+    def signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signum)
+
+
+def process_matches(pid: int | None, started: float | None) -> bool:
+    """True when ``pid`` is alive and is the same process that started at ``started`` (no pid reuse)."""
+    if not pid or started is None:
+        return False
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+
+
+class Agent:
+    def __init__(self, backend: LocalBackend, *, poll_seconds: float = POLL_SECONDS):
+        self.backend = backend
+        self.poll_seconds = poll_seconds
+        self.stop_event = threading.Event()
+        self._lock = AgentLock(backend.layout.agent_lock)
+        self._tracked: dict[str, TrackedProcess] = {}
+        self._last_heartbeat = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Run until SIGTERM/SIGINT or ``stop_event``. Raises Conflict if another agent holds the workspace."""
+        if not self._lock.acquire():
+            pid = self._lock.holder_pid()
+            raise Conflict(f"an agent is already running for workspace {self.backend.path} (pid {pid})")
+        try:
+            now = to_text(utcnow())
+            self.backend.store.execute(
+                "INSERT OR REPLACE INTO agent (id, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?)",
+                (os.getpid(), now, now),
+            )
+            log.info("agent %s serving workspace %s", os.getpid(), self.backend.path)
+            while not self.stop_event.is_set():
+                try:
+                    self.tick()
+                except Exception:  # one bad tick (e.g. a locked database) must not end the agent
+                    log.exception("agent tick failed; retrying")
+                self.stop_event.wait(self.poll_seconds)
+        finally:
+            self._lock.release()
+            log.info("agent %s stopped", os.getpid())
+
+    def tick(self) -> None:
+        self._reap_exited()
+        active = self.backend.runs.active()
+        self._adopt_or_resolve_untracked(active)
+        self._forward_cancels(active)
+        self._start_queued()
+        self._heartbeat()
+
+    # -- steps of a tick ---------------------------------------------------------------
+
+    def _reap_exited(self) -> None:
+        for run_id, tracked in list(self._tracked.items()):
+            exited, code = tracked.exit_code()
+            if not exited:
+                continue
+            del self._tracked[run_id]
+            run = self.backend.runs.get(run_id)
+            if run.is_terminal:
+                continue
+            if run.status == CANCEL_REQUESTED:
+                self.backend.runs.finish(run_id, CANCELED, None)
+            else:
+                reason = describe_exit(code)
+                self.backend.runs.finish(run_id, FAILED, reason)
+                self._append_log(run_id, f"[opml agent] {reason}")
+            log.info("run %s ended without recording its end (code %s)", run_id, code)
+
+    def _adopt_or_resolve_untracked(self, active: list[Run]) -> None:
+        for run in active:
+            if run.id in self._tracked:
+                continue
+            pid, started = self.backend.runs.process_of(run.id)
+            if process_matches(pid, started):
+                self._tracked[run.id] = TrackedProcess(run.id, pid, None)
+                log.info("adopted run %s (pid %s)", run.id, pid)
+            elif run.status == CANCEL_REQUESTED:
+                self.backend.runs.finish(run.id, CANCELED, None)
+            else:
+                reason = (
+                    "the run process died while no agent was watching it"
+                    if pid
+                    else ("the agent stopped before the run process started")
+                )
+                self.backend.runs.finish(run.id, FAILED, reason)
+                self._append_log(run.id, f"[opml agent] {reason}")
+
+    def _forward_cancels(self, active: list[Run]) -> None:
+        now = time.monotonic()
+        for run in active:
+            tracked = self._tracked.get(run.id)
+            if run.status != CANCEL_REQUESTED or tracked is None:
+                continue
+            if tracked.term_sent_at is None:
+                tracked.signal_group(signal.SIGTERM)
+                tracked.term_sent_at = now
+            elif now - tracked.term_sent_at > CANCEL_GRACE_SECONDS:
+                tracked.signal_group(signal.SIGKILL)
+
+    def _start_queued(self) -> None:
+        capacity = {compute.name: compute.max_nodes for compute in self.backend.computes.list()}
+        for run in self.backend.runs.claim_queued(capacity):
+            try:
+                self._spawn(run)
+            except OSError as exc:
+                self.backend.runs.finish(run.id, FAILED, f"could not start the run process: {exc}")
+
+    def _spawn(self, run: Run) -> None:
+        layout = self.backend.layout
+        make_private_dir(layout.run_dir(run.id))
+        log_fd = os.open(layout.run_log(run.id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "opml.backends.local.run_process", str(layout.root), run.id],
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                cwd=layout.run_dir(run.id),
+                env=run_process_env(layout.root),
+                start_new_session=True,
+            )
+        finally:
+            os.close(log_fd)
+        try:
+            started = psutil.Process(popen.pid).create_time()
+        except psutil.NoSuchProcess:
+            started = time.time()
+        self.backend.runs.set_process(run.id, popen.pid, started)
+        self._tracked[run.id] = TrackedProcess(run.id, popen.pid, popen)
+        log.info("started run %s (pid %s)", run.id, popen.pid)
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        self._last_heartbeat = time.monotonic()
+        self.backend.store.execute("UPDATE agent SET heartbeat_at = ? WHERE id = 1", (to_text(utcnow()),))
+
+    def _append_log(self, run_id: str, line: str) -> None:
+        path = self.backend.layout.run_log(run_id)
+        make_private_dir(path.parent)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE), "a") as handle:
+            handle.write(line + "\n")
+
+
+def serve_forever(workspace: Path) -> None:
+    """The body of ``opml agent``: serve until SIGTERM or SIGINT."""
+    agent = Agent(LocalBackend(workspace))
+
+    def stop(signum: int, frame: object) -> None:
+        agent.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    agent.serve()

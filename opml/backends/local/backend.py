@@ -1,0 +1,160 @@
+"""``LocalBackend``: the Backend interface over a workspace folder (SQLite store + artifacts)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from opml.backends.base import Backend, DatasetSource
+from opml.backends.local.agent_lock import AgentLock
+from opml.backends.local.computes import ComputeRepository
+from opml.backends.local.datasets import DatasetRepository
+from opml.backends.local.layout import WorkspaceLayout
+from opml.backends.local.runs import RunRepository
+from opml.backends.local.store import Store, from_text
+from opml.entities import AgentStatus, Compute, Dataset, DatasetProfile, Run, WorkspaceInfo
+from opml.errors import InvalidInput
+from opml.runtypes import get_run_type
+from opml.settings import default_workspace
+
+
+class LocalBackend(Backend):
+    kind = "local"
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.layout = WorkspaceLayout(Path(path or default_workspace()).expanduser().resolve())
+        self.layout.create()
+        self.store = Store(self.layout.db)
+        self.datasets = DatasetRepository(self.store, self.layout)
+        self.computes = ComputeRepository(self.store)
+        self.runs = RunRepository(self.store)
+        self.computes.ensure_default()
+
+    @property
+    def path(self) -> Path:
+        return self.layout.root
+
+    # -- workspace -----------------------------------------------------------------
+
+    def describe(self) -> WorkspaceInfo:
+        return WorkspaceInfo(
+            backend=self.kind,
+            location=str(self.path),
+            counts={
+                "datasets": self.datasets.count(),
+                "runs": self.runs.count(),
+                "computes": self.computes.count(),
+            },
+        )
+
+    def agent_status(self) -> AgentStatus:
+        pid = AgentLock(self.layout.agent_lock).holder_pid()
+        row = self.store.query_one("SELECT pid, started_at, heartbeat_at FROM agent WHERE id = 1")
+        started = from_text(row["started_at"]) if row else None
+        heartbeat = from_text(row["heartbeat_at"]) if row else None
+        if pid is None:
+            return AgentStatus(False, None, started, heartbeat, "no agent is running for this workspace")
+        return AgentStatus(True, pid, started, heartbeat, f"agent running (pid {pid})")
+
+    # -- datasets ------------------------------------------------------------------
+
+    def register_dataset(
+        self,
+        *,
+        name: str,
+        source: DatasetSource,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        filename: str | None = None,
+    ) -> Dataset:
+        return self.datasets.register(name=name, source=source, description=description, tags=tags, filename=filename)
+
+    def list_datasets(self) -> list[Dataset]:
+        return self.datasets.list_latest()
+
+    def list_dataset_versions(self, name: str) -> list[Dataset]:
+        return self.datasets.list_versions(name)
+
+    def get_dataset(self, name: str, version: int | None = None) -> Dataset:
+        return self.datasets.get(name, version)
+
+    def load_dataset(self, name: str, version: int | None = None, *, nrows: int | None = None) -> pd.DataFrame:
+        return self.datasets.load(name, version, nrows=nrows)
+
+    def get_dataset_profile(self, name: str, version: int | None = None) -> DatasetProfile:
+        return self.datasets.profile(name, version)
+
+    # -- computes ------------------------------------------------------------------
+
+    def create_compute(self, *, name: str, max_nodes: int) -> Compute:
+        return self.computes.create(name=name, max_nodes=max_nodes)
+
+    def list_computes(self) -> list[Compute]:
+        return self.computes.list()
+
+    def get_compute(self, name: str) -> Compute:
+        return self.computes.get(name)
+
+    def delete_compute(self, name: str) -> None:
+        self.computes.delete(name)
+
+    # -- runs ----------------------------------------------------------------------
+
+    def submit_run(
+        self,
+        *,
+        experiment: str,
+        run_type: str,
+        compute: str,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        display_name: str = "",
+    ) -> Run:
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidInput("run parameters must be a mapping")
+        clean = get_run_type(run_type).validate(dict(params or {}), self)
+        return self.runs.insert(
+            experiment=experiment,
+            run_type=run_type,
+            compute=compute,
+            params=clean,
+            tags=tags,
+            display_name=display_name,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self.runs.get(run_id)
+
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        parent_id: str | None = None,
+        top_level_only: bool = False,
+        limit: int = 200,
+    ) -> list[Run]:
+        return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
+
+    def cancel_run(self, run_id: str) -> Run:
+        return self.runs.request_cancel(run_id)
+
+    def read_run_log(self, run_id: str, *, offset: int = 0, max_bytes: int = 1 << 20) -> tuple[str, int]:
+        self.runs.get(run_id)
+        log = self.layout.run_log(run_id)
+        if not log.exists():
+            return "", 0
+        with log.open("rb") as handle:
+            handle.seek(max(0, offset))
+            data = handle.read(max_bytes)
+        return data.decode("utf-8", errors="replace"), max(0, offset) + len(data)
+
+    def get_run_metrics(self, run_id: str) -> dict[str, float]:
+        self.runs.get(run_id)
+        return self.runs.metrics(run_id)
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({str(self.path)!r})"

@@ -1,0 +1,50 @@
+"""Start the agent of a workspace in the background when none is running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from opml.backends.local.agent import run_process_env
+from opml.backends.local.agent_lock import AgentLock
+from opml.backends.local.layout import PRIVATE_FILE, WorkspaceLayout
+from opml.errors import BackendUnavailable
+
+
+def start_agent(workspace: Path, *, wait_seconds: float = 15.0) -> subprocess.Popen | None:
+    """Start ``opml agent`` for ``workspace`` unless one runs already.
+
+    Returns the new process, or None when an agent was already running. Blocks
+    until the new agent holds the workspace lock. Raises BackendUnavailable if it
+    does not come up (its log is named in the message).
+    """
+    layout = WorkspaceLayout(Path(workspace).resolve())
+    layout.create()
+    lock = AgentLock(layout.agent_lock)
+    if lock.holder_pid() is not None:
+        return None
+    log_fd = os.open(layout.agent_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "opml", "--workspace", str(layout.root), "agent"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            env=run_process_env(layout.root),
+            start_new_session=True,
+        )
+    finally:
+        os.close(log_fd)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if lock.holder_pid() is not None:
+            return process
+        if process.poll() is not None:
+            if lock.holder_pid() is not None:  # another agent won the race
+                return None
+            break
+        time.sleep(0.05)
+    raise BackendUnavailable(f"the agent did not start; see {layout.agent_log}")

@@ -1,0 +1,143 @@
+"""The SQLite store of a local workspace: WAL mode, busy timeout, versioned schema.
+
+Several processes share one database (dashboard, agent, run processes, scoring
+services). Writers take the lock up front (``BEGIN IMMEDIATE``) so a
+read-then-write transaction cannot fail half way with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opml.backends.local.layout import PRIVATE_FILE
+
+BUSY_TIMEOUT_MS = 15_000
+
+# Each entry is one schema version: the statements that take the previous version to it.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE datasets (
+            name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, tags TEXT NOT NULL,
+            sha256 TEXT NOT NULL, rows INTEGER NOT NULL, columns TEXT NOT NULL, source TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL, delimiter TEXT NOT NULL, decimal TEXT NOT NULL,
+            profile TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (name, version))""",
+        "CREATE UNIQUE INDEX datasets_by_hash ON datasets (name, sha256)",
+        """CREATE TABLE computes (
+            name TEXT PRIMARY KEY, max_nodes INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY, experiment TEXT NOT NULL, run_type TEXT NOT NULL, status TEXT NOT NULL,
+            compute TEXT NOT NULL, parent_id TEXT REFERENCES runs (id), params TEXT NOT NULL,
+            tags TEXT NOT NULL, display_name TEXT NOT NULL, progress TEXT NOT NULL, error TEXT,
+            pid INTEGER, pid_started REAL, created_at TEXT NOT NULL, started_at TEXT, ended_at TEXT)""",
+        "CREATE INDEX runs_by_status ON runs (status)",
+        "CREATE INDEX runs_by_parent ON runs (parent_id)",
+        "CREATE INDEX runs_by_experiment ON runs (experiment, created_at)",
+        """CREATE TABLE metrics (
+            run_id TEXT NOT NULL REFERENCES runs (id), name TEXT NOT NULL, value REAL,
+            step INTEGER NOT NULL, logged_at TEXT NOT NULL)""",
+        "CREATE INDEX metrics_by_run ON metrics (run_id, name)",
+        """CREATE TABLE agent (
+            id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, started_at TEXT, heartbeat_at TEXT)""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_text(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def from_text(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class Store:
+    """Thread-safe access to one workspace database (one connection per thread)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        self._migrate()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and getattr(self._local, "pid", None) == os.getpid():
+            return connection
+        created = not self.path.exists()
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        if created:
+            os.chmod(self.path, PRIVATE_FILE)
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+        return connection
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock from its first statement."""
+        connection = self._connection()
+        if connection.in_transaction:  # nested: join the outer transaction
+            yield connection
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return self._connection().execute(sql, params).fetchone()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns the changed row count."""
+        with self.transaction() as connection:
+            return connection.execute(sql, params).rowcount
+
+    def schema_version(self) -> int:
+        return self.query_one("PRAGMA user_version")[0]
+
+    def _migrate(self) -> None:
+        with self.transaction() as connection:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                from opml.errors import BackendUnavailable
+
+                raise BackendUnavailable(
+                    f"workspace database {self.path} has schema version {current}, newer than this "
+                    f"opml understands ({SCHEMA_VERSION}); upgrade opml"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version]:
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version + 1}")
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None

@@ -1,0 +1,1 @@
+"""Tabular data: reading CSV from anywhere a user has it, and profiling it."""

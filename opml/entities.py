@@ -1,0 +1,145 @@
+"""Typed entities shared by every backend (frozen dataclasses, no behaviour)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Run statuses, as Azure ML names them.
+NOT_STARTED = "NotStarted"
+QUEUED = "Queued"
+PREPARING = "Preparing"
+RUNNING = "Running"
+FINALIZING = "Finalizing"
+CANCEL_REQUESTED = "CancelRequested"
+COMPLETED = "Completed"
+FAILED = "Failed"
+CANCELED = "Canceled"
+
+RUN_STATUSES = (NOT_STARTED, QUEUED, PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED, COMPLETED, FAILED, CANCELED)
+TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELED})
+ACTIVE_STATUSES = frozenset({PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED})
+
+
+def as_dict(entity: Any) -> dict[str, Any]:
+    """A JSON-friendly dict of an entity (datetimes as ISO strings)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [convert(item) for item in value]
+        return value
+
+    return {key: convert(value) for key, value in dataclasses.asdict(entity).items()}
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    dtype: str  # "numeric", "categorical", "boolean" or "datetime"
+    missing: int
+    missing_pct: float
+    distinct: int
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    median: float | None = None
+    # Most frequent values with their counts (all of them for low-cardinality columns).
+    top_values: dict[str, int] = field(default_factory=dict)
+    # Histogram of numeric columns: bin edges and counts.
+    histogram: tuple[tuple[float, ...], tuple[int, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    rows: int
+    columns: tuple[ColumnProfile, ...]
+    duplicate_rows: int
+
+    def column(self, name: str) -> ColumnProfile:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    version: int
+    description: str
+    tags: dict[str, str]
+    sha256: str
+    rows: int
+    columns: tuple[str, ...]
+    source: str  # where it was registered from: a URL, a path or "upload:<filename>"
+    size_bytes: int
+    created_at: datetime
+    delimiter: str = ","
+    decimal: str = "."
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Compute:
+    name: str
+    max_nodes: int
+    kind: str  # "local" or "AmlCompute"
+    state: str  # "Succeeded", "Creating", "Failed", ...
+    created_at: datetime | None
+    active_runs: int = 0
+    queued_runs: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    experiment: str
+    run_type: str
+    status: str
+    compute: str
+    created_at: datetime
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    parent_id: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+    display_name: str = ""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.ended_at or datetime.now(self.started_at.tzinfo)
+        return max(0.0, (end - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    running: bool
+    pid: int | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    backend: str  # "local" or "azure"
+    location: str  # folder path, or Azure workspace coordinates
+    counts: dict[str, int]

@@ -1,0 +1,39 @@
+"""Run types: what a queued run does when the agent starts it.
+
+A run type is an object with a ``name``, ``validate(params, backend) -> dict``
+(called at submission, in the submitting process: reject bad input before
+anything is queued) and ``execute(context)`` (called in the run's own process).
+They are registered here by import path so that the heavy imports of one type
+(AutoML, pipelines) are paid only by the processes that run it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from opml.backends.base import Backend
+    from opml.runtypes.context import RunContext
+
+RUN_TYPES: dict[str, str] = {
+    "command": "opml.runtypes.command:COMMAND",
+}
+
+
+class RunType(Protocol):
+    name: str
+
+    def validate(self, params: dict[str, Any], backend: Backend) -> dict[str, Any]: ...
+
+    def execute(self, context: RunContext) -> None: ...
+
+
+def get_run_type(name: str) -> RunType:
+    target = RUN_TYPES.get(name)
+    if target is None:
+        raise InvalidInput(f"unknown run type {name!r}; known types: {', '.join(sorted(RUN_TYPES))}")
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)

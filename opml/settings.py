@@ -1,0 +1,53 @@
+"""Settings from the environment, read lazily and validated.
+
+Every value has an offline default; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from opml.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Settings:
+    workspace: Path
+    bind_address: str
+    dashboard_port: int
+    gateway_port: int
+    max_dataset_mb: int
+    url_timeout_seconds: float
+
+
+def _int_env(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def default_workspace() -> Path:
+    return Path(os.environ.get("OPML_WORKSPACE") or Path.home() / ".opml" / "workspace").expanduser()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings (cached; call ``get_settings.cache_clear()`` after changing the environment)."""
+    return Settings(
+        workspace=default_workspace(),
+        bind_address=os.environ.get("OPML_BIND_ADDRESS", "127.0.0.1"),
+        dashboard_port=_int_env("OPML_DASHBOARD_PORT", 8501, 1, 65535),
+        gateway_port=_int_env("OPML_GATEWAY_PORT", 8790, 1, 65535),
+        max_dataset_mb=_int_env("OPML_MAX_DATASET_MB", 512, 1, 100_000),
+        url_timeout_seconds=float(_int_env("OPML_URL_TIMEOUT_SECONDS", 30, 1, 3600)),
+    )

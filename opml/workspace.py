@@ -1,0 +1,56 @@
+"""Open a workspace: pick the backend by name and import it lazily.
+
+``open_workspace()`` gives the local backend on ``OPML_WORKSPACE`` (or
+``~/.opml/workspace``); ``open_workspace(config="config.json")`` gives the
+Azure ML backend for the workspace that file names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from opml.backends.base import Backend
+from opml.errors import BackendUnavailable, InvalidInput
+
+# name -> (module, class, what to install when the import fails)
+KNOWN_BACKENDS: dict[str, tuple[str, str, str]] = {
+    "local": ("opml.backends.local", "LocalBackend", ""),
+    "azure": (
+        "opml.backends.azure",
+        "AzureMLBackend",
+        "install the Azure ML SDK v1: pip install -r requirements.txt (azureml-core, azureml-pipeline-core)",
+    ),
+}
+
+
+def backend_class(name: str) -> type[Backend]:
+    if name not in KNOWN_BACKENDS:
+        raise InvalidInput(f"unknown backend {name!r}; choose one of: {', '.join(KNOWN_BACKENDS)}")
+    module_name, class_name, hint = KNOWN_BACKENDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendUnavailable(f"the {name} backend cannot be loaded ({exc}). {hint}".strip()) from None
+    return getattr(module, class_name)
+
+
+def open_workspace(
+    path: str | os.PathLike | None = None,
+    *,
+    backend: str | None = None,
+    config: str | os.PathLike | None = None,
+) -> Backend:
+    """Open (creating if needed) a local workspace folder, or an Azure ML workspace from ``config``.
+
+    Raises InvalidInput for an unknown backend name or a bad path, and
+    BackendUnavailable when the backend's libraries cannot be imported.
+    """
+    name = backend or ("azure" if config else "local")
+    cls = backend_class(name)
+    if name == "azure":
+        if not config:
+            raise InvalidInput("the azure backend needs config=<path to the workspace's config.json>")
+        return cls(config=Path(config))
+    return cls(path)
