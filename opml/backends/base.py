@@ -11,9 +11,7 @@ import abc
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from opml.entities import (
     AgentStatus,
@@ -24,6 +22,9 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import OperationTimeout
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # What a dataset can be registered from: an http(s) URL or a local path (str or
 # PathLike), or the bytes of an uploaded file.

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from opml.backends.base import Backend, DatasetSource
 from opml.backends.local.agent_lock import AgentLock
@@ -20,6 +18,9 @@ from opml.entities import AgentStatus, Compute, Dataset, DatasetProfile, Run, Wo
 from opml.errors import InvalidInput
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class LocalBackend(Backend):

@@ -7,19 +7,19 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from opml.backends.base import DatasetSource
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
-from opml.data.csv_format import CsvFormat, parse_csv, read_frame
-from opml.data.profile import profile_frame
 from opml.data.sources import fetch_source
 from opml.entities import ColumnProfile, Dataset, DatasetProfile
 from opml.errors import InvalidInput, NotFound
 from opml.naming import check_name, check_tags
 from opml.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SNAPSHOT_NAME = "data.csv"
 
@@ -79,6 +79,9 @@ class DatasetRepository:
         existing = self._store.query_one("SELECT * FROM datasets WHERE name = ? AND sha256 = ?", (name, sha256))
         if existing is not None:
             return _to_dataset(existing)
+        from opml.data.csv_format import parse_csv  # pandas is imported only when data is read
+        from opml.data.profile import profile_frame
+
         frame, fmt = parse_csv(content)
         profile = profile_frame(frame)
         # The snapshot is written before the row: a crash in between leaves an unreferenced
@@ -147,6 +150,8 @@ class DatasetRepository:
         return _profile_from_json(self._row(name, version)["profile"])
 
     def load(self, name: str, version: int | None = None, *, nrows: int | None = None) -> pd.DataFrame:
+        from opml.data.csv_format import CsvFormat, read_frame
+
         dataset = self.get(name, version)
         snapshot = self._layout.dataset_dir(dataset.sha256) / SNAPSHOT_NAME
         if not snapshot.exists():

@@ -1,0 +1,18 @@
+"""opml dashboard: routes only. Run with `opml up` (or `streamlit run app.py`)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="opml", page_icon=":material/model_training:", layout="wide")
+
+pages = {
+    "Workspace": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/datasets.py", title="Datasets", icon=":material/table_view:"),
+        st.Page("pages/compute.py", title="Compute", icon=":material/memory:"),
+    ],
+    "Runs": [
+        st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
+    ],
+}
+
+st.navigation(pages).run()

@@ -1,0 +1,70 @@
+"""Glue between Streamlit pages and ``opml``: the cached backend and error display.
+
+Pages import this module and call the backend; they never touch SQL or an SDK.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import streamlit as st
+
+from opml.backends.base import Backend
+from opml.errors import OpmlError
+from opml.settings import default_workspace
+
+
+@st.cache_resource(show_spinner=False)
+def _open(path: str) -> Backend:
+    from opml.workspace import open_workspace
+
+    return open_workspace(path)
+
+
+@st.cache_resource(show_spinner="Starting the agent…")
+def _ensure_agent(path: str) -> str:
+    from opml.backends.local.launcher import start_agent
+
+    started = start_agent(path)
+    return "started" if started else "running"
+
+
+def get_backend() -> Backend:
+    """The workspace of this dashboard; starts its agent once per dashboard process when missing."""
+    path = str(default_workspace())
+    backend = _open(path)
+    if backend.kind == "local" and os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0":
+        try:
+            _ensure_agent(str(backend.path))
+        except OpmlError as exc:
+            st.warning(f"The agent is not running: {exc}")
+    return backend
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show an ``OpmlError`` as a red message instead of a traceback."""
+    try:
+        yield
+    except OpmlError as exc:
+        st.error(str(exc), icon=":material/error:")
+
+
+def status_label(status: str) -> str:
+    """Status text for tables (kept plain: emoji fonts are not on every machine)."""
+    return status
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"

@@ -1,0 +1,94 @@
+"""Fixtures: the reference data, throw-away workspaces in tmp_path, a real agent process."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from opml.backends.local import LocalBackend
+from opml.settings import get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def bank_csv() -> Path:
+    """The shared Bank Marketing file ($OPML_BANK_CSV, else ../shared/data/bankmarketing_train.csv)."""
+    path = Path(os.environ.get("OPML_BANK_CSV") or REPO.parent / "shared" / "data" / "bankmarketing_train.csv")
+    if not path.is_file():
+        pytest.fail(f"reference data not found at {path}; set OPML_BANK_CSV")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bank_small_csv(bank_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 2,000 rows of Bank Marketing: quick to register and profile."""
+    lines = bank_csv.read_text().splitlines(keepends=True)[:2001]
+    path = tmp_path_factory.mktemp("data") / "bank_small.csv"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "workspace"
+    monkeypatch.setenv("OPML_WORKSPACE", str(path))
+    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def local_backend(workspace: Path) -> LocalBackend:
+    return LocalBackend(workspace)
+
+
+def _stop_run_processes(backend: LocalBackend) -> None:
+    for row in backend.store.query("SELECT pid FROM runs WHERE pid IS NOT NULL"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(row["pid"], signal.SIGKILL)
+
+
+@pytest.fixture
+def agent(local_backend: LocalBackend) -> Iterator[psutil.Popen]:
+    """A real ``opml agent`` process for the test's workspace; stopped with its runs afterwards."""
+    from opml.backends.local.launcher import start_agent
+
+    process = start_agent(local_backend.path)
+    assert process is not None, "an agent was already running for a fresh workspace"
+    yield process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except Exception:
+            process.kill()
+    _stop_run_processes(local_backend)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTP server over a temp folder: (base URL, folder)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = lambda *args, **kwargs: _QuietHandler(*args, directory=str(folder), **kwargs)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()
