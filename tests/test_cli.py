@@ -1,0 +1,98 @@
+"""The ``opml`` command: help for every command, and the workspace operations end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opml.cli import build_parser, main
+
+
+def opml(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "opml", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def all_commands() -> list[list[str]]:
+    """Every command path of the parser, e.g. ['datasets', 'register']."""
+    paths = []
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, child in action.choices.items():
+                    paths.append([*prefix, name])
+                    walk(child, [*prefix, name])
+
+    walk(build_parser(), [])
+    return paths
+
+
+@pytest.mark.parametrize("command", [[], *all_commands()], ids=lambda c: " ".join(c) or "opml")
+def test_every_command_has_complete_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: opml" in text
+    described = build_parser()
+    for name in command:
+        described = next(a for a in described._actions if a.__class__.__name__ == "_SubParsersAction").choices[name]
+    assert described.description, f"'opml {' '.join(command)}' has no description"
+    for action in described._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"option {action.option_strings} of 'opml {' '.join(command)}' has no help"
+
+
+def test_datasets_and_compute_through_the_cli(workspace: Path, bank_small_csv: Path):
+    registered = opml(
+        "--json", "datasets", "register", "bank", str(bank_small_csv), "--tag", "team=ops", workspace=workspace
+    )
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["version"] == 1
+    listed = json.loads(opml("--json", "datasets", "list", workspace=workspace).stdout)
+    assert [(d["name"], d["rows"], d["tags"]) for d in listed] == [("bank", 2000, {"team": "ops"})]
+    shown = opml("datasets", "show", "bank", "--head", "3", workspace=workspace)
+    assert "admin." in shown.stdout or "technician" in shown.stdout
+    assert opml("compute", "create", "gpu", "--max-nodes", "3", workspace=workspace).returncode == 0
+    computes = json.loads(opml("--json", "compute", "list", workspace=workspace).stdout)
+    assert {c["name"]: c["max_nodes"] for c in computes} == {"cpu-cluster": 2, "gpu": 3}
+    status = json.loads(opml("--json", "status", workspace=workspace).stdout)
+    assert status["workspace"]["counts"]["datasets"] == 1 and status["agent"]["running"] is False
+
+
+def test_bad_input_exits_2_with_a_message(workspace: Path, tmp_path: Path):
+    missing = opml("datasets", "register", "x", str(tmp_path / "nope.csv"), workspace=workspace)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_tag = opml("datasets", "register", "x", str(tmp_path), "--tag", "novalue", workspace=workspace)
+    assert bad_tag.returncode == 2 and "key=value" in bad_tag.stderr
+    unknown = opml("runs", "show", "nope", workspace=workspace)
+    assert unknown.returncode == 2 and "no run" in unknown.stderr
+
+
+def test_runs_submit_logs_and_cancel(workspace: Path, agent):
+    submitted = opml(
+        "--json", "runs", "submit", "--experiment", "cli", "--", "python", "-c", "print(6*7)", workspace=workspace
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = json.loads(submitted.stdout)["id"]
+    logs = opml("runs", "logs", run_id, "--follow", workspace=workspace)
+    assert "42" in logs.stdout
+    shown = json.loads(opml("--json", "runs", "show", run_id, workspace=workspace).stdout)
+    assert shown["status"] == "Completed"
+    listed = opml("runs", "list", "--experiment", "cli", workspace=workspace)
+    assert run_id in listed.stdout and "Completed" in listed.stdout
+    queued = json.loads(
+        opml("--json", "runs", "submit", "--compute", "cpu-cluster", "--", "sleep", "30", workspace=workspace).stdout
+    )
+    cancelled = opml("runs", "cancel", queued["id"], workspace=workspace)
+    assert cancelled.returncode == 0 and ("Canceled" in cancelled.stdout or "CancelRequested" in cancelled.stdout)
