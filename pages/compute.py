@@ -1,9 +1,8 @@
 """Computes: pools of run slots. Create, inspect and delete them."""
 
-import pandas as pd
 import streamlit as st
 
-from opml.ui import get_backend, user_errors
+from opml.ui import computes_frame, get_backend, user_errors
 
 st.title("Compute")
 backend = get_backend()
@@ -19,23 +18,7 @@ with st.form("create_compute"):
 
 with user_errors():
     computes = backend.list_computes()
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Name": c.name,
-                    "Kind": c.kind,
-                    "State": c.state,
-                    "Max nodes": c.max_nodes,
-                    "Active runs": c.active_runs,
-                    "Queued runs": c.queued_runs,
-                }
-                for c in computes
-            ]
-        ),
-        hide_index=True,
-        key="compute_table",
-    )
+    st.dataframe(computes_frame(computes), hide_index=True, key="compute_table")
     if computes:
         left, right = st.columns([3, 1])
         doomed = left.selectbox("Compute to delete", [c.name for c in computes], key="compute_delete_name")

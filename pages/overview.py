@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from opml.ui import format_seconds, get_backend, status_label, user_errors
+from opml.ui import computes_frame, get_backend, runs_frame, user_errors
 
 st.title("Workspace overview")
 backend = get_backend()
@@ -28,44 +28,12 @@ with user_errors():
 
     st.subheader("Computes")
     computes = backend.list_computes()
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Name": c.name,
-                    "Kind": c.kind,
-                    "Max nodes": c.max_nodes,
-                    "Active runs": c.active_runs,
-                    "Queued runs": c.queued_runs,
-                    "State": c.state,
-                }
-                for c in computes
-            ]
-        ),
-        hide_index=True,
-        key="overview_computes",
-    )
+    st.dataframe(computes_frame(computes), hide_index=True, key="overview_computes")
 
     st.subheader("Recent runs")
     runs = backend.list_runs(top_level_only=True, limit=10)
     if runs:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "Run": r.id,
-                        "Experiment": r.experiment,
-                        "Type": r.run_type,
-                        "Status": status_label(r.status),
-                        "Duration": format_seconds(r.duration_seconds),
-                        "Created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    }
-                    for r in runs
-                ]
-            ),
-            hide_index=True,
-            key="overview_runs",
-        )
+        st.dataframe(runs_frame(runs), hide_index=True, key="overview_runs")
     else:
         st.info("No runs yet.")
 

@@ -1,9 +1,8 @@
 """Runs: every top-level run of the workspace, its status, log and cancel."""
 
-import pandas as pd
 import streamlit as st
 
-from opml.ui import format_seconds, get_backend, status_label, user_errors
+from opml.ui import format_seconds, get_backend, runs_frame, status_label, user_errors
 
 st.title("Runs")
 backend = get_backend()
@@ -18,25 +17,7 @@ def runs_table() -> None:
     if not runs:
         st.info("No runs yet. AutoML and pipeline runs appear here, as do `opml runs submit` runs.")
         return
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Run": r.id,
-                    "Experiment": r.experiment,
-                    "Type": r.run_type,
-                    "Status": status_label(r.status),
-                    "Compute": r.compute,
-                    "Created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "Duration": format_seconds(r.duration_seconds),
-                    "Error": r.error or "",
-                }
-                for r in runs
-            ]
-        ),
-        hide_index=True,
-        key="runs_table",
-    )
+    st.dataframe(runs_frame(runs), hide_index=True, key="runs_table")
 
 
 runs_table()

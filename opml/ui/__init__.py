@@ -9,6 +9,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import pandas as pd
 import streamlit as st
 
 from opml.backends.base import Backend
@@ -68,3 +69,37 @@ def format_seconds(seconds: float | None) -> str:
         return f"{minutes}m {seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def computes_frame(computes: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Name": c.name,
+                "Kind": c.kind,
+                "State": c.state,
+                "Max nodes": c.max_nodes,
+                "Active runs": c.active_runs,
+                "Queued runs": c.queued_runs,
+            }
+            for c in computes
+        ]
+    )
+
+
+def runs_frame(runs: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Run": r.id,
+                "Experiment": r.experiment,
+                "Type": r.run_type,
+                "Status": status_label(r.status),
+                "Compute": r.compute,
+                "Created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "Duration": format_seconds(r.duration_seconds),
+                "Error": r.error or "",
+            }
+            for r in runs
+        ]
+    )
