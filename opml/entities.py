@@ -143,3 +143,24 @@ class WorkspaceInfo:
     backend: str  # "local" or "azure"
     location: str  # folder path, or Azure workspace coordinates
     counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    version: int
+    description: str
+    tags: dict[str, str]
+    run_id: str
+    algorithm: str
+    dataset: str  # "name:version" it was trained on
+    primary_metric: str
+    metrics: dict[str, float]
+    sha256: str
+    size_bytes: int
+    created_at: datetime
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}:{self.version}"

@@ -11,6 +11,7 @@ import abc
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.entities import (
@@ -18,6 +19,7 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    Model,
     Run,
     WorkspaceInfo,
 )
@@ -163,6 +165,52 @@ class Backend(abc.ABC):
 
         Readable while the run is running. Raises NotFound.
         """
+
+    @abc.abstractmethod
+    def get_run_metrics(self, run_id: str) -> dict[str, float]:
+        """The last value of each metric the run logged (empty while none). Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_run_output(self, run_id: str, name: str) -> Any:
+        """A JSON output the run wrote (e.g. ``details.json``, ``guardrails.json``), or None if it has
+        not written it (yet). Raises NotFound for an unknown run, InvalidInput for a bad name."""
+
+    # -- models --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def register_model(
+        self, *, name: str, run_id: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> Model:
+        """Register the model of a run as the next version of ``name``.
+
+        ``run_id`` is an AutoML child run, or an AutoML parent run (meaning its best
+        child). Blocks; a child whose model was not refitted on all data during the run
+        is refitted now (seconds to minutes). Raises NotFound, Conflict (the run has no
+        model: not completed, failed) or InvalidInput (bad name).
+        """
+
+    @abc.abstractmethod
+    def list_models(self, name: str | None = None) -> list[Model]:
+        """Every registered model version (of ``name`` only, if given), newest first."""
+
+    @abc.abstractmethod
+    def get_model(self, name: str, version: int | None = None) -> Model:
+        """One version (latest when None). Raises NotFound."""
+
+    @abc.abstractmethod
+    def load_model(self, name: str, version: int | None = None) -> Any:
+        """The model object (``OpmlClassifier``), after checking its sha256 against the registry.
+
+        Raises NotFound, or TamperedModel (an InvalidInput) when the file was modified.
+        """
+
+    @abc.abstractmethod
+    def download_model(self, name: str, version: int | None = None) -> Path:
+        """A local path of the model file (``model.pkl``). Raises NotFound."""
+
+    @abc.abstractmethod
+    def delete_model(self, name: str, version: int) -> None:
+        """Delete one version. Raises NotFound, or Conflict while a service uses it."""
 
     def list_experiments(self) -> list[str]:
         """Names of experiments with at least one run, sorted."""

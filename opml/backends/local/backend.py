@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,10 +13,12 @@ from opml.backends.local.agent_lock import AgentLock
 from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
 from opml.backends.local.layout import WorkspaceLayout
+from opml.backends.local.models import ModelRepository
 from opml.backends.local.runs import RunRepository
 from opml.backends.local.store import Store, from_text
-from opml.entities import AgentStatus, Compute, Dataset, DatasetProfile, Run, WorkspaceInfo
+from opml.entities import AgentStatus, Compute, Dataset, DatasetProfile, Model, Run, WorkspaceInfo
 from opml.errors import InvalidInput
+from opml.naming import check_name
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace
 
@@ -33,6 +36,7 @@ class LocalBackend(Backend):
         self.datasets = DatasetRepository(self.store, self.layout)
         self.computes = ComputeRepository(self.store)
         self.runs = RunRepository(self.store)
+        self.models = ModelRepository(self.store, self.layout)
         self.computes.ensure_default()
 
     @property
@@ -49,6 +53,7 @@ class LocalBackend(Backend):
                 "datasets": self.datasets.count(),
                 "runs": self.runs.count(),
                 "computes": self.computes.count(),
+                "models": self.models.count(),
             },
         )
 
@@ -156,6 +161,39 @@ class LocalBackend(Backend):
     def get_run_metrics(self, run_id: str) -> dict[str, float]:
         self.runs.get(run_id)
         return self.runs.metrics(run_id)
+
+    def get_run_output(self, run_id: str, name: str) -> Any:
+        self.runs.get(run_id)
+        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".json"):
+            raise InvalidInput(f"not a JSON output name: {name!r}")
+        path = self.layout.run_outputs(run_id) / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+    # -- models --------------------------------------------------------------------
+
+    def register_model(
+        self, *, name: str, run_id: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> Model:
+        from opml.automl.runner import ensure_model_files
+
+        check_name(name, "model")
+        child_id, folder = ensure_model_files(self, run_id)
+        return self.models.register(name=name, source=folder, run_id=child_id, description=description, tags=tags)
+
+    def list_models(self, name: str | None = None) -> list[Model]:
+        return self.models.list(name)
+
+    def get_model(self, name: str, version: int | None = None) -> Model:
+        return self.models.get(name, version)
+
+    def load_model(self, name: str, version: int | None = None) -> Any:
+        return self.models.load(name, version)
+
+    def download_model(self, name: str, version: int | None = None) -> Path:
+        return self.models.path(name, version)
+
+    def delete_model(self, name: str, version: int) -> None:
+        self.models.delete(name, version, in_use_by=[])
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.path)!r})"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from opml.errors import InvalidInput
+from opml.files import PRIVATE_DIR, PRIVATE_FILE, make_private_dir, write_private_file
 
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "WorkspaceLayout", "make_private_dir", "write_private_file"]
 
 
 @dataclass(frozen=True)
@@ -45,31 +44,20 @@ class WorkspaceLayout:
     def run_log(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "run.log"
 
+    def run_outputs(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "outputs"
+
+    def model_dir(self, name: str, version: int) -> Path:
+        return self.artifacts / "models" / name / str(version)
+
     def create(self) -> None:
         """Create the folders (idempotent); every folder is owner-only."""
         if self.root.exists() and not self.root.is_dir():
             raise InvalidInput(f"workspace path {self.root} exists and is not a folder")
-        for folder in (self.root, self.artifacts, self.logs, self.artifacts / "datasets", self.artifacts / "runs"):
+        for folder in (
+            self.root,
+            self.artifacts,
+            self.logs,
+            *(self.artifacts / kind for kind in ("datasets", "runs", "models")),
+        ):
             make_private_dir(folder)
-
-
-def make_private_dir(folder: Path) -> Path:
-    folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    os.chmod(folder, PRIVATE_DIR)
-    return folder
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically (temp file + rename) with owner-only permissions."""
-    make_private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise

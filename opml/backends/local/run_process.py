@@ -7,6 +7,7 @@ The process records its own end; if it dies without doing so, the agent does.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -43,14 +44,19 @@ def execute(workspace: Path, run_id: str) -> int:
     except _Terminated:
         cancelled = runs.get(run_id).status == CANCEL_REQUESTED
         print("[opml] canceled" if cancelled else "[opml] stopped by SIGTERM", flush=True)
+        runs.finish_open_children(run_id, CANCELED, "the parent run was stopped")
         runs.finish(run_id, CANCELED if cancelled else FAILED, None if cancelled else "the run process was stopped")
-        return 1
+        # Worker threads may still be inside a fit: leave without waiting for them.
+        sys.stdout.flush()
+        os._exit(1)
     except RunFailed as exc:
         print(f"[opml] failed: {exc}", flush=True)
+        runs.finish_open_children(run_id, FAILED, "the parent run failed")
         runs.finish(run_id, FAILED, str(exc))
         return 1
     except Exception as exc:  # the run's own bug: keep the traceback in its log, a summary on the run
         traceback.print_exc()
+        runs.finish_open_children(run_id, FAILED, "the parent run failed")
         runs.finish(run_id, FAILED, f"{type(exc).__name__}: {exc}")
         return 1
     status = CANCELED if runs.get(run_id).status == CANCEL_REQUESTED else COMPLETED

@@ -220,6 +220,14 @@ class RunRepository:
         ).rowcount
         return changed > 0
 
+    def finish_open_children(self, parent_id: str, status: str, error: str | None = None) -> int:
+        """End every child of ``parent_id`` that has not ended (the parent stopped under them)."""
+        count = 0
+        for child in self.list(parent_id=parent_id, limit=100_000):
+            if not child.is_terminal:
+                count += self.finish(child.id, status, error)
+        return count
+
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         now = to_text(utcnow())
         with self._store.transaction() as connection:

@@ -47,6 +47,13 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE agent (
             id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, started_at TEXT, heartbeat_at TEXT)""",
     ],
+    [
+        """CREATE TABLE models (
+            name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, tags TEXT NOT NULL,
+            run_id TEXT NOT NULL, algorithm TEXT NOT NULL, dataset TEXT NOT NULL, primary_metric TEXT NOT NULL,
+            metrics TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL, manifest TEXT NOT NULL,
+            created_at TEXT NOT NULL, PRIMARY KEY (name, version))""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,1 @@
+"""AutoML for tabular classification: guardrails, featurization, search, ensembles, metrics."""

@@ -1,0 +1,152 @@
+"""Ensembles built from out-of-fold predictions, and models rebuilt from a stored spec.
+
+VotingEnsemble: greedy ensemble selection with replacement (Caruana et al., 2004)
+over the best trials. StackEnsemble: a logistic-regression meta-learner over the
+best trial of each algorithm. Both are judged on the same out-of-fold rows as
+every single trial, so they compete fairly on the leaderboard.
+
+A *spec* is the JSON-able recipe of a model: its members (algorithm + FLAML
+configuration), weights or stacker coefficients, and the decision threshold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from opml.automl.learners import LEARNERS
+from opml.automl.metrics import (
+    LOWER_IS_BETTER,
+    THRESHOLD_METRICS,
+    best_threshold,
+    compute_metrics,
+    metric_value,
+    score_for_ranking,
+)
+from opml.automl.model import OpmlClassifier, stack_features
+from opml.automl.search import Trial, make_pipeline
+
+VOTING_CANDIDATES = 15
+VOTING_ROUNDS = 25
+STACK_MEMBERS = 5
+
+
+def best_accuracy(y: np.ndarray, positive: np.ndarray) -> float:
+    """Accuracy at the best threshold on ``positive`` probabilities, in O(n log n)."""
+    order = np.argsort(-positive, kind="stable")
+    ordered = y[order]
+    # Predict positive for the first i rows (i = 0..n): correct = positives among them + negatives after.
+    positives_before = np.concatenate([[0], np.cumsum(ordered)])
+    negatives_after = (len(y) - ordered.sum()) - np.concatenate([[0], np.cumsum(1 - ordered)])
+    return float((positives_before + negatives_after).max() / len(y))
+
+
+def _selection_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
+    """What greedy selection maximises: the metric itself where it is cheap, log-loss otherwise."""
+    if metric == "accuracy" and proba.shape[1] == 2:
+        return best_accuracy(y, proba[:, 1])
+    if metric in THRESHOLD_METRICS:
+        return -metric_value("log_loss", y, proba)
+    value = metric_value(metric, y, proba)
+    return -value if metric in LOWER_IS_BETTER else value
+
+
+def _ranked(trials: list[Trial], metric: str) -> list[Trial]:
+    done = [t for t in trials if t.ok and t.oof is not None]
+    return sorted(done, key=lambda t: -score_for_ranking(metric, t.metrics.get(metric)))
+
+
+def _member(trial: Trial) -> dict[str, Any]:
+    return {"learner": trial.learner, "config": trial.config, "trial": trial.index}
+
+
+def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str) -> dict | None:
+    """(spec, out-of-fold probabilities) of the greedy VotingEnsemble, or None with fewer than two trials."""
+    candidates = _ranked(trials, metric)[:VOTING_CANDIDATES]
+    if len(candidates) < 2:
+        return None
+    target = y[mask]
+    predictions = [t.oof[mask] for t in candidates]
+    counts = np.zeros(len(candidates), dtype=int)
+    total = np.zeros_like(predictions[0])
+    history: list[tuple[float, np.ndarray]] = []
+    for step in range(1, VOTING_ROUNDS + 1):
+        scores = [_selection_score(metric, target, (total + p) / step) for p in predictions]
+        chosen = int(np.argmax(scores))
+        counts[chosen] += 1
+        total += predictions[chosen]
+        history.append((scores[chosen], counts.copy()))
+    best_counts = max(history, key=lambda item: item[0])[1]
+    used = [i for i in range(len(candidates)) if best_counts[i] > 0]
+    if len(used) < 2:
+        return None
+    weights = [float(best_counts[i]) for i in used]
+    oof = np.full_like(candidates[0].oof, np.nan)
+    oof[mask] = sum(w * predictions[i] for w, i in zip(weights, used, strict=True)) / sum(weights)
+    spec = {"kind": "voting", "members": [_member(candidates[i]) for i in used], "weights": weights}
+    return _finish(spec, oof, y, mask, metric)
+
+
+def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str, seed: int) -> dict | None:
+    """The StackEnsemble over the best trial of each algorithm, or None with fewer than two algorithms."""
+    best_per_learner: dict[str, Trial] = {}
+    for trial in _ranked(trials, metric):
+        best_per_learner.setdefault(trial.learner, trial)
+    members = list(best_per_learner.values())[:STACK_MEMBERS]
+    if len(members) < 2:
+        return None
+    features = stack_features([t.oof[mask] for t in members])
+    target = y[mask]
+    folds = StratifiedKFold(n_splits=min(5, int(np.bincount(target).min())), shuffle=True, random_state=seed)
+    meta = LogisticRegression(C=1.0, max_iter=1000)
+    oof = np.full_like(members[0].oof, np.nan)
+    oof[mask] = cross_val_predict(meta, features, target, cv=folds, method="predict_proba")
+    meta.fit(features, target)
+    spec = {
+        "kind": "stack",
+        "members": [_member(t) for t in members],
+        "stacker": {"coef": meta.coef_.tolist(), "intercept": meta.intercept_.tolist()},
+    }
+    return _finish(spec, oof, y, mask, metric)
+
+
+def _finish(spec: dict, oof: np.ndarray, y: np.ndarray, mask: np.ndarray, metric: str) -> dict:
+    threshold = best_threshold(metric, y[mask], oof[mask])
+    spec["threshold"] = threshold
+    return {"spec": spec, "oof": oof, "metrics": compute_metrics(y[mask], oof[mask], threshold)}
+
+
+def single_spec(trial: Trial) -> dict:
+    return {"kind": "single", "members": [_member(trial)], "weights": [1.0], "threshold": trial.threshold}
+
+
+def _stacker(spec: dict, n_classes: int) -> LogisticRegression:
+    stacker = LogisticRegression()
+    stacker.coef_ = np.asarray(spec["stacker"]["coef"], dtype=float)
+    stacker.intercept_ = np.asarray(spec["stacker"]["intercept"], dtype=float)
+    stacker.classes_ = np.arange(n_classes)
+    return stacker
+
+
+def build_model(
+    spec: dict, X: pd.DataFrame, y: np.ndarray, classes: list[str], *, algorithm: str, n_jobs: int, seed: int
+) -> OpmlClassifier:
+    """Fit the model a spec describes on all of ``X`` (the refit after the search)."""
+    featurize = spec.get("featurize", True)
+    members = []
+    for member in spec["members"]:
+        pipeline = make_pipeline(
+            LEARNERS[member["learner"]], member["config"], n_classes=len(classes), n_jobs=n_jobs, seed=seed,
+            featurize=featurize,
+        )  # fmt: skip
+        pipeline.fit(X, y)
+        members.append(pipeline)
+    stacker = _stacker(spec, len(classes)) if spec["kind"] == "stack" else None
+    return OpmlClassifier(
+        members, classes, weights=spec.get("weights"), stacker=stacker, threshold=spec.get("threshold"),
+        algorithm=algorithm,
+    )  # fmt: skip

@@ -1,0 +1,114 @@
+"""The algorithms AutoML searches, under Azure ML's names, with FLAML's search spaces.
+
+FLAML supplies each algorithm's hyperparameter space, its cheap starting point
+and the translation of a configuration into the library's parameters; opml
+builds the real estimator (LightGBM, XGBoost, scikit-learn) from those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from opml.automl.featurize import TabularFeaturizer
+
+
+@dataclass(frozen=True)
+class Learner:
+    name: str  # Azure ML's algorithm name
+    flaml_class: str  # class in flaml.automl.model
+    encoding: str  # "ordinal" or "onehot"
+    impute: bool
+    scale: bool
+    cost: float  # relative cost, cheapest first
+
+    def featurizer(self) -> TabularFeaturizer:
+        return TabularFeaturizer(encoding=self.encoding, impute=self.impute, scale=self.scale)
+
+    def featurization_label(self) -> str:
+        steps = ["ordinal encoding" if self.encoding == "ordinal" else "one-hot encoding"]
+        steps.append("median imputation" if self.impute else "native missing values")
+        if self.scale:
+            steps.append("standard scaling")
+        return ", ".join(steps)
+
+
+LEARNERS: dict[str, Learner] = {
+    learner.name: learner
+    for learner in (
+        Learner("LightGBM", "LGBMEstimator", "ordinal", impute=False, scale=False, cost=1.0),
+        Learner("XGBoostClassifier", "XGBoostSklearnEstimator", "ordinal", impute=False, scale=False, cost=1.6),
+        Learner("ExtremeRandomTrees", "ExtraTreesEstimator", "ordinal", impute=True, scale=False, cost=1.9),
+        Learner("RandomForest", "RandomForestEstimator", "ordinal", impute=True, scale=False, cost=2.0),
+        Learner("LogisticRegression", "LRL2Classifier", "onehot", impute=True, scale=True, cost=25.0),
+    )
+}
+ENSEMBLE_NAMES = ("VotingEnsemble", "StackEnsemble")
+
+
+def _flaml_class(learner: Learner) -> Any:
+    from flaml.automl import model as flaml_models
+
+    return getattr(flaml_models, learner.flaml_class)
+
+
+def _task(n_classes: int) -> Any:
+    from flaml.automl.task.factory import task_factory
+
+    return task_factory("binary" if n_classes == 2 else "multiclass")
+
+
+def search_space(learner: Learner, *, n_rows: int, n_features: int, n_classes: int) -> tuple[dict, dict, dict]:
+    """(space, low-cost partial config, initial config) for FLAML's searcher."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = _flaml_class(learner).search_space(data_size=(n_rows, n_features), task=_task(n_classes))
+    space = {name: spec["domain"] for name, spec in raw.items()}
+    low_cost = {name: spec["low_cost_init_value"] for name, spec in raw.items() if "low_cost_init_value" in spec}
+    initial = {name: spec["init_value"] for name, spec in raw.items() if "init_value" in spec}
+    return space, low_cost, initial
+
+
+def build_estimator(learner: Learner, config: dict[str, Any], *, n_classes: int, n_jobs: int, seed: int) -> Any:
+    """The library estimator for one configuration."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapper = _flaml_class(learner)(task=_task(n_classes), **config)
+    params = dict(wrapper.params)
+    estimator_class = wrapper.estimator_class
+    params.pop("n_jobs", None)
+    params.pop("nthread", None)
+    if learner.name == "LightGBM":
+        params.update(n_jobs=n_jobs, random_state=seed, verbose=-1)
+    elif learner.name in ("XGBoostClassifier", "RandomForest", "ExtremeRandomTrees"):
+        params.update(n_jobs=n_jobs, random_state=seed)
+    elif learner.name == "LogisticRegression":
+        params.update(random_state=seed, max_iter=1000)
+    return estimator_class(**params)
+
+
+def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """Class probabilities, bypassing wrapper overhead for small inputs (same numbers as predict_proba)."""
+    n_classes = len(estimator.classes_)
+    if len(X) <= 256:
+        booster = getattr(estimator, "booster_", None)
+        if booster is not None:  # LightGBM
+            raw = booster.predict(X, num_threads=1)
+            return np.column_stack([1 - raw, raw]) if n_classes == 2 else raw
+        if hasattr(estimator, "get_booster"):  # XGBoost
+            raw = estimator.get_booster().inplace_predict(X)
+            return np.column_stack([1 - raw, raw]) if n_classes == 2 and raw.ndim == 1 else raw
+    return estimator.predict_proba(X)
+
+
+def set_single_threaded(estimator: Any) -> None:
+    """Prediction on small inputs is fastest with one thread (OpenMP start-up dominates otherwise)."""
+    if hasattr(estimator, "n_jobs"):
+        with contextlib.suppress(ValueError):
+            estimator.set_params(n_jobs=1)
+    if hasattr(estimator, "get_booster"):
+        estimator.get_booster().set_param({"nthread": 1})

@@ -1,0 +1,120 @@
+"""The model artifact: one scikit-learn-compatible classifier that takes raw records.
+
+``OpmlClassifier`` holds one or more members (each a scikit-learn ``Pipeline``
+of ``TabularFeaturizer`` -> estimator) combined by weights (a single model or a
+VotingEnsemble) or by a meta-learner (StackEnsemble), plus a decision threshold
+for binary problems. ``predict_proba(DataFrame)`` and
+``predict_proba_records(list of dicts)`` give the same numbers; the second
+skips pandas and is the scoring service's fast path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.pipeline import Pipeline
+
+from opml.automl.learners import fast_predict_proba, set_single_threaded
+
+
+def member_proba(member: Pipeline, *, frame: pd.DataFrame | None = None, records: Sequence[Mapping] | None = None):
+    featurizer, estimator = member.steps[0][1], member.steps[-1][1]
+    features = featurizer.transform(frame) if frame is not None else featurizer.transform_records(records)
+    return fast_predict_proba(estimator, features)
+
+
+class OpmlClassifier(ClassifierMixin, BaseEstimator):
+    def __init__(
+        self,
+        members: list[Pipeline],
+        classes: Sequence[str],
+        *,
+        weights: Sequence[float] | None = None,
+        stacker: Any = None,
+        threshold: float | None = None,
+        algorithm: str = "",
+    ):
+        self.members = members
+        self.classes = classes
+        self.weights = weights
+        self.stacker = stacker
+        self.threshold = threshold
+        self.algorithm = algorithm
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.classes, dtype=object)
+
+    @property
+    def input_columns(self) -> list[str]:
+        return list(self.members[0].steps[0][1].columns_)
+
+    def fit(self, X: pd.DataFrame, y: Sequence[Any]) -> OpmlClassifier:
+        """Refit every member (and the stacker on the members' in-sample probabilities is not done:
+        stackers are fitted on out-of-fold predictions by the AutoML run)."""
+        codes = pd.Series(y).astype(str).map({c: i for i, c in enumerate(self.classes)}).to_numpy()
+        for member in self.members:
+            member.fit(X, codes)
+        return self
+
+    def _combine(self, probabilities: list[np.ndarray]) -> np.ndarray:
+        if self.stacker is not None:
+            return self.stacker.predict_proba(stack_features(probabilities))
+        weights = np.asarray(self.weights if self.weights is not None else [1.0] * len(probabilities), dtype=float)
+        combined = sum(w * p for w, p in zip(weights, probabilities, strict=True))
+        return combined / weights.sum()
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._combine([member_proba(m, frame=X) for m in self.members])
+
+    def predict_proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        return self._combine([member_proba(m, records=records) for m in self.members])
+
+    def _labels(self, proba: np.ndarray) -> np.ndarray:
+        if proba.shape[1] == 2 and self.threshold is not None:
+            codes = (proba[:, 1] >= self.threshold).astype(int)
+        else:
+            codes = proba.argmax(axis=1)
+        return self.classes_[codes]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self._labels(self.predict_proba(X))
+
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        return self._labels(self.predict_proba_records(records))
+
+    def prepare_for_serving(self) -> OpmlClassifier:
+        """Switch every estimator to single-threaded prediction (fastest for small requests)."""
+        for member in self.members:
+            set_single_threaded(member.steps[-1][1])
+        return self
+
+    def feature_importance(self) -> dict[str, float]:
+        """Global importance per raw input column, normalised to sum 1 (weighted over members)."""
+        totals: dict[str, float] = {}
+        weights = self.weights if self.weights is not None else [1.0] * len(self.members)
+        for weight, member in zip(weights, self.members, strict=True):
+            featurizer, estimator = member.steps[0][1], member.steps[-1][1]
+            raw = getattr(estimator, "feature_importances_", None)
+            if raw is None and hasattr(estimator, "coef_"):
+                raw = np.abs(np.asarray(estimator.coef_)).sum(axis=0)
+            if raw is None:
+                continue
+            raw = np.asarray(raw, dtype=float)
+            if raw.sum() > 0:
+                raw = raw / raw.sum()
+            for column, value in zip(featurizer.source_columns(), raw, strict=True):
+                totals[column] = totals.get(column, 0.0) + weight * float(value)
+        total = sum(totals.values()) or 1.0
+        return dict(sorted(((c, v / total) for c, v in totals.items()), key=lambda item: -item[1]))
+
+
+def stack_features(probabilities: list[np.ndarray]) -> np.ndarray:
+    """Meta-learner input: each member's probabilities (the positive class only for binary problems)."""
+    if probabilities[0].shape[1] == 2:
+        return np.column_stack([p[:, 1] for p in probabilities])
+    return np.hstack(probabilities)

@@ -1,0 +1,317 @@
+"""The ``automl`` run type: guardrails, search, ensembles, refit of the best model.
+
+Every trial and ensemble becomes a child run (``<parent>_<n>``) the moment it
+starts, with its algorithm, hyperparameters, featurization, metrics, duration,
+feature importance and curves; the parent's progress says how far the run is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+from opml.automl.ensembles import build_model, single_spec, stack_ensemble, voting_ensemble
+from opml.automl.guardrails import run_guardrails
+from opml.automl.learners import LEARNERS
+from opml.automl.metrics import curves, score_for_ranking
+from opml.automl.search import Search, SearchData, Trial
+from opml.automl.settings import AutoMLSettings, check_data, parse_settings
+from opml.entities import COMPLETED, FAILED, FINALIZING, RUNNING
+from opml.errors import Conflict
+from opml.files import write_private_file
+from opml.models.artifact import MODEL_FILE, save_model
+from opml.models.manifest import build_manifest
+from opml.runtypes.context import RunContext, RunFailed
+
+DETAILS_FILE = "details.json"
+GUARDRAILS_FILE = "guardrails.json"
+
+
+def prepare(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.Series, list[str], np.ndarray]:
+    """Features, string labels, sorted classes and integer codes (rows without a label dropped)."""
+    frame = frame[frame[label].notna()].reset_index(drop=True)
+    y = frame[label].astype(str)
+    X = frame.drop(columns=[label])
+    classes = sorted(y.unique())
+    codes = y.map({c: i for i, c in enumerate(classes)}).to_numpy()
+    return X, y, classes, codes
+
+
+def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    index = np.zeros(len(codes))
+    if settings.n_cross_validations:
+        splitter = StratifiedKFold(settings.n_cross_validations, shuffle=True, random_state=settings.seed)
+    else:
+        splitter = StratifiedShuffleSplit(1, test_size=settings.validation_size, random_state=settings.seed)
+    return list(splitter.split(index, codes))
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_private_file(path, json.dumps(value, default=float).encode())
+
+
+class AutoMLRunType:
+    name = "automl"
+
+    def validate(self, params: dict[str, Any], backend: Any) -> dict[str, Any]:
+        settings = parse_settings(params)
+        dataset = backend.get_dataset(settings.dataset, settings.dataset_version)
+        check_data(settings, backend.load_dataset(dataset.name, dataset.version))
+        return {**settings.to_params(), "dataset_version": dataset.version}
+
+    def execute(self, context: RunContext) -> None:
+        AutoMLJob(context).run()
+
+
+class AutoMLJob:
+    def __init__(self, context: RunContext):
+        self.context = context
+        self.backend = context.backend
+        self.parent = context.run
+        self.settings = parse_settings(context.params)
+        # The budget counts from the moment the agent started the run (process start-up included).
+        since_start = (datetime.now(UTC) - self.parent.started_at).total_seconds() if self.parent.started_at else 0.0
+        self.started = time.monotonic() - max(0.0, since_start)
+        self.deadline = self.started + self.settings.timeout_seconds
+        self.children: dict[int, str] = {}
+        self.best: tuple[float, str, dict] | None = None  # (score, child id, metrics)
+
+    # -- child runs ---------------------------------------------------------------------
+
+    def _child_id(self, index: int) -> str:
+        return f"{self.parent.id}_{index}"
+
+    def _start_child(self, index: int, algorithm: str, params: dict[str, Any]) -> str:
+        child = self.backend.runs.insert(
+            experiment=self.parent.experiment,
+            run_type="automl",
+            compute=self.parent.compute,
+            params={"algorithm": algorithm, **params},
+            parent_id=self.parent.id,
+            run_id=self._child_id(index),
+            status=RUNNING,
+            display_name=algorithm,
+        )
+        self.children[index] = child.id
+        return child.id
+
+    def _end_child(self, child_id: str, metrics: dict[str, float], details: dict[str, Any]) -> None:
+        self.backend.runs.log_metrics(child_id, metrics)
+        write_json(self.backend.layout.run_outputs(child_id) / DETAILS_FILE, details)
+        self.backend.runs.finish(child_id, COMPLETED)
+        score = score_for_ranking(self.settings.primary_metric, metrics.get(self.settings.primary_metric))
+        if self.best is None or score > self.best[0]:
+            self.best = (score, child_id, metrics)
+        self._progress()
+
+    def _progress(self, **extra: Any) -> None:
+        best = self.best
+        self.context.set_progress(
+            elapsed_seconds=round(time.monotonic() - self.started, 1),
+            timeout_seconds=self.settings.timeout_seconds,
+            iterations_done=len(self.children),
+            max_iterations=self.settings.max_iterations,
+            best_child_id=best[1] if best else None,
+            best_metric=best[2].get(self.settings.primary_metric) if best else None,
+            primary_metric=self.settings.primary_metric,
+            **extra,
+        )
+
+    # -- phases -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        settings = self.settings
+        self._progress(phase="loading data")
+        frame = self.backend.load_dataset(settings.dataset, settings.dataset_version)
+        check_data(settings, frame)
+        X, y, classes, codes = prepare(frame, settings.label_column)
+        self.context.log(f"{len(X):,} rows, {X.shape[1]} features, classes {classes}")
+
+        self._progress(phase="guardrails")
+        guardrails = [g.to_dict() for g in run_guardrails(
+            X, y, codes, n_cross_validations=settings.n_cross_validations, validation_size=settings.validation_size
+        )]  # fmt: skip
+        write_json(self.backend.layout.run_outputs(self.parent.id) / GUARDRAILS_FILE, guardrails)
+        self.context.set_progress(guardrails=[{k: g[k] for k in ("name", "status")} for g in guardrails])
+
+        data = SearchData(X, codes, classes, make_folds(settings, codes))
+        self._progress(phase="searching")
+        search = Search(
+            data,
+            algorithms=settings.algorithms,
+            metric=settings.primary_metric,
+            max_iterations=settings.max_iterations,
+            max_concurrent=settings.max_concurrent_iterations,
+            deadline=self.deadline,
+            early_stopping=settings.enable_early_stopping,
+            featurize=settings.featurization == "auto",
+            seed=settings.seed,
+            on_trial_start=self._trial_started,
+            on_trial_end=lambda trial: self._trial_ended(trial, data),
+            should_stop=self.context.cancel_requested,
+            reserve_seconds=self._reserve,
+        )
+        trials = search.run()
+        if not any(t.ok for t in trials):
+            raise RunFailed("every trial failed; see the child runs for their errors")
+
+        self.context.set_status(FINALIZING)
+        self._progress(phase="ensembles")
+        self._ensembles(trials, data)
+        self._progress(phase="refitting the best model")
+        self._refit_best(X, y, classes, codes)
+        self._progress(phase="done")
+
+    def _reserve(self, trials: list[Trial]) -> float:
+        """Seconds to keep for ensembles and the final refit: the refit of the best few trials, padded."""
+        folds = self.settings.n_cross_validations or 1
+        done = sorted((t for t in trials if t.ok), key=lambda t: -t.metrics.get(self.settings.primary_metric, 0))
+        refit = sum(t.duration / folds for t in done[:8]) * 1.5
+        return min(0.3 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
+
+    def _trial_started(self, trial: Trial) -> None:
+        learner = LEARNERS[trial.learner]
+        self._start_child(
+            trial.index,
+            trial.learner,
+            {"hyperparameters": trial.config, "featurization": learner.featurization_label()},
+        )
+
+    def _trial_ended(self, trial: Trial, data: SearchData) -> None:
+        child_id = self.children[trial.index]
+        self.backend.runs.log_metrics(child_id, {"duration_seconds": trial.duration})
+        if not trial.ok:
+            self.backend.runs.finish(child_id, FAILED, trial.error)
+            self._progress()
+            return
+        mask = data.evaluated
+        spec = {**single_spec(trial), "featurize": self.settings.featurization == "auto"}
+        details = {
+            "spec": spec,
+            "feature_importance": trial.importance,
+            "curves": curves(data.y[mask], trial.oof[mask], data.classes, trial.threshold),
+        }
+        self._end_child(child_id, trial.metrics, details)
+
+    def _ensembles(self, trials: list[Trial], data: SearchData) -> None:
+        mask, index = data.evaluated, len(trials)
+        builders = []
+        if self.settings.enable_voting_ensemble:
+            builders.append(
+                ("VotingEnsemble", lambda: voting_ensemble(trials, data.y, mask, self.settings.primary_metric))
+            )
+        if self.settings.enable_stack_ensemble:
+            builders.append(
+                (
+                    "StackEnsemble",
+                    lambda: stack_ensemble(trials, data.y, mask, self.settings.primary_metric, self.settings.seed),
+                )
+            )
+        by_index = {t.index: t for t in trials}
+        for name, build in builders:
+            result = build()
+            if result is None:
+                self.context.log(f"{name}: skipped (needs at least two usable models)")
+                continue
+            spec = {**result["spec"], "featurize": self.settings.featurization == "auto"}
+            members = [self._child_id(m["trial"]) for m in spec["members"]]
+            child_id = self._start_child(index, name, {"members": members, "weights": spec.get("weights")})
+            importance = _weighted_importance([by_index[m["trial"]] for m in spec["members"]], spec.get("weights"))
+            oof = result["oof"]
+            details = {
+                "spec": spec,
+                "feature_importance": importance,
+                "curves": curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
+            }
+            self._end_child(child_id, result["metrics"], details)
+            index += 1
+
+    def _refit_best(self, X: pd.DataFrame, y: pd.Series, classes: list[str], codes: np.ndarray) -> None:
+        _, child_id, metrics = self.best
+        refit_and_save(self.backend, child_id, X=X, y=y, classes=classes, codes=codes, settings=self.settings)
+        self.backend.runs.log_metrics(self.parent.id, metrics)
+        self.backend.runs.update_progress(child_id, {"best": True})
+        self.context.log(
+            f"best model: {child_id} ({self.settings.primary_metric} = {metrics[self.settings.primary_metric]:.4f})"
+        )
+
+
+def _weighted_importance(trials: list[Trial], weights: list[float] | None) -> dict[str, float]:
+    weights = weights or [1.0] * len(trials)
+    total: dict[str, float] = {}
+    for weight, trial in zip(weights, trials, strict=True):
+        for column, value in trial.importance.items():
+            total[column] = total.get(column, 0.0) + weight * value
+    norm = sum(total.values()) or 1.0
+    return dict(sorted(((c, v / norm) for c, v in total.items()), key=lambda item: -item[1]))
+
+
+def refit_and_save(
+    backend: Any,
+    child_id: str,
+    *,
+    X: pd.DataFrame,
+    y: pd.Series,
+    classes: list[str],
+    codes: np.ndarray,
+    settings: AutoMLSettings,
+) -> Path:
+    """Fit the child's model on all rows and save it (with its manifest) in the child's outputs."""
+    outputs = backend.layout.run_outputs(child_id)
+    details = json.loads((outputs / DETAILS_FILE).read_text())
+    child = backend.runs.get(child_id)
+    algorithm = child.params["algorithm"]
+    model = build_model(
+        details["spec"], X, codes, classes, algorithm=algorithm, n_jobs=os.cpu_count() or 1, seed=settings.seed
+    )
+    model.prepare_for_serving()
+    metrics = backend.runs.metrics(child_id)
+    metrics.pop("duration_seconds", None)
+    manifest = build_manifest(
+        X=X,
+        y=y,
+        classes=classes,
+        algorithm=algorithm,
+        run_id=child_id,
+        dataset=f"{settings.dataset}:{settings.dataset_version}",
+        label_column=settings.label_column,
+        primary_metric=settings.primary_metric,
+        metrics=metrics,
+        threshold=details["spec"].get("threshold"),
+    )
+    save_model(model, outputs, manifest)
+    return outputs
+
+
+def ensure_model_files(backend: Any, run_id: str) -> tuple[str, Path]:
+    """(child run id, folder with model.pkl) for an AutoML child or parent run, refitting on demand.
+
+    A parent run stands for its best child. Children other than the best are
+    refitted on all data the first time someone registers them (this blocks).
+    """
+    run = backend.runs.get(run_id)
+    if run.parent_id is None:
+        best = run.progress.get("best_child_id")
+        if run.run_type != "automl" or not best or run.status != COMPLETED:
+            raise Conflict(f"run {run_id} is not a completed AutoML run with a best model")
+        run = backend.runs.get(best)
+    outputs = backend.layout.run_outputs(run.id)
+    if (outputs / MODEL_FILE).exists():
+        return run.id, outputs
+    if run.status != COMPLETED or not (outputs / DETAILS_FILE).exists():
+        raise Conflict(f"child run {run.id} did not complete, so it has no model to register")
+    settings = parse_settings(backend.runs.get(run.parent_id).params)
+    frame = backend.load_dataset(settings.dataset, settings.dataset_version)
+    X, y, classes, codes = prepare(frame, settings.label_column)
+    return run.id, refit_and_save(backend, run.id, X=X, y=y, classes=classes, codes=codes, settings=settings)
+
+
+AUTOML = AutoMLRunType()

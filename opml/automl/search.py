@@ -1,0 +1,265 @@
+"""The search: FLAML's CFO searchers propose configurations, opml evaluates them with
+cross-validation and keeps every trial's out-of-fold predictions for the ensembles.
+
+Each learner has its own searcher (ask/tell). Learners are tried cheapest first
+at FLAML's low-cost starting point, then chosen by how good their best trial
+is, so that time goes where the score is. Trials run in a thread pool of
+``max_concurrent_iterations`` workers (LightGBM, XGBoost and scikit-learn's
+trees release the GIL); searchers are only touched from the calling thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from opml.automl.featurize import TabularFeaturizer
+from opml.automl.learners import LEARNERS, Learner, build_estimator, fast_predict_proba, search_space
+from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking
+from opml.automl.model import OpmlClassifier
+
+EARLY_STOPPING_TRIALS = 30
+
+
+@dataclass
+class Trial:
+    index: int
+    learner: str
+    config: dict[str, Any]
+    started: float = 0.0
+    duration: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = None
+    oof: np.ndarray | None = None
+    importance: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SearchData:
+    X: pd.DataFrame
+    y: np.ndarray  # integer class codes
+    classes: list[str]
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    _features: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fold_features(self, learner: Learner, featurize: bool, fold: int) -> tuple[TabularFeaturizer, Any, Any]:
+        """(featurizer fitted on the fold's training rows, training matrix, validation matrix), computed once
+        per kind of featurization and fold: trials then only fit estimators."""
+        featurizer = learner.featurizer()
+        if not featurize:
+            featurizer.set_params(impute=False, scale=False)
+        key = (featurizer.encoding, featurizer.impute, featurizer.scale, fold)
+        with self._lock:
+            if key not in self._features:
+                train, valid = self.folds[fold]
+                featurizer.fit(self.X.iloc[train])
+                self._features[key] = (
+                    featurizer,
+                    featurizer.transform(self.X.iloc[train]),
+                    featurizer.transform(self.X.iloc[valid]),
+                )
+            return self._features[key]
+
+    @property
+    def evaluated(self) -> np.ndarray:
+        """Rows that have an out-of-fold prediction (all rows with CV, the holdout otherwise)."""
+        mask = np.zeros(len(self.y), dtype=bool)
+        for _, valid in self.folds:
+            mask[valid] = True
+        return mask
+
+
+def make_pipeline(
+    learner: Learner, config: dict, *, n_classes: int, n_jobs: int, seed: int, featurize: bool
+) -> Pipeline:
+    featurizer = learner.featurizer()
+    if not featurize:
+        featurizer.set_params(impute=False, scale=False)
+    estimator = build_estimator(learner, config, n_classes=n_classes, n_jobs=n_jobs, seed=seed)
+    return Pipeline([("featurizer", featurizer), ("model", estimator)])
+
+
+def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: int, featurize: bool) -> Trial:
+    """Cross-validate one configuration; fills the trial's metrics, threshold and out-of-fold predictions."""
+    learner = LEARNERS[trial.learner]
+    started = time.monotonic()
+    try:
+        oof = np.full((len(data.y), len(data.classes)), np.nan)
+        importances = []
+        for fold, (train, valid) in enumerate(data.folds):
+            featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold)
+            estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
+            estimator.fit(train_features, data.y[train])
+            oof[valid] = fast_predict_proba(estimator, valid_features)
+            pipeline = Pipeline([("featurizer", featurizer), ("model", estimator)])
+            importances.append(OpmlClassifier([pipeline], data.classes).feature_importance())
+        mask = data.evaluated
+        trial.oof = oof
+        trial.threshold = best_threshold(metric, data.y[mask], oof[mask])
+        trial.metrics = compute_metrics(data.y[mask], oof[mask], trial.threshold)
+        trial.importance = {c: float(np.mean([imp.get(c, 0.0) for imp in importances])) for c in importances[0]}
+    except Exception as exc:  # a crashing configuration is a failed trial, not a failed run
+        trial.error = f"{type(exc).__name__}: {exc}"
+        trial.metrics = {}
+        traceback.print_exc()
+    trial.duration = time.monotonic() - started
+    return trial
+
+
+class LearnerState:
+    def __init__(self, learner: Learner, data: SearchData, seed: int):
+        from flaml.tune.searcher.blendsearch import CFO
+
+        space, low_cost, _ = search_space(
+            learner, n_rows=len(data.y), n_features=data.X.shape[1], n_classes=len(data.classes)
+        )
+        self.learner = learner
+        self.searcher = CFO(metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed)
+        self.best_score = -np.inf
+        self.trials = 0
+        self.total_seconds = 0.0
+        self.max_seconds = 0.0
+        self.exhausted = False
+
+    @property
+    def mean_seconds(self) -> float:
+        return self.total_seconds / self.trials if self.trials else 0.0
+
+
+class Search:
+    """Runs trials until the time budget, the iteration limit, early stopping or ``should_stop``."""
+
+    def __init__(
+        self,
+        data: SearchData,
+        *,
+        algorithms: list[str],
+        metric: str,
+        max_iterations: int,
+        max_concurrent: int,
+        deadline: float,
+        early_stopping: bool,
+        featurize: bool,
+        seed: int,
+        on_trial_start: Callable[[Trial], None],
+        on_trial_end: Callable[[Trial], None],
+        should_stop: Callable[[], bool] = lambda: False,
+        reserve_seconds: Callable[[list[Trial]], float] = lambda trials: 0.0,
+    ):
+        self.data = data
+        self.metric = metric
+        self.max_iterations = max_iterations
+        self.max_concurrent = max_concurrent
+        self.deadline = deadline
+        self.early_stopping = early_stopping
+        self.featurize = featurize
+        self.seed = seed
+        self.on_trial_start = on_trial_start
+        self.on_trial_end = on_trial_end
+        self.should_stop = should_stop
+        self.reserve_seconds = reserve_seconds
+        self.n_jobs = max(1, (os.cpu_count() or 1) // max_concurrent)
+        ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
+        self.states = [LearnerState(LEARNERS[name], data, seed) for name in ordered]
+        self.trials: list[Trial] = []
+        self._rng = np.random.default_rng(seed)
+        self._best = -np.inf
+        self._since_improvement = 0
+
+    def best_trial(self) -> Trial | None:
+        done = [t for t in self.trials if t.ok and t.metrics]
+        return max(done, key=lambda t: score_for_ranking(self.metric, t.metrics.get(self.metric)), default=None)
+
+    def _remaining(self) -> float:
+        return self.deadline - time.monotonic() - self.reserve_seconds(self.trials)
+
+    def _pick_learner(self) -> LearnerState | None:
+        remaining = self._remaining()
+        candidates = [s for s in self.states if not s.exhausted and (s.trials == 0 or s.max_seconds < remaining)]
+        if not candidates:
+            return None
+        untried = [s for s in candidates if s.trials == 0]
+        if untried:
+            return untried[0]
+        ranked = sorted(candidates, key=lambda s: -s.best_score)
+        # Better learners first, cheaper learners more often: time goes where improvement is likely.
+        weights = np.array([0.5**rank / max(s.mean_seconds, 0.05) ** 0.5 for rank, s in enumerate(ranked)])
+        return ranked[int(self._rng.choice(len(ranked), p=weights / weights.sum()))]
+
+    def _next_trial(self) -> tuple[Trial, LearnerState] | None:
+        for _ in range(len(self.states) * 2):
+            state = self._pick_learner()
+            if state is None:
+                return None
+            index = len(self.trials)
+            config = state.searcher.suggest(str(index))
+            if config is None:
+                state.exhausted = True
+                continue
+            trial = Trial(index=index, learner=state.learner.name, config=dict(config), started=time.time())
+            self.trials.append(trial)
+            return trial, state
+        return None
+
+    def _finish(self, trial: Trial, state: LearnerState) -> None:
+        state.trials += 1
+        state.total_seconds += trial.duration
+        state.max_seconds = max(state.max_seconds, trial.duration)
+        if trial.ok:
+            score = score_for_ranking(self.metric, trial.metrics.get(self.metric))
+            state.searcher.on_trial_complete(
+                str(trial.index), {"loss": -score, "time_total_s": trial.duration, "config": trial.config}
+            )
+            state.best_score = max(state.best_score, score)
+            if score > self._best + 1e-6:
+                self._best, self._since_improvement = score, 0
+            else:
+                self._since_improvement += 1
+        else:
+            state.searcher.on_trial_complete(str(trial.index), None, error=True)
+            self._since_improvement += 1
+        self.on_trial_end(trial)
+
+    def _may_start(self) -> bool:
+        if self.should_stop() or len(self.trials) >= self.max_iterations or self._remaining() <= 0:
+            return False
+        return not (self.early_stopping and self._since_improvement >= EARLY_STOPPING_TRIALS)
+
+    def run(self) -> list[Trial]:
+        running: dict[Future, tuple[Trial, LearnerState]] = {}
+        with ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="trial") as pool:
+            while True:
+                while len(running) < self.max_concurrent and self._may_start():
+                    picked = self._next_trial()
+                    if picked is None:
+                        break
+                    trial, state = picked
+                    self.on_trial_start(trial)
+                    future = pool.submit(
+                        evaluate, trial, self.data, metric=self.metric, n_jobs=self.n_jobs, seed=self.seed,
+                        featurize=self.featurize,
+                    )  # fmt: skip
+                    running[future] = (trial, state)
+                if not running:
+                    break
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    trial, state = running.pop(future)
+                    self._finish(future.result(), state)
+        return self.trials

@@ -1,0 +1,121 @@
+"""The model registry of a local workspace: versioned copies of model folders, verified on load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from opml.backends.local.layout import WorkspaceLayout, make_private_dir
+from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
+from opml.entities import Model
+from opml.errors import Conflict, NotFound
+from opml.models.artifact import MANIFEST_FILE, MODEL_FILE, load_model, read_manifest, sha256_of
+from opml.naming import check_name, check_tags
+
+
+def _to_model(row: sqlite3.Row) -> Model:
+    return Model(
+        name=row["name"],
+        version=row["version"],
+        description=row["description"],
+        tags=json.loads(row["tags"]),
+        run_id=row["run_id"],
+        algorithm=row["algorithm"],
+        dataset=row["dataset"],
+        primary_metric=row["primary_metric"],
+        metrics=json.loads(row["metrics"]),
+        sha256=row["sha256"],
+        size_bytes=row["size_bytes"],
+        created_at=from_text(row["created_at"]),
+        manifest=json.loads(row["manifest"]),
+    )
+
+
+class ModelRepository:
+    def __init__(self, store: Store, layout: WorkspaceLayout):
+        self._store = store
+        self._layout = layout
+
+    def register(
+        self,
+        *,
+        name: str,
+        source: Path,
+        run_id: str,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> Model:
+        """Copy the model folder ``source`` (model.pkl + manifest.json) in as the next version of ``name``."""
+        name = check_name(name, "model")
+        tags = check_tags(dict(tags) if tags else None)
+        manifest = read_manifest(source)
+        sha256 = sha256_of(source / MODEL_FILE)
+        if sha256 != manifest["sha256"]:
+            raise Conflict(f"the model file in {source} does not match its manifest; it cannot be registered")
+        with self._store.transaction() as connection:
+            version = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", (name,)
+            ).fetchone()[0]
+            target = self._layout.model_dir(name, version)
+            make_private_dir(target)
+            for file in (MODEL_FILE, MANIFEST_FILE):
+                shutil.copyfile(source / file, target / file)
+            connection.execute(
+                """INSERT INTO models (name, version, description, tags, run_id, algorithm, dataset,
+                   primary_metric, metrics, sha256, size_bytes, manifest, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    name,
+                    version,
+                    str(description or "").strip(),
+                    dumps(tags),
+                    run_id,
+                    manifest["algorithm"],
+                    manifest["dataset"],
+                    manifest["primary_metric"],
+                    dumps(manifest["metrics"]),
+                    sha256,
+                    manifest["size_bytes"],
+                    json.dumps(manifest),
+                    to_text(utcnow()),
+                ),
+            )
+        return self.get(name, version)
+
+    def list(self, name: str | None = None) -> list[Model]:
+        if name is None:
+            rows = self._store.query("SELECT * FROM models ORDER BY created_at DESC, name, version DESC")
+        else:
+            rows = self._store.query("SELECT * FROM models WHERE name = ? ORDER BY version DESC", (name,))
+        return [_to_model(row) for row in rows]
+
+    def get(self, name: str, version: int | None = None) -> Model:
+        if version is None:
+            row = self._store.query_one("SELECT * FROM models WHERE name = ? ORDER BY version DESC LIMIT 1", (name,))
+        else:
+            row = self._store.query_one("SELECT * FROM models WHERE name = ? AND version = ?", (name, int(version)))
+        if row is None:
+            raise NotFound(f"no model {name!r}" + (f" version {version}" if version is not None else ""))
+        return _to_model(row)
+
+    def path(self, name: str, version: int | None = None) -> Path:
+        model = self.get(name, version)
+        return self._layout.model_dir(model.name, model.version) / MODEL_FILE
+
+    def load(self, name: str, version: int | None = None) -> Any:
+        model = self.get(name, version)
+        return load_model(self._layout.model_dir(model.name, model.version) / MODEL_FILE, model.sha256)
+
+    def delete(self, name: str, version: int, *, in_use_by: list[str]) -> None:
+        model = self.get(name, version)
+        if in_use_by:
+            raise Conflict(f"model {model.id} is used by service(s) {', '.join(in_use_by)}; delete them first")
+        self._store.execute("DELETE FROM models WHERE name = ? AND version = ?", (name, version))
+        shutil.rmtree(self._layout.model_dir(name, version), ignore_errors=True)
+
+    def count(self) -> int:
+        return self._store.query_one("SELECT COUNT(DISTINCT name) FROM models")[0]

@@ -1,0 +1,99 @@
+"""The manifest: what a model expects (input schema), what it predicts, how good it is, where it came from."""
+
+from __future__ import annotations
+
+import math
+import platform
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+import opml
+from opml.data.profile import column_kind
+
+MAX_CATEGORIES_LISTED = 1000
+LIBRARIES = ("scikit-learn", "lightgbm", "xgboost-cpu", "flaml", "pandas", "numpy", "joblib")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "opml": opml.__version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly Python value from a pandas/numpy scalar."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def input_schema(X: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per training column: type, and categories or numeric range, with a typical value."""
+    schema = []
+    for column in X.columns:
+        series = X[column]
+        kind = column_kind(series)
+        entry: dict[str, Any] = {"name": str(column), "type": kind, "nullable": bool(series.isna().any())}
+        if kind in ("numeric", "boolean"):
+            values = pd.to_numeric(series, errors="coerce")
+            entry.update(
+                dtype="integer" if pd.api.types.is_integer_dtype(series) else "number",
+                min=_plain(values.min()),
+                max=_plain(values.max()),
+                default=_plain(values.median()),
+            )
+        else:
+            counts = series.dropna().astype(str).value_counts()
+            entry.update(
+                dtype="string",
+                categories=[str(v) for v in counts.index[:MAX_CATEGORIES_LISTED]],
+                default=str(counts.index[0]) if len(counts) else "",
+            )
+        schema.append(entry)
+    return schema
+
+
+def example_records(X: pd.DataFrame, count: int = 2) -> list[dict[str, Any]]:
+    """Real rows of the training data, as a client would send them."""
+    return [{str(k): _plain(v) for k, v in row.items()} for row in X.head(count).to_dict("records")]
+
+
+def build_manifest(
+    *,
+    X: pd.DataFrame,
+    y: pd.Series,
+    classes: list[str],
+    algorithm: str,
+    run_id: str,
+    dataset: str,
+    label_column: str,
+    primary_metric: str,
+    metrics: dict[str, float],
+    threshold: float | None,
+) -> dict[str, Any]:
+    balance = y.astype(str).value_counts(normalize=True)
+    return {
+        "format": "opml.automl.OpmlClassifier/1",
+        "task": "classification",
+        "algorithm": algorithm,
+        "label_column": label_column,
+        "classes": classes,
+        "label_distribution": {c: float(balance.get(c, 0.0)) for c in classes},
+        "threshold": threshold,
+        "input_schema": input_schema(X),
+        "example": example_records(X),
+        "primary_metric": primary_metric,
+        "metrics": metrics,
+        "source_run": run_id,
+        "dataset": dataset,
+        "training_rows": len(X),
+        "libraries": library_versions(),
+    }
