@@ -10,7 +10,10 @@ pages = {
         st.Page("pages/datasets.py", title="Datasets", icon=":material/table_view:"),
         st.Page("pages/compute.py", title="Compute", icon=":material/memory:"),
     ],
-    "Runs": [
+    "Train": [
+        st.Page("pages/automl.py", title="Automated ML", icon=":material/auto_awesome:"),
+        st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
     ],
 }

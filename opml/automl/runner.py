@@ -217,6 +217,7 @@ class AutoMLJob:
             )
         by_index = {t.index: t for t in trials}
         for name, build in builders:
+            started = time.monotonic()
             result = build()
             if result is None:
                 self.context.log(f"{name}: skipped (needs at least two usable models)")
@@ -231,6 +232,7 @@ class AutoMLJob:
                 "feature_importance": importance,
                 "curves": curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
             }
+            self.backend.runs.log_metrics(child_id, {"duration_seconds": time.monotonic() - started})
             self._end_child(child_id, result["metrics"], details)
             index += 1
 

@@ -32,8 +32,23 @@ def _ensure_agent(path: str) -> str:
     return "started" if started else "running"
 
 
+def _leave_legacy_pages_mode() -> None:
+    """Route every page through app.py's ``st.navigation``.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy multipage app until
+    ``st.navigation`` has run once; if the first request after start-up is a sub-page
+    URL, that page would render with an auto-generated sidebar instead of ours.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_backend() -> Backend:
     """The workspace of this dashboard; starts its agent once per dashboard process when missing."""
+    _leave_legacy_pages_mode()
     path = str(default_workspace())
     backend = _open(path)
     if backend.kind == "local" and os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0":

@@ -1,0 +1,36 @@
+"""The ``opml`` command: run the product and operate a workspace from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from opml.cli import automl, workspace
+from opml.cli.common import EPILOG
+from opml.errors import OpmlError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opml",
+        description="opml: register data, train with AutoML, deploy and score models, run pipelines.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--workspace", metavar="DIR", help="local workspace folder")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    workspace.add_commands(commands)
+    automl.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except OpmlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,172 @@
+"""``opml`` commands for AutoML runs and the model registry."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from opml.automl.learners import LEARNERS
+from opml.automl.metrics import PRIMARY_METRICS
+from opml.cli.common import backend_of, command, emit, group, parse_tags, print_json, print_table
+
+
+def cmd_automl_submit(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {
+        "dataset": args.dataset,
+        "label_column": args.label,
+        "primary_metric": args.metric,
+        "experiment_timeout_minutes": args.timeout_minutes,
+        "max_iterations": args.max_iterations,
+        "max_concurrent_iterations": args.max_concurrent,
+        "enable_voting_ensemble": not args.no_ensembles,
+        "enable_stack_ensemble": not args.no_ensembles,
+    }
+    if args.dataset_version:
+        params["dataset_version"] = args.dataset_version
+    if args.validation_size:
+        params["validation_size"] = args.validation_size
+    else:
+        params["n_cross_validations"] = args.folds
+    if args.allowed:
+        params["allowed_algorithms"] = args.allowed
+    if args.blocked:
+        params["blocked_algorithms"] = args.blocked
+    backend = backend_of(args)
+    run = backend.submit_run(experiment=args.experiment, run_type="automl", compute=args.compute, params=params)
+    if args.wait:
+        run = backend.wait_for_run(run.id, timeout=args.timeout_minutes * 60 * 2 + 120)
+    emit(args, run, ())
+    return 0 if run.status != "Failed" else 1
+
+
+def cmd_automl_show(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    run = backend.get_run(args.run_id)
+    if args.json:
+        emit(args, run, ())
+        return 0
+    progress = run.progress
+    print(f"run: {run.id}\nstatus: {run.status}\nexperiment: {run.experiment}")
+    params = run.params
+    print(f"dataset: {params.get('dataset')}:{params.get('dataset_version')}  label: {params.get('label_column')}")
+    print(f"iterations: {progress.get('iterations_done', 0)}  elapsed: {progress.get('elapsed_seconds', 0)} s")
+    if progress.get("best_child_id"):
+        print(
+            f"best: {progress['best_child_id']}  {progress.get('primary_metric')} = {progress.get('best_metric'):.4f}"
+        )
+    for guardrail in backend.get_run_output(run.id, "guardrails.json") or []:
+        print(f"guardrail: {guardrail['status']:8s} {guardrail['name']}: {guardrail['description']}")
+    if run.error:
+        print(f"error: {run.error}")
+    return 0
+
+
+def cmd_automl_leaderboard(args: argparse.Namespace) -> int:
+    from opml.leaderboard import leaderboard
+
+    backend = backend_of(args)
+    rows = leaderboard(backend, args.run_id)[: args.top]
+    if args.json:
+        print_json(rows)
+        return 0
+    metric = backend.get_run(args.run_id).params.get("primary_metric", "accuracy")
+    table = [
+        {
+            "rank": rank,
+            "run_id": row["run_id"],
+            "algorithm": row["algorithm"] + (" *" if row["best"] else ""),
+            metric: "" if row[metric] is None else f"{row[metric]:.4f}",
+            "AUC_weighted": "" if row["AUC_weighted"] is None else f"{row['AUC_weighted']:.4f}",
+            "seconds": "" if row["duration_seconds"] is None else f"{row['duration_seconds']:.1f}",
+            "status": row["status"],
+        }
+        for rank, row in enumerate(rows, start=1)
+    ]
+    print_table(table, ["rank", "run_id", "algorithm", metric, "AUC_weighted", "seconds", "status"])
+    return 0
+
+
+def cmd_models_register(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    model = backend_of(args).register_model(
+        name=args.name, run_id=args.run_id, description=args.description, tags=parse_tags(args.tag)
+    )
+    emit(args, model, ())
+    if not args.json:
+        print(f"(registered in {time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    models = backend_of(args).list_models(args.name)
+    rows = [
+        {
+            "name": m.name,
+            "version": m.version,
+            "algorithm": m.algorithm,
+            m.primary_metric: round(m.metrics.get(m.primary_metric, float("nan")), 4),
+            "dataset": m.dataset,
+            "run_id": m.run_id,
+        }
+        for m in models
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        columns = ["name", "version", "algorithm", *sorted({m.primary_metric for m in models}), "dataset", "run_id"]
+        print_table(rows, columns)
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    model = backend_of(args).get_model(args.name, args.version)
+    if args.json:
+        emit(args, model, ())
+        return 0
+    print(f"model: {model.id}\nalgorithm: {model.algorithm}\nrun: {model.run_id}\ndataset: {model.dataset}")
+    print(f"sha256: {model.sha256}\nclasses: {model.manifest.get('classes')}")
+    print(f"threshold: {model.manifest.get('threshold')}")
+    for name, value in model.metrics.items():
+        print(f"  {name}: {value:.4f}")
+    print("inputs: " + ", ".join(f"{c['name']} ({c['type']})" for c in model.manifest.get("input_schema", [])))
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    automl = group(commands, "automl", "train classification models with AutoML")
+    submit = command(automl, "submit", cmd_automl_submit, "queue an AutoML run on a registered dataset")
+    submit.add_argument("dataset", help="registered dataset name")
+    submit.add_argument("--label", required=True, help="label column to predict (e.g. y)")
+    submit.add_argument("--dataset-version", type=int, help="dataset version (default: latest)")
+    submit.add_argument("--experiment", default="automl", help="experiment name (default automl)")
+    submit.add_argument("--compute", default="cpu-cluster", help="compute (default cpu-cluster)")
+    submit.add_argument(
+        "--metric", default="accuracy", choices=PRIMARY_METRICS, help="primary metric (default accuracy)"
+    )
+    submit.add_argument("--timeout-minutes", type=float, default=15.0, help="experiment timeout (default 15)")
+    submit.add_argument("--max-iterations", type=int, default=100, help="most trials (default 100)")
+    submit.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1)")
+    submit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    submit.add_argument("--validation-size", type=float, help="use a validation split of this fraction instead of CV")
+    submit.add_argument("--allowed", nargs="+", choices=list(LEARNERS), help="only these algorithms")
+    submit.add_argument("--blocked", nargs="+", choices=list(LEARNERS), help="never these algorithms")
+    submit.add_argument("--no-ensembles", action="store_true", help="skip VotingEnsemble and StackEnsemble")
+    submit.add_argument("--wait", action="store_true", help="wait until the run ends")
+    show = command(automl, "show", cmd_automl_show, "show an AutoML run: status, progress, guardrails, best model")
+    show.add_argument("run_id")
+    board = command(automl, "leaderboard", cmd_automl_leaderboard, "list an AutoML run's models, best first")
+    board.add_argument("run_id")
+    board.add_argument("--top", type=int, default=20, help="show this many (default 20)")
+
+    models = group(commands, "models", "register and inspect models")
+    register = command(models, "register", cmd_models_register, "register the model of a run (parent = best child)")
+    register.add_argument("run_id", help="AutoML run id (its best model) or child run id")
+    register.add_argument("--name", required=True, help="model name")
+    register.add_argument("--description", default="", help="free text")
+    register.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
+    listing = command(models, "list", cmd_models_list, "list registered model versions")
+    listing.add_argument("--name", help="only this model")
+    show_model = command(models, "show", cmd_models_show, "show one model version: metrics, inputs, lineage")
+    show_model.add_argument("name")
+    show_model.add_argument("--version", type=int, help="version (default: latest)")

@@ -1,0 +1,70 @@
+"""Shared pieces of the ``opml`` command: output, argument helpers, the workspace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opml.entities import as_dict
+from opml.errors import InvalidInput
+
+EPILOG = "The workspace is --workspace DIR, else $OPML_WORKSPACE, else ~/.opml/workspace."
+
+
+# -- output helpers -------------------------------------------------------------------
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[("" if row.get(col) is None else str(row.get(col))) for col in columns] for row in rows]
+    widths = [max(len(col), *(len(cell[i]) for cell in cells)) for i, col in enumerate(columns)]
+    print("  ".join(col.upper().ljust(width) for col, width in zip(columns, widths, strict=True)))
+    for cell in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(cell, widths, strict=True)))
+
+
+def emit(args: argparse.Namespace, entities: list[Any] | Any, columns: Sequence[str]) -> None:
+    many = isinstance(entities, list)
+    dicts = [as_dict(entity) for entity in (entities if many else [entities])]
+    if args.json:
+        print_json(dicts if many else dicts[0])
+    elif many:
+        print_table(dicts, columns)
+    else:
+        for key, value in dicts[0].items():
+            print(f"{key}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
+
+
+def parse_tags(pairs: Sequence[str] | None) -> dict[str, str]:
+    tags = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"tag {pair!r} must look like key=value")
+        tags[key] = value
+    return tags
+
+
+def backend_of(args: argparse.Namespace):
+    from opml.workspace import open_workspace
+
+    return open_workspace(args.workspace)
+
+
+def group(subparsers: Any, name: str, help_text: str) -> Any:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def command(subparsers: Any, name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+    parser.set_defaults(handler=handler)
+    return parser

@@ -1,0 +1,209 @@
+"""``opml`` commands for the workspace: up, agent, status, datasets, compute, runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from opml.cli.common import backend_of, command, emit, group, parse_tags, print_json
+from opml.entities import as_dict
+
+APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from opml.backends.local.launcher import start_agent
+
+    workspace = backend_of(args).path
+    agent = start_agent(workspace)
+    print(f"workspace: {workspace}")
+    print("agent: started" if agent else "agent: already running")
+    env = {**os.environ, "OPML_WORKSPACE": str(workspace), "OPML_AUTOSTART_AGENT": "1"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.address", args.address, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    dashboard = subprocess.Popen(command, env=env, cwd=APP_FILE.parent)
+    print(f"dashboard: http://{args.address}:{args.port}  (Ctrl-C stops opml)", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return dashboard.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in (dashboard, agent):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    import logging
+
+    from opml.backends.local.agent import serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_forever(backend_of(args).path)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    info, agent = backend.describe(), backend.agent_status()
+    if args.json:
+        print_json({"workspace": as_dict(info), "agent": as_dict(agent)})
+        return 0
+    print(f"backend: {info.backend}\nworkspace: {info.location}\nagent: {agent.detail}")
+    for name, count in info.counts.items():
+        print(f"{name}: {count}")
+    return 0
+
+
+def cmd_datasets_register(args: argparse.Namespace) -> int:
+    dataset = backend_of(args).register_dataset(
+        name=args.name, source=args.source, description=args.description, tags=parse_tags(args.tag)
+    )
+    emit(args, dataset, ())
+    return 0
+
+
+def cmd_datasets_list(args: argparse.Namespace) -> int:
+    emit(args, backend_of(args).list_datasets(), ("name", "version", "rows", "source", "created_at"))
+    return 0
+
+
+def cmd_datasets_show(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    dataset = backend.get_dataset(args.name, args.version)
+    emit(args, dataset, ())
+    if args.head and not args.json:
+        print(backend.load_dataset(args.name, dataset.version, nrows=args.head).to_string())
+    return 0
+
+
+def cmd_compute_create(args: argparse.Namespace) -> int:
+    emit(args, backend_of(args).create_compute(name=args.name, max_nodes=args.max_nodes), ())
+    return 0
+
+
+def cmd_compute_list(args: argparse.Namespace) -> int:
+    columns = ("name", "kind", "max_nodes", "active_runs", "queued_runs", "state")
+    emit(args, backend_of(args).list_computes(), columns)
+    return 0
+
+
+def cmd_compute_delete(args: argparse.Namespace) -> int:
+    backend_of(args).delete_compute(args.name)
+    print(f"deleted compute {args.name}")
+    return 0
+
+
+def cmd_runs_submit(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    run = backend_of(args).submit_run(
+        experiment=args.experiment,
+        run_type="command",
+        compute=args.compute,
+        params={"command": command, "cwd": args.cwd},
+    )
+    emit(args, run, ())
+    return 0
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    runs = backend_of(args).list_runs(experiment=args.experiment, top_level_only=True, limit=args.limit)
+    emit(args, runs, ("id", "experiment", "run_type", "status", "compute", "created_at"))
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    emit(args, backend_of(args).get_run(args.run_id), ())
+    return 0
+
+
+def cmd_runs_cancel(args: argparse.Namespace) -> int:
+    run = backend_of(args).cancel_run(args.run_id)
+    print(f"run {run.id}: {run.status}")
+    return 0
+
+
+def cmd_runs_logs(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    offset = 0
+    while True:
+        text, offset = backend.read_run_log(args.run_id, offset=offset)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if not args.follow or (not text and backend.get_run(args.run_id).is_terminal):
+            return 0
+        if not text:
+            time.sleep(0.5)
+
+
+# -- parser ---------------------------------------------------------------------------
+
+
+def add_commands(commands: Any) -> None:
+
+    up = command(commands, "up", cmd_up, "start the agent and the dashboard; Ctrl-C stops both")
+    up.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    up.add_argument("--address", default="127.0.0.1", help="dashboard bind address (default 127.0.0.1)")
+    command(commands, "agent", cmd_agent, "run the agent (scheduler) in the foreground; one per workspace")
+    command(commands, "status", cmd_status, "show the workspace, its agent and object counts")
+
+    datasets = group(commands, "datasets", "register and inspect tabular datasets")
+    register = command(datasets, "register", cmd_datasets_register, "register a CSV from a URL or a file path")
+    register.add_argument("name", help="dataset name (letters, digits, _ . -)")
+    register.add_argument("source", help="http(s) URL or local file path of a CSV file")
+    register.add_argument("--description", default="", help="free text shown with the dataset")
+    register.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
+    command(datasets, "list", cmd_datasets_list, "list datasets (latest version of each)")
+    show = command(datasets, "show", cmd_datasets_show, "show one dataset version")
+    show.add_argument("name")
+    show.add_argument("--version", type=int, help="version number (default: latest)")
+    show.add_argument("--head", type=int, default=0, metavar="N", help="also print the first N rows")
+
+    compute = group(commands, "compute", "manage computes (pools of run slots)")
+    create = command(compute, "create", cmd_compute_create, "create a local compute")
+    create.add_argument("name")
+    create.add_argument("--max-nodes", type=int, default=2, help="runs at once on this compute (default 2)")
+    command(compute, "list", cmd_compute_list, "list computes with their active and queued runs")
+    delete = command(compute, "delete", cmd_compute_delete, "delete a compute that has no queued or active runs")
+    delete.add_argument("name")
+
+    runs = group(commands, "runs", "submit, watch and cancel runs")
+    submit = command(runs, "submit", cmd_runs_submit, "queue a command run, e.g. opml runs submit -- python train.py")
+    submit.add_argument("--experiment", default="default", help="experiment name (default 'default')")
+    submit.add_argument("--compute", default="cpu-cluster", help="compute name (default cpu-cluster)")
+    submit.add_argument("--cwd", help="working folder of the command (default: the run's output folder)")
+    submit.add_argument("command", nargs=argparse.REMAINDER, help="the command line to run")
+    runs_list = command(runs, "list", cmd_runs_list, "list runs, newest first")
+    runs_list.add_argument("--experiment", help="only this experiment")
+    runs_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    for name, handler, help_text in (
+        ("show", cmd_runs_show, "show one run"),
+        ("cancel", cmd_runs_cancel, "cancel a queued or running run"),
+    ):
+        command(runs, name, handler, help_text).add_argument("run_id")
+    logs = command(runs, "logs", cmd_runs_logs, "print a run's log")
+    logs.add_argument("run_id")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")

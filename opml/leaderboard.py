@@ -1,0 +1,34 @@
+"""The leaderboard of an AutoML run: its child runs with their metrics, best first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opml.automl.metrics import ALL_METRICS, score_for_ranking
+from opml.backends.base import Backend
+
+
+def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
+    """One row per child run: id, algorithm, status, every metric, duration, featurization and
+    hyperparameters; sorted by the parent's primary metric (failed and running children last)."""
+    parent = backend.get_run(run_id)
+    metric = parent.params.get("primary_metric", "accuracy")
+    best = parent.progress.get("best_child_id")
+    rows = []
+    for child in backend.list_runs(parent_id=run_id, limit=100_000):
+        values = backend.get_run_metrics(child.id)
+        row: dict[str, Any] = {
+            "run_id": child.id,
+            "iteration": int(child.id.rsplit("_", 1)[-1]),
+            "algorithm": child.params.get("algorithm", child.display_name),
+            "status": child.status,
+            "best": child.id == best,
+            **{name: values.get(name) for name in ALL_METRICS},
+            "duration_seconds": values.get("duration_seconds", child.duration_seconds),
+            "featurization": child.params.get("featurization", ""),
+            "hyperparameters": child.params.get("hyperparameters") or {"members": child.params.get("members")},
+            "error": child.error,
+        }
+        rows.append(row)
+    rows.sort(key=lambda r: (-score_for_ranking(metric, r.get(metric)), r["iteration"]))
+    return rows

@@ -1,0 +1,159 @@
+"""AutoML: launch a classification run, watch it live, browse past runs."""
+
+import pandas as pd
+import streamlit as st
+
+from opml.automl.learners import LEARNERS
+from opml.automl.metrics import PRIMARY_METRICS
+from opml.leaderboard import leaderboard
+from opml.ui import format_seconds, get_backend, user_errors
+
+st.title("Automated ML")
+backend = get_backend()
+datasets = backend.list_datasets()
+automl_runs = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
+
+with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not automl_runs):
+    if not datasets:
+        st.info("Register a dataset first (Datasets page).")
+    else:
+        left, middle, right = st.columns(3)
+        dataset_name = left.selectbox("Dataset", [d.name for d in datasets], key="automl_dataset")
+        versions = [d.version for d in backend.list_dataset_versions(dataset_name)]
+        version = middle.selectbox("Version", versions, key="automl_version")
+        columns = list(backend.get_dataset(dataset_name, version).columns)
+        label = right.selectbox(
+            "Label column",
+            columns,
+            index=columns.index("y") if "y" in columns else len(columns) - 1,
+            key="automl_label",
+        )
+        left, middle, right = st.columns(3)
+        experiment = left.text_input("Experiment", value=f"{dataset_name}-automl", key="automl_experiment")
+        task = middle.selectbox("Task", ["classification"], key="automl_task")
+        metric = right.selectbox("Primary metric", PRIMARY_METRICS, key="automl_metric")
+        left, middle, right = st.columns(3)
+        compute = left.selectbox("Compute", [c.name for c in backend.list_computes()], key="automl_compute")
+        timeout = middle.number_input(
+            "Experiment timeout (minutes)", min_value=0.1, max_value=1440.0, value=5.0, step=1.0, key="automl_timeout"
+        )
+        max_iterations = right.number_input(
+            "Max iterations", min_value=1, max_value=10000, value=100, key="automl_max_iterations"
+        )
+        left, middle, right = st.columns(3)
+        concurrency = left.number_input(
+            "Max concurrent iterations", min_value=1, max_value=16, value=1, key="automl_concurrency"
+        )
+        validation = middle.radio(
+            "Validation", ["Cross-validation", "Validation split"], horizontal=True, key="automl_validation"
+        )
+        if validation == "Cross-validation":
+            folds = right.number_input("Folds", min_value=2, max_value=20, value=5, key="automl_folds")
+        else:
+            split = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
+        allowed = st.multiselect("Algorithms", list(LEARNERS), default=list(LEARNERS), key="automl_algorithms")
+        left, right = st.columns(2)
+        ensembles = left.toggle("Ensembles (VotingEnsemble, StackEnsemble)", value=True, key="automl_ensembles")
+        early_stopping = right.toggle("Early stopping", value=True, key="automl_early_stopping")
+        if st.button("Launch", type="primary", key="automl_launch", icon=":material/play_arrow:"):
+            params = {
+                "dataset": dataset_name,
+                "dataset_version": version,
+                "label_column": label,
+                "task": task,
+                "primary_metric": metric,
+                "experiment_timeout_minutes": float(timeout),
+                "max_iterations": int(max_iterations),
+                "max_concurrent_iterations": int(concurrency),
+                "allowed_algorithms": allowed,
+                "enable_voting_ensemble": ensembles,
+                "enable_stack_ensemble": ensembles,
+                "enable_early_stopping": early_stopping,
+            }
+            if validation == "Cross-validation":
+                params["n_cross_validations"] = int(folds)
+            else:
+                params["validation_size"] = float(split)
+            with user_errors():
+                run = backend.submit_run(experiment=experiment, run_type="automl", compute=compute, params=params)
+                st.session_state["automl_run"] = run.id
+                automl_runs.insert(0, run)
+                st.success(f"Launched **{run.id}**: {run.status}.")
+
+if not automl_runs:
+    st.stop()
+
+run_ids = [r.id for r in automl_runs]
+if st.session_state.get("automl_run") not in run_ids:
+    st.session_state["automl_run"] = run_ids[0]
+run_id = st.selectbox("Run", run_ids, key="automl_run")
+active = not backend.get_run(run_id).is_terminal
+
+
+@st.fragment(run_every=2 if active else None)
+def watch_run() -> None:
+    with user_errors():
+        run = backend.get_run(run_id)
+        progress = run.progress
+        metric = run.params.get("primary_metric", "accuracy")
+        cols = st.columns(4)
+        cols[0].metric("Status", run.status)
+        cols[1].metric("Iterations", f"{progress.get('iterations_done', 0)} / {run.params.get('max_iterations')}")
+        best = progress.get("best_metric")
+        cols[2].metric(f"Best {metric}", "–" if best is None else f"{best:.4f}")
+        cols[3].metric("Duration", format_seconds(run.duration_seconds) or "–")
+        timeout = progress.get("timeout_seconds") or run.params.get("experiment_timeout_minutes", 1) * 60
+        elapsed = run.duration_seconds or 0.0
+        fraction = 1.0 if run.is_terminal else min(1.0, elapsed / timeout)
+        st.progress(
+            fraction,
+            text=f"{progress.get('phase', run.status)} · {format_seconds(elapsed)} of {format_seconds(timeout)}",
+        )
+        if run.error:
+            st.error(run.error)
+        if not run.is_terminal and st.button("Cancel run", key="automl_cancel", icon=":material/stop:"):
+            backend.cancel_run(run.id)
+            st.toast("Cancel requested")
+        guardrails = backend.get_run_output(run.id, "guardrails.json")
+        if guardrails:
+            with st.expander("Data guardrails", expanded=any(g["status"] == "Alerted" for g in guardrails)):
+                for guardrail in guardrails:
+                    marker = {"Alerted": ":orange", "Done": ":blue", "Passed": ":green"}.get(guardrail["status"], "")
+                    st.markdown(
+                        f"**{guardrail['name']}** · {marker}[{guardrail['status']}]  \n{guardrail['description']}"
+                    )
+                    if guardrail["details"]:
+                        st.dataframe(pd.DataFrame(guardrail["details"]), hide_index=True)
+        rows = leaderboard(backend, run.id)
+        if rows:
+            table = pd.DataFrame(rows)[
+                ["iteration", "algorithm", "status", metric, "AUC_weighted", "duration_seconds", "best"]
+            ]
+            st.caption(f"Child runs ({len(rows)}), best first")
+            st.dataframe(table, hide_index=True, key="automl_children")
+        if run.status == "Completed" and st.button("Open leaderboard", key="automl_open_leaderboard"):
+            st.session_state["lb_run"] = run.id
+            st.switch_page("pages/leaderboard.py")
+
+
+watch_run()
+
+st.subheader("Past runs")
+history = pd.DataFrame(
+    [
+        {
+            "Experiment": r.experiment,
+            "Run": r.id,
+            "Status": r.status,
+            "Dataset": f"{r.params.get('dataset')}:{r.params.get('dataset_version')}",
+            "Primary metric": r.params.get("primary_metric"),
+            "Best": r.progress.get("best_metric"),
+            "Duration": format_seconds(r.duration_seconds),
+            "Created": r.created_at.strftime("%Y-%m-%d %H:%M"),
+        }
+        for r in automl_runs
+    ]
+)
+st.dataframe(
+    history.sort_values(["Experiment", "Created"], ascending=[True, False]), hide_index=True, key="automl_history"
+)
