@@ -92,3 +92,51 @@ def http_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", folder
     server.shutdown()
     server.server_close()
+
+
+TINY_AUTOML = {
+    "dataset": "bank",
+    "label_column": "y",
+    "experiment_timeout_minutes": 0.3,
+    "max_iterations": 10,
+    "n_cross_validations": 3,
+}
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory: pytest.TempPathFactory, bank_small_csv: Path) -> tuple[Path, str]:
+    """A workspace in which a short AutoML run on 2,000 Bank Marketing rows completed, through a real
+    agent. Built once per test session; tests get a copy (``trained_backend``)."""
+    from opml.backends.local.launcher import start_agent
+
+    root = tmp_path_factory.mktemp("trained") / "workspace"
+    backend = LocalBackend(root)
+    backend.register_dataset(name="bank", source=bank_small_csv)
+    run = backend.submit_run(experiment="bank-automl", run_type="automl", compute="cpu-cluster", params=TINY_AUTOML)
+    agent = start_agent(root)
+    try:
+        finished = backend.wait_for_run(run.id, timeout=180)
+    finally:
+        agent.terminate()
+        agent.wait(timeout=15)
+    assert finished.status == "Completed", finished.error
+    backend.store.close()
+    return root, run.id
+
+
+@pytest.fixture
+def trained_backend(trained_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    import shutil
+
+    source, _ = trained_workspace
+    copy = tmp_path / "workspace"
+    shutil.copytree(source, copy)
+    monkeypatch.setenv("OPML_WORKSPACE", str(copy))
+    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    get_settings.cache_clear()
+    return LocalBackend(copy)
+
+
+@pytest.fixture
+def automl_run_id(trained_workspace) -> str:
+    return trained_workspace[1]

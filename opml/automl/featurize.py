@@ -85,9 +85,15 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             series = X[column]
             if column_kind(series) != "categorical":
                 series = series.astype(str).where(series.notna(), None)
-            codes = pd.Categorical(series, categories=self.categories_[column]).codes
+            codes = self._index(column).get_indexer(series)  # -1 for missing and unseen values
             position = self._put_codes(out, position, column, codes)
         return out
+
+    def _index(self, column: str) -> pd.Index:
+        cache = self.__dict__.setdefault("_indexes", {})
+        if column not in cache:
+            cache[column] = pd.Index(self.categories_[column], dtype=object)
+        return cache[column]
 
     # -- records path ------------------------------------------------------------------
 

@@ -1,0 +1,166 @@
+"""AutoML building blocks on crafted data: featurizer, metrics, thresholds, guardrails, settings, ensembles."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from opml.automl import guardrails
+from opml.automl.ensembles import best_accuracy
+from opml.automl.featurize import TabularFeaturizer
+from opml.automl.metrics import best_threshold, compute_metrics
+from opml.automl.settings import check_data, parse_settings
+from opml.errors import InvalidInput
+
+
+@pytest.fixture(scope="module")
+def bank_frame(bank_small_csv) -> pd.DataFrame:
+    return pd.read_csv(bank_small_csv)
+
+
+@pytest.mark.parametrize(("encoding", "impute", "scale"), [("ordinal", False, False), ("onehot", True, True)])
+def test_records_path_equals_dataframe_path_with_missing_and_unseen(bank_frame, encoding, impute, scale):
+    X = bank_frame.drop(columns="y")
+    featurizer = TabularFeaturizer(encoding=encoding, impute=impute, scale=scale).fit(X)
+    scoring = X.head(300).copy()
+    scoring.loc[::3, "job"] = "astronaut"  # unseen category
+    scoring.loc[::5, "marital"] = None  # missing category
+    scoring.loc[::7, "age"] = np.nan  # missing number
+    records = scoring.to_dict("records")
+    records[1]["campaign"] = "not a number"  # garbage in a numeric field behaves as missing
+    scoring.loc[scoring.index[1], "campaign"] = np.nan
+    expected = featurizer.transform(scoring)
+    assert np.array_equal(featurizer.transform_records(records), expected, equal_nan=True)
+
+
+def test_onehot_unknown_category_is_all_zeros(bank_frame):
+    X = bank_frame.drop(columns="y")
+    featurizer = TabularFeaturizer(encoding="onehot").fit(X)
+    names = list(featurizer.get_feature_names_out())
+    job_columns = [i for i, name in enumerate(names) if name.startswith("job=")]
+    row = featurizer.transform_records([{**X.iloc[0].to_dict(), "job": "astronaut"}])
+    assert row[0, job_columns].sum() == 0
+    known = featurizer.transform_records([X.iloc[0].to_dict()])
+    assert known[0, job_columns].sum() == 1
+
+
+def test_metrics_match_sklearn_and_azure_definitions():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    positive = np.clip(y * 0.4 + rng.random(500) * 0.6, 0, 1)
+    proba = np.column_stack([1 - positive, positive])
+    values = compute_metrics(y, proba, threshold=0.5)
+    predicted = (positive >= 0.5).astype(int)
+    assert values["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
+    assert values["AUC_weighted"] == pytest.approx(skm.roc_auc_score(y, positive))
+    recall_macro = skm.recall_score(y, predicted, average="macro")
+    assert values["norm_macro_recall"] == pytest.approx((recall_macro - 0.5) / 0.5)
+    assert values["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+
+
+def test_best_threshold_beats_half_on_imbalanced_scores():
+    rng = np.random.default_rng(1)
+    y = (rng.random(4000) < 0.1).astype(int)
+    positive = np.clip(0.25 * y + rng.random(4000) * 0.5, 0, 1)  # scores never reach 0.5 for most positives
+    proba = np.column_stack([1 - positive, positive])
+    threshold = best_threshold("accuracy", y, proba)
+    tuned = compute_metrics(y, proba, threshold)["accuracy"]
+    assert tuned >= compute_metrics(y, proba, 0.5)["accuracy"]
+    assert best_threshold("AUC_weighted", y, proba) is None
+
+
+def test_best_accuracy_equals_brute_force():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 200)
+    positive = rng.random(200)
+    brute = max(np.mean((positive >= t).astype(int) == y) for t in itertools.chain(positive, [2.0]))
+    assert best_accuracy(y, positive) == pytest.approx(brute)
+
+
+def test_guardrails_flag_imbalance_missing_cardinality_duplicates_and_leakage():
+    rng = np.random.default_rng(3)
+    n = 2000
+    y_codes = (rng.random(n) < 0.08).astype(int)
+    X = pd.DataFrame(
+        {
+            "noise": rng.normal(size=n),
+            "leak": y_codes * 5 + rng.normal(scale=0.1, size=n),
+            "customer_id": [f"c{i}" for i in range(n)],
+            "city": rng.choice(["a", "b", None], size=n),
+        }
+    )
+    X.loc[:99, "noise"] = np.nan
+    y = pd.Series(np.where(y_codes == 1, "yes", "no"))
+    results = {g.name: g for g in guardrails.run_guardrails(X, y, y_codes, n_cross_validations=5, validation_size=None)}
+    assert results["Class balancing detection"].status == "Alerted"
+    assert results["Missing feature values imputation"].status == "Done"
+    assert {d["column"] for d in results["Missing feature values imputation"].details} == {"noise", "city"}
+    assert results["High cardinality feature detection"].details == [{"column": "customer_id", "distinct values": n}]
+    leakage = results["Single-feature leakage detection"]
+    assert leakage.status == "Alerted" and "leak" in leakage.description and "noise" not in leakage.description
+    duplicated = pd.concat([X.head(100)] * 3, ignore_index=True)
+    result = guardrails.duplicate_rows(duplicated, pd.Series(["no"] * 300))
+    assert result.status == "Alerted" and result.details[0]["duplicate rows"] == 200
+
+
+def test_guardrails_pass_on_clean_balanced_data():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.choice(["x", "y"], size=600)})
+    y_codes = rng.integers(0, 2, 600)
+    y = pd.Series(np.where(y_codes == 1, "p", "n"))
+    results = guardrails.run_guardrails(X, y, y_codes, n_cross_validations=3, validation_size=None)
+    assert [g.status for g in results[1:]] == ["Passed"] * 5
+
+
+BASE = {"dataset": "bank", "label_column": "y"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"experiment_timeout_minutes": 0}, "positive number"),
+        ({"experiment_timeout_minutes": -1}, "positive number"),
+        ({"primary_metric": "f2"}, "unknown primary metric"),
+        ({"task": "forecasting"}, "not supported"),
+        ({"n_cross_validations": 1}, "between 2 and 20"),
+        ({"n_cross_validations": 5, "validation_size": 0.2}, "not both"),
+        ({"allowed_algorithms": ["DeepNet"]}, "unknown algorithm"),
+        (
+            {
+                "blocked_algorithms": [
+                    "LightGBM",
+                    "XGBoostClassifier",
+                    "ExtremeRandomTrees",
+                    "RandomForest",
+                    "LogisticRegression",
+                ]
+            },
+            "every algorithm is blocked",
+        ),
+        ({"max_iterations": 2.5}, "whole number"),
+        ({"surprise": 1}, "unknown AutoML setting"),
+        ({"label_column": ""}, "label_column is required"),
+    ],
+)
+def test_bad_settings_are_refused(params, message):
+    with pytest.raises(InvalidInput, match=message):
+        parse_settings({**BASE, **params})
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"a": range(20), "b": range(20)}), "label column 'y' is not in the dataset"),
+        (pd.DataFrame({"a": range(20), "y": ["no"] * 20}), "single class"),
+        (pd.DataFrame({"a": range(6), "y": ["no", "yes"] * 3}), "too few"),
+        (pd.DataFrame({"a": range(30), "y": ["no"] * 28 + ["yes"] * 2}), "fewer than the 5"),
+        (pd.DataFrame({"a": [1] * 30, "b": [None] * 30, "y": ["no", "yes"] * 15}), "no usable feature"),
+    ],
+)
+def test_data_that_cannot_train_is_refused(frame, message):
+    with pytest.raises(InvalidInput, match=message):
+        check_data(parse_settings(BASE), frame)
