@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opml.automl.metrics import ALL_METRICS, score_for_ranking
+from opml.automl.names import ALL_METRICS, score_for_ranking
 from opml.backends.base import Backend
 
 

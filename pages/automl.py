@@ -3,8 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from opml.automl.learners import LEARNERS
-from opml.automl.metrics import PRIMARY_METRICS
+from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.leaderboard import leaderboard
 from opml.ui import format_seconds, get_backend, user_errors
 
@@ -51,7 +50,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             folds = right.number_input("Folds", min_value=2, max_value=20, value=5, key="automl_folds")
         else:
             split = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
-        allowed = st.multiselect("Algorithms", list(LEARNERS), default=list(LEARNERS), key="automl_algorithms")
+        allowed = st.multiselect("Algorithms", list(ALGORITHMS), default=list(ALGORITHMS), key="automl_algorithms")
         left, right = st.columns(2)
         ensembles = left.toggle("Ensembles (VotingEnsemble, StackEnsemble)", value=True, key="automl_ensembles")
         early_stopping = right.toggle("Early stopping", value=True, key="automl_early_stopping")

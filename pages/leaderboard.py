@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from opml.automl.metrics import ALL_METRICS
+from opml.automl.names import ALL_METRICS
 from opml.leaderboard import leaderboard
 from opml.ui import get_backend, user_errors
 from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure

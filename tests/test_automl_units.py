@@ -164,3 +164,11 @@ def test_bad_settings_are_refused(params, message):
 def test_data_that_cannot_train_is_refused(frame, message):
     with pytest.raises(InvalidInput, match=message):
         check_data(parse_settings(BASE), frame)
+
+
+def test_light_names_match_the_learners_and_metrics():
+    from opml.automl import metrics, names
+    from opml.automl.learners import LEARNERS
+
+    assert tuple(LEARNERS) == names.ALGORITHMS
+    assert set(names.PRIMARY_METRICS) <= set(metrics.ALL_METRICS)

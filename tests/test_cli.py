@@ -96,3 +96,26 @@ def test_runs_submit_logs_and_cancel(workspace: Path, agent):
     )
     cancelled = opml("runs", "cancel", queued["id"], workspace=workspace)
     assert cancelled.returncode == 0 and ("Canceled" in cancelled.stdout or "CancelRequested" in cancelled.stdout)
+
+
+def test_automl_and_models_through_the_cli(trained_backend, automl_run_id):
+    workspace = trained_backend.path
+    shown = opml("automl", "show", automl_run_id, workspace=workspace)
+    assert shown.returncode == 0 and "status: Completed" in shown.stdout and "Class balancing detection" in shown.stdout
+    board = json.loads(opml("--json", "automl", "leaderboard", automl_run_id, "--top", "3", workspace=workspace).stdout)
+    assert len(board) == 3 and board[0]["best"] is True
+    registered = opml("--json", "models", "register", automl_run_id, "--name", "cli-model", workspace=workspace)
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["run_id"] == board[0]["run_id"]
+    listed = json.loads(opml("--json", "models", "list", workspace=workspace).stdout)
+    assert [(m["name"], m["version"]) for m in listed] == [("cli-model", 1)]
+    model = opml("models", "show", "cli-model", workspace=workspace)
+    assert "inputs: age (numeric)" in model.stdout
+
+
+def test_automl_submit_refuses_bad_label(workspace: Path, bank_small_csv: Path):
+    opml("datasets", "register", "bank", str(bank_small_csv), workspace=workspace)
+    bad = opml("automl", "submit", "bank", "--label", "nope", workspace=workspace)
+    assert bad.returncode == 2 and "label column 'nope' is not in the dataset" in bad.stderr
+    good = opml("--json", "automl", "submit", "bank", "--label", "y", "--timeout-minutes", "1", workspace=workspace)
+    assert good.returncode == 0 and json.loads(good.stdout)["status"] == "Queued"

@@ -47,7 +47,6 @@ LEARNERS: dict[str, Learner] = {
         Learner("LogisticRegression", "LRL2Classifier", "onehot", impute=True, scale=True, cost=25.0),
     )
 }
-ENSEMBLE_NAMES = ("VotingEnsemble", "StackEnsemble")
 
 
 def _flaml_class(learner: Learner) -> Any:

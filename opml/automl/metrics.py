@@ -9,27 +9,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-PRIMARY_METRICS = (
-    "accuracy",
-    "AUC_weighted",
-    "average_precision_score_weighted",
-    "norm_macro_recall",
-    "precision_score_weighted",
-)
-ALL_METRICS = (
-    "accuracy",
-    "AUC_weighted",
-    "AUC_macro",
-    "average_precision_score_weighted",
-    "balanced_accuracy",
-    "f1_score_weighted",
-    "precision_score_weighted",
-    "recall_score_weighted",
-    "norm_macro_recall",
-    "log_loss",
-    "matthews_correlation",
-)
-LOWER_IS_BETTER = frozenset({"log_loss"})
+from opml.automl.names import ALL_METRICS, LOWER_IS_BETTER, PRIMARY_METRICS, score_for_ranking
+
+__all__ = ["ALL_METRICS", "LOWER_IS_BETTER", "PRIMARY_METRICS", "score_for_ranking"]
+
 THRESHOLD_METRICS = frozenset(
     {
         "accuracy",
@@ -41,13 +24,6 @@ THRESHOLD_METRICS = frozenset(
         "matthews_correlation",
     }
 )
-
-
-def score_for_ranking(metric: str, value: float | None) -> float:
-    """A number where higher is always better (for sorting leaderboards)."""
-    if value is None or not np.isfinite(value):
-        return -np.inf
-    return -value if metric in LOWER_IS_BETTER else value
 
 
 def predict_codes(proba: np.ndarray, threshold: float | None = None) -> np.ndarray:

@@ -6,8 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from opml.automl.learners import LEARNERS
-from opml.automl.metrics import PRIMARY_METRICS
+from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.cli.common import backend_of, command, emit, group, parse_tags, print_json, print_table
 
 
@@ -149,8 +148,8 @@ def add_commands(commands: Any) -> None:
     submit.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1)")
     submit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     submit.add_argument("--validation-size", type=float, help="use a validation split of this fraction instead of CV")
-    submit.add_argument("--allowed", nargs="+", choices=list(LEARNERS), help="only these algorithms")
-    submit.add_argument("--blocked", nargs="+", choices=list(LEARNERS), help="never these algorithms")
+    submit.add_argument("--allowed", nargs="+", choices=ALGORITHMS, help="only these algorithms")
+    submit.add_argument("--blocked", nargs="+", choices=ALGORITHMS, help="never these algorithms")
     submit.add_argument("--no-ensembles", action="store_true", help="skip VotingEnsemble and StackEnsemble")
     submit.add_argument("--wait", action="store_true", help="wait until the run ends")
     show = command(automl, "show", cmd_automl_show, "show an AutoML run: status, progress, guardrails, best model")
