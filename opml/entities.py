@@ -164,3 +164,46 @@ class Model:
     @property
     def id(self) -> str:
         return f"{self.name}:{self.version}"
+
+
+# Service states, as Azure ML names them.
+TRANSITIONING = "Transitioning"
+HEALTHY = "Healthy"
+UNHEALTHY = "Unhealthy"
+SERVICE_FAILED = "Failed"
+DELETING = "Deleting"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    model: str  # "name:version"
+    state: str
+    auth_enabled: bool
+    app_insights_enabled: bool
+    scoring_uri: str
+    swagger_uri: str
+    created_at: datetime
+    updated_at: datetime
+    description: str = ""
+    error: str | None = None
+    restarts: int = 0
+    compute_type: str = "local"  # "ACI" on Azure
+
+    @property
+    def model_name(self) -> str:
+        return self.model.rsplit(":", 1)[0]
+
+    @property
+    def model_version(self) -> int:
+        return int(self.model.rsplit(":", 1)[1])
+
+    @property
+    def base_uri(self) -> str:
+        return self.scoring_uri.rsplit("/score", 1)[0]
+
+
+@dataclass(frozen=True)
+class ServiceKeys:
+    primary: str
+    secondary: str

@@ -138,12 +138,18 @@ def build_model(
     """Fit the model a spec describes on all of ``X`` (the refit after the search)."""
     featurize = spec.get("featurize", True)
     members = []
+    featurizers: dict[tuple, Any] = {}  # members with the same featurization share one fitted featurizer
     for member in spec["members"]:
         pipeline = make_pipeline(
             LEARNERS[member["learner"]], member["config"], n_classes=len(classes), n_jobs=n_jobs, seed=seed,
             featurize=featurize,
         )  # fmt: skip
-        pipeline.fit(X, y)
+        featurizer = pipeline.steps[0][1]
+        key = (featurizer.encoding, featurizer.impute, featurizer.scale)
+        if key not in featurizers:
+            featurizers[key] = featurizer.fit(X)
+        pipeline.steps[0] = ("featurizer", featurizers[key])
+        pipeline.steps[-1][1].fit(featurizers[key].transform(X), y)
         members.append(pipeline)
     stacker = _stacker(spec, len(classes)) if spec["kind"] == "stack" else None
     return OpmlClassifier(

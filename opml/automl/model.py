@@ -21,9 +21,22 @@ from sklearn.pipeline import Pipeline
 from opml.automl.learners import fast_predict_proba, set_single_threaded
 
 
-def member_proba(member: Pipeline, *, frame: pd.DataFrame | None = None, records: Sequence[Mapping] | None = None):
+def member_proba(
+    member: Pipeline,
+    *,
+    frame: pd.DataFrame | None = None,
+    records: Sequence[Mapping] | None = None,
+    cache: dict | None = None,
+) -> np.ndarray:
+    """One member's probabilities; ``cache`` shares the features of members with the same fitted featurizer."""
     featurizer, estimator = member.steps[0][1], member.steps[-1][1]
-    features = featurizer.transform(frame) if frame is not None else featurizer.transform_records(records)
+    key = id(featurizer)
+    if cache is not None and key in cache:
+        features = cache[key]
+    else:
+        features = featurizer.transform(frame) if frame is not None else featurizer.transform_records(records)
+        if cache is not None:
+            cache[key] = features
     return fast_predict_proba(estimator, features)
 
 
@@ -69,12 +82,14 @@ class OpmlClassifier(ClassifierMixin, BaseEstimator):
         return combined / weights.sum()
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self._combine([member_proba(m, frame=X) for m in self.members])
+        cache: dict = {}
+        return self._combine([member_proba(m, frame=X, cache=cache) for m in self.members])
 
     def predict_proba_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return self._combine([member_proba(m, records=records) for m in self.members])
+        cache: dict = {}
+        return self._combine([member_proba(m, records=records, cache=cache) for m in self.members])
 
-    def _labels(self, proba: np.ndarray) -> np.ndarray:
+    def labels_for(self, proba: np.ndarray) -> np.ndarray:
         if proba.shape[1] == 2 and self.threshold is not None:
             codes = (proba[:, 1] >= self.threshold).astype(int)
         else:
@@ -82,15 +97,16 @@ class OpmlClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[codes]
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self._labels(self.predict_proba(X))
+        return self.labels_for(self.predict_proba(X))
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return self._labels(self.predict_proba_records(records))
+        return self.labels_for(self.predict_proba_records(records))
 
     def prepare_for_serving(self) -> OpmlClassifier:
         """Switch every estimator to single-threaded prediction (fastest for small requests)."""
         for member in self.members:
             set_single_threaded(member.steps[-1][1])
+            fast_predict_proba(member.steps[-1][1], np.zeros((1, member.steps[0][1].n_features_out_)))  # warm caches
         return self
 
     def feature_importance(self) -> dict[str, float]:

@@ -28,7 +28,8 @@ from opml.automl.learners import LEARNERS, Learner, build_estimator, fast_predic
 from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking
 from opml.automl.model import OpmlClassifier
 
-EARLY_STOPPING_TRIALS = 30
+EARLY_STOPPING_TRIALS = 50
+EARLY_STOPPING_MIN_BUDGET_SHARE = 0.5  # never stop early in the first half of the budget
 
 
 @dataclass
@@ -181,6 +182,7 @@ class Search:
         self._rng = np.random.default_rng(seed)
         self._best = -np.inf
         self._since_improvement = 0
+        self._started = time.monotonic()
 
     def best_trial(self) -> Trial | None:
         done = [t for t in self.trials if t.ok and t.metrics]
@@ -239,7 +241,10 @@ class Search:
     def _may_start(self) -> bool:
         if self.should_stop() or len(self.trials) >= self.max_iterations or self._remaining() <= 0:
             return False
-        return not (self.early_stopping and self._since_improvement >= EARLY_STOPPING_TRIALS)
+        if not self.early_stopping or self._since_improvement < EARLY_STOPPING_TRIALS:
+            return True
+        used = 1 - (self.deadline - time.monotonic()) / max(self.deadline - self._started, 1e-9)
+        return used < EARLY_STOPPING_MIN_BUDGET_SHARE
 
     def run(self) -> list[Trial]:
         running: dict[Future, tuple[Trial, LearnerState]] = {}

@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.entities import (
+    HEALTHY,
+    SERVICE_FAILED,
     AgentStatus,
     Compute,
     Dataset,
     DatasetProfile,
     Model,
     Run,
+    Service,
+    ServiceKeys,
     WorkspaceInfo,
 )
 from opml.errors import OperationTimeout
@@ -211,6 +215,76 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def delete_model(self, name: str, version: int) -> None:
         """Delete one version. Raises NotFound, or Conflict while a service uses it."""
+
+    # -- services ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def deploy_model(
+        self,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int | None = None,
+        auth_enabled: bool = True,
+        app_insights_enabled: bool = False,
+        port: int | None = None,
+        description: str = "",
+    ) -> Service:
+        """Deploy a registered model as an HTTP scoring service; returns at once (state Transitioning).
+
+        The service becomes Healthy when its scoring endpoint answers (``wait_for_service``).
+        Raises InvalidInput (bad name or port), NotFound (model) or AlreadyExists (name or port taken).
+        """
+
+    @abc.abstractmethod
+    def list_services(self) -> list[Service]:
+        """Every service, newest first, with its current state."""
+
+    @abc.abstractmethod
+    def get_service(self, name: str) -> Service:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def delete_service(self, name: str) -> None:
+        """Stop and remove a service (asynchronous: it shows Deleting until its process has stopped).
+
+        Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_service_keys(self, name: str) -> ServiceKeys:
+        """The primary and secondary keys. Raises NotFound."""
+
+    @abc.abstractmethod
+    def regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
+        """Replace the "Primary" or "Secondary" key; the old one stops working at once.
+
+        Raises NotFound or InvalidInput (unknown key name)."""
+
+    @abc.abstractmethod
+    def update_service(
+        self, name: str, *, app_insights_enabled: bool | None = None, auth_enabled: bool | None = None
+    ) -> Service:
+        """Switch telemetry or auth without redeploying (effective on the next request). Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_service_logs(self, name: str, *, tail: int = 200) -> str:
+        """The last ``tail`` lines of the service's log. Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        """Recorded requests (while telemetry was on): at (epoch seconds), request_id, status, latency_ms,
+        records, predictions ({label: count}), error, client. Raises NotFound."""
+
+    def wait_for_service(self, name: str, *, timeout: float = 120.0, poll_seconds: float = 0.25) -> Service:
+        """Poll until the service is Healthy or Failed; returns it. Raises OperationTimeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            service = self.get_service(name)
+            if service.state in (HEALTHY, SERVICE_FAILED):
+                return service
+            if time.monotonic() >= deadline:
+                raise OperationTimeout(f"service {name} is still {service.state} after {timeout:.0f} s")
+            time.sleep(poll_seconds)
 
     def list_experiments(self) -> list[str]:
         """Names of experiments with at least one run, sorted."""

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import psutil
 
-import opml
 from opml.backends.local.agent_lock import AgentLock
 from opml.backends.local.backend import LocalBackend
 from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
+from opml.backends.local.processes import describe_exit, process_matches, run_process_env
 from opml.backends.local.store import to_text, utcnow
+from opml.backends.local.supervisor import ServiceSupervisor
 from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
 from opml.errors import Conflict
 
@@ -35,30 +36,6 @@ log = logging.getLogger("opml.agent")
 POLL_SECONDS = 0.25
 HEARTBEAT_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 5.0
-_PACKAGE_ROOT = str(Path(opml.__file__).resolve().parent.parent)
-
-
-def run_process_env(workspace: Path) -> dict[str, str]:
-    """Environment of every process opml starts for training or scoring."""
-    env = dict(os.environ)
-    env["OPML_WORKSPACE"] = str(workspace)
-    env["PYTHONUNBUFFERED"] = "1"
-    # OpenMP busy-waiting stalls LightGBM on small machines (see docs/ARCHITECTURE.md).
-    env["OMP_WAIT_POLICY"] = "passive"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    return env
-
-
-def describe_exit(returncode: int | None) -> str:
-    if returncode is None:
-        return "the run process disappeared"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"the run process was killed ({name}) before it finished"
-    return f"the run process exited with code {returncode} before recording a result"
 
 
 @dataclass
@@ -85,17 +62,6 @@ class TrackedProcess:
             os.killpg(self.pid, signum)
 
 
-def process_matches(pid: int | None, started: float | None) -> bool:
-    """True when ``pid`` is alive and is the same process that started at ``started`` (no pid reuse)."""
-    if not pid or started is None:
-        return False
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
-    except psutil.NoSuchProcess:
-        return False
-
-
 class Agent:
     def __init__(self, backend: LocalBackend, *, poll_seconds: float = POLL_SECONDS):
         self.backend = backend
@@ -103,6 +69,7 @@ class Agent:
         self.stop_event = threading.Event()
         self._lock = AgentLock(backend.layout.agent_lock)
         self._tracked: dict[str, TrackedProcess] = {}
+        self.supervisor = ServiceSupervisor(backend)
         self._last_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -126,6 +93,9 @@ class Agent:
                     log.exception("agent tick failed; retrying")
                 self.stop_event.wait(self.poll_seconds)
         finally:
+            # Scoring services stop with the agent (like containers with their host) and come back
+            # with the next agent; runs go on and are adopted by it.
+            self.supervisor.shutdown()
             self._lock.release()
             log.info("agent %s stopped", os.getpid())
 
@@ -135,6 +105,7 @@ class Agent:
         self._adopt_or_resolve_untracked(active)
         self._forward_cancels(active)
         self._start_queued()
+        self.supervisor.tick()
         self._heartbeat()
 
     # -- steps of a tick ---------------------------------------------------------------

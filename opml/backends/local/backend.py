@@ -15,12 +15,23 @@ from opml.backends.local.datasets import DatasetRepository
 from opml.backends.local.layout import WorkspaceLayout
 from opml.backends.local.models import ModelRepository
 from opml.backends.local.runs import RunRepository
+from opml.backends.local.services import ServiceRepository
 from opml.backends.local.store import Store, from_text
-from opml.entities import AgentStatus, Compute, Dataset, DatasetProfile, Model, Run, WorkspaceInfo
+from opml.entities import (
+    AgentStatus,
+    Compute,
+    Dataset,
+    DatasetProfile,
+    Model,
+    Run,
+    Service,
+    ServiceKeys,
+    WorkspaceInfo,
+)
 from opml.errors import InvalidInput
 from opml.naming import check_name
 from opml.runtypes import get_run_type
-from opml.settings import default_workspace
+from opml.settings import default_workspace, get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +48,7 @@ class LocalBackend(Backend):
         self.computes = ComputeRepository(self.store)
         self.runs = RunRepository(self.store)
         self.models = ModelRepository(self.store, self.layout)
+        self.services = ServiceRepository(self.store, self.layout)
         self.computes.ensure_default()
 
     @property
@@ -54,6 +66,7 @@ class LocalBackend(Backend):
                 "runs": self.runs.count(),
                 "computes": self.computes.count(),
                 "models": self.models.count(),
+                "services": self.services.count(),
             },
         )
 
@@ -193,7 +206,63 @@ class LocalBackend(Backend):
         return self.models.path(name, version)
 
     def delete_model(self, name: str, version: int) -> None:
-        self.models.delete(name, version, in_use_by=[])
+        self.models.delete(name, version, in_use_by=self.services.using_model(name, version))
+
+    # -- services ------------------------------------------------------------------
+
+    def deploy_model(
+        self,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int | None = None,
+        auth_enabled: bool = True,
+        app_insights_enabled: bool = False,
+        port: int | None = None,
+        description: str = "",
+    ) -> Service:
+        model = self.models.get(model_name, model_version)
+        return self.services.create(
+            name=name,
+            model_name=model.name,
+            model_version=model.version,
+            auth_enabled=auth_enabled,
+            app_insights_enabled=app_insights_enabled,
+            port=port,
+            host=get_settings().bind_address,
+            description=description,
+        )
+
+    def list_services(self) -> list[Service]:
+        return self.services.list()
+
+    def get_service(self, name: str) -> Service:
+        return self.services.get(name)
+
+    def delete_service(self, name: str) -> None:
+        self.services.mark_deleted(name)
+
+    def get_service_keys(self, name: str) -> ServiceKeys:
+        return self.services.keys(name)
+
+    def regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
+        return self.services.regenerate_key(name, key)
+
+    def update_service(
+        self, name: str, *, app_insights_enabled: bool | None = None, auth_enabled: bool | None = None
+    ) -> Service:
+        return self.services.update(name, app_insights_enabled=app_insights_enabled, auth_enabled=auth_enabled)
+
+    def get_service_logs(self, name: str, *, tail: int = 200) -> str:
+        self.services.row(name)
+        path = self.layout.service_log(name)
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-max(1, int(tail)) :])
+
+    def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
+        self.services.row(name)
+        return self.services.telemetry(name, since=since)
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.path)!r})"

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from opml.backends.local.agent import run_process_env
 from opml.backends.local.agent_lock import AgentLock
 from opml.backends.local.layout import PRIVATE_FILE, WorkspaceLayout
+from opml.backends.local.processes import run_process_env
 from opml.errors import BackendUnavailable
 
 

@@ -47,6 +47,16 @@ class WorkspaceLayout:
     def run_outputs(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "outputs"
 
+    def service_dir(self, name: str) -> Path:
+        return self.artifacts / "services" / name
+
+    def service_runtime(self, name: str) -> Path:
+        """Keys and switches a running scoring process re-reads when they change (owner-only)."""
+        return self.service_dir(name) / "runtime.json"
+
+    def service_log(self, name: str) -> Path:
+        return self.logs / "services" / f"{name}.log"
+
     def model_dir(self, name: str, version: int) -> Path:
         return self.artifacts / "models" / name / str(version)
 
@@ -58,6 +68,7 @@ class WorkspaceLayout:
             self.root,
             self.artifacts,
             self.logs,
-            *(self.artifacts / kind for kind in ("datasets", "runs", "models")),
+            *(self.artifacts / kind for kind in ("datasets", "runs", "models", "services")),
+            self.logs / "services",
         ):
             make_private_dir(folder)

@@ -54,6 +54,19 @@ MIGRATIONS: list[list[str]] = [
             metrics TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL, manifest TEXT NOT NULL,
             created_at TEXT NOT NULL, PRIMARY KEY (name, version))""",
     ],
+    [
+        """CREATE TABLE services (
+            name TEXT PRIMARY KEY, model_name TEXT NOT NULL, model_version INTEGER NOT NULL,
+            description TEXT NOT NULL, auth_enabled INTEGER NOT NULL, app_insights INTEGER NOT NULL,
+            host TEXT NOT NULL, port INTEGER NOT NULL, desired TEXT NOT NULL, state TEXT NOT NULL, error TEXT,
+            restarts INTEGER NOT NULL DEFAULT 0, pid INTEGER, pid_started REAL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        """CREATE TABLE telemetry (
+            service TEXT NOT NULL, at REAL NOT NULL, request_id TEXT NOT NULL, status INTEGER NOT NULL,
+            latency_ms REAL NOT NULL, records INTEGER NOT NULL, predictions TEXT NOT NULL, error TEXT,
+            client TEXT)""",
+        "CREATE INDEX telemetry_by_service ON telemetry (service, at)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

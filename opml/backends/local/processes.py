@@ -1,0 +1,47 @@
+"""Helpers for the OS processes the agent starts and watches (runs and scoring services)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import psutil
+
+import opml
+
+_PACKAGE_ROOT = str(Path(opml.__file__).resolve().parent.parent)
+
+
+def run_process_env(workspace: Path) -> dict[str, str]:
+    """Environment of every process opml starts for training or scoring."""
+    env = dict(os.environ)
+    env["OPML_WORKSPACE"] = str(workspace)
+    env["PYTHONUNBUFFERED"] = "1"
+    # OpenMP busy-waiting stalls LightGBM on small machines (see docs/ARCHITECTURE.md).
+    env["OMP_WAIT_POLICY"] = "passive"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    return env
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "the run process disappeared"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"the run process was killed ({name}) before it finished"
+    return f"the run process exited with code {returncode} before recording a result"
+
+
+def process_matches(pid: int | None, started: float | None) -> bool:
+    """True when ``pid`` is alive and is the same process that started at ``started`` (no pid reuse)."""
+    if not pid or started is None:
+        return False
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False

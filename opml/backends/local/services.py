@@ -1,0 +1,192 @@
+"""Services of a local workspace: desired state in SQLite, keys and switches in an owner-only runtime file.
+
+The backend writes what should be (a service deployed with a model, auth on,
+telemetry on); the agent's supervisor makes the processes match. A running
+scoring process re-reads ``runtime.json`` when its modification time changes,
+so a regenerated key or a telemetry switch takes effect on the next request,
+without a redeploy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import sqlite3
+from typing import Any
+
+from opml.backends.local.layout import WorkspaceLayout, write_private_file
+from opml.backends.local.store import Store, from_text, to_text, utcnow
+from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys
+from opml.errors import AlreadyExists, InvalidInput, NotFound
+from opml.naming import check_name
+from opml.serving.keys import new_key
+
+DEPLOYED, DELETED = "deployed", "deleted"
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _to_service(row: sqlite3.Row) -> Service:
+    base = f"http://{row['host']}:{row['port']}"
+    return Service(
+        name=row["name"],
+        model=f"{row['model_name']}:{row['model_version']}",
+        state=DELETING if row["desired"] == DELETED else row["state"],
+        auth_enabled=bool(row["auth_enabled"]),
+        app_insights_enabled=bool(row["app_insights"]),
+        scoring_uri=f"{base}/score",
+        swagger_uri=f"{base}/swagger.json",
+        created_at=from_text(row["created_at"]),
+        updated_at=from_text(row["updated_at"]),
+        description=row["description"],
+        error=row["error"],
+        restarts=row["restarts"],
+    )
+
+
+class ServiceRepository:
+    def __init__(self, store: Store, layout: WorkspaceLayout):
+        self._store = store
+        self._layout = layout
+
+    # -- desired state ---------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int,
+        auth_enabled: bool,
+        app_insights_enabled: bool,
+        port: int | None,
+        host: str,
+        description: str,
+    ) -> Service:
+        name = check_name(name, "service")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535):
+            raise InvalidInput(f"port must be a number between 1024 and 65535, got {port!r}")
+        with self._store.transaction() as connection:
+            if connection.execute("SELECT 1 FROM services WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"a service named {name!r} already exists; delete it or pick another name")
+            if port is not None and connection.execute("SELECT 1 FROM services WHERE port = ?", (port,)).fetchone():
+                raise AlreadyExists(f"port {port} is used by another service")
+            self._write_runtime(
+                name, {"primary_key": new_key(), "secondary_key": new_key(), "auth_enabled": bool(auth_enabled),
+                       "app_insights_enabled": bool(app_insights_enabled)},
+            )  # fmt: skip
+            now = to_text(utcnow())
+            connection.execute(
+                """INSERT INTO services (name, model_name, model_version, description, auth_enabled, app_insights,
+                   host, port, desired, state, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    name, model_name, int(model_version), description or "", int(bool(auth_enabled)),
+                    int(bool(app_insights_enabled)), host, port or free_port(host), DEPLOYED, TRANSITIONING, now, now,
+                ),
+            )  # fmt: skip
+        return self.get(name)
+
+    def get(self, name: str) -> Service:
+        return _to_service(self.row(name))
+
+    def row(self, name: str) -> sqlite3.Row:
+        row = self._store.query_one("SELECT * FROM services WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"no service named {name!r}")
+        return row
+
+    def list(self) -> list[Service]:
+        return [_to_service(row) for row in self._store.query("SELECT * FROM services ORDER BY created_at DESC")]
+
+    def rows(self) -> list[sqlite3.Row]:
+        return self._store.query("SELECT * FROM services")
+
+    def mark_deleted(self, name: str) -> None:
+        self.row(name)
+        self._store.execute(
+            "UPDATE services SET desired = ?, updated_at = ? WHERE name = ?", (DELETED, to_text(utcnow()), name)
+        )
+
+    def purge(self, name: str) -> None:
+        """Forget a service whose process has stopped (the supervisor's last step of a delete)."""
+        self._store.execute("DELETE FROM services WHERE name = ?", (name,))
+        shutil.rmtree(self._layout.service_dir(name), ignore_errors=True)
+
+    def using_model(self, model_name: str, version: int) -> list[str]:
+        rows = self._store.query(
+            "SELECT name FROM services WHERE model_name = ? AND model_version = ?", (model_name, int(version))
+        )
+        return [row["name"] for row in rows]
+
+    def count(self) -> int:
+        return self._store.query_one("SELECT COUNT(*) FROM services WHERE desired = ?", (DEPLOYED,))[0]
+
+    # -- observed state (written by the supervisor) -----------------------------------
+
+    def set_state(self, name: str, state: str, *, error: str | None = None, restarts: int | None = None) -> None:
+        self._store.execute(
+            "UPDATE services SET state = ?, error = ?, restarts = COALESCE(?, restarts), updated_at = ? WHERE name = ?",
+            (state, error, restarts, to_text(utcnow()), name),
+        )
+
+    def process_of(self, name: str) -> tuple[int | None, float | None]:
+        row = self._store.query_one("SELECT pid, pid_started FROM services WHERE name = ?", (name,))
+        return (row["pid"], row["pid_started"]) if row else (None, None)
+
+    def set_process(self, name: str, pid: int | None, pid_started: float | None) -> None:
+        self._store.execute("UPDATE services SET pid = ?, pid_started = ? WHERE name = ?", (pid, pid_started, name))
+
+    # -- keys and switches ------------------------------------------------------------
+
+    def runtime(self, name: str) -> dict[str, Any]:
+        path = self._layout.service_runtime(name)
+        if not path.exists():
+            raise NotFound(f"service {name!r} has no runtime configuration")
+        return json.loads(path.read_text())
+
+    def _write_runtime(self, name: str, runtime: dict[str, Any]) -> None:
+        write_private_file(self._layout.service_runtime(name), json.dumps(runtime).encode())
+
+    def keys(self, name: str) -> ServiceKeys:
+        self.row(name)
+        runtime = self.runtime(name)
+        return ServiceKeys(primary=runtime["primary_key"], secondary=runtime["secondary_key"])
+
+    def regenerate_key(self, name: str, which: str) -> ServiceKeys:
+        which = str(which).lower()
+        if which not in ("primary", "secondary"):
+            raise InvalidInput(f"key must be 'Primary' or 'Secondary', got {which!r}")
+        self.row(name)
+        runtime = self.runtime(name)
+        runtime[f"{which}_key"] = new_key()
+        self._write_runtime(name, runtime)
+        return self.keys(name)
+
+    def update(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
+        self.row(name)
+        runtime = self.runtime(name)
+        if app_insights_enabled is not None:
+            runtime["app_insights_enabled"] = bool(app_insights_enabled)
+        if auth_enabled is not None:
+            runtime["auth_enabled"] = bool(auth_enabled)
+        self._write_runtime(name, runtime)
+        self._store.execute(
+            "UPDATE services SET app_insights = ?, auth_enabled = ?, updated_at = ? WHERE name = ?",
+            (int(runtime["app_insights_enabled"]), int(runtime["auth_enabled"]), to_text(utcnow()), name),
+        )
+        return self.get(name)
+
+    # -- telemetry ---------------------------------------------------------------------
+
+    def telemetry(self, name: str, *, since: float | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
+        rows = self._store.query(
+            "SELECT * FROM telemetry WHERE service = ? AND at >= ? ORDER BY at LIMIT ?",
+            (name, since or 0.0, int(limit)),
+        )
+        return [{**dict(row), "predictions": json.loads(row["predictions"])} for row in rows]

@@ -1,0 +1,202 @@
+"""The agent's supervisor: one scoring process per deployed service, kept alive.
+
+For each service whose desired state is "deployed" it starts
+``python -m opml.serving.server`` (state Transitioning), probes ``GET /`` until
+the service answers (Healthy), restarts a process that dies with exponential
+backoff (Unhealthy, with the reason), and gives up after repeated crashes
+(Failed, with the last lines of the service log). A deleted service's process
+is stopped and the service forgotten. After an agent restart, live service
+processes are adopted, not restarted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import psutil
+import requests
+
+from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
+from opml.backends.local.processes import process_matches, run_process_env
+from opml.backends.local.services import DELETED
+from opml.entities import HEALTHY, SERVICE_FAILED, TRANSITIONING, UNHEALTHY
+
+log = logging.getLogger("opml.supervisor")
+
+MAX_CRASHES = 5
+CRASH_WINDOW_SECONDS = 120.0
+HEALTH_PERIOD_STARTING = 0.5
+HEALTH_PERIOD_HEALTHY = 5.0
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    pid: int
+    popen: subprocess.Popen | None
+    next_probe: float = 0.0
+    healthy: bool = False
+
+    def exited(self) -> tuple[bool, int | None]:
+        if self.popen is not None:
+            code = self.popen.poll()
+            return code is not None, code
+        try:
+            process = psutil.Process(self.pid)
+            return process.status() == psutil.STATUS_ZOMBIE, None
+        except psutil.NoSuchProcess:
+            return True, None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.exited()[0]:
+            time.sleep(0.05)
+        if not self.exited()[0]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            if self.popen is not None:
+                self.popen.wait(timeout=5)
+
+
+@dataclass
+class CrashRecord:
+    times: list[float] = field(default_factory=list)
+    next_start: float = 0.0
+    gave_up: bool = False
+
+
+def _tail(path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+class ServiceSupervisor:
+    def __init__(self, backend):
+        self.backend = backend
+        self.services = backend.services
+        self._processes: dict[str, ServiceProcess] = {}
+        self._crashes: dict[str, CrashRecord] = {}
+
+    def tick(self) -> None:
+        for row in self.services.rows():
+            name = row["name"]
+            if row["desired"] == DELETED:
+                self._stop(name)
+                self.services.purge(name)
+                self._crashes.pop(name, None)
+                log.info("service %s deleted", name)
+                continue
+            process = self._processes.get(name)
+            if process is None:
+                if process_matches(row["pid"], row["pid_started"]):
+                    self._processes[name] = ServiceProcess(name, row["pid"], None)
+                    log.info("adopted service %s (pid %s)", name, row["pid"])
+                else:
+                    self._maybe_start(row)
+                continue
+            exited, code = process.exited()
+            if exited:
+                self._on_exit(row, code)
+            else:
+                self._probe(row, process)
+
+    def reset(self, name: str) -> None:
+        """Forget past crashes (after an update) so a Failed service is tried again."""
+        self._crashes.pop(name, None)
+
+    def shutdown(self) -> None:
+        for name in list(self._processes):
+            self._stop(name)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _maybe_start(self, row) -> None:
+        name = row["name"]
+        crashes = self._crashes.setdefault(name, CrashRecord())
+        if crashes.gave_up or time.monotonic() < crashes.next_start:
+            return
+        layout = self.backend.layout
+        log_path = layout.service_log(name)
+        make_private_dir(log_path.parent)
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        try:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "opml.serving.server", str(layout.root), name],
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                env=run_process_env(layout.root),
+                start_new_session=True,
+            )
+        finally:
+            os.close(log_fd)
+        try:
+            started = psutil.Process(popen.pid).create_time()
+        except psutil.NoSuchProcess:
+            started = time.time()
+        self.services.set_process(name, popen.pid, started)
+        if row["state"] != UNHEALTHY:
+            self.services.set_state(name, TRANSITIONING, error=row["error"])
+        self._processes[name] = ServiceProcess(name, popen.pid, popen)
+        log.info("started service %s (pid %s) on port %s", name, popen.pid, row["port"])
+
+    def _on_exit(self, row, code: int | None) -> None:
+        name = row["name"]
+        del self._processes[name]
+        self.services.set_process(name, None, None)
+        crashes = self._crashes.setdefault(name, CrashRecord())
+        now = time.monotonic()
+        crashes.times = [t for t in crashes.times if now - t < CRASH_WINDOW_SECONDS] + [now]
+        reason = f"the scoring process exited (code {code})" if code is not None else "the scoring process died"
+        last_lines = _tail(self.backend.layout.service_log(name))
+        error = f"{reason}: {last_lines}" if last_lines else reason
+        if len(crashes.times) >= MAX_CRASHES:
+            crashes.gave_up = True
+            self.services.set_state(name, SERVICE_FAILED, error=error, restarts=row["restarts"] + 1)
+            log.warning("service %s failed %d times; giving up: %s", name, len(crashes.times), error)
+            return
+        backoff = min(30.0, 0.5 * 2 ** (len(crashes.times) - 1))
+        crashes.next_start = now + backoff
+        self.services.set_state(
+            name, UNHEALTHY, error=f"{error} (restarting in {backoff:.0f} s)", restarts=row["restarts"] + 1
+        )
+        log.warning("service %s exited; restarting in %.1f s", name, backoff)
+
+    def _probe(self, row, process: ServiceProcess) -> None:
+        now = time.monotonic()
+        if now < process.next_probe:
+            return
+        try:
+            ok = requests.get(f"http://{row['host']}:{row['port']}/", timeout=0.5).status_code == 200
+        except requests.RequestException:
+            ok = False
+        process.next_probe = now + (HEALTH_PERIOD_HEALTHY if ok and process.healthy else HEALTH_PERIOD_STARTING)
+        if ok and row["state"] != HEALTHY:
+            self.services.set_state(name := row["name"], HEALTHY, error=None)
+            log.info("service %s is healthy", name)
+        elif not ok and process.healthy and row["state"] == HEALTHY:
+            self.services.set_state(row["name"], UNHEALTHY, error="the service stopped answering its health check")
+        process.healthy = ok
+
+    def _stop(self, name: str) -> None:
+        process = self._processes.pop(name, None)
+        if process is None:
+            pid, started = self.services.process_of(name)
+            if process_matches(pid, started):
+                process = ServiceProcess(name, pid, None)
+        if process is not None:
+            process.stop()

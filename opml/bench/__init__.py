@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: ``python -m opml.bench automl|serving|pipelines --help``."""

@@ -1,0 +1,200 @@
+"""The scoring ASGI app of one service (DESIGN.md §4): ``GET /``, ``POST /score``, ``/swagger.json``, ``/docs``.
+
+Errors are real status codes with ``{"error", "status_code"}`` bodies; every
+``/score`` answer carries ``X-Ms-Request-Id`` and ``X-Ms-Run-Function-Failed``.
+Records go straight from JSON to the model's arrays (no DataFrame), one thread
+per prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, ORJSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opml.serving.keys import bearer_token, key_matches
+from opml.serving.swagger import swagger_document
+from opml.serving.telemetry import TelemetryWriter
+from opml.serving.validation import Payload, RequestError, SchemaValidator, parse_payload
+
+log = logging.getLogger("opml.serving")
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_ROWS = 10_000
+THREADPOOL_ROWS = 200  # larger batches are scored off the event loop
+
+
+class RuntimeConfig:
+    """The service's keys and switches, re-read whenever ``runtime.json`` changes (one stat per request)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._mtime: int | None = None
+        self._values: dict[str, Any] = {}
+
+    def current(self) -> dict[str, Any]:
+        mtime = self.path.stat().st_mtime_ns
+        if mtime != self._mtime:
+            self._values = json.loads(self.path.read_text())
+            self._mtime = mtime
+        return self._values
+
+
+@dataclass
+class ScoringService:
+    name: str
+    model: Any
+    manifest: dict[str, Any]
+    runtime: RuntimeConfig
+    telemetry: TelemetryWriter | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_rows: int = MAX_ROWS
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> ORJSONResponse:
+    return ORJSONResponse({"error": message, "status_code": status}, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"the request body is over the {limit:,}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
+    """(response body, predicted labels) for a validated payload."""
+    model = service.model
+    proba = model.predict_proba_records(payload.records)
+    labels = [str(label) for label in model.labels_for(proba)]
+    if payload.method == "predict_proba":
+        classes = [str(c) for c in model.classes_]
+        results: list = [dict(zip(classes, map(float, row), strict=True)) for row in proba]
+    else:
+        results = labels
+    return ({"Results": results} if payload.azure_v2_shape else {"result": results}), labels
+
+
+def create_app(service: ScoringService) -> FastAPI:
+    app = FastAPI(
+        title=service.name, docs_url=None, redoc_url=None, openapi_url=None, default_response_class=ORJSONResponse
+    )
+    validator = SchemaValidator(service.manifest["input_schema"], max_rows=service.max_rows)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        message = {
+            404: f"no such path: {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }
+        return error_response(
+            exc.status_code, message.get(exc.status_code, str(exc.detail)), getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, f"the service failed: {type(exc).__name__}")
+
+    @app.get("/", response_class=PlainTextResponse)
+    async def health() -> Response:
+        if service.model is None:
+            return error_response(503, "the model is not loaded")
+        return PlainTextResponse("Healthy")
+
+    @app.get("/swagger.json")
+    async def swagger() -> ORJSONResponse:
+        auth = bool(service.runtime.current().get("auth_enabled", True))
+        return ORJSONResponse(swagger_document(service_name=service.name, manifest=service.manifest, auth_enabled=auth))
+
+    @app.post("/score")
+    async def score(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        status, error, records, labels = 200, None, 0, []
+        try:
+            runtime = service.runtime.current()
+            if runtime.get("auth_enabled", True):
+                token = bearer_token(request.headers.get("authorization"))
+                if not key_matches(token, [runtime["primary_key"], runtime["secondary_key"]]):
+                    raise RequestError(
+                        401, "missing or wrong key: send 'Authorization: Bearer <primary or secondary key>'"
+                    )
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise RequestError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
+            if service.model is None:
+                raise RequestError(503, "the model is not loaded")
+            payload = parse_payload(await read_body(request, service.max_body_bytes))
+            validator.check(payload.records)
+            records = len(payload.records)
+            if records > THREADPOOL_ROWS:
+                body, labels = await run_in_threadpool(predict, service, payload)
+            else:
+                body, labels = predict(service, payload)
+            response: Response = ORJSONResponse(body)
+        except RequestError as exc:
+            status, error = exc.status, exc.message
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            response = error_response(status, error, headers)
+        response.headers["X-Ms-Request-Id"] = request_id
+        response.headers["X-Ms-Run-Function-Failed"] = "False" if status == 200 else "True"
+        if service.telemetry is not None and service.runtime.current().get("app_insights_enabled"):
+            service.telemetry.record(
+                at=time.time(), request_id=request_id, status=status,
+                latency_ms=(time.perf_counter() - started) * 1000, records=records,
+                predictions=orjson.dumps(Counter(labels)).decode(), error=error,
+                client=request.client.host if request.client else None,
+            )  # fmt: skip
+        return response
+
+    mount_swagger_ui(app)
+    return app
+
+
+def mount_swagger_ui(app: FastAPI) -> None:
+    """Swagger UI from the files installed with swagger-ui-bundle: no CDN, works offline."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", response_class=HTMLResponse)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(SWAGGER_UI_PAGE)
+
+
+SWAGGER_UI_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Swagger UI</title>
+  <link rel="stylesheet" href="/docs/static/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/static/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({url: "/swagger.json", dom_id: "#swagger-ui", deepLinking: true});
+  </script>
+</body>
+</html>
+"""

@@ -1,0 +1,31 @@
+"""Service keys: 32 random bytes each, compared in constant time, never logged."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def key_matches(candidate: str | None, keys: list[str]) -> bool:
+    """True when ``candidate`` equals one of ``keys``; every key is compared, in constant time."""
+    if candidate is None:
+        return False
+    given = candidate.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given, key.encode())
+    return matched

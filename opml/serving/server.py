@@ -1,0 +1,49 @@
+"""Entry point of one scoring process: ``python -m opml.serving.server WORKSPACE SERVICE``.
+
+Started and watched by the agent's supervisor, like one Azure Container
+Instance per service. Loads the registered model (refusing a tampered file),
+then serves it with uvicorn on the service's address and port.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+
+def main(workspace: Path, name: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("opml.serving")
+    from opml.backends.local.backend import LocalBackend
+    from opml.serving.app import RuntimeConfig, ScoringService, create_app
+    from opml.serving.telemetry import TelemetryWriter
+
+    backend = LocalBackend(workspace)
+    row = backend.services.row(name)
+    model_entry = backend.get_model(row["model_name"], row["model_version"])
+    log.info("service %s: loading model %s (%s)", name, model_entry.id, model_entry.algorithm)
+    model = backend.load_model(model_entry.name, model_entry.version).prepare_for_serving()
+    telemetry = TelemetryWriter(backend.layout.db, name)
+    service = ScoringService(
+        name=name,
+        model=model,
+        manifest=model_entry.manifest,
+        runtime=RuntimeConfig(backend.layout.service_runtime(name)),
+        telemetry=telemetry,
+    )
+    log.info("service %s: listening on http://%s:%s", name, row["host"], row["port"])
+    try:
+        uvicorn.run(
+            create_app(service), host=row["host"], port=row["port"], log_level="warning", access_log=False,
+            timeout_graceful_shutdown=5,
+        )  # fmt: skip
+    finally:
+        telemetry.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), sys.argv[2]))

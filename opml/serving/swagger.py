@@ -1,0 +1,128 @@
+"""The Swagger 2.0 document of a scoring service, as Azure ML publishes for its web services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _column_schema(column: dict[str, Any]) -> dict[str, Any]:
+    if column["type"] in ("numeric", "boolean"):
+        schema: dict[str, Any] = (
+            {"type": "integer", "format": "int64"}
+            if column.get("dtype") == "integer"
+            else {"type": "number", "format": "double"}
+        )
+        if column.get("min") is not None:
+            schema["description"] = f"training range {column['min']} to {column['max']}"
+    else:
+        categories = column.get("categories") or []
+        shown = ", ".join(categories[:20]) + (", …" if len(categories) > 20 else "")
+        schema = {"type": "string", "description": f"seen in training: {shown}; other values are accepted"}
+    schema["x-nullable"] = True
+    return schema
+
+
+def swagger_document(*, service_name: str, manifest: dict[str, Any], auth_enabled: bool) -> dict[str, Any]:
+    schema = manifest["input_schema"]
+    record = {
+        "type": "object",
+        "required": [c["name"] for c in schema],
+        "properties": {c["name"]: _column_schema(c) for c in schema},
+        "additionalProperties": False,
+    }
+    records = {"type": "array", "items": record, "minItems": 1}
+    classes = manifest.get("classes", [])
+    example = manifest.get("example", [])
+    score = {
+        "operationId": "RunMLService",
+        "description": "Run the web service's model and get the prediction output",
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "parameters": [
+            {
+                "name": "serviceInputPayload",
+                "in": "body",
+                "required": True,
+                "description": 'Either {"data": [records]} (answered with {"result": [labels]}) or '
+                '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict" | "predict_proba"}} '
+                '(answered with {"Results": [...]}).',
+                "schema": {"$ref": "#/definitions/ServiceInput"},
+            }
+        ],
+        "responses": {
+            "200": {
+                "description": "The service processed the input and returned one prediction per record.",
+                "schema": {"$ref": "#/definitions/ServiceOutput"},
+            },
+            "default": {
+                "description": "The input was rejected or the service failed; the body says why.",
+                "schema": {"$ref": "#/definitions/ErrorResponse"},
+            },
+        },
+    }
+    if auth_enabled:
+        score["security"] = [{"Bearer": []}]
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": service_name,
+            "description": f"API specification for the opml service {service_name} "
+            f"(model {manifest.get('algorithm')}, classes {', '.join(classes)})",
+            "version": "1.0",
+        },
+        "schemes": ["http"],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "securityDefinitions": {
+            "Bearer": {
+                "type": "apiKey",
+                "name": "Authorization",
+                "in": "header",
+                "description": "For example: Bearer abc123",
+            }
+        },
+        "paths": {
+            "/": {
+                "get": {
+                    "operationId": "ServiceHealthCheck",
+                    "description": "Health check: 'Healthy' while the service is up.",
+                    "produces": ["text/plain"],
+                    "responses": {
+                        "200": {"description": "The service is up.", "schema": {"type": "string"}},
+                        "default": {
+                            "description": "The service is not healthy.",
+                            "schema": {"$ref": "#/definitions/ErrorResponse"},
+                        },
+                    },
+                }
+            },
+            "/score": {"post": score},
+        },
+        "definitions": {
+            "ServiceInput": {
+                "type": "object",
+                "properties": {
+                    "data": records,
+                    "Inputs": {"type": "object", "properties": {"data": records}, "required": ["data"]},
+                    "GlobalParameters": {
+                        "type": "object",
+                        "properties": {"method": {"type": "string", "enum": ["predict", "predict_proba"]}},
+                    },
+                },
+                "example": {"data": example},
+            },
+            "ServiceOutput": {
+                "type": "object",
+                "properties": {
+                    "result": {"type": "array", "items": {"type": "string", "enum": classes}},
+                    "Results": {"type": "array", "items": {}},
+                },
+                "example": {"result": classes[: len(example)] or classes[:1]},
+            },
+            "ErrorResponse": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "status_code": {"type": "integer"}},
+                "required": ["error", "status_code"],
+            },
+        },
+    }

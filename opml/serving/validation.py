@@ -1,0 +1,108 @@
+"""Turn a request body into records the model can score, or a 4xx error that names what is wrong."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+METHODS = ("predict", "predict_proba")
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Payload:
+    records: list[dict[str, Any]]
+    method: str
+    azure_v2_shape: bool  # {"Inputs": ...} in, {"Results": ...} out
+
+
+def parse_payload(body: bytes) -> Payload:
+    if not body.strip():
+        raise RequestError(400, 'the request body is empty; send {"data": [ {record}, ... ]}')
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise RequestError(400, 'the request body must be a JSON object: {"data": [ {record}, ... ]}')
+    if "Inputs" in document:
+        inputs = document["Inputs"]
+        if not isinstance(inputs, dict) or "data" not in inputs:
+            raise RequestError(400, '"Inputs" must be an object with a "data" list of records')
+        parameters = document.get("GlobalParameters") or {}
+        if not isinstance(parameters, dict):
+            raise RequestError(400, '"GlobalParameters" must be an object, e.g. {"method": "predict_proba"}')
+        method = parameters.get("method", "predict")
+        if method not in METHODS:
+            raise RequestError(400, f'GlobalParameters "method" must be "predict" or "predict_proba", got {method!r}')
+        unknown = set(parameters) - {"method"}
+        if unknown:
+            raise RequestError(400, f"unknown GlobalParameters: {', '.join(sorted(map(str, unknown)))}")
+        return Payload(_records(inputs["data"]), method, azure_v2_shape=True)
+    if "data" in document:
+        extra = set(document) - {"data"}
+        if extra:
+            raise RequestError(400, f'unknown top-level field(s) {", ".join(sorted(extra))}; send only "data"')
+        return Payload(_records(document["data"]), "predict", azure_v2_shape=False)
+    raise RequestError(
+        400,
+        'the request body must be {"data": [ {record}, ... ]} or '
+        '{"Inputs": {"data": [...]}, "GlobalParameters": {...}}',
+    )
+
+
+def _records(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise RequestError(400, '"data" must be a list of records (JSON objects keyed by column name)')
+    if not data:
+        raise RequestError(400, '"data" is empty: send at least one record')
+    for index, record in enumerate(data):
+        if not isinstance(record, dict):
+            raise RequestError(
+                400, f"record {index} must be a JSON object keyed by column name, got {type(record).__name__}"
+            )
+    return data
+
+
+class SchemaValidator:
+    """Checks records against a model's input schema (from its manifest)."""
+
+    def __init__(self, schema: Sequence[dict[str, Any]], *, max_rows: int):
+        self.columns = [column["name"] for column in schema]
+        self.required = set(self.columns)
+        self.numeric = {c["name"] for c in schema if c["type"] in ("numeric", "boolean")}
+        self.max_rows = max_rows
+
+    def check(self, records: list[dict[str, Any]]) -> None:
+        if len(records) > self.max_rows:
+            raise RequestError(
+                413, f"{len(records)} records in one request; the limit is {self.max_rows}: send batches"
+            )
+        for index, record in enumerate(records):
+            if record.keys() != self.required:
+                missing = sorted(self.required - record.keys())
+                unknown = sorted(record.keys() - self.required)
+                parts = []
+                if missing:
+                    parts.append(f"missing column(s): {', '.join(missing)}")
+                if unknown:
+                    parts.append(f"unknown column(s): {', '.join(unknown)}")
+                raise RequestError(400, f"record {index}: {'; '.join(parts)}")
+            for name, value in record.items():
+                if value is None:
+                    continue
+                if name in self.numeric:
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                        raise RequestError(400, f"record {index}: column {name!r} must be a number, got {value!r}")
+                elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                    raise RequestError(400, f"record {index}: column {name!r} must be text, got {value!r}")
