@@ -16,6 +16,9 @@ pages = {
         st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
     ],
+    "Deploy": [
+        st.Page("pages/endpoints.py", title="Endpoints", icon=":material/api:"),
+    ],
 }
 
 st.navigation(pages).run()

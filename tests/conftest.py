@@ -140,3 +140,27 @@ def trained_backend(trained_workspace, tmp_path: Path, monkeypatch: pytest.Monke
 @pytest.fixture
 def automl_run_id(trained_workspace) -> str:
     return trained_workspace[1]
+
+
+@pytest.fixture(scope="session")
+def deployed(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
+    """A real scoring service (its own uvicorn process, started by a real agent) of the trained model,
+    with telemetry on, shared by the HTTP tests of a session: (backend, service name)."""
+    import shutil
+
+    from opml.backends.local.launcher import start_agent
+
+    source, run_id = trained_workspace
+    root = tmp_path_factory.mktemp("deployed") / "workspace"
+    shutil.copytree(source, root)
+    backend = LocalBackend(root)
+    backend.register_model(name="bank-model", run_id=run_id)
+    backend.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True)
+    agent = start_agent(root)
+    try:
+        service = backend.wait_for_service("bank-svc", timeout=120)
+        assert service.state == "Healthy", service.error
+        yield backend, "bank-svc"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)

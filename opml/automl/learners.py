@@ -106,7 +106,8 @@ def _forest_tables(forest: Any) -> list[tuple[Any, np.ndarray]]:
 def _forest_proba(forest: Any, X: np.ndarray) -> np.ndarray:
     """scikit-learn's forest predict_proba (the mean of the trees' leaf probabilities) without its
     per-call overhead: 10x faster for one record, same numbers."""
-    rows = np.ascontiguousarray(X, dtype=np.float32)
+    limit = np.finfo(np.float32).max  # beyond it every split compares the same; casting would make inf
+    rows = np.ascontiguousarray(np.clip(X, -limit, limit), dtype=np.float32)
     total = np.zeros((len(X), len(forest.classes_)))
     for tree, table in _forest_tables(forest):
         total += table[tree.apply(rows)]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from opml.cli import automl, workspace
+from opml.cli import automl, services, workspace
 from opml.cli.common import EPILOG
 from opml.errors import OpmlError
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     workspace.add_commands(commands)
     automl.add_commands(commands)
+    services.add_commands(commands)
     return parser
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, ORJSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,6 +50,13 @@ class RuntimeConfig:
             self._values = json.loads(self.path.read_text())
             self._mtime = mtime
         return self._values
+
+
+class ORJSONResponse(JSONResponse):
+    """JSON rendered by orjson (several times faster than the standard library for prediction lists)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 @dataclass
@@ -123,7 +130,10 @@ def create_app(service: ScoringService) -> FastAPI:
     @app.get("/swagger.json")
     async def swagger() -> ORJSONResponse:
         auth = bool(service.runtime.current().get("auth_enabled", True))
-        return ORJSONResponse(swagger_document(service_name=service.name, manifest=service.manifest, auth_enabled=auth))
+        document = swagger_document(
+            service_name=service.name, manifest=service.manifest, auth_enabled=auth, max_rows=service.max_rows
+        )
+        return ORJSONResponse(document)
 
     @app.post("/score")
     async def score(request: Request) -> Response:

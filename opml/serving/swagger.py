@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opml.serving.validation import MAX_MAGNITUDE
+
 
 def _column_schema(column: dict[str, Any]) -> dict[str, Any]:
     if column["type"] in ("numeric", "boolean"):
@@ -12,6 +14,7 @@ def _column_schema(column: dict[str, Any]) -> dict[str, Any]:
             if column.get("dtype") == "integer"
             else {"type": "number", "format": "double"}
         )
+        schema.update(minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
         if column.get("min") is not None:
             schema["description"] = f"training range {column['min']} to {column['max']}"
     else:
@@ -22,7 +25,12 @@ def _column_schema(column: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def swagger_document(*, service_name: str, manifest: dict[str, Any], auth_enabled: bool) -> dict[str, Any]:
+def swagger_document(
+    *, service_name: str, manifest: dict[str, Any], auth_enabled: bool, max_rows: int = 10_000
+) -> dict[str, Any]:
+    """Swagger 2.0 has no oneOf, so the body schema is the classic ``{"data": [...]}`` shape, exactly as
+    the server validates it; the Azure ``{"Inputs": ..., "GlobalParameters": ...}`` shape is described
+    in words. Every body that conforms to this schema is answered 200."""
     schema = manifest["input_schema"]
     record = {
         "type": "object",
@@ -30,7 +38,7 @@ def swagger_document(*, service_name: str, manifest: dict[str, Any], auth_enable
         "properties": {c["name"]: _column_schema(c) for c in schema},
         "additionalProperties": False,
     }
-    records = {"type": "array", "items": record, "minItems": 1}
+    records = {"type": "array", "items": record, "minItems": 1, "maxItems": max_rows}
     classes = manifest.get("classes", [])
     example = manifest.get("example", [])
     score = {
@@ -101,14 +109,9 @@ def swagger_document(*, service_name: str, manifest: dict[str, Any], auth_enable
         "definitions": {
             "ServiceInput": {
                 "type": "object",
-                "properties": {
-                    "data": records,
-                    "Inputs": {"type": "object", "properties": {"data": records}, "required": ["data"]},
-                    "GlobalParameters": {
-                        "type": "object",
-                        "properties": {"method": {"type": "string", "enum": ["predict", "predict_proba"]}},
-                    },
-                },
+                "properties": {"data": records},
+                "required": ["data"],
+                "additionalProperties": False,
                 "example": {"data": example},
             },
             "ServiceOutput": {

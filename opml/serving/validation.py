@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 METHODS = ("predict", "predict_proba")
+MAX_MAGNITUDE = 1e38  # tree models compare in float32 (largest ~3.4e38)
 
 
 class RequestError(Exception):
@@ -104,5 +105,7 @@ class SchemaValidator:
                 if name in self.numeric:
                     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                         raise RequestError(400, f"record {index}: column {name!r} must be a number, got {value!r}")
+                    if abs(value) > MAX_MAGNITUDE:
+                        raise RequestError(400, f"record {index}: column {name!r} is out of range (|value| > 1e38)")
                 elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
                     raise RequestError(400, f"record {index}: column {name!r} must be text, got {value!r}")

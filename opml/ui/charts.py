@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 
 LAYOUT = {"height": 380, "margin": {"l": 40, "r": 20, "t": 40, "b": 40}}
@@ -55,3 +56,59 @@ def importance_figure(importance: dict[str, float], top: int = 20) -> go.Figure:
     items = list(importance.items())[:top][::-1]
     figure = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h"))
     return figure.update_layout(title="Global feature importance", xaxis_title="share of importance", **LAYOUT)
+
+
+def telemetry_frame(events: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(events)
+    if frame.empty:
+        return frame
+    frame["time"] = pd.to_datetime(frame["at"], unit="s", utc=True)
+    frame["minute"] = frame["time"].dt.floor("min")
+    frame["failed"] = frame["status"] >= 400
+    return frame
+
+
+def requests_figure(frame) -> go.Figure:
+    per_minute = frame.groupby(["minute", "failed"]).size().unstack(fill_value=0)
+    figure = go.Figure()
+    for failed, name in ((False, "succeeded"), (True, "failed")):
+        if failed in per_minute:
+            figure.add_bar(x=per_minute.index, y=per_minute[failed], name=name)
+    return figure.update_layout(title="Requests per minute", barmode="stack", **LAYOUT)
+
+
+def latency_figure(frame) -> go.Figure:
+    grouped = frame.groupby("minute")["latency_ms"]
+    figure = go.Figure()
+    for quantile in (0.5, 0.95, 0.99):
+        figure.add_scatter(x=list(grouped.groups), y=grouped.quantile(quantile).values, mode="lines+markers",
+                           name=f"p{int(quantile * 100)}")  # fmt: skip
+    return figure.update_layout(title="Latency (ms)", **LAYOUT)
+
+
+def failure_rate_figure(frame) -> go.Figure:
+    rate = frame.groupby("minute")["failed"].mean() * 100
+    figure = go.Figure(go.Scatter(x=rate.index, y=rate.values, mode="lines+markers", name="failure %"))
+    return figure.update_layout(title="Failure rate (%)", yaxis={"range": [0, 100]}, **LAYOUT)
+
+
+def prediction_drift_figure(frame, training_balance: dict[str, float]) -> go.Figure:
+    """Share of each predicted class per minute, with the training label balance as dashed lines."""
+    rows = []
+    for minute, group in frame.groupby("minute"):
+        totals: dict[str, int] = {}
+        for counts in group["predictions"]:
+            for label, count in counts.items():
+                totals[label] = totals.get(label, 0) + count
+        total = sum(totals.values()) or 1
+        rows.extend({"minute": minute, "class": label, "share": count / total} for label, count in totals.items())
+    figure = go.Figure()
+    for label in sorted({row["class"] for row in rows} | set(training_balance)):
+        points = [row for row in rows if row["class"] == label]
+        figure.add_scatter(x=[p["minute"] for p in points], y=[p["share"] for p in points], mode="lines+markers",
+                           name=f"predicted {label}")  # fmt: skip
+        if label in training_balance:
+            figure.add_hline(y=training_balance[label], line_dash="dash", annotation_text=f"training {label}")
+    return figure.update_layout(
+        title="Prediction distribution vs training label balance", yaxis={"range": [0, 1]}, **LAYOUT
+    )

@@ -1,0 +1,168 @@
+"""``opml`` commands for scoring services and for scoring records through them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from opml.cli.common import backend_of, command, emit, group, print_json, print_table
+from opml.errors import InvalidInput
+
+SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "scoring_uri")
+
+
+def _on_off(value: str | None) -> bool | None:
+    return None if value is None else value == "on"
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    service = backend.deploy_model(
+        name=args.name,
+        model_name=args.model,
+        model_version=args.version,
+        auth_enabled=not args.no_auth,
+        app_insights_enabled=args.app_insights == "on",
+        port=args.port,
+        description=args.description,
+    )
+    if args.wait:
+        service = backend.wait_for_service(service.name, timeout=args.wait_seconds)
+    emit(args, service, ())
+    return 0 if service.state != "Failed" else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    emit(args, backend_of(args).list_services(), SERVICE_COLUMNS)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    emit(args, backend_of(args).get_service(args.name), ())
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    keys = backend_of(args).get_service_keys(args.name)
+    if args.json:
+        print_json({"primaryKey": keys.primary, "secondaryKey": keys.secondary})
+    else:
+        print(f"primary: {keys.primary}\nsecondary: {keys.secondary}")
+    return 0
+
+
+def cmd_regenerate(args: argparse.Namespace) -> int:
+    keys = backend_of(args).regenerate_service_key(args.name, args.key)
+    print(f"{args.key.lower()}: {keys.primary if args.key.lower() == 'primary' else keys.secondary}")
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    if args.app_insights is None and args.auth is None:
+        raise InvalidInput("nothing to update: give --app-insights on|off and/or --auth on|off")
+    service = backend_of(args).update_service(
+        args.name, app_insights_enabled=_on_off(args.app_insights), auth_enabled=_on_off(args.auth)
+    )
+    emit(args, service, ())
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    print(backend_of(args).get_service_logs(args.name, tail=args.tail))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    backend.delete_service(args.name)
+    if args.wait:
+        deadline = time.monotonic() + 60
+        while any(s.name == args.name for s in backend.list_services()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    print(f"deleting service {args.name}")
+    return 0
+
+
+def _records_from_args(args: argparse.Namespace, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if args.json_file:
+        document = json.loads(Path(args.json_file).read_text())
+        if isinstance(document, dict):
+            document = document.get("data", document.get("Inputs", {}).get("data"))
+        if not isinstance(document, list):
+            raise InvalidInput(f'{args.json_file} must hold a list of records or {{"data": [...]}}')
+        return document
+    if args.csv_file:
+        from opml.scoring import read_scoring_csv
+
+        return read_scoring_csv(Path(args.csv_file).read_bytes(), columns).records
+    from opml.scoring import record_from_pairs
+
+    return [record_from_pairs(args.record, columns)]
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from opml.client import score
+
+    if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
+        raise InvalidInput("give exactly one of --json FILE, --csv FILE or --record key=value ...")
+    backend = backend_of(args)
+    service = backend.get_service(args.service)
+    schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
+    records = _records_from_args(args, schema)
+    key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
+    result = score(service.scoring_uri, records, key=key, probabilities=args.proba)
+    if args.json:
+        print_json(result.response_body)
+    elif args.proba:
+        print_table([{"record": i, **p} for i, p in enumerate(result.predictions)], ["record", *result.predictions[0]])
+    else:
+        for prediction in result.predictions:
+            print(prediction)
+    print(f"({len(records)} record(s) in {result.latency_ms:.1f} ms, request {result.request_id})", file=sys.stderr)
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    services = group(commands, "services", "deploy models as HTTP scoring services and operate them")
+    deploy = command(services, "deploy", cmd_deploy, "deploy a registered model as a scoring service")
+    deploy.add_argument("name", help="service name")
+    deploy.add_argument("--model", required=True, help="registered model name")
+    deploy.add_argument("--version", type=int, help="model version (default: latest)")
+    deploy.add_argument("--no-auth", action="store_true", help="serve without key authentication (not advised)")
+    deploy.add_argument("--app-insights", choices=("on", "off"), default="off", help="request telemetry (default off)")
+    deploy.add_argument("--port", type=int, help="port (default: a free one)")
+    deploy.add_argument("--description", default="", help="free text")
+    deploy.add_argument("--wait", action="store_true", help="wait until the service is Healthy or Failed")
+    deploy.add_argument("--wait-seconds", type=float, default=120, help="how long --wait waits (default 120)")
+    command(services, "list", cmd_list, "list services with their state and scoring URI")
+    for name, handler, text in (
+        ("show", cmd_show, "show one service"),
+        ("keys", cmd_keys, "print a service's primary and secondary keys"),
+    ):
+        command(services, name, handler, text).add_argument("name")
+    regenerate = command(services, "regenerate-key", cmd_regenerate, "replace a key; the old one stops working at once")
+    regenerate.add_argument("name")
+    regenerate.add_argument(
+        "--key", choices=("Primary", "Secondary"), default="Primary", help="which key (default Primary)"
+    )
+    update = command(services, "update", cmd_update, "switch telemetry or auth without redeploying")
+    update.add_argument("name")
+    update.add_argument("--app-insights", choices=("on", "off"), help="request telemetry on or off")
+    update.add_argument("--auth", choices=("on", "off"), help="key authentication on or off")
+    logs = command(services, "logs", cmd_logs, "print the end of a service's log")
+    logs.add_argument("name")
+    logs.add_argument("--tail", type=int, default=200, help="number of lines (default 200)")
+    delete = command(services, "delete", cmd_delete, "stop and remove a service")
+    delete.add_argument("name")
+    delete.add_argument("--wait", action="store_true", help="wait until it is gone")
+
+    scorer = command(commands, "score", cmd_score, "score records through a service's HTTP endpoint")
+    scorer.add_argument("--service", required=True, help="service name")
+    scorer.add_argument("--json", dest="json_file", metavar="FILE", help='records as JSON: a list or {"data": [...]}')
+    scorer.add_argument("--csv", dest="csv_file", metavar="FILE", help="records as CSV with the training columns")
+    scorer.add_argument("--record", nargs="+", metavar="KEY=VALUE", help="one record given column by column")
+    scorer.add_argument("--proba", action="store_true", help="print class probabilities instead of labels")

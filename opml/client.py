@@ -1,0 +1,88 @@
+"""HTTP clients for opml's contracts, the same for local and Azure ML endpoints.
+
+``score()`` talks to a scoring service (DESIGN.md §4); ``trigger_pipeline()``
+and ``wait_for_pipeline_run()`` to a published pipeline's REST endpoint.
+Errors come back as ``ScoringError`` with the server's own message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from opml.errors import OpmlError
+
+
+class ScoringError(OpmlError):
+    """The endpoint answered with an error (``status``), or could not be reached (``status`` 0)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    predictions: list[Any]  # labels, or {class: probability} per record
+    status: int
+    latency_ms: float
+    request_id: str | None
+    request_body: dict[str, Any]
+    response_body: Any
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict) and "error" in body:
+            return str(body["error"])
+        if isinstance(body, dict) and "message" in body:  # Azure ML's own error bodies
+            return str(body["message"])
+    except ValueError:
+        pass
+    return response.text.strip()[:500] or response.reason
+
+
+def score(
+    uri: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    key: str | None = None,
+    probabilities: bool = False,
+    timeout: float = 60.0,
+    session: requests.Session | None = None,
+) -> ScoreResult:
+    """POST records to a scoring URI; labels (or class probabilities) for each record.
+
+    Raises ScoringError with the server's message on any non-200 answer.
+    """
+    body: dict[str, Any]
+    if probabilities:
+        body = {"Inputs": {"data": list(records)}, "GlobalParameters": {"method": "predict_proba"}}
+    else:
+        body = {"data": list(records)}
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    started = time.perf_counter()
+    try:
+        response = (session or requests).post(uri, json=body, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ScoringError(f"cannot reach {uri}: {type(exc).__name__}") from None
+    latency = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise ScoringError(f"HTTP {response.status_code}: {_error_message(response)}", response.status_code)
+    payload = response.json()
+    predictions = payload.get("Results", payload.get("result")) if isinstance(payload, dict) else payload
+    return ScoreResult(
+        predictions=predictions,
+        status=response.status_code,
+        latency_ms=latency,
+        request_id=response.headers.get("X-Ms-Request-Id"),
+        request_body=body,
+        response_body=payload,
+    )

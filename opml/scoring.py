@@ -1,0 +1,129 @@
+"""Preparing records for a scoring endpoint: from a form, key=value pairs or a CSV; batches in chunks.
+
+Everything here works from a model's input schema (its manifest) and talks to
+endpoints only through ``opml.client``, so it serves local and Azure services alike.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from opml.client import ScoreResult, score
+from opml.errors import InvalidInput
+
+CHUNK_ROWS = 1000
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value from a pandas cell (NaN -> None, numpy scalars -> Python)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def coerce(column: dict[str, Any], value: Any) -> Any:
+    """A value typed as the schema says (numbers stay numbers, integers stay integers, the rest text)."""
+    value = _plain(value)
+    if value is None or (isinstance(value, str) and not value.strip() and column["type"] != "categorical"):
+        return None
+    if column["type"] in ("numeric", "boolean"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"column {column['name']!r} must be a number, got {value!r}") from None
+        return int(number) if column.get("dtype") == "integer" and number.is_integer() else number
+    return str(value)
+
+
+def record_from_pairs(pairs: Sequence[str], schema: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A record from ``key=value`` strings; columns not given take the schema's default (median / most frequent)."""
+    by_name = {column["name"]: column for column in schema}
+    record = {name: column.get("default") for name, column in by_name.items()}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput(f"{pair!r} must look like column=value")
+        if key not in by_name:
+            raise InvalidInput(f"unknown column {key!r}; the model's columns are: {', '.join(by_name)}")
+        record[key] = coerce(by_name[key], value)
+    return record
+
+
+def out_of_range(record: dict[str, Any], schema: Sequence[dict[str, Any]]) -> list[str]:
+    """Human-readable warnings for values outside what the model saw in training (allowed, but flagged)."""
+    warnings = []
+    for column in schema:
+        value = record.get(column["name"])
+        if value is None:
+            continue
+        if column["type"] in ("numeric", "boolean") and column.get("min") is not None:
+            if not column["min"] <= value <= column["max"]:
+                warnings.append(
+                    f"{column['name']} = {value} is outside the training range {column['min']}..{column['max']}"
+                )
+        elif column["type"] == "categorical" and column.get("categories") and value not in column["categories"]:
+            warnings.append(f"{column['name']} = {value!r} was never seen in training")
+    return warnings
+
+
+@dataclass
+class ScoringFrame:
+    frame: pd.DataFrame  # the whole CSV, extra columns included
+    records: list[dict[str, Any]]  # only the model's columns, typed
+    label_column: str | None  # present in the CSV: kept for accuracy, not sent
+
+
+def read_scoring_csv(content: bytes, schema: Sequence[dict[str, Any]], *, label: str | None = None) -> ScoringFrame:
+    """Parse a CSV for batch scoring; refuses it (naming the columns) before any request when columns are missing."""
+    from opml.data.csv_format import parse_csv
+
+    frame, _ = parse_csv(content)
+    names = [column["name"] for column in schema]
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise InvalidInput(f"the CSV lacks the model's column(s): {', '.join(missing)}")
+    records = []
+    for row in frame[names].itertuples(index=False, name=None):
+        records.append({column["name"]: coerce(column, value) for column, value in zip(schema, row, strict=True)})
+    return ScoringFrame(frame, records, label if label and label in frame.columns else None)
+
+
+def score_in_chunks(
+    uri: str,
+    records: list[dict[str, Any]],
+    *,
+    key: str | None,
+    probabilities: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """Score many records through the endpoint, ``chunk_rows`` per request; raises ScoringError on the first failure."""
+    predictions: list[Any] = []
+    for start in range(0, len(records), chunk_rows):
+        result: ScoreResult = score(uri, records[start : start + chunk_rows], key=key, probabilities=probabilities)
+        predictions.extend(result.predictions)
+        if on_progress:
+            on_progress(min(start + chunk_rows, len(records)), len(records))
+    return predictions
+
+
+def scored_csv(frame: pd.DataFrame, labels: list[Any], probabilities: list[dict[str, float]] | None) -> bytes:
+    """The input CSV with the predictions appended (and a probability column per class)."""
+    out = frame.copy()
+    out["prediction"] = labels
+    if probabilities:
+        for name in probabilities[0]:
+            out[f"probability_{name}"] = [row[name] for row in probabilities]
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()

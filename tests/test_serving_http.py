@@ -1,0 +1,239 @@
+"""The scoring contract (DESIGN.md §4) over real HTTP against a deployed service process."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+import time
+
+import pandas as pd
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def service(deployed):
+    backend, name = deployed
+    return backend.get_service(name)
+
+
+@pytest.fixture
+def headers(deployed):
+    backend, name = deployed
+    return {"Authorization": f"Bearer {backend.get_service_keys(name).primary}", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def records(bank_small_csv) -> list[dict]:
+    frame = pd.read_csv(bank_small_csv).drop(columns="y")
+    return json.loads(frame.head(20).to_json(orient="records"))
+
+
+def assert_error(response: requests.Response, status: int, *fragments: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status_code"] == status and isinstance(body["error"], str)
+    for fragment in fragments:
+        assert fragment in body["error"], body["error"]
+
+
+def test_health(service):
+    response = requests.get(service.base_uri + "/", timeout=5)
+    assert response.status_code == 200 and response.text == "Healthy"
+
+
+def test_classic_shape_matches_the_model_in_process(deployed, service, headers, records):
+    backend, _ = deployed
+    response = requests.post(service.scoring_uri, json={"data": records}, headers=headers, timeout=10)
+    assert response.status_code == 200
+    expected = list(backend.load_model("bank-model").predict(pd.DataFrame(records)))
+    assert response.json() == {"result": expected}
+    assert re.fullmatch(r"[0-9a-f-]{36}", response.headers["X-Ms-Request-Id"])
+    assert response.headers["X-Ms-Run-Function-Failed"] == "False"
+
+
+def test_azure_shape_with_probabilities(deployed, service, headers, records):
+    backend, _ = deployed
+    body = {"Inputs": {"data": records[:3]}, "GlobalParameters": {"method": "predict_proba"}}
+    response = requests.post(service.scoring_uri, json=body, headers=headers, timeout=10)
+    results = response.json()["Results"]
+    expected = backend.load_model("bank-model").predict_proba(pd.DataFrame(records[:3]))
+    assert [sorted(r) for r in results] == [["no", "yes"]] * 3
+    assert [r["yes"] for r in results] == pytest.approx(expected[:, 1].tolist(), abs=1e-12)
+    labels = requests.post(
+        service.scoring_uri, json={"Inputs": {"data": records[:3]}, "GlobalParameters": {"method": "predict"}},
+        headers=headers, timeout=10,
+    ).json()  # fmt: skip
+    assert set(labels["Results"]) <= {"no", "yes"}
+
+
+def test_each_request_gets_a_fresh_request_id(service, headers, records):
+    ids = {
+        requests.post(service.scoring_uri, json={"data": records[:1]}, headers=headers, timeout=5).headers[
+            "X-Ms-Request-Id"
+        ]
+        for _ in range(3)
+    }
+    assert len(ids) == 3
+
+
+def test_auth_none_wrong_primary_secondary(deployed, service, records):
+    backend, name = deployed
+    keys = backend.get_service_keys(name)
+    body = {"data": records[:1]}
+    missing = requests.post(service.scoring_uri, json=body, timeout=5)
+    assert_error(missing, 401, "Bearer")
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert missing.headers["X-Ms-Run-Function-Failed"] == "True"
+    assert_error(
+        requests.post(service.scoring_uri, json=body, headers={"Authorization": "Bearer nope"}, timeout=5), 401
+    )
+    assert_error(requests.post(service.scoring_uri, json=body, headers={"Authorization": keys.primary}, timeout=5), 401)
+    for key in (keys.primary, keys.secondary):
+        ok = requests.post(service.scoring_uri, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        assert ok.status_code == 200
+
+
+def test_rotated_key_stops_working_at_once(deployed, service, records):
+    backend, name = deployed
+    old = backend.get_service_keys(name)
+    new = backend.regenerate_service_key(name, "Secondary")
+    assert new.secondary != old.secondary and new.primary == old.primary
+    body = {"data": records[:1]}
+    rejected = requests.post(
+        service.scoring_uri, json=body, headers={"Authorization": f"Bearer {old.secondary}"}, timeout=5
+    )
+    assert_error(rejected, 401)
+    accepted = requests.post(
+        service.scoring_uri, json=body, headers={"Authorization": f"Bearer {new.secondary}"}, timeout=5
+    )
+    assert accepted.status_code == 200
+
+
+def test_keys_are_long_random_and_not_in_the_log(deployed):
+    backend, name = deployed
+    keys = backend.get_service_keys(name)
+    assert len(keys.primary) >= 43 and keys.primary != keys.secondary
+    log = backend.get_service_logs(name, tail=10_000)
+    assert keys.primary not in log and keys.secondary not in log
+
+
+def _with(record: dict, **changes) -> dict:
+    return {**record, **changes}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragments"),
+    [
+        (b"{not json", 400, ["not valid JSON"]),
+        (b"", 400, ["empty"]),
+        (b"[1, 2]", 400, ["JSON object"]),
+        (b'{"rows": []}', 400, ['"data"']),
+        (b'{"data": []}', 400, ["at least one record"]),
+        (b'{"data": {"age": 1}}', 400, ["list of records"]),
+        (b'{"data": [1]}', 400, ["record 0 must be a JSON object"]),
+        (b'{"data": [], "extra": 1}', 400, ["extra"]),
+        (b'{"Inputs": {"data": []}, "GlobalParameters": {"method": "explain"}}', 400, ["predict_proba"]),
+    ],
+)
+def test_malformed_bodies_are_400_with_a_message(service, headers, body, status, fragments):
+    response = requests.post(service.scoring_uri, data=body, headers=headers, timeout=5)
+    assert_error(response, status, *fragments)
+    assert response.headers["X-Ms-Run-Function-Failed"] == "True"
+
+
+def test_missing_unknown_and_mistyped_columns_are_named(service, headers, records):
+    first = dict(records[0])
+    without_age = {k: v for k, v in first.items() if k != "age"}
+    cases = [
+        ([without_age], "missing column(s): age"),
+        ([_with(first, shoe_size=42)], "unknown column(s): shoe_size"),
+        ([first, _with(first, age="forty")], "record 1: column 'age' must be a number"),
+        ([_with(first, job={"x": 1})], "column 'job' must be text"),
+        ([_with(first, age=True)], "column 'age' must be a number"),
+        ([_with(first, age=1e300)], "column 'age' is out of range"),  # found by the fuzz test: was a 500
+    ]
+    for data, fragment in cases:
+        assert_error(requests.post(service.scoring_uri, json={"data": data}, headers=headers, timeout=5), 400, fragment)
+
+
+def test_unseen_category_and_missing_values_are_scored(service, headers, records):
+    data = [_with(records[0], job="astronaut"), _with(records[1], marital=None, age=None)]
+    response = requests.post(service.scoring_uri, json={"data": data}, headers=headers, timeout=5)
+    assert response.status_code == 200 and len(response.json()["result"]) == 2
+
+
+def test_limits_and_content_type(service, headers, records):
+    too_many = {"data": records[:1] * 10_001}
+    assert_error(requests.post(service.scoring_uri, json=too_many, headers=headers, timeout=30), 413, "10000")
+    huge = b'{"data": [' + b'{"age": 1},' * 900_000 + b'{"age": 1}]}'
+    assert_error(requests.post(service.scoring_uri, data=huge, headers=headers, timeout=30), 413, "limit")
+    text = {**headers, "Content-Type": "text/plain"}
+    assert_error(
+        requests.post(service.scoring_uri, data=json.dumps({"data": records[:1]}), headers=text, timeout=5), 415
+    )
+
+
+def test_unknown_paths_and_methods_answer_json(service):
+    assert_error(requests.get(service.base_uri + "/nope", timeout=5), 404, "/nope")
+    assert_error(requests.get(service.scoring_uri, timeout=5), 405, "GET")
+
+
+def test_swagger_is_valid_and_its_example_scores(service, headers):
+    document = requests.get(service.swagger_uri, timeout=5).json()
+    validate(document)  # raises on an invalid Swagger 2.0 document
+    assert document["swagger"] == "2.0" and set(document["paths"]) == {"/", "/score"}
+    record = document["definitions"]["ServiceInput"]["properties"]["data"]["items"]
+    assert "emp.var.rate" in record["properties"] and record["additionalProperties"] is False
+    example = document["definitions"]["ServiceInput"]["example"]
+    response = requests.post(service.scoring_uri, json=example, headers=headers, timeout=5)
+    assert response.status_code == 200 and len(response.json()["result"]) == len(example["data"])
+
+
+def test_swagger_ui_is_served_without_external_urls(service):
+    page = requests.get(service.base_uri + "/docs", timeout=5)
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(source.startswith("/docs/static/") for source in sources)
+    assert "http" not in page.text.replace("http-equiv", "")
+    for source in sources:
+        assert requests.get(service.base_uri + source, timeout=5).status_code == 200
+
+
+def test_telemetry_counts_every_request_of_a_burst(deployed, service, headers, records):
+    backend, name = deployed
+    before = len(backend.get_service_telemetry(name))
+    sent = 200
+
+    def call(i: int) -> int:
+        body = {"data": records[i % 20 : i % 20 + 1]}
+        return requests.post(service.scoring_uri, json=body, headers=headers, timeout=10).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(call, range(sent)))
+    requests.post(service.scoring_uri, json={"data": []}, headers=headers, timeout=5)  # one failure, recorded too
+    assert statuses == [200] * sent
+    wait_until(lambda: len(backend.get_service_telemetry(name)) == before + sent + 1, timeout=10, what="telemetry")
+    events = backend.get_service_telemetry(name)[before:]
+    assert sum(e["records"] for e in events) == sent
+    assert sum(sum(e["predictions"].values()) for e in events) == sent
+    assert [e["status"] for e in events].count(400) == 1 and all(e["latency_ms"] > 0 for e in events)
+    assert {e["client"] for e in events} == {"127.0.0.1"}
+
+
+def test_telemetry_switch_takes_effect_without_redeploy(deployed, service, headers, records):
+    backend, name = deployed
+    backend.update_service(name, app_insights_enabled=False)
+    try:
+        before = len(backend.get_service_telemetry(name))
+        for _ in range(5):
+            requests.post(service.scoring_uri, json={"data": records[:1]}, headers=headers, timeout=5)
+        time.sleep(0.6)  # longer than the telemetry writer's flush period
+        assert len(backend.get_service_telemetry(name)) == before
+        assert backend.get_service(name).state == "Healthy"
+    finally:
+        backend.update_service(name, app_insights_enabled=True)
