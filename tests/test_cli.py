@@ -119,3 +119,28 @@ def test_automl_submit_refuses_bad_label(workspace: Path, bank_small_csv: Path):
     assert bad.returncode == 2 and "label column 'nope' is not in the dataset" in bad.stderr
     good = opml("--json", "automl", "submit", "bank", "--label", "y", "--timeout-minutes", "1", workspace=workspace)
     assert good.returncode == 0 and json.loads(good.stdout)["status"] == "Queued"
+
+
+def test_services_and_score_through_the_cli(deployed, tmp_path: Path, bank_small_csv: Path):
+    backend, name = deployed
+    workspace = backend.path
+    listed = json.loads(opml("--json", "services", "list", workspace=workspace).stdout)
+    assert [(s["name"], s["state"]) for s in listed] == [(name, "Healthy")]
+    keys = json.loads(opml("--json", "services", "keys", name, workspace=workspace).stdout)
+    assert keys["primaryKey"] == backend.get_service_keys(name).primary
+    scored = opml("score", "--service", name, "--record", "age=41", "job=technician", workspace=workspace)
+    assert scored.returncode == 0, scored.stderr
+    assert scored.stdout.strip() in ("no", "yes") and "1 record(s)" in scored.stderr
+    csv_file = tmp_path / "batch.csv"
+    csv_file.write_text("".join(bank_small_csv.read_text().splitlines(keepends=True)[:6]))
+    batch = opml("--json", "score", "--service", name, "--csv", str(csv_file), "--proba", workspace=workspace)
+    assert len(json.loads(batch.stdout)["Results"]) == 5
+    json_file = tmp_path / "data.json"
+    json_file.write_text(json.dumps({"data": backend.get_model("bank-model").manifest["example"]}))
+    assert opml("score", "--service", name, "--json", str(json_file), workspace=workspace).returncode == 0
+    bad = opml("score", "--service", name, "--record", "shoe=42", workspace=workspace)
+    assert bad.returncode == 2 and "unknown column 'shoe'" in bad.stderr
+    off = json.loads(opml("--json", "services", "update", name, "--app-insights", "off", workspace=workspace).stdout)
+    assert off["app_insights_enabled"] is False
+    opml("services", "update", name, "--app-insights", "on", workspace=workspace)
+    assert "listening on" in opml("services", "logs", name, "--tail", "50", workspace=workspace).stdout
