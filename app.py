@@ -18,6 +18,7 @@ pages = {
     ],
     "Deploy": [
         st.Page("pages/endpoints.py", title="Endpoints", icon=":material/api:"),
+        st.Page("pages/score.py", title="Score", icon=":material/bolt:"),
     ],
 }
 

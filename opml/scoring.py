@@ -127,3 +127,17 @@ def scored_csv(frame: pd.DataFrame, labels: list[Any], probabilities: list[dict[
     buffer = io.StringIO()
     out.to_csv(buffer, index=False)
     return buffer.getvalue().encode()
+
+
+def labels_from_probabilities(
+    probabilities: list[dict[str, float]], classes: list[str], threshold: float | None
+) -> list[str]:
+    """The labels the service would return, from its ``predict_proba`` answer (one request gives both):
+    the model's decision threshold on the second class for binary models, the most likely class otherwise."""
+    labels = []
+    for row in probabilities:
+        if len(classes) == 2 and threshold is not None:
+            labels.append(classes[1] if row[classes[1]] >= threshold else classes[0])
+        else:
+            labels.append(max(row, key=row.get))
+    return labels

@@ -1,13 +1,14 @@
 import argparse
 import sys
 
-from opml.bench import automl
+from opml.bench import automl, serving
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m opml.bench", description="opml benchmarks")
     commands = parser.add_subparsers(dest="benchmark", required=True)
-    automl.add_arguments(commands.add_parser("automl", help=automl.__doc__.splitlines()[0]))
+    for name, module in (("automl", automl), ("serving", serving)):
+        module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))
     args = parser.parse_args()
     return args.run(args)
 

@@ -1,0 +1,42 @@
+"""Copyable client code for a scoring endpoint: curl, Python requests (a classic endpoint.py), ApacheBench."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+KEY_PLACEHOLDER = "<your-key>"
+
+
+def request_body(records: list[dict[str, Any]]) -> str:
+    return json.dumps({"data": records}, indent=2)
+
+
+def curl_snippet(uri: str, records: list[dict[str, Any]], key: str | None) -> str:
+    lines = [f"curl -X POST {shlex.quote(uri)}", "  -H 'Content-Type: application/json'"]
+    if key is not None:
+        lines.append(f"  -H {shlex.quote('Authorization: Bearer ' + key)}")
+    lines.append(f"  -d {shlex.quote(json.dumps({'data': records}))}")
+    return " \\\n".join(lines)
+
+
+def python_snippet(uri: str, records: list[dict[str, Any]], key: str | None) -> str:
+    auth = "" if key is None else f'\nkey = "{key}"\nheaders["Authorization"] = f"Bearer {{key}}"'
+    return f'''import json
+
+import requests
+
+scoring_uri = "{uri}"
+data = {{"data": {json.dumps(records, indent=4)}}}
+headers = {{"Content-Type": "application/json"}}{auth}
+
+response = requests.post(scoring_uri, data=json.dumps(data), headers=headers, timeout=60)
+response.raise_for_status()
+print(response.json())
+'''
+
+
+def ab_snippet(uri: str, key: str | None, requests: int = 100, concurrency: int = 8) -> str:
+    auth = "" if key is None else f" -H {shlex.quote('Authorization: Bearer ' + key)}"
+    return f"ab -n {requests} -c {concurrency} -T 'application/json' -p data.json{auth} {shlex.quote(uri)}"

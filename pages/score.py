@@ -1,0 +1,154 @@
+"""Score: predictions through a service's HTTP endpoint from a form, a CSV batch, or your own code."""
+
+import time
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from opml.client import score
+from opml.errors import OpmlError
+from opml.scoring import (
+    coerce,
+    labels_from_probabilities,
+    out_of_range,
+    read_scoring_csv,
+    score_in_chunks,
+    scored_csv,
+)
+from opml.snippets import KEY_PLACEHOLDER, ab_snippet, curl_snippet, python_snippet, request_body
+from opml.ui import get_backend, user_errors
+
+st.title("Score")
+backend = get_backend()
+services = backend.list_services()
+if not services:
+    st.info("No endpoints yet: deploy a model on the Endpoints page.")
+    st.stop()
+
+names = [s.name for s in services]
+name = st.selectbox("Endpoint", names, key="score_service")
+service = backend.get_service(name)
+model = backend.get_model(service.model_name, service.model_version)
+manifest = model.manifest
+schema = manifest["input_schema"]
+classes = manifest["classes"]
+key = backend.get_service_keys(name).primary if service.auth_enabled else None
+st.caption(f"{service.state} · model {service.model} ({model.algorithm}) · {service.scoring_uri}")
+if service.state != "Healthy":
+    st.warning(f"The endpoint is {service.state}: requests may fail until it is Healthy.")
+
+rows_key = f"score_rows_{name}"
+if rows_key not in st.session_state:
+    st.session_state[rows_key] = pd.DataFrame(manifest.get("example", [])[:1], columns=[c["name"] for c in schema])
+example = (manifest.get("example") or [{}])[0]
+
+form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"])
+
+with form_tab:
+    with st.form(f"score_form_{name}"):
+        columns = st.columns(3)
+        record = {}
+        for index, column in enumerate(schema):
+            target = columns[index % 3]
+            default = example.get(column["name"], column.get("default"))
+            widget_key = f"score_field_{name}_{column['name']}"
+            if column["type"] == "categorical":
+                options = list(column.get("categories") or [])
+                if default is not None and default not in options:
+                    options.insert(0, default)
+                record[column["name"]] = target.selectbox(
+                    column["name"], options, index=options.index(default) if default in options else 0, key=widget_key
+                )
+            else:
+                integer = column.get("dtype") == "integer"
+                value = default if default is not None else 0
+                record[column["name"]] = target.number_input(
+                    column["name"],
+                    value=int(value) if integer else float(value),
+                    step=1 if integer else None,
+                    help=f"training range {column.get('min')} to {column.get('max')}",
+                    key=widget_key,
+                )
+        add = st.form_submit_button("Add to records", icon=":material/add:")
+    if add:
+        record = {c["name"]: coerce(c, record[c["name"]]) for c in schema}
+        st.session_state[rows_key] = pd.concat([st.session_state[rows_key], pd.DataFrame([record])], ignore_index=True)
+        for warning in out_of_range(record, schema):
+            st.warning(f"Flagged, still sent: {warning}")
+
+    st.caption("Records to score (edit cells, add or delete rows)")
+    edited = st.data_editor(st.session_state[rows_key], num_rows="dynamic", key=f"score_editor_{name}")
+    if st.button("Score", type="primary", key="score_submit", icon=":material/bolt:"):
+        with user_errors():
+            records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")]
+            if not records:
+                raise OpmlError("add at least one record to score")
+            result = score(service.scoring_uri, records, key=key, probabilities=True)
+            st.session_state[f"score_result_{name}"] = (records, result)
+    if f"score_result_{name}" in st.session_state:
+        records, result = st.session_state[f"score_result_{name}"]
+        labels = labels_from_probabilities(result.predictions, classes, manifest.get("threshold"))
+        st.success(f"{len(labels)} prediction(s) in {result.latency_ms:.1f} ms · request {result.request_id}")
+        table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
+        for cls in classes:
+            table[f"P({cls})"] = [round(p[cls], 4) for p in result.predictions]
+        st.dataframe(table, hide_index=True, key="score_results")
+        long = table.melt(id_vars=["record", "prediction"], var_name="class", value_name="probability")
+        st.plotly_chart(px.bar(long, x="record", y="probability", color="class", barmode="group"), key="score_chart")
+        for index, record in enumerate(records):
+            for warning in out_of_range(record, schema):
+                st.caption(f"record {index}: {warning}")
+        with st.expander("Request and response"):
+            masked = {"Content-Type": "application/json"}
+            if key:
+                masked["Authorization"] = "Bearer " + key[:4] + "…" + "•" * 8
+            st.json({"POST": service.scoring_uri, "headers": masked, "body": result.request_body}, expanded=False)
+            st.json(result.response_body, expanded=False)
+
+with batch_tab:
+    upload = st.file_uploader("CSV with the training columns", type=["csv"], key=f"score_upload_{name}")
+    if upload is not None:
+        with user_errors():
+            batch = read_scoring_csv(upload.getvalue(), schema, label=manifest.get("label_column"))
+            st.caption(
+                f"{len(batch.records):,} rows; extra columns kept: "
+                f"{', '.join(c for c in batch.frame.columns if c not in {s['name'] for s in schema}) or 'none'}"
+            )
+            if st.button("Score the file", type="primary", key="score_batch"):
+                bar = st.progress(0.0, text="Scoring…")
+                started = time.perf_counter()
+                probabilities = score_in_chunks(
+                    service.scoring_uri, batch.records, key=key, probabilities=True,
+                    on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
+                )  # fmt: skip
+                labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
+                st.session_state[f"score_batch_result_{name}"] = (batch, labels, probabilities)
+                st.success(f"Scored {len(labels):,} rows in {time.perf_counter() - started:.1f} s")
+    if f"score_batch_result_{name}" in st.session_state:
+        batch, labels, probabilities = st.session_state[f"score_batch_result_{name}"]
+        output = batch.frame.assign(prediction=labels)
+        st.dataframe(output.head(200), key="score_batch_preview")
+        if batch.label_column:
+            truth = batch.frame[batch.label_column].astype(str)
+            accuracy = float((truth.to_numpy() == pd.Series(labels).to_numpy()).mean())
+            st.metric("Accuracy against the file's labels", f"{accuracy:.4f}")
+            confusion = pd.crosstab(truth.rename("actual"), pd.Series(labels, name="predicted"))
+            st.plotly_chart(px.imshow(confusion, text_auto=True, title="Confusion matrix"), key="score_batch_confusion")
+        st.download_button(
+            "Download scored CSV", data=scored_csv(batch.frame, labels, probabilities),
+            file_name=f"{name}-scored.csv", key="score_batch_download", icon=":material/download:",
+        )  # fmt: skip
+
+with snippets_tab:
+    reveal = st.toggle("Put the real key in the snippets", value=False, key="score_reveal")
+    shown_key = (key if reveal else KEY_PLACEHOLDER) if service.auth_enabled else None
+    records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")] or [example]
+    st.caption("curl")
+    st.code(curl_snippet(service.scoring_uri, records, shown_key), language="bash")
+    st.caption("Python (endpoint.py)")
+    st.code(python_snippet(service.scoring_uri, records, shown_key), language="python")
+    st.caption("data.json, then ApacheBench")
+    st.code(request_body(records), language="json")
+    st.code(ab_snippet(service.scoring_uri, shown_key), language="bash")
+    st.caption("Swagger: " + service.swagger_uri)

@@ -1,0 +1,143 @@
+"""The scoring console: form (AppTest) and batch and snippets against a live local endpoint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from opml.client import ScoringError, score
+from opml.errors import InvalidInput
+from opml.scoring import labels_from_probabilities, read_scoring_csv, record_from_pairs, score_in_chunks, scored_csv
+from opml.settings import get_settings
+from opml.snippets import curl_snippet, python_snippet
+from tests.helpers import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def live(deployed, monkeypatch):
+    backend, name = deployed
+    monkeypatch.setenv("OPML_WORKSPACE", str(backend.path))
+    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    get_settings.cache_clear()
+    return backend, name
+
+
+def test_form_has_one_typed_widget_per_input_column(live):
+    backend, name = live
+    schema = backend.get_model("bank-model").manifest["input_schema"]
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    selects = {w.label for w in at.selectbox if w.key and w.key.startswith("score_field_")}
+    numbers = {w.label for w in at.number_input if w.key and w.key.startswith("score_field_")}
+    assert selects == {c["name"] for c in schema if c["type"] == "categorical"}
+    assert numbers == {c["name"] for c in schema if c["type"] != "categorical"}
+    job = at.selectbox(key=f"score_field_{name}_job")
+    assert "admin." in job.options and "technician" in job.options
+
+
+def test_form_scores_two_records_through_the_endpoint(live):
+    backend, name = live
+    before = len(backend.get_service_telemetry(name))
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    at.number_input(key=f"score_field_{name}_age").set_value(35)
+    at.button[0].click().run()  # "Add to records" (the form's submit button)
+    at.button(key="score_submit").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    results = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
+    assert len(results) == 2 and set(results["prediction"]) <= {"no", "yes"}
+    assert "2 prediction(s)" in at.success[0].value
+    wait_until(lambda: len(backend.get_service_telemetry(name)) == before + 1, timeout=5, what="one telemetry event")
+    assert backend.get_service_telemetry(name)[-1]["records"] == 2
+
+
+def test_unreachable_endpoint_shows_the_reason_and_keeps_the_records(trained_backend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.deploy_model(name="offline", model_name="bank-model")  # no agent: nothing listens
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    at.button(key="score_submit").click().run()
+    assert not at.exception
+    assert "cannot reach" in at.error[0].value
+    assert len(at.session_state["score_rows_offline"]) == 1  # the user's records are kept
+
+
+def test_batch_of_1000_rows_matches_in_process_predictions(deployed, bank_csv):
+    backend, name = deployed
+    service, model = backend.get_service(name), backend.load_model("bank-model")
+    manifest = backend.get_model("bank-model").manifest
+    frame = pd.read_csv(bank_csv).tail(1000).assign(note="kept")
+    batch = read_scoring_csv(frame.to_csv(index=False).encode(), manifest["input_schema"], label="y")
+    assert batch.label_column == "y" and "note" in batch.frame.columns and "y" not in batch.records[0]
+    progress = []
+    key = backend.get_service_keys(name).primary
+    probabilities = score_in_chunks(
+        service.scoring_uri, batch.records, key=key, probabilities=True, chunk_rows=300,
+        on_progress=lambda done, total: progress.append(done),
+    )  # fmt: skip
+    assert progress == [300, 600, 900, 1000]
+    labels = labels_from_probabilities(probabilities, manifest["classes"], manifest["threshold"])
+    assert labels == list(model.predict(frame.drop(columns=["y", "note"])))
+    out = pd.read_csv(__import__("io").BytesIO(scored_csv(batch.frame, labels, probabilities)))
+    assert list(out.columns[-3:]) == ["prediction", "probability_no", "probability_yes"] and len(out) == 1000
+
+
+def test_batch_of_50000_rows_in_chunks(deployed, bank_csv):
+    backend, name = deployed
+    manifest = backend.get_model("bank-model").manifest
+    frame = pd.concat([pd.read_csv(bank_csv)] * 2, ignore_index=True).head(50_000)
+    batch = read_scoring_csv(frame.to_csv(index=False).encode(), manifest["input_schema"])
+    calls = []
+    labels = score_in_chunks(
+        backend.get_service(name).scoring_uri, batch.records, key=backend.get_service_keys(name).primary,
+        on_progress=lambda done, total: calls.append(done),
+    )  # fmt: skip
+    assert len(labels) == 50_000 and len(calls) == 50
+
+
+def test_csv_missing_columns_is_refused_before_any_request(deployed):
+    backend, _ = deployed
+    schema = backend.get_model("bank-model").manifest["input_schema"]
+    with pytest.raises(InvalidInput, match="lacks the model's column"):
+        read_scoring_csv(b"age,job\n30,admin.\n", schema)
+
+
+def test_record_from_pairs_types_values_and_fills_defaults(deployed):
+    backend, _ = deployed
+    schema = backend.get_model("bank-model").manifest["input_schema"]
+    record = record_from_pairs(["age=41", "job=technician", "emp.var.rate=-1.8"], schema)
+    assert record["age"] == 41 and isinstance(record["age"], int) and record["emp.var.rate"] == -1.8
+    assert set(record) == {c["name"] for c in schema} and record["marital"]
+    with pytest.raises(InvalidInput, match="must be a number"):
+        record_from_pairs(["age=old"], schema)
+
+
+def test_client_reports_the_servers_message(deployed):
+    backend, name = deployed
+    with pytest.raises(ScoringError, match="HTTP 401: missing or wrong key") as error:
+        score(backend.get_service(name).scoring_uri, [{"age": 1}], key="wrong")
+    assert error.value.status == 401
+
+
+def test_python_and_curl_snippets_print_the_endpoints_predictions(deployed, tmp_path):
+    backend, name = deployed
+    service, key = backend.get_service(name), backend.get_service_keys(name).primary
+    records = backend.get_model("bank-model").manifest["example"]
+    expected = score(service.scoring_uri, records, key=key).response_body
+    script = tmp_path / "endpoint.py"
+    script.write_text(python_snippet(service.scoring_uri, records, key))
+    printed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.strip() == str(expected)
+    assert shutil.which("curl"), "curl is needed to check the curl snippet"
+    curl = subprocess.run(
+        ["bash", "-c", curl_snippet(service.scoring_uri, records, key)], capture_output=True, text=True
+    )
+    assert json.loads(curl.stdout) == expected
