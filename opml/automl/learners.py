@@ -21,6 +21,7 @@ from opml.automl.featurize import TabularFeaturizer
 class Learner:
     name: str  # Azure ML's algorithm name
     flaml_class: str  # class in flaml.automl.model
+    flaml_name: str  # FLAML's short name (its zero-shot portfolio is keyed by it)
     encoding: str  # "ordinal" or "onehot"
     impute: bool
     scale: bool
@@ -40,11 +41,15 @@ class Learner:
 LEARNERS: dict[str, Learner] = {
     learner.name: learner
     for learner in (
-        Learner("LightGBM", "LGBMEstimator", "ordinal", impute=False, scale=False, cost=1.0),
-        Learner("XGBoostClassifier", "XGBoostSklearnEstimator", "ordinal", impute=False, scale=False, cost=1.6),
-        Learner("ExtremeRandomTrees", "ExtraTreesEstimator", "ordinal", impute=True, scale=False, cost=1.9),
-        Learner("RandomForest", "RandomForestEstimator", "ordinal", impute=True, scale=False, cost=2.0),
-        Learner("LogisticRegression", "LRL2Classifier", "onehot", impute=True, scale=True, cost=25.0),
+        Learner("LightGBM", "LGBMEstimator", "lgbm", "ordinal", impute=False, scale=False, cost=1.0),
+        Learner(
+            "XGBoostClassifier", "XGBoostSklearnEstimator", "xgboost", "ordinal", impute=False, scale=False, cost=1.6
+        ),
+        Learner(
+            "ExtremeRandomTrees", "ExtraTreesEstimator", "extra_tree", "ordinal", impute=True, scale=False, cost=1.9
+        ),
+        Learner("RandomForest", "RandomForestEstimator", "rf", "ordinal", impute=True, scale=False, cost=2.0),
+        Learner("LogisticRegression", "LRL2Classifier", "lrl2", "onehot", impute=True, scale=True, cost=25.0),
     )
 }
 
@@ -70,6 +75,24 @@ def search_space(learner: Learner, *, n_rows: int, n_features: int, n_classes: i
     low_cost = {name: spec["low_cost_init_value"] for name, spec in raw.items() if "low_cost_init_value" in spec}
     initial = {name: spec["init_value"] for name, spec in raw.items() if "init_value" in spec}
     return space, low_cost, initial
+
+
+WARM_START_LEARNERS = ("LightGBM", "XGBoostClassifier")
+
+
+def zero_shot_configs(learner: Learner, X: Any, y: Any) -> list[dict[str, Any]]:
+    """FLAML's data-dependent starting configurations (its zero-shot portfolio), in search-space names."""
+    if learner.name not in WARM_START_LEARNERS:
+        return []
+    from flaml.default import suggest_config
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            suggested = suggest_config("classification", X, y, learner.flaml_name, k=1)
+    except Exception:  # the portfolio is a bonus: a failure here only means a cold start
+        return []
+    return [dict(item["hyperparameters"]) for item in suggested]
 
 
 def build_estimator(learner: Learner, config: dict[str, Any], *, n_classes: int, n_jobs: int, seed: int) -> Any:

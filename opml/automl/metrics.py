@@ -50,7 +50,8 @@ def _one_metric(name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarr
     if name == "matthews_correlation":
         return skm.matthews_corrcoef(y, predicted)
     if name == "log_loss":
-        return skm.log_loss(y, np.clip(proba, 1e-15, 1 - 1e-15), labels=list(range(n_classes)))
+        clipped = np.clip(proba, 1e-15, 1 - 1e-15)  # float32 models' rows sum to 1 only approximately
+        return skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=list(range(n_classes)))
     present = np.unique(y)
     if len(present) < 2:
         return float("nan")

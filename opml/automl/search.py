@@ -24,12 +24,20 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from opml.automl.featurize import TabularFeaturizer
-from opml.automl.learners import LEARNERS, Learner, build_estimator, fast_predict_proba, search_space
+from opml.automl.learners import (
+    LEARNERS,
+    Learner,
+    build_estimator,
+    fast_predict_proba,
+    search_space,
+    zero_shot_configs,
+)
 from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking
 from opml.automl.model import OpmlClassifier
 
 EARLY_STOPPING_TRIALS = 50
-EARLY_STOPPING_MIN_BUDGET_SHARE = 0.5  # never stop early in the first half of the budget
+EARLY_STOPPING_MIN_BUDGET_SHARE = 0.8  # never stop early before 80 % of the budget
+WARM_START_MIN_SECONDS = 120  # below this budget, expensive zero-shot configurations do not pay off
 
 
 @dataclass
@@ -124,14 +132,18 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
 
 
 class LearnerState:
-    def __init__(self, learner: Learner, data: SearchData, seed: int):
+    def __init__(self, learner: Learner, data: SearchData, seed: int, warm_start: bool):
         from flaml.tune.searcher.blendsearch import CFO
 
         space, low_cost, _ = search_space(
             learner, n_rows=len(data.y), n_features=data.X.shape[1], n_classes=len(data.classes)
         )
         self.learner = learner
-        self.searcher = CFO(metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed)
+        starts = zero_shot_configs(learner, data.X, data.y) if warm_start else []
+        self.searcher = CFO(
+            metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed,
+            points_to_evaluate=starts or None,
+        )  # fmt: skip
         self.best_score = -np.inf
         self.trials = 0
         self.total_seconds = 0.0
@@ -177,7 +189,8 @@ class Search:
         self.reserve_seconds = reserve_seconds
         self.n_jobs = max(1, (os.cpu_count() or 1) // max_concurrent)
         ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
-        self.states = [LearnerState(LEARNERS[name], data, seed) for name in ordered]
+        warm_start = deadline - time.monotonic() >= WARM_START_MIN_SECONDS
+        self.states = [LearnerState(LEARNERS[name], data, seed, warm_start) for name in ordered]
         self.trials: list[Trial] = []
         self._rng = np.random.default_rng(seed)
         self._best = -np.inf

@@ -30,7 +30,7 @@ class TelemetryWriter:
         self.service = service
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._exporter = _azure_monitor_tracer(service)
+        self._exporter, self._exporter_shutdown = _azure_monitor_tracer(service)
         self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
         self._thread.start()
 
@@ -81,13 +81,15 @@ class TelemetryWriter:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        if self._exporter_shutdown is not None:
+            self._exporter_shutdown()
 
 
 def _azure_monitor_tracer(service: str):
-    """A function exporting batches as spans to Azure Monitor, or None when not configured or not installed."""
+    """(export batch as spans to Azure Monitor, flush and stop), or (None, None) when not configured."""
     connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
     if not connection_string:
-        return None
+        return None, None
     try:
         from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
         from opentelemetry.sdk.resources import Resource
@@ -115,4 +117,4 @@ def _azure_monitor_tracer(service: str):
             )  # fmt: skip
             span.end(end_time=start + int(latency_ms * 1e6))
 
-    return export
+    return export, provider.shutdown
