@@ -139,3 +139,14 @@ def test_run_exit_codes_become_failures(local_backend: LocalBackend, agent, code
     run = submit_python(local_backend, code)
     failed = local_backend.wait_for_run(run.id, timeout=30)
     assert failed.status == FAILED and "exited with code" in failed.error
+
+
+def test_children_of_a_killed_run_are_closed_too(local_backend: LocalBackend, agent):
+    run = submit_python(local_backend, "import time; time.sleep(60)")
+    wait_until(status_is(local_backend, run.id, RUNNING), what="run running")
+    child = local_backend.runs.insert(
+        experiment="agent", run_type="command", compute="cpu-cluster", params={}, parent_id=run.id, status=RUNNING
+    )
+    os.killpg(run_pid(local_backend, run.id), signal.SIGKILL)
+    wait_until(status_is(local_backend, run.id, FAILED), timeout=5, what="the parent Failed")
+    assert local_backend.get_run(child.id).status == FAILED

@@ -261,7 +261,8 @@ class Search:
 
     def run(self) -> list[Trial]:
         running: dict[Future, tuple[Trial, LearnerState]] = {}
-        with ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="trial") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="trial")
+        try:
             while True:
                 while len(running) < self.max_concurrent and self._may_start():
                     picked = self._next_trial()
@@ -280,4 +281,9 @@ class Search:
                 for future in done:
                     trial, state = running.pop(future)
                     self._finish(future.result(), state)
+        except BaseException:
+            # Interrupted (cancel): do not wait for fits in flight, the process is about to end.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return self.trials

@@ -120,10 +120,10 @@ class Agent:
             if run.is_terminal:
                 continue
             if run.status == CANCEL_REQUESTED:
-                self.backend.runs.finish(run_id, CANCELED, None)
+                self._end(run_id, CANCELED, None)
             else:
                 reason = describe_exit(code)
-                self.backend.runs.finish(run_id, FAILED, reason)
+                self._end(run_id, FAILED, reason)
                 self._append_log(run_id, f"[opml agent] {reason}")
             log.info("run %s ended without recording its end (code %s)", run_id, code)
 
@@ -136,14 +136,14 @@ class Agent:
                 self._tracked[run.id] = TrackedProcess(run.id, pid, None)
                 log.info("adopted run %s (pid %s)", run.id, pid)
             elif run.status == CANCEL_REQUESTED:
-                self.backend.runs.finish(run.id, CANCELED, None)
+                self._end(run.id, CANCELED, None)
             else:
                 reason = (
                     "the run process died while no agent was watching it"
                     if pid
-                    else ("the agent stopped before the run process started")
+                    else "the agent stopped before the run process started"
                 )
-                self.backend.runs.finish(run.id, FAILED, reason)
+                self._end(run.id, FAILED, reason)
                 self._append_log(run.id, f"[opml agent] {reason}")
 
     def _forward_cancels(self, active: list[Run]) -> None:
@@ -189,6 +189,11 @@ class Agent:
         self.backend.runs.set_process(run.id, popen.pid, started)
         self._tracked[run.id] = TrackedProcess(run.id, popen.pid, popen)
         log.info("started run %s (pid %s)", run.id, popen.pid)
+
+    def _end(self, run_id: str, status: str, error: str | None) -> None:
+        """Record the end of a run whose process is gone, and of the child runs it left open."""
+        self.backend.runs.finish_open_children(run_id, CANCELED if status == CANCELED else FAILED, error or "canceled")
+        self.backend.runs.finish(run_id, status, error)
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_heartbeat < HEARTBEAT_SECONDS:
