@@ -42,6 +42,7 @@ def test_events_are_written_to_the_store_and_exported_to_azure_monitor(local_bac
         f"InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:{server.server_address[1]}/",
     )
     monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")  # nothing may leave the machine
+    monkeypatch.setenv("APPLICATIONINSIGHTS_SDKSTATS_DISABLED", "true")  # no metrics flush after the server stops
     writer = TelemetryWriter(local_backend.layout.db, "svc")
     try:
         for i in range(5):

@@ -101,7 +101,9 @@ def _azure_monitor_tracer(service: str):
         )
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(AzureMonitorTraceExporter(connection_string=connection_string)))
+    provider.add_span_processor(
+        BatchSpanProcessor(AzureMonitorTraceExporter(connection_string=connection_string, disable_offline_storage=True))
+    )
     tracer = provider.get_tracer("opml.serving")
 
     def export(batch: list[tuple]) -> None:

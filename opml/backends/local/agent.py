@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import psutil
 from opml.backends.local.agent_lock import AgentLock
 from opml.backends.local.backend import LocalBackend
 from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
-from opml.backends.local.processes import describe_exit, process_matches, run_process_env
+from opml.backends.local.processes import describe_exit, process_matches, spawn_detached
 from opml.backends.local.store import to_text, utcnow
 from opml.backends.local.supervisor import ServiceSupervisor
 from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
@@ -169,23 +168,10 @@ class Agent:
     def _spawn(self, run: Run) -> None:
         layout = self.backend.layout
         make_private_dir(layout.run_dir(run.id))
-        log_fd = os.open(layout.run_log(run.id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-m", "opml.backends.local.run_process", str(layout.root), run.id],
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                cwd=layout.run_dir(run.id),
-                env=run_process_env(layout.root),
-                start_new_session=True,
-            )
-        finally:
-            os.close(log_fd)
-        try:
-            started = psutil.Process(popen.pid).create_time()
-        except psutil.NoSuchProcess:
-            started = time.time()
+        popen, started = spawn_detached(
+            "opml.backends.local.run_process", str(layout.root), run.id,
+            workspace=layout.root, log_path=layout.run_log(run.id), cwd=layout.run_dir(run.id),
+        )  # fmt: skip
         self.backend.runs.set_process(run.id, popen.pid, started)
         self._tracked[run.id] = TrackedProcess(run.id, popen.pid, popen)
         log.info("started run %s (pid %s)", run.id, popen.pid)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from opml.backends.local.agent_lock import AgentLock
-from opml.backends.local.layout import PRIVATE_FILE, WorkspaceLayout
-from opml.backends.local.processes import run_process_env
+from opml.backends.local.layout import WorkspaceLayout
+from opml.backends.local.processes import spawn_detached
 from opml.errors import BackendUnavailable
 
 
@@ -26,18 +24,9 @@ def start_agent(workspace: Path, *, wait_seconds: float = 15.0) -> subprocess.Po
     lock = AgentLock(layout.agent_lock)
     if lock.holder_pid() is not None:
         return None
-    log_fd = os.open(layout.agent_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "opml", "--workspace", str(layout.root), "agent"],
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            env=run_process_env(layout.root),
-            start_new_session=True,
-        )
-    finally:
-        os.close(log_fd)
+    process, _ = spawn_detached(
+        "opml", "--workspace", str(layout.root), "agent", workspace=layout.root, log_path=layout.agent_log
+    )
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if lock.holder_pid() is not None:

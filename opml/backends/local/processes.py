@@ -45,3 +45,33 @@ def process_matches(pid: int | None, started: float | None) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
+
+
+def spawn_detached(module: str, *args: str, workspace: Path, log_path: Path, cwd: Path | None = None):
+    """Start ``python -m module args`` in its own session, stdout and stderr appended to ``log_path``
+    (owner-only). Returns (Popen, process start time) for later adoption checks."""
+    import subprocess
+    import sys
+    import time
+
+    from opml.files import PRIVATE_FILE, make_private_dir
+
+    make_private_dir(log_path.parent)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    try:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=run_process_env(workspace),
+            start_new_session=True,
+        )
+    finally:
+        os.close(log_fd)
+    try:
+        started = psutil.Process(popen.pid).create_time()
+    except psutil.NoSuchProcess:
+        started = time.time()
+    return popen, started

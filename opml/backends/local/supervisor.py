@@ -16,15 +16,13 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 
 import psutil
 import requests
 
-from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
-from opml.backends.local.processes import process_matches, run_process_env
+from opml.backends.local.processes import process_matches, spawn_detached
 from opml.backends.local.services import DELETED
 from opml.entities import HEALTHY, SERVICE_FAILED, TRANSITIONING, UNHEALTHY
 
@@ -130,24 +128,9 @@ class ServiceSupervisor:
         if crashes.gave_up or time.monotonic() < crashes.next_start:
             return
         layout = self.backend.layout
-        log_path = layout.service_log(name)
-        make_private_dir(log_path.parent)
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-        try:
-            popen = subprocess.Popen(
-                [sys.executable, "-m", "opml.serving.server", str(layout.root), name],
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=subprocess.STDOUT,
-                env=run_process_env(layout.root),
-                start_new_session=True,
-            )
-        finally:
-            os.close(log_fd)
-        try:
-            started = psutil.Process(popen.pid).create_time()
-        except psutil.NoSuchProcess:
-            started = time.time()
+        popen, started = spawn_detached(
+            "opml.serving.server", str(layout.root), name, workspace=layout.root, log_path=layout.service_log(name)
+        )
         self.services.set_process(name, popen.pid, started)
         if row["state"] != UNHEALTHY:
             self.services.set_state(name, TRANSITIONING, error=row["error"])
