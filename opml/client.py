@@ -86,3 +86,43 @@ def score(
         request_body=body,
         response_body=payload,
     )
+
+
+def _request(method: str, url: str, headers: Mapping[str, str], body: Any = None, timeout: float = 30.0) -> Any:
+    try:
+        response = requests.request(method, url, headers=dict(headers), json=body, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ScoringError(f"cannot reach {url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise ScoringError(f"HTTP {response.status_code}: {_error_message(response)}", response.status_code)
+    return response.json()
+
+
+def trigger_pipeline(
+    endpoint: str, auth_header: Mapping[str, str], experiment: str, parameters: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """POST to a published pipeline's endpoint, as an Azure ML client does; the answer has the run's ``Id``."""
+    body: dict[str, Any] = {"ExperimentName": experiment}
+    if parameters:
+        body["ParameterAssignments"] = dict(parameters)
+    return _request("POST", endpoint, auth_header, body)
+
+
+def get_pipeline_run(endpoint: str, auth_header: Mapping[str, str], run_id: str) -> dict[str, Any]:
+    """The status document of a pipeline run, from the same gateway as ``endpoint``."""
+    base = endpoint.split("/PipelineSubmit/")[0]
+    return _request("GET", f"{base}/{run_id}", auth_header)
+
+
+def wait_for_pipeline_run(
+    endpoint: str, auth_header: Mapping[str, str], run_id: str, *, timeout: float = 3600, poll_seconds: float = 1.0
+) -> dict[str, Any]:
+    """Poll the run's status until Completed, Failed or Canceled; raises ScoringError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        document = get_pipeline_run(endpoint, auth_header, run_id)
+        if document["Status"] in ("Completed", "Failed", "Canceled"):
+            return document
+        if time.monotonic() > deadline:
+            raise ScoringError(f"pipeline run {run_id} is still {document['Status']} after {timeout:.0f} s")
+        time.sleep(poll_seconds)

@@ -18,8 +18,12 @@ COMPLETED = "Completed"
 FAILED = "Failed"
 CANCELED = "Canceled"
 
-RUN_STATUSES = (NOT_STARTED, QUEUED, PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED, COMPLETED, FAILED, CANCELED)
-TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELED})
+SKIPPED = "Skipped"  # a pipeline step not run because an earlier step failed
+
+RUN_STATUSES = (
+    NOT_STARTED, QUEUED, PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED, COMPLETED, FAILED, CANCELED, SKIPPED,
+)  # fmt: skip
+TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELED, SKIPPED})
 ACTIVE_STATUSES = frozenset({PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED})
 
 
@@ -207,3 +211,36 @@ class Service:
 class ServiceKeys:
     primary: str
     secondary: str
+
+
+ACTIVE, DISABLED = "Active", "Disabled"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: str
+    name: str
+    description: str
+    steps: list[dict[str, Any]]
+    parameters: dict[str, Any]  # declared parameters with their defaults
+    created_at: datetime
+    compute: str = "cpu-cluster"
+
+
+@dataclass(frozen=True)
+class PublishedPipeline:
+    id: str
+    name: str
+    description: str
+    version: str
+    pipeline_id: str
+    status: str  # Active or Disabled
+    endpoint: str  # the full REST submit URL
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Token:
+    name: str
+    created_at: datetime
+    revoked: bool

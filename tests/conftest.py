@@ -15,6 +15,7 @@ import pytest
 
 from opml.backends.local import LocalBackend
 from opml.settings import get_settings
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,6 +43,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "workspace"
     monkeypatch.setenv("OPML_WORKSPACE", str(path))
     monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))  # agents of tests never collide on 8790
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()
@@ -113,7 +115,7 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory, bank_small_csv: 
     backend = LocalBackend(root)
     backend.register_dataset(name="bank", source=bank_small_csv)
     run = backend.submit_run(experiment="bank-automl", run_type="automl", compute="cpu-cluster", params=TINY_AUTOML)
-    agent = start_agent(root)
+    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
     try:
         finished = backend.wait_for_run(run.id, timeout=180)
     finally:
@@ -133,6 +135,7 @@ def trained_backend(trained_workspace, tmp_path: Path, monkeypatch: pytest.Monke
     shutil.copytree(source, copy)
     monkeypatch.setenv("OPML_WORKSPACE", str(copy))
     monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
     get_settings.cache_clear()
     return LocalBackend(copy)
 
@@ -156,7 +159,7 @@ def deployed(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
     backend = LocalBackend(root)
     backend.register_model(name="bank-model", run_id=run_id)
     backend.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True)
-    agent = start_agent(root)
+    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
     try:
         service = backend.wait_for_service("bank-svc", timeout=120)
         assert service.state == "Healthy", service.error

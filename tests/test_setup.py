@@ -39,7 +39,7 @@ def test_readme_has_exactly_two_commands_and_ci_runs_the_test_one():
 
 def test_run_command_brings_up_dashboard_and_agent(tmp_path: Path):
     workspace, port = tmp_path / "ws", free_port()
-    env = {**os.environ, "OPML_WORKSPACE": str(workspace)}
+    env = {**os.environ, "OPML_WORKSPACE": str(workspace), "OPML_GATEWAY_PORT": str(free_port())}
     process = subprocess.Popen(
         [str(REPO / readme_commands()[0]), "--port", str(port)],
         cwd=REPO,

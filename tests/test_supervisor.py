@@ -60,6 +60,7 @@ def test_services_stop_with_the_agent_and_come_back_with_the_next(registered, ru
     running_agent.terminate()
     running_agent.wait(timeout=30)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert registered.get_service("svc").state == "Transitioning"  # not Healthy while nothing serves it
     again = start_agent(registered.path)
     try:
         assert healthy(registered, "svc").scoring_uri == service.scoring_uri

@@ -300,9 +300,9 @@ def ensure_model_files(backend: Any, run_id: str) -> tuple[str, Path]:
     refitted on all data the first time someone registers them (this blocks).
     """
     run = backend.runs.get(run_id)
-    if run.parent_id is None:
+    if run.parent_id is None or "best_child_id" in run.progress:  # an AutoML run or pipeline step
         best = run.progress.get("best_child_id")
-        if run.run_type != "automl" or not best or run.status != COMPLETED:
+        if run.run_type not in ("automl", "pipeline_step") or not best or run.status != COMPLETED:
             raise Conflict(f"run {run_id} is not a completed AutoML run with a best model")
         run = backend.runs.get(best)
     outputs = backend.layout.run_outputs(run.id)

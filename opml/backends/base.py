@@ -22,9 +22,12 @@ from opml.entities import (
     Dataset,
     DatasetProfile,
     Model,
+    Pipeline,
+    PublishedPipeline,
     Run,
     Service,
     ServiceKeys,
+    Token,
     WorkspaceInfo,
 )
 from opml.errors import OperationTimeout
@@ -285,6 +288,90 @@ class Backend(abc.ABC):
             if time.monotonic() >= deadline:
                 raise OperationTimeout(f"service {name} is still {service.state} after {timeout:.0f} s")
             time.sleep(poll_seconds)
+
+    # -- pipelines -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_pipeline(
+        self,
+        *,
+        name: str,
+        steps: list[dict[str, Any]],
+        parameters: Mapping[str, Any] | None = None,
+        compute: str = "cpu-cluster",
+        description: str = "",
+    ) -> Pipeline:
+        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem."""
+
+    @abc.abstractmethod
+    def list_pipelines(self) -> list[Pipeline]:
+        """Every pipeline, newest first."""
+
+    @abc.abstractmethod
+    def get_pipeline(self, pipeline_id: str) -> Pipeline:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def run_pipeline(
+        self, pipeline_id: str, *, experiment: str, parameters: Mapping[str, Any] | None = None, trigger: str = "UI"
+    ) -> Run:
+        """Queue a run of a pipeline on its compute; returns at once. Raises NotFound or InvalidInput
+        (unknown parameters, named)."""
+
+    @abc.abstractmethod
+    def publish_pipeline(
+        self, pipeline_id: str, *, name: str, description: str = "", version: str = "1.0"
+    ) -> PublishedPipeline:
+        """Publish a pipeline behind its REST endpoint (status Active). Raises NotFound or InvalidInput."""
+
+    @abc.abstractmethod
+    def list_published_pipelines(self) -> list[PublishedPipeline]:
+        """Every published pipeline, newest first."""
+
+    @abc.abstractmethod
+    def get_published_pipeline(self, published_id: str) -> PublishedPipeline:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipeline:
+        """Enable (Active) or disable (Disabled: its endpoint answers 409). Raises NotFound."""
+
+    @abc.abstractmethod
+    def trigger_published_pipeline(
+        self,
+        published_id: str,
+        *,
+        experiment: str,
+        parameters: Mapping[str, Any] | None = None,
+        trigger: str = "UI",
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Queue a run of a published pipeline. Raises NotFound, Conflict (disabled) or InvalidInput."""
+
+    @abc.abstractmethod
+    def list_pipeline_runs(
+        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
+    ) -> list[Run]:
+        """Pipeline runs, newest first, of one pipeline or published pipeline when given."""
+
+    # -- tokens --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_token(self, name: str) -> str:
+        """A new workspace token for REST triggers, returned once. Raises AlreadyExists or InvalidInput."""
+
+    @abc.abstractmethod
+    def list_tokens(self) -> list[Token]:
+        """Token names with their state (never the tokens)."""
+
+    @abc.abstractmethod
+    def revoke_token(self, name: str) -> None:
+        """Revoke a token at once. Raises NotFound."""
+
+    @abc.abstractmethod
+    def auth_header(self) -> dict[str, str]:
+        """The header a REST client needs, like Azure's ``get_authentication_header()``."""
 
     def list_experiments(self) -> list[str]:
         """Names of experiments with at least one run, sorted."""

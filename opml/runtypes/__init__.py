@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 RUN_TYPES: dict[str, str] = {
     "command": "opml.runtypes.command:COMMAND",
     "automl": "opml.automl.runner:AUTOML",
+    "pipeline": "opml.pipelines.runner:PIPELINE",
 }
 
 

@@ -29,6 +29,8 @@ from opml.backends.local.store import to_text, utcnow
 from opml.backends.local.supervisor import ServiceSupervisor
 from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
 from opml.errors import Conflict
+from opml.pipelines.gateway import Gateway
+from opml.settings import get_settings
 
 log = logging.getLogger("opml.agent")
 
@@ -78,6 +80,8 @@ class Agent:
         if not self._lock.acquire():
             pid = self._lock.holder_pid()
             raise Conflict(f"an agent is already running for workspace {self.backend.path} (pid {pid})")
+        settings = get_settings()
+        gateway = Gateway(self.backend, settings.bind_address, settings.gateway_port)
         try:
             now = to_text(utcnow())
             self.backend.store.execute(
@@ -85,6 +89,8 @@ class Agent:
                 (os.getpid(), now, now),
             )
             log.info("agent %s serving workspace %s", os.getpid(), self.backend.path)
+            gateway.start()
+            log.info("pipeline gateway on http://%s:%s", settings.bind_address, settings.gateway_port)
             while not self.stop_event.is_set():
                 try:
                     self.tick()
@@ -95,6 +101,7 @@ class Agent:
             # Scoring services stop with the agent (like containers with their host) and come back
             # with the next agent; runs go on and are adopted by it.
             self.supervisor.shutdown()
+            gateway.stop()
             self._lock.release()
             log.info("agent %s stopped", os.getpid())
 

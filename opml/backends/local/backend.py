@@ -14,21 +14,27 @@ from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
 from opml.backends.local.layout import WorkspaceLayout
 from opml.backends.local.models import ModelRepository
+from opml.backends.local.pipelines import PipelineRepository
 from opml.backends.local.runs import RunRepository
 from opml.backends.local.services import ServiceRepository
 from opml.backends.local.store import Store, from_text
+from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
+    ACTIVE,
     AgentStatus,
     Compute,
     Dataset,
     DatasetProfile,
     Model,
+    Pipeline,
+    PublishedPipeline,
     Run,
     Service,
     ServiceKeys,
+    Token,
     WorkspaceInfo,
 )
-from opml.errors import InvalidInput
+from opml.errors import Conflict, InvalidInput
 from opml.naming import check_name
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace, get_settings
@@ -49,6 +55,8 @@ class LocalBackend(Backend):
         self.runs = RunRepository(self.store)
         self.models = ModelRepository(self.store, self.layout)
         self.services = ServiceRepository(self.store, self.layout)
+        self.pipelines = PipelineRepository(self.store)
+        self.tokens = TokenRepository(self.store, self.layout)
         self.computes.ensure_default()
 
     @property
@@ -67,6 +75,7 @@ class LocalBackend(Backend):
                 "computes": self.computes.count(),
                 "models": self.models.count(),
                 "services": self.services.count(),
+                "pipelines": self.pipelines.count(),
             },
         )
 
@@ -263,6 +272,100 @@ class LocalBackend(Backend):
     def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
         self.services.row(name)
         return self.services.telemetry(name, since=since)
+
+    # -- pipelines -----------------------------------------------------------------
+
+    def create_pipeline(
+        self,
+        *,
+        name: str,
+        steps: list[dict[str, Any]],
+        parameters: Mapping[str, Any] | None = None,
+        compute: str = "cpu-cluster",
+        description: str = "",
+    ) -> Pipeline:
+        return self.pipelines.create(
+            name=name, steps=steps, parameters=dict(parameters or {}), compute=compute, description=description
+        )
+
+    def list_pipelines(self) -> list[Pipeline]:
+        return self.pipelines.list()
+
+    def get_pipeline(self, pipeline_id: str) -> Pipeline:
+        return self.pipelines.get(pipeline_id)
+
+    def run_pipeline(
+        self, pipeline_id: str, *, experiment: str, parameters: Mapping[str, Any] | None = None, trigger: str = "UI"
+    ) -> Run:
+        pipeline = self.pipelines.get(pipeline_id)
+        return self.submit_run(
+            experiment=experiment, run_type="pipeline", compute=pipeline.compute,
+            params={"pipeline_id": pipeline.id, "parameters": dict(parameters or {}), "trigger": trigger},
+            display_name=pipeline.name,
+        )  # fmt: skip
+
+    def publish_pipeline(
+        self, pipeline_id: str, *, name: str, description: str = "", version: str = "1.0"
+    ) -> PublishedPipeline:
+        settings = get_settings()
+        base_url = f"http://{settings.bind_address}:{settings.gateway_port}"
+        return self.pipelines.publish(
+            pipeline_id=pipeline_id, name=name, description=description, version=version, base_url=base_url
+        )
+
+    def list_published_pipelines(self) -> list[PublishedPipeline]:
+        return self.pipelines.list_published()
+
+    def get_published_pipeline(self, published_id: str) -> PublishedPipeline:
+        return self.pipelines.get_published(published_id)
+
+    def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipeline:
+        return self.pipelines.set_status(published_id, enabled)
+
+    def trigger_published_pipeline(
+        self,
+        published_id: str,
+        *,
+        experiment: str,
+        parameters: Mapping[str, Any] | None = None,
+        trigger: str = "UI",
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        published = self.pipelines.get_published(published_id)
+        if published.status != ACTIVE:
+            raise Conflict(f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
+        pipeline = self.pipelines.get(published.pipeline_id)
+        return self.submit_run(
+            experiment=experiment, run_type="pipeline", compute=pipeline.compute, tags=tags,
+            params={"pipeline_id": pipeline.id, "published_pipeline_id": published.id,
+                    "parameters": dict(parameters or {}), "trigger": trigger},
+            display_name=description or published.name,
+        )  # fmt: skip
+
+    def list_pipeline_runs(
+        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
+    ) -> list[Run]:
+        runs = [r for r in self.runs.list(top_level_only=True, limit=10_000) if r.run_type == "pipeline"]
+        if pipeline_id is not None:
+            runs = [r for r in runs if r.params.get("pipeline_id") == pipeline_id]
+        if published_pipeline_id is not None:
+            runs = [r for r in runs if r.params.get("published_pipeline_id") == published_pipeline_id]
+        return runs
+
+    # -- tokens --------------------------------------------------------------------
+
+    def create_token(self, name: str) -> str:
+        return self.tokens.create(name)
+
+    def list_tokens(self) -> list[Token]:
+        return self.tokens.list()
+
+    def revoke_token(self, name: str) -> None:
+        self.tokens.revoke(name)
+
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.owner_token()}"}
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.path)!r})"

@@ -12,7 +12,9 @@ from opml.backends.local.processes import spawn_detached
 from opml.errors import BackendUnavailable
 
 
-def start_agent(workspace: Path, *, wait_seconds: float = 15.0) -> subprocess.Popen | None:
+def start_agent(
+    workspace: Path, *, wait_seconds: float = 15.0, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen | None:
     """Start ``opml agent`` for ``workspace`` unless one runs already.
 
     Returns the new process, or None when an agent was already running. Blocks
@@ -25,8 +27,9 @@ def start_agent(workspace: Path, *, wait_seconds: float = 15.0) -> subprocess.Po
     if lock.holder_pid() is not None:
         return None
     process, _ = spawn_detached(
-        "opml", "--workspace", str(layout.root), "agent", workspace=layout.root, log_path=layout.agent_log
-    )
+        "opml", "--workspace", str(layout.root), "agent", workspace=layout.root, log_path=layout.agent_log,
+        extra_env=extra_env,
+    )  # fmt: skip
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if lock.holder_pid() is not None:

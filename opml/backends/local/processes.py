@@ -47,7 +47,9 @@ def process_matches(pid: int | None, started: float | None) -> bool:
         return False
 
 
-def spawn_detached(module: str, *args: str, workspace: Path, log_path: Path, cwd: Path | None = None):
+def spawn_detached(
+    module: str, *args: str, workspace: Path, log_path: Path, cwd: Path | None = None, extra_env: dict | None = None
+):
     """Start ``python -m module args`` in its own session, stdout and stderr appended to ``log_path``
     (owner-only). Returns (Popen, process start time) for later adoption checks."""
     import subprocess
@@ -65,7 +67,7 @@ def spawn_detached(module: str, *args: str, workspace: Path, log_path: Path, cwd
             stdout=log_fd,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env=run_process_env(workspace),
+            env={**run_process_env(workspace), **(extra_env or {})},
             start_new_session=True,
         )
     finally:

@@ -221,12 +221,16 @@ class RunRepository:
         return changed > 0
 
     def finish_open_children(self, parent_id: str, status: str, error: str | None = None) -> int:
-        """End every child of ``parent_id`` that has not ended (the parent stopped under them)."""
+        """End every descendant of ``parent_id`` that has not ended (the parent stopped under them)."""
         count = 0
         for child in self.list(parent_id=parent_id, limit=100_000):
+            count += self.finish_open_children(child.id, status, error)
             if not child.is_terminal:
                 count += self.finish(child.id, status, error)
         return count
+
+    def set_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        self._store.execute("UPDATE runs SET params = ? WHERE id = ?", (dumps(dict(params)), run_id))
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         now = to_text(utcnow())

@@ -67,6 +67,17 @@ MIGRATIONS: list[list[str]] = [
             client TEXT)""",
         "CREATE INDEX telemetry_by_service ON telemetry (service, at)",
     ],
+    [
+        """CREATE TABLE pipelines (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, steps TEXT NOT NULL,
+            parameters TEXT NOT NULL, compute TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE published_pipelines (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, version TEXT NOT NULL,
+            pipeline_id TEXT NOT NULL REFERENCES pipelines (id), status TEXT NOT NULL, endpoint TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE tokens (
+            name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

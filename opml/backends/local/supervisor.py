@@ -117,8 +117,11 @@ class ServiceSupervisor:
         self._crashes.pop(name, None)
 
     def shutdown(self) -> None:
+        """Stop every scoring process; their services wait, Transitioning, for the next agent."""
         for name in list(self._processes):
             self._stop(name)
+            self.services.set_process(name, None, None)
+            self.services.set_state(name, TRANSITIONING, error="the agent stopped; the service starts again with it")
 
     # -- steps ---------------------------------------------------------------------------
 

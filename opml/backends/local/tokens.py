@@ -1,0 +1,80 @@
+"""Workspace tokens for REST triggers: random, stored as sha256 hashes, compared in constant time.
+
+The local owner's token lives in ``secrets/owner.token`` (0600), so ``auth_header()`` works without
+asking anyone; other tokens are shown once, at creation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+
+from opml.backends.local.layout import WorkspaceLayout, write_private_file
+from opml.backends.local.store import Store, from_text, to_text, utcnow
+from opml.entities import Token
+from opml.errors import AlreadyExists, NotFound
+from opml.naming import check_name
+
+OWNER = "owner"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _to_token(row: sqlite3.Row) -> Token:
+    return Token(name=row["name"], created_at=from_text(row["created_at"]), revoked=row["revoked_at"] is not None)
+
+
+class TokenRepository:
+    def __init__(self, store: Store, layout: WorkspaceLayout):
+        self._store = store
+        self._owner_file = layout.root / "secrets" / "owner.token"
+
+    def create(self, name: str) -> str:
+        """A new token (returned once; only its hash is kept)."""
+        name = check_name(name, "token")
+        token = secrets.token_urlsafe(32)
+        with self._store.transaction() as connection:
+            if connection.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"a token named {name!r} already exists")
+            connection.execute(
+                "INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)", (name, _hash(token), to_text(utcnow()))
+            )
+        return token
+
+    def owner_token(self) -> str:
+        """The local owner's token, created on first use."""
+        if self._owner_file.exists():
+            return self._owner_file.read_text().strip()
+        try:
+            token = self.create(OWNER)
+        except AlreadyExists:  # another process created it: its file is being written
+            self._store.execute("DELETE FROM tokens WHERE name = ? AND revoked_at IS NULL", (OWNER,))
+            token = self.create(OWNER)
+        write_private_file(self._owner_file, token.encode())
+        return token
+
+    def list(self) -> list[Token]:
+        return [_to_token(row) for row in self._store.query("SELECT * FROM tokens ORDER BY created_at")]
+
+    def revoke(self, name: str) -> None:
+        changed = self._store.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (to_text(utcnow()), name)
+        )
+        if not changed and not self._store.query_one("SELECT 1 FROM tokens WHERE name = ?", (name,)):
+            raise NotFound(f"no token named {name!r}")
+        if name == OWNER:
+            self._owner_file.unlink(missing_ok=True)
+
+    def verify(self, token: str | None) -> bool:
+        """True when ``token`` is a live token; every stored hash is compared, in constant time."""
+        if not token:
+            return False
+        given = _hash(token).encode()
+        matched = False
+        for row in self._store.query("SELECT hash FROM tokens WHERE revoked_at IS NULL"):
+            matched |= hmac.compare_digest(given, row["hash"].encode())
+        return matched

@@ -1,0 +1,1 @@
+"""Training pipelines: the spec, the ``pipeline`` run type and the REST gateway for published pipelines."""

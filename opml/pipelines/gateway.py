@@ -1,0 +1,146 @@
+"""The pipeline REST gateway (DESIGN.md §4): trigger published pipelines and read run status over HTTP.
+
+A client written for Azure ML works unchanged::
+
+    response = requests.post(published.endpoint, headers=auth_header, json={"ExperimentName": "bank"})
+    run_id = response.json()["Id"]
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opml.entities import ACTIVE, NOT_STARTED, QUEUED, Run
+from opml.errors import OpmlError
+from opml.serving.keys import bearer_token
+
+log = logging.getLogger("opml.gateway")
+PREFIX = "/pipelines/v1.0/PipelineRuns"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": message, "status_code": status}, status_code=status, headers=headers)
+
+
+def _time(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def run_document(backend: Any, run: Run) -> dict[str, Any]:
+    """A pipeline run as Azure ML's REST API shows it, with its step runs."""
+    steps = sorted(backend.list_runs(parent_id=run.id, limit=1000), key=lambda r: r.created_at)
+    return {
+        "Id": run.id,
+        "Status": NOT_STARTED if run.status == QUEUED else run.status,
+        "ExperimentName": run.experiment,
+        "PipelineId": run.params.get("published_pipeline_id") or run.params.get("pipeline_id"),
+        "Description": run.display_name,
+        "Tags": run.tags,
+        "RunSource": run.params.get("trigger"),
+        "CreatedTimeUtc": _time(run.created_at),
+        "StartTimeUtc": _time(run.started_at),
+        "EndTimeUtc": _time(run.ended_at),
+        "Error": run.error,
+        "StepRuns": [
+            {"Id": s.id, "Name": s.display_name, "Status": s.status, "StartTimeUtc": _time(s.started_at),
+             "EndTimeUtc": _time(s.ended_at), "Error": s.error}
+            for s in steps
+        ],
+    }  # fmt: skip
+
+
+def create_gateway_app(backend: Any) -> FastAPI:
+    app = FastAPI(title="opml pipelines", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(
+            exc.status_code, f"no such path: {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+        )
+
+    @app.exception_handler(OpmlError)
+    async def opml_error(request: Request, exc: OpmlError) -> JSONResponse:
+        return _error(exc.http_status if exc.http_status < 500 else 500, str(exc))
+
+    def authorized(request: Request) -> bool:
+        return backend.tokens.verify(bearer_token(request.headers.get("authorization")))
+
+    @app.post(PREFIX + "/PipelineSubmit/{published_id}")
+    async def submit(published_id: str, request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing, wrong or revoked token: send 'Authorization: Bearer <workspace token>'")
+        published = backend.get_published_pipeline(published_id)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 'the request body must be JSON, e.g. {"ExperimentName": "my-experiment"}')
+        if not isinstance(body, dict):
+            return _error(400, "the request body must be a JSON object")
+        experiment = body.get("ExperimentName")
+        if not isinstance(experiment, str) or not experiment.strip():
+            return _error(400, "ExperimentName is required")
+        unknown = sorted(
+            set(body) - {"ExperimentName", "ParameterAssignments", "Description", "Tags", "DataPathAssignments"}
+        )
+        if unknown:
+            return _error(400, f"unknown field(s): {', '.join(unknown)}")
+        if published.status != ACTIVE:
+            return _error(409, f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
+        run = backend.trigger_published_pipeline(
+            published_id, experiment=experiment.strip(), parameters=body.get("ParameterAssignments") or {},
+            trigger="REST", description=str(body.get("Description") or ""), tags=body.get("Tags") or {},
+        )  # fmt: skip
+        return JSONResponse(
+            {"Id": run.id, "Status": NOT_STARTED, "ExperimentName": run.experiment, "PipelineId": published.id}
+        )
+
+    @app.get(PREFIX + "/Pipeline/{published_id}")
+    async def runs_of(published_id: str, request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing, wrong or revoked token")
+        backend.get_published_pipeline(published_id)
+        runs = backend.list_pipeline_runs(published_pipeline_id=published_id)
+        return JSONResponse([run_document(backend, run) for run in runs])
+
+    @app.get(PREFIX + "/{run_id}")
+    async def status(run_id: str, request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing, wrong or revoked token")
+        run = backend.get_run(run_id)
+        if run.run_type != "pipeline":
+            return _error(404, f"run {run_id} is not a pipeline run")
+        return JSONResponse(run_document(backend, run))
+
+    return app
+
+
+class Gateway:
+    """The gateway served by uvicorn in a thread of the agent."""
+
+    def __init__(self, backend: Any, host: str, port: int):
+        config = uvicorn.Config(
+            create_gateway_app(backend), host=host, port=port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._serve, name="pipeline-gateway", daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind: the agent goes on without the gateway
+            log.error("the pipeline gateway could not start (port in use?)")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

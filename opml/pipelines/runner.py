@@ -1,0 +1,138 @@
+"""The ``pipeline`` run type: run a pipeline's steps in order, each as a child run with its own log.
+
+A failing step fails the pipeline run with the step named; the steps after it are marked Skipped.
+The AutoML step runs the same AutoML job as an AutoML run, its trials being children of the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from opml.entities import COMPLETED, FAILED, NOT_STARTED, RUNNING, SKIPPED
+from opml.errors import InvalidInput, OpmlError
+from opml.files import PRIVATE_FILE, make_private_dir
+from opml.pipelines.spec import check_assignments, resolve
+from opml.runtypes.context import RunContext, RunFailed
+
+TRIGGERS = ("UI", "REST", "Schedule", "CLI")
+
+
+def load_prepare(script: str):
+    spec = importlib.util.spec_from_file_location("opml_user_prep", script)
+    if spec is None or spec.loader is None:
+        raise RunFailed(f"cannot load {script}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    prepare = getattr(module, "prepare", None)
+    if not callable(prepare):
+        raise RunFailed(f"{script} defines no prepare(df) function")
+    return prepare
+
+
+@contextlib.contextmanager
+def step_log(path: Path):
+    """Send what a step prints (stdout and stderr) to the step's own log file."""
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    with open(fd, "a", buffering=1) as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        yield
+
+
+class PipelineRunType:
+    name = "pipeline"
+
+    def validate(self, params: dict[str, Any], backend: Any) -> dict[str, Any]:
+        unknown = set(params) - {"pipeline_id", "published_pipeline_id", "parameters", "trigger"}
+        if unknown:
+            raise InvalidInput(f"unknown pipeline run setting(s): {', '.join(sorted(unknown))}")
+        pipeline = backend.pipelines.get(str(params.get("pipeline_id")))
+        trigger = params.get("trigger", "UI")
+        if trigger not in TRIGGERS:
+            raise InvalidInput(f"trigger must be one of {', '.join(TRIGGERS)}")
+        return {
+            "pipeline_id": pipeline.id,
+            "published_pipeline_id": params.get("published_pipeline_id"),
+            "parameters": check_assignments(pipeline.parameters, params.get("parameters")),
+            "trigger": trigger,
+        }
+
+    def execute(self, context: RunContext) -> None:
+        backend, run = context.backend, context.run
+        pipeline = backend.pipelines.get(run.params["pipeline_id"])
+        values = {**pipeline.parameters, **run.params.get("parameters", {})}
+        steps = resolve(pipeline.steps, values)
+        context.log(f"pipeline {pipeline.name} ({pipeline.id}) with parameters {values}")
+        children = [
+            backend.runs.insert(
+                experiment=run.experiment, run_type="pipeline_step", compute=run.compute, params={"step": step},
+                parent_id=run.id, run_id=f"{run.id}_{step['name']}", status=NOT_STARTED, display_name=step["name"],
+            ).id
+            for step in steps
+        ]  # fmt: skip
+        context.set_progress(steps=[s["name"] for s in steps])
+        outputs: dict[str, Any] = {}
+        for index, (step, child_id) in enumerate(zip(steps, children, strict=True)):
+            context.set_progress(current_step=step["name"])
+            backend.runs.set_status(child_id, RUNNING)
+            try:
+                with step_log(backend.layout.run_log(child_id)):
+                    print(f"[opml] step {step['name']} ({step['type']})", flush=True)
+                    try:
+                        result = self._run_step(context, step, child_id, outputs)
+                    except Exception:
+                        traceback.print_exc()  # into the step's own log
+                        raise
+            except Exception as exc:  # any failure of a step: recorded on it, the rest is skipped
+                message = str(exc) if isinstance(exc, (OpmlError, RunFailed)) else f"{type(exc).__name__}: {exc}"
+                backend.runs.finish_open_children(child_id, FAILED, "the step failed")
+                backend.runs.finish(child_id, FAILED, message)
+                for later in children[index + 1 :]:
+                    backend.runs.finish(later, SKIPPED, f"skipped: step {step['name']!r} failed")
+                raise RunFailed(f"step {step['name']!r} failed: {message}") from None
+            outputs.update(result)
+            backend.runs.update_progress(child_id, result)
+            backend.runs.finish(child_id, COMPLETED)
+        context.set_progress(current_step=None, outputs=outputs)
+
+    def _run_step(self, context: RunContext, step: dict, child_id: str, outputs: dict) -> dict[str, Any]:
+        backend = context.backend
+        if step["type"] == "data_prep":
+            import pandas as pd
+
+            frame = backend.load_dataset(step["input_dataset"])
+            prepared = load_prepare(step["script"])(frame.copy())
+            if not isinstance(prepared, pd.DataFrame) or prepared.empty:
+                raise RunFailed("prepare(df) must return a non-empty DataFrame")
+            dataset = backend.register_dataset(
+                name=step["output_dataset"], source=prepared.to_csv(index=False).encode(),
+                filename=f"{step['output_dataset']}.csv", description=f"output of pipeline step {step['name']}",
+            )  # fmt: skip
+            print(f"[opml] {len(frame):,} rows in, {len(prepared):,} rows out -> dataset {dataset.id}", flush=True)
+            return {"output_dataset": dataset.id}
+        if step["type"] == "automl":
+            from opml.automl.runner import AUTOML, AutoMLJob  # heavy: imported by run processes only
+
+            settings = AUTOML.validate(dict(step["settings"]), backend)
+            backend.runs.set_params(child_id, settings)
+            AutoMLJob(RunContext(backend, backend.runs.get(child_id))).run()
+            best = backend.runs.get(child_id).progress
+            return {
+                "automl_run": child_id,
+                "best_child": best.get("best_child_id"),
+                "best_metric": best.get("best_metric"),
+            }
+        model = backend.register_model(
+            name=step["model_name"],
+            run_id=outputs["automl_run"],
+            description=f"registered by pipeline run {context.run.id}",
+        )
+        print(f"[opml] registered model {model.id}", flush=True)
+        return {"model": model.id}
+
+
+PIPELINE = PipelineRunType()

@@ -1,0 +1,223 @@
+"""Training pipelines with real processes: build, run, publish, trigger over REST as an Azure client would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from opml.backends.local import LocalBackend
+from opml.errors import AlreadyExists, InvalidInput, NotFound
+from opml.settings import get_settings
+from tests.helpers import free_port, wait_until
+
+PREP = "def prepare(df):\n    print('dropping duration')\n    return df.drop(columns=['duration'])\n"
+BROKEN = "def prepare(df):\n    raise ValueError('the prep script is broken')\n"
+
+
+def steps(script: Path, model_name: str = "bank-pipeline-model") -> list[dict]:
+    return [
+        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "${dataset}",
+         "output_dataset": "bank-prepared"},
+        {"name": "train", "type": "automl", "settings": {
+            "dataset": "bank-prepared", "label_column": "y", "experiment_timeout_minutes": "${timeout}",
+            "max_iterations": 4, "n_cross_validations": 3, "primary_metric": "${metric}"}},
+        {"name": "register", "type": "register_model", "model_name": model_name},
+    ]  # fmt: skip
+
+
+PARAMETERS = {"dataset": "bank", "timeout": 0.25, "metric": "accuracy"}
+
+
+@pytest.fixture
+def gateway_backend(local_backend: LocalBackend, bank_small_csv, monkeypatch, tmp_path):
+    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
+    get_settings.cache_clear()
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    (tmp_path / "prep.py").write_text(PREP)
+    (tmp_path / "broken.py").write_text(BROKEN)
+    return local_backend
+
+
+@pytest.fixture
+def published(gateway_backend, tmp_path):
+    pipeline = gateway_backend.create_pipeline(
+        name="bank-train", steps=steps(tmp_path / "prep.py"), parameters=PARAMETERS
+    )
+    return gateway_backend.publish_pipeline(pipeline.id, name="Bankmarketing Train", description="train", version="1.0")
+
+
+@pytest.fixture
+def gateway(gateway_backend, agent, published):
+    base = published.endpoint.split("/PipelineSubmit/")[0]
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{base}/nope", timeout=1).status_code == 401
+        except requests.ConnectionError:
+            return False
+
+    wait_until(up, timeout=20, what="the pipeline gateway")
+    return base
+
+
+def test_publish_trigger_over_rest_and_watch_to_completed(gateway_backend, published, gateway):
+    # Exactly what an Azure ML client does with a published pipeline:
+    auth_header = gateway_backend.auth_header()
+    response = requests.post(
+        published.endpoint, headers=auth_header,
+        json={"ExperimentName": "bank-rest", "ParameterAssignments": {"metric": "AUC_weighted"}},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["Status"] == "NotStarted" and answer["PipelineId"] == published.id
+    run_id = answer["Id"]
+    status = wait_until(
+        lambda: (doc := requests.get(f"{gateway}/{run_id}", headers=auth_header).json())["Status"]
+        in ("Completed", "Failed") and doc,
+        timeout=180, interval=1, what="the pipeline run to end",
+    )  # fmt: skip
+    assert status["Status"] == "Completed", status["Error"]
+    assert [(s["Name"], s["Status"]) for s in status["StepRuns"]] == [
+        ("prep", "Completed"), ("train", "Completed"), ("register", "Completed"),
+    ]  # fmt: skip
+    model = gateway_backend.get_model("bank-pipeline-model")
+    assert model.version == 1 and model.primary_metric == "AUC_weighted"
+    assert "duration" not in {c["name"] for c in model.manifest["input_schema"]}  # the prep step ran
+    assert "dropping duration" in gateway_backend.read_run_log(f"{run_id}_prep")[0]
+    runs = requests.get(f"{gateway}/Pipeline/{published.id}", headers=auth_header).json()
+    assert [r["Id"] for r in runs] == [run_id] and runs[0]["RunSource"] == "REST"
+
+
+def test_gateway_auth_and_bad_input(gateway_backend, published, gateway):
+    auth = gateway_backend.auth_header()
+    body = {"ExperimentName": "e"}
+
+    def post(url=published.endpoint, headers=auth, payload=body):
+        return requests.post(url, headers=headers, json=payload, timeout=10)
+
+    def check(response, status, fragment):
+        assert response.status_code == status, response.text
+        assert fragment in response.json()["error"] and response.json()["status_code"] == status
+
+    check(post(headers={}), 401, "token")
+    check(post(headers={"Authorization": "Bearer wrong"}), 401, "token")
+    token = gateway_backend.create_token("ci")
+    assert (
+        post(
+            headers={"Authorization": f"Bearer {token}"}, payload={**body, "ParameterAssignments": {"timeout": 9}}
+        ).status_code
+        == 200
+    )
+    gateway_backend.revoke_token("ci")
+    check(post(headers={"Authorization": f"Bearer {token}"}), 401, "revoked")
+    check(post(url=published.endpoint.rsplit("/", 1)[0] + "/no-such-id"), 404, "no published pipeline")
+    check(post(payload={}), 400, "ExperimentName is required")
+    check(
+        post(payload={**body, "ParameterAssignments": {"learning_rate": 1}}), 400, "unknown parameter(s): learning_rate"
+    )
+    check(post(payload={**body, "ParameterAssignments": {"timeout": "long"}}), 400, "must be a number")
+    check(
+        requests.post(published.endpoint, headers={**auth, "Content-Type": "application/json"}, data="{", timeout=5),
+        400,
+        "JSON",
+    )
+    gateway_backend.set_published_pipeline_enabled(published.id, False)
+    check(post(), 409, "disabled")
+    gateway_backend.set_published_pipeline_enabled(published.id, True)
+    check(requests.get(f"{gateway}/no-such-run", headers=auth, timeout=5), 404, "no run")
+    check(requests.get(f"{gateway}/no-such-run", timeout=5), 401, "token")
+
+
+def test_failing_step_fails_the_run_names_it_and_skips_the_rest(gateway_backend, agent, tmp_path):
+    pipeline = gateway_backend.create_pipeline(
+        name="broken", steps=steps(tmp_path / "broken.py"), parameters=PARAMETERS
+    )
+    run = gateway_backend.run_pipeline(pipeline.id, experiment="broken")
+    finished = gateway_backend.wait_for_run(run.id, timeout=120)
+    assert finished.status == "Failed" and "step 'prep' failed: ValueError: the prep script is broken" in finished.error
+    states = {r.display_name: r.status for r in gateway_backend.list_runs(parent_id=run.id)}
+    assert states == {"prep": "Failed", "train": "Skipped", "register": "Skipped"}
+    log = gateway_backend.read_run_log(f"{run.id}_prep")[0]
+    assert "Traceback" in log and "ValueError: the prep script is broken" in log
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda s: s[1:], None),  # no data_prep: allowed
+        (lambda s: s[:1], "exactly one automl step"),
+        (lambda s: [s[1], s[0], s[2]], "optional data_prep, the automl step"),
+        (lambda s: [{**s[0], "script": "/nope.py"}, *s[1:]], "does not exist"),
+        (lambda s: [{**s[0], "type": "shell"}, *s[1:]], "'type' one of"),
+        (
+            lambda s: [s[0], {**s[1], "settings": {"label_column": "${missing}"}}, s[2]],
+            "undeclared parameter(s): missing",
+        ),
+        (lambda s: [s[0], s[1], {**s[2], "model_name": "../x"}], "must not contain"),
+    ],
+)
+def test_pipeline_definitions_are_validated(gateway_backend, tmp_path, mutate, message):
+    definition = mutate(steps(tmp_path / "prep.py"))
+    if message is None:
+        assert (
+            gateway_backend.create_pipeline(name="ok", steps=definition, parameters=PARAMETERS).steps[0]["type"]
+            == "automl"
+        )
+        return
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        gateway_backend.create_pipeline(name="bad", steps=definition, parameters=PARAMETERS)
+    assert gateway_backend.list_pipelines() == []
+
+
+def test_prep_script_without_prepare_is_refused(gateway_backend, tmp_path):
+    script = tmp_path / "empty.py"
+    script.write_text("x = 1\n")
+    with pytest.raises(InvalidInput, match="must define a function prepare"):
+        gateway_backend.create_pipeline(name="p", steps=steps(script), parameters=PARAMETERS)
+
+
+def test_tokens_are_stored_hashed_shown_once_and_revocable(gateway_backend):
+    token = gateway_backend.create_token("robot")
+    assert len(token) >= 43
+    assert token not in (gateway_backend.path / "opml.db").read_bytes().decode(errors="ignore")
+    assert [(t.name, t.revoked) for t in gateway_backend.list_tokens()] == [("robot", False)]
+    with pytest.raises(AlreadyExists):
+        gateway_backend.create_token("robot")
+    assert gateway_backend.tokens.verify(token)
+    gateway_backend.revoke_token("robot")
+    assert not gateway_backend.tokens.verify(token)
+    with pytest.raises(NotFound):
+        gateway_backend.revoke_token("nobody")
+    owner = gateway_backend.auth_header()["Authorization"].removeprefix("Bearer ")
+    assert gateway_backend.tokens.verify(owner) and gateway_backend.auth_header()["Authorization"].endswith(owner)
+    assert oct((gateway_backend.path / "secrets" / "owner.token").stat().st_mode & 0o777) == "0o600"
+
+
+def test_pipelines_through_the_cli(gateway_backend, tmp_path):
+    definition = tmp_path / "pipeline.json"
+    definition.write_text(json.dumps({"steps": steps(tmp_path / "prep.py"), "parameters": PARAMETERS}))
+
+    def opml(*args):
+        return subprocess.run([sys.executable, "-m", "opml", "--workspace", str(gateway_backend.path), *args],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    created = json.loads(opml("--json", "pipelines", "create", "bank-train", "--file", str(definition)).stdout)
+    published = json.loads(
+        opml("--json", "pipelines", "publish", created["id"], "--name", "Bankmarketing Train").stdout
+    )
+    assert published["status"] == "Active" and published["endpoint"].endswith(published["id"])
+    run = json.loads(
+        opml("--json", "pipelines", "run", created["id"], "--experiment", "cli", "--param", "timeout=0.5").stdout
+    )
+    assert run["status"] == "Queued" and run["params"]["parameters"] == {"timeout": 0.5}
+    assert opml("pipelines", "disable", published["id"]).returncode == 0
+    assert gateway_backend.get_published_pipeline(published["id"]).status == "Disabled"
+    bad = opml("pipelines", "run", created["id"], "--experiment", "cli", "--param", "nope=1")
+    assert bad.returncode == 2 and "unknown parameter(s): nope" in bad.stderr
+    token = opml("tokens", "create", "robot")
+    assert token.returncode == 0 and "shown once" in token.stderr and len(token.stdout.strip()) >= 43
