@@ -14,6 +14,7 @@ pages = {
         st.Page("pages/automl.py", title="Automated ML", icon=":material/auto_awesome:"),
         st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
         st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+        st.Page("pages/pipelines.py", title="Pipelines", icon=":material/account_tree:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
     ],
     "Deploy": [

@@ -112,3 +112,27 @@ def prediction_drift_figure(frame, training_balance: dict[str, float]) -> go.Fig
     return figure.update_layout(
         title="Prediction distribution vs training label balance", yaxis={"range": [0, 1]}, **LAYOUT
     )
+
+
+STATUS_COLORS = {
+    "Completed": "#2e7d32", "Failed": "#c62828", "Running": "#1565c0", "Finalizing": "#1565c0",
+    "Preparing": "#f9a825", "Queued": "#9e9e9e", "NotStarted": "#bdbdbd", "Skipped": "#e0e0e0",
+    "Canceled": "#616161", "CancelRequested": "#ef6c00",
+}  # fmt: skip
+
+
+def pipeline_graph(steps: list[tuple[str, str, str]]) -> go.Figure:
+    """Steps as boxes left to right, coloured by status: (name, type, status) each."""
+    figure = go.Figure()
+    for index, (name, kind, status) in enumerate(steps):
+        if index:
+            figure.add_annotation(x=index - 0.18, y=0, ax=index - 1 + 0.18, ay=0, xref="x", yref="y", axref="x",
+                                  ayref="y", showarrow=True, arrowhead=2, arrowwidth=2)  # fmt: skip
+        figure.add_scatter(
+            x=[index], y=[0], mode="markers+text", marker={"size": 60, "symbol": "square",
+            "color": STATUS_COLORS.get(status, "#bdbdbd")}, text=[f"{name}<br>{status}"], textposition="bottom center",
+            name=f"{name} ({kind})", hovertext=f"{name}: {kind}, {status}", showlegend=False,
+        )  # fmt: skip
+    figure.update_xaxes(visible=False, range=[-0.6, max(len(steps) - 0.4, 0.6)])
+    figure.update_yaxes(visible=False, range=[-1.2, 0.6])
+    return figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10})

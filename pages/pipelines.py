@@ -1,0 +1,248 @@
+"""Pipelines: build a training pipeline, run and watch it, publish it behind a REST endpoint, trigger it."""
+
+import pandas as pd
+import streamlit as st
+
+from opml.automl.names import PRIMARY_METRICS
+from opml.leaderboard import leaderboard
+from opml.ui import format_seconds, get_backend, user_errors
+from opml.ui.charts import pipeline_graph
+
+st.title("Pipelines")
+backend = get_backend()
+pipelines = backend.list_pipelines()
+build_tab, runs_tab, publish_tab, tokens_tab = st.tabs(["Build & run", "Runs", "Published", "Tokens"])
+
+with build_tab:
+    with st.expander("New pipeline", icon=":material/account_tree:", expanded=not pipelines):
+        datasets = [d.name for d in backend.list_datasets()]
+        if not datasets:
+            st.info("Register a dataset first.")
+        else:
+            name = st.text_input("Pipeline name", value="bankmarketing-train", key="pl_name")
+            left, middle, right = st.columns(3)
+            dataset = left.selectbox("Dataset (parameter)", datasets, key="pl_dataset")
+            columns = list(backend.get_dataset(dataset).columns)
+            label = middle.selectbox(
+                "Label column", columns, index=columns.index("y") if "y" in columns else 0, key="pl_label"
+            )
+            metric = right.selectbox("Primary metric (parameter)", PRIMARY_METRICS, key="pl_metric")
+            left, right = st.columns(2)
+            timeout = left.number_input("AutoML timeout, minutes (parameter)", 0.1, 1440.0, 5.0, key="pl_timeout")
+            compute = right.selectbox("Compute", [c.name for c in backend.list_computes()], key="pl_compute")
+            prep = st.toggle("Data-preparation step (a Python file defining prepare(df))", key="pl_prep")
+            script = st.text_input("Script path", key="pl_script", disabled=not prep)
+            register = st.toggle("Register the best model", value=True, key="pl_register")
+            model_name = st.text_input("Model name", value=f"{dataset}-model", key="pl_model", disabled=not register)
+            if st.button("Create pipeline", type="primary", key="pl_create"):
+                with user_errors():
+                    steps = []
+                    training_data = "${dataset}"
+                    if prep:
+                        steps.append(
+                            {
+                                "name": "prep",
+                                "type": "data_prep",
+                                "script": script,
+                                "input_dataset": "${dataset}",
+                                "output_dataset": f"{name}-prepared",
+                            }
+                        )
+                        training_data = f"{name}-prepared"
+                    steps.append(
+                        {
+                            "name": "train",
+                            "type": "automl",
+                            "settings": {
+                                "dataset": training_data,
+                                "label_column": label,
+                                "primary_metric": "${primary_metric}",
+                                "experiment_timeout_minutes": "${timeout_minutes}",
+                            },
+                        }
+                    )
+                    if register:
+                        steps.append({"name": "register", "type": "register_model", "model_name": model_name})
+                    parameters = {"dataset": dataset, "primary_metric": metric, "timeout_minutes": float(timeout)}
+                    pipeline = backend.create_pipeline(name=name, steps=steps, parameters=parameters, compute=compute)
+                    pipelines.insert(0, pipeline)
+                    st.success(f"Created pipeline **{pipeline.name}** ({pipeline.id}).")
+    if pipelines:
+        labels = {p.id: f"{p.name} · {p.id[:8]}" for p in pipelines}
+        pipeline_id = st.selectbox("Pipeline", list(labels), format_func=labels.get, key="pl_selected")
+        pipeline = backend.get_pipeline(pipeline_id)
+        st.plotly_chart(pipeline_graph([(s["name"], s["type"], "NotStarted") for s in pipeline.steps]), key="pl_graph")
+        left, right = st.columns(2)
+        experiment = left.text_input("Experiment", value=pipeline.name, key="pl_experiment")
+        if right.button("Run now", key="pl_run", icon=":material/play_arrow:"):
+            with user_errors():
+                run = backend.run_pipeline(pipeline_id, experiment=experiment)
+                st.session_state["pl_watch"] = run.id
+                st.success(f"Queued pipeline run **{run.id}**: watch it on the Runs tab.")
+
+with runs_tab:
+    runs = backend.list_pipeline_runs()
+    if not runs:
+        st.info("No pipeline runs yet.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Run": r.id,
+                        "Pipeline": r.display_name,
+                        "Status": r.status,
+                        "Trigger": r.params.get("trigger"),
+                        "Experiment": r.experiment,
+                        "Started": r.started_at,
+                        "Duration": format_seconds(r.duration_seconds),
+                    }
+                    for r in runs
+                ]
+            ),
+            hide_index=True,
+            key="pl_runs_table",
+        )
+        ids = [r.id for r in runs]
+        if st.session_state.get("pl_watch") not in ids:
+            st.session_state["pl_watch"] = ids[0]
+        watched = st.selectbox("Watch run", ids, key="pl_watch")
+        active = not backend.get_run(watched).is_terminal
+
+        @st.fragment(run_every=2 if active else None)
+        def watch() -> None:
+            run = backend.get_run(watched)
+            steps = sorted(backend.list_runs(parent_id=run.id), key=lambda s: s.created_at)
+            st.metric("Status", run.status)
+            if run.error:
+                st.error(run.error)
+            st.plotly_chart(
+                pipeline_graph([(s.display_name, s.params.get("step", {}).get("type", ""), s.status) for s in steps]),
+                key="pl_run_graph",
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Step": s.display_name,
+                            "Status": s.status,
+                            "Duration": format_seconds(s.duration_seconds),
+                            "Error": s.error or "",
+                            "Outputs": str({k: v for k, v in s.progress.items()}),
+                        }
+                        for s in steps
+                    ]
+                ),
+                hide_index=True,
+                key="pl_steps",
+            )
+            if steps:
+                step = st.selectbox(
+                    "Step log", [s.id for s in steps], format_func=lambda i: i.rsplit("_", 1)[-1], key="pl_step"
+                )
+                st.code(backend.read_run_log(step)[0][-15000:] or "(empty)", language="text")
+                automl = next((s for s in steps if s.params.get("label_column")), None)
+                if automl is not None:
+                    rows = leaderboard(backend, automl.id)[:10]
+                    if rows:
+                        metric = automl.params.get("primary_metric", "accuracy")
+                        st.caption(f"AutoML step leaderboard (best {metric} first)")
+                        st.dataframe(
+                            pd.DataFrame(rows)[["iteration", "algorithm", "status", metric, "AUC_weighted"]],
+                            hide_index=True,
+                            key="pl_leaderboard",
+                        )
+
+        watch()
+
+with publish_tab:
+    if pipelines:
+        with st.form("publish"):
+            labels = {p.id: f"{p.name} · {p.id[:8]}" for p in pipelines}
+            target = st.selectbox("Pipeline", list(labels), format_func=labels.get, key="pl_publish_pipeline")
+            left, right = st.columns([3, 1])
+            published_name = left.text_input("Name", value="Bankmarketing Train", key="pl_publish_name")
+            version = right.text_input("Version", value="1.0", key="pl_publish_version")
+            description = st.text_input("Description", value="Training pipeline", key="pl_publish_description")
+            if st.form_submit_button("Publish", type="primary"):
+                with user_errors():
+                    published = backend.publish_pipeline(
+                        target, name=published_name, description=description, version=version
+                    )
+                    st.success(f"Published **{published.name}**: {published.endpoint}")
+    published_list = backend.list_published_pipelines()
+    if not published_list:
+        st.info("Nothing published yet.")
+    else:
+        labels = {p.id: f"{p.name} v{p.version} · {p.status}" for p in published_list}
+        chosen = st.selectbox("Published pipeline", list(labels), format_func=labels.get, key="pl_published")
+        published = backend.get_published_pipeline(chosen)
+        st.code(published.endpoint, language="text")
+        toggle = st.toggle("Active", value=published.status == "Active", key=f"pl_active_{chosen}")
+        if toggle != (published.status == "Active"):
+            published = backend.set_published_pipeline_enabled(chosen, toggle)
+        reveal = st.toggle("Show the token in the snippets", key="pl_reveal")
+        token = backend.auth_header()["Authorization"].removeprefix("Bearer ") if reveal else "<your-token>"
+        st.code(
+            f"curl -X POST {published.endpoint} \\\n  -H 'Authorization: Bearer {token}' \\\n"
+            "  -H 'Content-Type: application/json' \\\n  -d '{\"ExperimentName\": \"pipeline-rest\"}'",
+            language="bash",
+        )
+        st.code(
+            f'import requests\n\nresponse = requests.post(\n    "{published.endpoint}",\n'
+            f'    headers={{"Authorization": "Bearer {token}"}},\n    json={{"ExperimentName": "pipeline-rest"}},\n)\n'
+            'print(response.json()["Id"])',
+            language="python",
+        )
+        pipeline = backend.get_pipeline(published.pipeline_id)
+        with st.form(f"trigger_{chosen}"):
+            experiment = st.text_input("Experiment", value="pipeline-ui", key="pl_trigger_experiment")
+            values = {}
+            for parameter, default in pipeline.parameters.items():
+                if isinstance(default, (int, float)) and not isinstance(default, bool):
+                    values[parameter] = st.number_input(parameter, value=float(default), key=f"pl_param_{parameter}")
+                else:
+                    values[parameter] = st.text_input(parameter, value=str(default), key=f"pl_param_{parameter}")
+            if st.form_submit_button("Trigger"):
+                with user_errors():
+                    run = backend.trigger_published_pipeline(chosen, experiment=experiment, parameters=values)
+                    st.success(f"Triggered **{run.id}**")
+        runs = backend.list_pipeline_runs(published_pipeline_id=chosen)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Run": r.id,
+                        "Status": r.status,
+                        "Trigger": r.params.get("trigger"),
+                        "Experiment": r.experiment,
+                        "Created": r.created_at,
+                        "Duration": format_seconds(r.duration_seconds),
+                    }
+                    for r in runs
+                ]
+            ),
+            hide_index=True,
+            key="pl_published_runs",
+        )
+
+with tokens_tab:
+    left, right = st.columns([3, 1])
+    token_name = left.text_input("Token name", key="pl_token_name")
+    if right.button("Create token", key="pl_token_create"):
+        with user_errors():
+            token = backend.create_token(token_name)
+            st.warning("Copy this token now: it is shown once.")
+            st.code(token, language="text")
+    tokens = backend.list_tokens()
+    st.dataframe(
+        pd.DataFrame([{"Name": t.name, "Created": t.created_at, "Revoked": t.revoked} for t in tokens]),
+        hide_index=True,
+        key="pl_tokens",
+    )
+    live = [t.name for t in tokens if not t.revoked]
+    if live:
+        doomed = st.selectbox("Revoke", live, key="pl_token_revoke_name")
+        if st.button("Revoke token", key="pl_token_revoke"):
+            backend.revoke_token(doomed)
+            st.rerun()
