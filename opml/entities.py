@@ -244,3 +244,18 @@ class Token:
     name: str
     created_at: datetime
     revoked: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: str
+    name: str
+    published_pipeline_id: str
+    experiment: str
+    recurrence: str  # "every N minutes" or a cron expression
+    parameters: dict[str, Any]
+    allow_overlap: bool
+    status: str  # Active or Paused
+    next_run_at: datetime | None
+    last_run_id: str | None
+    created_at: datetime

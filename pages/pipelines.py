@@ -207,6 +207,44 @@ with publish_tab:
                 with user_errors():
                     run = backend.trigger_published_pipeline(chosen, experiment=experiment, parameters=values)
                     st.success(f"Triggered **{run.id}**")
+        st.subheader("Schedules")
+        with st.form(f"schedule_{chosen}"):
+            left, middle, right = st.columns(3)
+            schedule_name = left.text_input("Schedule name", value="nightly", key="pl_schedule_name")
+            schedule_experiment = middle.text_input(
+                "Experiment", value="pipeline-schedule", key="pl_schedule_experiment"
+            )
+            kind = right.radio("Recurrence", ["Every N minutes", "Cron"], horizontal=True, key="pl_schedule_kind")
+            left, right = st.columns(2)
+            every = left.number_input("Minutes", min_value=0.01, value=1440.0, key="pl_schedule_every")
+            cron = right.text_input("Cron expression", value="0 6 * * *", key="pl_schedule_cron")
+            overlap = st.checkbox("Allow overlapping runs", key="pl_schedule_overlap")
+            if st.form_submit_button("Create schedule"):
+                with user_errors():
+                    backend.create_schedule(
+                        chosen,
+                        name=schedule_name,
+                        experiment=schedule_experiment,
+                        interval_minutes=float(every) if kind == "Every N minutes" else None,
+                        cron=cron if kind == "Cron" else None,
+                        allow_overlap=overlap,
+                    )
+        schedules = [s for s in backend.list_schedules() if s.published_pipeline_id == chosen]
+        for schedule in schedules:
+            left, middle, right = st.columns([4, 1, 1])
+            left.markdown(
+                f"**{schedule.name}** · {schedule.recurrence} · {schedule.status} · next "
+                f"{schedule.next_run_at:%Y-%m-%d %H:%M:%S} UTC"
+                if schedule.next_run_at
+                else schedule.name
+            )
+            paused = schedule.status == "Paused"
+            if middle.button("Resume" if paused else "Pause", key=f"pl_schedule_toggle_{schedule.id}"):
+                backend.set_schedule_paused(schedule.id, not paused)
+                st.rerun()
+            if right.button("Delete", key=f"pl_schedule_delete_{schedule.id}"):
+                backend.delete_schedule(schedule.id)
+                st.rerun()
         runs = backend.list_pipeline_runs(published_pipeline_id=chosen)
         st.dataframe(
             pd.DataFrame(

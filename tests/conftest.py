@@ -167,3 +167,16 @@ def deployed(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
     finally:
         agent.terminate()
         agent.wait(timeout=30)
+
+
+@pytest.fixture
+def gateway_backend(local_backend: LocalBackend, bank_small_csv, monkeypatch, tmp_path):
+    """A workspace with Bank Marketing (2,000 rows), prep scripts in tmp_path and a free gateway port."""
+    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
+    get_settings.cache_clear()
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    (tmp_path / "prep.py").write_text(
+        "def prepare(df):\n    print('dropping duration')\n    return df.drop(columns=['duration'])\n"
+    )
+    (tmp_path / "broken.py").write_text("def prepare(df):\n    raise ValueError('the prep script is broken')\n")
+    return local_backend

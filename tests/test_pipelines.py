@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from opml.backends.local import LocalBackend
 from opml.errors import AlreadyExists, InvalidInput, NotFound
-from opml.settings import get_settings
-from tests.helpers import free_port, wait_until
-
-PREP = "def prepare(df):\n    print('dropping duration')\n    return df.drop(columns=['duration'])\n"
-BROKEN = "def prepare(df):\n    raise ValueError('the prep script is broken')\n"
+from tests.helpers import wait_until
 
 
 def steps(script: Path, model_name: str = "bank-pipeline-model") -> list[dict]:
@@ -31,16 +26,6 @@ def steps(script: Path, model_name: str = "bank-pipeline-model") -> list[dict]:
 
 
 PARAMETERS = {"dataset": "bank", "timeout": 0.25, "metric": "accuracy"}
-
-
-@pytest.fixture
-def gateway_backend(local_backend: LocalBackend, bank_small_csv, monkeypatch, tmp_path):
-    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
-    get_settings.cache_clear()
-    local_backend.register_dataset(name="bank", source=bank_small_csv)
-    (tmp_path / "prep.py").write_text(PREP)
-    (tmp_path / "broken.py").write_text(BROKEN)
-    return local_backend
 
 
 @pytest.fixture

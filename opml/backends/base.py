@@ -25,6 +25,7 @@ from opml.entities import (
     Pipeline,
     PublishedPipeline,
     Run,
+    Schedule,
     Service,
     ServiceKeys,
     Token,
@@ -354,6 +355,35 @@ class Backend(abc.ABC):
         self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
     ) -> list[Run]:
         """Pipeline runs, newest first, of one pipeline or published pipeline when given."""
+
+    @abc.abstractmethod
+    def create_schedule(
+        self,
+        published_id: str,
+        *,
+        name: str,
+        experiment: str,
+        interval_minutes: float | None = None,
+        cron: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        allow_overlap: bool = False,
+    ) -> Schedule:
+        """Run a published pipeline on a recurrence: every ``interval_minutes``, or a cron expression.
+
+        Without ``allow_overlap`` an occurrence is skipped while the previous run is still going.
+        Raises NotFound or InvalidInput (bad recurrence, unknown parameters)."""
+
+    @abc.abstractmethod
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, newest first."""
+
+    @abc.abstractmethod
+    def set_schedule_paused(self, schedule_id: str, paused: bool) -> Schedule:
+        """Pause or resume (resuming counts the recurrence from now). Raises NotFound."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Raises NotFound."""
 
     # -- tokens --------------------------------------------------------------------
 

@@ -89,6 +89,31 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    schedule = backend_of(args).create_schedule(
+        args.published_id, name=args.name, experiment=args.experiment, interval_minutes=args.every_minutes,
+        cron=args.cron, parameters=_assignments(args.param), allow_overlap=args.allow_overlap,
+    )  # fmt: skip
+    emit(args, schedule, ())
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    columns = ("id", "name", "published_pipeline_id", "recurrence", "status", "next_run_at", "last_run_id")
+    emit(args, backend_of(args).list_schedules(), columns)
+    return 0
+
+
+def cmd_schedule_state(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    if args.action == "schedule-delete":
+        backend.delete_schedule(args.schedule_id)
+        print(f"deleted schedule {args.schedule_id}")
+    else:
+        emit(args, backend.set_schedule_paused(args.schedule_id, args.action == "schedule-pause"), ())
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     token = backend_of(args).create_token(args.name)
     print(token)
@@ -136,6 +161,18 @@ def add_commands(commands: Any) -> None:
     runs = command(pipelines, "runs", cmd_runs, "list pipeline runs")
     runs.add_argument("--published", help="only runs of this published pipeline id")
     runs.add_argument("--pipeline", help="only runs of this pipeline id")
+
+    schedule = command(pipelines, "schedule", cmd_schedule, "run a published pipeline on a recurrence")
+    schedule.add_argument("published_id")
+    schedule.add_argument("--name", required=True, help="schedule name")
+    schedule.add_argument("--experiment", required=True, help="experiment of the runs it starts")
+    schedule.add_argument("--every-minutes", type=float, help="run every N minutes")
+    schedule.add_argument("--cron", help="or a cron expression, e.g. '0 6 * * *'")
+    schedule.add_argument("--param", action="append", metavar="NAME=VALUE", help="a parameter assignment (repeatable)")
+    schedule.add_argument("--allow-overlap", action="store_true", help="start even while the previous run still runs")
+    command(pipelines, "schedules", cmd_schedules, "list schedules")
+    for action, text in (("schedule-pause", "pause"), ("schedule-resume", "resume"), ("schedule-delete", "delete")):
+        command(pipelines, action, cmd_schedule_state, f"{text} a schedule").add_argument("schedule_id")
 
     tokens = group(commands, "tokens", "workspace tokens for REST triggers")
     create_token = command(tokens, "create", cmd_token_create, "create a token (printed once)")

@@ -110,6 +110,7 @@ class Agent:
         active = self.backend.runs.active()
         self._adopt_or_resolve_untracked(active)
         self._forward_cancels(active)
+        self.backend.schedules.fire_due(self.backend)
         self._start_queued()
         self.supervisor.tick()
         self._heartbeat()

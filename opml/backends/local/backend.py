@@ -16,6 +16,7 @@ from opml.backends.local.layout import WorkspaceLayout
 from opml.backends.local.models import ModelRepository
 from opml.backends.local.pipelines import PipelineRepository
 from opml.backends.local.runs import RunRepository
+from opml.backends.local.schedules import ScheduleRepository
 from opml.backends.local.services import ServiceRepository
 from opml.backends.local.store import Store, from_text
 from opml.backends.local.tokens import TokenRepository
@@ -29,6 +30,7 @@ from opml.entities import (
     Pipeline,
     PublishedPipeline,
     Run,
+    Schedule,
     Service,
     ServiceKeys,
     Token,
@@ -57,6 +59,7 @@ class LocalBackend(Backend):
         self.services = ServiceRepository(self.store, self.layout)
         self.pipelines = PipelineRepository(self.store)
         self.tokens = TokenRepository(self.store, self.layout)
+        self.schedules = ScheduleRepository(self.store)
         self.computes.ensure_default()
 
     @property
@@ -352,6 +355,35 @@ class LocalBackend(Backend):
         if published_pipeline_id is not None:
             runs = [r for r in runs if r.params.get("published_pipeline_id") == published_pipeline_id]
         return runs
+
+    def create_schedule(
+        self,
+        published_id: str,
+        *,
+        name: str,
+        experiment: str,
+        interval_minutes: float | None = None,
+        cron: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        allow_overlap: bool = False,
+    ) -> Schedule:
+        from opml.pipelines.spec import check_assignments
+
+        published = self.pipelines.get_published(published_id)
+        values = check_assignments(self.pipelines.get(published.pipeline_id).parameters, dict(parameters or {}))
+        return self.schedules.create(
+            published_id=published.id, name=name, experiment=experiment, interval_minutes=interval_minutes,
+            cron=cron, parameters=values, allow_overlap=allow_overlap,
+        )  # fmt: skip
+
+    def list_schedules(self) -> list[Schedule]:
+        return self.schedules.list()
+
+    def set_schedule_paused(self, schedule_id: str, paused: bool) -> Schedule:
+        return self.schedules.set_paused(schedule_id, paused)
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self.schedules.delete(schedule_id)
 
     # -- tokens --------------------------------------------------------------------
 

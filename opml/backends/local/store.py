@@ -78,6 +78,13 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE tokens (
             name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",
     ],
+    [
+        """CREATE TABLE schedules (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, published_id TEXT NOT NULL REFERENCES published_pipelines (id),
+            experiment TEXT NOT NULL, interval_seconds REAL, cron TEXT, parameters TEXT NOT NULL,
+            allow_overlap INTEGER NOT NULL, status TEXT NOT NULL, next_run_at REAL, last_run_id TEXT,
+            created_at TEXT NOT NULL)""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

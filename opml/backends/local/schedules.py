@@ -1,0 +1,132 @@
+"""Schedules of published pipelines (every N minutes, or a cron expression), fired by the agent."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
+from opml.entities import ACTIVE, Schedule
+from opml.errors import InvalidInput, NotFound, OpmlError
+from opml.naming import check_name
+
+log = logging.getLogger("opml.schedules")
+PAUSED = "Paused"
+
+
+def _to_schedule(row: sqlite3.Row) -> Schedule:
+    recurrence = row["cron"] or f"every {row['interval_seconds'] / 60:g} minutes"
+    next_at = datetime.fromtimestamp(row["next_run_at"], UTC) if row["next_run_at"] else None
+    return Schedule(
+        id=row["id"],
+        name=row["name"],
+        published_pipeline_id=row["published_id"],
+        experiment=row["experiment"],
+        recurrence=recurrence,
+        parameters=json.loads(row["parameters"]),
+        allow_overlap=bool(row["allow_overlap"]),
+        status=row["status"],
+        next_run_at=next_at,
+        last_run_id=row["last_run_id"],
+        created_at=from_text(row["created_at"]),
+    )
+
+
+def next_time(row: sqlite3.Row | dict, after: float) -> float:
+    if row["cron"]:
+        from croniter import croniter
+
+        return float(croniter(row["cron"], datetime.fromtimestamp(after, UTC)).get_next(float))
+    return after + float(row["interval_seconds"])
+
+
+class ScheduleRepository:
+    def __init__(self, store: Store):
+        self._store = store
+
+    def create(
+        self, *, published_id: str, name: str, experiment: str, interval_minutes: float | None, cron: str | None,
+        parameters: dict[str, Any], allow_overlap: bool,
+    ) -> Schedule:  # fmt: skip
+        name = check_name(name, "schedule")
+        check_name(experiment, "experiment")
+        if (interval_minutes is None) == (cron is None):
+            raise InvalidInput("give either an interval in minutes or a cron expression")
+        if interval_minutes is not None:
+            if (
+                isinstance(interval_minutes, bool)
+                or not isinstance(interval_minutes, (int, float))
+                or interval_minutes <= 0
+            ):
+                raise InvalidInput(f"the interval must be a positive number of minutes, got {interval_minutes!r}")
+        else:
+            from croniter import croniter
+
+            if not isinstance(cron, str) or not croniter.is_valid(cron):
+                raise InvalidInput(f"not a valid cron expression: {cron!r} (e.g. '0 6 * * *' for 06:00 every day)")
+        row = {"cron": cron, "interval_seconds": None if interval_minutes is None else float(interval_minutes) * 60}
+        schedule_id = str(uuid.uuid4())
+        self._store.execute(
+            """INSERT INTO schedules (id, name, published_id, experiment, interval_seconds, cron, parameters,
+               allow_overlap, status, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (schedule_id, name, published_id, experiment, row["interval_seconds"], cron, dumps(parameters),
+             int(bool(allow_overlap)), ACTIVE, next_time(row, time.time()), to_text(utcnow())),
+        )  # fmt: skip
+        return self.get(schedule_id)
+
+    def get(self, schedule_id: str) -> Schedule:
+        row = self._store.query_one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+        if row is None:
+            raise NotFound(f"no schedule with id {schedule_id!r}")
+        return _to_schedule(row)
+
+    def list(self) -> list[Schedule]:
+        return [_to_schedule(row) for row in self._store.query("SELECT * FROM schedules ORDER BY created_at DESC")]
+
+    def set_paused(self, schedule_id: str, paused: bool) -> Schedule:
+        row = self._store.query_one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+        if row is None:
+            raise NotFound(f"no schedule with id {schedule_id!r}")
+        # Resuming starts the recurrence again from now: no burst of missed runs.
+        self._store.execute(
+            "UPDATE schedules SET status = ?, next_run_at = ? WHERE id = ?",
+            (PAUSED if paused else ACTIVE, next_time(row, time.time()), schedule_id),
+        )
+        return self.get(schedule_id)
+
+    def delete(self, schedule_id: str) -> None:
+        if not self._store.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)):
+            raise NotFound(f"no schedule with id {schedule_id!r}")
+
+    def fire_due(self, backend: Any, now: float | None = None) -> list[str]:
+        """Trigger every due, active schedule (the agent calls this each tick); returns the new run ids.
+
+        Without ``allow_overlap`` a schedule whose previous run is still going skips this occurrence.
+        """
+        now = time.time() if now is None else now
+        started = []
+        for row in self._store.query("SELECT * FROM schedules WHERE status = ? AND next_run_at <= ?", (ACTIVE, now)):
+            self._store.execute("UPDATE schedules SET next_run_at = ? WHERE id = ?", (next_time(row, now), row["id"]))
+            if row["last_run_id"] and not row["allow_overlap"]:
+                try:
+                    if not backend.get_run(row["last_run_id"]).is_terminal:
+                        log.info("schedule %s: previous run %s still going; skipped", row["name"], row["last_run_id"])
+                        continue
+                except NotFound:
+                    pass
+            try:
+                run = backend.trigger_published_pipeline(
+                    row["published_id"], experiment=row["experiment"], parameters=json.loads(row["parameters"]),
+                    trigger="Schedule", description=f"schedule {row['name']}",
+                )  # fmt: skip
+            except OpmlError as exc:  # disabled or deleted pipeline: try again next time
+                log.warning("schedule %s could not trigger: %s", row["name"], exc)
+                continue
+            self._store.execute("UPDATE schedules SET last_run_id = ? WHERE id = ?", (run.id, row["id"]))
+            started.append(run.id)
+        return started
