@@ -1,8 +1,11 @@
 """opml dashboard: routes only. Run with `opml up` (or `streamlit run app.py`)."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="opml", page_icon=":material/model_training:", layout="wide")
+# A local favicon: a Material-symbol page_icon would be fetched from Google's font CDN (not offline).
+st.set_page_config(page_title="opml", page_icon=str(Path(__file__).parent / "opml/ui/favicon.png"), layout="wide")
 
 pages = {
     "Workspace": [
