@@ -181,6 +181,10 @@ def test_tokens_are_stored_hashed_shown_once_and_revocable(gateway_backend):
     owner = gateway_backend.auth_header()["Authorization"].removeprefix("Bearer ")
     assert gateway_backend.tokens.verify(owner) and gateway_backend.auth_header()["Authorization"].endswith(owner)
     assert oct((gateway_backend.path / "secrets" / "owner.token").stat().st_mode & 0o777) == "0o600"
+    gateway_backend.revoke_token("owner")  # the owner's token is replaced, not lost for good
+    assert not gateway_backend.tokens.verify(owner)
+    renewed = gateway_backend.auth_header()["Authorization"].removeprefix("Bearer ")
+    assert renewed != owner and gateway_backend.tokens.verify(renewed)
 
 
 def test_pipelines_through_the_cli(gateway_backend, tmp_path):

@@ -268,7 +268,9 @@ class Backend(abc.ABC):
     def update_service(
         self, name: str, *, app_insights_enabled: bool | None = None, auth_enabled: bool | None = None
     ) -> Service:
-        """Switch telemetry or auth without redeploying (effective on the next request). Raises NotFound."""
+        """Switch telemetry or auth without redeploying (effective on the next request). Raises NotFound.
+
+        A Failed service (one that crashed repeatedly) is not restarted by an update: delete and redeploy it."""
 
     @abc.abstractmethod
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:

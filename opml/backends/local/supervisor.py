@@ -112,10 +112,6 @@ class ServiceSupervisor:
             else:
                 self._probe(row, process)
 
-    def reset(self, name: str) -> None:
-        """Forget past crashes (after an update) so a Failed service is tried again."""
-        self._crashes.pop(name, None)
-
     def shutdown(self) -> None:
         """Stop every scoring process; their services wait, Transitioning, for the next agent."""
         for name in list(self._processes):

@@ -46,14 +46,16 @@ class TokenRepository:
         return token
 
     def owner_token(self) -> str:
-        """The local owner's token, created on first use."""
+        """The local owner's token, created on first use and again after it was revoked."""
         if self._owner_file.exists():
             return self._owner_file.read_text().strip()
-        try:
-            token = self.create(OWNER)
-        except AlreadyExists:  # another process created it: its file is being written
-            self._store.execute("DELETE FROM tokens WHERE name = ? AND revoked_at IS NULL", (OWNER,))
-            token = self.create(OWNER)
+        # No file: any stored owner token was revoked (or its file lost), so it is replaced.
+        token = secrets.token_urlsafe(32)
+        with self._store.transaction() as connection:
+            connection.execute("DELETE FROM tokens WHERE name = ?", (OWNER,))
+            connection.execute(
+                "INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)", (OWNER, _hash(token), to_text(utcnow()))
+            )
         write_private_file(self._owner_file, token.encode())
         return token
 
