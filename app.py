@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from opml.ui import workspace_selector
+
 # A local favicon: a Material-symbol page_icon would be fetched from Google's font CDN (not offline).
 st.set_page_config(page_title="opml", page_icon=str(Path(__file__).parent / "opml/ui/favicon.png"), layout="wide")
 
@@ -26,4 +28,6 @@ pages = {
     ],
 }
 
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+workspace_selector()
+navigation.run()

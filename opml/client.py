@@ -98,6 +98,11 @@ def _request(method: str, url: str, headers: Mapping[str, str], body: Any = None
     return response.json()
 
 
+def get_swagger(swagger_uri: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """A service's Swagger document (served without auth, locally and on Azure)."""
+    return _request("GET", swagger_uri, {}, timeout=timeout)
+
+
 def trigger_pipeline(
     endpoint: str, auth_header: Mapping[str, str], experiment: str, parameters: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -66,6 +66,16 @@ class DatasetProfile:
     columns: tuple[ColumnProfile, ...]
     duplicate_rows: int
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
+        """A profile back from ``dataclasses.asdict`` (as stored in JSON)."""
+        columns = []
+        for column in data["columns"]:
+            histogram = column.get("histogram")
+            column = {**column, "histogram": (tuple(histogram[0]), tuple(histogram[1])) if histogram else None}
+            columns.append(ColumnProfile(**column))
+        return cls(rows=data["rows"], columns=tuple(columns), duplicate_rows=data["duplicate_rows"])
+
     def column(self, name: str) -> ColumnProfile:
         for column in self.columns:
             if column.name == name:

@@ -141,3 +141,29 @@ def labels_from_probabilities(
         else:
             labels.append(max(row, key=row.get))
     return labels
+
+
+_SWAGGER_TYPES = {"integer": ("numeric", "integer"), "number": ("numeric", "float"), "boolean": ("boolean", "bool")}
+
+
+def schema_from_swagger(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(input schema, example records) of a scoring service from its Swagger document: what the score
+    form needs for a model whose manifest opml does not have (an Azure AutoML service). Reads both the
+    ``{"data": [...]}`` and the ``{"Inputs": {"data": [...]}}`` body shapes Azure publishes."""
+    service_input = (document.get("definitions") or {}).get("ServiceInput") or {}
+    properties = service_input.get("properties") or {}
+    example = service_input.get("example") or {}
+    if "Inputs" in properties:
+        properties = properties["Inputs"].get("properties") or {}
+        example = example.get("Inputs") or {}
+    data = properties.get("data") or {}
+    record = data.get("items") or {}
+    columns = record.get("properties") or {}
+    if not columns:
+        raise InvalidInput("the service's swagger.json does not describe its input records")
+    schema = []
+    for name, spec in columns.items():
+        kind, dtype = _SWAGGER_TYPES.get(spec.get("type"), ("categorical", "string"))
+        schema.append({"name": name, "type": kind, "dtype": dtype, "categories": spec.get("enum") or []})
+    records = example.get("data") or data.get("example") or []
+    return schema, [r for r in records if isinstance(r, dict)][:5]

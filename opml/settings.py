@@ -21,6 +21,7 @@ class Settings:
     gateway_port: int
     max_dataset_mb: int
     url_timeout_seconds: float
+    azure_environment: str = "AzureML-sklearn-1.5"  # curated environment of Azure pipeline steps
 
 
 def _int_env(name: str, default: int, low: int, high: int) -> int:
@@ -50,4 +51,5 @@ def get_settings() -> Settings:
         gateway_port=_int_env("OPML_GATEWAY_PORT", 8790, 1, 65535),
         max_dataset_mb=_int_env("OPML_MAX_DATASET_MB", 512, 1, 100_000),
         url_timeout_seconds=float(_int_env("OPML_URL_TIMEOUT_SECONDS", 30, 1, 3600)),
+        azure_environment=os.environ.get("OPML_AZURE_ENVIRONMENT") or "AzureML-sklearn-1.5",
     )

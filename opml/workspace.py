@@ -25,6 +25,31 @@ KNOWN_BACKENDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+AZURE_CONFIG_VARIABLE = "OPML_AZURE_CONFIG"
+
+
+def azure_config_candidates() -> list[Path]:
+    """Azure ML ``config.json`` files this process can see: ``$OPML_AZURE_CONFIG``, then where
+    ``Workspace.from_config()`` looks (``./config.json``, ``./.azureml/config.json``)."""
+    found = []
+    for candidate in (os.environ.get(AZURE_CONFIG_VARIABLE), "config.json", ".azureml/config.json"):
+        if candidate and Path(candidate).expanduser().is_file():
+            path = Path(candidate).expanduser().resolve()
+            if path not in found and _looks_like_azure_config(path):
+                found.append(path)
+    return found
+
+
+def _looks_like_azure_config(path: Path) -> bool:
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and {"subscription_id", "resource_group", "workspace_name"} <= set(data)
+
+
 def backend_class(name: str) -> type[Backend]:
     if name not in KNOWN_BACKENDS:
         raise InvalidInput(f"unknown backend {name!r}; choose one of: {', '.join(KNOWN_BACKENDS)}")

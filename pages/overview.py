@@ -15,7 +15,8 @@ with user_errors():
     left, right = st.columns([2, 1])
     left.markdown(f"**Backend:** `{info.backend}`  \n**Workspace:** `{info.location}`")
     if agent.running:
-        right.success(f"Agent running (pid {agent.pid})", icon=":material/check_circle:")
+        where = f"pid {agent.pid}" if agent.pid else agent.detail
+        right.success(f"Agent running ({where})", icon=":material/check_circle:")
     else:
         right.error(
             "Agent not running: queued runs will wait. Start it with `opml up` or `opml agent`.",

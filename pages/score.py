@@ -6,13 +6,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from opml.client import score
+from opml.client import get_swagger, score
 from opml.errors import OpmlError
 from opml.scoring import (
     coerce,
     labels_from_probabilities,
     out_of_range,
     read_scoring_csv,
+    schema_from_swagger,
     score_in_chunks,
     scored_csv,
 )
@@ -31,8 +32,15 @@ name = st.selectbox("Endpoint", names, key="score_service")
 service = backend.get_service(name)
 model = backend.get_model(service.model_name, service.model_version)
 manifest = model.manifest
-schema = manifest["input_schema"]
-classes = manifest["classes"]
+if "input_schema" in manifest:
+    schema, examples = manifest["input_schema"], manifest.get("example", [])
+else:  # a model opml did not train (Azure AutoML): its service's swagger.json describes the input
+    try:
+        schema, examples = schema_from_swagger(get_swagger(service.swagger_uri))
+    except OpmlError as exc:
+        st.error(f"Cannot read the input schema of {name} from {service.swagger_uri}: {exc}", icon=":material/error:")
+        st.stop()
+classes = manifest.get("classes") or []
 key = backend.get_service_keys(name).primary if service.auth_enabled else None
 st.caption(f"{service.state} · model {service.model} ({model.algorithm}) · {service.scoring_uri}")
 if service.state != "Healthy":
@@ -40,8 +48,8 @@ if service.state != "Healthy":
 
 rows_key = f"score_rows_{name}"
 if rows_key not in st.session_state:
-    st.session_state[rows_key] = pd.DataFrame(manifest.get("example", [])[:1], columns=[c["name"] for c in schema])
-example = (manifest.get("example") or [{}])[0]
+    st.session_state[rows_key] = pd.DataFrame(examples[:1], columns=[c["name"] for c in schema])
+example = (examples or [{}])[0]
 
 form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"])
 
@@ -53,7 +61,10 @@ with form_tab:
             target = columns[index % 3]
             default = example.get(column["name"], column.get("default"))
             widget_key = f"score_field_{name}_{column['name']}"
-            if column["type"] == "categorical":
+            if column["type"] == "categorical" and not column.get("categories"):
+                text = "" if default is None else str(default)
+                record[column["name"]] = target.text_input(column["name"], value=text, key=widget_key)
+            elif column["type"] == "categorical":
                 options = list(column.get("categories") or [])
                 if default is not None and default not in options:
                     options.insert(0, default)
@@ -88,10 +99,11 @@ with form_tab:
             st.session_state[f"score_result_{name}"] = (records, result)
     if f"score_result_{name}" in st.session_state:
         records, result = st.session_state[f"score_result_{name}"]
-        labels = labels_from_probabilities(result.predictions, classes, manifest.get("threshold"))
+        shown_classes = classes or list(result.predictions[0])
+        labels = labels_from_probabilities(result.predictions, shown_classes, manifest.get("threshold"))
         st.success(f"{len(labels)} prediction(s) in {result.latency_ms:.1f} ms · request {result.request_id}")
         table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
-        for cls in classes:
+        for cls in shown_classes:
             table[f"P({cls})"] = [round(p[cls], 4) for p in result.predictions]
         st.dataframe(table, hide_index=True, key="score_results")
         long = table.melt(id_vars=["record", "prediction"], var_name="class", value_name="probability")

@@ -109,9 +109,11 @@ class Backend(abc.ABC):
     # -- computes ------------------------------------------------------------------
 
     @abc.abstractmethod
-    def create_compute(self, *, name: str, max_nodes: int) -> Compute:
+    def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None) -> Compute:
         """Create a compute that runs at most ``max_nodes`` runs at once.
 
+        ``vm_size`` is the Azure VM size of an AmlCompute cluster (Azure only). Provisioning on
+        Azure goes on after the call returns (state "Creating").
         Raises InvalidInput (bad name, max_nodes outside 1..64) or AlreadyExists.
         """
 

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("--workspace", metavar="DIR", help="local workspace folder")
+    parser.add_argument("--config", metavar="FILE", help="an Azure ML workspace's config.json (Azure backend)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     workspace.add_commands(commands)

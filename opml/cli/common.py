@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from opml.entities import as_dict
 from opml.errors import InvalidInput
 
-EPILOG = "The workspace is --workspace DIR, else $OPML_WORKSPACE, else ~/.opml/workspace."
+EPILOG = (
+    "The workspace is an Azure ML one with --config FILE (or $OPML_AZURE_CONFIG), else the local folder "
+    "--workspace DIR, else $OPML_WORKSPACE, else ~/.opml/workspace."
+)
 
 
 # -- output helpers -------------------------------------------------------------------
@@ -53,9 +57,19 @@ def parse_tags(pairs: Sequence[str] | None) -> dict[str, str]:
     return tags
 
 
+def local_backend_of(args: argparse.Namespace):
+    """The local workspace (the agent and the dashboard's own state live there, whatever the backend)."""
+    from opml.workspace import open_workspace
+
+    return open_workspace(args.workspace)
+
+
 def backend_of(args: argparse.Namespace):
     from opml.workspace import open_workspace
 
+    config = getattr(args, "config", None) or os.environ.get("OPML_AZURE_CONFIG")
+    if config:
+        return open_workspace(config=config)
     return open_workspace(args.workspace)
 
 

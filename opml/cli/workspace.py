@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import backend_of, command, emit, group, parse_tags, print_json
+from opml.cli.common import backend_of, command, emit, group, local_backend_of, parse_tags, print_json
 from opml.entities import as_dict
 
 APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
@@ -23,11 +23,13 @@ APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
 def cmd_up(args: argparse.Namespace) -> int:
     from opml.backends.local.launcher import start_agent
 
-    workspace = backend_of(args).path
+    workspace = local_backend_of(args).path
     agent = start_agent(workspace)
     print(f"workspace: {workspace}")
     print("agent: started" if agent else "agent: already running")
     env = {**os.environ, "OPML_WORKSPACE": str(workspace), "OPML_AUTOSTART_AGENT": "1"}
+    if args.config:  # the dashboard opens this Azure ML workspace first (the local one stays selectable)
+        env["OPML_AZURE_CONFIG"] = str(Path(args.config).expanduser().resolve())
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.address", args.address, "--server.port", str(args.port),
@@ -60,7 +62,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from opml.backends.local.agent import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve_forever(backend_of(args).path)
+    serve_forever(local_backend_of(args).path)
     return 0
 
 
@@ -99,7 +101,7 @@ def cmd_datasets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compute_create(args: argparse.Namespace) -> int:
-    emit(args, backend_of(args).create_compute(name=args.name, max_nodes=args.max_nodes), ())
+    emit(args, backend_of(args).create_compute(name=args.name, max_nodes=args.max_nodes, vm_size=args.vm_size), ())
     return 0
 
 
@@ -186,6 +188,7 @@ def add_commands(commands: Any) -> None:
     create = command(compute, "create", cmd_compute_create, "create a local compute")
     create.add_argument("name")
     create.add_argument("--max-nodes", type=int, default=2, help="runs at once on this compute (default 2)")
+    create.add_argument("--vm-size", help="Azure VM size of an AmlCompute cluster (Azure backend only)")
     command(compute, "list", cmd_compute_list, "list computes with their active and queued runs")
     delete = command(compute, "delete", cmd_compute_delete, "delete a compute that has no queued or active runs")
     delete.add_argument("name")

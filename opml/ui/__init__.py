@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -46,9 +47,59 @@ def _leave_legacy_pages_mode() -> None:
         st.rerun()
 
 
+WORKSPACE_CHOICE = "opml_workspace_choice"  # session key: None for the local workspace, else a config.json path
+
+
+@st.cache_resource(show_spinner="Connecting to Azure ML…")
+def _open_azure(config: str) -> Backend:
+    from opml.workspace import open_workspace
+
+    return open_workspace(config=config)
+
+
+def _default_choice() -> str | None:
+    """The Azure workspace named by $OPML_AZURE_CONFIG (``opml up --config``), else the local one."""
+    from opml.workspace import AZURE_CONFIG_VARIABLE
+
+    configured = os.environ.get(AZURE_CONFIG_VARIABLE)
+    return str(configured) if configured else None
+
+
+def workspace_selector() -> None:
+    """Sidebar: the workspace this dashboard shows, local or an Azure ML ``config.json``."""
+    from opml.workspace import azure_config_candidates
+
+    st.session_state.setdefault(WORKSPACE_CHOICE, _default_choice())
+    options: list[str | None] = [None, *(str(path) for path in azure_config_candidates())]
+    current = st.session_state[WORKSPACE_CHOICE]
+    if current not in options:
+        options.append(current)
+    chosen = st.sidebar.selectbox(
+        "Workspace",
+        options,
+        index=options.index(current),
+        format_func=lambda option: "Local" if option is None else f"Azure ML: {Path(option).parent.name}/config.json",
+        key="workspace_select",
+    )
+    with st.sidebar.expander("Open an Azure ML workspace"):
+        typed = st.text_input("Path of config.json", key="workspace_config_path", placeholder="~/azure/config.json")
+        if st.button("Open", key="workspace_config_open") and typed.strip():
+            chosen = str(Path(typed.strip()).expanduser())
+    if chosen != current:
+        st.session_state[WORKSPACE_CHOICE] = chosen
+        st.rerun()
+
+
 def get_backend() -> Backend:
-    """The workspace of this dashboard; starts its agent once per dashboard process when missing."""
+    """The workspace this dashboard shows: an Azure ML one when chosen, else the local one (whose
+    agent is started once per dashboard process when missing)."""
     _leave_legacy_pages_mode()
+    config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
+    if config:
+        try:
+            return _open_azure(config)
+        except OpmlError as exc:
+            st.error(f"The Azure ML workspace of {config} cannot be opened: {exc}. Showing the local workspace.")
     path = str(default_workspace())
     backend = _open(path)
     if backend.kind == "local" and os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0":

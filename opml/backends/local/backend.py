@@ -121,7 +121,9 @@ class LocalBackend(Backend):
 
     # -- computes ------------------------------------------------------------------
 
-    def create_compute(self, *, name: str, max_nodes: int) -> Compute:
+    def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None) -> Compute:
+        if vm_size:
+            raise InvalidInput("vm_size applies to Azure ML computes; a local compute runs on this machine")
         return self.computes.create(name=name, max_nodes=max_nodes)
 
     def list_computes(self) -> list[Compute]:

@@ -13,7 +13,7 @@ from opml.backends.base import DatasetSource
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.data.sources import fetch_source
-from opml.entities import ColumnProfile, Dataset, DatasetProfile
+from opml.entities import Dataset, DatasetProfile
 from opml.errors import InvalidInput, NotFound
 from opml.naming import check_name, check_tags
 from opml.settings import get_settings
@@ -39,16 +39,6 @@ def _to_dataset(row: sqlite3.Row) -> Dataset:
         delimiter=row["delimiter"],
         decimal=row["decimal"],
     )
-
-
-def _profile_from_json(text: str) -> DatasetProfile:
-    data = json.loads(text)
-    columns = []
-    for column in data["columns"]:
-        histogram = column.get("histogram")
-        column["histogram"] = (tuple(histogram[0]), tuple(histogram[1])) if histogram else None
-        columns.append(ColumnProfile(**column))
-    return DatasetProfile(rows=data["rows"], columns=tuple(columns), duplicate_rows=data["duplicate_rows"])
 
 
 class DatasetRepository:
@@ -147,7 +137,7 @@ class DatasetRepository:
         return _to_dataset(self._row(name, version))
 
     def profile(self, name: str, version: int | None = None) -> DatasetProfile:
-        return _profile_from_json(self._row(name, version)["profile"])
+        return DatasetProfile.from_dict(json.loads(self._row(name, version)["profile"]))
 
     def load(self, name: str, version: int | None = None, *, nrows: int | None = None) -> pd.DataFrame:
         from opml.data.csv_format import CsvFormat, read_frame

@@ -1,0 +1,44 @@
+"""Credentials for a workspace, in the order Azure's own tools try them.
+
+1. A service principal from ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET``
+   (automation, CI).
+2. The Azure CLI's login (``az login``) when ``az`` is on the PATH.
+3. Interactive browser login (``AZURE_TENANT_ID`` picks the tenant when set).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+from opml.backends.azure.sdk import AzureSDK
+
+SERVICE_PRINCIPAL_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+
+
+def make_auth(sdk: AzureSDK, environ: Mapping[str, str] | None = None, *, cli_available: bool | None = None) -> Any:
+    environ = os.environ if environ is None else environ
+    if all(environ.get(name) for name in SERVICE_PRINCIPAL_VARIABLES):
+        return sdk.ServicePrincipalAuthentication(
+            tenant_id=environ["AZURE_TENANT_ID"],
+            service_principal_id=environ["AZURE_CLIENT_ID"],
+            service_principal_password=environ["AZURE_CLIENT_SECRET"],
+        )
+    if cli_available is None:
+        cli_available = shutil.which("az") is not None
+    if cli_available:
+        return sdk.AzureCliAuthentication()
+    return sdk.InteractiveLoginAuthentication(tenant_id=environ.get("AZURE_TENANT_ID") or None)
+
+
+def auth_kind(sdk: AzureSDK, auth: Any) -> str:
+    for cls, kind in (
+        (sdk.ServicePrincipalAuthentication, "service principal"),
+        (sdk.AzureCliAuthentication, "Azure CLI login"),
+        (sdk.InteractiveLoginAuthentication, "interactive login"),
+    ):
+        if isinstance(auth, cls):
+            return kind
+    return type(auth).__name__

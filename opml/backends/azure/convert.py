@@ -1,0 +1,185 @@
+"""SDK objects as opml entities. Only attributes the real SDK classes have are read
+(``tests/test_azure_sdk_boundary.py`` checks each against the installed SDK)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from opml.entities import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    FINALIZING,
+    NOT_STARTED,
+    PREPARING,
+    QUEUED,
+    RUNNING,
+    Compute,
+    Model,
+    PublishedPipeline,
+    Run,
+    Service,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # shown for objects whose creation time Azure does not expose
+OPML_TAG_PREFIX = "opml_"
+
+# Azure's run statuses folded onto opml's (the rest are spelled the same).
+_STATUSES = {
+    "NotStarted": NOT_STARTED,
+    "Queued": QUEUED,
+    "Starting": PREPARING,
+    "Preparing": PREPARING,
+    "Provisioning": PREPARING,
+    "Running": RUNNING,
+    "NotResponding": RUNNING,
+    "Finalizing": FINALIZING,
+    "CancelRequested": CANCEL_REQUESTED,
+    "Completed": COMPLETED,
+    "Failed": FAILED,
+    "Canceled": CANCELED,
+}
+
+# Azure's run types as opml's.
+_RUN_TYPES = {"automl": "automl", "azureml.PipelineRun": "pipeline", "azureml.StepRun": "pipeline_step"}
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def user_tags(tags: dict | None) -> dict[str, str]:
+    """Tags without opml's own bookkeeping tags."""
+    return {k: str(v) for k, v in (tags or {}).items() if not str(k).startswith(OPML_TAG_PREFIX)}
+
+
+def _error_message(details: dict) -> str | None:
+    error = details.get("error") or {}
+    if isinstance(error, dict):
+        inner = error.get("error") or error
+        message = inner.get("message") if isinstance(inner, dict) else None
+        return message or (json.dumps(error) if error else None)
+    return str(error) or None
+
+
+def run_params(run: Any) -> dict[str, Any]:
+    """opml's view of a run's parameters: the settings opml submitted (kept in a tag), or, for runs
+    Azure made (AutoML children), the algorithm and featurization Azure recorded."""
+    tags = run.tags or {}
+    if "opml_params" in tags:
+        try:
+            return json.loads(tags["opml_params"])
+        except ValueError:
+            pass
+    properties = run.properties or {}
+    params: dict[str, Any] = {}
+    if "run_algorithm" in properties:
+        params["algorithm"] = properties["run_algorithm"]
+    if "run_preprocessor" in properties:
+        params["featurization"] = properties["run_preprocessor"]
+    if "pipeline_spec" in properties:
+        params["hyperparameters"] = {"pipeline_spec": properties["pipeline_spec"]}
+    return params
+
+
+def to_run(run: Any, *, progress: dict[str, Any] | None = None) -> Run:
+    details = run.get_details()
+    parent = run.parent
+    started = parse_time(details.get("startTimeUtc"))
+    return Run(
+        id=run.id,
+        experiment=run.experiment.name,
+        run_type=_RUN_TYPES.get(run.type, "command" if run.type == "azureml.scriptrun" else str(run.type)),
+        status=_STATUSES.get(run.status, run.status),
+        compute=details.get("target") or "",
+        created_at=started or EPOCH,
+        params=run_params(run),
+        tags=user_tags(run.tags),
+        parent_id=parent.id if parent is not None else None,
+        started_at=started,
+        ended_at=parse_time(details.get("endTimeUtc")),
+        error=_error_message(details),
+        progress=progress or {},
+        display_name=run.display_name or "",
+    )
+
+
+def to_compute(target: Any) -> Compute:
+    scale = getattr(target, "scale_settings", None)
+    max_nodes = getattr(scale, "maximum_node_count", None) or 1
+    return Compute(
+        name=target.name,
+        max_nodes=int(max_nodes),
+        kind=target.type,
+        state=target.provisioning_state or "Unknown",
+        created_at=None,
+    )
+
+
+def to_model(model: Any) -> Model:
+    properties = model.properties or {}
+    try:
+        metrics = json.loads(properties.get("opml_metrics", "{}"))
+    except ValueError:
+        metrics = {}
+    return Model(
+        name=model.name,
+        version=int(model.version),
+        description=model.description or "",
+        tags=user_tags(model.tags),
+        run_id=model.run_id or "",
+        algorithm=properties.get("opml_algorithm", ""),
+        dataset=properties.get("opml_dataset", ""),
+        primary_metric=properties.get("opml_primary_metric", ""),
+        metrics=metrics,
+        sha256="",  # Azure keeps no content hash of a model; the local backend's tamper check does not apply
+        size_bytes=0,
+        created_at=parse_time(model.created_time) or EPOCH,
+        manifest={"azure_id": model.id, "properties": dict(properties)},
+    )
+
+
+def to_service(service: Any) -> Service:
+    models = service.models or []
+    model = f"{models[0].name}:{models[0].version}" if models else ":0"
+    created = parse_time(service.created_time) or EPOCH
+    error = service.error
+    return Service(
+        name=service.name,
+        model=model,
+        state=service.state or "Transitioning",
+        auth_enabled=bool(getattr(service, "auth_enabled", False)),
+        app_insights_enabled=bool(getattr(service, "enable_app_insights", False)),
+        scoring_uri=service.scoring_uri or "",
+        swagger_uri=service.swagger_uri or "",
+        created_at=created,
+        updated_at=parse_time(service.updated_time) or created,
+        description=service.description or "",
+        error=json.dumps(error) if isinstance(error, dict) else (str(error) if error else None),
+        compute_type=service.compute_type or "ACI",
+    )
+
+
+def to_published(published: Any, *, pipeline_id: str = "", created_at: datetime | None = None) -> PublishedPipeline:
+    return PublishedPipeline(
+        id=published.id,
+        name=published.name,
+        description=published.description or "",
+        version=published.version or "",
+        pipeline_id=pipeline_id,
+        status=published.status,
+        endpoint=published.endpoint,
+        created_at=created_at or EPOCH,
+    )

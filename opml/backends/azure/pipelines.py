@@ -1,0 +1,115 @@
+"""opml's pipeline spec (``opml.pipelines.spec``) as Azure ML pipeline steps.
+
+- data_prep: a ``PythonScriptStep`` running ``prep_runner.py`` next to a copy of the user's
+  script; it reads the input dataset, calls ``prepare(df)`` and writes ``prepared.csv``
+  to a ``PipelineData`` that the AutoML step reads as a tabular dataset.
+- automl: an ``AutoMLStep`` with the same ``AutoMLConfig`` as a direct run, and its
+  metrics and best-model outputs (``TrainingOutput``), as in Azure's own samples.
+- register_model: a ``PythonScriptStep`` running ``register_model.py`` on the model output.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+SCRIPTS = Path(__file__).with_name("step_scripts")
+
+
+def _source_directory(backend: Any, name: str, files: dict[str, Path]) -> str:
+    folder = backend.state.folder / "step_sources" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for target, source in files.items():
+        shutil.copyfile(source, folder / target)
+    return str(folder)
+
+
+def _run_config(backend: Any) -> Any:
+    config = backend.sdk.RunConfiguration()
+    config.environment = backend._environment()
+    return config
+
+
+def build_steps(backend: Any, steps: list[dict[str, Any]], compute_target: Any) -> list[Any]:
+    """Azure steps for resolved opml steps (parameters already substituted)."""
+    from opml.automl.runner import AUTOML
+
+    sdk = backend.sdk
+    datastore = sdk.Datastore.get_default(backend.ws)
+    azure_steps: list[Any] = []
+    prepared = None
+    model_data = None
+    for step in steps:
+        if step["type"] == "data_prep":
+            prepared = sdk.PipelineData("prepared", datastore=datastore)
+            raw = backend._tabular(step["input_dataset"]).as_named_input("raw")
+            azure_steps.append(
+                sdk.PythonScriptStep(
+                    script_name="prep_runner.py",
+                    name=step["name"],
+                    arguments=["--output", prepared],
+                    compute_target=compute_target,
+                    runconfig=_run_config(backend),
+                    inputs=[raw],
+                    outputs=[prepared],
+                    source_directory=_source_directory(
+                        backend,
+                        step["name"],
+                        {"prep_runner.py": SCRIPTS / "prep_runner.py", "prep.py": Path(step["script"])},
+                    ),
+                    allow_reuse=False,
+                )
+            )
+        elif step["type"] == "automl":
+            settings = dict(step["settings"])
+            training = None
+            if prepared is not None:
+                training = prepared.as_dataset().parse_delimited_files()
+                settings.setdefault("dataset", step.get("input_dataset") or "prepared")
+                params = _automl_params(settings)
+            else:
+                params = AUTOML.validate(settings, backend)
+            metrics_data = sdk.PipelineData(
+                name="metrics_data",
+                datastore=datastore,
+                pipeline_output_name="metrics_output",
+                training_output=sdk.TrainingOutput(type="Metrics"),
+            )
+            model_data = sdk.PipelineData(
+                name="model_data",
+                datastore=datastore,
+                pipeline_output_name="best_model_output",
+                training_output=sdk.TrainingOutput(type="Model"),
+            )
+            azure_steps.append(
+                sdk.AutoMLStep(
+                    name=step["name"],
+                    automl_config=backend._automl_config(params, compute_target, training),
+                    outputs=[metrics_data, model_data],
+                    allow_reuse=True,
+                )
+            )
+        else:
+            azure_steps.append(
+                sdk.PythonScriptStep(
+                    script_name="register_model.py",
+                    name=step["name"],
+                    arguments=["--model_name", step["model_name"], "--model_path", model_data],
+                    compute_target=compute_target,
+                    runconfig=_run_config(backend),
+                    inputs=[model_data],
+                    source_directory=_source_directory(
+                        backend, step["name"], {"register_model.py": SCRIPTS / "register_model.py"}
+                    ),
+                    allow_reuse=False,
+                )
+            )
+    return azure_steps
+
+
+def _automl_params(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings of an AutoML step that trains on a previous step's output (no registered dataset to check)."""
+    from opml.automl.settings import parse_settings
+
+    return {**parse_settings(settings).to_params(), "dataset_version": None}

@@ -1,0 +1,81 @@
+"""What opml keeps about an Azure workspace that Azure itself does not: pipeline definitions
+(Azure has no draft pipelines in SDK v1), which draft a published pipeline came from, schedules'
+experiments, dataset profiles and columns. One owner-only JSON file per kind."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from opml.entities import DatasetProfile, Pipeline
+from opml.errors import NotFound
+from opml.files import make_private_dir, write_private_file
+
+_lock = threading.Lock()
+
+
+class AzureState:
+    def __init__(self, folder: Path):
+        self.folder = make_private_dir(Path(folder))
+
+    def _read(self, kind: str) -> dict[str, Any]:
+        path = self.folder / f"{kind}.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _update(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        with _lock:
+            data = self._read(kind)
+            data[key] = {**data.get(key, {}), **value}
+            write_private_file(self.folder / f"{kind}.json", json.dumps(data, indent=1, default=str).encode())
+
+    # -- pipelines -----------------------------------------------------------------
+
+    def save_pipeline(self, pipeline: Pipeline) -> None:
+        self._update("pipelines", pipeline.id, {**dataclasses.asdict(pipeline), "created_at": pipeline.created_at})
+
+    def pipelines(self) -> list[Pipeline]:
+        return [self._to_pipeline(item) for item in self._read("pipelines").values()]
+
+    def pipeline(self, pipeline_id: str) -> Pipeline:
+        item = self._read("pipelines").get(pipeline_id) if isinstance(pipeline_id, str) else None
+        if item is None:
+            raise NotFound(f"no pipeline {pipeline_id}")
+        return self._to_pipeline(item)
+
+    @staticmethod
+    def _to_pipeline(item: dict[str, Any]) -> Pipeline:
+        from opml.backends.azure.convert import parse_time
+
+        return Pipeline(**{**item, "created_at": parse_time(item["created_at"])})
+
+    def save_published(self, published_id: str, *, pipeline_id: str, created_at: Any) -> None:
+        self._update("published", published_id, {"pipeline_id": pipeline_id, "created_at": str(created_at)})
+
+    def published(self, published_id: str) -> dict[str, Any]:
+        return self._read("published").get(published_id, {})
+
+    # -- schedules -----------------------------------------------------------------
+
+    def save_schedule(self, schedule_id: str, **values: Any) -> None:
+        self._update("schedules", schedule_id, values)
+
+    def schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._read("schedules").get(schedule_id, {})
+
+    # -- datasets ------------------------------------------------------------------
+
+    def save_dataset_meta(self, name: str, version: int, meta: dict[str, Any]) -> None:
+        self._update("datasets", f"{name}:{version}", meta)
+
+    def dataset_meta(self, name: str, version: int) -> dict[str, Any]:
+        return self._read("datasets").get(f"{name}:{version}", {})
+
+    def save_profile(self, name: str, version: int, profile: DatasetProfile) -> None:
+        self._update("profiles", f"{name}:{version}", dataclasses.asdict(profile))
+
+    def profile(self, name: str, version: int) -> DatasetProfile | None:
+        item = self._read("profiles").get(f"{name}:{version}")
+        return None if item is None else DatasetProfile.from_dict(item)

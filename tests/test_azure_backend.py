@@ -1,0 +1,425 @@
+"""The Azure ML backend at the SDK boundary: the Backend contract and Azure's own arguments, over fakes
+with the real SDK's signatures (``tests/azure_fakes.py``). Azure itself is not reachable from CI."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from opml import client
+from opml.backends.azure import AzureMLBackend
+from opml.backends.azure.auth import make_auth
+from opml.backends.azure.errors import translate
+from opml.entities import COMPLETED, HEALTHY
+from opml.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+from opml.leaderboard import leaderboard
+from opml.workspace import open_workspace
+from tests.azure_fakes import AzureError, make_fake_sdk
+from tests.azure_fixtures import PIPELINE_STEPS, submit_automl, write_config
+from tests.contract.backend_contract import BackendContract, python_command
+
+
+class TestAzureBackendContract(BackendContract):
+    @pytest.fixture
+    def backend(self, azure: AzureMLBackend) -> AzureMLBackend:
+        return azure
+
+    @pytest.fixture
+    def executor(self, azure_executor):
+        return azure_executor
+
+    def test_compute_with_queued_runs_cannot_be_deleted(self, backend, cloud):
+        """Replaces the local rule: Azure itself decides about deleting a busy cluster; opml asks it."""
+        backend.create_compute(name="busy", max_nodes=1)
+        backend.delete_compute("busy")
+        assert cloud.last_call("ComputeTarget.delete") == {"name": "busy"}
+        with pytest.raises(NotFound):
+            backend.get_compute("busy")
+
+
+# -- opening a workspace ---------------------------------------------------------------------
+
+
+def test_config_problems_are_named(tmp_path, cloud):
+    sdk = make_fake_sdk(cloud)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        AzureMLBackend(config=tmp_path / "missing.json", sdk=sdk, auth=object())
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InvalidInput, match="not a JSON"):
+        AzureMLBackend(config=tmp_path / "bad.json", sdk=sdk, auth=object())
+    (tmp_path / "partial.json").write_text(json.dumps({"subscription_id": "s"}))
+    with pytest.raises(InvalidInput, match="resource_group, workspace_name"):
+        AzureMLBackend(config=tmp_path / "partial.json", sdk=sdk, auth=object())
+
+
+def test_unknown_workspace_keeps_azures_message(tmp_path, cloud):
+    with pytest.raises(NotFound, match="Workspace not found: other"):
+        AzureMLBackend(config=write_config(tmp_path, workspace_name="other"), sdk=make_fake_sdk(cloud), auth=object())
+
+
+def test_open_workspace_with_config_gives_the_azure_backend(tmp_path, cloud, monkeypatch):
+    monkeypatch.setattr("opml.backends.azure.backend.load_sdk", lambda: make_fake_sdk(cloud))
+    monkeypatch.setenv("AZURE_TENANT_ID", "t")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "c")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "s")
+    backend = open_workspace(config=write_config(tmp_path))
+    assert backend.kind == "azure"
+    assert "ws-1" in backend.describe().location
+    assert "service principal" in backend.agent_status().detail
+    assert backend.auth_header() == {"Authorization": "Bearer fake-aad-token-for-FakeServicePrincipalAuthentication"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "cli", "expected"),
+    [
+        ({"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s"}, True, "ServicePrincipal"),
+        ({"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}, True, "AzureCli"),
+        ({}, False, "InteractiveLogin"),
+    ],
+)
+def test_credentials_are_chosen_like_azures_tools(cloud, environ, cli, expected):
+    auth = make_auth(make_fake_sdk(cloud), environ, cli_available=cli)
+    assert type(auth).__name__ == f"Fake{expected}Authentication"
+    if expected == "ServicePrincipal":
+        assert (auth.tenant_id, auth.client_id, auth.secret) == ("t", "c", "s")
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("AuthenticationException: AADSTS700082: The refresh token has expired", Unauthorized),
+        ("AuthorizationFailed: The client does not have authorization to perform action", Unauthorized),
+        ("Operation could not be completed as it results in exceeding approved standardDSv2Family Cores quota",
+         Conflict),
+        ("WebserviceException: Service bank already exists", AlreadyExists),
+        ("ModelNotFoundException: Model with name x not found", NotFound),
+        ("Received bad response from Execution Service: 500", BackendUnavailable),
+    ],
+)  # fmt: skip
+def test_azure_errors_become_opml_errors_with_azures_message(message, error):
+    translated = translate(AzureError(message))
+    assert isinstance(translated, error)
+    assert message.split(": ", 1)[-1] in str(translated)
+
+
+def test_an_sdk_failure_inside_an_operation_is_translated(azure, cloud):
+    cloud.fail_next["ComputeTarget.create"] = AzureError(
+        "Operation results in exceeding approved standardDSv2Family Cores quota. Current Limit: 10"
+    )
+    with pytest.raises(Conflict, match=r"Current Limit: 10.*quota increase"):
+        azure.create_compute(name="big", max_nodes=8)
+
+
+# -- datasets and computes ---------------------------------------------------------------------
+
+
+def test_dataset_is_uploaded_then_registered_with_its_hash(azure, cloud, bank_small_csv):
+    dataset = azure.register_dataset(name="bank", source=bank_small_csv, tags={"team": "ops"})
+    upload = cloud.last_call("Datastore.upload_files")
+    assert upload["target_path"].startswith("opml/datasets/bank/") and upload["files"][0].endswith(".csv")
+    registered = cloud.last_call("TabularDataset.register")
+    assert registered["create_new_version"] is True
+    assert registered["tags"]["team"] == "ops" and registered["tags"]["opml_sha256"] == dataset.sha256
+    assert dataset.tags == {"team": "ops"}
+
+
+def test_compute_is_an_amlcompute_cluster(azure, cloud):
+    compute = azure.create_compute(name="gpu-nodes", max_nodes=6, vm_size="STANDARD_NC6")
+    assert cloud.last_call("ComputeTarget.create")["provisioning_configuration"] == {
+        "vm_size": "STANDARD_NC6",
+        "min_nodes": 0,
+        "max_nodes": 6,
+    }
+    assert (compute.kind, compute.state, compute.max_nodes) == ("AmlCompute", "Creating", 6)
+    with pytest.raises(InvalidInput, match="Azure's rule"):
+        azure.create_compute(name="under_score", max_nodes=1)
+
+
+# -- AutoML, leaderboard, models ---------------------------------------------------------------
+
+
+def test_automl_run_is_submitted_with_the_same_settings_as_locally(azure, cloud, bank_small_csv):
+    run = submit_automl(
+        azure, bank_small_csv, primary_metric="AUC_weighted", allowed_algorithms=["LightGBM", "RandomForest"],
+        n_cross_validations=3, max_concurrent_iterations=2,
+    )  # fmt: skip
+    settings = cloud.last_call("Experiment.submit")["config"].settings
+    assert settings["task"] == "classification"
+    assert settings["primary_metric"] == "AUC_weighted"
+    assert settings["label_column_name"] == "y"
+    assert settings["experiment_timeout_hours"] == 0.5
+    assert settings["n_cross_validations"] == 3 and "validation_size" not in settings
+    assert settings["allowed_models"] == ["LightGBM", "RandomForest"]
+    assert settings["max_concurrent_iterations"] == 2
+    assert settings["compute_target"].name == "cpu-cluster"
+    assert settings["training_data"].name == "bank" and settings["training_data"].version == 1
+    assert settings["enable_voting_ensemble"] is True and settings["enable_stack_ensemble"] is True
+    assert run.run_type == "automl" and run.params["primary_metric"] == "AUC_weighted"
+
+
+def test_bad_automl_settings_are_refused_before_azure_is_asked(azure, cloud, bank_small_csv):
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    for params, message in [
+        ({"dataset": "bank", "label_column": "nope"}, "label column 'nope'"),
+        ({"dataset": "bank", "label_column": "y", "primary_metric": "f1"}, "unknown primary metric"),
+        ({"dataset": "bank", "label_column": "y", "experiment_timeout_minutes": 0}, "positive"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            azure.submit_run(experiment="e", run_type="automl", compute="cpu-cluster", params=params)
+    assert not [call for call, _ in cloud.calls if call == "Experiment.submit"]
+
+
+def test_children_are_the_leaderboard_and_the_best_is_registered(azure, azure_executor, bank_small_csv):
+    run = submit_automl(azure, bank_small_csv)
+    finished = azure.wait_for_run(run.id, timeout=30)
+    assert finished.status == COMPLETED
+    assert finished.progress["iterations_done"] == 5 and finished.progress["best_metric"] == 0.921
+    rows = leaderboard(azure, run.id)
+    assert [row["accuracy"] for row in rows] == sorted(azure_executor.automl_scores, reverse=True)
+    assert rows[0]["algorithm"] == "VotingEnsemble" and rows[0]["best"]
+    assert rows[0]["run_id"] == finished.progress["best_child_id"]
+
+    model = azure.register_model(name="bank-model", run_id=run.id, tags={"stage": "test"})
+    call = azure_executor.last_call("Run.register_model")
+    assert call["run_id"] == rows[0]["run_id"] and call["model_path"] == "outputs/model.pkl"
+    assert (model.name, model.version, model.algorithm, model.primary_metric) == (
+        "bank-model", 1, "VotingEnsemble", "accuracy",
+    )  # fmt: skip
+    assert model.metrics["accuracy"] == 0.921 and model.dataset == "bank:1" and model.tags == {"stage": "test"}
+    assert [m.version for m in azure.list_models("bank-model")] == [1]
+    assert azure.download_model("bank-model").read_bytes() == f"model of {rows[0]['run_id']}".encode()
+    with pytest.raises(BackendUnavailable, match="deployed service"):
+        azure.load_model("bank-model")
+
+
+def test_a_running_automl_run_has_no_model_to_register(azure, bank_small_csv):
+    run = submit_automl(azure, bank_small_csv)
+    with pytest.raises(Conflict, match="no completed model"):
+        azure.register_model(name="m", run_id=run.id)
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def azure_model(azure, azure_executor, bank_small_csv):
+    run = submit_automl(azure, bank_small_csv)
+    azure.wait_for_run(run.id, timeout=30)
+    return azure.register_model(name="bank-model", run_id=run.id)
+
+
+def test_deploy_is_aci_with_auth_and_the_automl_scoring_script(azure, azure_model, cloud):
+    service = azure.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True)
+    assert service.state == "Transitioning" and service.compute_type == "ACI"
+    deploy = cloud.last_call("Model.deploy")
+    assert deploy["deployment_config"] == {
+        "cpu_cores": 1, "memory_gb": 2, "auth_enabled": True, "enable_app_insights": True, "description": "",
+    }  # fmt: skip
+    assert deploy["overwrite"] is False and deploy["models"][0].version == 1
+    entry = Path(deploy["inference_config"].entry_script)
+    assert entry.read_text().startswith("def init()")
+    assert deploy["inference_config"].environment == ("environment-of", azure_model.run_id)
+
+    healthy = azure.wait_for_service("bank-svc", timeout=10)
+    assert healthy.state == HEALTHY and healthy.auth_enabled and healthy.model == "bank-model:1"
+    assert healthy.scoring_uri.endswith("/score") and healthy.swagger_uri.endswith("/swagger.json")
+    with pytest.raises(AlreadyExists):
+        azure.deploy_model(name="bank-svc", model_name="bank-model")
+    with pytest.raises(InvalidInput, match="port"):
+        azure.deploy_model(name="other-svc", model_name="bank-model", port=9000)
+    with pytest.raises(InvalidInput, match="Azure's rule"):
+        azure.deploy_model(name="Bank_Svc", model_name="bank-model")
+
+
+def test_service_keys_update_logs_and_delete(azure, azure_model, cloud):
+    azure.deploy_model(name="bank-svc", model_name="bank-model")
+    before = azure.get_service_keys("bank-svc")
+    after = azure.regenerate_service_key("bank-svc", "Primary")
+    assert after.primary != before.primary and after.secondary == before.secondary
+    with pytest.raises(InvalidInput, match="Primary"):
+        azure.regenerate_service_key("bank-svc", "Tertiary")
+
+    updated = azure.update_service("bank-svc", app_insights_enabled=True)
+    assert cloud.last_call("AciWebservice.update") == {
+        "name": "bank-svc", "auth_enabled": None, "enable_app_insights": True,
+    }  # fmt: skip
+    assert updated.app_insights_enabled
+    assert azure.get_service_logs("bank-svc", tail=1) == "scoring service ready"
+    with pytest.raises(BackendUnavailable, match="Application Insights"):
+        azure.get_service_telemetry("bank-svc")
+    with pytest.raises(Conflict, match="bank-svc"):
+        azure.delete_model("bank-model", 1)
+    azure.delete_service("bank-svc")
+    with pytest.raises(NotFound):
+        azure.get_service("bank-svc")
+    azure.delete_model("bank-model", 1)
+    assert azure.list_models() == []
+
+
+# -- pipelines and schedules --------------------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline(azure, bank_small_csv):
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    return azure.create_pipeline(name="bank-train", steps=PIPELINE_STEPS, parameters={"dataset": "bank"})
+
+
+def test_pipeline_is_an_automl_step_and_a_register_step(azure, pipeline, cloud, azure_executor):
+    assert [p.id for p in azure.list_pipelines()] == [pipeline.id]
+    run = azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
+    submitted = cloud.last_call("Experiment.submit")
+    automl_step, register_step = submitted["config"].steps
+    assert automl_step.name == "train" and automl_step.automl_config.settings["experiment_timeout_hours"] == 20 / 60
+    assert [o.training_output.type for o in automl_step.outputs] == ["Metrics", "Model"]
+    assert register_step.script_name == "register_model.py"
+    assert register_step.arguments[:2] == ["--model_name", "bank-model"]
+    assert register_step.arguments[3] is automl_step.outputs[1]
+    assert (Path(register_step.source_directory) / "register_model.py").read_text().count("Model.register") == 1
+    finished = azure.wait_for_run(run.id, timeout=30)
+    assert finished.run_type == "pipeline" and finished.status == COMPLETED
+    steps = azure.list_runs(parent_id=run.id)
+    assert sorted(s.display_name for s in steps) == ["register", "train"]
+    assert [r.id for r in azure.list_pipeline_runs(pipeline_id=pipeline.id)] == [run.id]
+    with pytest.raises(InvalidInput, match="unknown parameter"):
+        azure.run_pipeline(pipeline.id, experiment="bank-pipeline", parameters={"nope": 1})
+
+
+def test_data_prep_step_feeds_automl(azure, cloud, bank_small_csv, tmp_path):
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    script = tmp_path / "prep.py"
+    script.write_text("def prepare(df):\n    return df.dropna()\n")
+    steps = [
+        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "bank",
+         "output_dataset": "bank-prepared"},
+        {"name": "train", "type": "automl", "settings": {"dataset": "bank-prepared", "label_column": "y"}},
+    ]  # fmt: skip
+    pipeline = azure.create_pipeline(name="prep-train", steps=steps)
+    azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
+    prep, train = cloud.last_call("Experiment.submit")["config"].steps
+    assert prep.script_name == "prep_runner.py" and prep.inputs[0][1] == "raw"
+    assert (Path(prep.source_directory) / "prep.py").read_text() == script.read_text()
+    assert train.automl_config.settings["training_data"] == ("tabular", prep.outputs[0], ",")
+
+
+def test_publish_trigger_and_rest_contract(azure, pipeline, cloud, azure_executor):
+    published = azure.publish_pipeline(pipeline.id, name="Bankmarketing Train", description="d", version="2.0")
+    call = cloud.last_call("Pipeline.publish")
+    assert (call["name"], call["description"], call["version"]) == ("Bankmarketing Train", "d", "2.0")
+    assert published.status == "Active" and published.pipeline_id == pipeline.id
+    assert published.endpoint.endswith(f"/PipelineRuns/PipelineSubmit/{published.id}")
+    assert [p.id for p in azure.list_published_pipelines()] == [published.id]
+
+    run = azure.trigger_published_pipeline(published.id, experiment="bank-rest")
+    assert cloud.last_call("PublishedPipeline.submit")["experiment_name"] == "bank-rest"
+    assert azure.wait_for_run(run.id, timeout=30).status == COMPLETED
+    assert [r.id for r in azure.list_pipeline_runs(published_pipeline_id=published.id)] == [run.id]
+    with pytest.raises(InvalidInput, match="published with"):
+        azure.trigger_published_pipeline(published.id, experiment="bank-rest", parameters={"dataset": "x"})
+
+    azure.set_published_pipeline_enabled(published.id, False)
+    assert azure.get_published_pipeline(published.id).status == "Disabled"
+    with pytest.raises(Conflict, match="Disabled"):
+        azure.trigger_published_pipeline(published.id, experiment="bank-rest")
+
+
+def test_rest_trigger_sends_azures_body_with_the_aad_header(azure):
+    """opml.client speaks to an Azure endpoint exactly as to a local one: the body Azure documents."""
+    received = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received["path"] = self.path
+            received["auth"] = self.headers["Authorization"]
+            received["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            answer = json.dumps({"Id": "run-1", "Status": "NotStarted"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}/pipelines/v1.0/PipelineRuns/PipelineSubmit/p-1"
+        answer = client.trigger_pipeline(
+            endpoint, azure.auth_header(), experiment="bank-rest", parameters={"dataset": "bank"}
+        )
+    finally:
+        server.shutdown()
+    assert answer["Id"] == "run-1"
+    assert received["path"].endswith("/PipelineSubmit/p-1")
+    assert received["auth"] == "Bearer fake-aad-token-for-FakeAzureCliAuthentication"
+    assert received["body"]["ExperimentName"] == "bank-rest"
+    assert received["body"]["ParameterAssignments"] == {"dataset": "bank"}
+
+
+@pytest.mark.parametrize(
+    ("interval", "cron", "expected"),
+    [
+        (15, None, {"frequency": "Minute", "interval": 15, "hours": None, "minutes": None, "week_days": None}),
+        (None, "30 6 * * *", {"frequency": "Day", "interval": 1, "hours": [6], "minutes": [30], "week_days": None}),
+        (None, "0 7 * * 1,5", {"frequency": "Week", "interval": 1, "hours": [7], "minutes": [0],
+                               "week_days": ["Monday", "Friday"]}),
+    ],
+)  # fmt: skip
+def test_schedules_become_azure_recurrences(azure, pipeline, cloud, interval, cron, expected):
+    published = azure.publish_pipeline(pipeline.id, name="Bankmarketing Train")
+    schedule = azure.create_schedule(
+        published.id, name="nightly", experiment="bank-sched", interval_minutes=interval, cron=cron
+    )
+    call = cloud.last_call("Schedule.create")
+    assert (call["pipeline_id"], call["experiment_name"]) == (published.id, "bank-sched")
+    recurrence = call["recurrence"]
+    assert {key: getattr(recurrence, key) for key in expected} == expected
+    assert schedule.experiment == "bank-sched" and schedule.status == "Active"
+    assert azure.set_schedule_paused(schedule.id, True).status == "Paused"
+    azure.delete_schedule(schedule.id)
+    assert azure.list_schedules() == []
+    with pytest.raises(NotFound):
+        azure.set_schedule_paused(schedule.id, False)
+
+
+@pytest.mark.parametrize(
+    ("interval", "cron", "message"),
+    [
+        (0.5, None, "whole number"),
+        (None, "*/5 * * * *", "numbers or lists"),
+        (None, "0 7 1 * *", "daily"),
+        (5, "0 7 * * *", "either"),
+    ],
+)
+def test_recurrences_azure_cannot_express_are_refused(azure, pipeline, interval, cron, message):
+    published = azure.publish_pipeline(pipeline.id, name="p")
+    with pytest.raises(InvalidInput, match=message):
+        azure.create_schedule(published.id, name="s", experiment="e", interval_minutes=interval, cron=cron)
+
+
+def test_tokens_are_azure_ad(azure):
+    with pytest.raises(InvalidInput, match="Azure AD"):
+        azure.create_token("ci")
+    assert azure.list_tokens() == []
+
+
+def test_command_run_goes_to_the_compute_with_the_curated_environment(azure, cloud):
+    azure.submit_run(experiment="e", run_type="command", compute="cpu-cluster", params=python_command("pass"))
+    config = cloud.last_call("Experiment.submit")["config"]
+    assert config.compute_target.name == "cpu-cluster"
+    assert config.environment is cloud.environments["AzureML-sklearn-1.5"]
+    assert config.command[1:] == ["-c", "pass"]

@@ -1,0 +1,102 @@
+"""The fakes cannot drift from the SDK: each fake method's signature is the installed SDK's, and the
+attributes opml reads exist on the real classes. Also: nothing imports azureml until an Azure
+workspace is opened, and a missing SDK is a clear error."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+from opml.backends.azure.sdk import REAL_CLASSES, load_sdk
+from tests.azure_fakes import RETURNED_SIGNATURES, SIGNATURES, FakeCloud, make_fake_sdk
+
+
+@pytest.fixture(scope="module")
+def real_sdk():
+    return load_sdk()
+
+
+def shape(function) -> list[tuple[str, object, object]]:
+    """Names, kinds and defaults of the parameters (annotations aside). Read on the class, so an
+    instance method shows ``self`` and a static one does not: static-ness is compared too."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize(("attribute", "methods"), [(a, m) for a, _, m in SIGNATURES], ids=[s[0] for s in SIGNATURES])
+def test_fake_signatures_match_the_installed_sdk(real_sdk, attribute, methods):
+    real_class = getattr(real_sdk, attribute)
+    fake_class = getattr(make_fake_sdk(FakeCloud()), attribute)
+    for method in methods:
+        real, fake = getattr(real_class, method), getattr(fake_class, method)
+        assert shape(fake) == shape(real), f"{attribute}.{method}: fake {inspect.signature(fake)}"
+
+
+@pytest.mark.parametrize(
+    ("target", "fake_class", "methods"), RETURNED_SIGNATURES, ids=[r[0] for r in RETURNED_SIGNATURES]
+)
+def test_fakes_of_returned_objects_match_the_sdk(target, fake_class, methods):
+    module_name, _, class_name = target.partition(":")
+    real_class = getattr(importlib.import_module(module_name), class_name)
+    for method in methods:
+        assert shape(getattr(fake_class, method)) == shape(getattr(real_class, method)), f"{target}.{method}"
+
+
+def instance_attributes(cls) -> str:
+    return "".join(inspect.getsource(c) for c in cls.__mro__ if c.__module__.startswith("azureml"))
+
+
+@pytest.mark.parametrize(
+    ("attribute", "names"),
+    [
+        ("Run", "id tags properties parent experiment type status display_name"),
+        ("AmlCompute", "name type provisioning_state scale_settings"),
+        ("Model", "id name version description tags properties run_id created_time"),
+        ("AciWebservice", "name models state auth_enabled enable_app_insights scoring_uri swagger_uri created_time "
+                          "updated_time description error compute_type"),
+        ("PublishedPipeline", "id name description version status endpoint"),
+        ("Schedule", "id name pipeline_id status"),
+    ],
+)  # fmt: skip
+def test_attributes_opml_reads_exist_on_the_real_classes(real_sdk, attribute, names):
+    real_class = getattr(real_sdk, attribute)
+    source = instance_attributes(real_class)
+    missing = [n for n in names.split() if not hasattr(real_class, n) and f"self.{n} =" not in source]
+    assert missing == []
+
+
+def test_the_sdk_surface_is_complete():
+    assert set(REAL_CLASSES) == {attribute for attribute, _, _ in SIGNATURES}
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_azureml_is_imported_only_when_an_azure_workspace_opens():
+    result = run_python(
+        "import sys, opml.workspace, opml.backends.azure, opml.cli, opml.client\n"
+        "print(sorted(m for m in sys.modules if m.startswith('azureml')))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_missing_sdk_is_a_clear_error(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}')
+    result = run_python(
+        "import sys\n"
+        "sys.modules['azureml.core'] = None\n"  # what an environment without azureml-core looks like
+        "from opml.workspace import open_workspace\n"
+        "from opml.errors import BackendUnavailable\n"
+        "try:\n"
+        f"    open_workspace(config={str(config)!r})\n"
+        "except BackendUnavailable as exc:\n"
+        "    print('BackendUnavailable:', exc)\n"
+    )
+    assert "BackendUnavailable: the Azure ML SDK cannot be loaded" in result.stdout, result.stderr
+    assert "pip install -r requirements.txt" in result.stdout

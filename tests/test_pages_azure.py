@@ -1,0 +1,61 @@
+"""The same dashboard pages against the Azure ML backend (over the SDK fakes): every page renders
+with Azure objects in it, and Azure-only differences (VM size, telemetry in App Insights) show."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
+from tests.test_pages import PAGES, page
+
+
+@pytest.fixture
+def azure_dashboard(azure, azure_executor, bank_small_csv, monkeypatch, tmp_path):
+    run = submit_automl(azure, bank_small_csv)
+    azure.wait_for_run(run.id, timeout=30)
+    azure.register_model(name="bank-model", run_id=run.id)
+    azure.deploy_model(name="bank-svc", model_name="bank-model")
+    azure.wait_for_service("bank-svc", timeout=10)
+    pipeline = azure.create_pipeline(name="bank-train", steps=PIPELINE_STEPS, parameters={"dataset": "bank"})
+    azure.publish_pipeline(pipeline.id, name="Bankmarketing Train")
+    monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setattr("opml.ui._open_azure", lambda config: azure)
+    return azure
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_against_azure(path, azure_dashboard):
+    at = page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_overview_names_the_azure_workspace(azure_dashboard):
+    at = page("pages/overview.py").run()
+    assert "`azure`" in at.markdown[0].value and "ws-1" in at.markdown[0].value
+    assert any("Azure ML workspace ws-1" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Models"] == "1"
+
+
+def test_compute_page_asks_for_a_vm_size_on_azure(azure_dashboard, cloud):
+    at = page("pages/compute.py").run()
+    at.text_input(key="compute_name").input("big-cpu")
+    at.text_input(key="compute_vm_size").set_value("STANDARD_D13_V2")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert cloud.last_call("ComputeTarget.create")["provisioning_configuration"]["vm_size"] == "STANDARD_D13_V2"
+
+
+def test_unreachable_azure_workspace_falls_back_to_local_with_the_reason(workspace, monkeypatch, tmp_path):
+    missing = tmp_path / "nope" / "config.json"
+    monkeypatch.setenv("OPML_AZURE_CONFIG", str(missing))
+    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    at = page("pages/overview.py").run()
+    assert not at.exception
+    assert any("cannot be opened" in e.value and "does not exist" in e.value for e in at.error)
+    assert "`local`" in at.markdown[0].value
+
+
+def test_score_page_says_why_when_the_azure_swagger_is_unreachable(azure_dashboard):
+    at = page("pages/score.py").run()
+    assert not at.exception
+    assert any("Cannot read the input schema of bank-svc" in e.value for e in at.error)

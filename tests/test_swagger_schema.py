@@ -1,0 +1,74 @@
+"""The score form's input schema read back from a service's swagger.json: opml's own and Azure's."""
+
+from __future__ import annotations
+
+import pytest
+
+from opml.errors import InvalidInput
+from opml.scoring import schema_from_swagger
+from opml.serving.swagger import swagger_document
+
+MANIFEST = {
+    "input_schema": [
+        {"name": "age", "type": "numeric", "dtype": "integer", "min": 17, "max": 98},
+        {"name": "euribor3m", "type": "numeric", "dtype": "float", "min": 0.6, "max": 5.0},
+        {"name": "job", "type": "categorical", "categories": ["admin.", "technician"]},
+    ],
+    "classes": ["no", "yes"],
+    "example": [{"age": 41, "euribor3m": 4.86, "job": "admin."}],
+}
+
+# The shape Azure AutoML's scoring_file_v_2_0_0 publishes (inference-schema with Inputs/GlobalParameters).
+AZURE_SWAGGER = {
+    "swagger": "2.0",
+    "definitions": {
+        "ServiceInput": {
+            "type": "object",
+            "properties": {
+                "Inputs": {
+                    "type": "object",
+                    "properties": {
+                        "data": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "age": {"type": "integer", "format": "int64"},
+                                    "job": {"type": "string"},
+                                    "euribor3m": {"type": "number", "format": "double"},
+                                },
+                            },
+                        }
+                    },
+                },
+                "GlobalParameters": {"type": "object", "properties": {"method": {"type": "string"}}},
+            },
+            "example": {
+                "Inputs": {"data": [{"age": 57, "job": "technician", "euribor3m": 1.3}]},
+                "GlobalParameters": {"method": "predict"},
+            },
+        }
+    },
+}
+
+
+def test_opml_swagger_round_trips_names_types_and_example():
+    document = swagger_document(service_name="bank", manifest=MANIFEST, auth_enabled=True)
+    schema, examples = schema_from_swagger(document)
+    assert [(c["name"], c["type"], c["dtype"]) for c in schema] == [
+        ("age", "numeric", "integer"),
+        ("euribor3m", "numeric", "float"),
+        ("job", "categorical", "string"),
+    ]
+    assert examples == MANIFEST["example"]
+
+
+def test_azure_automl_swagger_gives_the_form_its_fields():
+    schema, examples = schema_from_swagger(AZURE_SWAGGER)
+    assert {c["name"]: c["type"] for c in schema} == {"age": "numeric", "job": "categorical", "euribor3m": "numeric"}
+    assert examples == [{"age": 57, "job": "technician", "euribor3m": 1.3}]
+
+
+def test_swagger_without_records_is_a_clear_error():
+    with pytest.raises(InvalidInput, match="does not describe its input"):
+        schema_from_swagger({"swagger": "2.0", "definitions": {}})
