@@ -85,24 +85,30 @@ with runs_tab:
     if not runs:
         st.info("No pipeline runs yet.")
     else:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "Run": r.id,
-                        "Pipeline": r.display_name,
-                        "Status": r.status,
-                        "Trigger": r.params.get("trigger"),
-                        "Experiment": r.experiment,
-                        "Started": r.started_at,
-                        "Duration": format_seconds(r.duration_seconds),
-                    }
-                    for r in runs
-                ]
-            ),
-            hide_index=True,
-            key="pl_runs_table",
-        )
+
+        @st.fragment(run_every=2 if any(not r.is_terminal for r in runs) else None)
+        def runs_table() -> None:
+            current = backend.list_pipeline_runs()
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Run": r.id,
+                            "Pipeline": r.display_name,
+                            "Status": r.status,
+                            "Trigger": r.params.get("trigger"),
+                            "Experiment": r.experiment,
+                            "Started": r.started_at,
+                            "Duration": format_seconds(r.duration_seconds),
+                        }
+                        for r in current
+                    ]
+                ),
+                hide_index=True,
+                key="pl_runs_table",
+            )
+
+        runs_table()
         ids = [r.id for r in runs]
         if st.session_state.get("pl_watch") not in ids:
             st.session_state["pl_watch"] = ids[0]

@@ -28,16 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-data", help="separate evaluation CSV (default: a seeded 20 %% split of --data)")
     parser.add_argument("--timeout-minutes", type=float, default=5.0)
     parser.add_argument("--metric", default="accuracy")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split")
+    parser.add_argument(
+        "--seeds", default="0", help="seeds of the splits, comma-separated: several give the mean over splits"
+    )
     parser.add_argument("--skip-flaml", action="store_true", help="do not run FLAML alone for comparison")
     parser.set_defaults(run=run)
 
 
-def split(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = pd.read_csv(args.data)
     if args.test_data:
         return frame, pd.read_csv(args.test_data)
-    return train_test_split(frame, test_size=0.2, stratify=frame[args.label], random_state=args.seed)
+    return train_test_split(frame, test_size=0.2, stratify=frame[args.label], random_state=seed)
 
 
 def held_out(model, test: pd.DataFrame, label: str) -> tuple[float, float]:
@@ -134,7 +136,34 @@ def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) 
     }
 
 
-def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) -> dict:
+def run_lightgbm_defaults(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    """LightGBM with its defaults and native categoricals: the reference the issue's figures start from."""
+    import lightgbm
+
+    X, y = train.drop(columns=[args.label]), train[args.label].astype(str)
+    X_test = test.drop(columns=[args.label])
+    for column in X.columns:
+        if not pd.api.types.is_numeric_dtype(X[column]):
+            X[column] = X[column].astype("category")
+            X_test[column] = pd.Categorical(X_test[column], categories=X[column].cat.categories)
+    model = lightgbm.LGBMClassifier(verbose=-1, random_state=0).fit(X, y)
+
+    class Wrapped:  # held_out() takes raw test frames
+        classes_ = model.classes_
+
+        @staticmethod
+        def predict(_):
+            return model.predict(X_test)
+
+        @staticmethod
+        def predict_proba(_):
+            return model.predict_proba(X_test)
+
+    accuracy, auc = held_out(Wrapped, test, args.label)
+    return {"accuracy": accuracy, "AUC_weighted": auc}
+
+
+def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict:
     from flaml import AutoML
 
     X, y = train.drop(columns=[args.label]), train[args.label].astype(str)
@@ -142,7 +171,7 @@ def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame)
     automl = AutoML()
     automl.fit(
         X, y, task="classification", metric=args.metric, time_budget=args.timeout_minutes * 60,
-        eval_method="cv", n_splits=5, seed=args.seed, verbose=0,
+        eval_method="cv", n_splits=5, seed=seed, verbose=0,
     )  # fmt: skip
     wall = time.monotonic() - started
     accuracy, auc = held_out(automl, test, args.label)
@@ -150,20 +179,38 @@ def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame)
 
 
 def run(args: argparse.Namespace) -> int:
-    train, test = split(args)
-    print(f"data: {args.data}  train {len(train):,} rows, test {len(test):,} rows, budget {args.timeout_minutes} min")
-    ours = run_opml(args, train, test)
-    print(
-        f"opml   accuracy {ours['accuracy']:.4f}  AUC_weighted {ours['AUC_weighted']:.4f}  "
-        f"wall {ours['wall_seconds']:.0f} s (run {ours['run_seconds']:.0f} s)  trials {ours['trials']}  "
-        f"first child {ours['first_child_seconds']:.1f} s  peak memory {ours['peak_memory_mb']:.0f} MB  "
-        f"best {ours['best']}  predict 1 record p50 {ours['predict_one_ms_p50']:.3f} ms "
-        f"p99 {ours['predict_one_ms_p99']:.3f} ms"
-    )
-    if not args.skip_flaml:
-        flaml = run_flaml(args, train, test)
+    seeds = [int(seed) for seed in str(args.seeds).split(",")]
+    results: dict[str, list[dict]] = {"opml": [], "flaml": [], "lightgbm": []}
+    for seed in seeds:
+        train, test = split(args, seed)
+        print(f"data: {args.data}  seed {seed}  train {len(train):,} rows, test {len(test):,} rows, "
+              f"budget {args.timeout_minutes} min")  # fmt: skip
+        ours = run_opml(args, train, test)
+        results["opml"].append(ours)
         print(
-            f"flaml  accuracy {flaml['accuracy']:.4f}  AUC_weighted {flaml['AUC_weighted']:.4f}  "
-            f"wall {flaml['wall_seconds']:.0f} s  best {flaml['best']}"
+            f"opml      accuracy {ours['accuracy']:.4f}  AUC_weighted {ours['AUC_weighted']:.4f}  "
+            f"wall {ours['wall_seconds']:.0f} s (run {ours['run_seconds']:.0f} s)  trials {ours['trials']}  "
+            f"first child {ours['first_child_seconds']:.1f} s  peak memory {ours['peak_memory_mb']:.0f} MB  "
+            f"best {ours['best']}  predict 1 record p50 {ours['predict_one_ms_p50']:.3f} ms "
+            f"p99 {ours['predict_one_ms_p99']:.3f} ms",
+            flush=True,
         )
+        reference = run_lightgbm_defaults(args, train, test)
+        results["lightgbm"].append(reference)
+        print(f"lightgbm  accuracy {reference['accuracy']:.4f}  AUC_weighted {reference['AUC_weighted']:.4f}  "
+              "(defaults, native categoricals)", flush=True)  # fmt: skip
+        if not args.skip_flaml:
+            flaml = run_flaml(args, train, test, seed)
+            results["flaml"].append(flaml)
+            print(
+                f"flaml     accuracy {flaml['accuracy']:.4f}  AUC_weighted {flaml['AUC_weighted']:.4f}  "
+                f"wall {flaml['wall_seconds']:.0f} s  best {flaml['best']}",
+                flush=True,
+            )
+    if len(seeds) > 1:
+        print(f"mean over {len(seeds)} splits (seeds {args.seeds}):")
+        for name, rows in results.items():
+            if rows:
+                print(f"  {name:9} accuracy {statistics.mean(r['accuracy'] for r in rows):.4f}  "
+                      f"AUC_weighted {statistics.mean(r['AUC_weighted'] for r in rows):.4f}")  # fmt: skip
     return 0

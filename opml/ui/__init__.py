@@ -47,7 +47,7 @@ def _leave_legacy_pages_mode() -> None:
         st.rerun()
 
 
-WORKSPACE_CHOICE = "opml_workspace_choice"  # session key: None for the local workspace, else a config.json path
+WORKSPACE_CHOICE = "opml_workspace_choice"  # session key: "local", or the path of an Azure ML config.json
 
 
 @st.cache_resource(show_spinner="Connecting to Azure ML…")
@@ -57,12 +57,14 @@ def _open_azure(config: str) -> Backend:
     return open_workspace(config=config)
 
 
-def _default_choice() -> str | None:
+LOCAL = "local"
+
+
+def _default_choice() -> str:
     """The Azure workspace named by $OPML_AZURE_CONFIG (``opml up --config``), else the local one."""
     from opml.workspace import AZURE_CONFIG_VARIABLE
 
-    configured = os.environ.get(AZURE_CONFIG_VARIABLE)
-    return str(configured) if configured else None
+    return os.environ.get(AZURE_CONFIG_VARIABLE) or LOCAL
 
 
 def workspace_selector() -> None:
@@ -70,7 +72,7 @@ def workspace_selector() -> None:
     from opml.workspace import azure_config_candidates
 
     st.session_state.setdefault(WORKSPACE_CHOICE, _default_choice())
-    options: list[str | None] = [None, *(str(path) for path in azure_config_candidates())]
+    options = [LOCAL, *(str(path) for path in azure_config_candidates())]
     current = st.session_state[WORKSPACE_CHOICE]
     if current not in options:
         options.append(current)
@@ -78,7 +80,7 @@ def workspace_selector() -> None:
         "Workspace",
         options,
         index=options.index(current),
-        format_func=lambda option: "Local" if option is None else f"Azure ML: {Path(option).parent.name}/config.json",
+        format_func=lambda option: "Local" if option == LOCAL else f"Azure ML: {Path(option).parent.name}/config.json",
         key="workspace_select",
     )
     with st.sidebar.expander("Open an Azure ML workspace"):
@@ -95,7 +97,7 @@ def get_backend() -> Backend:
     agent is started once per dashboard process when missing)."""
     _leave_legacy_pages_mode()
     config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
-    if config:
+    if config != LOCAL:
         try:
             return _open_azure(config)
         except OpmlError as exc:

@@ -73,7 +73,10 @@ def requests_figure(frame) -> go.Figure:
     figure = go.Figure()
     for failed, name in ((False, "succeeded"), (True, "failed")):
         if failed in per_minute:
-            figure.add_bar(x=per_minute.index, y=per_minute[failed], name=name)
+            # Bars one minute wide: plotly would otherwise size a lone bar to fill the whole axis.
+            figure.add_bar(x=per_minute.index, y=per_minute[failed], name=name, width=55_000, offset=0)
+    start, end = per_minute.index.min(), per_minute.index.max()
+    figure.update_xaxes(range=[start - pd.Timedelta(minutes=5), end + pd.Timedelta(minutes=1)])
     return figure.update_layout(title="Requests per minute", barmode="stack", **LAYOUT)
 
 

@@ -1,0 +1,306 @@
+"""The whole journey of DESIGN.md §6 in a real browser (Debian's chromium driven by Playwright).
+
+The product is started exactly as the README's run command does, on its own workspace and ports.
+Then, as a user: register the Bank Marketing CSV by upload, launch AutoML and watch it complete,
+find an ensemble on the leaderboard and register the best model, deploy it with auth, switch App
+Insights on, score records from the form, open Swagger UI, see the requests on the telemetry chart,
+build, run and publish the training pipeline, trigger it with ``requests`` and the token the page
+shows, and watch that run complete. Each step saves a screenshot (the folder is printed; the README's
+images are copied from it by ``python -m tests.browser_screenshots``). The test fails on any console
+error, any Streamlit exception shown on a page, and any request that tries to leave the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from opml.backends.local import LocalBackend
+from tests.helpers import free_port, wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("OPML_SCREENSHOTS") or REPO / "build" / "screenshots")
+AUTOML_MINUTES = "1"
+PIPELINE_AUTOML_MINUTES = "0.5"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory, bank_csv: Path):
+    """``./scripts/run.sh --port P`` on a fresh workspace; yields (dashboard URL, backend)."""
+    workspace = tmp_path_factory.mktemp("journey") / "ws"
+    port, gateway = free_port(), free_port()
+    env = {**os.environ, "OPML_WORKSPACE": str(workspace), "OPML_GATEWAY_PORT": str(gateway)}
+    env.pop("OPML_AZURE_CONFIG", None)
+    process = subprocess.Popen(
+        [str(REPO / "scripts/run.sh"), "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    backend = LocalBackend(workspace)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{url}/_stcore/health", timeout=2).text == "ok"
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=180, what="the dashboard")
+        wait_until(lambda: backend.agent_status().running, timeout=60, what="the agent")
+        yield url, backend
+    finally:
+        for service in backend.list_services():
+            backend.delete_service(service.name)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+class Journey:
+    """A browser page plus what the test watches on it: console errors, Streamlit exceptions, and
+    requests to anything but this machine (they are blocked: the journey must work offline)."""
+
+    def __init__(self, page, url: str):
+        self.page, self.url = page, url
+        self.console_errors: list[str] = []
+        self.blocked: list[str] = []
+        self.shots = 0
+        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        page.context.route("**/*", self._route)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def _route(self, route) -> None:
+        host = urlparse(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def open_page(self, title: str) -> None:
+        self.page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+        self.page.get_by_role("heading", level=1).first.wait_for()
+        self.page.wait_for_load_state("networkidle")
+
+    def reopen(self, title: str) -> None:
+        """Show a page afresh, as a user would: through another page (a reload of a sub-page URL makes
+        Streamlit's frontend probe ``/<page>/_stcore/...`` first, which answers 404)."""
+        self.open_page("Overview")
+        self.open_page(title)
+
+    def settle(self) -> None:
+        """Wait until the app's script run (if any) is over: Streamlit shows its status widget meanwhile."""
+        self.page.wait_for_timeout(300)
+        self.page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+    def widget(self, key: str):
+        return self.page.locator(f".st-key-{key}")
+
+    def fill(self, key: str, value: str) -> None:
+        box = self.widget(key).locator("input, textarea").first
+        box.fill(value)
+        box.press("Tab")
+
+    def choose(self, key: str, option: str) -> None:
+        self.widget(key).get_by_role("combobox").click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+
+    def selected(self, key: str) -> str:
+        """The text a selectbox shows for its current value."""
+        box = self.widget(key).get_by_role("combobox")
+        return box.input_value() or box.get_attribute("aria-label") or self.widget(key).text_content()
+
+    def click(self, key: str) -> None:
+        self.widget(key).locator("button").first.click()
+
+    def text(self, text: str, timeout: float = 30) -> None:
+        self.page.get_by_text(text).filter(visible=True).first.wait_for(timeout=timeout * 1000)
+
+    def check(self, name: str) -> None:
+        """No exception on the page, no console error so far; then a screenshot."""
+        exceptions = self.page.locator('[data-testid="stException"]')
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+        assert self.console_errors == [], self.console_errors
+        assert self.blocked == [], self.blocked
+        self.shots += 1
+        path = SCREENSHOTS / f"{self.shots:02d}-{name}.png"
+        self.page.screenshot(path=str(path))
+        print(f"screenshot: {path}")
+
+
+@pytest.fixture(scope="module")
+def journey(product):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = product
+    print(f"screenshots go to {SCREENSHOTS}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_role("heading", name="Workspace overview").wait_for()
+        yield Journey(page, url)
+        browser.close()
+
+
+def test_1_register_the_dataset_by_upload(journey, bank_csv):
+    journey.check("overview")
+    journey.open_page("Datasets")
+    journey.page.get_by_text("Upload a file").click()
+    journey.widget("ds_upload").wait_for()
+    journey.settle()
+    journey.fill("ds_name", "bankmarketing")
+    journey.widget("ds_upload").locator('input[type="file"]').set_input_files(str(bank_csv))
+    journey.widget("ds_upload").locator('[data-testid="stFileChipName"]').wait_for()
+    journey.page.get_by_role("button", name="Register").click()
+    journey.text("Registered bankmarketing version 1: 26,230 rows.", timeout=60)
+    journey.check("dataset")
+
+
+def test_2_automl_completes_with_an_ensemble_and_the_best_is_registered(journey, product):
+    _, backend = product
+    journey.open_page("Automated ML")
+    journey.choose("automl_label", "y")
+    journey.fill("automl_timeout", AUTOML_MINUTES)
+    journey.click("automl_launch")
+    journey.text("Launched")
+    journey.check("automl-launched")
+    journey.text("Running", timeout=60)
+    journey.check("automl-running")
+    journey.widget("automl_open_leaderboard").wait_for(timeout=150_000)
+    assert backend.list_runs(top_level_only=True)[0].status == "Completed"
+    journey.check("automl-completed")
+
+    journey.click("automl_open_leaderboard")
+    journey.page.get_by_role("heading", name="Leaderboard").wait_for()
+    journey.settle()
+    journey.widget("lb_model").get_by_role("combobox").click()
+    models = journey.page.get_by_role("option").all_inner_texts()
+    journey.page.keyboard.press("Escape")
+    assert any(re.search(r"(VotingEnsemble|StackEnsemble)", m) for m in models), models
+    ensemble_cell = journey.page.locator('[role="gridcell"]').filter(  # the tables' accessible cells
+        has_text=re.compile(r"^(VotingEnsemble|StackEnsemble)$")
+    )
+    ensemble_cell.first.wait_for(state="attached")
+    selected = journey.selected("lb_model")
+    assert "(best)" in selected, selected
+    journey.check("leaderboard")
+    journey.page.get_by_role("tab", name="ROC").click()
+    journey.widget("lb_roc").wait_for()
+    journey.widget("lb_roc").scroll_into_view_if_needed()
+    journey.check("leaderboard-roc")
+    journey.page.get_by_role("tab", name="Register").click()
+    journey.fill("lb_register_name", "bank-model")
+    journey.click("lb_register")
+    journey.text("Registered bank-model:1", timeout=120)
+    assert backend.get_model("bank-model").algorithm in selected
+    journey.check("model-registered")
+
+
+def test_3_deploy_with_auth_and_switch_app_insights_on(journey, product):
+    _, backend = product
+    journey.open_page("Endpoints")
+    journey.fill("ep_name", "bank-service")
+    journey.click("ep_deploy")
+    journey.text("Deploying")
+    wait_until(lambda: backend.get_service("bank-service").state == "Healthy", timeout=90, what="Healthy")
+    journey.reopen("Endpoints")
+    journey.page.locator('[data-testid="stMetricValue"]').filter(has_text="Healthy").wait_for()
+    assert backend.get_service("bank-service").auth_enabled
+    journey.page.get_by_role("tab", name="Telemetry").click()
+    journey.widget("ep_insights_bank-service").locator("label").click()
+    wait_until(lambda: backend.get_service("bank-service").app_insights_enabled, timeout=15, what="App Insights on")
+    journey.check("endpoint-healthy")
+
+
+def test_4_score_two_records_and_open_swagger_ui(journey, product):
+    _, backend = product
+    journey.open_page("Score")
+    journey.settle()
+    journey.click("score_submit")
+    journey.text("1 prediction(s)")
+    journey.page.get_by_role("button", name="Add to records").click()
+    journey.settle()
+    journey.click("score_submit")
+    journey.text("2 prediction(s)")
+    journey.check("scored")
+
+    service = backend.get_service("bank-service")
+    swagger = journey.page.context.new_page()
+    swagger.goto(f"{service.base_uri}/docs")
+    swagger.get_by_text("/score").first.wait_for()
+    swagger.screenshot(path=str(SCREENSHOTS / "swagger-ui.png"))
+    swagger.close()
+    assert journey.blocked == [], journey.blocked
+
+
+def test_5_telemetry_chart_shows_the_requests(journey, product):
+    _, backend = product
+    wait_until(lambda: len(backend.get_service_telemetry("bank-service")) >= 2, timeout=15, what="telemetry")
+    journey.open_page("Endpoints")
+    journey.page.get_by_role("tab", name="Telemetry").click()
+    journey.widget("ep_requests").wait_for()
+    requests_metric = journey.page.locator('[data-testid="stMetric"]').filter(has_text="Requests")
+    assert requests_metric.locator('[data-testid="stMetricValue"]').inner_text() == "2"
+    journey.widget("ep_requests").scroll_into_view_if_needed()
+    journey.check("telemetry")
+
+
+def test_6_pipeline_published_triggered_from_outside_and_watched(journey, product):
+    _, backend = product
+    journey.open_page("Pipelines")
+    journey.fill("pl_timeout", PIPELINE_AUTOML_MINUTES)
+    journey.click("pl_create")
+    journey.text("Created pipeline")
+    journey.click("pl_run")
+    journey.text("Queued")
+    journey.check("pipeline-created")
+
+    journey.page.get_by_role("tab", name="Published").click()
+    journey.page.get_by_role("button", name="Publish").click()
+    journey.text("Published Bankmarketing Train")
+    journey.widget("pl_reveal").locator("label").click()
+    code_blocks = journey.page.locator('[data-testid="stCode"]')
+    revealed = code_blocks.filter(has_text="curl -X POST", has_not_text="<your-token>")
+    snippet = revealed.first.inner_text()
+    token = re.search(r"Bearer ([A-Za-z0-9_\-]+)", snippet).group(1)
+    endpoint = re.search(r"(http://127\.0\.0\.1:\d+/pipelines/v1\.0/PipelineRuns/PipelineSubmit/[\w-]+)", snippet)
+    journey.check("pipeline-published")
+
+    answer = requests.post(
+        endpoint.group(1), headers={"Authorization": f"Bearer {token}"},
+        json={"ExperimentName": "bank-rest", "ParameterAssignments": {}}, timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    run_id = answer.json()["Id"]
+
+    journey.reopen("Pipelines")
+    journey.page.get_by_role("tab", name="Runs").click()
+    journey.choose("pl_watch", run_id)
+    status = journey.page.locator('[data-testid="stMetric"]').filter(has_text="Status")
+    status.locator('[data-testid="stMetricValue"]').filter(has_text=re.compile("Running|Completed")).wait_for()
+    journey.check("pipeline-running")
+    wait_until(lambda: backend.get_run(run_id).is_terminal, timeout=240, what="the pipeline run")
+    assert backend.get_run(run_id).status == "Completed", backend.get_run(run_id).error
+    status.locator('[data-testid="stMetricValue"]').filter(has_text="Completed").wait_for()
+    journey.check("pipeline-completed")
