@@ -5,7 +5,7 @@ import streamlit as st
 
 from opml.automl.names import PRIMARY_METRICS
 from opml.leaderboard import leaderboard
-from opml.ui import format_seconds, get_backend, user_errors
+from opml.ui import format_seconds, get_backend, pipeline_runs_frame, user_errors
 from opml.ui.charts import pipeline_graph
 
 st.title("Pipelines")
@@ -89,24 +89,7 @@ with runs_tab:
         @st.fragment(run_every=2 if any(not r.is_terminal for r in runs) else None)
         def runs_table() -> None:
             current = backend.list_pipeline_runs()
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "Run": r.id,
-                            "Pipeline": r.display_name,
-                            "Status": r.status,
-                            "Trigger": r.params.get("trigger"),
-                            "Experiment": r.experiment,
-                            "Started": r.started_at,
-                            "Duration": format_seconds(r.duration_seconds),
-                        }
-                        for r in current
-                    ]
-                ),
-                hide_index=True,
-                key="pl_runs_table",
-            )
+            st.dataframe(pipeline_runs_frame(current), hide_index=True, key="pl_runs_table")
 
         runs_table()
         ids = [r.id for r in runs]
@@ -252,23 +235,7 @@ with publish_tab:
                 backend.delete_schedule(schedule.id)
                 st.rerun()
         runs = backend.list_pipeline_runs(published_pipeline_id=chosen)
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "Run": r.id,
-                        "Status": r.status,
-                        "Trigger": r.params.get("trigger"),
-                        "Experiment": r.experiment,
-                        "Created": r.created_at,
-                        "Duration": format_seconds(r.duration_seconds),
-                    }
-                    for r in runs
-                ]
-            ),
-            hide_index=True,
-            key="pl_published_runs",
-        )
+        st.dataframe(pipeline_runs_frame(runs), hide_index=True, key="pl_published_runs")
 
 with tokens_tab:
     left, right = st.columns([3, 1])

@@ -81,6 +81,9 @@ class FakeCloud:
             run._execute()
         for service in services:
             service.state = "Healthy"
+        for compute in list(self.computes.values()):
+            if compute.provisioning_state == "Creating":
+                compute.provisioning_state = "Succeeded"
 
 
 # -- workspace and auth --------------------------------------------------------------------

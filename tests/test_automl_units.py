@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
 from opml.automl import guardrails
-from opml.automl.ensembles import best_accuracy
 from opml.automl.featurize import TabularFeaturizer
 from opml.automl.metrics import best_threshold, compute_metrics
 from opml.automl.settings import check_data, parse_settings
@@ -71,14 +68,6 @@ def test_best_threshold_beats_half_on_imbalanced_scores():
     tuned = compute_metrics(y, proba, threshold)["accuracy"]
     assert tuned >= compute_metrics(y, proba, 0.5)["accuracy"]
     assert best_threshold("AUC_weighted", y, proba) is None
-
-
-def test_best_accuracy_equals_brute_force():
-    rng = np.random.default_rng(2)
-    y = rng.integers(0, 2, 200)
-    positive = rng.random(200)
-    brute = max(np.mean((positive >= t).astype(int) == y) for t in itertools.chain(positive, [2.0]))
-    assert best_accuracy(y, positive) == pytest.approx(brute)
 
 
 def test_guardrails_flag_imbalance_missing_cardinality_duplicates_and_leakage():
@@ -172,3 +161,25 @@ def test_light_names_match_the_learners_and_metrics():
 
     assert tuple(LEARNERS) == names.ALGORITHMS
     assert set(names.PRIMARY_METRICS) <= set(metrics.ALL_METRICS)
+
+
+def test_library_defaults_are_tried_first_then_the_searcher_takes_over():
+    import time
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from opml.automl.search import Search, SearchData
+
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.choice(["x", "y", "z"], 300)})
+    y = ((X["a"] + (X["b"] == "x")) > 0.5).astype(int).to_numpy()
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    search = Search(
+        SearchData(X=X, y=y, classes=["0", "1"], folds=folds), algorithms=["LightGBM"], metric="accuracy",
+        max_iterations=4, max_concurrent=1, deadline=time.monotonic() + 60, early_stopping=False, featurize=True,
+        seed=0, on_trial_start=lambda trial: None, on_trial_end=lambda trial: None,
+    )  # fmt: skip
+    trials = search.run()
+    assert len(trials) == 4 and all(t.ok for t in trials), [t.error for t in trials]
+    assert (trials[0].config["n_estimators"], trials[0].config["num_leaves"]) == (100, 31)
+    assert {(t.config["n_estimators"], t.config["num_leaves"]) for t in trials[1:]} != {(100, 31)}

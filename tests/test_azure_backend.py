@@ -134,6 +134,11 @@ def test_dataset_is_uploaded_then_registered_with_its_hash(azure, cloud, bank_sm
     assert dataset.tags == {"team": "ops"}
 
 
+def test_compute_provisioning_is_awaited(azure, azure_executor):
+    assert azure.create_compute(name="cpu-4", max_nodes=4).state == "Creating"
+    assert azure.wait_for_compute("cpu-4", timeout=10, poll_seconds=0.05).state == "Succeeded"
+
+
 def test_compute_is_an_amlcompute_cluster(azure, cloud):
     compute = azure.create_compute(name="gpu-nodes", max_nodes=6, vm_size="STANDARD_NC6")
     assert cloud.last_call("ComputeTarget.create")["provisioning_configuration"] == {

@@ -144,3 +144,31 @@ def test_services_and_score_through_the_cli(deployed, tmp_path: Path, bank_small
     assert off["app_insights_enabled"] is False
     opml("services", "update", name, "--app-insights", "on", workspace=workspace)
     assert "listening on" in opml("services", "logs", name, "--tail", "50", workspace=workspace).stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--config", "ws.json", "up"], ["up", "--config", "ws.json"], ["--config", "ws.json", "compute", "list"]],
+)
+def test_azure_config_is_accepted_before_the_command_and_after_up(argv):
+    args = build_parser().parse_args(argv)
+    assert args.config == "ws.json"
+    assert build_parser().parse_args(["up"]).config is None
+
+
+def test_cli_works_against_an_azure_workspace(cloud, tmp_path, monkeypatch, capsys):
+    from tests.azure_fakes import make_fake_sdk
+    from tests.azure_fixtures import write_config
+
+    monkeypatch.setattr("opml.backends.azure.backend.load_sdk", lambda: make_fake_sdk(cloud))
+    for variable, value in (("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")):
+        monkeypatch.setenv(variable, value)
+    config = str(write_config(tmp_path))
+    assert main(["--config", config, "--json", "compute", "create", "gpu-nodes", "--max-nodes", "3",
+                 "--vm-size", "STANDARD_NC6"]) == 0  # fmt: skip
+    assert cloud.last_call("ComputeTarget.create")["provisioning_configuration"]["vm_size"] == "STANDARD_NC6"
+    capsys.readouterr()
+    monkeypatch.setenv("OPML_AZURE_CONFIG", config)
+    assert main(["--json", "compute", "list"]) == 0
+    computes = json.loads(capsys.readouterr().out)
+    assert {c["name"]: c["kind"] for c in computes} == {"cpu-cluster": "AmlCompute", "gpu-nodes": "AmlCompute"}

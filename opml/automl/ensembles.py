@@ -35,20 +35,11 @@ VOTING_ROUNDS = 25
 STACK_MEMBERS = 5
 
 
-def best_accuracy(y: np.ndarray, positive: np.ndarray) -> float:
-    """Accuracy at the best threshold on ``positive`` probabilities, in O(n log n)."""
-    order = np.argsort(-positive, kind="stable")
-    ordered = y[order]
-    # Predict positive for the first i rows (i = 0..n): correct = positives among them + negatives after.
-    positives_before = np.concatenate([[0], np.cumsum(ordered)])
-    negatives_after = (len(y) - ordered.sum()) - np.concatenate([[0], np.cumsum(1 - ordered)])
-    return float((positives_before + negatives_after).max() / len(y))
-
-
 def _selection_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
-    """What greedy selection maximises: the metric itself where it is cheap, log-loss otherwise."""
-    if metric == "accuracy" and proba.shape[1] == 2:
-        return best_accuracy(y, proba[:, 1])
+    """What greedy selection maximises: the metric itself when it ranks probabilities (AUC, average
+    precision), log-loss for threshold metrics such as accuracy. Hill-climbing on a step function
+    overfits the out-of-fold rows (measured on Bank Marketing: held-out AUC 0.001 lower, accuracy no
+    better); the decision threshold is chosen for the metric afterwards."""
     if metric in THRESHOLD_METRICS:
         return -metric_value("log_loss", y, proba)
     value = metric_value(metric, y, proba)

@@ -29,6 +29,7 @@ from opml.automl.learners import (
     Learner,
     build_estimator,
     fast_predict_proba,
+    library_default_config,
     search_space,
     zero_shot_configs,
 )
@@ -135,11 +136,14 @@ class LearnerState:
     def __init__(self, learner: Learner, data: SearchData, seed: int, warm_start: bool):
         from flaml.tune.searcher.blendsearch import CFO
 
-        space, low_cost, _ = search_space(
+        space, low_cost, initial = search_space(
             learner, n_rows=len(data.y), n_features=data.X.shape[1], n_classes=len(data.classes)
         )
         self.learner = learner
         starts = zero_shot_configs(learner, data.X, data.y) if warm_start else []
+        # Tried first, outside the searcher: FLAML's CFO fails when given several points to evaluate.
+        self.fixed = library_default_config(learner, initial)
+        self.fixed_trials: set[int] = set()
         self.searcher = CFO(
             metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed,
             points_to_evaluate=starts or None,
@@ -223,7 +227,11 @@ class Search:
             if state is None:
                 return None
             index = len(self.trials)
-            config = state.searcher.suggest(str(index))
+            if state.fixed:
+                config = state.fixed.pop(0)
+                state.fixed_trials.add(index)
+            else:
+                config = state.searcher.suggest(str(index))
             if config is None:
                 state.exhausted = True
                 continue
@@ -236,18 +244,21 @@ class Search:
         state.trials += 1
         state.total_seconds += trial.duration
         state.max_seconds = max(state.max_seconds, trial.duration)
+        searched = trial.index not in state.fixed_trials
         if trial.ok:
             score = score_for_ranking(self.metric, trial.metrics.get(self.metric))
-            state.searcher.on_trial_complete(
-                str(trial.index), {"loss": -score, "time_total_s": trial.duration, "config": trial.config}
-            )
+            if searched:
+                state.searcher.on_trial_complete(
+                    str(trial.index), {"loss": -score, "time_total_s": trial.duration, "config": trial.config}
+                )
             state.best_score = max(state.best_score, score)
             if score > self._best + 1e-6:
                 self._best, self._since_improvement = score, 0
             else:
                 self._since_improvement += 1
         else:
-            state.searcher.on_trial_complete(str(trial.index), None, error=True)
+            if searched:
+                state.searcher.on_trial_complete(str(trial.index), None, error=True)
             self._since_improvement += 1
         self.on_trial_end(trial)
 

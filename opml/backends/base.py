@@ -125,6 +125,17 @@ class Backend(abc.ABC):
     def get_compute(self, name: str) -> Compute:
         """Raises NotFound."""
 
+    def wait_for_compute(self, name: str, *, timeout: float = 1800.0, poll_seconds: float = 5.0) -> Compute:
+        """Poll until the compute is provisioned ("Succeeded") or "Failed"; returns it. Raises OperationTimeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            compute = self.get_compute(name)
+            if compute.state in ("Succeeded", "Failed"):
+                return compute
+            if time.monotonic() >= deadline:
+                raise OperationTimeout(f"compute {name} is still {compute.state} after {timeout:.0f} s")
+            time.sleep(poll_seconds)
+
     @abc.abstractmethod
     def delete_compute(self, name: str) -> None:
         """Raises NotFound, or Conflict while runs are queued or active on it."""

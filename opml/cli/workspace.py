@@ -169,6 +169,9 @@ def add_commands(commands: Any) -> None:
     up = command(commands, "up", cmd_up, "start the agent and the dashboard; Ctrl-C stops both")
     up.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
     up.add_argument("--address", default="127.0.0.1", help="dashboard bind address (default 127.0.0.1)")
+    up.add_argument(  # also accepted after "up", so that ./scripts/run.sh --config FILE works
+        "--config", default=argparse.SUPPRESS, metavar="FILE", help="open this Azure ML workspace's config.json first"
+    )
     command(commands, "agent", cmd_agent, "run the agent (scheduler) in the foreground; one per workspace")
     command(commands, "status", cmd_status, "show the workspace, its agent and object counts")
 

@@ -155,6 +155,23 @@ def computes_frame(computes: list) -> pd.DataFrame:
     )
 
 
+def pipeline_runs_frame(runs: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Run": r.id,
+                "Pipeline": r.display_name,
+                "Status": status_label(r.status),
+                "Trigger": r.params.get("trigger"),
+                "Experiment": r.experiment,
+                "Created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "Duration": format_seconds(r.duration_seconds),
+            }
+            for r in runs
+        ]
+    )
+
+
 def runs_frame(runs: list) -> pd.DataFrame:
     return pd.DataFrame(
         [
