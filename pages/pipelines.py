@@ -247,7 +247,12 @@ with tokens_tab:
             st.code(token, language="text")
     tokens = backend.list_tokens()
     st.dataframe(
-        pd.DataFrame([{"Name": t.name, "Created": t.created_at, "Revoked": t.revoked} for t in tokens]),
+        pd.DataFrame(
+            [
+                {"Name": t.name, "Created": t.created_at.strftime("%Y-%m-%d %H:%M:%S"), "Revoked": t.revoked}
+                for t in tokens
+            ]
+        ),
         hide_index=True,
         key="pl_tokens",
     )

@@ -62,7 +62,7 @@ def telemetry_frame(events: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(events)
     if frame.empty:
         return frame
-    frame["time"] = pd.to_datetime(frame["at"], unit="s", utc=True)
+    frame["time"] = pd.to_datetime(frame["at"], unit="s")  # UTC, kept naive: plotly and Streamlit drop zones
     frame["minute"] = frame["time"].dt.floor("min")
     frame["failed"] = frame["status"] >= 400
     return frame
