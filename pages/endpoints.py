@@ -112,27 +112,28 @@ with user_errors():
         if enabled != service.app_insights_enabled:
             service = backend.update_service(selected, app_insights_enabled=enabled)
             st.toast(f"Telemetry {'on' if enabled else 'off'} (no redeploy needed)")
-        frame = telemetry_frame(backend.get_service_telemetry(selected))
-        if frame.empty:
-            st.info("No requests recorded yet. Telemetry records requests while it is on.")
-        else:
-            model = backend.get_model(service.model_name, service.model_version)
-            left, right = st.columns(4)[:2]
-            left.metric("Requests", len(frame))
-            right.metric("Failure rate", f"{100 * frame['failed'].mean():.1f} %")
-            st.plotly_chart(requests_figure(frame), key="ep_requests")
-            st.plotly_chart(latency_figure(frame), key="ep_latency")
-            st.plotly_chart(failure_rate_figure(frame), key="ep_failures")
-            balance = model.manifest.get("label_distribution", {})
-            st.plotly_chart(prediction_drift_figure(frame, balance), key="ep_drift")
-            recent = frame.sort_values("at", ascending=False).head(50)
-            st.dataframe(
-                recent[
-                    ["time", "request_id", "status", "latency_ms", "records", "predictions", "error", "client"]
-                ].astype({"predictions": str}),
-                hide_index=True,
-                key="ep_recent",
-            )
+        with user_errors():  # on Azure, telemetry lives in Application Insights: say so, keep the tabs
+            frame = telemetry_frame(backend.get_service_telemetry(selected))
+            if frame.empty:
+                st.info("No requests recorded yet. Telemetry records requests while it is on.")
+            else:
+                model = backend.get_model(service.model_name, service.model_version)
+                left, right = st.columns(4)[:2]
+                left.metric("Requests", len(frame))
+                right.metric("Failure rate", f"{100 * frame['failed'].mean():.1f} %")
+                st.plotly_chart(requests_figure(frame), key="ep_requests")
+                st.plotly_chart(latency_figure(frame), key="ep_latency")
+                st.plotly_chart(failure_rate_figure(frame), key="ep_failures")
+                balance = model.manifest.get("label_distribution", {})
+                st.plotly_chart(prediction_drift_figure(frame, balance), key="ep_drift")
+                recent = frame.sort_values("at", ascending=False).head(50)
+                st.dataframe(
+                    recent[
+                        ["time", "request_id", "status", "latency_ms", "records", "predictions", "error", "client"]
+                    ].astype({"predictions": str}),
+                    hide_index=True,
+                    key="ep_recent",
+                )
     with logs_tab:
         tail = st.number_input("Lines", min_value=10, max_value=5000, value=200, step=50, key="ep_log_lines")
         st.button("Refresh", key="ep_log_refresh", icon=":material/refresh:")

@@ -183,11 +183,12 @@ with publish_tab:
             'print(response.json()["Id"])',
             language="python",
         )
-        pipeline = backend.get_pipeline(published.pipeline_id)
+        # A pipeline published outside opml (Azure) has no draft here, hence no parameters to show.
+        parameters = backend.get_pipeline(published.pipeline_id).parameters if published.pipeline_id else {}
         with st.form(f"trigger_{chosen}"):
             experiment = st.text_input("Experiment", value="pipeline-ui", key="pl_trigger_experiment")
             values = {}
-            for parameter, default in pipeline.parameters.items():
+            for parameter, default in parameters.items():
                 if isinstance(default, (int, float)) and not isinstance(default, bool):
                     values[parameter] = st.number_input(parameter, value=float(default), key=f"pl_param_{parameter}")
                 else:

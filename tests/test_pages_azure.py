@@ -59,3 +59,18 @@ def test_score_page_says_why_when_the_azure_swagger_is_unreachable(azure_dashboa
     at = page("pages/score.py").run()
     assert not at.exception
     assert any("Cannot read the input schema of bank-svc" in e.value for e in at.error)
+
+
+def test_endpoint_page_on_azure_points_to_app_insights_and_keeps_logs(azure_dashboard):
+    at = page("pages/endpoints.py").run()
+    assert not at.exception
+    assert any("Application Insights" in e.value for e in at.error)
+    assert any("scoring service ready" in c.value for c in at.code)  # the Logs tab still renders
+
+
+def test_pipeline_trigger_form_on_azure_sends_the_published_values(azure_dashboard, cloud):
+    at = page("pages/pipelines.py").run()
+    next(b for b in at.button if b.label == "Trigger").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert cloud.last_call("PublishedPipeline.submit")["experiment_name"] == "pipeline-ui"
+    assert any("Triggered" in s.value for s in at.success)

@@ -188,7 +188,7 @@ def add_commands(commands: Any) -> None:
     show.add_argument("--head", type=int, default=0, metavar="N", help="also print the first N rows")
 
     compute = group(commands, "compute", "manage computes (pools of run slots)")
-    create = command(compute, "create", cmd_compute_create, "create a local compute")
+    create = command(compute, "create", cmd_compute_create, "create a compute (an AmlCompute cluster on Azure)")
     create.add_argument("name")
     create.add_argument("--max-nodes", type=int, default=2, help="runs at once on this compute (default 2)")
     create.add_argument("--vm-size", help="Azure VM size of an AmlCompute cluster (Azure backend only)")

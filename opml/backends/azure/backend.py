@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.auth import auth_kind, make_auth
-from opml.backends.azure.convert import EPOCH, parse_time, to_compute, to_model, to_published, to_run, to_service
+from opml.backends.azure.convert import (
+    EPOCH,
+    opml_status,
+    parse_time,
+    to_compute,
+    to_model,
+    to_published,
+    to_run,
+    to_service,
+)
 from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.pipelines import build_steps
 from opml.backends.azure.schedules import recurrence_from
@@ -31,6 +40,7 @@ from opml.backends.base import Backend, DatasetSource
 from opml.entities import (
     ACTIVE,
     COMPLETED,
+    TERMINAL_STATUSES,
     AgentStatus,
     Compute,
     Dataset,
@@ -75,6 +85,14 @@ def read_config(path: Path) -> dict[str, str]:
     if missing:
         raise InvalidInput(f"{path} is missing {', '.join(missing)}")
     return {key: config[key] for key in CONFIG_KEYS}
+
+
+def _same_value(value: Any, published: Any) -> bool:
+    """Equal as the dashboard's form gives them back (numbers as floats)."""
+    numbers = (int, float)
+    if isinstance(value, numbers) and isinstance(published, numbers) and not isinstance(value, bool):
+        return float(value) == float(published)
+    return value == published
 
 
 def _last_scalar(value: Any) -> float | None:
@@ -287,7 +305,7 @@ class AzureMLBackend(Backend):
         except Exception as exc:
             raise NotFound(f"no run {run_id} ({exc})") from None
 
-    def _automl_progress(self, run: Any) -> dict[str, Any]:
+    def _automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
         metric = params.get("primary_metric", "accuracy")
         children = run.get_metrics(recursive=True)
@@ -296,7 +314,7 @@ class AzureMLBackend(Backend):
             value = _last_scalar(metrics.get(metric)) if child_id != run.id else None
             if value is not None and (best is None or value > best):
                 best_id, best = child_id, value
-        details = run.get_details()
+        details = details if details is not None else run.get_details()
         started = parse_time(details.get("startTimeUtc"))
         ended = parse_time(details.get("endTimeUtc")) or datetime.now(UTC)
         return {
@@ -310,8 +328,10 @@ class AzureMLBackend(Backend):
         }
 
     def _to_run(self, run: Any) -> Run:
+        details = run.get_details()  # one call per run: it is a request to Azure
         is_automl_parent = run.type == "automl" and run.parent is None
-        return to_run(run, progress=self._automl_progress(run) if is_automl_parent else None)
+        progress = self._automl_progress(run, details) if is_automl_parent else None
+        return to_run(run, details=details, progress=progress)
 
     def submit_run(
         self,
@@ -405,7 +425,7 @@ class AzureMLBackend(Backend):
 
     def cancel_run(self, run_id: str) -> Run:
         run = self._run(run_id)
-        if not to_run(run).is_terminal:
+        if opml_status(run.status) not in TERMINAL_STATUSES:
             run.cancel()
         return self._to_run(run)
 
@@ -660,7 +680,9 @@ class AzureMLBackend(Backend):
             name=name.strip(), description=description, version=str(version)
         )
         created = datetime.now(UTC)
-        self.state.save_published(published.id, pipeline_id=pipeline.id, created_at=created)
+        self.state.save_published(
+            published.id, pipeline_id=pipeline.id, created_at=created, parameters=pipeline.parameters
+        )
         return to_published(published, pipeline_id=pipeline.id, created_at=created)
 
     def _published(self, published_id: str) -> Any:
@@ -704,13 +726,23 @@ class AzureMLBackend(Backend):
         check_name(experiment, "experiment")
         if published.status != ACTIVE:
             raise Conflict(f"published pipeline {published_id} is {published.status}: enable it first")
-        if parameters:
-            raise InvalidInput(
-                "on Azure ML a published pipeline runs with the parameter values it was published with; "
-                "publish a new version to change them"
-            )
+        self._check_published_values(published_id, parameters)
         run = published.submit(self.ws, experiment)
         return self._to_run(run)
+
+    def _check_published_values(self, published_id: str, parameters: Mapping[str, Any] | None) -> None:
+        """Azure runs a published pipeline with the values it was published with (SDK v1 AutoMLStep settings
+        cannot be PipelineParameters): assignments are accepted only when they repeat those values."""
+        published_values = self.state.published(published_id).get("parameters", {})
+        changed = sorted(
+            name for name, value in (parameters or {}).items()
+            if name not in published_values or not _same_value(value, published_values[name])
+        )  # fmt: skip
+        if changed:
+            raise InvalidInput(
+                f"on Azure ML a published pipeline runs with the parameter values it was published with "
+                f"({', '.join(changed)} differ); publish a new version to change them"
+            )
 
     def list_pipeline_runs(
         self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
@@ -764,8 +796,7 @@ class AzureMLBackend(Backend):
         name = check_name(name, "schedule")
         check_name(experiment, "experiment")
         self._published(published_id)
-        if parameters:
-            raise InvalidInput("on Azure ML a schedule runs the published pipeline with its published parameters")
+        self._check_published_values(published_id, parameters)
         recurrence, text = recurrence_from(self.sdk, interval_minutes, cron)
         schedule = self.sdk.Schedule.create(
             self.ws, name=name, pipeline_id=published_id, experiment_name=experiment, recurrence=recurrence

@@ -47,6 +47,10 @@ _STATUSES = {
 _RUN_TYPES = {"automl": "automl", "azureml.PipelineRun": "pipeline", "azureml.StepRun": "pipeline_step"}
 
 
+def opml_status(azure_status: str) -> str:
+    return _STATUSES.get(azure_status, azure_status)
+
+
 def parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
@@ -94,15 +98,15 @@ def run_params(run: Any) -> dict[str, Any]:
     return params
 
 
-def to_run(run: Any, *, progress: dict[str, Any] | None = None) -> Run:
-    details = run.get_details()
+def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None = None) -> Run:
+    """``details`` is ``run.get_details()``, fetched once by the caller."""
     parent = run.parent
     started = parse_time(details.get("startTimeUtc"))
     return Run(
         id=run.id,
         experiment=run.experiment.name,
         run_type=_RUN_TYPES.get(run.type, "command" if run.type == "azureml.scriptrun" else str(run.type)),
-        status=_STATUSES.get(run.status, run.status),
+        status=opml_status(run.status),
         compute=details.get("target") or "",
         created_at=started or EPOCH,
         params=run_params(run),

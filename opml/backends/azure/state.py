@@ -51,8 +51,12 @@ class AzureState:
 
         return Pipeline(**{**item, "created_at": parse_time(item["created_at"])})
 
-    def save_published(self, published_id: str, *, pipeline_id: str, created_at: Any) -> None:
-        self._update("published", published_id, {"pipeline_id": pipeline_id, "created_at": str(created_at)})
+    def save_published(
+        self, published_id: str, *, pipeline_id: str, created_at: Any, parameters: dict[str, Any]
+    ) -> None:
+        """The draft a published pipeline came from, and the parameter values it was published with."""
+        record = {"pipeline_id": pipeline_id, "created_at": str(created_at), "parameters": parameters}
+        self._update("published", published_id, record)
 
     def published(self, published_id: str) -> dict[str, Any]:
         return self._read("published").get(published_id, {})
