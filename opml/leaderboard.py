@@ -10,7 +10,8 @@ from opml.backends.base import Backend
 
 def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
     """One row per child run: id, algorithm, status, every metric, duration, featurization and
-    hyperparameters; sorted by the parent's primary metric (failed and running children last)."""
+    hyperparameters; the best model first (for threshold metrics it may not have the top value, see
+    ``opml.automl.selection``), then by the parent's primary metric (failed and running children last)."""
     parent = backend.get_run(run_id)
     metric = parent.params.get("primary_metric", "accuracy")
     best = parent.progress.get("best_child_id")
@@ -30,5 +31,5 @@ def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
             "error": child.error,
         }
         rows.append(row)
-    rows.sort(key=lambda r: (-score_for_ranking(metric, r.get(metric)), r["iteration"]))
+    rows.sort(key=lambda r: (not r["best"], -score_for_ranking(metric, r.get(metric)), r["iteration"]))
     return rows

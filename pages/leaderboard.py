@@ -11,6 +11,11 @@ from opml.leaderboard import leaderboard
 from opml.ui import get_backend, user_errors
 from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure
 
+BEST_RULE = (
+    "For threshold metrics such as accuracy, differences of a few rows out of fold are noise: among the "
+    "models within one standard error of the top value, the best is the one with the best log-loss."
+)
+
 st.title("Leaderboard")
 backend = get_backend()
 runs = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
@@ -32,6 +37,8 @@ st.caption(
 if not rows:
     st.info("No child runs yet.")
     st.stop()
+if parent.progress.get("best_reason"):
+    st.caption(f"Best model: {parent.progress['best_reason']}.", help=BEST_RULE)
 
 board = pd.DataFrame(rows)
 board.insert(0, "rank", range(1, len(board) + 1))

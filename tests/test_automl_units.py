@@ -163,7 +163,7 @@ def test_light_names_match_the_learners_and_metrics():
     assert set(names.PRIMARY_METRICS) <= set(metrics.ALL_METRICS)
 
 
-def test_library_defaults_are_tried_first_then_the_searcher_takes_over():
+def _portfolio_search(budget_seconds: float):
     import time
 
     from sklearn.model_selection import StratifiedKFold
@@ -174,12 +174,44 @@ def test_library_defaults_are_tried_first_then_the_searcher_takes_over():
     X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.choice(["x", "y", "z"], 300)})
     y = ((X["a"] + (X["b"] == "x")) > 0.5).astype(int).to_numpy()
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
-    search = Search(
+    return Search(
         SearchData(X=X, y=y, classes=["0", "1"], folds=folds), algorithms=["LightGBM"], metric="accuracy",
-        max_iterations=4, max_concurrent=1, deadline=time.monotonic() + 60, early_stopping=False, featurize=True,
-        seed=0, on_trial_start=lambda trial: None, on_trial_end=lambda trial: None,
+        max_iterations=4, max_concurrent=1, deadline=time.monotonic() + budget_seconds, early_stopping=False,
+        featurize=True, seed=0, on_trial_start=lambda trial: None, on_trial_end=lambda trial: None,
     )  # fmt: skip
-    trials = search.run()
+
+
+def _shape(trial) -> tuple[int, int, float]:
+    return trial.config["n_estimators"], trial.config["num_leaves"], round(trial.config["learning_rate"], 3)
+
+
+def test_library_defaults_are_tried_first_then_the_searcher_takes_over():
+    trials = _portfolio_search(budget_seconds=60).run()
     assert len(trials) == 4 and all(t.ok for t in trials), [t.error for t in trials]
-    assert (trials[0].config["n_estimators"], trials[0].config["num_leaves"]) == (100, 31)
-    assert {(t.config["n_estimators"], t.config["num_leaves"]) for t in trials[1:]} != {(100, 31)}
+    assert _shape(trials[0]) == (100, 31, 0.1)
+    # A short budget skips the slow configurations: the searcher proposes the rest.
+    assert not {_shape(t) for t in trials[1:]} & {(100, 31, 0.1), (1000, 15, 0.02), (600, 31, 0.02)}
+
+
+def test_with_two_minutes_or_more_the_slow_configurations_follow_the_defaults():
+    trials = _portfolio_search(budget_seconds=600).run()
+    assert all(t.ok for t in trials), [t.error for t in trials]
+    assert [_shape(t) for t in trials[:3]] == [(100, 31, 0.1), (1000, 15, 0.02), (600, 31, 0.02)]
+    assert trials[1].config["colsample_bytree"] == 0.6 and trials[2].config["reg_lambda"] == 5.0
+    assert _shape(trials[3]) not in {_shape(t) for t in trials[:3]}
+
+
+@pytest.mark.parametrize("forest_class", ["RandomForestClassifier", "ExtraTreesClassifier"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_packed_forest_predicts_what_scikit_learn_predicts(forest_class, n_classes):
+    from sklearn import ensemble
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(n_classes)
+    X = rng.normal(size=(600, 6))
+    y = np.digitize(X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(0, 0.5, 600), [-0.5, 0.5][: n_classes - 1])
+    forest = getattr(ensemble, forest_class)(n_estimators=30, random_state=0).fit(X, y)
+    rows = np.vstack([X[:50], [[3e38, -3e38, 0, 0, 0, 0]], rng.normal(size=(5, 6)) * 10])
+    assert np.array_equal(fast_predict_proba(forest, rows), forest.predict_proba(rows))
+    assert np.array_equal(fast_predict_proba(forest, rows[:1]), forest.predict_proba(rows[:1]))

@@ -65,6 +65,18 @@ def test_leaderboard_renders_charts_and_registers_the_selected_model(trained_bac
     assert trained_backend.get_model("bank-best").run_id == best
 
 
+def test_leaderboard_says_why_the_best_is_not_the_top_one(trained_backend: LocalBackend, automl_run_id):
+    at = page("pages/leaderboard.py").run()
+    assert not any("Best model:" in c.value for c in at.caption)
+    reason = "accuracy 0.9100 is within one standard error (0.0020) of the top 0.9110 (run_7)"
+    trained_backend.runs.update_progress(automl_run_id, {"best_reason": reason})
+    try:
+        at.run()
+        assert any(c.value == f"Best model: {reason}." for c in at.caption), [c.value for c in at.caption]
+    finally:
+        trained_backend.runs.update_progress(automl_run_id, {"best_reason": None})
+
+
 def test_leaderboard_filters_by_algorithm(trained_backend: LocalBackend, automl_run_id):
     at = page("pages/leaderboard.py").run()
     at.multiselect(key="lb_algorithms").set_value(["VotingEnsemble"]).run()

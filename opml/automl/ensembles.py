@@ -1,8 +1,9 @@
 """Ensembles built from out-of-fold predictions, and models rebuilt from a stored spec.
 
 VotingEnsemble: greedy ensemble selection with replacement (Caruana et al., 2004)
-over the best trials. StackEnsemble: a logistic-regression meta-learner over the
-best trial of each algorithm. Both are judged on the same out-of-fold rows as
+over the best trials. StackEnsemble: a logistic-regression meta-learner on the
+log-odds of the best trial of each algorithm. "Best" is by ``optimised_metric``
+(log-loss for threshold metrics such as accuracy). Both are judged on the same out-of-fold rows as
 every single trial, so they compete fairly on the leaderboard.
 
 A *spec* is the JSON-able recipe of a model: its members (algorithm + FLAML
@@ -20,12 +21,12 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import (
-    LOWER_IS_BETTER,
-    THRESHOLD_METRICS,
     best_threshold,
     compute_metrics,
     metric_value,
+    optimised_metric,
     score_for_ranking,
+    search_score,
 )
 from opml.automl.model import OpmlClassifier, stack_features
 from opml.automl.search import Trial, make_pipeline
@@ -36,19 +37,14 @@ STACK_MEMBERS = 5
 
 
 def _selection_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
-    """What greedy selection maximises: the metric itself when it ranks probabilities (AUC, average
-    precision), log-loss for threshold metrics such as accuracy. Hill-climbing on a step function
-    overfits the out-of-fold rows (measured on Bank Marketing: held-out AUC 0.001 lower, accuracy no
-    better); the decision threshold is chosen for the metric afterwards."""
-    if metric in THRESHOLD_METRICS:
-        return -metric_value("log_loss", y, proba)
-    value = metric_value(metric, y, proba)
-    return -value if metric in LOWER_IS_BETTER else value
+    """What greedy selection maximises (see ``optimised_metric``)."""
+    name = optimised_metric(metric)
+    return score_for_ranking(name, metric_value(name, y, proba))
 
 
 def _ranked(trials: list[Trial], metric: str) -> list[Trial]:
     done = [t for t in trials if t.ok and t.oof is not None]
-    return sorted(done, key=lambda t: -score_for_ranking(metric, t.metrics.get(metric)))
+    return sorted(done, key=lambda t: -search_score(metric, t.metrics))
 
 
 def _member(trial: Trial) -> dict[str, Any]:
@@ -100,7 +96,7 @@ def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric:
     spec = {
         "kind": "stack",
         "members": [_member(t) for t in members],
-        "stacker": {"coef": meta.coef_.tolist(), "intercept": meta.intercept_.tolist()},
+        "stacker": {"coef": meta.coef_.tolist(), "intercept": meta.intercept_.tolist(), "input": "log_odds"},
     }
     return _finish(spec, oof, y, mask, metric)
 
@@ -146,4 +142,6 @@ def build_model(
     return OpmlClassifier(
         members, classes, weights=spec.get("weights"), stacker=stacker, threshold=spec.get("threshold"),
         algorithm=algorithm,
+        # Specs written before log-odds stacking have no "input": their coefficients are for probabilities.
+        stack_input=spec["stacker"].get("input", "probabilities") if stacker is not None else "probabilities",
     )  # fmt: skip

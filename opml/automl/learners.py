@@ -77,37 +77,39 @@ def search_space(learner: Learner, *, n_rows: int, n_features: int, n_classes: i
     return space, low_cost, initial
 
 
-WARM_START_LEARNERS = ("LightGBM", "XGBoostClassifier")
-
-# The libraries' own defaults, in FLAML's search-space names: strong, cheap starting points that FLAML's
-# low-cost start (4 trees of 4 leaves) takes many trials to grow into. LightGBM: 100 trees of 31 leaves,
-# learning rate 0.1; XGBoost: 100 trees of depth 6 (64 leaves), learning rate 0.3.
+# Configurations tried before the searchers take over, in FLAML's search-space names. First the
+# library's own defaults: strong and cheap, where FLAML's low-cost start (4 trees of 4 leaves) takes many
+# trials to grow. Then, when the budget allows, the slow-and-steady settings that win most tabular
+# benchmarks: a low learning rate with many small, column-subsampled trees. On four Bank Marketing
+# splits the LightGBM ones beat the defaults by 0.001-0.0015 of out-of-fold AUC, and every configuration
+# a 5-minute search had found. FLAML's data-dependent zero-shot configurations are not used: there
+# they were worse than the defaults (AUC 0.944 against 0.947) and XGBoost's took 110 of 300 seconds.
 LIBRARY_DEFAULTS: dict[str, dict[str, Any]] = {
+    # LightGBM: 100 trees of 31 leaves, learning rate 0.1; XGBoost: 100 trees of depth 6 (64 leaves), 0.3.
     "LightGBM": {"n_estimators": 100, "num_leaves": 31},
     "XGBoostClassifier": {"n_estimators": 100, "max_leaves": 64, "learning_rate": 0.3},
 }
+SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {
+    "LightGBM": [
+        {"n_estimators": 1000, "num_leaves": 15, "learning_rate": 0.02, "colsample_bytree": 0.6,
+         "min_child_samples": 40},
+        {"n_estimators": 600, "num_leaves": 31, "learning_rate": 0.02, "colsample_bytree": 0.5,
+         "min_child_samples": 50, "reg_lambda": 5.0},
+    ],
+    "XGBoostClassifier": [
+        {"n_estimators": 600, "max_leaves": 31, "learning_rate": 0.03, "subsample": 0.8, "colsample_bytree": 0.7,
+         "min_child_weight": 2.0},
+    ],
+}  # fmt: skip
 
 
-def library_default_config(learner: Learner, initial: dict[str, Any]) -> list[dict[str, Any]]:
-    """The library's default configuration over FLAML's initial values, or nothing for other learners."""
-    if learner.name not in LIBRARY_DEFAULTS:
-        return []
-    return [{**initial, **LIBRARY_DEFAULTS[learner.name]}]
-
-
-def zero_shot_configs(learner: Learner, X: Any, y: Any) -> list[dict[str, Any]]:
-    """FLAML's data-dependent starting configurations (its zero-shot portfolio), in search-space names."""
-    if learner.name not in WARM_START_LEARNERS:
-        return []
-    from flaml.default import suggest_config
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            suggested = suggest_config("classification", X, y, learner.flaml_name, k=1)
-    except Exception:  # the portfolio is a bonus: a failure here only means a cold start
-        return []
-    return [dict(item["hyperparameters"]) for item in suggested]
+def portfolio_configs(learner: Learner, initial: dict[str, Any], *, slow: bool) -> list[dict[str, Any]]:
+    """The configurations to try first for ``learner``, over FLAML's initial values: the library's
+    defaults, then (``slow``) the low-learning-rate ones. Nothing for learners without a portfolio."""
+    configs = [LIBRARY_DEFAULTS[learner.name]] if learner.name in LIBRARY_DEFAULTS else []
+    if slow:
+        configs += SLOW_CONFIGS.get(learner.name, [])
+    return [{**initial, **config} for config in configs]
 
 
 def build_estimator(learner: Learner, config: dict[str, Any], *, n_classes: int, n_jobs: int, seed: int) -> Any:
@@ -128,28 +130,53 @@ def build_estimator(learner: Learner, config: dict[str, Any], *, n_classes: int,
     return estimator_class(**params)
 
 
-def _forest_tables(forest: Any) -> list[tuple[Any, np.ndarray]]:
-    """Per tree: (the tree, its leaves' class probabilities), computed once per fitted forest."""
-    tables = forest.__dict__.get("_opml_tables")
-    if tables is None:
-        tables = []
-        for tree in forest.estimators_:
-            values = tree.tree_.value[:, 0, :]
-            totals = values.sum(axis=1, keepdims=True)
-            tables.append((tree.tree_, values / np.where(totals == 0, 1, totals)))
-        forest.__dict__["_opml_tables"] = tables
-    return tables
+class PackedForest:
+    """All trees of a fitted scikit-learn forest in flat arrays, walked one level at a time for every
+    tree at once: a record costs ~depth numpy steps instead of one ``tree.apply`` call per tree."""
+
+    def __init__(self, forest: Any):
+        children, features, thresholds, values, roots = [], [], [], [], []
+        offset, depth = 0, 0
+        for estimator in forest.estimators_:
+            tree = estimator.tree_
+            nodes = np.arange(tree.node_count)
+            leaf = tree.children_left < 0
+            # A leaf is its own child on both sides: walking past it stays put, so every walk takes
+            # the same number of steps.
+            left = np.where(leaf, nodes, tree.children_left) + offset
+            right = np.where(leaf, nodes, tree.children_right) + offset
+            children.append(np.column_stack([left, right]))
+            features.append(np.where(leaf, 0, tree.feature))
+            thresholds.append(np.where(leaf, np.inf, tree.threshold))
+            counts = tree.value[:, 0, :]
+            totals = counts.sum(axis=1, keepdims=True)
+            values.append(counts / np.where(totals == 0, 1, totals))
+            roots.append(offset)
+            offset += tree.node_count
+            depth = max(depth, tree.max_depth)
+        self.children = np.concatenate(children)
+        self.feature, self.threshold = np.concatenate(features), np.concatenate(thresholds)
+        self.value = np.concatenate(values)
+        self.roots, self.depth = np.asarray(roots), depth
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The mean of the trees' leaf probabilities (scikit-learn's predict_proba, same numbers)."""
+        limit = np.finfo(np.float32).max  # beyond it every split compares the same; casting would make inf
+        # scikit-learn compares float32 features with float64 thresholds.
+        rows = np.clip(X, -limit, limit).astype(np.float32)
+        nodes = np.broadcast_to(self.roots, (len(rows), len(self.roots)))
+        row_index = np.arange(len(rows))[:, None]
+        for _ in range(self.depth):
+            right = rows[row_index, self.feature[nodes]] > self.threshold[nodes]
+            nodes = self.children[nodes, right.view(np.int8)]
+        return self.value[nodes].mean(axis=1)
 
 
 def _forest_proba(forest: Any, X: np.ndarray) -> np.ndarray:
-    """scikit-learn's forest predict_proba (the mean of the trees' leaf probabilities) without its
-    per-call overhead: 10x faster for one record, same numbers."""
-    limit = np.finfo(np.float32).max  # beyond it every split compares the same; casting would make inf
-    rows = np.ascontiguousarray(np.clip(X, -limit, limit), dtype=np.float32)
-    total = np.zeros((len(X), len(forest.classes_)))
-    for tree, table in _forest_tables(forest):
-        total += table[tree.apply(rows)]
-    return total / len(forest.estimators_)
+    packed = forest.__dict__.get("_opml_packed")
+    if packed is None:
+        packed = forest.__dict__["_opml_packed"] = PackedForest(forest)
+    return packed.predict_proba(X)
 
 
 def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:

@@ -21,8 +21,9 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from opml.automl.ensembles import build_model, single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
-from opml.automl.metrics import curves, score_for_ranking
+from opml.automl.metrics import curves, score_for_ranking, search_score
 from opml.automl.search import Search, SearchData, Trial
+from opml.automl.selection import Candidate, choose_best
 from opml.automl.settings import AutoMLSettings, check_data, parse_settings
 from opml.entities import COMPLETED, FAILED, FINALIZING, RUNNING
 from opml.errors import Conflict
@@ -82,7 +83,8 @@ class AutoMLJob:
         self.started = time.monotonic() - max(0.0, since_start)
         self.deadline = self.started + self.settings.timeout_seconds
         self.children: dict[int, str] = {}
-        self.best: tuple[float, str, dict] | None = None  # (score, child id, metrics)
+        self.best: tuple[float, str, dict] | None = None  # (score, child id, metrics): the top one so far
+        self.candidates: list[Candidate] = []  # every completed child, for the final choice of the best
 
     # -- child runs ---------------------------------------------------------------------
 
@@ -103,10 +105,13 @@ class AutoMLJob:
         self.children[index] = child.id
         return child.id
 
-    def _end_child(self, child_id: str, metrics: dict[str, float], details: dict[str, Any]) -> None:
+    def _end_child(
+        self, child_id: str, metrics: dict[str, float], details: dict[str, Any], oof: np.ndarray, mask: np.ndarray
+    ) -> None:
         self.backend.runs.log_metrics(child_id, metrics)
         write_json(self.backend.layout.run_outputs(child_id) / DETAILS_FILE, details)
         self.backend.runs.finish(child_id, COMPLETED)
+        self.candidates.append(Candidate(child_id, metrics, oof[mask], details["spec"].get("threshold")))
         score = score_for_ranking(self.settings.primary_metric, metrics.get(self.settings.primary_metric))
         if self.best is None or score > self.best[0]:
             self.best = (score, child_id, metrics)
@@ -166,6 +171,7 @@ class AutoMLJob:
         self.context.set_status(FINALIZING)
         self._progress(phase="ensembles")
         self._ensembles(trials, data)
+        self._choose_best(data)
         self._progress(phase="refitting the best model")
         self._refit_best(X, y, classes, codes)
         self._progress(phase="done")
@@ -199,7 +205,7 @@ class AutoMLJob:
             "feature_importance": trial.importance,
             "curves": curves(data.y[mask], trial.oof[mask], data.classes, trial.threshold),
         }
-        self._end_child(child_id, trial.metrics, details)
+        self._end_child(child_id, trial.metrics, details, trial.oof, mask)
 
     def _ensembles(self, trials: list[Trial], data: SearchData) -> None:
         mask, index = data.evaluated, len(trials)
@@ -233,8 +239,15 @@ class AutoMLJob:
                 "curves": curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
             }
             self.backend.runs.log_metrics(child_id, {"duration_seconds": time.monotonic() - started})
-            self._end_child(child_id, result["metrics"], details)
+            self._end_child(child_id, result["metrics"], details, oof, mask)
             index += 1
+
+    def _choose_best(self, data: SearchData) -> None:
+        best, reason = choose_best(self.candidates, self.settings.primary_metric, data.y[data.evaluated])
+        if reason:
+            self.context.log(f"best model: {best.child_id} rather than the top one by the primary metric: {reason}")
+            self.context.set_progress(best_reason=reason)
+        self.best = (search_score(self.settings.primary_metric, best.metrics), best.child_id, best.metrics)
 
     def _refit_best(self, X: pd.DataFrame, y: pd.Series, classes: list[str], codes: np.ndarray) -> None:
         _, child_id, metrics = self.best

@@ -1,9 +1,11 @@
 """The search: FLAML's CFO searchers propose configurations, opml evaluates them with
 cross-validation and keeps every trial's out-of-fold predictions for the ensembles.
 
-Each learner has its own searcher (ask/tell). Learners are tried cheapest first
-at FLAML's low-cost starting point, then chosen by how good their best trial
-is, so that time goes where the score is. Trials run in a thread pool of
+Each learner has its own searcher (ask/tell). Learners are tried cheapest first,
+each starting with its portfolio (the library's defaults, then low-learning-rate
+configurations) before its searcher, then chosen by how good their best trial
+is, so that time goes where the score is. "Good" is ``search_score``: log-loss
+for threshold metrics such as accuracy, the metric itself otherwise. Trials run in a thread pool of
 ``max_concurrent_iterations`` workers (LightGBM, XGBoost and scikit-learn's
 trees release the GIL); searchers are only touched from the calling thread.
 """
@@ -29,16 +31,15 @@ from opml.automl.learners import (
     Learner,
     build_estimator,
     fast_predict_proba,
-    library_default_config,
+    portfolio_configs,
     search_space,
-    zero_shot_configs,
 )
-from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking
+from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking, search_score
 from opml.automl.model import OpmlClassifier
 
 EARLY_STOPPING_TRIALS = 50
 EARLY_STOPPING_MIN_BUDGET_SHARE = 0.8  # never stop early before 80 % of the budget
-WARM_START_MIN_SECONDS = 120  # below this budget, expensive zero-shot configurations do not pay off
+SLOW_CONFIGS_MIN_SECONDS = 120  # below this budget, the portfolio's slow configurations do not pay off
 
 
 @dataclass
@@ -133,21 +134,17 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
 
 
 class LearnerState:
-    def __init__(self, learner: Learner, data: SearchData, seed: int, warm_start: bool):
+    def __init__(self, learner: Learner, data: SearchData, seed: int, slow_configs: bool):
         from flaml.tune.searcher.blendsearch import CFO
 
         space, low_cost, initial = search_space(
             learner, n_rows=len(data.y), n_features=data.X.shape[1], n_classes=len(data.classes)
         )
         self.learner = learner
-        starts = zero_shot_configs(learner, data.X, data.y) if warm_start else []
         # Tried first, outside the searcher: FLAML's CFO fails when given several points to evaluate.
-        self.fixed = library_default_config(learner, initial)
+        self.fixed = portfolio_configs(learner, initial, slow=slow_configs)
         self.fixed_trials: set[int] = set()
-        self.searcher = CFO(
-            metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed,
-            points_to_evaluate=starts or None,
-        )  # fmt: skip
+        self.searcher = CFO(metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed)
         self.best_score = -np.inf
         self.trials = 0
         self.total_seconds = 0.0
@@ -193,8 +190,8 @@ class Search:
         self.reserve_seconds = reserve_seconds
         self.n_jobs = max(1, (os.cpu_count() or 1) // max_concurrent)
         ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
-        warm_start = deadline - time.monotonic() >= WARM_START_MIN_SECONDS
-        self.states = [LearnerState(LEARNERS[name], data, seed, warm_start) for name in ordered]
+        slow_configs = deadline - time.monotonic() >= SLOW_CONFIGS_MIN_SECONDS
+        self.states = [LearnerState(LEARNERS[name], data, seed, slow_configs) for name in ordered]
         self.trials: list[Trial] = []
         self._rng = np.random.default_rng(seed)
         self._best = -np.inf
@@ -246,7 +243,7 @@ class Search:
         state.max_seconds = max(state.max_seconds, trial.duration)
         searched = trial.index not in state.fixed_trials
         if trial.ok:
-            score = score_for_ranking(self.metric, trial.metrics.get(self.metric))
+            score = search_score(self.metric, trial.metrics)
             if searched:
                 state.searcher.on_trial_complete(
                     str(trial.index), {"loss": -score, "time_total_s": trial.duration, "config": trial.config}

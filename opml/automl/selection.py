@@ -1,0 +1,62 @@
+"""Which model becomes the run's best: the one-standard-error rule for threshold metrics.
+
+Out-of-fold accuracy moves by a few rows between models that are equally good,
+so the top of a leaderboard sorted by accuracy is partly luck: on Bank Marketing
+a random forest that led by 5 rows out of 21,000 scored 0.9415 held-out AUC
+against the VotingEnsemble's 0.9510, at the same held-out accuracy. Among the
+models whose primary metric is within one standard error of the top one
+(Breiman's rule, bootstrapped on the top model's out-of-fold predictions), the
+best is the one with the best ``optimised_metric`` (log-loss). For metrics that
+rank probabilities (AUC, average precision), the best is simply the top one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from opml.automl.metrics import metric_value, optimised_metric, score_for_ranking, search_score
+
+BOOTSTRAP_ROUNDS = 50
+
+
+@dataclass
+class Candidate:
+    child_id: str
+    metrics: dict[str, float]
+    oof: np.ndarray  # out-of-fold probabilities of the evaluated rows
+    threshold: float | None
+
+
+def standard_error(metric: str, y: np.ndarray, proba: np.ndarray, threshold: float | None, seed: int = 0) -> float:
+    """Bootstrap standard error of ``metric`` on these predictions."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        rows = rng.integers(0, len(y), len(y))
+        values.append(metric_value(metric, y[rows], proba[rows], threshold))
+    return float(np.std(values, ddof=1))
+
+
+def choose_best(candidates: list[Candidate], metric: str, y: np.ndarray) -> tuple[Candidate, str]:
+    """(the best candidate, why it was chosen if it is not the top one by ``metric``)."""
+
+    def score(candidate: Candidate) -> float:
+        return score_for_ranking(metric, candidate.metrics.get(metric))
+
+    top = max(candidates, key=score)
+    if optimised_metric(metric) == metric:
+        return top, ""
+    error = standard_error(metric, y, top.oof, top.threshold)
+    near = [c for c in candidates if score(c) >= score(top) - error]
+    chosen = max(near, key=lambda c: search_score(metric, c.metrics))
+    if chosen is top:
+        return top, ""
+    optimised = optimised_metric(metric)
+    reason = (
+        f"{metric} {chosen.metrics[metric]:.4f} is within one standard error ({error:.4f}) of the top "
+        f"{top.metrics[metric]:.4f} ({top.child_id}), and its {optimised} is better "
+        f"({chosen.metrics[optimised]:.4f} against {top.metrics[optimised]:.4f})"
+    )
+    return chosen, reason
