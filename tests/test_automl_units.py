@@ -62,11 +62,11 @@ def test_metrics_match_sklearn_and_azure_definitions():
 def test_best_threshold_beats_half_on_imbalanced_scores():
     rng = np.random.default_rng(1)
     y = (rng.random(4000) < 0.1).astype(int)
-    positive = np.clip(0.25 * y + rng.random(4000) * 0.5, 0, 1)  # scores never reach 0.5 for most positives
+    positive = np.where(y == 1, 0.15 + 0.3 * rng.random(4000), 0.2 * rng.random(4000))  # below 0.5, all of them
     proba = np.column_stack([1 - positive, positive])
     threshold = best_threshold("accuracy", y, proba)
     tuned = compute_metrics(y, proba, threshold)["accuracy"]
-    assert tuned >= compute_metrics(y, proba, 0.5)["accuracy"]
+    assert 0.15 <= threshold <= 0.25 and tuned > compute_metrics(y, proba, 0.5)["accuracy"] + 0.05
     assert best_threshold("AUC_weighted", y, proba) is None
 
 
@@ -215,3 +215,17 @@ def test_the_packed_forest_predicts_what_scikit_learn_predicts(forest_class, n_c
     rows = np.vstack([X[:50], [[3e38, -3e38, 0, 0, 0, 0]], rng.normal(size=(5, 6)) * 10])
     assert np.array_equal(fast_predict_proba(forest, rows), forest.predict_proba(rows))
     assert np.array_equal(fast_predict_proba(forest, rows[:1]), forest.predict_proba(rows[:1]))
+
+
+def test_best_threshold_prefers_a_plateau_to_a_lone_spike():
+    # At 0.30 exactly, 45 positives at 0.305 and 45 negatives at 0.295 are all right: a lone spike that
+    # beats the plateau (0.51-0.70) by 5 rows; one step either side loses 45 rows.
+    y = np.array([1] * 45 + [0] * 45 + [0] * 40 + [1] * 40 + [0] * 40)
+    positive = np.concatenate(
+        [np.full(45, 0.305), np.full(45, 0.295), np.linspace(0.33, 0.5, 40), np.linspace(0.71, 0.9, 40),
+         np.linspace(0.05, 0.25, 40)]
+    )  # fmt: skip
+    proba = np.column_stack([1 - positive, positive])
+    accuracy = {t: compute_metrics(y, proba, t)["accuracy"] for t in (0.29, 0.3, 0.31, 0.6)}
+    assert accuracy[0.3] > accuracy[0.6] > max(accuracy[0.29], accuracy[0.31])
+    assert best_threshold("accuracy", y, proba) == pytest.approx(0.53)  # the plateau's start, nearest 0.5
