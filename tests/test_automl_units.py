@@ -229,3 +229,16 @@ def test_best_threshold_prefers_a_plateau_to_a_lone_spike():
     accuracy = {t: compute_metrics(y, proba, t)["accuracy"] for t in (0.29, 0.3, 0.31, 0.6)}
     assert accuracy[0.3] > accuracy[0.6] > max(accuracy[0.29], accuracy[0.31])
     assert best_threshold("accuracy", y, proba) == pytest.approx(0.53)  # the plateau's start, nearest 0.5
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_linear_fast_path_predicts_what_scikit_learn_predicts(n_classes):
+    from sklearn.linear_model import LogisticRegression
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(n_classes)
+    X = rng.normal(size=(400, 5))
+    y = np.digitize(X[:, 0] - X[:, 1] + rng.normal(0, 0.5, 400), [-0.5, 0.5][: n_classes - 1])
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(fast_predict_proba(model, X[:20]), model.predict_proba(X[:20]), rtol=0, atol=1e-12)

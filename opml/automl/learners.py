@@ -179,6 +179,18 @@ def _forest_proba(forest: Any, X: np.ndarray) -> np.ndarray:
     return packed.predict_proba(X)
 
 
+def linear_proba(model: Any, X: np.ndarray) -> np.ndarray:
+    """A fitted scikit-learn LogisticRegression's predict_proba without its input validation (~0.5 ms
+    a call): the sigmoid of the decision for two classes, its softmax (multinomial) for more."""
+    from scipy.special import expit, softmax
+
+    decision = X @ model.coef_.T + model.intercept_
+    if decision.shape[1] == 1:
+        positive = expit(decision[:, 0])
+        return np.column_stack([1 - positive, positive])
+    return softmax(decision, axis=1)
+
+
 def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:
     """Class probabilities, bypassing wrapper overhead for small inputs (same numbers as predict_proba)."""
     n_classes = len(estimator.classes_)
@@ -192,6 +204,8 @@ def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:
         if hasattr(estimator, "get_booster"):  # XGBoost
             raw = estimator.get_booster().inplace_predict(X)
             return np.column_stack([1 - raw, raw]) if n_classes == 2 and raw.ndim == 1 else raw
+        if type(estimator).__name__ == "LogisticRegression":
+            return linear_proba(estimator, X)
     return estimator.predict_proba(X)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
-from opml.automl.learners import fast_predict_proba, set_single_threaded
+from opml.automl.learners import fast_predict_proba, linear_proba, set_single_threaded
 
 
 def member_proba(
@@ -80,7 +80,7 @@ class OpmlClassifier(ClassifierMixin, BaseEstimator):
         if self.stacker is not None:
             # Models saved before stack_input existed were stacked on probabilities.
             stack_input = self.__dict__.get("stack_input", "probabilities")
-            return self.stacker.predict_proba(stack_features(probabilities, log_odds=stack_input == "log_odds"))
+            return linear_proba(self.stacker, stack_features(probabilities, log_odds=stack_input == "log_odds"))
         weights = np.asarray(self.weights if self.weights is not None else [1.0] * len(probabilities), dtype=float)
         combined = sum(w * p for w, p in zip(weights, probabilities, strict=True))
         return combined / weights.sum()

@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from opml.automl.ensembles import build_model, single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
-from opml.automl.metrics import curves, score_for_ranking, search_score
+from opml.automl.metrics import curves, score_for_ranking
 from opml.automl.search import Search, SearchData, Trial
 from opml.automl.selection import Candidate, choose_best
 from opml.automl.settings import AutoMLSettings, check_data, parse_settings
@@ -247,7 +247,8 @@ class AutoMLJob:
         if reason:
             self.context.log(f"best model: {best.child_id} rather than the top one by the primary metric: {reason}")
             self.context.set_progress(best_reason=reason)
-        self.best = (search_score(self.settings.primary_metric, best.metrics), best.child_id, best.metrics)
+        metric = self.settings.primary_metric
+        self.best = (score_for_ranking(metric, best.metrics.get(metric)), best.child_id, best.metrics)
 
     def _refit_best(self, X: pd.DataFrame, y: pd.Series, classes: list[str], codes: np.ndarray) -> None:
         _, child_id, metrics = self.best
