@@ -242,3 +242,35 @@ def test_the_linear_fast_path_predicts_what_scikit_learn_predicts(n_classes):
     y = np.digitize(X[:, 0] - X[:, 1] + rng.normal(0, 0.5, 400), [-0.5, 0.5][: n_classes - 1])
     model = LogisticRegression(max_iter=1000).fit(X, y)
     np.testing.assert_allclose(fast_predict_proba(model, X[:20]), model.predict_proba(X[:20]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", [{"n_estimators": 60, "max_leaves": 31, "grow_policy": "lossguide", "max_depth": 0},
+                                    {"n_estimators": 40, "max_depth": 6, "subsample": 0.8}])  # fmt: skip
+def test_the_packed_xgboost_predicts_what_xgboost_predicts_missing_values_included(config):
+    import xgboost
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1500, 6))
+    X[rng.random(X.shape) < 0.15] = np.nan  # XGBoost learners see missing values (no imputation)
+    y = ((np.nan_to_num(X[:, 0]) + 2 * np.nan_to_num(X[:, 1]) + rng.normal(0, 0.5, 1500)) > 0).astype(int)
+    model = xgboost.XGBClassifier(n_jobs=1, random_state=0, **config).fit(X, y)
+    expected = model.predict_proba(X[:200])
+    np.testing.assert_allclose(fast_predict_proba(model, X[:200]), expected, rtol=0, atol=1e-6)
+    assert model.__dict__["_opml_packed"] is not False  # the packed path, not XGBoost's
+    complete = np.nan_to_num(X[:50])
+    np.testing.assert_allclose(fast_predict_proba(model, complete), model.predict_proba(complete), rtol=0, atol=1e-6)
+
+
+def test_multiclass_xgboost_keeps_xgboosts_own_prediction():
+    import xgboost
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 4))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    model = xgboost.XGBClassifier(n_estimators=20, n_jobs=1).fit(X, y)
+    np.testing.assert_allclose(fast_predict_proba(model, X[:30]), model.predict_proba(X[:30]), rtol=0, atol=1e-6)
+    assert model.__dict__["_opml_packed"] is False
