@@ -110,9 +110,25 @@ def test_the_best_is_the_best_log_loss_within_one_standard_error_of_the_top_accu
     top = _candidate("run_1", 0.900, 0.30, 0.93, oof)
     near = _candidate("run_2", 0.900 - error / 2, 0.25, 0.95, oof)
     far = _candidate("run_3", 0.900 - 2 * error, 0.20, 0.96, oof)
-    best, reason = choose_best([top, near, far], "accuracy", y)
+    every = np.ones(len(y), dtype=bool)
+    best, reason = choose_best([top, near, far], "accuracy", y, every)
     assert best is near
     assert "within one standard error" in reason and "run_1" in reason and "log_loss" in reason
-    assert choose_best([top, far], "accuracy", y) == (top, "")
+    assert choose_best([top, far], "accuracy", y, every) == (top, "")
     # Metrics that rank probabilities take the top one as it is.
-    assert choose_best([top, near, far], "AUC_weighted", y) == (far, "")
+    assert choose_best([top, near, far], "AUC_weighted", y, every) == (far, "")
+
+
+def test_with_a_holdout_only_the_evaluated_rows_count():
+    rng = np.random.default_rng(2)
+    y = (rng.random(3000) < 0.3).astype(int)
+    positive = np.where(rng.random(len(y)) < 0.9, y, 1 - y) * 0.6 + 0.2
+    evaluated = rng.random(len(y)) < 0.2  # a 20 % validation set: the other rows have no prediction
+    oof = np.column_stack([1 - positive, positive])
+    oof[~evaluated] = np.nan
+    top = _candidate("run_1", 0.900, 0.30, 0.93, oof)
+    near = _candidate("run_2", 0.899, 0.25, 0.95, oof)
+    best, reason = choose_best([top, near], "accuracy", y, evaluated)
+    assert best is near and "within one standard error" in reason
+    # The error of 600 rows, not of 3,000: about sqrt(0.9 * 0.1 / 600).
+    assert 0.008 < standard_error("accuracy", y[evaluated], oof[evaluated], 0.5) < 0.018

@@ -9,6 +9,7 @@ from sklearn import metrics as skm
 
 from opml.automl import guardrails
 from opml.automl.featurize import TabularFeaturizer
+from opml.automl.learners import PACKED_KEY
 from opml.automl.metrics import best_threshold, compute_metrics
 from opml.automl.settings import check_data, parse_settings
 from opml.errors import InvalidInput
@@ -258,7 +259,7 @@ def test_the_packed_xgboost_predicts_what_xgboost_predicts_missing_values_includ
     model = xgboost.XGBClassifier(n_jobs=1, random_state=0, **config).fit(X, y)
     expected = model.predict_proba(X[:200])
     np.testing.assert_allclose(fast_predict_proba(model, X[:200]), expected, rtol=0, atol=1e-6)
-    assert model.__dict__["_opml_packed"] is not False  # the packed path, not XGBoost's
+    assert model.__dict__[PACKED_KEY][1] is not None  # the packed path, not XGBoost's
     complete = np.nan_to_num(X[:50])
     np.testing.assert_allclose(fast_predict_proba(model, complete), model.predict_proba(complete), rtol=0, atol=1e-6)
 
@@ -273,4 +274,19 @@ def test_multiclass_xgboost_keeps_xgboosts_own_prediction():
     y = np.digitize(X[:, 0], [-0.5, 0.5])
     model = xgboost.XGBClassifier(n_estimators=20, n_jobs=1).fit(X, y)
     np.testing.assert_allclose(fast_predict_proba(model, X[:30]), model.predict_proba(X[:30]), rtol=0, atol=1e-6)
-    assert model.__dict__["_opml_packed"] is False
+    assert model.__dict__[PACKED_KEY][1] is None
+
+
+def test_a_refitted_estimator_is_packed_again():
+    import xgboost
+    from sklearn.ensemble import RandomForestClassifier
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(500, 4))
+    first, second = (X[:, 0] > 0).astype(int), (X[:, 1] > 0).astype(int)
+    for model in (RandomForestClassifier(n_estimators=10, random_state=0), xgboost.XGBClassifier(n_estimators=10)):
+        fast_predict_proba(model.fit(X, first), X[:5])  # packs the first fit
+        model.fit(X, second)
+        np.testing.assert_allclose(fast_predict_proba(model, X[:50]), model.predict_proba(X[:50]), atol=1e-6)

@@ -113,6 +113,22 @@ def test_automl_and_models_through_the_cli(trained_backend, automl_run_id):
     assert "inputs: age (numeric)" in model.stdout
 
 
+def test_the_cli_says_why_the_best_is_not_the_top_one(trained_backend, automl_run_id):
+    workspace = trained_backend.path
+    table = opml("automl", "leaderboard", automl_run_id, "--top", "3", workspace=workspace)
+    assert "LOG_LOSS" in table.stdout.splitlines()[0]
+    actual = trained_backend.get_run(automl_run_id).progress.get("best_reason")
+    shown = opml("automl", "show", automl_run_id, workspace=workspace).stdout
+    assert ("best chosen because" in shown) == bool(actual)
+    reason = "accuracy 0.9100 is within one standard error (0.0020) of the top 0.9110 (run_7)"
+    trained_backend.runs.update_progress(automl_run_id, {"best_reason": reason})
+    try:
+        shown = opml("automl", "show", automl_run_id, workspace=workspace)
+        assert f"best chosen because: {reason}" in shown.stdout
+    finally:
+        trained_backend.runs.update_progress(automl_run_id, {"best_reason": actual})
+
+
 def test_automl_submit_refuses_bad_label(workspace: Path, bank_small_csv: Path):
     opml("datasets", "register", "bank", str(bank_small_csv), workspace=workspace)
     bad = opml("automl", "submit", "bank", "--label", "nope", workspace=workspace)

@@ -105,13 +105,11 @@ class AutoMLJob:
         self.children[index] = child.id
         return child.id
 
-    def _end_child(
-        self, child_id: str, metrics: dict[str, float], details: dict[str, Any], oof: np.ndarray, mask: np.ndarray
-    ) -> None:
+    def _end_child(self, child_id: str, metrics: dict[str, float], details: dict[str, Any], oof: np.ndarray) -> None:
         self.backend.runs.log_metrics(child_id, metrics)
         write_json(self.backend.layout.run_outputs(child_id) / DETAILS_FILE, details)
         self.backend.runs.finish(child_id, COMPLETED)
-        self.candidates.append(Candidate(child_id, metrics, oof[mask], details["spec"].get("threshold")))
+        self.candidates.append(Candidate(child_id, metrics, oof, details["spec"].get("threshold")))
         score = score_for_ranking(self.settings.primary_metric, metrics.get(self.settings.primary_metric))
         if self.best is None or score > self.best[0]:
             self.best = (score, child_id, metrics)
@@ -205,7 +203,7 @@ class AutoMLJob:
             "feature_importance": trial.importance,
             "curves": curves(data.y[mask], trial.oof[mask], data.classes, trial.threshold),
         }
-        self._end_child(child_id, trial.metrics, details, trial.oof, mask)
+        self._end_child(child_id, trial.metrics, details, trial.oof)
 
     def _ensembles(self, trials: list[Trial], data: SearchData) -> None:
         mask, index = data.evaluated, len(trials)
@@ -239,11 +237,11 @@ class AutoMLJob:
                 "curves": curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
             }
             self.backend.runs.log_metrics(child_id, {"duration_seconds": time.monotonic() - started})
-            self._end_child(child_id, result["metrics"], details, oof, mask)
+            self._end_child(child_id, result["metrics"], details, oof)
             index += 1
 
     def _choose_best(self, data: SearchData) -> None:
-        best, reason = choose_best(self.candidates, self.settings.primary_metric, data.y[data.evaluated])
+        best, reason = choose_best(self.candidates, self.settings.primary_metric, data.y, data.evaluated)
         if reason:
             self.context.log(f"best model: {best.child_id} rather than the top one by the primary metric: {reason}")
             self.context.set_progress(best_reason=reason)

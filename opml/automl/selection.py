@@ -25,7 +25,7 @@ BOOTSTRAP_ROUNDS = 50
 class Candidate:
     child_id: str
     metrics: dict[str, float]
-    oof: np.ndarray  # out-of-fold probabilities of the evaluated rows
+    oof: np.ndarray  # out-of-fold probabilities (NaN on rows no fold evaluated)
     threshold: float | None
 
 
@@ -39,8 +39,11 @@ def standard_error(metric: str, y: np.ndarray, proba: np.ndarray, threshold: flo
     return float(np.std(values, ddof=1))
 
 
-def choose_best(candidates: list[Candidate], metric: str, y: np.ndarray) -> tuple[Candidate, str]:
-    """(the best candidate, why it was chosen if it is not the top one by ``metric``)."""
+def choose_best(
+    candidates: list[Candidate], metric: str, y: np.ndarray, evaluated: np.ndarray
+) -> tuple[Candidate, str]:
+    """(the best candidate, why it was chosen if it is not the top one by ``metric``); ``evaluated`` marks
+    the rows with out-of-fold predictions."""
 
     def score(candidate: Candidate) -> float:
         return score_for_ranking(metric, candidate.metrics.get(metric))
@@ -48,7 +51,7 @@ def choose_best(candidates: list[Candidate], metric: str, y: np.ndarray) -> tupl
     top = max(candidates, key=score)
     if optimised_metric(metric) == metric:
         return top, ""
-    error = standard_error(metric, y, top.oof, top.threshold)
+    error = standard_error(metric, y[evaluated], top.oof[evaluated], top.threshold)
     near = [c for c in candidates if score(c) >= score(top) - error]
     chosen = max(near, key=lambda c: search_score(metric, c.metrics))
     if chosen is top:

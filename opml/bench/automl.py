@@ -29,10 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-minutes", type=float, default=5.0)
     parser.add_argument("--metric", default="accuracy")
     parser.add_argument(
-        "--seeds", default="0", help="seeds of the splits, comma-separated: several give the mean over splits"
-    )
+        "--seeds", type=seed_list, default=[0],
+        help="seeds of the splits, comma-separated (e.g. 42,0,1,2): several give the mean over splits",
+    )  # fmt: skip
     parser.add_argument("--skip-flaml", action="store_true", help="do not run FLAML alone for comparison")
     parser.set_defaults(run=run)
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 42,0,1, got {text!r}") from None
 
 
 def split(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -179,7 +187,7 @@ def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame,
 
 
 def run(args: argparse.Namespace) -> int:
-    seeds = [int(seed) for seed in str(args.seeds).split(",")]
+    seeds = args.seeds
     results: dict[str, list[dict]] = {"opml": [], "flaml": [], "lightgbm": []}
     for seed in seeds:
         train, test = split(args, seed)
@@ -208,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
     if len(seeds) > 1:
-        print(f"mean over {len(seeds)} splits (seeds {args.seeds}):")
+        print(f"mean over {len(seeds)} splits (seeds {','.join(map(str, seeds))}):")
         for name, rows in results.items():
             if rows:
                 print(f"  {name:9} accuracy {statistics.mean(r['accuracy'] for r in rows):.4f}  "

@@ -54,6 +54,8 @@ def cmd_automl_show(args: argparse.Namespace) -> int:
         print(
             f"best: {progress['best_child_id']}  {progress.get('primary_metric')} = {progress.get('best_metric'):.4f}"
         )
+    if progress.get("best_reason"):
+        print(f"best chosen because: {progress['best_reason']}")
     for guardrail in backend.get_run_output(run.id, "guardrails.json") or []:
         print(f"guardrail: {guardrail['status']:8s} {guardrail['name']}: {guardrail['description']}")
     if run.error:
@@ -77,12 +79,13 @@ def cmd_automl_leaderboard(args: argparse.Namespace) -> int:
             "algorithm": row["algorithm"] + (" *" if row["best"] else ""),
             metric: "" if row[metric] is None else f"{row[metric]:.4f}",
             "AUC_weighted": "" if row["AUC_weighted"] is None else f"{row['AUC_weighted']:.4f}",
+            "log_loss": "" if row["log_loss"] is None else f"{row['log_loss']:.4f}",
             "seconds": "" if row["duration_seconds"] is None else f"{row['duration_seconds']:.1f}",
             "status": row["status"],
         }
         for rank, row in enumerate(rows, start=1)
     ]
-    print_table(table, ["rank", "run_id", "algorithm", metric, "AUC_weighted", "seconds", "status"])
+    print_table(table, ["rank", "run_id", "algorithm", metric, "AUC_weighted", "log_loss", "seconds", "status"])
     return 0
 
 
