@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 
 from opml.automl import guardrails
-from opml.automl.featurize import TabularFeaturizer
+from opml.automl.featurize import TabularFeaturizer, repeated_value_columns
 from opml.automl.learners import PACKED_KEY
 from opml.automl.metrics import best_threshold, compute_metrics
 from opml.automl.settings import check_data, parse_settings
@@ -20,19 +20,48 @@ def bank_frame(bank_small_csv) -> pd.DataFrame:
     return pd.read_csv(bank_small_csv)
 
 
-@pytest.mark.parametrize(("encoding", "impute", "scale"), [("ordinal", False, False), ("onehot", True, True)])
-def test_records_path_equals_dataframe_path_with_missing_and_unseen(bank_frame, encoding, impute, scale):
+@pytest.mark.parametrize(
+    ("encoding", "impute", "scale", "frequencies"),
+    [("ordinal", False, False, False), ("onehot", True, True, False), ("ordinal", False, False, True)],
+)
+def test_records_path_equals_dataframe_path_with_missing_and_unseen(bank_frame, encoding, impute, scale, frequencies):
     X = bank_frame.drop(columns="y")
-    featurizer = TabularFeaturizer(encoding=encoding, impute=impute, scale=scale).fit(X)
+    featurizer = TabularFeaturizer(encoding=encoding, impute=impute, scale=scale, frequencies=frequencies).fit(X)
     scoring = X.head(300).copy()
     scoring.loc[::3, "job"] = "astronaut"  # unseen category
     scoring.loc[::5, "marital"] = None  # missing category
     scoring.loc[::7, "age"] = np.nan  # missing number
+    scoring.loc[::11, "cons.price.idx"] = np.nan  # missing repeated value
+    scoring.loc[::13, "cons.price.idx"] = 99.999  # unseen repeated value
     records = scoring.to_dict("records")
     records[1]["campaign"] = "not a number"  # garbage in a numeric field behaves as missing
     scoring.loc[scoring.index[1], "campaign"] = np.nan
     expected = featurizer.transform(scoring)
     assert np.array_equal(featurizer.transform_records(records), expected, equal_nan=True)
+
+
+def test_repeated_value_columns_are_the_shared_measurements(bank_frame):
+    X = bank_frame.drop(columns="y")
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+    # Bank Marketing's economic indicators of the month; not age, duration or campaign (integers), and
+    # not euribor3m in these 2,000 rows (179 distinct values, more than 5 % of the rows).
+    assert repeated_value_columns(X, numeric) == ["emp.var.rate", "cons.price.idx", "cons.conf.idx", "nr.employed"]
+    unique = pd.DataFrame({"price": np.arange(1000) + 0.5, "rate": np.tile([0.25, 1.5], 500)})
+    assert repeated_value_columns(unique, ["price", "rate"]) == ["rate"]  # every price distinct: no group
+
+
+def test_frequencies_are_the_share_of_training_rows_with_the_same_value():
+    X = pd.DataFrame({"rate": [1.25, 1.25, 1.25, 4.5] * 25 + [np.nan] * 20, "city": ["a", "b"] * 60})
+    featurizer = TabularFeaturizer(frequencies=True).fit(X)
+    assert list(featurizer.get_feature_names_out()) == ["rate", "city", "rate (frequency)"]
+    assert featurizer.source_columns() == ["rate", "city", "rate"]
+    rows = featurizer.transform_records(
+        [{"rate": 1.25}, {"rate": 4.5}, {"rate": None}, {"rate": 7.75}, {"rate": 1.2500000000000002}]
+    )
+    # 75 of 120, 25 of 120, missing is a value of its own (20 of 120), never seen -> 0, and a float
+    # that differs in its last bit (a CSV round trip) is the same value.
+    assert rows[:, -1].tolist() == pytest.approx([75 / 120, 25 / 120, 20 / 120, 0.0, 75 / 120])
+    assert TabularFeaturizer(frequencies=False).fit(X).n_features_out_ == 2
 
 
 def test_onehot_unknown_category_is_all_zeros(bank_frame):
@@ -164,21 +193,24 @@ def test_light_names_match_the_learners_and_metrics():
     assert set(names.PRIMARY_METRICS) <= set(metrics.ALL_METRICS)
 
 
-def _portfolio_search(budget_seconds: float):
+def _portfolio_search(
+    budget_seconds: float, X: pd.DataFrame | None = None, y: np.ndarray | None = None, featurize: bool = True
+):
     import time
 
     from sklearn.model_selection import StratifiedKFold
 
     from opml.automl.search import Search, SearchData
 
-    rng = np.random.default_rng(5)
-    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.choice(["x", "y", "z"], 300)})
-    y = ((X["a"] + (X["b"] == "x")) > 0.5).astype(int).to_numpy()
+    if X is None:
+        rng = np.random.default_rng(5)
+        X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.choice(["x", "y", "z"], 300)})
+        y = ((X["a"] + (X["b"] == "x")) > 0.5).astype(int).to_numpy()
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
     return Search(
         SearchData(X=X, y=y, classes=["0", "1"], folds=folds), algorithms=["LightGBM"], metric="accuracy",
         max_iterations=4, max_concurrent=1, deadline=time.monotonic() + budget_seconds, early_stopping=False,
-        featurize=True, seed=0, on_trial_start=lambda trial: None, on_trial_end=lambda trial: None,
+        featurize=featurize, seed=0, on_trial_start=lambda trial: None, on_trial_end=lambda trial: None,
     )  # fmt: skip
 
 
@@ -200,6 +232,46 @@ def test_with_two_minutes_or_more_the_slow_configurations_follow_the_defaults():
     assert [_shape(t) for t in trials[:3]] == [(100, 31, 0.1), (1000, 15, 0.02), (600, 31, 0.02)]
     assert trials[1].config["colsample_bytree"] == 0.6 and trials[2].config["reg_lambda"] == 5.0
     assert _shape(trials[3]) not in {_shape(t) for t in trials[:3]}
+
+
+def _busy_days() -> tuple[pd.DataFrame, np.ndarray]:
+    """A "rate of the day" shared by the day's rows; the label is mostly 1 on quiet days (few rows)
+    whatever their rate: only the rate's frequency tells them apart."""
+    rng = np.random.default_rng(3)
+    sizes = rng.choice([6, 10, 90, 120], size=30)
+    rate = np.repeat(np.round(rng.uniform(0.5, 5.0, size=len(sizes)), 3), sizes)
+    quiet = np.repeat(sizes <= 10, sizes)
+    y = np.where(rng.random(len(rate)) < 0.9, quiet, ~quiet).astype(int)
+    return pd.DataFrame({"rate": rate, "noise": rng.normal(size=len(rate))}), y
+
+
+def test_portfolio_configurations_are_tried_with_and_without_frequencies_and_the_searcher_keeps_the_better():
+    X, y = _busy_days()
+    trials = _portfolio_search(60, X, y).run()
+    assert all(t.ok for t in trials), [t.error for t in trials]
+    assert [(_shape(t), t.frequencies) for t in trials[:2]] == [((100, 31, 0.1), False), ((100, 31, 0.1), True)]
+    assert trials[1].metrics["log_loss"] < trials[0].metrics["log_loss"]
+    assert [t.frequencies for t in trials[2:]] == [True, True]  # the searcher's trials
+
+
+def test_without_repeated_values_or_with_featurization_off_there_are_no_frequency_trials():
+    trials = _portfolio_search(60).run()  # "a" is continuous: no value repeats
+    assert not any(t.frequencies for t in trials)
+    X, y = _busy_days()
+    assert not any(t.frequencies for t in _portfolio_search(60, X, y, featurize=False).run())
+
+
+def test_a_member_with_frequencies_is_refit_with_them():
+    from opml.automl.ensembles import build_model
+
+    X, y = _busy_days()
+    member = {"learner": "LightGBM", "config": {"n_estimators": 50}, "trial": 1}
+    spec = {"kind": "voting", "members": [member, {**member, "frequencies": True}], "weights": [1.0, 1.0]}
+    model = build_model(spec, X, y, ["0", "1"], algorithm="VotingEnsemble", n_jobs=1, seed=0)
+    featurizers = [pipeline.steps[0][1] for pipeline in model.members]
+    assert [list(f.frequencies_) for f in featurizers] == [[], ["rate"]]
+    records = X.head(50).to_dict("records")
+    assert np.allclose(model.predict_proba_records(records), model.predict_proba(X.head(50)))
 
 
 @pytest.mark.parametrize("forest_class", ["RandomForestClassifier", "ExtraTreesClassifier"])

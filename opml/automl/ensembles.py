@@ -48,7 +48,10 @@ def _ranked(trials: list[Trial], metric: str) -> list[Trial]:
 
 
 def _member(trial: Trial) -> dict[str, Any]:
-    return {"learner": trial.learner, "config": trial.config, "trial": trial.index}
+    member = {"learner": trial.learner, "config": trial.config, "trial": trial.index}
+    if trial.frequencies:
+        member["frequencies"] = True
+    return member
 
 
 def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str) -> dict | None:
@@ -129,10 +132,10 @@ def build_model(
     for member in spec["members"]:
         pipeline = make_pipeline(
             LEARNERS[member["learner"]], member["config"], n_classes=len(classes), n_jobs=n_jobs, seed=seed,
-            featurize=featurize,
+            featurize=featurize, frequencies=member.get("frequencies", False),
         )  # fmt: skip
         featurizer = pipeline.steps[0][1]
-        key = (featurizer.encoding, featurizer.impute, featurizer.scale)
+        key = (featurizer.encoding, featurizer.impute, featurizer.scale, featurizer.frequencies)
         if key not in featurizers:
             featurizers[key] = featurizer.fit(X)
         pipeline.steps[0] = ("featurizer", featurizers[key])

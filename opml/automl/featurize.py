@@ -5,6 +5,10 @@ path: ``transform_records`` maps JSON records straight to the same matrix
 (precomputed category codes, dictionary look-ups), which is what makes
 single-record scoring take microseconds instead of the ~10 ms a DataFrame
 transform costs. Both paths give identical arrays (tested).
+
+With ``frequencies``, numeric columns whose values repeat like a measurement shared by
+groups of rows (``repeated_value_columns``) also get the share of training rows with the same
+value: how busy that day or place was, which the value alone does not say.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from opml.data.profile import column_kind
 
 MISSING_CODE = -1.0
+REPEATED_MAX_DISTINCT_SHARE = 0.05  # at most 5 % as many distinct values as rows
+FREQUENCY_DECIMALS = 6  # values equal to 6 decimals are the same value (CSV round trips differ in the last bit)
 
 
 def _as_float(value: Any) -> float:
@@ -37,20 +43,52 @@ def _as_key(value: Any) -> str | None:
     return str(value)
 
 
+def numeric_columns(X: pd.DataFrame) -> list[str]:
+    return [str(c) for c in X.columns if column_kind(X[c]) in ("numeric", "boolean")]
+
+
+def repeated_value_columns(X: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
+    """The numeric columns that look like a measurement shared by groups of rows (an interest rate of
+    the day, a regional index): non-integer values, at least two distinct ones, and at most
+    ``REPEATED_MAX_DISTINCT_SHARE`` as many distinct values as rows. Counts and ages are integers."""
+    chosen = []
+    for column in numeric:
+        values = pd.to_numeric(X[column], errors="coerce").dropna().astype(float)
+        if 1 < values.nunique() <= REPEATED_MAX_DISTINCT_SHARE * len(X) and bool((values % 1 != 0).any()):
+            chosen.append(column)
+    return chosen
+
+
+def _frequency_keys(values: np.ndarray) -> list[float | None]:
+    """Dictionary keys of numeric values (missing -> None), the same on the DataFrame and records paths."""
+    rounded = np.round(values, FREQUENCY_DECIMALS)
+    return [None if math.isnan(v) else v for v in rounded.tolist()]
+
+
 class TabularFeaturizer(TransformerMixin, BaseEstimator):
     """Numeric columns: optional median imputation and standard scaling.
     Categorical columns: ordinal codes (unknown or missing -> -1) or one-hot (unknown -> all zeros),
-    keeping the ``max_categories`` most frequent values of each column."""
+    keeping the ``max_categories`` most frequent values of each column.
+    ``frequencies``: one more feature per repeated-value column (see ``repeated_value_columns``), the
+    share of training rows with the same value (0 for a value never seen in training)."""
 
-    def __init__(self, encoding: str = "ordinal", impute: bool = True, scale: bool = False, max_categories: int = 100):
+    def __init__(
+        self,
+        encoding: str = "ordinal",
+        impute: bool = True,
+        scale: bool = False,
+        max_categories: int = 100,
+        frequencies: bool = False,
+    ):
         self.encoding = encoding
         self.impute = impute
         self.scale = scale
         self.max_categories = max_categories
+        self.frequencies = frequencies
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularFeaturizer:
         self.columns_ = [str(column) for column in X.columns]
-        self.numeric_ = [c for c in self.columns_ if column_kind(X[c]) in ("numeric", "boolean")]
+        self.numeric_ = numeric_columns(X)
         self.categorical_ = [c for c in self.columns_ if c not in self.numeric_]
         self.medians_, self.means_, self.scales_ = {}, {}, {}
         for column in self.numeric_:
@@ -66,10 +104,17 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             counts = X[column].dropna().astype(str).value_counts()
             self.categories_[column] = [str(v) for v in counts.index[: self.max_categories]]
         self.codes_ = {c: {value: i for i, value in enumerate(cats)} for c, cats in self.categories_.items()}
-        self.n_features_out_ = len(self.numeric_) + (
-            len(self.categorical_)
-            if self.encoding == "ordinal"
-            else sum(len(cats) for cats in self.categories_.values())
+        self.frequencies_: dict[str, dict[float | None, float]] = {}
+        if self.frequencies:
+            for column in repeated_value_columns(X, self.numeric_):
+                keys = _frequency_keys(pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+                self.frequencies_[column] = {
+                    k: n / len(keys) for k, n in pd.Series(keys, dtype=object).value_counts(dropna=False).items()
+                }
+        self.n_features_out_ = (
+            len(self.numeric_)
+            + (len(self.categorical_) if self.encoding == "ordinal" else sum(len(c) for c in self.categories_.values()))
+            + len(self.frequencies_)
         )
         return self
 
@@ -87,6 +132,9 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 series = series.astype(str).where(series.notna(), None)
             codes = self._index(column).get_indexer(series)  # -1 for missing and unseen values
             position = self._put_codes(out, position, column, codes)
+        for column in self._frequency_columns():
+            values = pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            position = self._put_frequencies(out, position, column, values)
         return out
 
     def _index(self, column: str) -> pd.Index:
@@ -111,6 +159,9 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 dtype=np.int64,
             )
             position = self._put_codes(out, position, column, codes)
+        for column in self._frequency_columns():
+            values = np.array([_as_float(record.get(column)) for record in records], dtype=float)
+            position = self._put_frequencies(out, position, column, values)
         return out
 
     # -- shared ------------------------------------------------------------------------
@@ -131,6 +182,15 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         out[np.nonzero(known)[0], position + codes[known]] = 1.0
         return position + len(self.categories_[column])
 
+    def _frequency_columns(self) -> list[str]:
+        # Featurizers pickled before frequencies existed have no ``frequencies_``.
+        return list(getattr(self, "frequencies_", {}))
+
+    def _put_frequencies(self, out: np.ndarray, position: int, column: str, values: np.ndarray) -> int:
+        table = self.frequencies_[column]
+        out[:, position] = [table.get(key, 0.0) for key in _frequency_keys(values)]
+        return position + 1
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = list(self.numeric_)
         for column in self.categorical_:
@@ -138,6 +198,7 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 names.append(column)
             else:
                 names.extend(f"{column}={value}" for value in self.categories_[column])
+        names.extend(f"{column} (frequency)" for column in self._frequency_columns())
         return np.array(names, dtype=object)
 
     def source_columns(self) -> list[str]:
@@ -145,4 +206,4 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         sources = list(self.numeric_)
         for column in self.categorical_:
             sources.extend([column] * (1 if self.encoding == "ordinal" else len(self.categories_[column])))
-        return sources
+        return sources + self._frequency_columns()

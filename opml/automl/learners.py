@@ -28,14 +28,22 @@ class Learner:
     scale: bool
     cost: float  # relative cost, cheapest first
 
-    def featurizer(self) -> TabularFeaturizer:
-        return TabularFeaturizer(encoding=self.encoding, impute=self.impute, scale=self.scale)
+    def featurizer(self, *, featurize: bool = True, frequencies: bool = False) -> TabularFeaturizer:
+        """``featurize=False`` (featurization "off"): no imputation, scaling or frequencies."""
+        return TabularFeaturizer(
+            encoding=self.encoding,
+            impute=self.impute and featurize,
+            scale=self.scale and featurize,
+            frequencies=frequencies and featurize,
+        )
 
-    def featurization_label(self) -> str:
+    def featurization_label(self, *, frequencies: bool = False) -> str:
         steps = ["ordinal encoding" if self.encoding == "ordinal" else "one-hot encoding"]
         steps.append("median imputation" if self.impute else "native missing values")
         if self.scale:
             steps.append("standard scaling")
+        if frequencies:
+            steps.append("frequencies of repeated values")
         return ", ".join(steps)
 
 

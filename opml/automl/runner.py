@@ -186,7 +186,10 @@ class AutoMLJob:
         self._start_child(
             trial.index,
             trial.learner,
-            {"hyperparameters": trial.config, "featurization": learner.featurization_label()},
+            {
+                "hyperparameters": trial.config,
+                "featurization": learner.featurization_label(frequencies=trial.frequencies),
+            },
         )
 
     def _trial_ended(self, trial: Trial, data: SearchData) -> None:

@@ -4,7 +4,10 @@ cross-validation and keeps every trial's out-of-fold predictions for the ensembl
 Each learner has its own searcher (ask/tell). Learners are tried cheapest first,
 each starting with its portfolio (the library's defaults, then low-learning-rate
 configurations) before its searcher, then chosen by how good their best trial
-is, so that time goes where the score is. "Good" is ``search_score``: log-loss
+is, so that time goes where the score is. When the data has repeated-value columns
+(``featurize.repeated_value_columns``), LightGBM and XGBoost try each portfolio configuration
+with and without their frequencies, and the searcher keeps the featurization of the
+learner's best trial. "Good" is ``search_score``: log-loss
 for threshold metrics such as accuracy, the metric itself otherwise. Trials run in a thread pool of
 ``max_concurrent_iterations`` workers (LightGBM, XGBoost and scikit-learn's
 trees release the GIL); searchers are only touched from the calling thread.
@@ -25,7 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from opml.automl.featurize import TabularFeaturizer
+from opml.automl.featurize import TabularFeaturizer, numeric_columns, repeated_value_columns
 from opml.automl.learners import (
     LEARNERS,
     Learner,
@@ -51,6 +54,7 @@ class Trial:
     duration: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
     threshold: float | None = None
+    frequencies: bool = False  # with the frequencies of repeated values as features
     oof: np.ndarray | None = None
     importance: dict[str, float] = field(default_factory=dict)
     error: str | None = None
@@ -69,13 +73,16 @@ class SearchData:
     _features: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def fold_features(self, learner: Learner, featurize: bool, fold: int) -> tuple[TabularFeaturizer, Any, Any]:
+    def __post_init__(self) -> None:
+        self.has_repeated_values = bool(repeated_value_columns(self.X, numeric_columns(self.X)))
+
+    def fold_features(
+        self, learner: Learner, featurize: bool, fold: int, frequencies: bool = False
+    ) -> tuple[TabularFeaturizer, Any, Any]:
         """(featurizer fitted on the fold's training rows, training matrix, validation matrix), computed once
         per kind of featurization and fold: trials then only fit estimators."""
-        featurizer = learner.featurizer()
-        if not featurize:
-            featurizer.set_params(impute=False, scale=False)
-        key = (featurizer.encoding, featurizer.impute, featurizer.scale, fold)
+        featurizer = learner.featurizer(featurize=featurize, frequencies=frequencies)
+        key = (featurizer.encoding, featurizer.impute, featurizer.scale, featurizer.frequencies, fold)
         with self._lock:
             if key not in self._features:
                 train, valid = self.folds[fold]
@@ -97,11 +104,16 @@ class SearchData:
 
 
 def make_pipeline(
-    learner: Learner, config: dict, *, n_classes: int, n_jobs: int, seed: int, featurize: bool
+    learner: Learner,
+    config: dict,
+    *,
+    n_classes: int,
+    n_jobs: int,
+    seed: int,
+    featurize: bool,
+    frequencies: bool = False,
 ) -> Pipeline:
-    featurizer = learner.featurizer()
-    if not featurize:
-        featurizer.set_params(impute=False, scale=False)
+    featurizer = learner.featurizer(featurize=featurize, frequencies=frequencies)
     estimator = build_estimator(learner, config, n_classes=n_classes, n_jobs=n_jobs, seed=seed)
     return Pipeline([("featurizer", featurizer), ("model", estimator)])
 
@@ -114,7 +126,7 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
         oof = np.full((len(data.y), len(data.classes)), np.nan)
         importances = []
         for fold, (train, valid) in enumerate(data.folds):
-            featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold)
+            featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
             estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
             estimator.fit(train_features, data.y[train])
             oof[valid] = fast_predict_proba(estimator, valid_features)
@@ -134,7 +146,7 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
 
 
 class LearnerState:
-    def __init__(self, learner: Learner, data: SearchData, seed: int, slow_configs: bool):
+    def __init__(self, learner: Learner, data: SearchData, seed: int, slow_configs: bool, featurize: bool):
         from flaml.tune.searcher.blendsearch import CFO
 
         space, low_cost, initial = search_space(
@@ -142,7 +154,14 @@ class LearnerState:
         )
         self.learner = learner
         # Tried first, outside the searcher: FLAML's CFO fails when given several points to evaluate.
-        self.fixed = portfolio_configs(learner, initial, slow=slow_configs)
+        # (configuration, with frequencies?) pairs.
+        pair = featurize and data.has_repeated_values and learner.encoding == "ordinal"
+        self.fixed = [
+            (config, frequencies)
+            for config in portfolio_configs(learner, initial, slow=slow_configs)
+            for frequencies in ((False, True) if pair else (False,))
+        ]
+        self.frequencies = False  # the featurization of the learner's best trial, for the searcher's trials
         self.fixed_trials: set[int] = set()
         self.searcher = CFO(metric="loss", mode="min", space=space, low_cost_partial_config=low_cost, seed=seed)
         self.best_score = -np.inf
@@ -191,7 +210,7 @@ class Search:
         self.n_jobs = max(1, (os.cpu_count() or 1) // max_concurrent)
         ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
         slow_configs = deadline - time.monotonic() >= SLOW_CONFIGS_MIN_SECONDS
-        self.states = [LearnerState(LEARNERS[name], data, seed, slow_configs) for name in ordered]
+        self.states = [LearnerState(LEARNERS[name], data, seed, slow_configs, featurize) for name in ordered]
         self.trials: list[Trial] = []
         self._rng = np.random.default_rng(seed)
         self._best = -np.inf
@@ -224,15 +243,19 @@ class Search:
             if state is None:
                 return None
             index = len(self.trials)
+            frequencies = state.frequencies
             if state.fixed:
-                config = state.fixed.pop(0)
+                config, frequencies = state.fixed.pop(0)
                 state.fixed_trials.add(index)
             else:
                 config = state.searcher.suggest(str(index))
             if config is None:
                 state.exhausted = True
                 continue
-            trial = Trial(index=index, learner=state.learner.name, config=dict(config), started=time.time())
+            trial = Trial(
+                index=index, learner=state.learner.name, config=dict(config), started=time.time(),
+                frequencies=frequencies,
+            )  # fmt: skip
             self.trials.append(trial)
             return trial, state
         return None
@@ -248,7 +271,8 @@ class Search:
                 state.searcher.on_trial_complete(
                     str(trial.index), {"loss": -score, "time_total_s": trial.duration, "config": trial.config}
                 )
-            state.best_score = max(state.best_score, score)
+            if score > state.best_score:
+                state.best_score, state.frequencies = score, trial.frequencies
             if score > self._best + 1e-6:
                 self._best, self._since_improvement = score, 0
             else:
