@@ -64,6 +64,19 @@ def test_frequencies_are_the_share_of_training_rows_with_the_same_value():
     assert TabularFeaturizer(frequencies=False).fit(X).n_features_out_ == 2
 
 
+def test_target_order_numbers_categories_by_their_class_rate():
+    X = pd.DataFrame({"city": ["a"] * 50 + ["b"] * 30 + ["c"] * 20 + ["d"] * 2 + [None] * 5})
+    y = np.array(["no"] * 40 + ["yes"] * 10 + ["yes"] * 27 + ["no"] * 3 + ["no"] * 20 + ["yes"] * 2 + ["no"] * 5)
+    by_rate = TabularFeaturizer(category_order="target").fit(X, y)
+    # Rates of "yes": c 0, a 0.2, b 0.9; d (2 of 2) is shrunk towards the overall 39 %: between a and b.
+    assert by_rate.categories_["city"] == ["c", "a", "d", "b"]
+    assert by_rate.transform_records([{"city": "b"}, {"city": "zz"}, {"city": None}])[:, 0].tolist() == [3, -1, -1]
+    # Without a label, or with three classes, the most frequent category comes first.
+    assert TabularFeaturizer(category_order="target").fit(X).categories_["city"] == ["a", "b", "c", "d"]
+    three = np.where(np.arange(len(y)) % 3 == 0, "maybe", y)
+    assert TabularFeaturizer(category_order="target").fit(X, three).categories_["city"] == ["a", "b", "c", "d"]
+
+
 def test_onehot_unknown_category_is_all_zeros(bank_frame):
     X = bank_frame.drop(columns="y")
     featurizer = TabularFeaturizer(encoding="onehot").fit(X)

@@ -137,7 +137,7 @@ def build_model(
         featurizer = pipeline.steps[0][1]
         key = (featurizer.encoding, featurizer.impute, featurizer.scale, featurizer.frequencies)
         if key not in featurizers:
-            featurizers[key] = featurizer.fit(X)
+            featurizers[key] = featurizer.fit(X, y)
         pipeline.steps[0] = ("featurizer", featurizers[key])
         pipeline.steps[-1][1].fit(featurizers[key].transform(X), y)
         members.append(pipeline)

@@ -35,6 +35,7 @@ class Learner:
             impute=self.impute and featurize,
             scale=self.scale and featurize,
             frequencies=frequencies and featurize,
+            category_order="target" if self.encoding == "ordinal" else "frequency",
         )
 
     def featurization_label(self, *, frequencies: bool = False) -> str:

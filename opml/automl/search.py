@@ -86,7 +86,7 @@ class SearchData:
         with self._lock:
             if key not in self._features:
                 train, valid = self.folds[fold]
-                featurizer.fit(self.X.iloc[train])
+                featurizer.fit(self.X.iloc[train], self.y[train])
                 self._features[key] = (
                     featurizer,
                     featurizer.transform(self.X.iloc[train]),
