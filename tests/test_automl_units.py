@@ -77,6 +77,32 @@ def test_target_order_numbers_categories_by_their_class_rate():
     assert TabularFeaturizer(category_order="target").fit(X, three).categories_["city"] == ["a", "b", "c", "d"]
 
 
+def test_featurizers_saved_before_frequencies_and_category_order_still_transform(bank_frame):
+    X = bank_frame.drop(columns="y")
+    featurizer = TabularFeaturizer().fit(X)
+    expected = featurizer.transform(X.head(20))
+    for name in ("frequencies", "category_order", "frequencies_"):  # what an older pickle lacks
+        del featurizer.__dict__[name]
+    assert np.array_equal(featurizer.transform(X.head(20)), expected)
+    assert featurizer.get_params()["category_order"] == "frequency"
+    with pytest.raises(ValueError, match="category_order"):
+        TabularFeaturizer(category_order="alphabetical").fit(X)
+
+
+def test_the_featurization_label_says_what_the_featurizer_does():
+    from opml.automl.learners import LEARNERS
+
+    forest = LEARNERS["RandomForest"]
+    assert forest.featurizer().label() == "ordinal encoding, median imputation"
+    assert forest.featurizer(featurize=False).label() == "ordinal encoding, native missing values"
+    assert LEARNERS["LightGBM"].featurizer(frequencies=True).label() == (
+        "ordinal encoding, native missing values, frequencies of repeated values"
+    )
+    assert LEARNERS["LogisticRegression"].featurizer().label() == (
+        "one-hot encoding, median imputation, standard scaling"
+    )
+
+
 def test_onehot_unknown_category_is_all_zeros(bank_frame):
     X = bank_frame.drop(columns="y")
     featurizer = TabularFeaturizer(encoding="onehot").fit(X)

@@ -135,7 +135,7 @@ def build_model(
             featurize=featurize, frequencies=member.get("frequencies", False),
         )  # fmt: skip
         featurizer = pipeline.steps[0][1]
-        key = (featurizer.encoding, featurizer.impute, featurizer.scale, featurizer.frequencies)
+        key = featurizer.config_key()
         if key not in featurizers:
             featurizers[key] = featurizer.fit(X, y)
         pipeline.steps[0] = ("featurizer", featurizers[key])

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from opml.data.profile import column_kind
 
 MISSING_CODE = -1.0
+CATEGORY_ORDERS = ("frequency", "target")
 TARGET_ORDER_PRIOR_ROWS = 10  # a category's rate is shrunk towards the overall rate as if by 10 more rows
 REPEATED_MAX_DISTINCT_SHARE = 0.05  # at most 5 % as many distinct values as rows
 FREQUENCY_DECIMALS = 6  # values equal to 6 decimals are the same value (CSV round trips differ in the last bit)
@@ -115,6 +116,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     category_order = "frequency"
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularFeaturizer:
+        if self.category_order not in CATEGORY_ORDERS:
+            raise ValueError(f"category_order must be one of {CATEGORY_ORDERS}, got {self.category_order!r}")
         self.columns_ = [str(column) for column in X.columns]
         self.numeric_ = numeric_columns(X)
         self.categorical_ = [c for c in self.columns_ if c not in self.numeric_]
@@ -211,6 +214,20 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         known = codes >= 0
         out[np.nonzero(known)[0], position + codes[known]] = 1.0
         return position + len(self.categories_[column])
+
+    def config_key(self) -> tuple:
+        """Equal for featurizers that fit to the same thing on the same rows (to fit one and share it)."""
+        return tuple(sorted(self.get_params().items()))
+
+    def label(self) -> str:
+        """What this featurization does, for the leaderboard."""
+        steps = ["ordinal encoding" if self.encoding == "ordinal" else "one-hot encoding"]
+        steps.append("median imputation" if self.impute else "native missing values")
+        if self.scale:
+            steps.append("standard scaling")
+        if self.frequencies:
+            steps.append("frequencies of repeated values")
+        return ", ".join(steps)
 
     def _frequency_columns(self) -> list[str]:
         # Featurizers pickled before frequencies existed have no ``frequencies_``.

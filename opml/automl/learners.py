@@ -29,7 +29,8 @@ class Learner:
     cost: float  # relative cost, cheapest first
 
     def featurizer(self, *, featurize: bool = True, frequencies: bool = False) -> TabularFeaturizer:
-        """``featurize=False`` (featurization "off"): no imputation, scaling or frequencies."""
+        """The learner's featurization; ``featurize=False`` (featurization "off"): no imputation, scaling or
+        frequencies."""
         return TabularFeaturizer(
             encoding=self.encoding,
             impute=self.impute and featurize,
@@ -37,15 +38,6 @@ class Learner:
             frequencies=frequencies and featurize,
             category_order="target" if self.encoding == "ordinal" else "frequency",
         )
-
-    def featurization_label(self, *, frequencies: bool = False) -> str:
-        steps = ["ordinal encoding" if self.encoding == "ordinal" else "one-hot encoding"]
-        steps.append("median imputation" if self.impute else "native missing values")
-        if self.scale:
-            steps.append("standard scaling")
-        if frequencies:
-            steps.append("frequencies of repeated values")
-        return ", ".join(steps)
 
 
 LEARNERS: dict[str, Learner] = {

@@ -60,6 +60,8 @@ class OpmlClassifier(ClassifierMixin, BaseEstimator):
         self.algorithm = algorithm
         self.stack_input = stack_input
 
+    stack_input = "probabilities"  # models saved before stack_input existed were stacked on probabilities
+
     @property
     def classes_(self) -> np.ndarray:
         return np.asarray(self.classes, dtype=object)
@@ -78,9 +80,8 @@ class OpmlClassifier(ClassifierMixin, BaseEstimator):
 
     def _combine(self, probabilities: list[np.ndarray]) -> np.ndarray:
         if self.stacker is not None:
-            # Models saved before stack_input existed were stacked on probabilities.
-            stack_input = self.__dict__.get("stack_input", "probabilities")
-            return linear_proba(self.stacker, stack_features(probabilities, log_odds=stack_input == "log_odds"))
+            log_odds = self.stack_input == "log_odds"
+            return linear_proba(self.stacker, stack_features(probabilities, log_odds=log_odds))
         weights = np.asarray(self.weights if self.weights is not None else [1.0] * len(probabilities), dtype=float)
         combined = sum(w * p for w, p in zip(weights, probabilities, strict=True))
         return combined / weights.sum()

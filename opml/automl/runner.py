@@ -182,14 +182,11 @@ class AutoMLJob:
         return min(0.3 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
 
     def _trial_started(self, trial: Trial) -> None:
-        learner = LEARNERS[trial.learner]
+        featurizer = LEARNERS[trial.learner].featurizer(
+            featurize=self.settings.featurization == "auto", frequencies=trial.frequencies
+        )
         self._start_child(
-            trial.index,
-            trial.learner,
-            {
-                "hyperparameters": trial.config,
-                "featurization": learner.featurization_label(frequencies=trial.frequencies),
-            },
+            trial.index, trial.learner, {"hyperparameters": trial.config, "featurization": featurizer.label()}
         )
 
     def _trial_ended(self, trial: Trial, data: SearchData) -> None:

@@ -82,7 +82,7 @@ class SearchData:
         """(featurizer fitted on the fold's training rows, training matrix, validation matrix), computed once
         per kind of featurization and fold: trials then only fit estimators."""
         featurizer = learner.featurizer(featurize=featurize, frequencies=frequencies)
-        key = (featurizer.encoding, featurizer.impute, featurizer.scale, featurizer.frequencies, fold)
+        key = (featurizer.config_key(), fold)
         with self._lock:
             if key not in self._features:
                 train, valid = self.folds[fold]

@@ -49,14 +49,14 @@ def choose_best(
         return score_for_ranking(metric, candidate.metrics.get(metric))
 
     top = max(candidates, key=score)
-    if optimised_metric(metric) == metric:
+    optimised = optimised_metric(metric)
+    if optimised == metric:
         return top, ""
     error = standard_error(metric, y[evaluated], top.oof[evaluated], top.threshold)
     near = [c for c in candidates if score(c) >= score(top) - error]
     chosen = max(near, key=lambda c: search_score(metric, c.metrics))
     if chosen is top:
         return top, ""
-    optimised = optimised_metric(metric)
     reason = (
         f"{metric} {chosen.metrics[metric]:.4f} is within one standard error ({error:.4f}) of the top "
         f"{top.metrics[metric]:.4f} ({top.child_id}), and its {optimised} is better "
