@@ -21,6 +21,9 @@ import psutil
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
+LATENCY_ROUNDS = 5
+LATENCY_CALLS = 400
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="CSV file (e.g. ../shared/data/bankmarketing_train.csv)")
@@ -31,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds", type=seed_list, default=[0],
         help="seeds of the splits, comma-separated (e.g. 42,0,1,2): several give the mean over splits",
+    )  # fmt: skip
+    parser.add_argument(
+        "--run-seed", type=int,
+        help="the AutoML run's own seed (its folds and model seeds; default: the product's default): "
+        "another run seed on the same split shows how much of a difference is chance",
     )  # fmt: skip
     parser.add_argument("--skip-flaml", action="store_true", help="do not run FLAML alone for comparison")
     parser.set_defaults(run=run)
@@ -102,6 +110,7 @@ def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) 
                 "primary_metric": args.metric,
                 "experiment_timeout_minutes": args.timeout_minutes,
                 "max_iterations": 1000,
+                **({"seed": args.run_seed} if args.run_seed is not None else {}),
             },
         )
         memory = PeakMemory(lambda: backend.runs.process_of(run.id)[0])
@@ -124,11 +133,16 @@ def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) 
     record = test.drop(columns=[args.label]).head(1).to_dict("records")
     for _ in range(50):
         model.predict_proba_records(record)
-    latencies = []
-    for _ in range(1000):
-        started = time.perf_counter()
-        model.predict_proba_records(record)
-        latencies.append((time.perf_counter() - started) * 1000)
+    # Rounds rather than one long series: the processes the run leaves behind take a moment to exit, and the
+    # fastest round's median is the figure that describes the model rather than the machine's neighbours.
+    rounds = []
+    for _ in range(LATENCY_ROUNDS):
+        latencies = []
+        for _ in range(LATENCY_CALLS):
+            started = time.perf_counter()
+            model.predict_proba_records(record)
+            latencies.append((time.perf_counter() - started) * 1000)
+        rounds.append(latencies)
     trials = len(backend.list_runs(parent_id=run.id, limit=100_000))
     return {
         "accuracy": accuracy,
@@ -139,8 +153,8 @@ def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) 
         "first_child_seconds": first_child,
         "peak_memory_mb": memory.peak / 1e6,
         "best": model_entry.algorithm,
-        "predict_one_ms_p50": statistics.median(latencies),
-        "predict_one_ms_p99": float(np.percentile(latencies, 99)),
+        "predict_one_ms_p50": min(statistics.median(latencies) for latencies in rounds),
+        "predict_one_ms_p99": float(np.percentile(np.concatenate(rounds), 99)),
     }
 
 
@@ -200,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
             f"wall {ours['wall_seconds']:.0f} s (run {ours['run_seconds']:.0f} s)  trials {ours['trials']}  "
             f"first child {ours['first_child_seconds']:.1f} s  peak memory {ours['peak_memory_mb']:.0f} MB  "
             f"best {ours['best']}  predict 1 record p50 {ours['predict_one_ms_p50']:.3f} ms "
-            f"p99 {ours['predict_one_ms_p99']:.3f} ms",
+            f"(best of {LATENCY_ROUNDS} rounds) p99 {ours['predict_one_ms_p99']:.3f} ms",
             flush=True,
         )
         reference = run_lightgbm_defaults(args, train, test)
