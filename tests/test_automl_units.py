@@ -200,6 +200,7 @@ BASE = {"dataset": "bank", "label_column": "y"}
             "every algorithm is blocked",
         ),
         ({"max_iterations": 2.5}, "whole number"),
+        ({"seed": -1}, "seed must be between 0 and 2,147,483,647, got -1"),
         ({"surprise": 1}, "unknown AutoML setting"),
         ({"label_column": ""}, "label_column is required"),
     ],

@@ -52,6 +52,11 @@ class AutoMLSettings:
         return params
 
 
+def _shown(number: float) -> str:
+    """2147483647 as 2,147,483,647 (not 2.14748e+09), 0.5 as 0.5."""
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:g}"
+
+
 def _number(params: dict, name: str, kind: type, low: float, high: float, default: Any) -> Any:
     value = params.get(name, default)
     if value is None:
@@ -61,7 +66,7 @@ def _number(params: dict, name: str, kind: type, low: float, high: float, defaul
     if kind is int and float(value) != int(value):
         raise InvalidInput(f"{name} must be a whole number, got {value}")
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+        raise InvalidInput(f"{name} must be between {_shown(low)} and {_shown(high)}, got {_shown(value)}")
     return kind(value)
 
 

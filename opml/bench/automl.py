@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -46,9 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def seed_list(text: str) -> list[int]:
     try:
-        return [int(seed) for seed in text.split(",")]
+        seeds = [int(seed) for seed in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 42,0,1, got {text!r}") from None
+        seeds = [-1]
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 0 such as 42,0,1, got {text!r}")
+    return seeds
+
+
+def run_params(args: argparse.Namespace) -> dict:
+    """The AutoML run's parameters, as the dashboard would submit them."""
+    return {
+        "dataset": "train",
+        "label_column": args.label,
+        "primary_metric": args.metric,
+        "experiment_timeout_minutes": args.timeout_minutes,
+        "max_iterations": 1000,
+        **({"seed": args.run_seed} if args.run_seed is not None else {}),
+    }
 
 
 def split(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -104,14 +120,7 @@ def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) 
             experiment="bench",
             run_type="automl",
             compute="cpu-cluster",
-            params={
-                "dataset": "train",
-                "label_column": args.label,
-                "primary_metric": args.metric,
-                "experiment_timeout_minutes": args.timeout_minutes,
-                "max_iterations": 1000,
-                **({"seed": args.run_seed} if args.run_seed is not None else {}),
-            },
+            params=run_params(args),
         )
         memory = PeakMemory(lambda: backend.runs.process_of(run.id)[0])
         memory.start()
@@ -155,6 +164,8 @@ def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) 
         "best": model_entry.algorithm,
         "predict_one_ms_p50": min(statistics.median(latencies) for latencies in rounds),
         "predict_one_ms_p99": float(np.percentile(np.concatenate(rounds), 99)),
+        "workspace": workspace,
+        "run_id": run.id,
     }
 
 
@@ -200,7 +211,27 @@ def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame,
     return {"accuracy": accuracy, "AUC_weighted": auc, "wall_seconds": wall, "best": automl.best_estimator}
 
 
+def usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments, found before a workspace, an agent or a model is made."""
+    from opml.automl.settings import parse_settings
+    from opml.errors import InvalidInput
+
+    try:
+        parse_settings(run_params(args))
+    except InvalidInput as error:
+        return str(error)
+    for path in filter(None, (args.data, args.test_data)):
+        if not Path(path).is_file():
+            return f"no such file: {path}"
+        if args.label not in pd.read_csv(path, nrows=0).columns:
+            return f"{path} has no column {args.label!r} (give the label column with --label)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if problem := usage_error(args):
+        print(f"python -m opml.bench automl: error: {problem}", file=sys.stderr)
+        return 2
     seeds = args.seeds
     results: dict[str, list[dict]] = {"opml": [], "flaml": [], "lightgbm": []}
     for seed in seeds:
@@ -217,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
             f"(best of {LATENCY_ROUNDS} rounds) p99 {ours['predict_one_ms_p99']:.3f} ms",
             flush=True,
         )
+        print(f"          workspace kept: opml --workspace {ours['workspace']} automl leaderboard {ours['run_id']} "
+              "(delete the folder when done)", flush=True)  # fmt: skip
         reference = run_lightgbm_defaults(args, train, test)
         results["lightgbm"].append(reference)
         print(f"lightgbm  accuracy {reference['accuracy']:.4f}  AUC_weighted {reference['AUC_weighted']:.4f}  "
