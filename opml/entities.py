@@ -144,6 +144,15 @@ class Run:
 
 
 @dataclass(frozen=True)
+class RunPage:
+    """One page of a run search: the runs, and how many matched in all."""
+
+    runs: list[Run]
+    total: int
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class AgentStatus:
     running: bool
     pid: int | None
@@ -174,10 +183,23 @@ class Model:
     size_bytes: int
     created_at: datetime
     manifest: dict[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # names pointing at this version (e.g. "champion"), sorted
 
     @property
     def id(self) -> str:
         return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One move of a model alias: to ``version`` (None: removed) from ``previous_version`` (None: new)."""
+
+    model: str
+    alias: str
+    version: int | None
+    previous_version: int | None
+    actor: str
+    at: datetime
 
 
 # Service states, as Azure ML names them.
@@ -254,6 +276,7 @@ class Token:
     name: str
     created_at: datetime
     revoked: bool
+    owner: bool = False  # the workspace owner's own token (``auth_header()``)
 
 
 @dataclass(frozen=True)

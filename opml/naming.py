@@ -35,3 +35,61 @@ def check_tags(tags: object) -> dict[str, str]:
             raise InvalidInput("tag names must be non-empty text")
         clean[key.strip()] = "" if value is None else str(value)
     return clean
+
+
+MAX_NODES_LIMIT = 64
+
+
+def check_max_nodes(max_nodes: object) -> int:
+    """A compute's size: a whole number of nodes, 1 to 64."""
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int):
+        raise InvalidInput(f"max_nodes must be a whole number, got {max_nodes!r}")
+    if not 1 <= max_nodes <= MAX_NODES_LIMIT:
+        raise InvalidInput(f"max_nodes must be between 1 and {MAX_NODES_LIMIT}, got {max_nodes}")
+    return max_nodes
+
+
+def check_port(port: object) -> int | None:
+    """A service port: None (pick a free one) or 1024-65535."""
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+        raise InvalidInput(f"port must be a number between 1024 and 65535 (or automatic), got {port!r}")
+    return port
+
+
+def check_recurrence(interval_minutes: object, cron: object) -> tuple[float | None, str | None]:
+    """A schedule's recurrence: a positive, finite number of minutes, or a valid cron expression (not both)."""
+    if (interval_minutes is None) == (cron is None):
+        raise InvalidInput("give either an interval in minutes or a cron expression")
+    if interval_minutes is not None:
+        if (
+            isinstance(interval_minutes, bool)
+            or not isinstance(interval_minutes, (int, float))
+            or not 0 < interval_minutes < float("inf")
+        ):
+            raise InvalidInput(f"the interval must be a positive number of minutes, got {interval_minutes!r}")
+        return float(interval_minutes), None
+    from croniter import croniter
+
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        raise InvalidInput(f"not a valid cron expression: {cron!r} (e.g. '0 6 * * *' for 06:00 every day)")
+    return None, cron
+
+
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+def check_alias(alias: object) -> str:
+    """A model alias such as ``champion``: a letter, then letters, digits, '_' or '-' (not ``latest``, not
+    ``v<number>``, which would read as versions)."""
+    if not isinstance(alias, str) or not alias.strip():
+        raise InvalidInput("alias name is required")
+    alias = alias.strip()
+    if not _ALIAS.match(alias):
+        raise InvalidInput(
+            f"alias {alias!r} is not valid: use 1-64 letters, digits, '_' or '-', starting with a letter"
+        )
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise InvalidInput(f"alias {alias!r} would read as a version; choose another name (e.g. champion)")
+    return alias

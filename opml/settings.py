@@ -37,6 +37,16 @@ def _int_env(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def current_user() -> str:
+    """Who is acting, for records such as alias history: the operating-system user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (some containers)
+        return f"uid {os.getuid()}"
+
+
 def default_workspace() -> Path:
     return Path(os.environ.get("OPML_WORKSPACE") or Path.home() / ".opml" / "workspace").expanduser()
 

@@ -26,3 +26,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def other_model_run(backend, automl_run_id: str) -> str:
+    """A completed child of an AutoML run that is not its best model (registering it makes another model)."""
+    best = backend.get_run(automl_run_id).progress["best_child_id"]
+    return next(
+        child.id
+        for child in backend.list_runs(parent_id=automl_run_id)
+        if child.id != best and child.status == "Completed"
+    )

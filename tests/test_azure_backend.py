@@ -39,6 +39,14 @@ class TestAzureBackendContract(BackendContract):
     def executor(self, azure_executor):
         return azure_executor
 
+    @pytest.fixture
+    def model_runs(self, azure, azure_executor, bank_small_csv):
+        run = submit_automl(azure, bank_small_csv)
+        finished = azure.wait_for_run(run.id, timeout=30)
+        best = finished.progress["best_child_id"]
+        other = next(c.id for c in azure.list_runs(parent_id=run.id) if c.id != best and c.status == COMPLETED)
+        return azure, run.id, other
+
     def test_compute_with_queued_runs_cannot_be_deleted(self, backend, cloud):
         """Replaces the local rule: Azure itself decides about deleting a busy cluster; opml asks it."""
         backend.create_compute(name="busy", max_nodes=1)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from opml.cli import build_parser, main
+from tests.helpers import other_model_run
 
 
 def opml(*args: str, workspace: Path) -> subprocess.CompletedProcess:
@@ -111,6 +112,54 @@ def test_automl_and_models_through_the_cli(trained_backend, automl_run_id):
     assert [(m["name"], m["version"]) for m in listed] == [("cli-model", 1)]
     model = opml("models", "show", "cli-model", workspace=workspace)
     assert "inputs: age (numeric)" in model.stdout
+    again = opml("models", "register", automl_run_id, "--name", "cli-model", workspace=workspace)
+    assert "(identical to version 1: nothing new registered)" in again.stdout
+
+
+def test_aliases_through_the_cli(trained_backend, automl_run_id):
+    workspace = trained_backend.path
+    trained_backend.register_model(name="m", run_id=automl_run_id)
+    trained_backend.register_model(name="m", run_id=other_model_run(trained_backend, automl_run_id))
+    moved = opml("models", "alias", "m", "champion", "2", workspace=workspace)
+    assert moved.returncode == 0 and moved.stdout.strip() == "alias champion -> m:2"
+    assert "aliases: champion" in opml("models", "show", "m@champion", workspace=workspace).stdout
+    assert opml("models", "alias", "m", "champion", "1", workspace=workspace).returncode == 0
+    history = json.loads(opml("--json", "models", "aliases", "m", workspace=workspace).stdout)
+    assert [(h["alias"], h["version"], h["previous_version"]) for h in history] == [
+        ("champion", 1, 2), ("champion", 2, None),
+    ]  # fmt: skip
+    assert history[0]["actor"].endswith("(CLI)")
+    bad = opml("models", "show", "m@nobody", workspace=workspace)
+    assert bad.returncode == 2 and "has no alias 'nobody' (its aliases: champion)" in bad.stderr
+    deployed = opml("--json", "services", "deploy", "svc", "--model", "m@champion", workspace=workspace)
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads(deployed.stdout)["model"] == "m:1"  # the version the alias points at
+    removed = opml("models", "unalias", "m", "champion", workspace=workspace)
+    assert removed.returncode == 0 and trained_backend.get_model("m", 1).aliases == ()
+    assert opml("services", "delete", "svc", workspace=workspace).returncode == 0
+
+
+def test_runs_search_and_compare_through_the_cli(trained_backend, automl_run_id):
+    workspace = trained_backend.path
+    found = opml("--json", "runs", "list", "--filter", "metrics.accuracy > 0.5", "--children", "--limit", "2",
+                 workspace=workspace)  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert len(json.loads(found.stdout)) == 2
+    table = opml(
+        "runs", "list", "--filter", "metrics.accuracy > 0.5", "--children", "--limit", "2", workspace=workspace
+    )
+    total = trained_backend.search_runs(filter="metrics.accuracy > 0.5", top_level_only=False).total
+    assert f"(1-2 of {total} runs; --offset N for more)" in table.stdout
+    bad = opml("runs", "list", "--filter", "accuracy > 0.5", workspace=workspace)
+    assert bad.returncode == 2 and "unknown run attribute 'accuracy'" in bad.stderr
+    trials = [c for c in trained_backend.list_runs(parent_id=automl_run_id) if "hyperparameters" in c.params]
+    first = trials[0]
+    second = next(c for c in trials if c.params["algorithm"] != first.params["algorithm"])
+    compared = opml("runs", "compare", first.id, second.id, workspace=workspace)
+    assert compared.returncode == 0, compared.stderr
+    lines = compared.stdout.splitlines()
+    assert any(line.startswith("* params.algorithm") for line in lines)
+    assert any("metrics.accuracy" in line for line in lines) and lines[-1] == "(* differs)"
 
 
 def test_the_cli_says_why_the_best_is_not_the_top_one(trained_backend, automl_run_id):

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from opml.errors import AlreadyExists, InvalidInput, NotFound
-from tests.helpers import wait_until
+from tests.helpers import other_model_run, wait_until
 
 
 def steps(script: Path, model_name: str = "bank-pipeline-model") -> list[dict]:
@@ -21,7 +21,8 @@ def steps(script: Path, model_name: str = "bank-pipeline-model") -> list[dict]:
         {"name": "train", "type": "automl", "settings": {
             "dataset": "bank-prepared", "label_column": "y", "experiment_timeout_minutes": "${timeout}",
             "max_iterations": 4, "n_cross_validations": 3, "primary_metric": "${metric}"}},
-        {"name": "register", "type": "register_model", "model_name": model_name},
+        {"name": "register", "type": "register_model", "model_name": model_name, "gate_alias": "champion",
+         "set_alias": "champion"},
     ]  # fmt: skip
 
 
@@ -73,7 +74,15 @@ def test_publish_trigger_over_rest_and_watch_to_completed(gateway_backend, publi
     model = gateway_backend.get_model("bank-pipeline-model")
     assert model.version == 1 and model.primary_metric == "AUC_weighted"
     assert "duration" not in {c["name"] for c in model.manifest["input_schema"]}  # the prep step ran
-    assert "dropping duration" in gateway_backend.read_run_log(f"{run_id}_prep")[0]
+    prep_log = gateway_backend.read_run_log(f"{run_id}_prep")[0]
+    assert "dropping duration" in prep_log and "columns dropped: duration; added: none" in prep_log
+    prepared = gateway_backend.get_dataset("bank-prepared")
+    assert prepared.source == f"pipeline run {run_id}, step prep, from bank:1"  # its lineage, not upload:…
+    assert prepared.tags == {"pipeline_run": run_id, "step": "prep", "input_dataset": "bank:1"}
+    register_log = gateway_backend.read_run_log(f"{run_id}_register")[0]
+    assert "no version of bank-pipeline-model is 'champion'; nothing to beat" in register_log
+    assert model.aliases == ("champion",)  # set_alias moved it to the new version
+    assert gateway_backend.list_model_alias_history("bank-pipeline-model")[0].actor == f"pipeline run {run_id}"
     runs = requests.get(f"{gateway}/Pipeline/{published.id}", headers=auth_header).json()
     assert [r["Id"] for r in runs] == [run_id] and runs[0]["RunSource"] == "REST"
 
@@ -210,3 +219,34 @@ def test_pipelines_through_the_cli(gateway_backend, tmp_path):
     assert bad.returncode == 2 and "unknown parameter(s): nope" in bad.stderr
     token = opml("tokens", "create", "robot")
     assert token.returncode == 0 and "shown once" in token.stderr and len(token.stdout.strip()) >= 43
+
+
+def test_the_quality_gate_registers_only_a_model_that_beats_the_alias_holder(trained_backend, automl_run_id, capsys):
+    from opml.pipelines.runner import PIPELINE
+    from opml.runtypes.context import RunContext
+
+    backend = trained_backend
+    automl = backend.get_run(automl_run_id)
+    new_accuracy = automl.progress["best_metric"]
+    holder = backend.register_model(name="bank-model", run_id=other_model_run(backend, automl_run_id))
+    backend.set_model_alias("bank-model", "champion", holder.version)
+    step = {"name": "register", "type": "register_model", "model_name": "bank-model", "gate_alias": "champion",
+            "set_alias": "champion"}  # fmt: skip
+    context = RunContext(backend, automl)
+
+    def holder_accuracy(value: float) -> None:
+        metrics = json.dumps({**holder.metrics, "accuracy": value})
+        backend.store.execute("UPDATE models SET metrics = ? WHERE name = 'bank-model' AND version = ?",
+                              (metrics, holder.version))  # fmt: skip
+
+    holder_accuracy(0.9999)
+    assert PIPELINE._register(context, step, automl)["model"] is None
+    log = capsys.readouterr().out
+    assert f"new model accuracy {new_accuracy:.4f} against bank-model:1 (champion) 0.9999" in log
+    assert "not better" in log and "nothing registered" in log
+    assert [m.version for m in backend.list_models("bank-model")] == [1]
+
+    holder_accuracy(0.01)
+    registered = PIPELINE._register(context, step, automl)["model"]
+    assert registered == "bank-model:2" and "better, registering" in capsys.readouterr().out
+    assert backend.get_model_by_alias("bank-model", "champion").version == 2

@@ -237,3 +237,29 @@ def test_telemetry_switch_takes_effect_without_redeploy(deployed, service, heade
         assert backend.get_service(name).state == "Healthy"
     finally:
         backend.update_service(name, app_insights_enabled=True)
+
+
+def test_the_service_log_has_one_line_per_request_and_never_the_key_or_body(deployed, service, headers, records):
+    backend, name = deployed
+    marker = "astronaut-of-the-sea"  # a value only this request's body holds
+    good = requests.post(service.scoring_uri, json={"data": records[:2]}, headers=headers, timeout=10)
+    bad = requests.post(
+        service.scoring_uri, json={"data": [{**records[0], "age": marker}]}, headers=headers, timeout=10
+    )
+    refused = requests.post(service.scoring_uri, json={"data": records[:1]}, timeout=10)
+    assert (good.status_code, bad.status_code, refused.status_code) == (200, 400, 401)
+
+    def lines() -> dict[str, str]:
+        found = {}
+        for line in backend.get_service_logs(name, tail=5000).splitlines():
+            for response in (good, bad, refused):
+                if response.headers["X-Ms-Request-Id"] in line:
+                    found[response.headers["X-Ms-Request-Id"]] = line
+        return found if len(found) == 3 else {}
+
+    logged = wait_until(lines, timeout=10, what="three request lines in the service log")
+    assert re.search(r"POST /score \S+ 200 [\d.]+ ms 2 record\(s\)$", logged[good.headers["X-Ms-Request-Id"]])
+    assert " 400 " in logged[bad.headers["X-Ms-Request-Id"]] and " 401 " in logged[refused.headers["X-Ms-Request-Id"]]
+    text = backend.get_service_logs(name, tail=5000)
+    keys = backend.get_service_keys(name)
+    assert keys.primary not in text and keys.secondary not in text and marker not in text

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from opml.automl.learners import LEARNERS
-from opml.automl.metrics import PRIMARY_METRICS
-from opml.data.profile import column_kind
+from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TASKS = ("classification",)
 
@@ -42,7 +43,7 @@ class AutoMLSettings:
 
     @property
     def algorithms(self) -> list[str]:
-        allowed = self.allowed_algorithms or tuple(LEARNERS)
+        allowed = self.allowed_algorithms or tuple(ALGORITHMS)
         return [name for name in allowed if name not in self.blocked_algorithms]
 
     def to_params(self) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def _number(params: dict, name: str, kind: type, low: float, high: float, defaul
     value = params.get(name, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInput(f"{name} must be a number, got {value!r}")
     if kind is int and float(value) != int(value):
         raise InvalidInput(f"{name} must be a whole number, got {value}")
@@ -70,67 +71,116 @@ def _number(params: dict, name: str, kind: type, low: float, high: float, defaul
     return kind(value)
 
 
-def parse_settings(params: dict[str, Any]) -> AutoMLSettings:
-    """Settings from submitted parameters, each field checked on its own (no data needed)."""
-    known = {field.name for field in dataclasses.fields(AutoMLSettings)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise InvalidInput(f"unknown AutoML setting(s): {', '.join(unknown)}")
-    for name in ("dataset", "label_column"):
+def _required_text(name: str) -> Callable[[dict], str]:
+    def check(params: dict) -> str:
         if not isinstance(params.get(name), str) or not params[name].strip():
             raise InvalidInput(f"{name} is required")
-    task = params.get("task", "classification")
-    if task not in TASKS:
-        raise InvalidInput(f"task {task!r} is not supported; choose one of: {', '.join(TASKS)}")
-    metric = params.get("primary_metric", "accuracy")
-    if metric not in PRIMARY_METRICS:
-        raise InvalidInput(f"unknown primary metric {metric!r}; choose one of: {', '.join(PRIMARY_METRICS)}")
+        return params[name].strip() if name == "dataset" else params[name]
+
+    return check
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str, message: str) -> Callable[[dict], str]:
+    def check(params: dict) -> str:
+        value = params.get(name, default)
+        if value not in choices:
+            raise InvalidInput(message.format(value=value, choices=", ".join(choices)))
+        return value
+
+    return check
+
+
+def _timeout(params: dict) -> float:
     timeout = params.get("experiment_timeout_minutes", 15.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
         raise InvalidInput(f"experiment_timeout_minutes must be a positive number of minutes, got {timeout!r}")
     if timeout > 24 * 60:
         raise InvalidInput("experiment_timeout_minutes must be at most 1440 (one day)")
-    folds = _number(params, "n_cross_validations", int, 2, 20, 5)
-    validation_size = _number(params, "validation_size", float, 0.05, 0.5, None)
-    if validation_size is not None and "n_cross_validations" not in params:
-        folds = None
-    if (folds is None) == (validation_size is None):
-        raise InvalidInput("give either n_cross_validations or validation_size, not both")
+    return float(timeout)
+
+
+def _algorithms(name: str) -> Callable[[dict], tuple[str, ...]]:
+    def check(params: dict) -> tuple[str, ...]:
+        chosen = tuple(params.get(name) or ())
+        unknown = sorted(a for a in chosen if a not in ALGORITHMS)
+        if unknown:
+            raise InvalidInput(f"unknown algorithm(s): {', '.join(unknown)}; known: {', '.join(ALGORITHMS)}")
+        return chosen
+
+    return check
+
+
+def _featurization(params: dict) -> str:
     featurization = params.get("featurization", "auto")
     if featurization not in ("auto", "off"):
         raise InvalidInput(f"featurization must be 'auto' or 'off', got {featurization!r}")
-    allowed = tuple(params.get("allowed_algorithms") or ())
-    blocked = tuple(params.get("blocked_algorithms") or ())
-    unknown_algorithms = sorted(a for a in {*allowed, *blocked} if a not in LEARNERS)
-    if unknown_algorithms:
-        raise InvalidInput(f"unknown algorithm(s): {', '.join(unknown_algorithms)}; known: {', '.join(LEARNERS)}")
-    version = params.get("dataset_version")
-    settings = AutoMLSettings(
-        dataset=params["dataset"].strip(),
-        label_column=params["label_column"],
-        dataset_version=None if version is None else _number(params, "dataset_version", int, 1, 10**9, None),
-        task=task,
-        primary_metric=metric,
-        experiment_timeout_minutes=float(timeout),
-        max_iterations=_number(params, "max_iterations", int, 1, 10_000, 100),
-        max_concurrent_iterations=_number(params, "max_concurrent_iterations", int, 1, 64, 1),
-        n_cross_validations=folds,
-        validation_size=validation_size,
-        enable_early_stopping=bool(params.get("enable_early_stopping", True)),
-        featurization=featurization,
-        allowed_algorithms=allowed,
-        blocked_algorithms=blocked,
-        enable_voting_ensemble=bool(params.get("enable_voting_ensemble", True)),
-        enable_stack_ensemble=bool(params.get("enable_stack_ensemble", True)),
-        seed=_number(params, "seed", int, 0, 2**31 - 1, 42),
-    )
-    if not settings.algorithms:
-        raise InvalidInput("every algorithm is blocked: allow at least one")
-    return settings
+    return featurization
+
+
+def _flag(name: str) -> Callable[[dict], bool]:
+    return lambda params: bool(params.get(name, True))
+
+
+# Each setting checked on its own, so that a form can show every problem at once.
+_FIELD_CHECKS: dict[str, Callable[[dict], Any]] = {
+    "dataset": _required_text("dataset"),
+    "label_column": _required_text("label_column"),
+    "dataset_version": lambda p: _number(p, "dataset_version", int, 1, 10**9, None),
+    "task": _choice("task", TASKS, "classification", "task {value!r} is not supported; choose one of: {choices}"),
+    "primary_metric": _choice(
+        "primary_metric", PRIMARY_METRICS, "accuracy", "unknown primary metric {value!r}; choose one of: {choices}"
+    ),
+    "experiment_timeout_minutes": _timeout,
+    "max_iterations": lambda p: _number(p, "max_iterations", int, 1, 10_000, 100),
+    "max_concurrent_iterations": lambda p: _number(p, "max_concurrent_iterations", int, 1, 64, 1),
+    "n_cross_validations": lambda p: _number(p, "n_cross_validations", int, 2, 20, 5),
+    "validation_size": lambda p: _number(p, "validation_size", float, 0.05, 0.5, None),
+    "enable_early_stopping": _flag("enable_early_stopping"),
+    "featurization": _featurization,
+    "allowed_algorithms": _algorithms("allowed_algorithms"),
+    "blocked_algorithms": _algorithms("blocked_algorithms"),
+    "enable_voting_ensemble": _flag("enable_voting_ensemble"),
+    "enable_stack_ensemble": _flag("enable_stack_ensemble"),
+    "seed": lambda p: _number(p, "seed", int, 0, 2**31 - 1, 42),
+}
+
+
+def settings_problems(params: dict[str, Any]) -> dict[str, str]:
+    """Every problem of submitted settings, by setting name (empty when they are valid). No data needed."""
+    problems = {name: f"unknown AutoML setting {name!r}" for name in sorted(set(params) - set(_FIELD_CHECKS))}
+    values = {}
+    for name, check in _FIELD_CHECKS.items():
+        try:
+            values[name] = check(params)
+        except InvalidInput as exc:
+            problems[name] = str(exc)
+    if "n_cross_validations" in values and "validation_size" in values:
+        if values["validation_size"] is not None and "n_cross_validations" not in params:
+            values["n_cross_validations"] = None
+        if (values["n_cross_validations"] is None) == (values["validation_size"] is None):
+            problems["validation_size"] = "give either n_cross_validations or validation_size, not both"
+    if not problems:
+        allowed = values["allowed_algorithms"] or tuple(ALGORITHMS)
+        if not [a for a in allowed if a not in values["blocked_algorithms"]]:
+            problems["blocked_algorithms"] = "every algorithm is blocked: allow at least one"
+    return problems
+
+
+def parse_settings(params: dict[str, Any]) -> AutoMLSettings:
+    """Settings from submitted parameters. Raises InvalidInput with the first problem."""
+    problems = settings_problems(params)
+    if problems:
+        raise InvalidInput(next(iter(problems.values())))
+    values = {name: check(params) for name, check in _FIELD_CHECKS.items()}
+    if values["validation_size"] is not None and "n_cross_validations" not in params:
+        values["n_cross_validations"] = None
+    return AutoMLSettings(**values)
 
 
 def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
     """Refuse data that cannot train a classifier, before anything is queued."""
+    from opml.data.profile import column_kind
+
     label = settings.label_column
     if label not in frame.columns:
         raise InvalidInput(f"label column {label!r} is not in the dataset; columns are: {', '.join(frame.columns)}")

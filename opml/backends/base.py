@@ -10,14 +10,16 @@ from __future__ import annotations
 import abc
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.entities import (
     HEALTHY,
+    RUN_STATUSES,
     SERVICE_FAILED,
     AgentStatus,
+    AliasChange,
     Compute,
     Dataset,
     DatasetProfile,
@@ -25,13 +27,16 @@ from opml.entities import (
     Pipeline,
     PublishedPipeline,
     Run,
+    RunPage,
     Schedule,
     Service,
     ServiceKeys,
     Token,
     WorkspaceInfo,
 )
-from opml.errors import OperationTimeout
+from opml.errors import Conflict, InvalidInput, NotFound, OperationTimeout
+from opml.naming import check_alias
+from opml.settings import current_user
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +44,8 @@ if TYPE_CHECKING:
 # What a dataset can be registered from: an http(s) URL or a local path (str or
 # PathLike), or the bytes of an uploaded file.
 DatasetSource = str | os.PathLike | bytes
+
+SEARCH_SCAN_LIMIT = 10_000  # runs a backend without a query language looks through per search
 
 
 class Backend(abc.ABC):
@@ -67,6 +74,7 @@ class Backend(abc.ABC):
         description: str = "",
         tags: Mapping[str, str] | None = None,
         filename: str | None = None,
+        lineage: str | None = None,
     ) -> Dataset:
         """Register a tabular (CSV) dataset as a new immutable version of ``name``.
 
@@ -79,6 +87,8 @@ class Backend(abc.ABC):
             name: letters, digits, ``_ . -``; at most 64 characters.
             source: an http(s) URL, a local file path, or the file's bytes.
             filename: the original file name when ``source`` is bytes (for display).
+            lineage: where bytes came from, recorded as the source instead of ``upload:<filename>``
+                (e.g. "pipeline run R, step prep, from bank:3").
 
         Raises:
             InvalidInput: bad name; unreachable URL; missing file; empty, non-CSV,
@@ -174,6 +184,55 @@ class Backend(abc.ABC):
     ) -> list[Run]:
         """Runs, newest first, filtered by experiment and/or parent."""
 
+    def search_runs(
+        self,
+        *,
+        filter: str = "",
+        experiment: str | None = None,
+        statuses: Sequence[str] | None = None,
+        top_level_only: bool = True,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> RunPage:
+        """Runs matching ``filter`` (MLflow style, see ``opml.runsearch``: ``metrics.accuracy > 0.91 and
+        params.primary_metric = 'accuracy'``), of one experiment and some statuses when given, newest first:
+        ``limit`` of them from ``offset``, with how many matched in all.
+
+        Raises InvalidInput (a filter that does not parse, an unknown status, limit outside 1..1000 or a
+        negative offset)."""
+        from opml.runsearch import parse
+
+        clauses = parse(filter)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be between 1 and 1000, got {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidInput(f"offset must be 0 or more, got {offset!r}")
+        unknown = sorted(set(statuses or ()) - set(RUN_STATUSES))
+        if unknown:
+            raise InvalidInput(f"unknown run status(es): {', '.join(unknown)}; known: {', '.join(RUN_STATUSES)}")
+        return self._search_runs(clauses, experiment, tuple(statuses or ()), top_level_only, limit, offset)
+
+    def _search_runs(
+        self, clauses: list, experiment: str | None, statuses: tuple[str, ...], top_level_only: bool, limit: int,
+        offset: int,
+    ) -> RunPage:  # fmt: skip
+        """Search by listing and checking each run (backends with a query language do better)."""
+        from opml.runsearch import matches
+
+        found = []
+        for run in self.list_runs(experiment=experiment, top_level_only=top_level_only, limit=SEARCH_SCAN_LIMIT):
+            if statuses and run.status not in statuses:
+                continue
+            metrics = self.get_run_metrics(run.id) if any(c.kind == "metric" for c in clauses) else {}
+            if matches(run, metrics, clauses):
+                found.append(run)
+        return RunPage(runs=found[offset : offset + limit], total=len(found), offset=offset)
+
+    def list_automl_runs(self, *, limit: int = 500) -> list[Run]:
+        """AutoML runs whose trials make a leaderboard, newest first (pipeline AutoML steps too, where the
+        backend can find them cheaply)."""
+        return [run for run in self.list_runs(top_level_only=True, limit=limit) if run.run_type == "automl"]
+
     @abc.abstractmethod
     def cancel_run(self, run_id: str) -> Run:
         """Ask a run to stop. A queued run is Canceled at once; an active one moves to
@@ -206,7 +265,9 @@ class Backend(abc.ABC):
 
         ``run_id`` is an AutoML child run, or an AutoML parent run (meaning its best
         child). Blocks; a child whose model was not refitted on all data during the run
-        is refitted now (seconds to minutes). Raises NotFound, Conflict (the run has no
+        is refitted now (seconds to minutes). Idempotent on content where the backend keeps
+        a content hash (local): a model file identical to a version of ``name`` returns that
+        version. Azure ML always makes a new version. Raises NotFound, Conflict (the run has no
         model: not completed, failed) or InvalidInput (bad name).
         """
 
@@ -229,9 +290,77 @@ class Backend(abc.ABC):
     def download_model(self, name: str, version: int | None = None) -> Path:
         """A local path of the model file (``model.pkl``). Raises NotFound."""
 
-    @abc.abstractmethod
     def delete_model(self, name: str, version: int) -> None:
-        """Delete one version. Raises NotFound, or Conflict while a service uses it."""
+        """Delete one version. Raises NotFound, or Conflict while a service uses it or an alias points at it."""
+        model = self.get_model(name, version)
+        if model.aliases:
+            raise Conflict(f"model {model.id} holds alias(es) {', '.join(model.aliases)}: move or remove them first")
+        self._delete_model(model.name, model.version)
+
+    @abc.abstractmethod
+    def _delete_model(self, name: str, version: int) -> None:
+        """Delete one version (it exists and holds no alias). Raises Conflict while a service uses it."""
+
+    # -- model aliases -------------------------------------------------------------
+
+    def set_model_alias(self, name: str, alias: str, version: int, *, actor: str | None = None) -> Model:
+        """Point ``alias`` (e.g. "champion") of model ``name`` at ``version``, taking it from the version
+        that held it, and record who moved it and when. Returns the version now holding it.
+
+        Raises NotFound (no such version) or InvalidInput (bad alias name)."""
+        alias = check_alias(alias)
+        model = self.get_model(name, version)
+        self._move_model_alias(model.name, alias, model.version, actor or current_user())
+        return self.get_model(model.name, model.version)
+
+    def delete_model_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
+        """Remove an alias (recorded in the history). Raises NotFound when the model has no such alias."""
+        alias = check_alias(alias)
+        if alias not in self._model_aliases(name):
+            raise NotFound(f"model {name!r} has no alias {alias!r}")
+        self._move_model_alias(name, alias, None, actor or current_user())
+
+    def get_model_by_alias(self, name: str, alias: str) -> Model:
+        """The version ``alias`` points at. Raises NotFound (unknown model or alias)."""
+        alias = check_alias(alias)
+        aliases = self._model_aliases(name)
+        if alias not in aliases:
+            known = ", ".join(sorted(aliases)) or "none"
+            raise NotFound(f"model {name!r} has no alias {alias!r} (its aliases: {known})")
+        return self.get_model(name, aliases[alias])
+
+    def list_model_alias_history(self, name: str) -> list[AliasChange]:
+        """Every move of the model's aliases, newest first."""
+        return self._alias_history(name)
+
+    def resolve_model(self, reference: str) -> Model:
+        """A model from ``name``, ``name:VERSION`` or ``name@ALIAS`` (the latest version for a bare name).
+
+        Raises NotFound or InvalidInput (a version that is not a number)."""
+        if not isinstance(reference, str) or not reference.strip():
+            raise InvalidInput("name a model: NAME, NAME:VERSION or NAME@ALIAS")
+        reference = reference.strip()
+        if "@" in reference:
+            name, alias = reference.split("@", 1)
+            return self.get_model_by_alias(name, alias)
+        name, sep, version = reference.rpartition(":")
+        if not sep:
+            return self.get_model(reference)
+        if not version.isdigit():
+            raise InvalidInput(f"model version must be a number, got {version!r} in {reference!r}")
+        return self.get_model(name, int(version))
+
+    @abc.abstractmethod
+    def _model_aliases(self, name: str) -> dict[str, int]:
+        """Alias -> version of one model (empty when it has none or does not exist)."""
+
+    @abc.abstractmethod
+    def _move_model_alias(self, name: str, alias: str, version: int | None, actor: str) -> None:
+        """Point the alias at ``version`` (None: remove it) and append the change to its history, at once."""
+
+    @abc.abstractmethod
+    def _alias_history(self, name: str) -> list[AliasChange]:
+        """The model's alias changes, newest first."""
 
     # -- services ------------------------------------------------------------------
 

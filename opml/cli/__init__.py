@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from opml.cli import automl, pipelines, services, workspace
+from opml.cli import automl, models, pipelines, services, workspace
 from opml.cli.common import EPILOG
 from opml.errors import OpmlError
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     workspace.add_commands(commands)
     automl.add_commands(commands)
+    models.add_commands(commands)
     services.add_commands(commands)
     pipelines.add_commands(commands)
     return parser

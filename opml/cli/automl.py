@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
-from opml.cli.common import backend_of, command, emit, group, parse_tags, print_json, print_table
+from opml.cli.common import backend_of, command, emit, group, print_json, print_table
 
 
 def cmd_automl_submit(args: argparse.Namespace) -> int:
@@ -89,52 +88,6 @@ def cmd_automl_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_models_register(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    model = backend_of(args).register_model(
-        name=args.name, run_id=args.run_id, description=args.description, tags=parse_tags(args.tag)
-    )
-    emit(args, model, ())
-    if not args.json:
-        print(f"(registered in {time.monotonic() - started:.1f} s)")
-    return 0
-
-
-def cmd_models_list(args: argparse.Namespace) -> int:
-    models = backend_of(args).list_models(args.name)
-    rows = [
-        {
-            "name": m.name,
-            "version": m.version,
-            "algorithm": m.algorithm,
-            m.primary_metric: round(m.metrics.get(m.primary_metric, float("nan")), 4),
-            "dataset": m.dataset,
-            "run_id": m.run_id,
-        }
-        for m in models
-    ]
-    if args.json:
-        print_json(rows)
-    else:
-        columns = ["name", "version", "algorithm", *sorted({m.primary_metric for m in models}), "dataset", "run_id"]
-        print_table(rows, columns)
-    return 0
-
-
-def cmd_models_show(args: argparse.Namespace) -> int:
-    model = backend_of(args).get_model(args.name, args.version)
-    if args.json:
-        emit(args, model, ())
-        return 0
-    print(f"model: {model.id}\nalgorithm: {model.algorithm}\nrun: {model.run_id}\ndataset: {model.dataset}")
-    print(f"sha256: {model.sha256}\nclasses: {model.manifest.get('classes')}")
-    print(f"threshold: {model.manifest.get('threshold')}")
-    for name, value in model.metrics.items():
-        print(f"  {name}: {value:.4f}")
-    print("inputs: " + ", ".join(f"{c['name']} ({c['type']})" for c in model.manifest.get("input_schema", [])))
-    return 0
-
-
 def add_commands(commands: Any) -> None:
     automl = group(commands, "automl", "train classification models with AutoML")
     submit = command(automl, "submit", cmd_automl_submit, "queue an AutoML run on a registered dataset")
@@ -160,15 +113,3 @@ def add_commands(commands: Any) -> None:
     board = command(automl, "leaderboard", cmd_automl_leaderboard, "list an AutoML run's models, best first")
     board.add_argument("run_id")
     board.add_argument("--top", type=int, default=20, help="show this many (default 20)")
-
-    models = group(commands, "models", "register and inspect models")
-    register = command(models, "register", cmd_models_register, "register the model of a run (parent = best child)")
-    register.add_argument("run_id", help="AutoML run id (its best model) or child run id")
-    register.add_argument("--name", required=True, help="model name")
-    register.add_argument("--description", default="", help="free text")
-    register.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
-    listing = command(models, "list", cmd_models_list, "list registered model versions")
-    listing.add_argument("--name", help="only this model")
-    show_model = command(models, "show", cmd_models_show, "show one model version: metrics, inputs, lineage")
-    show_model.add_argument("name")
-    show_model.add_argument("--version", type=int, help="version (default: latest)")

@@ -57,6 +57,13 @@ def parse_tags(pairs: Sequence[str] | None) -> dict[str, str]:
     return tags
 
 
+def cli_actor() -> str:
+    """Who acts from the command line, for records such as alias history."""
+    from opml.settings import current_user
+
+    return f"{current_user()} (CLI)"
+
+
 def local_backend_of(args: argparse.Namespace):
     """The local workspace (the agent and the dashboard's own state live there, whatever the backend)."""
     from opml.workspace import open_workspace

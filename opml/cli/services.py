@@ -21,10 +21,12 @@ def _on_off(value: str | None) -> bool | None:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     backend = backend_of(args)
+    reference = args.model if args.version is None else f"{args.model}:{args.version}"
+    model = backend.resolve_model(reference)
     service = backend.deploy_model(
         name=args.name,
-        model_name=args.model,
-        model_version=args.version,
+        model_name=model.name,
+        model_version=model.version,
         auth_enabled=not args.no_auth,
         app_insights_enabled=args.app_insights == "on",
         port=args.port,
@@ -130,7 +132,9 @@ def add_commands(commands: Any) -> None:
     services = group(commands, "services", "deploy models as HTTP scoring services and operate them")
     deploy = command(services, "deploy", cmd_deploy, "deploy a registered model as a scoring service")
     deploy.add_argument("name", help="service name")
-    deploy.add_argument("--model", required=True, help="registered model name")
+    deploy.add_argument(
+        "--model", required=True, help="registered model: NAME (latest version), NAME:VERSION or NAME@ALIAS"
+    )
     deploy.add_argument("--version", type=int, help="model version (default: latest)")
     deploy.add_argument("--no-auth", action="store_true", help="serve without key authentication (not advised)")
     deploy.add_argument("--app-insights", choices=("on", "off"), default="off", help="request telemetry (default off)")

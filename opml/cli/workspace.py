@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import backend_of, command, emit, group, local_backend_of, parse_tags, print_json
+from opml.cli.common import (
+    backend_of,
+    command,
+    emit,
+    group,
+    local_backend_of,
+    parse_tags,
+    print_json,
+    print_table,
+)
 from opml.entities import as_dict
 
 APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
@@ -132,8 +142,34 @@ def cmd_runs_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    runs = backend_of(args).list_runs(experiment=args.experiment, top_level_only=True, limit=args.limit)
-    emit(args, runs, ("id", "experiment", "run_type", "status", "compute", "created_at"))
+    page = backend_of(args).search_runs(
+        filter=args.filter or "", experiment=args.experiment, statuses=args.status, top_level_only=not args.children,
+        limit=args.limit, offset=args.offset,
+    )  # fmt: skip
+    emit(args, page.runs, ("id", "experiment", "run_type", "status", "compute", "created_at"))
+    if not args.json and page.total > len(page.runs):
+        shown = f"{page.offset + 1}-{page.offset + len(page.runs)}" if page.runs else "none"
+        print(f"({shown} of {page.total} runs; --offset N for more)")
+    return 0
+
+
+def cmd_runs_compare(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    runs = [backend.get_run(run_id) for run_id in args.run_ids]
+    metrics = {run.id: backend.get_run_metrics(run.id) for run in runs}
+    if args.json:
+        print_json([{"id": r.id, "params": r.params, "metrics": metrics[r.id]} for r in runs])
+        return 0
+    rows = []
+    for kind, values in (("params", {r.id: r.params for r in runs}), ("metrics", metrics)):
+        for key in sorted({key for value in values.values() for key in value}):
+            cells = {r.id: values[r.id].get(key) for r in runs}
+            shown = {run_id: "" if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
+                     for run_id, v in cells.items()}  # fmt: skip
+            differs = len({str(v) for v in shown.values()}) > 1
+            rows.append({"": f"{'*' if differs else ' '} {kind}.{key}", **shown})
+    print_table(rows, ["", *[r.id for r in runs]])
+    print("(* differs)")
     return 0
 
 
@@ -202,9 +238,15 @@ def add_commands(commands: Any) -> None:
     submit.add_argument("--compute", default="cpu-cluster", help="compute name (default cpu-cluster)")
     submit.add_argument("--cwd", help="working folder of the command (default: the run's output folder)")
     submit.add_argument("command", nargs=argparse.REMAINDER, help="the command line to run")
-    runs_list = command(runs, "list", cmd_runs_list, "list runs, newest first")
+    runs_list = command(runs, "list", cmd_runs_list, "list or search runs, newest first")
     runs_list.add_argument("--experiment", help="only this experiment")
-    runs_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    runs_list.add_argument("--filter", help="e.g. \"metrics.accuracy > 0.91 and params.primary_metric = 'accuracy'\"")
+    runs_list.add_argument("--status", action="append", help="only runs with this status (repeatable)")
+    runs_list.add_argument("--children", action="store_true", help="child runs too (AutoML trials, pipeline steps)")
+    runs_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50, at most 1000)")
+    runs_list.add_argument("--offset", type=int, default=0, help="skip this many matching runs (default 0)")
+    compare = command(runs, "compare", cmd_runs_compare, "show runs side by side: parameters and metrics")
+    compare.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     for name, handler, help_text in (
         ("show", cmd_runs_show, "show one run"),
         ("cancel", cmd_runs_cancel, "cancel a queued or running run"),

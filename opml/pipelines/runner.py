@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.entities import COMPLETED, FAILED, NOT_STARTED, RUNNING, SKIPPED
-from opml.errors import InvalidInput, OpmlError
+from opml.errors import InvalidInput, NotFound, OpmlError
 from opml.files import PRIVATE_FILE, make_private_dir
 from opml.pipelines.spec import check_assignments, resolve
 from opml.runtypes.context import RunContext, RunFailed
@@ -102,18 +102,7 @@ class PipelineRunType:
     def _run_step(self, context: RunContext, step: dict, child_id: str, outputs: dict) -> dict[str, Any]:
         backend = context.backend
         if step["type"] == "data_prep":
-            import pandas as pd
-
-            frame = backend.load_dataset(step["input_dataset"])
-            prepared = load_prepare(step["script"])(frame.copy())
-            if not isinstance(prepared, pd.DataFrame) or prepared.empty:
-                raise RunFailed("prepare(df) must return a non-empty DataFrame")
-            dataset = backend.register_dataset(
-                name=step["output_dataset"], source=prepared.to_csv(index=False).encode(),
-                filename=f"{step['output_dataset']}.csv", description=f"output of pipeline step {step['name']}",
-            )  # fmt: skip
-            print(f"[opml] {len(frame):,} rows in, {len(prepared):,} rows out -> dataset {dataset.id}", flush=True)
-            return {"output_dataset": dataset.id}
+            return self._prepare(context, step)
         if step["type"] == "automl":
             from opml.automl.runner import AUTOML, AutoMLJob  # heavy: imported by run processes only
 
@@ -126,12 +115,65 @@ class PipelineRunType:
                 "best_child": best.get("best_child_id"),
                 "best_metric": best.get("best_metric"),
             }
+        return self._register(context, step, backend.runs.get(outputs["automl_run"]))
+
+    def _prepare(self, context: RunContext, step: dict) -> dict[str, Any]:
+        import pandas as pd
+
+        backend = context.backend
+        source = backend.get_dataset(step["input_dataset"])
+        frame = backend.load_dataset(source.name, source.version)
+        prepared = load_prepare(step["script"])(frame.copy())
+        if not isinstance(prepared, pd.DataFrame) or prepared.empty:
+            raise RunFailed("prepare(df) must return a non-empty DataFrame")
+        dropped = [c for c in frame.columns if c not in prepared.columns]
+        added = [c for c in prepared.columns if c not in frame.columns]
+        print(f"[opml] columns dropped: {', '.join(dropped) or 'none'}; added: {', '.join(added) or 'none'}")
+        dataset = backend.register_dataset(
+            name=step["output_dataset"], source=prepared.to_csv(index=False).encode(),
+            filename=f"{step['output_dataset']}.csv", description=f"output of pipeline step {step['name']}",
+            lineage=f"pipeline run {context.run.id}, step {step['name']}, from {source.id}",
+            tags={"pipeline_run": context.run.id, "step": step["name"], "input_dataset": source.id},
+        )  # fmt: skip
+        print(f"[opml] {len(frame):,} rows in, {len(prepared):,} rows out -> dataset {dataset.id}", flush=True)
+        return {"output_dataset": dataset.id}
+
+    def _register(self, context: RunContext, step: dict, automl: Any) -> dict[str, Any]:
+        """Register the AutoML step's best model, unless the quality gate holds it back."""
+        from opml.automl.names import score_for_ranking
+
+        backend = context.backend
+        metric = automl.params.get("primary_metric", "accuracy")
+        new_value = automl.progress.get("best_metric")
+        gate = step.get("gate_alias")
+        if gate:
+            try:
+                holder = backend.get_model_by_alias(step["model_name"], gate)
+            except NotFound:
+                holder = None
+                print(f"[opml] quality gate: no version of {step['model_name']} is {gate!r}; nothing to beat")
+            old_value = holder.metrics.get(metric) if holder else None
+            if holder is not None and old_value is None:
+                print(f"[opml] quality gate: {holder.id} ({gate}) has no {metric}; registering")
+            elif holder is not None:
+                verdict = score_for_ranking(metric, new_value) > score_for_ranking(metric, old_value)
+                print(
+                    f"[opml] quality gate: new model {metric} {new_value:.4f} against {holder.id} ({gate}) "
+                    f"{old_value:.4f} (cross-validated): {'better, registering' if verdict else 'not better'}",
+                    flush=True,
+                )
+                if not verdict:
+                    print("[opml] nothing registered", flush=True)
+                    return {"model": None, "gate": f"held back: {new_value:.4f} vs {holder.id} {old_value:.4f}"}
         model = backend.register_model(
-            name=step["model_name"],
-            run_id=outputs["automl_run"],
-            description=f"registered by pipeline run {context.run.id}",
+            name=step["model_name"], run_id=automl.id, description=f"registered by pipeline run {context.run.id}"
         )
         print(f"[opml] registered model {model.id}", flush=True)
+        if step.get("set_alias"):
+            backend.set_model_alias(
+                model.name, step["set_alias"], model.version, actor=f"pipeline run {context.run.id}"
+            )
+            print(f"[opml] alias {step['set_alias']!r} -> {model.id}", flush=True)
         return {"model": model.id}
 
 

@@ -8,9 +8,12 @@ Example::
                 "output_dataset": "bank-prepared"},
                {"name": "train", "type": "automl", "settings": {"dataset": "bank-prepared", "label_column": "y",
                 "experiment_timeout_minutes": "${experiment_timeout_minutes}"}},
-               {"name": "register", "type": "register_model", "model_name": "bank-model"}]}
+               {"name": "register", "type": "register_model", "model_name": "bank-model",
+                "gate_alias": "champion", "set_alias": "champion"}]}
 
-A data-prep script defines ``prepare(df) -> DataFrame``.
+A data-prep script defines ``prepare(df) -> DataFrame``. The register step's optional quality gate
+(``gate_alias``) registers the new model only when it beats the version holding that alias on the AutoML
+step's primary metric; ``set_alias`` then points that alias at the new version.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.errors import InvalidInput
-from opml.naming import check_name
+from opml.naming import check_alias, check_name
 
 STEP_TYPES = ("data_prep", "automl", "register_model")
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -94,6 +97,9 @@ def check_spec(steps: Any, parameters: Any) -> tuple[list[dict[str, Any]], dict[
                 raise InvalidInput(f"automl step {name!r} needs 'settings' (the AutoML settings)")
         else:
             check_name(step.get("model_name") or "", "model")
+            for option in ("gate_alias", "set_alias"):
+                if step.get(option) is not None:
+                    step[option] = check_alias(step[option])
         clean.append(step)
     kinds = [s["type"] for s in clean]
     if kinds.count("automl") != 1:

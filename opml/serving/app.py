@@ -30,6 +30,9 @@ from opml.serving.telemetry import TelemetryWriter
 from opml.serving.validation import Payload, RequestError, SchemaValidator, parse_payload
 
 log = logging.getLogger("opml.serving")
+# One line per scoring request in the service log: id, status, latency, records. Never the key or the body
+# (an error message can quote the body's values: it goes to telemetry, not here).
+request_log = logging.getLogger("opml.serving.requests")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 10_000
@@ -167,10 +170,12 @@ def create_app(service: ScoringService) -> FastAPI:
             response = error_response(status, error, headers)
         response.headers["X-Ms-Request-Id"] = request_id
         response.headers["X-Ms-Run-Function-Failed"] = "False" if status == 200 else "True"
+        latency_ms = (time.perf_counter() - started) * 1000
+        request_log.info("POST /score %s %d %.1f ms %d record(s)", request_id, status, latency_ms, records)
         if service.telemetry is not None and service.runtime.current().get("app_insights_enabled"):
             service.telemetry.record(
                 at=time.time(), request_id=request_id, status=status,
-                latency_ms=(time.perf_counter() - started) * 1000, records=records,
+                latency_ms=latency_ms, records=records,
                 predictions=orjson.dumps(Counter(labels)).decode(), error=error,
                 client=request.client.host if request.client else None,
             )  # fmt: skip

@@ -1,8 +1,10 @@
 """The Backend contract: every backend passes this suite.
 
-A backend's test module subclasses ``BackendContract`` and provides two
-fixtures: ``backend`` (a fresh, empty workspace) and ``executor`` (whatever
-makes queued runs execute: for the local backend, a real agent process).
+A backend's test module subclasses ``BackendContract`` and provides three
+fixtures: ``backend`` (a fresh, empty workspace), ``executor`` (whatever
+makes queued runs execute: for the local backend, a real agent process) and
+``model_runs`` (a workspace with a finished AutoML run: the backend and two
+run ids whose models differ).
 """
 
 from __future__ import annotations
@@ -179,3 +181,63 @@ class BackendContract:
         finished = backend.wait_for_run(run.id, timeout=60)
         assert finished.status == FAILED
         assert "code 3" in finished.error
+
+    # -- run search ------------------------------------------------------------------
+
+    def test_search_runs_filters_pages_and_counts(self, backend):
+        for index in range(5):
+            backend.submit_run(
+                experiment="a" if index % 2 else "b", run_type="command", compute="cpu-cluster",
+                params=python_command(f"print({index})"),
+            )  # fmt: skip
+        cancelled = backend.list_runs(experiment="b")[0]
+        backend.cancel_run(cancelled.id)
+        assert backend.search_runs().total == 5
+        assert {r.experiment for r in backend.search_runs(experiment="a").runs} == {"a"}
+        assert [r.id for r in backend.search_runs(statuses=[CANCELED]).runs] == [cancelled.id]
+        assert backend.search_runs(filter="status = 'Queued' and experiment = 'b'").total == 2
+        assert backend.search_runs(filter=f"run_id LIKE '%{cancelled.id[-8:]}'").runs[0].id == cancelled.id
+        pages = [backend.search_runs(limit=2, offset=offset) for offset in (0, 2, 4)]
+        assert [len(p.runs) for p in pages] == [2, 2, 1] and {p.total for p in pages} == {5}
+        assert [r.id for p in pages for r in p.runs] == [r.id for r in backend.list_runs()]
+        with pytest.raises(InvalidInput, match="unknown run attribute"):
+            backend.search_runs(filter="colour = 'red'")
+
+    # -- model aliases ---------------------------------------------------------------
+
+    def test_aliases_move_between_versions_with_their_history(self, model_runs):
+        backend, best_run, other_run = model_runs
+        first = backend.register_model(name="m", run_id=best_run)
+        second = backend.register_model(name="m", run_id=other_run)
+        assert (first.version, second.version, first.aliases) == (1, 2, ())
+        assert backend.set_model_alias("m", "champion", 1, actor="ana").aliases == ("champion",)
+        backend.set_model_alias("m", "challenger", 2, actor="ana")
+        moved = backend.set_model_alias("m", "champion", 2, actor="bob")
+        assert moved.aliases == ("challenger", "champion") and backend.get_model("m", 1).aliases == ()
+        assert backend.get_model_by_alias("m", "champion").version == 2
+        assert backend.resolve_model("m@champion").version == 2 and backend.resolve_model("m:1").version == 1
+        assert backend.resolve_model("m").version == 2
+        backend.delete_model_alias("m", "challenger", actor="bob")
+        history = [(c.alias, c.version, c.previous_version, c.actor) for c in backend.list_model_alias_history("m")]
+        assert history == [
+            ("challenger", None, 2, "bob"),
+            ("champion", 2, 1, "bob"),
+            ("challenger", 2, None, "ana"),
+            ("champion", 1, None, "ana"),
+        ]
+        with pytest.raises(NotFound, match="no alias 'challenger'"):
+            backend.get_model_by_alias("m", "challenger")
+        with pytest.raises(NotFound):
+            backend.set_model_alias("m", "champion", 9)
+        with pytest.raises(InvalidInput, match="would read as a version"):
+            backend.set_model_alias("m", "latest", 1)
+
+    def test_a_version_holding_an_alias_is_not_deleted(self, model_runs):
+        backend, best_run, other_run = model_runs
+        backend.register_model(name="m", run_id=best_run)
+        backend.register_model(name="m", run_id=other_run)
+        backend.set_model_alias("m", "champion", 1)
+        with pytest.raises(Conflict, match="holds alias"):
+            backend.delete_model("m", 1)
+        backend.delete_model("m", 2)
+        assert [m.version for m in backend.list_models("m")] == [1]

@@ -42,6 +42,7 @@ from opml.entities import (
     COMPLETED,
     TERMINAL_STATUSES,
     AgentStatus,
+    AliasChange,
     Compute,
     Dataset,
     DatasetProfile,
@@ -56,7 +57,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound
-from opml.naming import check_name, check_tags
+from opml.naming import check_max_nodes, check_name, check_tags
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class AzureMLBackend(Backend):
             "datasets": len(self.sdk.Dataset.get_all(self.ws)),
             "computes": len(self.sdk.ComputeTarget.list(self.ws)),
             "models": len(self.sdk.Model.list(self.ws, latest=True)),
+            "model versions": len(self.sdk.Model.list(self.ws)),
             "services": len(self.sdk.Webservice.list(self.ws)),
             "pipelines": len(self.state.pipelines()),
         }
@@ -182,6 +184,7 @@ class AzureMLBackend(Backend):
         description: str = "",
         tags: Mapping[str, str] | None = None,
         filename: str | None = None,
+        lineage: str | None = None,
     ) -> Dataset:
         from opml.data.csv_format import parse_csv
         from opml.data.profile import profile_frame
@@ -209,7 +212,7 @@ class AzureMLBackend(Backend):
                 datastore.upload_files(files=[str(local)], target_path=target, overwrite=True, show_progress=False)
                 path = [(datastore, f"{target}/{local.name}")]
             tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=path, separator=fmt.delimiter)
-        source_label = f"upload:{filename}" if isinstance(source, bytes) else label
+        source_label = (lineage or f"upload:{filename}") if isinstance(source, bytes) else label
         bookkeeping = {
             "opml_sha256": sha256,
             "opml_rows": str(len(frame)),
@@ -271,7 +274,6 @@ class AzureMLBackend(Backend):
         raise NotFound(f"no compute named {name!r} in workspace {self.coordinates['workspace_name']}")
 
     def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None) -> Compute:
-        from opml.backends.local.computes import check_max_nodes
 
         if not isinstance(name, str) or not _COMPUTE_NAME.match(name):
             raise InvalidInput(
@@ -484,10 +486,14 @@ class AzureMLBackend(Backend):
         model = run.register_model(
             model_name=name, model_path=MODEL_FILE, tags=clean_tags, properties=properties, description=description
         )
-        return to_model(model)
+        return self._with_aliases(to_model(model))
+
+    def _with_aliases(self, model: Model) -> Model:
+        held = tuple(sorted(a for a, v in self.state.model_aliases(model.name).items() if v == model.version))
+        return dataclasses.replace(model, aliases=held)
 
     def list_models(self, name: str | None = None) -> list[Model]:
-        models = [to_model(m) for m in self.sdk.Model.list(self.ws, name=name)]
+        models = [self._with_aliases(to_model(m)) for m in self.sdk.Model.list(self.ws, name=name)]
         return sorted(models, key=lambda m: (m.created_at, m.version), reverse=True)
 
     def _model(self, name: str, version: int | None = None) -> Any:
@@ -497,7 +503,7 @@ class AzureMLBackend(Backend):
             raise NotFound(f"no model {name}" + (f" version {version}" if version else "") + f" ({exc})") from None
 
     def get_model(self, name: str, version: int | None = None) -> Model:
-        return to_model(self._model(name, version))
+        return self._with_aliases(to_model(self._model(name, version)))
 
     def load_model(self, name: str, version: int | None = None) -> Any:
         raise BackendUnavailable(
@@ -511,7 +517,7 @@ class AzureMLBackend(Backend):
         target.mkdir(parents=True, exist_ok=True)
         return Path(model.download(target_dir=str(target), exist_ok=True))
 
-    def delete_model(self, name: str, version: int) -> None:
+    def _delete_model(self, name: str, version: int) -> None:
         model = self._model(name, version)
         users = [
             s.name for s in self.sdk.Webservice.list(self.ws, model_name=name)
@@ -520,6 +526,16 @@ class AzureMLBackend(Backend):
         if users:
             raise Conflict(f"model {name}:{version} is used by service(s) {', '.join(users)}: delete them first")
         model.delete()
+
+    # Azure ML (SDK v1) has no model aliases: opml keeps them, with their history, in the state folder.
+    def _model_aliases(self, name: str) -> dict[str, int]:
+        return self.state.model_aliases(name)
+
+    def _move_model_alias(self, name: str, alias: str, version: int | None, actor: str) -> None:
+        self.state.move_model_alias(name, alias, version, actor)
+
+    def _alias_history(self, name: str) -> list[AliasChange]:
+        return self.state.alias_history(name)
 
     # -- services ------------------------------------------------------------------
 
@@ -628,6 +644,11 @@ class AzureMLBackend(Backend):
 
         name = check_name(name, "pipeline")
         clean_steps, clean_parameters = check_spec(steps, dict(parameters) if parameters is not None else None)
+        if any(step.get("gate_alias") or step.get("set_alias") for step in clean_steps):
+            raise InvalidInput(
+                "quality gates and aliases in a register step need the local backend: Azure ML (SDK v1) keeps no "
+                "model aliases that a step running in Azure could read; move aliases from the Models page instead"
+            )
         self._compute_target(compute)
         pipeline = Pipeline(
             id=uuid.uuid4().hex,

@@ -7,10 +7,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opml.entities import DatasetProfile, Pipeline
+from opml.entities import AliasChange, DatasetProfile, Pipeline
 from opml.errors import NotFound
 from opml.files import make_private_dir, write_private_file
 
@@ -60,6 +61,34 @@ class AzureState:
 
     def published(self, published_id: str) -> dict[str, Any]:
         return self._read("published").get(published_id, {})
+
+    # -- model aliases -------------------------------------------------------------
+
+    def model_aliases(self, name: str) -> dict[str, int]:
+        return dict(self._read("aliases").get(name, {}).get("current", {}))
+
+    def move_model_alias(self, name: str, alias: str, version: int | None, actor: str) -> None:
+        with _lock:
+            data = self._read("aliases")
+            record = data.setdefault(name, {"current": {}, "history": []})
+            previous = record["current"].get(alias)
+            if previous == version:
+                return
+            if version is None:
+                record["current"].pop(alias, None)
+            else:
+                record["current"][alias] = int(version)
+            record["history"].append(
+                {"alias": alias, "version": version, "previous_version": previous, "actor": actor,
+                 "at": datetime.now(UTC).isoformat()}
+            )  # fmt: skip
+            write_private_file(self.folder / "aliases.json", json.dumps(data, indent=1).encode())
+
+    def alias_history(self, name: str) -> list[AliasChange]:
+        history = self._read("aliases").get(name, {}).get("history", [])
+        return [
+            AliasChange(model=name, **{**item, "at": datetime.fromisoformat(item["at"])}) for item in reversed(history)
+        ]
 
     # -- schedules -----------------------------------------------------------------
 

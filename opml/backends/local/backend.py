@@ -23,6 +23,7 @@ from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
     ACTIVE,
     AgentStatus,
+    AliasChange,
     Compute,
     Dataset,
     DatasetProfile,
@@ -30,6 +31,7 @@ from opml.entities import (
     Pipeline,
     PublishedPipeline,
     Run,
+    RunPage,
     Schedule,
     Service,
     ServiceKeys,
@@ -77,6 +79,7 @@ class LocalBackend(Backend):
                 "runs": self.runs.count(),
                 "computes": self.computes.count(),
                 "models": self.models.count(),
+                "model versions": self.models.count_versions(),
                 "services": self.services.count(),
                 "pipelines": self.pipelines.count(),
             },
@@ -101,8 +104,11 @@ class LocalBackend(Backend):
         description: str = "",
         tags: Mapping[str, str] | None = None,
         filename: str | None = None,
+        lineage: str | None = None,
     ) -> Dataset:
-        return self.datasets.register(name=name, source=source, description=description, tags=tags, filename=filename)
+        return self.datasets.register(
+            name=name, source=source, description=description, tags=tags, filename=filename, lineage=lineage
+        )
 
     def list_datasets(self) -> list[Dataset]:
         return self.datasets.list_latest()
@@ -172,6 +178,19 @@ class LocalBackend(Backend):
     ) -> list[Run]:
         return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
 
+    def _search_runs(
+        self, clauses: list, experiment: str | None, statuses: tuple[str, ...], top_level_only: bool, limit: int,
+        offset: int,
+    ) -> RunPage:  # fmt: skip
+        runs, total = self.runs.search(
+            clauses, experiment=experiment, statuses=statuses, top_level_only=top_level_only, limit=limit,
+            offset=offset,
+        )  # fmt: skip
+        return RunPage(runs=runs, total=total, offset=offset)
+
+    def list_automl_runs(self, *, limit: int = 500) -> list[Run]:
+        return self.runs.automl(limit=limit)
+
     def cancel_run(self, run_id: str) -> Run:
         return self.runs.request_cancel(run_id)
 
@@ -219,8 +238,17 @@ class LocalBackend(Backend):
     def download_model(self, name: str, version: int | None = None) -> Path:
         return self.models.path(name, version)
 
-    def delete_model(self, name: str, version: int) -> None:
+    def _delete_model(self, name: str, version: int) -> None:
         self.models.delete(name, version, in_use_by=self.services.using_model(name, version))
+
+    def _model_aliases(self, name: str) -> dict[str, int]:
+        return self.models.aliases(name)
+
+    def _move_model_alias(self, name: str, alias: str, version: int | None, actor: str) -> None:
+        self.models.move_alias(name, alias, version, actor)
+
+    def _alias_history(self, name: str) -> list[AliasChange]:
+        return self.models.alias_history(name)
 
     # -- services ------------------------------------------------------------------
 

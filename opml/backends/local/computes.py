@@ -6,12 +6,11 @@ import sqlite3
 
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import ACTIVE_STATUSES, QUEUED, Compute
-from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from opml.naming import check_name
+from opml.errors import AlreadyExists, Conflict, NotFound
+from opml.naming import check_max_nodes, check_name
 
 DEFAULT_COMPUTE = "cpu-cluster"
 DEFAULT_MAX_NODES = 2
-MAX_NODES_LIMIT = 64
 
 _COUNTS = f"""
     SELECT c.*,
@@ -33,14 +32,6 @@ def _to_compute(row: sqlite3.Row) -> Compute:
         active_runs=row["active_runs"],
         queued_runs=row["queued_runs"],
     )
-
-
-def check_max_nodes(max_nodes: object) -> int:
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int):
-        raise InvalidInput(f"max_nodes must be a whole number, got {max_nodes!r}")
-    if not 1 <= max_nodes <= MAX_NODES_LIMIT:
-        raise InvalidInput(f"max_nodes must be between 1 and {MAX_NODES_LIMIT}, got {max_nodes}")
-    return max_nodes
 
 
 class ComputeRepository:

@@ -54,6 +54,7 @@ class DatasetRepository:
         description: str = "",
         tags: Mapping[str, str] | None = None,
         filename: str | None = None,
+        lineage: str | None = None,
     ) -> Dataset:
         name = check_name(name, "dataset")
         tags = check_tags(dict(tags) if tags else None)
@@ -64,7 +65,7 @@ class DatasetRepository:
             source, max_bytes=settings.max_dataset_mb * 1_000_000, timeout=settings.url_timeout_seconds
         )
         if origin == "upload":
-            origin = f"upload:{filename or 'file'}"
+            origin = lineage or f"upload:{filename or 'file'}"
         sha256 = hashlib.sha256(content).hexdigest()
         existing = self._store.query_one("SELECT * FROM datasets WHERE name = ? AND sha256 = ?", (name, sha256))
         if existing is not None:

@@ -11,10 +11,14 @@ from typing import Any
 
 from opml.backends.local.layout import WorkspaceLayout, make_private_dir
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
-from opml.entities import Model
+from opml.entities import AliasChange, Model
 from opml.errors import Conflict, NotFound
 from opml.models.artifact import MANIFEST_FILE, MODEL_FILE, load_model, read_manifest, sha256_of
 from opml.naming import check_name, check_tags
+
+# Every model row comes with the aliases that point at it.
+_SELECT = """SELECT m.*, (SELECT group_concat(a.alias, ',') FROM model_aliases a
+              WHERE a.name = m.name AND a.version = m.version) AS alias_list FROM models m"""
 
 
 def _to_model(row: sqlite3.Row) -> Model:
@@ -32,6 +36,7 @@ def _to_model(row: sqlite3.Row) -> Model:
         size_bytes=row["size_bytes"],
         created_at=from_text(row["created_at"]),
         manifest=json.loads(row["manifest"]),
+        aliases=tuple(sorted(row["alias_list"].split(","))) if row["alias_list"] else (),
     )
 
 
@@ -49,7 +54,8 @@ class ModelRepository:
         description: str = "",
         tags: Mapping[str, str] | None = None,
     ) -> Model:
-        """Copy the model folder ``source`` (model.pkl + manifest.json) in as the next version of ``name``."""
+        """Copy the model folder ``source`` (model.pkl + manifest.json) in as the next version of ``name``;
+        a file identical to an existing version's returns that version instead."""
         name = check_name(name, "model")
         tags = check_tags(dict(tags) if tags else None)
         manifest = read_manifest(source)
@@ -57,6 +63,11 @@ class ModelRepository:
         if sha256 != manifest["sha256"]:
             raise Conflict(f"the model file in {source} does not match its manifest; it cannot be registered")
         with self._store.transaction() as connection:
+            same = connection.execute(
+                "SELECT version FROM models WHERE name = ? AND sha256 = ? ORDER BY version LIMIT 1", (name, sha256)
+            ).fetchone()
+            if same is not None:  # identical content: nothing new to register
+                return self.get(name, same["version"])
             version = connection.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", (name,)
             ).fetchone()[0]
@@ -88,16 +99,16 @@ class ModelRepository:
 
     def list(self, name: str | None = None) -> list[Model]:
         if name is None:
-            rows = self._store.query("SELECT * FROM models ORDER BY created_at DESC, name, version DESC")
+            rows = self._store.query(f"{_SELECT} ORDER BY m.created_at DESC, m.name, m.version DESC")
         else:
-            rows = self._store.query("SELECT * FROM models WHERE name = ? ORDER BY version DESC", (name,))
+            rows = self._store.query(f"{_SELECT} WHERE m.name = ? ORDER BY m.version DESC", (name,))
         return [_to_model(row) for row in rows]
 
     def get(self, name: str, version: int | None = None) -> Model:
         if version is None:
-            row = self._store.query_one("SELECT * FROM models WHERE name = ? ORDER BY version DESC LIMIT 1", (name,))
+            row = self._store.query_one(f"{_SELECT} WHERE m.name = ? ORDER BY m.version DESC LIMIT 1", (name,))
         else:
-            row = self._store.query_one("SELECT * FROM models WHERE name = ? AND version = ?", (name, int(version)))
+            row = self._store.query_one(f"{_SELECT} WHERE m.name = ? AND m.version = ?", (name, int(version)))
         if row is None:
             raise NotFound(f"no model {name!r}" + (f" version {version}" if version is not None else ""))
         return _to_model(row)
@@ -119,3 +130,45 @@ class ModelRepository:
 
     def count(self) -> int:
         return self._store.query_one("SELECT COUNT(DISTINCT name) FROM models")[0]
+
+    def count_versions(self) -> int:
+        return self._store.query_one("SELECT COUNT(*) FROM models")[0]
+
+    # -- aliases -----------------------------------------------------------------------
+
+    def aliases(self, name: str) -> dict[str, int]:
+        rows = self._store.query("SELECT alias, version FROM model_aliases WHERE name = ?", (name,))
+        return {row["alias"]: row["version"] for row in rows}
+
+    def move_alias(self, name: str, alias: str, version: int | None, actor: str) -> None:
+        with self._store.transaction() as connection:
+            row = connection.execute(
+                "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", (name, alias)
+            ).fetchone()
+            previous = row["version"] if row else None
+            if previous == version:
+                return  # nothing moves, nothing to record
+            if version is None:
+                connection.execute("DELETE FROM model_aliases WHERE name = ? AND alias = ?", (name, alias))
+            else:
+                connection.execute(
+                    "INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)",
+                    (name, alias, version),
+                )
+            connection.execute(
+                """INSERT INTO model_alias_history (name, alias, version, previous_version, actor, at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (name, alias, version, previous, actor, to_text(utcnow())),
+            )
+
+    def alias_history(self, name: str) -> list[AliasChange]:
+        rows = self._store.query(
+            "SELECT * FROM model_alias_history WHERE name = ? ORDER BY at DESC, rowid DESC", (name,)
+        )
+        return [
+            AliasChange(
+                model=row["name"], alias=row["alias"], version=row["version"],
+                previous_version=row["previous_version"], actor=row["actor"], at=from_text(row["at"]),
+            )
+            for row in rows
+        ]  # fmt: skip

@@ -128,6 +128,39 @@ class RunRepository:
         )
         return [_to_run(row) for row in rows]
 
+    def search(
+        self, clauses: list, *, experiment: str | None, statuses: tuple[str, ...], top_level_only: bool,
+        limit: int, offset: int,
+    ) -> tuple[list[Run], int]:  # fmt: skip
+        """One page of the runs matching the clauses (``opml.runsearch``), newest first, and the total."""
+        from opml.runsearch import to_sql
+
+        where, params = to_sql(clauses)
+        if experiment is not None:
+            where += " AND runs.experiment = ?"
+            params.append(experiment)
+        if statuses:
+            where += f" AND runs.status IN ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        if top_level_only:
+            where += " AND runs.parent_id IS NULL"
+        total = self._store.query_one(f"SELECT COUNT(*) FROM runs WHERE {where}", params)[0]
+        rows = self._store.query(
+            f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (*params, int(limit), int(offset)),
+        )
+        return [_to_run(row) for row in rows], total
+
+    def automl(self, *, limit: int) -> list[Run]:
+        """AutoML runs and pipelines' AutoML steps (runs whose trials make a leaderboard), newest first."""
+        rows = self._store.query(
+            """SELECT * FROM runs WHERE (run_type = 'automl' AND parent_id IS NULL)
+               OR (run_type = 'pipeline_step' AND json_extract(params, '$.label_column') IS NOT NULL)
+               ORDER BY created_at DESC, rowid DESC LIMIT ?""",
+            (int(limit),),
+        )
+        return [_to_run(row) for row in rows]
+
     def count(self, *, top_level_only: bool = True) -> int:
         where = "WHERE parent_id IS NULL" if top_level_only else ""
         return self._store.query_one(f"SELECT COUNT(*) FROM runs {where}")[0]

@@ -12,8 +12,8 @@ from typing import Any
 
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.entities import ACTIVE, Schedule
-from opml.errors import InvalidInput, NotFound, OpmlError
-from opml.naming import check_name
+from opml.errors import NotFound, OpmlError
+from opml.naming import check_name, check_recurrence
 
 log = logging.getLogger("opml.schedules")
 PAUSED = "Paused"
@@ -55,20 +55,7 @@ class ScheduleRepository:
     ) -> Schedule:  # fmt: skip
         name = check_name(name, "schedule")
         check_name(experiment, "experiment")
-        if (interval_minutes is None) == (cron is None):
-            raise InvalidInput("give either an interval in minutes or a cron expression")
-        if interval_minutes is not None:
-            if (
-                isinstance(interval_minutes, bool)
-                or not isinstance(interval_minutes, (int, float))
-                or interval_minutes <= 0
-            ):
-                raise InvalidInput(f"the interval must be a positive number of minutes, got {interval_minutes!r}")
-        else:
-            from croniter import croniter
-
-            if not isinstance(cron, str) or not croniter.is_valid(cron):
-                raise InvalidInput(f"not a valid cron expression: {cron!r} (e.g. '0 6 * * *' for 06:00 every day)")
+        interval_minutes, cron = check_recurrence(interval_minutes, cron)
         row = {"cron": cron, "interval_seconds": None if interval_minutes is None else float(interval_minutes) * 60}
         schedule_id = str(uuid.uuid4())
         self._store.execute(

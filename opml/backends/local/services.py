@@ -19,7 +19,7 @@ from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys
 from opml.errors import AlreadyExists, InvalidInput, NotFound
-from opml.naming import check_name
+from opml.naming import check_name, check_port
 from opml.serving.keys import new_key
 
 DEPLOYED, DELETED = "deployed", "deleted"
@@ -69,8 +69,7 @@ class ServiceRepository:
         description: str,
     ) -> Service:
         name = check_name(name, "service")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535):
-            raise InvalidInput(f"port must be a number between 1024 and 65535, got {port!r}")
+        port = check_port(port)
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM services WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"a service named {name!r} already exists; delete it or pick another name")

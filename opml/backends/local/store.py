@@ -85,6 +85,14 @@ MIGRATIONS: list[list[str]] = [
             allow_overlap INTEGER NOT NULL, status TEXT NOT NULL, next_run_at REAL, last_run_id TEXT,
             created_at TEXT NOT NULL)""",
     ],
+    [
+        """CREATE TABLE model_aliases (
+            name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (name, alias))""",
+        """CREATE TABLE model_alias_history (
+            name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER, previous_version INTEGER,
+            actor TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX model_alias_history_by_name ON model_alias_history (name, at)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -14,7 +14,7 @@ import sqlite3
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import Token
-from opml.errors import AlreadyExists, NotFound
+from opml.errors import AlreadyExists, InvalidInput, NotFound
 from opml.naming import check_name
 
 OWNER = "owner"
@@ -25,7 +25,12 @@ def _hash(token: str) -> str:
 
 
 def _to_token(row: sqlite3.Row) -> Token:
-    return Token(name=row["name"], created_at=from_text(row["created_at"]), revoked=row["revoked_at"] is not None)
+    return Token(
+        name=row["name"],
+        created_at=from_text(row["created_at"]),
+        revoked=row["revoked_at"] is not None,
+        owner=row["name"] == OWNER,
+    )
 
 
 class TokenRepository:
@@ -36,6 +41,8 @@ class TokenRepository:
     def create(self, name: str) -> str:
         """A new token (returned once; only its hash is kept)."""
         name = check_name(name, "token")
+        if name == OWNER:
+            raise InvalidInput(f"the token name {OWNER!r} is reserved for the workspace owner's token")
         token = secrets.token_urlsafe(32)
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
