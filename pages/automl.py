@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
+from opml.automl.settings import settings_problems
 from opml.leaderboard import leaderboard
 from opml.ui import format_seconds, get_backend, user_errors
 
@@ -33,47 +34,45 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         metric = right.selectbox("Primary metric", PRIMARY_METRICS, key="automl_metric")
         left, middle, right = st.columns(3)
         compute = left.selectbox("Compute", [c.name for c in backend.list_computes()], key="automl_compute")
-        timeout = middle.number_input(
-            "Experiment timeout (minutes)", min_value=0.1, max_value=1440.0, value=5.0, step=1.0, key="automl_timeout"
-        )
-        max_iterations = right.number_input(
-            "Max iterations", min_value=1, max_value=10000, value=100, key="automl_max_iterations"
-        )
+        # No min/max on the number fields: the browser would silently keep the last valid value.
+        timeout = middle.number_input("Experiment timeout (minutes)", value=5.0, step=1.0, key="automl_timeout")
+        max_iterations = right.number_input("Max iterations", value=100, step=1, key="automl_max_iterations")
         left, middle, right = st.columns(3)
-        concurrency = left.number_input(
-            "Max concurrent iterations", min_value=1, max_value=16, value=1, key="automl_concurrency"
-        )
+        concurrency = left.number_input("Max concurrent iterations", value=1, step=1, key="automl_concurrency")
         validation = middle.radio(
             "Validation", ["Cross-validation", "Validation split"], horizontal=True, key="automl_validation"
         )
+        params = {
+            "dataset": dataset_name,
+            "dataset_version": version,
+            "label_column": label,
+            "task": task,
+            "primary_metric": metric,
+            "experiment_timeout_minutes": timeout,
+            "max_iterations": max_iterations,
+            "max_concurrent_iterations": concurrency,
+        }
         if validation == "Cross-validation":
-            folds = right.number_input("Folds", min_value=2, max_value=20, value=5, key="automl_folds")
+            params["n_cross_validations"] = right.number_input("Folds", value=5, step=1, key="automl_folds")
         else:
-            split = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
-        allowed = st.multiselect("Algorithms", list(ALGORITHMS), default=list(ALGORITHMS), key="automl_algorithms")
+            params["validation_size"] = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
+        params["allowed_algorithms"] = st.multiselect(
+            "Algorithms", list(ALGORITHMS), default=list(ALGORITHMS), key="automl_algorithms"
+        )
+        if not params["allowed_algorithms"]:
+            st.caption("No algorithm chosen: every algorithm is tried.")
         left, right = st.columns(2)
         ensembles = left.toggle("Ensembles (VotingEnsemble, StackEnsemble)", value=True, key="automl_ensembles")
-        early_stopping = right.toggle("Early stopping", value=True, key="automl_early_stopping")
-        if st.button("Launch", type="primary", key="automl_launch", icon=":material/play_arrow:"):
-            params = {
-                "dataset": dataset_name,
-                "dataset_version": version,
-                "label_column": label,
-                "task": task,
-                "primary_metric": metric,
-                "experiment_timeout_minutes": float(timeout),
-                "max_iterations": int(max_iterations),
-                "max_concurrent_iterations": int(concurrency),
-                "allowed_algorithms": allowed,
-                "enable_voting_ensemble": ensembles,
-                "enable_stack_ensemble": ensembles,
-                "enable_early_stopping": early_stopping,
-            }
-            if validation == "Cross-validation":
-                params["n_cross_validations"] = int(folds)
-            else:
-                params["validation_size"] = float(split)
-            with user_errors():
+        params["enable_voting_ensemble"] = params["enable_stack_ensemble"] = ensembles
+        params["enable_early_stopping"] = right.toggle("Early stopping", value=True, key="automl_early_stopping")
+        problems = settings_problems(params)
+        for problem in problems.values():
+            st.error(problem, icon=":material/error:")
+        launch = st.button(
+            "Launch", type="primary", key="automl_launch", icon=":material/play_arrow:", disabled=bool(problems)
+        )
+        if launch and not problems:
+            with user_errors():  # the backend checks the settings again, and the data
                 run = backend.submit_run(experiment=experiment, run_type="automl", compute=compute, params=params)
                 st.session_state["automl_run"] = run.id
                 automl_runs.insert(0, run)
@@ -137,22 +136,30 @@ def watch_run() -> None:
 
 watch_run()
 
-st.subheader("Past runs")
-history = pd.DataFrame(
-    [
-        {
-            "Experiment": r.experiment,
-            "Run": r.id,
-            "Status": r.status,
-            "Dataset": f"{r.params.get('dataset')}:{r.params.get('dataset_version')}",
-            "Primary metric": r.params.get("primary_metric"),
-            "Best": r.progress.get("best_metric"),
-            "Duration": format_seconds(r.duration_seconds),
-            "Created": r.created_at.strftime("%Y-%m-%d %H:%M"),
-        }
-        for r in automl_runs
-    ]
-)
-st.dataframe(
-    history.sort_values(["Experiment", "Created"], ascending=[True, False]), hide_index=True, key="automl_history"
-)
+
+@st.fragment(run_every=2 if any(not r.is_terminal for r in automl_runs) else None)
+def past_runs() -> None:
+    """Read afresh on each refresh, so a run that finished says so without leaving the page."""
+    current = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
+    history = pd.DataFrame(
+        [
+            {
+                "Experiment": r.experiment,
+                "Run": r.id,
+                "Status": r.status,
+                "Dataset": f"{r.params.get('dataset')}:{r.params.get('dataset_version')}",
+                "Primary metric": r.params.get("primary_metric"),
+                "Best": r.progress.get("best_metric"),
+                "Duration": format_seconds(r.duration_seconds),
+                "Created": r.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            for r in current
+        ]
+    )
+    st.subheader("Past runs")
+    st.dataframe(
+        history.sort_values(["Experiment", "Created"], ascending=[True, False]), hide_index=True, key="automl_history"
+    )
+
+
+past_runs()

@@ -26,9 +26,12 @@ def parse_tags(text: str) -> dict[str, str]:
 with st.expander("Register a dataset", icon=":material/add:", expanded=not backend.list_datasets()):
     kind = st.radio("From", ["Web URL", "Upload a file", "Local path"], horizontal=True, key="ds_source_kind")
     with st.form("register_dataset", clear_on_submit=False):
-        name = st.text_input("Name", key="ds_name", placeholder="bankmarketing")
+        name = st.text_input(
+            "Name", key="ds_name", help="letters, digits, '_', '.' or '-' (e.g. bankmarketing); a new name or a "
+            "new version of an existing one"
+        )  # fmt: skip
         if kind == "Web URL":
-            source = st.text_input("URL of a CSV file", key="ds_url", placeholder="https://…/bankmarketing_train.csv")
+            source = st.text_input("URL of a CSV file", key="ds_url", help="an http(s) address of a CSV file")
         elif kind == "Upload a file":
             source = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="ds_upload")
         else:
@@ -44,6 +47,9 @@ with st.expander("Register a dataset", icon=":material/add:", expanded=not backe
             if hasattr(source, "getvalue"):
                 upload_name, source = source.name, source.getvalue()
             with st.spinner("Reading, validating and profiling…"):
+                clean_name = str(name).strip()
+                existing = clean_name in {d.name for d in backend.list_datasets()}
+                known = {d.version for d in backend.list_dataset_versions(clean_name)} if existing else set()
                 dataset = backend.register_dataset(
                     name=name,
                     source=source,
@@ -53,7 +59,10 @@ with st.expander("Register a dataset", icon=":material/add:", expanded=not backe
                 )
             st.session_state["ds_select"] = dataset.name
             st.session_state.pop("ds_version", None)
-            st.success(f"Registered **{dataset.name}** version {dataset.version}: {dataset.rows:,} rows.")
+            if dataset.version in known:
+                st.info(f"**{dataset.name}** is identical to version {dataset.version}: nothing new registered.")
+            else:
+                st.success(f"Registered **{dataset.name}** version {dataset.version}: {dataset.rows:,} rows.")
 
 datasets = backend.list_datasets()
 if not datasets:

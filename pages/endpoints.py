@@ -3,7 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from opml.ui import get_backend, user_errors
+from opml.naming import check_name, check_port
+from opml.ui import (
+    field_problems,
+    flash,
+    get_backend,
+    keep_choice,
+    production_version,
+    show_flash,
+    show_problems,
+    user_errors,
+    version_label,
+)
 from opml.ui.charts import (
     failure_rate_figure,
     latency_figure,
@@ -14,6 +25,7 @@ from opml.ui.charts import (
 
 st.title("Endpoints")
 backend = get_backend()
+show_flash()
 models = backend.list_models()
 services = backend.list_services()
 
@@ -21,18 +33,28 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
     if not models:
         st.info("Register a model first (Leaderboard page).")
     else:
-        left, right = st.columns([3, 1])
+        left, right = st.columns([2, 2])
         model_name = left.selectbox("Model", sorted({m.name for m in models}), key="ep_model")
-        version = right.selectbox("Version", [m.version for m in backend.list_models(model_name)], key="ep_version")
+        versions = {m.version: m for m in backend.list_models(model_name)}
+        if st.session_state.get("ep_version") not in versions:
+            st.session_state["ep_version"] = production_version(list(versions.values()))
+        version = right.selectbox(
+            "Version", list(versions), format_func=lambda v: version_label(versions[v]), key="ep_version"
+        )
         left, right = st.columns([3, 1])
         name = left.text_input("Service name", value=f"{model_name}-service", key="ep_name")
-        port = right.number_input("Port (0 = automatic)", min_value=0, max_value=65535, value=0, key="ep_port")
+        # No min/max: the browser would silently keep the last valid value; the check below says what is wrong.
+        port = right.number_input("Port (0 = automatic)", value=0, step=1, key="ep_port")
         left, right = st.columns(2)
         auth = left.toggle("Key authentication", value=True, key="ep_auth")
         insights = right.toggle("App Insights telemetry", value=False, key="ep_insights")
         description = st.text_input("Description", key="ep_description")
-        if st.button("Deploy", type="primary", key="ep_deploy", icon=":material/rocket_launch:"):
-            with user_errors():
+        problems = field_problems(lambda: check_name(name, "service"), lambda: check_port(int(port) or None))
+        show_problems(problems)
+        if st.button(
+            "Deploy", type="primary", key="ep_deploy", icon=":material/rocket_launch:", disabled=bool(problems)
+        ):
+            with user_errors():  # the backend checks again (and refuses a name or port in use)
                 service = backend.deploy_model(
                     name=name, model_name=model_name, model_version=version, auth_enabled=auth,
                     app_insights_enabled=insights, port=int(port) or None, description=description,
@@ -46,13 +68,14 @@ if not services:
     st.stop()
 
 names = [s.name for s in services]
-if st.session_state.get("ep_service") not in names:
-    st.session_state["ep_service"] = names[0]
+keep_choice("ep_service", names)
+selected = st.selectbox("Service", names, key="ep_service")
 transitioning = any(s.state in ("Transitioning", "Deleting", "Unhealthy") for s in services)
 
 
 @st.fragment(run_every=2 if transitioning else None)
-def services_table() -> None:
+def services_overview() -> None:
+    """The table and the chosen service's state from one read, refreshed while any service is changing."""
     current = backend.list_services()
     st.dataframe(
         pd.DataFrame(
@@ -73,13 +96,10 @@ def services_table() -> None:
         hide_index=True,
         key="ep_table",
     )
-
-
-services_table()
-selected = st.selectbox("Service", names, key="ep_service")
-
-with user_errors():
-    service = backend.get_service(selected)
+    service = next((s for s in current if s.name == selected), None)
+    if service is None:
+        st.info(f"{selected} is gone.")
+        return
     cols = st.columns(4)
     cols[0].metric("State", service.state)
     cols[1].metric("Model", service.model)
@@ -89,29 +109,44 @@ with user_errors():
         st.warning(service.error)
     st.code(service.scoring_uri, language="text")
 
-    keys_tab, insights_tab, logs_tab, manage_tab = st.tabs(["Keys", "Telemetry", "Logs", "Manage"])
+
+def switch_telemetry(name: str, key: str) -> None:
+    """Applied before the page runs again, so the table drawn next already shows it."""
+    with user_errors():
+        backend.update_service(name, app_insights_enabled=st.session_state[key])
+        state = "on" if st.session_state[key] else "off"
+        flash(f"App Insights telemetry of {name} {state} (no redeploy needed).", kind="toast")
+
+
+services_overview()
+
+with user_errors():
+    service = backend.get_service(selected)
+    keys_tab, insights_tab, logs_tab, manage_tab = st.tabs(["Keys", "Telemetry", "Logs", "Manage"], key="ep_tabs")
     with keys_tab:
         if not service.auth_enabled:
             st.warning("Authentication is off: anyone who can reach the endpoint can score.")
         keys = backend.get_service_keys(selected)
         reveal = st.toggle("Show keys", value=False, key="ep_reveal")
-        for label, value, which in (
-            ("Primary key", keys.primary, "Primary"),
-            ("Secondary key", keys.secondary, "Secondary"),
-        ):
-            left, right = st.columns([4, 1])
-            left.text_input(label, value=value if reveal else "•" * 24, disabled=True, key=f"ep_key_{which}_{reveal}")
-            if reveal:
-                left.code(value, language="text")
-            if right.button(f"Regenerate {which.lower()}", key=f"ep_regen_{which}"):
-                backend.regenerate_service_key(selected, which)
-                st.toast(f"{which} key regenerated; the old one no longer works.")
-                st.rerun()
+        for label, value in (("Primary key", keys.primary), ("Secondary key", keys.secondary)):
+            st.caption(label)
+            st.code(value if reveal else "•" * 24, language="text")
+        left, right = st.columns([1, 3])
+        which = left.radio("Regenerate", ["Primary", "Secondary"], horizontal=True, key="ep_regen_which")
+        confirm = right.checkbox(
+            f"I want a new {which.lower()} key: the current one stops working at once",
+            key=f"ep_regen_confirm_{selected}_{which}",
+        )
+        if st.button(f"Regenerate {which.lower()} key", key="ep_regen", disabled=not confirm):
+            backend.regenerate_service_key(selected, which)
+            flash(f"{which} key of {selected} regenerated: the old one no longer works.")
+            st.rerun()
     with insights_tab:
-        enabled = st.toggle("App Insights enabled", value=service.app_insights_enabled, key=f"ep_insights_{selected}")
-        if enabled != service.app_insights_enabled:
-            service = backend.update_service(selected, app_insights_enabled=enabled)
-            st.toast(f"Telemetry {'on' if enabled else 'off'} (no redeploy needed)")
+        toggle_key = f"ep_insights_{selected}"
+        st.toggle(
+            "App Insights enabled", value=service.app_insights_enabled, key=toggle_key,
+            on_change=switch_telemetry, args=(selected, toggle_key),
+        )  # fmt: skip
         with user_errors():  # on Azure, telemetry lives in Application Insights: say so, keep the tabs
             frame = telemetry_frame(backend.get_service_telemetry(selected))
             if frame.empty:
@@ -141,8 +176,8 @@ with user_errors():
         st.code(text or "(empty)", language="text")
         st.download_button("Download log", data=text, file_name=f"{selected}.log", key="ep_log_download")
     with manage_tab:
-        confirm = st.checkbox(f"I want to delete {selected}", key="ep_delete_confirm")
+        confirm = st.checkbox(f"I want to delete {selected}", key=f"ep_delete_confirm_{selected}")
         if st.button("Delete service", disabled=not confirm, key="ep_delete", icon=":material/delete:"):
             backend.delete_service(selected)
-            st.toast(f"Deleting {selected}")
+            flash(f"Deleting {selected}: it shows Deleting until its process has stopped.")
             st.rerun()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from opml.automl.names import ALL_METRICS
 from opml.leaderboard import leaderboard
-from opml.ui import get_backend, user_errors
+from opml.ui import get_backend, keep_choice, registered_versions, user_errors
 from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure
 
 BEST_RULE = (
@@ -18,15 +18,14 @@ BEST_RULE = (
 
 st.title("Leaderboard")
 backend = get_backend()
-runs = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
+runs = backend.list_automl_runs()
 if not runs:
-    st.info("No AutoML runs yet: launch one on the AutoML page.")
+    st.info("No AutoML runs yet: launch one on the AutoML page (pipelines' AutoML steps show here too).")
     st.stop()
 
-run_ids = [r.id for r in runs]
-if st.session_state.get("lb_run") not in run_ids:
-    st.session_state["lb_run"] = run_ids[0]
-run_id = st.selectbox("AutoML run", run_ids, key="lb_run")
+run_labels = {r.id: f"{r.id} (pipeline step {r.display_name or 'automl'})" if r.parent_id else r.id for r in runs}
+keep_choice("lb_run", list(run_labels))
+run_id = st.selectbox("AutoML run", list(run_labels), format_func=run_labels.get, key="lb_run")
 parent = backend.get_run(run_id)
 metric = parent.params.get("primary_metric", "accuracy")
 rows = leaderboard(backend, run_id)
@@ -86,6 +85,7 @@ with tabs[0]:
     st.dataframe(
         pd.DataFrame({"metric": ALL_METRICS, "value": [row[m] for m in ALL_METRICS]}), hide_index=True, key="lb_metrics"
     )
+    st.caption("Hyperparameters (of the estimator; ensembles list their members)")
     st.json(row["hyperparameters"] if isinstance(row["hyperparameters"], dict) else {}, expanded=False)
     threshold = details.get("spec", {}).get("threshold")
     if threshold is not None:
@@ -110,8 +110,14 @@ with tabs[6]:
     description = st.text_input("Description", value=f"{labels[model_id]} from {run_id}", key="lb_register_description")
     if st.button("Register model", type="primary", key="lb_register", icon=":material/inventory_2:"):
         with user_errors(), st.spinner("Registering (refitting on all data if needed)…"):
+            known = registered_versions(backend, name)
             model = backend.register_model(name=name, run_id=model_id, description=description)
-            st.success(f"Registered **{model.id}** ({model.algorithm}, {metric} {model.metrics.get(metric, 0):.4f}).")
+            if model.version in known:
+                st.info(f"This model is identical to **{model.id}**: nothing new registered.")
+            else:
+                value = model.metrics.get(metric)
+                shown = "" if value is None else f", {metric} {value:.4f}"
+                st.success(f"Registered **{model.id}** ({model.algorithm}{shown}).")
 
 st.subheader("Compare models")
 default_compare = choices[: min(3, len(choices))]
@@ -120,8 +126,14 @@ if len(compare) >= 2:
     side_by_side = completed.set_index("run_id").loc[compare, list(ALL_METRICS)].T
     side_by_side.columns = [labels[c] for c in compare]
     st.dataframe(side_by_side, key="lb_compare_table")
-    long = side_by_side.reset_index(names="metric").melt(id_vars="metric", var_name="model")
-    bars = px.bar(long[long["metric"] != "log_loss"], x="metric", y="value", color="model", barmode="group")
+    reference = side_by_side.columns[0]
+    deltas = side_by_side.drop(columns=reference).sub(side_by_side[reference], axis=0)
+    long = deltas.reset_index(names="metric").melt(id_vars="metric", var_name="model", value_name="difference")
+    bars = px.bar(long, x="metric", y="difference", color="model", barmode="group")
+    bars.update_layout(
+        title=f"Difference to {reference} (log_loss: lower is better; every other metric: higher)",
+        yaxis={"tickformat": ".4f", "zeroline": True},
+    )
     st.plotly_chart(bars, key="lb_compare_bars")
     compared_curves = {labels[c]: (backend.get_run_output(c, "details.json") or {}).get("curves", {}) for c in compare}
     st.plotly_chart(roc_figure(compared_curves), key="lb_compare_roc")

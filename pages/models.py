@@ -1,12 +1,24 @@
-"""Models: the registry. Versions, metrics, inputs, lineage; download; delete."""
+"""Models: the registry. Versions, aliases, metrics, inputs, lineage; download; delete."""
 
 import pandas as pd
 import streamlit as st
 
-from opml.ui import get_backend, user_errors
+from opml.naming import check_alias
+from opml.ui import (
+    actor,
+    field_problems,
+    flash,
+    get_backend,
+    keep_choice,
+    show_flash,
+    show_problems,
+    user_errors,
+    version_label,
+)
 
 st.title("Models")
 backend = get_backend()
+show_flash()
 models = backend.list_models()
 if not models:
     st.info("No registered models yet: register one from an AutoML run's leaderboard.")
@@ -18,6 +30,7 @@ st.dataframe(
             {
                 "Name": m.name,
                 "Version": m.version,
+                "Aliases": ", ".join(m.aliases),
                 "Algorithm": m.algorithm,
                 "Primary metric": m.primary_metric,
                 "Value": round(m.metrics.get(m.primary_metric, float("nan")), 4),
@@ -36,17 +49,21 @@ st.dataframe(
 names = sorted({m.name for m in models})
 left, right = st.columns([3, 1])
 name = left.selectbox("Model", names, key="models_name")
-versions = [m.version for m in backend.list_models(name)]
-version = right.selectbox("Version", versions, key="models_version")
+versions = {m.version: m for m in backend.list_models(name)}
+keep_choice("models_version", list(versions))
+version = right.selectbox(
+    "Version", list(versions), format_func=lambda v: version_label(versions[v]), key="models_version"
+)
 with user_errors():
     model = backend.get_model(name, version)
     st.markdown(
         f"**{model.id}** · {model.algorithm} · trained on `{model.dataset}` by run `{model.run_id}`  \n"
         f"sha256 `{model.sha256}` · {model.size_bytes / 1e6:.2f} MB"
+        + (f"  \nAliases: {', '.join(f'`{a}`' for a in model.aliases)}" if model.aliases else "")
     )
     if model.description:
         st.write(model.description)
-    details, inputs, environment = st.tabs(["Metrics", "Inputs", "Environment"])
+    details, inputs, environment, aliases_tab = st.tabs(["Metrics", "Inputs", "Environment", "Aliases"])
     with details:
         st.dataframe(
             pd.DataFrame({"metric": list(model.metrics), "value": list(model.metrics.values())}),
@@ -68,13 +85,54 @@ with user_errors():
         st.json(model.manifest.get("example", []), expanded=False)
     with environment:
         st.json(model.manifest.get("libraries", {}))
+    with aliases_tab:
+        st.caption(
+            "An alias names a version (e.g. `champion` for the one in production, `challenger` for the next): "
+            "deploy by alias, and let a pipeline register only models that beat the alias holder."
+        )
+        left, right = st.columns([3, 1])
+        alias = left.text_input("Alias", value="champion", key="models_alias")
+        problems = field_problems(lambda: check_alias(alias))
+        show_problems(problems)
+        right.write("")
+        if right.button(f"Point at v{model.version}", key="models_alias_set", disabled=bool(problems)):
+            with user_errors():
+                held = backend.set_model_alias(name, alias, model.version, actor=actor())
+                flash(f"Alias {alias!r} now points at {held.id}.")
+                st.rerun()
+        for held_alias in model.aliases:
+            if st.button(f"Remove alias {held_alias}", key=f"models_alias_remove_{held_alias}"):
+                with user_errors():
+                    backend.delete_model_alias(name, held_alias, actor=actor())
+                    flash(f"Removed alias {held_alias!r} of {name}.")
+                    st.rerun()
+        history = backend.list_model_alias_history(name)
+        if history:
+            st.caption("History")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "When": change.at.strftime("%Y-%m-%d %H:%M:%S"),
+                            "Alias": change.alias,
+                            "To": "removed" if change.version is None else f"v{change.version}",
+                            "From": "" if change.previous_version is None else f"v{change.previous_version}",
+                            "Who": change.actor,
+                        }
+                        for change in history
+                    ]
+                ),
+                hide_index=True,
+                key="models_alias_history",
+            )
     path = backend.download_model(name, version)
     st.download_button(
         "Download model.pkl", data=path.read_bytes(), file_name=f"{name}-{version}.pkl", key="models_download",
         icon=":material/download:",
     )  # fmt: skip
-    confirm = st.checkbox(f"I want to delete {model.id}", key="models_delete_confirm")
+    confirm = st.checkbox(f"I want to delete {model.id}", key=f"models_delete_confirm_{model.id}")
     if st.button("Delete this version", disabled=not confirm, key="models_delete", icon=":material/delete:"):
-        backend.delete_model(name, version)
-        st.toast(f"Deleted {model.id}")
-        st.rerun()
+        with user_errors():
+            backend.delete_model(name, version)
+            flash(f"Deleted {model.id}.")
+            st.rerun()

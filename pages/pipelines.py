@@ -4,12 +4,22 @@ import pandas as pd
 import streamlit as st
 
 from opml.automl.names import PRIMARY_METRICS
-from opml.leaderboard import leaderboard
-from opml.ui import format_seconds, get_backend, pipeline_runs_frame, user_errors
+from opml.naming import check_name, check_recurrence
+from opml.ui import (
+    field_problems,
+    flash,
+    get_backend,
+    pipeline_runs_frame,
+    show_flash,
+    show_problems,
+    user_errors,
+)
 from opml.ui.charts import pipeline_graph
+from opml.ui.views import pipeline_run_view
 
 st.title("Pipelines")
 backend = get_backend()
+show_flash()
 pipelines = backend.list_pipelines()
 build_tab, runs_tab, publish_tab, tokens_tab = st.tabs(["Build & run", "Runs", "Published", "Tokens"])
 
@@ -33,7 +43,17 @@ with build_tab:
             prep = st.toggle("Data-preparation step (a Python file defining prepare(df))", key="pl_prep")
             script = st.text_input("Script path", key="pl_script", disabled=not prep)
             register = st.toggle("Register the best model", value=True, key="pl_register")
-            model_name = st.text_input("Model name", value=f"{dataset}-model", key="pl_model", disabled=not register)
+            left, middle, right = st.columns(3)
+            model_name = left.text_input("Model name", value=f"{dataset}-model", key="pl_model", disabled=not register)
+            gate = middle.toggle(
+                "Quality gate: only when it beats the alias holder",
+                key="pl_gate",
+                disabled=not register,
+                help="compares the AutoML step's best cross-validated primary metric with the aliased version's; "
+                "the step's log shows the comparison",
+            )
+            gate_alias = right.text_input("Alias", value="champion", key="pl_gate_alias", disabled=not register)
+            move_alias = st.toggle("Then point the alias at the new version", key="pl_set_alias", disabled=not register)
             if st.button("Create pipeline", type="primary", key="pl_create"):
                 with user_errors():
                     steps = []
@@ -62,7 +82,12 @@ with build_tab:
                         }
                     )
                     if register:
-                        steps.append({"name": "register", "type": "register_model", "model_name": model_name})
+                        register_step = {"name": "register", "type": "register_model", "model_name": model_name}
+                        if gate:
+                            register_step["gate_alias"] = gate_alias
+                        if move_alias:
+                            register_step["set_alias"] = gate_alias
+                        steps.append(register_step)
                     parameters = {"dataset": dataset, "primary_metric": metric, "timeout_minutes": float(timeout)}
                     pipeline = backend.create_pipeline(name=name, steps=steps, parameters=parameters, compute=compute)
                     pipelines.insert(0, pipeline)
@@ -100,47 +125,8 @@ with runs_tab:
 
         @st.fragment(run_every=2 if active else None)
         def watch() -> None:
-            run = backend.get_run(watched)
-            steps = sorted(backend.list_runs(parent_id=run.id), key=lambda s: s.created_at)
-            st.metric("Status", run.status)
-            if run.error:
-                st.error(run.error)
-            st.plotly_chart(
-                pipeline_graph([(s.display_name, s.params.get("step", {}).get("type", ""), s.status) for s in steps]),
-                key="pl_run_graph",
-            )
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "Step": s.display_name,
-                            "Status": s.status,
-                            "Duration": format_seconds(s.duration_seconds),
-                            "Error": s.error or "",
-                            "Outputs": str({k: v for k, v in s.progress.items()}),
-                        }
-                        for s in steps
-                    ]
-                ),
-                hide_index=True,
-                key="pl_steps",
-            )
-            if steps:
-                step = st.selectbox(
-                    "Step log", [s.id for s in steps], format_func=lambda i: i.rsplit("_", 1)[-1], key="pl_step"
-                )
-                st.code(backend.read_run_log(step)[0][-15000:] or "(empty)", language="text")
-                automl = next((s for s in steps if s.params.get("label_column")), None)
-                if automl is not None:
-                    rows = leaderboard(backend, automl.id)[:10]
-                    if rows:
-                        metric = automl.params.get("primary_metric", "accuracy")
-                        st.caption(f"AutoML step leaderboard (best {metric} first)")
-                        st.dataframe(
-                            pd.DataFrame(rows)[["iteration", "algorithm", "status", metric, "AUC_weighted"]],
-                            hide_index=True,
-                            key="pl_leaderboard",
-                        )
+            with user_errors():
+                pipeline_run_view(backend, watched, key="pl_run")
 
         watch()
 
@@ -198,7 +184,7 @@ with publish_tab:
                     run = backend.trigger_published_pipeline(chosen, experiment=experiment, parameters=values)
                     st.success(f"Triggered **{run.id}**")
         st.subheader("Schedules")
-        with st.form(f"schedule_{chosen}"):
+        with st.container(border=True):
             left, middle, right = st.columns(3)
             schedule_name = left.text_input("Schedule name", value="nightly", key="pl_schedule_name")
             schedule_experiment = middle.text_input(
@@ -206,34 +192,51 @@ with publish_tab:
             )
             kind = right.radio("Recurrence", ["Every N minutes", "Cron"], horizontal=True, key="pl_schedule_kind")
             left, right = st.columns(2)
-            every = left.number_input("Minutes", min_value=0.01, value=1440.0, key="pl_schedule_every")
-            cron = right.text_input("Cron expression", value="0 6 * * *", key="pl_schedule_cron")
+            every = left.number_input(
+                "Minutes", value=1440.0, key="pl_schedule_every", disabled=kind != "Every N minutes"
+            )
+            cron = right.text_input(
+                "Cron expression", value="0 6 * * *", key="pl_schedule_cron", disabled=kind != "Cron"
+            )
             overlap = st.checkbox("Allow overlapping runs", key="pl_schedule_overlap")
-            if st.form_submit_button("Create schedule"):
-                with user_errors():
-                    backend.create_schedule(
+            interval = float(every) if kind == "Every N minutes" else None
+            cron_value = cron if kind == "Cron" else None
+            problems = field_problems(
+                lambda: check_name(schedule_name, "schedule"),
+                lambda: check_name(schedule_experiment, "experiment"),
+                lambda: check_recurrence(interval, cron_value),
+            )
+            show_problems(problems)
+            if st.button("Create schedule", key="pl_schedule_create", disabled=bool(problems)):
+                with user_errors():  # the backend checks again
+                    schedule = backend.create_schedule(
                         chosen,
                         name=schedule_name,
                         experiment=schedule_experiment,
-                        interval_minutes=float(every) if kind == "Every N minutes" else None,
-                        cron=cron if kind == "Cron" else None,
+                        interval_minutes=interval,
+                        cron=cron_value,
                         allow_overlap=overlap,
                     )
+                    st.success(f"Created schedule **{schedule.name}** ({schedule.recurrence}).")
         schedules = [s for s in backend.list_schedules() if s.published_pipeline_id == chosen]
         for schedule in schedules:
             left, middle, right = st.columns([4, 1, 1])
-            left.markdown(
-                f"**{schedule.name}** · {schedule.recurrence} · {schedule.status} · next "
-                f"{schedule.next_run_at:%Y-%m-%d %H:%M:%S} UTC"
-                if schedule.next_run_at
-                else schedule.name
-            )
             paused = schedule.status == "Paused"
+            when = (
+                "paused: no runs until resumed"
+                if paused
+                else f"next {schedule.next_run_at:%Y-%m-%d %H:%M:%S} UTC"
+                if schedule.next_run_at
+                else "no next run"
+            )
+            left.markdown(f"**{schedule.name}** · {schedule.recurrence} · {schedule.status} · {when}")
             if middle.button("Resume" if paused else "Pause", key=f"pl_schedule_toggle_{schedule.id}"):
                 backend.set_schedule_paused(schedule.id, not paused)
+                flash(f"Schedule {schedule.name} {'resumed' if paused else 'paused'}.")
                 st.rerun()
             if right.button("Delete", key=f"pl_schedule_delete_{schedule.id}"):
                 backend.delete_schedule(schedule.id)
+                flash(f"Deleted schedule {schedule.name}.")
                 st.rerun()
         runs = backend.list_pipeline_runs(published_pipeline_id=chosen)
         st.dataframe(pipeline_runs_frame(runs), hide_index=True, key="pl_published_runs")
@@ -258,8 +261,25 @@ with tokens_tab:
         key="pl_tokens",
     )
     live = [t.name for t in tokens if not t.revoked]
+    owners = {t.name for t in tokens if t.owner}
     if live:
-        doomed = st.selectbox("Revoke", live, key="pl_token_revoke_name")
-        if st.button("Revoke token", key="pl_token_revoke"):
-            backend.revoke_token(doomed)
-            st.rerun()
+        doomed = st.selectbox(
+            "Token to revoke",
+            live,
+            index=None,
+            placeholder="Choose a token",
+            format_func=lambda t: (
+                f"{t} (the owner's: this page's snippets and auth_header() use it)" if t in owners else t
+            ),
+            key="pl_token_revoke_name",
+        )
+        confirm = st.checkbox(
+            f"I want to revoke {doomed}: clients using it get 401 at once",
+            key=f"pl_token_revoke_confirm_{doomed}",
+            disabled=doomed is None,
+        )
+        if st.button("Revoke token", key="pl_token_revoke", disabled=doomed is None or not confirm):
+            with user_errors():
+                backend.revoke_token(doomed)
+                flash(f"Revoked token {doomed}: requests with it are refused (401).")
+                st.rerun()

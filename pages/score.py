@@ -52,6 +52,16 @@ if rows_key not in st.session_state:
 example = (examples or [{}])[0]
 
 form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"])
+result_key = f"score_result_{name}"
+
+
+def send(records: list[dict], source: str) -> None:
+    """Score ``records`` through the endpoint and keep what was sent with what came back."""
+    if not records:
+        raise OpmlError("add at least one record to the table to score it")
+    result = score(service.scoring_uri, records, key=key, probabilities=True)
+    st.session_state[result_key] = (source, records, result)
+
 
 with form_tab:
     with st.form(f"score_form_{name}"):
@@ -81,35 +91,45 @@ with form_tab:
                     help=f"training range {column.get('min')} to {column.get('max')}",
                     key=widget_key,
                 )
-        add = st.form_submit_button("Add to records", icon=":material/add:")
-    if add:
-        record = {c["name"]: coerce(c, record[c["name"]]) for c in schema}
-        st.session_state[rows_key] = pd.concat([st.session_state[rows_key], pd.DataFrame([record])], ignore_index=True)
-        for warning in out_of_range(record, schema):
-            st.warning(f"Flagged, still sent: {warning}")
-
-    st.caption("Records to score (edit cells, add or delete rows)")
-    edited = st.data_editor(st.session_state[rows_key], num_rows="dynamic", key=f"score_editor_{name}")
-    if st.button("Score", type="primary", key="score_submit", icon=":material/bolt:"):
+        left, right = st.columns([1, 4])
+        score_record = left.form_submit_button(
+            "Score this record", type="primary", icon=":material/bolt:", key="score_record"
+        )
+        add = right.form_submit_button("Add to the table", icon=":material/add:", key="score_add")
+    if score_record or add:
         with user_errors():
-            records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")]
-            if not records:
-                raise OpmlError("add at least one record to score")
-            result = score(service.scoring_uri, records, key=key, probabilities=True)
-            st.session_state[f"score_result_{name}"] = (records, result)
-    if f"score_result_{name}" in st.session_state:
-        records, result = st.session_state[f"score_result_{name}"]
+            record = {c["name"]: coerce(c, record[c["name"]]) for c in schema}
+            for warning in out_of_range(record, schema):
+                st.warning(f"Flagged, still sent: {warning}")
+            if score_record:
+                send([record], "the form's record")
+            else:
+                st.session_state[rows_key] = pd.concat(
+                    [st.session_state[rows_key], pd.DataFrame([record])], ignore_index=True
+                )
+
+    st.caption("Records to score together (edit cells, add or delete rows)")
+    edited = st.data_editor(st.session_state[rows_key], num_rows="dynamic", key=f"score_editor_{name}")
+    if st.button("Score the table", key="score_table", icon=":material/table_rows:"):
+        with user_errors():
+            rows = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")]
+            send(rows, f"the table's {len(rows)} record(s)")
+    if result_key in st.session_state:
+        source, records, result = st.session_state[result_key]
         shown_classes = classes or list(result.predictions[0])
         labels = labels_from_probabilities(result.predictions, shown_classes, manifest.get("threshold"))
-        st.success(f"{len(labels)} prediction(s) in {result.latency_ms:.1f} ms · request {result.request_id}")
+        st.success(
+            f"{len(labels)} prediction(s) for {source} in {result.latency_ms:.1f} ms · request {result.request_id}"
+        )
         table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
         for cls in shown_classes:
             table[f"P({cls})"] = [round(p[cls], 4) for p in result.predictions]
-        st.dataframe(table, hide_index=True, key="score_results")
+        st.caption("What was sent, with what came back")
+        st.dataframe(pd.concat([table, pd.DataFrame(records)], axis=1), hide_index=True, key="score_results")
         long = table.melt(id_vars=["record", "prediction"], var_name="class", value_name="probability")
         st.plotly_chart(px.bar(long, x="record", y="probability", color="class", barmode="group"), key="score_chart")
-        for index, record in enumerate(records):
-            for warning in out_of_range(record, schema):
+        for index, sent in enumerate(records):
+            for warning in out_of_range(sent, schema):
                 st.caption(f"record {index}: {warning}")
         with st.expander("Request and response"):
             masked = {"Content-Type": "application/json"}
@@ -119,15 +139,24 @@ with form_tab:
             st.json(result.response_body, expanded=False)
 
 with batch_tab:
+    batch_key = f"score_batch_result_{name}"
     upload = st.file_uploader("CSV with the training columns", type=["csv"], key=f"score_upload_{name}")
+    kept = st.session_state.get(batch_key)
+    if upload is None or (kept is not None and kept[0] != upload.file_id):
+        st.session_state.pop(batch_key, None)  # results belong to the file they came from
     if upload is not None:
         with user_errors():
-            batch = read_scoring_csv(upload.getvalue(), schema, label=manifest.get("label_column"))
+            try:
+                batch = read_scoring_csv(upload.getvalue(), schema, label=manifest.get("label_column"))
+            except OpmlError:
+                st.session_state.pop(batch_key, None)
+                raise
             st.caption(
                 f"{len(batch.records):,} rows; extra columns kept: "
                 f"{', '.join(c for c in batch.frame.columns if c not in {s['name'] for s in schema}) or 'none'}"
             )
             if st.button("Score the file", type="primary", key="score_batch"):
+                st.session_state.pop(batch_key, None)
                 bar = st.progress(0.0, text="Scoring…")
                 started = time.perf_counter()
                 probabilities = score_in_chunks(
@@ -135,10 +164,10 @@ with batch_tab:
                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
                 )  # fmt: skip
                 labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
-                st.session_state[f"score_batch_result_{name}"] = (batch, labels, probabilities)
+                st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities)
                 st.success(f"Scored {len(labels):,} rows in {time.perf_counter() - started:.1f} s")
-    if f"score_batch_result_{name}" in st.session_state:
-        batch, labels, probabilities = st.session_state[f"score_batch_result_{name}"]
+    if batch_key in st.session_state:
+        _, batch, labels, probabilities = st.session_state[batch_key]
         output = batch.frame.assign(prediction=labels)
         st.dataframe(output.head(200), key="score_batch_preview")
         if batch.label_column:

@@ -16,26 +16,33 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "docs" / "images"
 WIDTH = 1000  # pixels: readable in the README, small in the repository
 
-# screenshot of the journey -> name in docs/images
+# step name of a journey screenshot ("NN-<step>.png") -> name in docs/images
 CHOSEN = {
-    "01-overview.png": "overview.png",
-    "02-dataset.png": "dataset.png",
-    "04-automl-running.png": "automl-running.png",
-    "06-leaderboard.png": "leaderboard.png",
-    "07-leaderboard-roc.png": "leaderboard-roc.png",
-    "09-endpoint-healthy.png": "endpoint.png",
-    "10-scored.png": "score.png",
-    "11-telemetry.png": "telemetry.png",
-    "swagger-ui.png": "swagger-ui.png",
-    "13-pipeline-published.png": "pipeline-published.png",
-    "15-pipeline-completed.png": "pipeline-completed.png",
+    "overview": "overview.png",
+    "dataset": "dataset.png",
+    "automl-running": "automl-running.png",
+    "leaderboard": "leaderboard.png",
+    "leaderboard-roc": "leaderboard-roc.png",
+    "endpoint-healthy": "endpoint.png",
+    "scored": "score.png",
+    "telemetry": "telemetry.png",
+    "swagger-ui": "swagger-ui.png",
+    "pipeline-published": "pipeline-published.png",
+    "pipeline-completed": "pipeline-completed.png",
+    "runs-compare": "runs-compare.png",
 }
+
+
+def shot(step: str) -> Path:
+    """The journey's screenshot of a step, whatever its number."""
+    found = sorted(SCREENSHOTS.glob(f"[0-9][0-9]-{step}.png")) or [SCREENSHOTS / f"{step}.png"]
+    return found[-1]
 
 
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     for source, target in CHOSEN.items():
-        image = Image.open(SCREENSHOTS / source).convert("RGB")
+        image = Image.open(shot(source)).convert("RGB")
         image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.Resampling.LANCZOS)
         image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(IMAGES / target, optimize=True)
         print(f"{IMAGES / target}: {(IMAGES / target).stat().st_size // 1024} KB")

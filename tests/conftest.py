@@ -185,3 +185,11 @@ def gateway_backend(local_backend: LocalBackend, bank_small_csv, monkeypatch, tm
     )
     (tmp_path / "broken.py").write_text("def prepare(df):\n    raise ValueError('the prep script is broken')\n")
     return local_backend
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (the browser journey screenshots a failed step)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -126,6 +126,15 @@ class Journey:
         box = self.widget(key).get_by_role("combobox")
         return box.input_value() or box.get_attribute("aria-label") or self.widget(key).text_content()
 
+    def cell(self, column: str, text):
+        """The first cell showing ``text`` in the table that has a column named ``column`` (tables carry no
+        widget key; their cells are glide-data-grid's accessible ones)."""
+        table = self.page.locator('[data-testid="stDataFrame"]').filter(
+            has=self.page.locator('[role="columnheader"]', has_text=column)
+        )
+        table.first.scroll_into_view_if_needed()
+        return table.first.locator('[role="gridcell"]').filter(has_text=text).first
+
     def click(self, key: str) -> None:
         self.widget(key).locator("button").first.click()
 
@@ -163,6 +172,17 @@ def journey(product):
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request, journey):
+    """A failed step leaves a picture of what the browser showed (the path is printed)."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        path = SCREENSHOTS / f"failed-{request.node.name}.png"
+        journey.page.screenshot(path=str(path))
+        print(f"screenshot of the failure: {path}")
+
+
 def test_1_register_the_dataset_by_upload(journey, bank_csv):
     journey.check("overview")
     journey.open_page("Datasets")
@@ -181,7 +201,11 @@ def test_2_automl_completes_with_an_ensemble_and_the_best_is_registered(journey,
     _, backend = product
     journey.open_page("Automated ML")
     journey.choose("automl_label", "y")
+    journey.fill("automl_timeout", "-1")  # refused in words, and Launch stays off (not a run of 5 minutes)
+    journey.text("experiment_timeout_minutes must be a positive number of minutes, got -1")
+    assert journey.widget("automl_launch").locator("button").is_disabled()
     journey.fill("automl_timeout", AUTOML_MINUTES)
+    journey.settle()
     journey.click("automl_launch")
     journey.text("Launched")
     journey.check("automl-launched")
@@ -189,6 +213,9 @@ def test_2_automl_completes_with_an_ensemble_and_the_best_is_registered(journey,
     journey.check("automl-running")
     journey.widget("automl_open_leaderboard").wait_for(timeout=150_000)
     assert backend.list_runs(top_level_only=True)[0].status == "Completed"
+    assert backend.list_runs(top_level_only=True)[0].params["experiment_timeout_minutes"] == float(AUTOML_MINUTES)
+    # The past runs table follows without leaving the page.
+    journey.cell("Primary metric", "Completed").wait_for(state="attached")
     journey.check("automl-completed")
 
     journey.click("automl_open_leaderboard")
@@ -228,12 +255,14 @@ def test_3_deploy_with_auth_and_switch_app_insights_on(journey, product):
     journey.click("ep_deploy")
     journey.text("Deploying")
     wait_until(lambda: backend.get_service("bank-service").state == "Healthy", timeout=90, what="Healthy")
-    journey.reopen("Endpoints")
-    journey.page.locator('[data-testid="stMetricValue"]').filter(has_text="Healthy").wait_for()
+    # The details follow the table live, without leaving the page.
+    journey.page.locator('[data-testid="stMetricValue"]').filter(has_text="Healthy").wait_for(timeout=10_000)
     assert backend.get_service("bank-service").auth_enabled
     journey.page.get_by_role("tab", name="Telemetry").click()
     journey.widget("ep_insights_bank-service").locator("label").click()
     wait_until(lambda: backend.get_service("bank-service").app_insights_enabled, timeout=15, what="App Insights on")
+    journey.settle()
+    journey.cell("App Insights", re.compile("^on$")).wait_for(state="attached")
     journey.check("endpoint-healthy")
 
 
@@ -241,12 +270,17 @@ def test_4_score_two_records_and_open_swagger_ui(journey, product):
     _, backend = product
     journey.open_page("Score")
     journey.settle()
-    journey.click("score_submit")
-    journey.text("1 prediction(s)")
-    journey.page.get_by_role("button", name="Add to records").click()
+    journey.fill("score_field_bank-service_age", "30")
+    journey.fill("score_field_bank-service_duration", "900")
+    journey.click("score_record")
+    journey.text("1 prediction(s) for the form's record")
+    journey.cell("P(yes)", re.compile("^30$")).wait_for(
+        state="attached"
+    )  # the record on screen (age 30) is the one scored
+    journey.click("score_add")
     journey.settle()
-    journey.click("score_submit")
-    journey.text("2 prediction(s)")
+    journey.click("score_table")
+    journey.text("2 prediction(s) for the table's 2 record(s)")
     journey.check("scored")
 
     service = backend.get_service("bank-service")
@@ -268,6 +302,12 @@ def test_5_telemetry_chart_shows_the_requests(journey, product):
     assert requests_metric.locator('[data-testid="stMetricValue"]').inner_text() == "2"
     journey.widget("ep_requests").scroll_into_view_if_needed()
     journey.check("telemetry")
+    journey.page.get_by_role("tab", name="Logs").click()
+    log = journey.page.locator('[data-testid="stCode"]').filter(has_text="POST /score").first
+    log.wait_for()
+    text = log.inner_text()
+    assert len(re.findall(r"POST /score [0-9a-f-]{36} 200 [\d.]+ ms \d+ record\(s\)", text)) == 2, text
+    assert backend.get_service_keys("bank-service").primary not in text
 
 
 def test_6_pipeline_published_triggered_from_outside_and_watched(journey, product):
@@ -308,3 +348,38 @@ def test_6_pipeline_published_triggered_from_outside_and_watched(journey, produc
     assert backend.get_run(run_id).status == "Completed", backend.get_run(run_id).error
     status.locator('[data-testid="stMetricValue"]').filter(has_text="Completed").wait_for()
     journey.check("pipeline-completed")
+
+    # The same run on the Runs page (found by its id), with its step graph and each step's log.
+    journey.open_page("Runs")
+    journey.fill("runs_id_search", run_id[-8:])
+    journey.settle()
+    journey.widget("runs_pipeline_graph").wait_for()
+    journey.cell("Step", re.compile("^train$")).wait_for(state="attached")
+    journey.text("[opml] step train (automl)")
+    journey.check("runs-pipeline")
+    # Its AutoML step is on the Leaderboard with the AutoML runs.
+    journey.open_page("Leaderboard")
+    journey.widget("lb_run").get_by_role("combobox").click()
+    options = journey.page.get_by_role("option").all_inner_texts()
+    journey.page.keyboard.press("Escape")
+    assert any(f"{run_id}_train (pipeline step train)" in option for option in options), options
+
+    # Runs side by side: the AutoML run and the pipeline's AutoML step, found by a parameter filter.
+    journey.open_page("Runs")
+    journey.fill("runs_id_search", "")
+    journey.widget("runs_children").locator("label").click()
+    journey.fill("runs_filter", "params.primary_metric = 'accuracy' and params.label_column = 'y'")
+    journey.settle()
+    compared = [backend.list_runs(experiment="bankmarketing-automl", top_level_only=True)[0].id, f"{run_id}_train"]
+    for chosen in compared:
+        box = journey.widget("runs_compare").get_by_role("combobox")
+        box.evaluate("element => element.scrollIntoView({block: 'center'})")  # lists open badly at the edge
+        box.click()
+        box.press_sequentially(chosen[-12:])
+        journey.page.get_by_role("option", name=chosen, exact=True).click()
+        journey.page.keyboard.press("Escape")
+        journey.settle()
+    journey.widget("runs_compare_view_roc").wait_for()
+    journey.cell(compared[0], "experiment_timeout_minutes").wait_for(state="attached")
+    journey.widget("runs_compare_view_roc").scroll_into_view_if_needed()
+    journey.check("runs-compare")

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from opml.backends.local import LocalBackend
+from tests.helpers import other_model_run
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = re.findall(r'st\.Page\("([^"]+)"', (REPO / "app.py").read_text())
@@ -95,12 +96,61 @@ def test_profile_shows_class_balance_of_the_label(local_backend: LocalBackend, b
 def test_compute_page_creates_and_refuses_duplicates(local_backend: LocalBackend):
     at = page("pages/compute.py").run()
     at.text_input(key="compute_name").input("cpu-4")
-    at.number_input(key="compute_nodes").set_value(4)
-    at.button[0].click().run()
+    at.number_input(key="compute_nodes").set_value(4).run()
+    at.button(key="compute_create").click().run()
     assert local_backend.get_compute("cpu-4").max_nodes == 4
-    at.text_input(key="compute_name").input("cpu-4")
-    at.button[0].click().run()
+    at.button(key="compute_create").click().run()
     assert "already exists" in at.error[0].value
+
+
+@pytest.mark.parametrize(("name", "nodes", "message"), [("cpu-x", 0, "between 1 and 64"), ("a/b", 2, "must not")])
+def test_compute_form_says_why_it_cannot_submit(local_backend: LocalBackend, name, nodes, message):
+    at = page("pages/compute.py").run()
+    at.text_input(key="compute_name").input(name)
+    at.number_input(key="compute_nodes").set_value(nodes).run()
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="compute_create").disabled
+    assert [c.name for c in local_backend.list_computes()] == ["cpu-cluster"]
+
+
+def test_compute_delete_asks_for_confirmation_and_says_what_happened(local_backend: LocalBackend):
+    local_backend.create_compute(name="spare", max_nodes=1)
+    at = page("pages/compute.py").run()
+    at.selectbox(key="compute_delete_name").set_value("spare").run()
+    assert at.button(key="compute_delete").disabled
+    at.checkbox(key="compute_delete_confirm_spare").check().run()
+    at.button(key="compute_delete").click().run()
+    assert not at.exception
+    assert [c.name for c in local_backend.list_computes()] == ["cpu-cluster"]
+    assert any("Deleted compute spare" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_placeholder_looks_like_a_filled_value(path, local_backend: LocalBackend, bank_small_csv: Path):
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    at = page(path).run()
+    for widget in [*at.text_input, *at.text_area]:
+        assert not widget.proto.placeholder, f"{widget.key} has placeholder {widget.proto.placeholder!r}"
+
+
+def test_registering_the_same_file_again_says_nothing_new_was_registered(local_backend, bank_small_csv):
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    at = page("pages/datasets.py").run()
+    at.radio(key="ds_source_kind").set_value("Local path").run()
+    at.text_input(key="ds_name").input("bank")
+    at.text_input(key="ds_path").input(str(bank_small_csv))
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert "identical to version 1: nothing new registered" in at.info[0].value
+    assert not at.success and [d.version for d in local_backend.list_dataset_versions("bank")] == [1]
+
+
+def test_overview_counts_model_versions(trained_backend: LocalBackend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.register_model(name="bank-model", run_id=other_model_run(trained_backend, automl_run_id))
+    at = page("pages/overview.py").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Models"] == "1" and metrics["Model versions"] == "2"
 
 
 def test_runs_page_shows_a_run_and_its_error(local_backend: LocalBackend):

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from opml.backends.local import LocalBackend
+from tests.helpers import other_model_run
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def plotly_values(values) -> list[float]:
+    """A plotly trace's numbers, also when plotly wrote them as a base64 typed array."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).tolist()
+    return list(values)
 
 
 def page(path: str) -> AppTest:
@@ -87,10 +99,96 @@ def test_leaderboard_filters_by_algorithm(trained_backend: LocalBackend, automl_
 
 def test_models_page_lists_and_deletes_versions(trained_backend: LocalBackend, automl_run_id):
     trained_backend.register_model(name="bank-model", run_id=automl_run_id)
-    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.register_model(name="bank-model", run_id=other_model_run(trained_backend, automl_run_id))
     at = page("pages/models.py").run()
     assert not at.exception
     assert at.selectbox(key="models_version").value == 2
-    at.checkbox(key="models_delete_confirm").check().run()
+    assert at.button(key="models_delete").disabled
+    at.checkbox(key="models_delete_confirm_bank-model:2").check().run()
     at.button(key="models_delete").click().run()
     assert [m.version for m in trained_backend.list_models("bank-model")] == [1]
+    assert any("Deleted bank-model:2" in s.value for s in at.success)
+
+
+def test_models_page_moves_aliases_and_shows_who_did(trained_backend: LocalBackend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.register_model(name="bank-model", run_id=other_model_run(trained_backend, automl_run_id))
+    at = page("pages/models.py").run()
+    at.text_input(key="models_alias").input("challenger")
+    at.button(key="models_alias_set").click().run()
+    assert trained_backend.get_model_by_alias("bank-model", "challenger").version == 2
+    assert "challenger" in at.selectbox(key="models_version").format_func(2)
+    history = next(df.value for df in at.dataframe if "Who" in df.value.columns)
+    assert list(history["To"]) == ["v2"] and history["Who"].iloc[0].endswith("(dashboard)")
+    at.checkbox(key="models_delete_confirm_bank-model:2").check().run()
+    at.button(key="models_delete").click().run()
+    assert "holds alias(es) challenger" in at.error[0].value  # a version in use by an alias stays
+    at.button(key="models_alias_remove_challenger").click().run()
+    assert trained_backend.get_model("bank-model", 2).aliases == ()
+    at.text_input(key="models_alias").input("v3").run()
+    assert "would read as a version" in at.error[0].value and at.button(key="models_alias_set").disabled
+
+
+def test_launch_refuses_an_invalid_field_and_says_why(local_backend: LocalBackend, bank_small_csv):
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    at = page("pages/automl.py").run()
+    at.number_input(key="automl_timeout").set_value(-1).run()
+    assert any("experiment_timeout_minutes must be a positive number" in e.value for e in at.error)
+    assert at.button(key="automl_launch").disabled
+    at.number_input(key="automl_timeout").set_value(1)
+    at.number_input(key="automl_max_iterations").set_value(0).run()
+    assert any("max_iterations must be between 1 and 10,000, got 0" in e.value for e in at.error)
+    assert at.button(key="automl_launch").disabled
+    at.number_input(key="automl_max_iterations").set_value(10).run()
+    assert not at.error and not at.button(key="automl_launch").disabled
+    assert local_backend.list_runs() == []
+
+
+def test_leaderboard_registering_the_same_model_twice_says_so(trained_backend: LocalBackend, automl_run_id):
+    at = page("pages/leaderboard.py").run()
+    at.text_input(key="lb_register_name").input("bank-best")
+    at.button(key="lb_register").click().run()
+    assert "Registered **bank-best:1**" in at.success[0].value
+    at.button(key="lb_register").click().run()
+    assert "identical to **bank-best:1**: nothing new registered" in at.info[0].value
+    assert [m.version for m in trained_backend.list_models("bank-best")] == [1]
+
+
+def test_leaderboard_labels_hyperparameters_and_compares_by_difference(trained_backend, automl_run_id):
+    at = page("pages/leaderboard.py").run()
+    assert any(c.value.startswith("Hyperparameters") for c in at.caption)
+    charts = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key}
+    compare = charts["lb_compare_bars"]
+    assert compare["layout"]["title"]["text"].startswith("Difference to #")
+    table = next(df.value for df in at.dataframe if str(df.value.columns[0]).startswith("#"))
+    first, second = table.columns[:2]
+    trace = next(t for t in compare["data"] if t["name"] == second)
+    expected = (table[second] - table[first]).loc[trace["x"]]
+    assert plotly_values(trace["y"]) == pytest.approx(list(expected))  # differences to the first model, not 0-1
+
+
+def test_leaderboard_lists_the_automl_step_of_a_pipeline(trained_backend: LocalBackend, automl_run_id):
+    pipeline_run = trained_backend.runs.insert(experiment="p", run_type="pipeline", compute="cpu-cluster",
+                                               params={"pipeline_id": "x"})  # fmt: skip
+    step = trained_backend.runs.insert(
+        experiment="p", run_type="pipeline_step", compute="cpu-cluster", parent_id=pipeline_run.id,
+        run_id=f"{pipeline_run.id}_train", display_name="train",
+        params={**trained_backend.get_run(automl_run_id).params},
+    )  # fmt: skip
+    trial = trained_backend.runs.insert(
+        experiment="p",
+        run_type="automl_trial",
+        compute="cpu-cluster",
+        parent_id=step.id,
+        run_id=f"{step.id}_0",
+        params={"algorithm": "LightGBM"},
+    )
+    trained_backend.runs.log_metrics(trial.id, {"accuracy": 0.9})
+    trained_backend.runs.finish(trial.id, "Completed")
+    at = page("pages/leaderboard.py").run()
+    picker = at.selectbox(key="lb_run")
+    assert picker.options == [f"{step.id} (pipeline step train)", automl_run_id]  # newest first
+    picker.set_value(step.id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(df.value for df in at.dataframe if "hyperparameters" in df.value.columns)
+    assert list(table["run_id"]) == [trial.id]

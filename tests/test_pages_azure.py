@@ -39,8 +39,8 @@ def test_overview_names_the_azure_workspace(azure_dashboard):
 def test_compute_page_asks_for_a_vm_size_on_azure(azure_dashboard, cloud):
     at = page("pages/compute.py").run()
     at.text_input(key="compute_name").input("big-cpu")
-    at.text_input(key="compute_vm_size").set_value("STANDARD_D13_V2")
-    at.button[0].click().run()
+    at.text_input(key="compute_vm_size").set_value("STANDARD_D13_V2").run()
+    at.button(key="compute_create").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert cloud.last_call("ComputeTarget.create")["provisioning_configuration"]["vm_size"] == "STANDARD_D13_V2"
 

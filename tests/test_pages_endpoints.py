@@ -7,6 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from opml.backends.local import LocalBackend
+from tests.helpers import other_model_run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,9 @@ def test_deploy_form_creates_an_authenticated_service(trained_backend: LocalBack
     assert any("Deploying **bank-svc**" in s.value for s in at.success)
 
 
-def test_keys_are_masked_until_revealed_and_can_be_regenerated(trained_backend: LocalBackend, automl_run_id):
+def test_keys_are_masked_until_revealed_and_regenerated_after_confirmation(
+    trained_backend: LocalBackend, automl_run_id
+):
     trained_backend.register_model(name="bank-model", run_id=automl_run_id)
     trained_backend.deploy_model(name="svc", model_name="bank-model")
     keys = trained_backend.get_service_keys("svc")
@@ -35,19 +38,68 @@ def test_keys_are_masked_until_revealed_and_can_be_regenerated(trained_backend: 
     assert not any(keys.primary in (c.value or "") for c in at.code)
     at.toggle(key="ep_reveal").set_value(True).run()
     assert any(keys.primary == c.value for c in at.code)
-    at.button(key="ep_regen_Primary").click().run()
-    assert trained_backend.get_service_keys("svc").primary != keys.primary
-    assert trained_backend.get_service_keys("svc").secondary == keys.secondary
+    at.radio(key="ep_regen_which").set_value("Secondary").run()
+    assert at.button(key="ep_regen").disabled
+    at.checkbox(key="ep_regen_confirm_svc_Secondary").check().run()
+    at.button(key="ep_regen").click().run()
+    new = trained_backend.get_service_keys("svc")
+    assert new.primary == keys.primary and new.secondary != keys.secondary
+    shown = [c.value for c in at.code]
+    assert new.secondary in shown and keys.secondary not in shown  # the revoked key is not left on screen
+    assert any("Secondary key of svc regenerated" in s.value for s in at.success)
 
 
-def test_telemetry_toggle_updates_the_running_service(trained_backend: LocalBackend, automl_run_id):
+def test_telemetry_toggle_updates_the_running_service_and_the_table(trained_backend: LocalBackend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.deploy_model(name="svc", model_name="bank-model", app_insights_enabled=True)
+    at = page().run()
+    table = next(df.value for df in at.dataframe if "App Insights" in df.value.columns)
+    assert list(table["App Insights"]) == ["on"]
+    at.toggle(key="ep_insights_svc").set_value(False).run()
+    assert not at.exception
+    assert not trained_backend.get_service("svc").app_insights_enabled
+    assert trained_backend.services.runtime("svc")["app_insights_enabled"] is False
+    table = next(df.value for df in at.dataframe if "App Insights" in df.value.columns)
+    assert list(table["App Insights"]) == ["off"]  # the table drawn after the switch agrees
+
+
+def test_state_metric_and_table_agree(trained_backend: LocalBackend, automl_run_id):
     trained_backend.register_model(name="bank-model", run_id=automl_run_id)
     trained_backend.deploy_model(name="svc", model_name="bank-model")
+    trained_backend.services.set_state("svc", "Healthy")
     at = page().run()
-    at.toggle(key="ep_insights_svc").set_value(True).run()
-    assert not at.exception
-    assert trained_backend.get_service("svc").app_insights_enabled
-    assert trained_backend.services.runtime("svc")["app_insights_enabled"] is True
+    table = next(df.value for df in at.dataframe if "State" in df.value.columns)
+    metrics = {m.label: m.value for m in at.metric}
+    assert list(table["State"]) == ["Healthy"] and metrics["State"] == "Healthy"
+
+
+def test_deploy_form_shows_versions_with_metrics_and_starts_at_the_champion(
+    trained_backend: LocalBackend, automl_run_id
+):
+    champion = trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.register_model(name="bank-model", run_id=other_model_run(trained_backend, automl_run_id))
+    trained_backend.set_model_alias("bank-model", "champion", champion.version)
+    at = page().run()
+    picker = at.selectbox(key="ep_version")
+    assert picker.value == champion.version  # not simply the newest (2)
+    metric = champion.primary_metric
+    assert any("champion" in option and metric in option for option in picker.options), picker.options
+    at.text_input(key="ep_name").input("svc")
+    at.button(key="ep_deploy").click().run()
+    assert trained_backend.get_service("svc").model == champion.id
+
+
+def test_deploy_form_says_why_it_cannot_submit(trained_backend: LocalBackend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    at = page().run()
+    at.number_input(key="ep_port").set_value(70000).run()
+    assert any("between 1024 and 65535" in e.value for e in at.error)
+    assert at.button(key="ep_deploy").disabled
+    at.number_input(key="ep_port").set_value(0)
+    at.text_input(key="ep_name").input("bad name!").run()
+    assert any("service name 'bad name!' is not valid" in e.value for e in at.error)
+    assert at.button(key="ep_deploy").disabled
+    assert trained_backend.list_services() == []
 
 
 def test_telemetry_charts_render_from_recorded_requests(trained_backend: LocalBackend, automl_run_id):
@@ -73,6 +125,6 @@ def test_delete_needs_confirmation(trained_backend: LocalBackend, automl_run_id)
     trained_backend.deploy_model(name="svc", model_name="bank-model")
     at = page().run()
     assert at.button(key="ep_delete").disabled
-    at.checkbox(key="ep_delete_confirm").check().run()
+    at.checkbox(key="ep_delete_confirm_svc").check().run()
     at.button(key="ep_delete").click().run()
     assert trained_backend.get_service("svc").state == "Deleting"

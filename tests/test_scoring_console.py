@@ -49,21 +49,56 @@ def test_form_scores_two_records_through_the_endpoint(live):
     before = len(backend.get_service_telemetry(name))
     at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
     at.number_input(key=f"score_field_{name}_age").set_value(35)
-    at.button[0].click().run()  # "Add to records" (the form's submit button)
-    at.button(key="score_submit").click().run()
+    at.button(key="score_add").click().run()
+    at.button(key="score_table").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     results = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
     assert len(results) == 2 and set(results["prediction"]) <= {"no", "yes"}
-    assert "2 prediction(s)" in at.success[0].value
+    assert list(results["age"])[1] == 35  # the records sent are shown beside their predictions
+    assert "2 prediction(s) for the table's 2 record(s)" in at.success[0].value
     wait_until(lambda: len(backend.get_service_telemetry(name)) == before + 1, timeout=5, what="one telemetry event")
     assert backend.get_service_telemetry(name)[-1]["records"] == 2
+
+
+def test_score_this_record_sends_the_form_not_the_table(live):
+    _, name = live
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    table_age = int(at.session_state[f"score_rows_{name}"].iloc[0]["age"])
+    at.number_input(key=f"score_field_{name}_age").set_value(table_age + 7)
+    at.number_input(key=f"score_field_{name}_duration").set_value(900)
+    at.button(key="score_record").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    source, records, result = at.session_state[f"score_result_{name}"]
+    sent = result.request_body["Inputs"]["data"] if "Inputs" in result.request_body else result.request_body["data"]
+    assert [r["age"] for r in sent] == [table_age + 7] and sent[0]["duration"] == 900
+    assert source == "the form's record" and records == sent
+    shown = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
+    assert list(shown["age"]) == [table_age + 7] and list(shown["duration"]) == [900]
+    assert len(at.session_state[f"score_rows_{name}"]) == 1  # the table is left as it was
+
+
+def test_a_bad_batch_file_clears_the_previous_results(live, bank_csv):
+    _, name = live
+    good = pd.read_csv(bank_csv).head(20).to_csv(index=False).encode()
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    at.file_uploader(key=f"score_upload_{name}").set_value(("good.csv", good, "text/csv")).run()
+    at.button(key="score_batch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(m.label == "Accuracy against the file's labels" for m in at.metric)
+    assert at.get("download_button")
+
+    at.file_uploader(key=f"score_upload_{name}").set_value(("bad.csv", b"age,job\n30,admin.\n", "text/csv")).run()
+    assert not at.exception
+    assert "lacks the model's column" in at.error[0].value
+    assert not any(m.label == "Accuracy against the file's labels" for m in at.metric)
+    assert not at.get("download_button") and not at.get("plotly_chart")
 
 
 def test_unreachable_endpoint_shows_the_reason_and_keeps_the_records(trained_backend, automl_run_id):
     trained_backend.register_model(name="bank-model", run_id=automl_run_id)
     trained_backend.deploy_model(name="offline", model_name="bank-model")  # no agent: nothing listens
     at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
-    at.button(key="score_submit").click().run()
+    at.button(key="score_record").click().run()
     assert not at.exception
     assert "cannot reach" in at.error[0].value
     assert len(at.session_state["score_rows_offline"]) == 1  # the user's records are kept

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from opml.backends.base import Backend
-from opml.errors import OpmlError
+from opml.errors import InvalidInput, OpmlError
 from opml.settings import default_workspace
+from opml.ui.format import computes_frame, format_seconds, pipeline_runs_frame, runs_frame, status_label
+
+__all__ = ["computes_frame", "format_seconds", "pipeline_runs_frame", "runs_frame", "status_label"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -84,7 +86,10 @@ def workspace_selector() -> None:
         key="workspace_select",
     )
     with st.sidebar.expander("Open an Azure ML workspace"):
-        typed = st.text_input("Path of config.json", key="workspace_config_path", placeholder="~/azure/config.json")
+        typed = st.text_input(
+            "Path of config.json", key="workspace_config_path", help="the file Azure ML Studio downloads, e.g. "
+            "~/Downloads/config.json"
+        )  # fmt: skip
         if st.button("Open", key="workspace_config_open") and typed.strip():
             chosen = str(Path(typed.strip()).expanduser())
     if chosen != current:
@@ -121,70 +126,75 @@ def user_errors() -> Iterator[None]:
         st.error(str(exc), icon=":material/error:")
 
 
-def status_label(status: str) -> str:
-    """Status text for tables (kept plain: emoji fonts are not on every machine)."""
-    return status
+FLASH = "opml_flash"  # session key: messages to show after the rerun an action triggers
 
 
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+def flash(message: str, kind: str = "success") -> None:
+    """Keep a message for the next run of the page (an action that reruns would lose a plain ``st.success``).
+    ``kind="toast"`` shows it without moving the page (a switch inside a tab keeps its tab open)."""
+    st.session_state.setdefault(FLASH, []).append((kind, message))
 
 
-def computes_frame(computes: list) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "Name": c.name,
-                "Kind": c.kind,
-                "State": c.state,
-                "Max nodes": c.max_nodes,
-                "Active runs": c.active_runs,
-                "Queued runs": c.queued_runs,
-            }
-            for c in computes
-        ]
-    )
+def show_flash() -> None:
+    """Show, once, the messages actions left with ``flash``."""
+    for kind, message in st.session_state.pop(FLASH, []):
+        show = {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info, "toast": st.toast}
+        show[kind](message)
 
 
-def pipeline_runs_frame(runs: list) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "Run": r.id,
-                "Pipeline": r.display_name,
-                "Status": status_label(r.status),
-                "Trigger": r.params.get("trigger"),
-                "Experiment": r.experiment,
-                "Created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "Duration": format_seconds(r.duration_seconds),
-            }
-            for r in runs
-        ]
-    )
+def keep_choice(key: str, options: list, default_index: int = 0) -> None:
+    """Keep a selectbox's chosen value across reruns while it is still an option; otherwise choose the
+    default (call before the widget with the same ``key``)."""
+    if options and st.session_state.get(key) not in options:
+        st.session_state[key] = options[min(default_index, len(options) - 1)]
 
 
-def runs_frame(runs: list) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "Run": r.id,
-                "Experiment": r.experiment,
-                "Type": r.run_type,
-                "Status": status_label(r.status),
-                "Compute": r.compute,
-                "Created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "Duration": format_seconds(r.duration_seconds),
-                "Error": r.error or "",
-            }
-            for r in runs
-        ]
-    )
+def field_problems(*checks: Callable[[], object]) -> list[str]:
+    """The messages of the checks that raise ``InvalidInput`` (a form shows them and stays unsent)."""
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except InvalidInput as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def show_problems(problems: list[str]) -> None:
+    for problem in problems:
+        st.error(problem, icon=":material/error:")
+
+
+def actor() -> str:
+    """Who acts from this dashboard, for records such as alias history."""
+    from opml.settings import current_user
+
+    return f"{current_user()} (dashboard)"
+
+
+def version_label(model) -> str:
+    """A model version for pickers: its number, aliases and primary metric."""
+    aliases = f" · {', '.join(model.aliases)}" if model.aliases else ""
+    value = model.metrics.get(model.primary_metric)
+    metric = f" · {model.primary_metric} {value:.4f}" if value is not None else ""
+    return f"v{model.version}{aliases}{metric}"
+
+
+PRODUCTION_ALIAS = "champion"  # the alias that marks the version meant for production
+
+
+def production_version(versions: list) -> int:
+    """The version a deploy form starts with: the one aliased ``champion``, else the newest."""
+    for model in versions:
+        if PRODUCTION_ALIAS in model.aliases:
+            return model.version
+    return max(model.version for model in versions)
+
+
+def registered_versions(backend: Backend, name: str) -> set[int]:
+    """Versions of a model name registered so far (none when the name is new): after a registration, a
+    version already in this set means the content was identical and nothing new was registered."""
+    try:
+        return {model.version for model in backend.list_models(name)}
+    except OpmlError:
+        return set()

@@ -53,9 +53,17 @@ def confusion_figure(curves: dict) -> go.Figure:
 
 
 def importance_figure(importance: dict[str, float], top: int = 20) -> go.Figure:
-    items = list(importance.items())[:top][::-1]
-    figure = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h"))
-    return figure.update_layout(title="Global feature importance", xaxis_title="share of importance", **LAYOUT)
+    """The ``top`` features, most important at the top, every bar labelled (plotly would skip labels of a
+    crowded axis: the height grows with the bars instead)."""
+    items = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:top][::-1]
+    names = [name for name, _ in items]
+    figure = go.Figure(go.Bar(x=[v for _, v in items], y=names, orientation="h"))
+    return figure.update_layout(
+        title="Global feature importance",
+        xaxis_title="share of importance",
+        yaxis={"tickmode": "array", "tickvals": names, "ticktext": names, "automargin": True},
+        **{**LAYOUT, "height": 120 + 24 * len(items)},
+    )
 
 
 def telemetry_frame(events: list[dict]) -> pd.DataFrame:
