@@ -6,11 +6,22 @@ import streamlit as st
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.automl.settings import settings_problems
 from opml.leaderboard import leaderboard
-from opml.ui import format_seconds, get_backend, user_errors
+from opml.ui import format_seconds, get_backend, labelled, show_problems, user_errors
+
+FIELD_LABELS = {
+    "experiment_timeout_minutes": "Experiment timeout (minutes)",
+    "max_iterations": "Max iterations",
+    "max_concurrent_iterations": "Max concurrent iterations",
+    "n_cross_validations": "Folds",
+    "validation_size": "Validation fraction",
+    "allowed_algorithms": "Algorithms",
+    "label_column": "Label column",
+}
 
 st.title("Automated ML")
 backend = get_backend()
-datasets = backend.list_datasets()
+# Datasets a user registered first, then pipelines' outputs (newest first within each).
+datasets = sorted(backend.list_datasets(), key=lambda d: d.source.startswith("pipeline run"))
 automl_runs = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
 
 with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not automl_runs):
@@ -65,9 +76,8 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         ensembles = left.toggle("Ensembles (VotingEnsemble, StackEnsemble)", value=True, key="automl_ensembles")
         params["enable_voting_ensemble"] = params["enable_stack_ensemble"] = ensembles
         params["enable_early_stopping"] = right.toggle("Early stopping", value=True, key="automl_early_stopping")
-        problems = settings_problems(params)
-        for problem in problems.values():
-            st.error(problem, icon=":material/error:")
+        problems = labelled(settings_problems(params), FIELD_LABELS)
+        show_problems(problems)
         launch = st.button(
             "Launch", type="primary", key="automl_launch", icon=":material/play_arrow:", disabled=bool(problems)
         )
@@ -76,7 +86,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
                 run = backend.submit_run(experiment=experiment, run_type="automl", compute=compute, params=params)
                 st.session_state["automl_run"] = run.id
                 automl_runs.insert(0, run)
-                st.success(f"Launched **{run.id}**: {run.status}.")
+                st.success(f"Launched **{run.id}**: follow it below.")
 
 if not automl_runs:
     st.stop()
@@ -102,7 +112,7 @@ def watch_run() -> None:
         cols[3].metric("Duration", format_seconds(run.duration_seconds) or "–")
         timeout = progress.get("timeout_seconds") or run.params.get("experiment_timeout_minutes", 1) * 60
         elapsed = run.duration_seconds or 0.0
-        fraction = 1.0 if run.is_terminal else min(1.0, elapsed / timeout)
+        fraction = 1.0 if run.status == "Completed" else min(1.0, elapsed / timeout)
         st.progress(
             fraction,
             text=f"{progress.get('phase', run.status)} · {format_seconds(elapsed)} of {format_seconds(timeout)}",
@@ -157,9 +167,7 @@ def past_runs() -> None:
         ]
     )
     st.subheader("Past runs")
-    st.dataframe(
-        history.sort_values(["Experiment", "Created"], ascending=[True, False]), hide_index=True, key="automl_history"
-    )
+    st.dataframe(history, hide_index=True, key="automl_history")  # newest first, as listed
 
 
 past_runs()

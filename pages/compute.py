@@ -18,7 +18,9 @@ with st.container(border=True):
     vm_size = None
     if backend.kind == "azure":
         vm_size = st.text_input("VM size", value="STANDARD_DS3_V2", key="compute_vm_size")
-    problems = field_problems(lambda: check_name(name, "compute"), lambda: check_max_nodes(max_nodes))
+    problems = field_problems(
+        ("Name", lambda: check_name(name, "compute")), ("Max nodes", lambda: check_max_nodes(max_nodes))
+    )
     if name.strip():  # an empty name is not an error until the user has typed one
         show_problems(problems)
     else:

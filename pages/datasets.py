@@ -99,7 +99,7 @@ with user_errors():
     dataset = backend.get_dataset(selected, version)
     profile = backend.get_dataset_profile(selected, version)
 
-    details, preview, profile_tab = st.tabs(["Details", "Preview", "Profile"])
+    details, preview, profile_tab = st.tabs(["Details", "Preview", "Profile"], key="ds_tabs")
     with details:
         st.markdown(
             f"**{dataset.name}** version {dataset.version} · {dataset.rows:,} rows × {len(dataset.columns)} columns  \n"
@@ -131,7 +131,7 @@ with user_errors():
             ]
         )
         st.caption(f"{profile.rows:,} rows · {profile.duplicate_rows:,} exact duplicate rows")
-        st.dataframe(summary, hide_index=True, key="ds_profile_table")
+        st.dataframe(summary.astype(object).where(summary.notna(), ""), hide_index=True, key="ds_profile_table")
         column_names = [c.name for c in profile.columns]
         default = column_names.index("y") if "y" in column_names else len(column_names) - 1
         chosen = st.selectbox("Distribution of", column_names, index=default, key="ds_profile_column")

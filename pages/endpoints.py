@@ -49,7 +49,10 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
         auth = left.toggle("Key authentication", value=True, key="ep_auth")
         insights = right.toggle("App Insights telemetry", value=False, key="ep_insights")
         description = st.text_input("Description", key="ep_description")
-        problems = field_problems(lambda: check_name(name, "service"), lambda: check_port(int(port) or None))
+        problems = field_problems(
+            ("Service name", lambda: check_name(name, "service")),
+            ("Port", lambda: check_port(int(port) or None)),
+        )
         show_problems(problems)
         if st.button(
             "Deploy", type="primary", key="ep_deploy", icon=":material/rocket_launch:", disabled=bool(problems)
@@ -61,7 +64,7 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
                 )  # fmt: skip
                 st.session_state["ep_service"] = service.name
                 services.insert(0, service)
-                st.success(f"Deploying **{service.name}** ({service.model}): {service.state}.")
+                st.success(f"Deploying **{service.name}** ({service.model}): its state is in the table below.")
 
 if not services:
     st.info("No services yet.")
@@ -118,6 +121,14 @@ def switch_telemetry(name: str, key: str) -> None:
         flash(f"App Insights telemetry of {name} {state} (no redeploy needed).", kind="toast")
 
 
+def regenerate_key(name: str, which: str, confirm_key: str) -> None:
+    """Each regeneration needs its own confirmation: the tick is cleared once the key is replaced."""
+    with user_errors():
+        backend.regenerate_service_key(name, which)
+        flash(f"{which} key of {name} regenerated: the old one no longer works.", kind="toast")
+    st.session_state[confirm_key] = False
+
+
 services_overview()
 
 with user_errors():
@@ -133,14 +144,14 @@ with user_errors():
             st.code(value if reveal else "•" * 24, language="text")
         left, right = st.columns([1, 3])
         which = left.radio("Regenerate", ["Primary", "Secondary"], horizontal=True, key="ep_regen_which")
+        confirm_key = f"ep_regen_confirm_{selected}_{which}"
         confirm = right.checkbox(
-            f"I want a new {which.lower()} key: the current one stops working at once",
-            key=f"ep_regen_confirm_{selected}_{which}",
+            f"I want a new {which.lower()} key: the current one stops working at once", key=confirm_key
         )
-        if st.button(f"Regenerate {which.lower()} key", key="ep_regen", disabled=not confirm):
-            backend.regenerate_service_key(selected, which)
-            flash(f"{which} key of {selected} regenerated: the old one no longer works.")
-            st.rerun()
+        st.button(
+            f"Regenerate {which.lower()} key", key="ep_regen", disabled=not confirm,
+            on_click=regenerate_key, args=(selected, which, confirm_key),
+        )  # fmt: skip
     with insights_tab:
         toggle_key = f"ep_insights_{selected}"
         st.toggle(

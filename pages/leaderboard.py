@@ -8,7 +8,7 @@ import streamlit as st
 
 from opml.automl.names import ALL_METRICS
 from opml.leaderboard import leaderboard
-from opml.ui import get_backend, keep_choice, registered_versions, user_errors
+from opml.ui import get_backend, registered_versions, user_errors
 from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure
 
 BEST_RULE = (
@@ -24,7 +24,10 @@ if not runs:
     st.stop()
 
 run_labels = {r.id: f"{r.id} (pipeline step {r.display_name or 'automl'})" if r.parent_id else r.id for r in runs}
-keep_choice("lb_run", list(run_labels))
+# Start at the newest run that has models (a cancelled or failed run may have none).
+with_models = [r.id for r in runs if r.progress.get("best_child_id")] or [runs[0].id]
+if st.session_state.get("lb_run") not in run_labels:
+    st.session_state["lb_run"] = with_models[0]
 run_id = st.selectbox("AutoML run", list(run_labels), format_func=run_labels.get, key="lb_run")
 parent = backend.get_run(run_id)
 metric = parent.params.get("primary_metric", "accuracy")
@@ -79,7 +82,8 @@ curves = details.get("curves", {})
 row = completed[completed["run_id"] == model_id].iloc[0]
 
 tabs = st.tabs(
-    ["Metrics", "ROC", "Precision-recall", "Confusion matrix", "Calibration", "Feature importance", "Register"]
+    ["Metrics", "ROC", "Precision-recall", "Confusion matrix", "Calibration", "Feature importance", "Register"],
+    key="lb_tabs",
 )
 with tabs[0]:
     st.dataframe(
@@ -107,7 +111,9 @@ with tabs[5]:
 with tabs[6]:
     default_name = f"{parent.params.get('dataset', 'model')}-model"
     name = st.text_input("Model name", value=default_name, key="lb_register_name")
-    description = st.text_input("Description", value=f"{labels[model_id]} from {run_id}", key="lb_register_description")
+    description = st.text_input(
+        "Description", value=f"{labels[model_id]} from {run_id}", key=f"lb_register_description_{model_id}"
+    )
     if st.button("Register model", type="primary", key="lb_register", icon=":material/inventory_2:"):
         with user_errors(), st.spinner("Registering (refitting on all data if needed)…"):
             known = registered_versions(backend, name)

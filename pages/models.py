@@ -13,7 +13,6 @@ from opml.ui import (
     show_flash,
     show_problems,
     user_errors,
-    version_label,
 )
 
 st.title("Models")
@@ -51,9 +50,8 @@ left, right = st.columns([3, 1])
 name = left.selectbox("Model", names, key="models_name")
 versions = {m.version: m for m in backend.list_models(name)}
 keep_choice("models_version", list(versions))
-version = right.selectbox(
-    "Version", list(versions), format_func=lambda v: version_label(versions[v]), key="models_version"
-)
+# Labels that do not change when an alias moves (a relabelled option would reset the picker).
+version = right.selectbox("Version", list(versions), format_func=lambda v: f"v{v}", key="models_version")
 with user_errors():
     model = backend.get_model(name, version)
     st.markdown(
@@ -63,7 +61,9 @@ with user_errors():
     )
     if model.description:
         st.write(model.description)
-    details, inputs, environment, aliases_tab = st.tabs(["Metrics", "Inputs", "Environment", "Aliases"])
+    details, inputs, environment, aliases_tab = st.tabs(
+        ["Metrics", "Inputs", "Environment", "Aliases"], key="models_tabs"
+    )
     with details:
         st.dataframe(
             pd.DataFrame({"metric": list(model.metrics), "value": list(model.metrics.values())}),
@@ -92,7 +92,7 @@ with user_errors():
         )
         left, right = st.columns([3, 1])
         alias = left.text_input("Alias", value="champion", key="models_alias")
-        problems = field_problems(lambda: check_alias(alias))
+        problems = field_problems(("Alias", lambda: check_alias(alias)))
         show_problems(problems)
         right.write("")
         if right.button(f"Point at v{model.version}", key="models_alias_set", disabled=bool(problems)):

@@ -4,11 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from opml.automl.names import PRIMARY_METRICS
-from opml.naming import check_name, check_recurrence
+from opml.automl.settings import settings_problems
+from opml.naming import check_alias, check_name, check_recurrence
+from opml.pipelines.spec import check_script
 from opml.ui import (
     field_problems,
     flash,
     get_backend,
+    labelled,
     pipeline_runs_frame,
     show_flash,
     show_problems,
@@ -21,7 +24,7 @@ st.title("Pipelines")
 backend = get_backend()
 show_flash()
 pipelines = backend.list_pipelines()
-build_tab, runs_tab, publish_tab, tokens_tab = st.tabs(["Build & run", "Runs", "Published", "Tokens"])
+build_tab, runs_tab, publish_tab, tokens_tab = st.tabs(["Build & run", "Runs", "Published", "Tokens"], key="pl_tabs")
 
 with build_tab:
     with st.expander("New pipeline", icon=":material/account_tree:", expanded=not pipelines):
@@ -38,7 +41,8 @@ with build_tab:
             )
             metric = right.selectbox("Primary metric (parameter)", PRIMARY_METRICS, key="pl_metric")
             left, right = st.columns(2)
-            timeout = left.number_input("AutoML timeout, minutes (parameter)", 0.1, 1440.0, 5.0, key="pl_timeout")
+            # No min/max: the browser would silently keep the last valid value; the checks below say what is wrong.
+            timeout = left.number_input("AutoML timeout, minutes (parameter)", value=5.0, key="pl_timeout")
             compute = right.selectbox("Compute", [c.name for c in backend.list_computes()], key="pl_compute")
             prep = st.toggle("Data-preparation step (a Python file defining prepare(df))", key="pl_prep")
             script = st.text_input("Script path", key="pl_script", disabled=not prep)
@@ -46,7 +50,7 @@ with build_tab:
             left, middle, right = st.columns(3)
             model_name = left.text_input("Model name", value=f"{dataset}-model", key="pl_model", disabled=not register)
             gate = middle.toggle(
-                "Quality gate: only when it beats the alias holder",
+                "Quality gate: beat the alias holder",
                 key="pl_gate",
                 disabled=not register,
                 help="compares the AutoML step's best cross-validated primary metric with the aliased version's; "
@@ -54,8 +58,18 @@ with build_tab:
             )
             gate_alias = right.text_input("Alias", value="champion", key="pl_gate_alias", disabled=not register)
             move_alias = st.toggle("Then point the alias at the new version", key="pl_set_alias", disabled=not register)
-            if st.button("Create pipeline", type="primary", key="pl_create"):
-                with user_errors():
+            automl_problems = settings_problems(
+                {"dataset": dataset, "label_column": label, "experiment_timeout_minutes": timeout}
+            )
+            problems = labelled(automl_problems, {"experiment_timeout_minutes": "AutoML timeout"}) + field_problems(
+                ("Pipeline name", lambda: check_name(name, "pipeline")),
+                ("Script path", lambda: check_script(script) if prep else None),
+                ("Model name", lambda: check_name(model_name, "model") if register else None),
+                ("Alias", lambda: check_alias(gate_alias) if register and (gate or move_alias) else None),
+            )
+            show_problems(problems)
+            if st.button("Create pipeline", type="primary", key="pl_create", disabled=bool(problems)):
+                with user_errors():  # the backend checks the whole definition again
                     steps = []
                     training_data = "${dataset}"
                     if prep:
@@ -202,9 +216,9 @@ with publish_tab:
             interval = float(every) if kind == "Every N minutes" else None
             cron_value = cron if kind == "Cron" else None
             problems = field_problems(
-                lambda: check_name(schedule_name, "schedule"),
-                lambda: check_name(schedule_experiment, "experiment"),
-                lambda: check_recurrence(interval, cron_value),
+                ("Schedule name", lambda: check_name(schedule_name, "schedule")),
+                ("Experiment", lambda: check_name(schedule_experiment, "experiment")),
+                ("Recurrence", lambda: check_recurrence(interval, cron_value)),
             )
             show_problems(problems)
             if st.button("Create schedule", key="pl_schedule_create", disabled=bool(problems)):
@@ -273,10 +287,8 @@ with tokens_tab:
             ),
             key="pl_token_revoke_name",
         )
-        confirm = st.checkbox(
-            f"I want to revoke {doomed}: clients using it get 401 at once",
-            key=f"pl_token_revoke_confirm_{doomed}",
-            disabled=doomed is None,
+        confirm = doomed is not None and st.checkbox(
+            f"I want to revoke {doomed}: clients using it get 401 at once", key=f"pl_token_revoke_confirm_{doomed}"
         )
         if st.button("Revoke token", key="pl_token_revoke", disabled=doomed is None or not confirm):
             with user_errors():

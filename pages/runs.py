@@ -55,8 +55,12 @@ def runs_table() -> None:
     """The page of runs, refreshed while the user watches."""
     found = backend.search_runs(**query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     if not found.runs:
-        st.info("No runs match." if total else "No runs yet: AutoML and pipeline runs appear here, as do "
-                "`opml runs submit` runs.")  # fmt: skip
+        searching = any([query["filter"], query["experiment"], query["statuses"]])
+        st.info(
+            "No runs match these filters."
+            if searching
+            else "No runs yet: AutoML and pipeline runs appear here, as do `opml runs submit` runs."
+        )
         return
     first = found.offset + 1
     st.caption(f"Runs {first:,}-{found.offset + len(found.runs):,} of {found.total:,}, newest first")

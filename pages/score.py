@@ -51,7 +51,7 @@ if rows_key not in st.session_state:
     st.session_state[rows_key] = pd.DataFrame(examples[:1], columns=[c["name"] for c in schema])
 example = (examples or [{}])[0]
 
-form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"])
+form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"], key="score_tabs")
 result_key = f"score_result_{name}"
 
 
@@ -84,10 +84,12 @@ with form_tab:
             else:
                 integer = column.get("dtype") == "integer"
                 value = default if default is not None else 0
+                # Ten significant digits, shown and sent alike (92.89299999999999 is 92.893 on both).
                 record[column["name"]] = target.number_input(
                     column["name"],
-                    value=int(value) if integer else float(value),
+                    value=int(value) if integer else float(f"{float(value):.10g}"),
                     step=1 if integer else None,
+                    format=None if integer else "%.10g",
                     help=f"training range {column.get('min')} to {column.get('max')}",
                     key=widget_key,
                 )
@@ -107,6 +109,7 @@ with form_tab:
                 st.session_state[rows_key] = pd.concat(
                     [st.session_state[rows_key], pd.DataFrame([record])], ignore_index=True
                 )
+                st.caption(f"Added: the table has {len(st.session_state[rows_key])} record(s).")
 
     st.caption("Records to score together (edit cells, add or delete rows)")
     edited = st.data_editor(st.session_state[rows_key], num_rows="dynamic", key=f"score_editor_{name}")
@@ -165,7 +168,9 @@ with batch_tab:
                 )  # fmt: skip
                 labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
                 st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities)
-                st.success(f"Scored {len(labels):,} rows in {time.perf_counter() - started:.1f} s")
+                seconds = time.perf_counter() - started
+                took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+                st.success(f"Scored {len(labels):,} rows in {took}")
     if batch_key in st.session_state:
         _, batch, labels, probabilities = st.session_state[batch_key]
         output = batch.frame.assign(prediction=labels)

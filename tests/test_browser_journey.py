@@ -1,4 +1,4 @@
-"""The whole journey of DESIGN.md §6 in a real browser (Debian's chromium driven by Playwright).
+"""The README's walkthrough in a real browser (Debian's chromium driven by Playwright).
 
 The product is started exactly as the README's run command does, on its own workspace and ports.
 Then, as a user: register the Bank Marketing CSV by upload, launch AutoML and watch it complete,
@@ -183,7 +183,7 @@ def screenshot_on_failure(request, journey):
         print(f"screenshot of the failure: {path}")
 
 
-def test_1_register_the_dataset_by_upload(journey, bank_csv):
+def test_1_register_the_dataset_by_upload(journey, bank_csv, bank_rows):
     journey.check("overview")
     journey.open_page("Datasets")
     journey.page.get_by_text("Upload a file").click()
@@ -193,7 +193,7 @@ def test_1_register_the_dataset_by_upload(journey, bank_csv):
     journey.widget("ds_upload").locator('input[type="file"]').set_input_files(str(bank_csv))
     journey.widget("ds_upload").locator('[data-testid="stFileChipName"]').wait_for()
     journey.page.get_by_role("button", name="Register").click()
-    journey.text("Registered bankmarketing version 1: 26,230 rows.", timeout=60)
+    journey.text(f"Registered bankmarketing version 1: {bank_rows:,} rows.", timeout=60)
     journey.check("dataset")
 
 
@@ -277,7 +277,9 @@ def test_4_score_two_records_and_open_swagger_ui(journey, product):
     journey.cell("P(yes)", re.compile("^30$")).wait_for(
         state="attached"
     )  # the record on screen (age 30) is the one scored
+    journey.settle()  # a click while the page still runs can be lost
     journey.click("score_add")
+    journey.text("Added: the table has 2 record(s).")
     journey.settle()
     journey.click("score_table")
     journey.text("2 prediction(s) for the table's 2 record(s)")

@@ -205,6 +205,12 @@ def test_services_and_score_through_the_cli(deployed, tmp_path: Path, bank_small
     assert opml("score", "--service", name, "--json", str(json_file), workspace=workspace).returncode == 0
     bad = opml("score", "--service", name, "--record", "shoe=42", workspace=workspace)
     assert bad.returncode == 2 and "unknown column 'shoe'" in bad.stderr
+    for option in ("--csv", "--json"):
+        missing = opml("score", "--service", name, option, str(tmp_path / "missing"), workspace=workspace)
+        assert missing.returncode == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+    (tmp_path / "broken.json").write_text("{nope")
+    broken = opml("score", "--service", name, "--json", str(tmp_path / "broken.json"), workspace=workspace)
+    assert broken.returncode == 2 and "is not JSON" in broken.stderr
     off = json.loads(opml("--json", "services", "update", name, "--app-insights", "off", workspace=workspace).stdout)
     assert off["app_insights_enabled"] is False
     opml("services", "update", name, "--app-insights", "on", workspace=workspace)

@@ -46,7 +46,9 @@ def test_keys_are_masked_until_revealed_and_regenerated_after_confirmation(
     assert new.primary == keys.primary and new.secondary != keys.secondary
     shown = [c.value for c in at.code]
     assert new.secondary in shown and keys.secondary not in shown  # the revoked key is not left on screen
-    assert any("Secondary key of svc regenerated" in s.value for s in at.success)
+    assert any("Secondary key of svc regenerated" in t.value for t in at.toast)
+    assert not at.checkbox(key="ep_regen_confirm_svc_Secondary").value  # the next one needs its own tick
+    assert at.button(key="ep_regen").disabled
 
 
 def test_telemetry_toggle_updates_the_running_service_and_the_table(trained_backend: LocalBackend, automl_run_id):

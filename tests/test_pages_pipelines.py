@@ -52,9 +52,11 @@ def test_bad_pipeline_definition_shows_the_reason(local_backend: LocalBackend, b
     local_backend.register_dataset(name="bank", source=bank_small_csv)
     at = page().run()
     at.toggle(key="pl_prep").set_value(True).run()
-    at.text_input(key="pl_script").input("/no/such/prep.py")
-    at.button(key="pl_create").click().run()
-    assert "does not exist" in at.error[0].value
+    at.text_input(key="pl_script").input("/no/such/prep.py").run()
+    assert any("Script path: data_prep script /no/such/prep.py does not exist" in e.value for e in at.error)
+    assert at.button(key="pl_create").disabled
+    at.number_input(key="pl_timeout").set_value(-1).run()
+    assert any("AutoML timeout: experiment_timeout_minutes must be a positive" in e.value for e in at.error)
     assert local_backend.list_pipelines() == []
 
 

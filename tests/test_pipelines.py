@@ -116,6 +116,11 @@ def test_gateway_auth_and_bad_input(gateway_backend, published, gateway):
     )
     check(post(payload={**body, "ParameterAssignments": {"timeout": "long"}}), 400, "must be a number")
     check(
+        post(payload={**body, "ParameterAssignments": {"timeout": -1}}),
+        400,
+        "automl step 'train': experiment_timeout_minutes must be a positive number of minutes, got -1",
+    )
+    check(
         requests.post(published.endpoint, headers={**auth, "Content-Type": "application/json"}, data="{", timeout=5),
         400,
         "JSON",
@@ -153,6 +158,11 @@ def test_failing_step_fails_the_run_names_it_and_skips_the_rest(gateway_backend,
             "undeclared parameter(s): missing",
         ),
         (lambda s: [s[0], s[1], {**s[2], "model_name": "../x"}], "must not contain"),
+        (lambda s: [s[0], s[1], {**s[2], "gate_alias": "latest"}], "would read as a version"),
+        (
+            lambda s: [s[0], {**s[1], "settings": {**s[1]["settings"], "max_iterations": 0}}, s[2]],
+            "automl step 'train': max_iterations must be between 1 and 10,000",
+        ),
     ],
 )
 def test_pipeline_definitions_are_validated(gateway_backend, tmp_path, mutate, message):

@@ -89,9 +89,19 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_file(name: str) -> bytes:
+    try:
+        return Path(name).expanduser().read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
 def _records_from_args(args: argparse.Namespace, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if args.json_file:
-        document = json.loads(Path(args.json_file).read_text())
+        try:
+            document = json.loads(_read_file(args.json_file))
+        except ValueError as exc:
+            raise InvalidInput(f"{args.json_file} is not JSON: {exc}") from None
         if isinstance(document, dict):
             document = document.get("data", document.get("Inputs", {}).get("data"))
         if not isinstance(document, list):
@@ -100,7 +110,7 @@ def _records_from_args(args: argparse.Namespace, columns: list[dict[str, Any]]) 
     if args.csv_file:
         from opml.scoring import read_scoring_csv
 
-        return read_scoring_csv(Path(args.csv_file).read_bytes(), columns).records
+        return read_scoring_csv(_read_file(args.csv_file), columns).records
     from opml.scoring import record_from_pairs
 
     return [record_from_pairs(args.record, columns)]

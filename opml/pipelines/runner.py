@@ -16,7 +16,7 @@ from typing import Any
 from opml.entities import COMPLETED, FAILED, NOT_STARTED, RUNNING, SKIPPED
 from opml.errors import InvalidInput, NotFound, OpmlError
 from opml.files import PRIVATE_FILE, make_private_dir
-from opml.pipelines.spec import check_assignments, resolve
+from opml.pipelines.spec import check_assignments, check_values, resolve
 from opml.runtypes.context import RunContext, RunFailed
 
 TRIGGERS = ("UI", "REST", "Schedule", "CLI")
@@ -54,10 +54,12 @@ class PipelineRunType:
         trigger = params.get("trigger", "UI")
         if trigger not in TRIGGERS:
             raise InvalidInput(f"trigger must be one of {', '.join(TRIGGERS)}")
+        assignments = check_assignments(pipeline.parameters, params.get("parameters"))
+        check_values(pipeline.steps, {**pipeline.parameters, **assignments})
         return {
             "pipeline_id": pipeline.id,
             "published_pipeline_id": params.get("published_pipeline_id"),
-            "parameters": check_assignments(pipeline.parameters, params.get("parameters")),
+            "parameters": assignments,
             "trigger": trigger,
         }
 

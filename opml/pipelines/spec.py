@@ -110,7 +110,20 @@ def check_spec(steps: Any, parameters: Any) -> tuple[list[dict[str, Any]], dict[
     undeclared = sorted(references(clean) - set(parameters))
     if undeclared:
         raise InvalidInput(f"steps reference undeclared parameter(s): {', '.join(undeclared)}")
+    check_values(clean, dict(parameters))
     return clean, dict(parameters)
+
+
+def check_values(steps: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """The steps with these parameter values must make a valid AutoML step (a timeout of -1 is refused
+    when the run is asked for, not when its step starts). Raises InvalidInput naming the step."""
+    from opml.automl.settings import settings_problems
+
+    for step in resolve(steps, values):
+        if step["type"] == "automl":
+            problems = settings_problems(dict(step["settings"]))
+            if problems:
+                raise InvalidInput(f"automl step {step['name']!r}: {next(iter(problems.values()))}")
 
 
 def check_assignments(declared: dict[str, Any], assignments: Any) -> dict[str, Any]:

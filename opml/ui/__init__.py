@@ -29,7 +29,7 @@ def _open(path: str) -> Backend:
 
 @st.cache_resource(show_spinner="Starting the agent…")
 def _ensure_agent(path: str) -> str:
-    from opml.backends.local.launcher import start_agent
+    from opml.agent.launcher import start_agent
 
     started = start_agent(path)
     return "started" if started else "running"
@@ -149,15 +149,21 @@ def keep_choice(key: str, options: list, default_index: int = 0) -> None:
         st.session_state[key] = options[min(default_index, len(options) - 1)]
 
 
-def field_problems(*checks: Callable[[], object]) -> list[str]:
-    """The messages of the checks that raise ``InvalidInput`` (a form shows them and stays unsent)."""
+def field_problems(*checks: tuple[str, Callable[[], object]]) -> list[str]:
+    """The messages of the checks that raise ``InvalidInput``, each after its field's label (a form shows
+    them and stays unsent). A check is ``(label, callable)``."""
     problems = []
-    for check in checks:
+    for label, check in checks:
         try:
             check()
         except InvalidInput as exc:
-            problems.append(str(exc))
+            problems.append(f"{label}: {exc}")
     return problems
+
+
+def labelled(problems: dict[str, str], labels: dict[str, str]) -> list[str]:
+    """Problems keyed by setting name (``settings_problems``), each after the label of its form field."""
+    return [f"{labels.get(name, name)}: {message}" for name, message in problems.items()]
 
 
 def show_problems(problems: list[str]) -> None:
