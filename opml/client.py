@@ -1,6 +1,6 @@
 """HTTP clients for opml's contracts, the same for local and Azure ML endpoints.
 
-``score()`` talks to a scoring service (DESIGN.md §4); ``trigger_pipeline()``
+``score()`` talks to a scoring service; ``trigger_pipeline()``
 and ``wait_for_pipeline_run()`` to a published pipeline's REST endpoint.
 Errors come back as ``ScoringError`` with the server's own message.
 """

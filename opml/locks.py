@@ -1,4 +1,7 @@
-"""One agent per workspace: an exclusive ``flock`` on ``agent.lock``, released by the kernel when the agent dies."""
+"""One process per workspace: an exclusive ``flock`` on a lock file, released by the kernel when its holder dies.
+
+The agent holds its workspace's lock; anyone may ask who holds it (``holder_pid``) without taking it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from opml.backends.local.layout import PRIVATE_FILE
+from opml.files import PRIVATE_FILE
 
 
 class AgentLock:

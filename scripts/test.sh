@@ -5,4 +5,5 @@ source "$(dirname "$0")/bootstrap.sh" dev
 source scripts/chromium.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

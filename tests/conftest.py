@@ -15,6 +15,7 @@ import pytest
 
 from opml.backends.local import LocalBackend
 from opml.settings import get_settings
+from tests import reference_data
 from tests.helpers import free_port
 
 pytest_plugins = ["tests.azure_fixtures"]
@@ -27,11 +28,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def bank_csv() -> Path:
-    """The shared Bank Marketing file ($OPML_BANK_CSV, else ../shared/data/bankmarketing_train.csv)."""
-    path = Path(os.environ.get("OPML_BANK_CSV") or REPO.parent / "shared" / "data" / "bankmarketing_train.csv")
-    if not path.is_file():
-        pytest.fail(f"reference data not found at {path}; set OPML_BANK_CSV")
-    return path
+    """The Bank Marketing reference file: $OPML_BANK_CSV, ../shared/data, the user's cache, or a verified
+    download (``tests/reference_data.py``); with none of them, the test run stops with what to set."""
+    try:
+        return reference_data.bank_csv()
+    except reference_data.ReferenceDataMissing as exc:
+        pytest.exit(str(exc), returncode=2)
+
+
+@pytest.fixture(scope="session")
+def bank_rows(bank_csv: Path) -> int:
+    """Data rows of the reference file (26,230 in ../shared's sample, 32,950 in the published file)."""
+    return reference_data.rows_of(bank_csv)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +76,7 @@ def _stop_run_processes(backend: LocalBackend) -> None:
 @pytest.fixture
 def agent(local_backend: LocalBackend) -> Iterator[psutil.Popen]:
     """A real ``opml agent`` process for the test's workspace; stopped with its runs afterwards."""
-    from opml.backends.local.launcher import start_agent
+    from opml.agent.launcher import start_agent
 
     process = start_agent(local_backend.path)
     assert process is not None, "an agent was already running for a fresh workspace"
@@ -114,7 +122,7 @@ TINY_AUTOML = {
 def trained_workspace(tmp_path_factory: pytest.TempPathFactory, bank_small_csv: Path) -> tuple[Path, str]:
     """A workspace in which a short AutoML run on 2,000 Bank Marketing rows completed, through a real
     agent. Built once per test session; tests get a copy (``trained_backend``)."""
-    from opml.backends.local.launcher import start_agent
+    from opml.agent.launcher import start_agent
 
     root = tmp_path_factory.mktemp("trained") / "workspace"
     backend = LocalBackend(root)
@@ -156,7 +164,7 @@ def deployed(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
     with telemetry on, shared by the HTTP tests of a session: (backend, service name)."""
     import shutil
 
-    from opml.backends.local.launcher import start_agent
+    from opml.agent.launcher import start_agent
 
     source, run_id = trained_workspace
     root = tmp_path_factory.mktemp("deployed") / "workspace"

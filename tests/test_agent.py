@@ -10,8 +10,8 @@ import sys
 import psutil
 import pytest
 
+from opml.agent.launcher import start_agent
 from opml.backends.local import LocalBackend
-from opml.backends.local.launcher import start_agent
 from opml.entities import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING
 from tests.helpers import wait_until
 

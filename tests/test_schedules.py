@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from opml.agent.schedules import fire_due_schedules
 from opml.errors import InvalidInput
 from tests.helpers import wait_until
 from tests.test_pipelines import PARAMETERS, steps
@@ -29,12 +30,12 @@ def scheduled_runs(backend) -> list:
 def test_due_schedule_triggers_and_never_overlaps_unless_allowed(gateway_backend, published):
     schedule = gateway_backend.create_schedule(published.id, name="often", experiment="sched", interval_minutes=1)
     start = time.time()
-    assert gateway_backend.schedules.fire_due(gateway_backend, now=start + 10) == []  # not due yet
-    (first,) = gateway_backend.schedules.fire_due(gateway_backend, now=start + 61)
+    assert fire_due_schedules(gateway_backend, now=start + 10) == []  # not due yet
+    (first,) = fire_due_schedules(gateway_backend, now=start + 61)
     assert gateway_backend.get_run(first).params["trigger"] == "Schedule"
-    assert gateway_backend.schedules.fire_due(gateway_backend, now=start + 122) == []  # first still queued: skipped
+    assert fire_due_schedules(gateway_backend, now=start + 122) == []  # first still queued: skipped
     gateway_backend.cancel_run(first)
-    (second,) = gateway_backend.schedules.fire_due(gateway_backend, now=start + 183)
+    (second,) = fire_due_schedules(gateway_backend, now=start + 183)
     assert second != first and gateway_backend.schedules.get(schedule.id).last_run_id == second
 
 
@@ -43,8 +44,8 @@ def test_overlap_allowed_starts_while_the_previous_run_is_going(gateway_backend,
         published.id, name="overlap", experiment="s", interval_minutes=1, allow_overlap=True
     )
     start = time.time()
-    (first,) = gateway_backend.schedules.fire_due(gateway_backend, now=start + 61)
-    (second,) = gateway_backend.schedules.fire_due(gateway_backend, now=start + 122)
+    (first,) = fire_due_schedules(gateway_backend, now=start + 61)
+    (second,) = fire_due_schedules(gateway_backend, now=start + 122)
     assert first != second and not gateway_backend.get_run(first).is_terminal
 
 
@@ -52,7 +53,7 @@ def test_paused_schedule_fires_nothing_and_resume_does_not_burst(gateway_backend
     schedule = gateway_backend.create_schedule(published.id, name="nightly", experiment="sched", cron="0 6 * * *")
     assert schedule.recurrence == "0 6 * * *" and schedule.next_run_at.hour == 6
     gateway_backend.set_schedule_paused(schedule.id, True)
-    assert gateway_backend.schedules.fire_due(gateway_backend, now=time.time() + 3 * 86400) == []
+    assert fire_due_schedules(gateway_backend, now=time.time() + 3 * 86400) == []
     resumed = gateway_backend.set_schedule_paused(schedule.id, False)
     assert resumed.status == "Active" and resumed.next_run_at.timestamp() > time.time()
     gateway_backend.delete_schedule(schedule.id)

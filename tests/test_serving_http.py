@@ -1,4 +1,4 @@
-"""The scoring contract (DESIGN.md §4) over real HTTP against a deployed service process."""
+"""Azure ML's scoring contract (the README's HTTP contracts) over real HTTP against a deployed service."""
 
 from __future__ import annotations
 

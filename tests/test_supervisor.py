@@ -10,8 +10,8 @@ import psutil
 import pytest
 import requests
 
+from opml.agent.launcher import start_agent
 from opml.backends.local import LocalBackend
-from opml.backends.local.launcher import start_agent
 from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from tests.helpers import wait_until
 

@@ -1,4 +1,4 @@
-"""The pipeline REST gateway (DESIGN.md §4): trigger published pipelines and read run status over HTTP.
+"""The pipeline REST gateway: trigger published pipelines and read run status over HTTP.
 
 A client written for Azure ML works unchanged::
 

@@ -6,10 +6,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from opml.backends.local.agent_lock import AgentLock
+from opml.agent.processes import spawn_detached
 from opml.backends.local.layout import WorkspaceLayout
-from opml.backends.local.processes import spawn_detached
 from opml.errors import BackendUnavailable
+from opml.locks import AgentLock
 
 
 def start_agent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -45,6 +46,18 @@ def process_matches(pid: int | None, started: float | None) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
+
+
+def process_exit(popen: Any, pid: int) -> tuple[bool, int | None]:
+    """(exited, return code if known) of a process this agent started (``popen``) or adopted after a
+    restart (``popen`` None: only its pid is known, and a zombie counts as exited)."""
+    if popen is not None:
+        code = popen.poll()
+        return code is not None, code
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, None
+    except psutil.NoSuchProcess:
+        return True, None
 
 
 def spawn_detached(

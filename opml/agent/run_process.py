@@ -1,4 +1,4 @@
-"""Entry point of one run's own OS process: ``python -m opml.backends.local.run_process WS RUN_ID``.
+"""Entry point of one run's own OS process: ``python -m opml.agent.run_process WS RUN_ID``.
 
 The agent starts it with stdout and stderr going to the run's log file, in a
 new session so that a cancel can stop the run and everything it started.

@@ -19,17 +19,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
-from opml.backends.local.agent_lock import AgentLock
+from opml.agent.gateway import Gateway
+from opml.agent.processes import describe_exit, process_exit, process_matches, spawn_detached
+from opml.agent.schedules import fire_due_schedules
+from opml.agent.supervisor import ServiceSupervisor
 from opml.backends.local.backend import LocalBackend
 from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
-from opml.backends.local.processes import describe_exit, process_matches, spawn_detached
-from opml.backends.local.store import to_text, utcnow
-from opml.backends.local.supervisor import ServiceSupervisor
 from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
 from opml.errors import Conflict
-from opml.pipelines.gateway import Gateway
+from opml.locks import AgentLock
 from opml.settings import get_settings
 
 log = logging.getLogger("opml.agent")
@@ -48,15 +46,7 @@ class TrackedProcess:
 
     def exit_code(self) -> tuple[bool, int | None]:
         """(exited, return code if known)."""
-        if self.popen is not None:
-            code = self.popen.poll()
-            return code is not None, code
-        try:
-            process = psutil.Process(self.pid)
-            alive = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            alive = False
-        return not alive, None
+        return process_exit(self.popen, self.pid)
 
     def signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -83,11 +73,7 @@ class Agent:
         settings = get_settings()
         gateway = Gateway(self.backend, settings.bind_address, settings.gateway_port)
         try:
-            now = to_text(utcnow())
-            self.backend.store.execute(
-                "INSERT OR REPLACE INTO agent (id, pid, started_at, heartbeat_at) VALUES (1, ?, ?, ?)",
-                (os.getpid(), now, now),
-            )
+            self.backend.agents.record_start(os.getpid())
             log.info("agent %s serving workspace %s", os.getpid(), self.backend.path)
             gateway.start()
             log.info("pipeline gateway on http://%s:%s", settings.bind_address, settings.gateway_port)
@@ -110,7 +96,7 @@ class Agent:
         active = self.backend.runs.active()
         self._adopt_or_resolve_untracked(active)
         self._forward_cancels(active)
-        self.backend.schedules.fire_due(self.backend)
+        fire_due_schedules(self.backend)
         self._start_queued()
         self.supervisor.tick()
         self._heartbeat()
@@ -177,7 +163,7 @@ class Agent:
         layout = self.backend.layout
         make_private_dir(layout.run_dir(run.id))
         popen, started = spawn_detached(
-            "opml.backends.local.run_process", str(layout.root), run.id,
+            "opml.agent.run_process", str(layout.root), run.id,
             workspace=layout.root, log_path=layout.run_log(run.id), cwd=layout.run_dir(run.id),
         )  # fmt: skip
         self.backend.runs.set_process(run.id, popen.pid, started)
@@ -193,7 +179,7 @@ class Agent:
         if time.monotonic() - self._last_heartbeat < HEARTBEAT_SECONDS:
             return
         self._last_heartbeat = time.monotonic()
-        self.backend.store.execute("UPDATE agent SET heartbeat_at = ? WHERE id = 1", (to_text(utcnow()),))
+        self.backend.agents.heartbeat()
 
     def _append_log(self, run_id: str, line: str) -> None:
         path = self.backend.layout.run_log(run_id)

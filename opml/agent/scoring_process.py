@@ -1,4 +1,4 @@
-"""Entry point of one scoring process: ``python -m opml.serving.server WORKSPACE SERVICE``.
+"""Entry point of one scoring process: ``python -m opml.agent.scoring_process WORKSPACE SERVICE``.
 
 Started and watched by the agent's supervisor, like one Azure Container
 Instance per service. Loads the registered model (refusing a tampered file),

@@ -1,7 +1,7 @@
 """The agent's supervisor: one scoring process per deployed service, kept alive.
 
 For each service whose desired state is "deployed" it starts
-``python -m opml.serving.server`` (state Transitioning), probes ``GET /`` until
+``python -m opml.agent.scoring_process`` (state Transitioning), probes ``GET /`` until
 the service answers (Healthy), restarts a process that dies with exponential
 backoff (Unhealthy, with the reason), and gives up after repeated crashes
 (Failed, with the last lines of the service log). A deleted service's process
@@ -19,10 +19,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-import psutil
 import requests
 
-from opml.backends.local.processes import process_matches, spawn_detached
+from opml.agent.processes import process_exit, process_matches, spawn_detached
 from opml.backends.local.services import DELETED
 from opml.entities import HEALTHY, SERVICE_FAILED, TRANSITIONING, UNHEALTHY
 
@@ -43,14 +42,7 @@ class ServiceProcess:
     healthy: bool = False
 
     def exited(self) -> tuple[bool, int | None]:
-        if self.popen is not None:
-            code = self.popen.poll()
-            return code is not None, code
-        try:
-            process = psutil.Process(self.pid)
-            return process.status() == psutil.STATUS_ZOMBIE, None
-        except psutil.NoSuchProcess:
-            return True, None
+        return process_exit(self.popen, self.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
         try:
@@ -128,7 +120,11 @@ class ServiceSupervisor:
             return
         layout = self.backend.layout
         popen, started = spawn_detached(
-            "opml.serving.server", str(layout.root), name, workspace=layout.root, log_path=layout.service_log(name)
+            "opml.agent.scoring_process",
+            str(layout.root),
+            name,
+            workspace=layout.root,
+            log_path=layout.service_log(name),
         )
         self.services.set_process(name, popen.pid, started)
         if row["state"] != UNHEALTHY:

@@ -107,8 +107,8 @@ class PeakMemory(threading.Thread):
 
 
 def run_opml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    from opml.agent.launcher import start_agent
     from opml.backends.local import LocalBackend
-    from opml.backends.local.launcher import start_agent
 
     workspace = Path(tempfile.mkdtemp(prefix="opml-bench-"))
     backend = LocalBackend(workspace)

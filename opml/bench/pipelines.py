@@ -36,8 +36,8 @@ def _free_port() -> int:
 
 def run(args: argparse.Namespace) -> int:
     os.environ["OPML_GATEWAY_PORT"] = str(_free_port())
+    from opml.agent.launcher import start_agent
     from opml.backends.local import LocalBackend
-    from opml.backends.local.launcher import start_agent
     from opml.settings import get_settings
 
     get_settings.cache_clear()

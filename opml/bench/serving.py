@@ -93,7 +93,7 @@ def prepare(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from opml.backends.local.launcher import start_agent
+    from opml.agent.launcher import start_agent
 
     backend, automl = prepare(args)
     agent = start_agent(backend.path)

@@ -31,7 +31,7 @@ APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from opml.backends.local.launcher import start_agent
+    from opml.agent.launcher import start_agent
 
     workspace = local_backend_of(args).path
     agent = start_agent(workspace)
@@ -69,7 +69,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_agent(args: argparse.Namespace) -> int:
     import logging
 
-    from opml.backends.local.agent import serve_forever
+    from opml.agent.scheduler import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve_forever(local_backend_of(args).path)

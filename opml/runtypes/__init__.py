@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from opml.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from opml.backends.base import Backend
     from opml.runtypes.context import RunContext
 
 RUN_TYPES: dict[str, str] = {
@@ -28,7 +27,9 @@ RUN_TYPES: dict[str, str] = {
 class RunType(Protocol):
     name: str
 
-    def validate(self, params: dict[str, Any], backend: Backend) -> dict[str, Any]: ...
+    def validate(self, params: dict[str, Any], backend: Any) -> dict[str, Any]:
+        """The clean parameters of a run about to be queued (``backend``: the workspace it is submitted to).
+        Raises InvalidInput; nothing is queued then."""
 
     def execute(self, context: RunContext) -> None: ...
 

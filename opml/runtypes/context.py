@@ -5,12 +5,47 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from opml.entities import CANCEL_REQUESTED, Run
 
-if TYPE_CHECKING:
-    from opml.backends.local.backend import LocalBackend
+
+class RunRecords(Protocol):
+    """The run records a run may read and write (its own, its children's)."""
+
+    def insert(self, **run: Any) -> Run: ...
+    def get(self, run_id: str) -> Run: ...
+    def set_status(self, run_id: str, status: str) -> bool: ...
+    def set_params(self, run_id: str, params: Mapping[str, Any]) -> None: ...
+    def update_progress(self, run_id: str, progress: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None: ...
+    def metrics(self, run_id: str) -> dict[str, float]: ...
+    def finish(self, run_id: str, status: str, error: str | None = None) -> bool: ...
+    def finish_open_children(self, parent_id: str, status: str, error: str | None = None) -> int: ...
+
+
+class RunFolders(Protocol):
+    """Where a run's files go."""
+
+    def run_dir(self, run_id: str) -> Path: ...
+    def run_log(self, run_id: str) -> Path: ...
+    def run_outputs(self, run_id: str) -> Path: ...
+
+
+class RunHost(Protocol):
+    """What a run may do in its workspace: its records and folders, the pipelines it runs, and the few
+    workspace operations a step needs. The local backend is one; nothing here depends on it."""
+
+    runs: RunRecords
+    layout: RunFolders
+    pipelines: Any  # get(pipeline_id) -> opml.entities.Pipeline
+
+    def get_dataset(self, name: str, version: int | None = None) -> Any: ...
+    def load_dataset(self, name: str, version: int | None = None, *, nrows: int | None = None) -> Any: ...
+    def register_dataset(self, **dataset: Any) -> Any: ...
+    def register_model(self, **model: Any) -> Any: ...
+    def get_model_by_alias(self, name: str, alias: str) -> Any: ...
+    def set_model_alias(self, name: str, alias: str, version: int, *, actor: str | None = None) -> Any: ...
 
 
 class RunFailed(Exception):
@@ -18,7 +53,7 @@ class RunFailed(Exception):
 
 
 class RunContext:
-    def __init__(self, backend: LocalBackend, run: Run):
+    def __init__(self, backend: RunHost, run: Run):
         self.backend = backend
         self.run = run
         self.output_dir: Path = backend.layout.run_dir(run.id) / "outputs"

@@ -1,4 +1,4 @@
-"""The scoring ASGI app of one service (DESIGN.md §4): ``GET /``, ``POST /score``, ``/swagger.json``, ``/docs``.
+"""The scoring ASGI app of one service: ``GET /``, ``POST /score``, ``/swagger.json``, ``/docs``.
 
 Errors are real status codes with ``{"error", "status_code"}`` bodies; every
 ``/score`` answer carries ``X-Ms-Request-Id`` and ``X-Ms-Run-Function-Failed``.

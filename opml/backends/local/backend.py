@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.base import Backend, DatasetSource
-from opml.backends.local.agent_lock import AgentLock
+from opml.backends.local.agents import AgentRepository
 from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
 from opml.backends.local.layout import WorkspaceLayout
@@ -18,7 +18,7 @@ from opml.backends.local.pipelines import PipelineRepository
 from opml.backends.local.runs import RunRepository
 from opml.backends.local.schedules import ScheduleRepository
 from opml.backends.local.services import ServiceRepository
-from opml.backends.local.store import Store, from_text
+from opml.backends.local.store import Store
 from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
     ACTIVE,
@@ -39,6 +39,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import Conflict, InvalidInput
+from opml.locks import AgentLock
 from opml.naming import check_name
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace, get_settings
@@ -62,6 +63,7 @@ class LocalBackend(Backend):
         self.pipelines = PipelineRepository(self.store)
         self.tokens = TokenRepository(self.store, self.layout)
         self.schedules = ScheduleRepository(self.store)
+        self.agents = AgentRepository(self.store)
         self.computes.ensure_default()
 
     @property
@@ -87,9 +89,7 @@ class LocalBackend(Backend):
 
     def agent_status(self) -> AgentStatus:
         pid = AgentLock(self.layout.agent_lock).holder_pid()
-        row = self.store.query_one("SELECT pid, started_at, heartbeat_at FROM agent WHERE id = 1")
-        started = from_text(row["started_at"]) if row else None
-        heartbeat = from_text(row["heartbeat_at"]) if row else None
+        started, heartbeat = self.agents.last_seen()
         if pid is None:
             return AgentStatus(False, None, started, heartbeat, "no agent is running for this workspace")
         return AgentStatus(True, pid, started, heartbeat, f"agent running (pid {pid})")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 import time
 import uuid
@@ -12,10 +11,9 @@ from typing import Any
 
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.entities import ACTIVE, Schedule
-from opml.errors import NotFound, OpmlError
+from opml.errors import NotFound
 from opml.naming import check_name, check_recurrence
 
-log = logging.getLogger("opml.schedules")
 PAUSED = "Paused"
 
 
@@ -90,30 +88,14 @@ class ScheduleRepository:
         if not self._store.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)):
             raise NotFound(f"no schedule with id {schedule_id!r}")
 
-    def fire_due(self, backend: Any, now: float | None = None) -> list[str]:
-        """Trigger every due, active schedule (the agent calls this each tick); returns the new run ids.
-
-        Without ``allow_overlap`` a schedule whose previous run is still going skips this occurrence.
-        """
-        now = time.time() if now is None else now
-        started = []
+    def due(self, now: float) -> list[dict[str, Any]]:
+        """Active schedules whose time has come, each moved on to its next occurrence (at once, so that a
+        slow trigger never fires the same occurrence twice)."""
+        found = []
         for row in self._store.query("SELECT * FROM schedules WHERE status = ? AND next_run_at <= ?", (ACTIVE, now)):
             self._store.execute("UPDATE schedules SET next_run_at = ? WHERE id = ?", (next_time(row, now), row["id"]))
-            if row["last_run_id"] and not row["allow_overlap"]:
-                try:
-                    if not backend.get_run(row["last_run_id"]).is_terminal:
-                        log.info("schedule %s: previous run %s still going; skipped", row["name"], row["last_run_id"])
-                        continue
-                except NotFound:
-                    pass
-            try:
-                run = backend.trigger_published_pipeline(
-                    row["published_id"], experiment=row["experiment"], parameters=json.loads(row["parameters"]),
-                    trigger="Schedule", description=f"schedule {row['name']}",
-                )  # fmt: skip
-            except OpmlError as exc:  # disabled or deleted pipeline: try again next time
-                log.warning("schedule %s could not trigger: %s", row["name"], exc)
-                continue
-            self._store.execute("UPDATE schedules SET last_run_id = ? WHERE id = ?", (run.id, row["id"]))
-            started.append(run.id)
-        return started
+            found.append({**dict(row), "parameters": json.loads(row["parameters"])})
+        return found
+
+    def record_run(self, schedule_id: str, run_id: str) -> None:
+        self._store.execute("UPDATE schedules SET last_run_id = ? WHERE id = ?", (run_id, schedule_id))
