@@ -58,6 +58,9 @@ def check_port(port: object) -> int | None:
     return port
 
 
+MAX_INTERVAL_MINUTES = 525_600
+
+
 def check_recurrence(interval_minutes: object, cron: object) -> tuple[float | None, str | None]:
     """A schedule's recurrence: a positive, finite number of minutes, or a valid cron expression (not both)."""
     if (interval_minutes is None) == (cron is None):
@@ -66,14 +69,22 @@ def check_recurrence(interval_minutes: object, cron: object) -> tuple[float | No
         if (
             isinstance(interval_minutes, bool)
             or not isinstance(interval_minutes, (int, float))
-            or not 0 < interval_minutes < float("inf")
+            or not 0 < interval_minutes <= MAX_INTERVAL_MINUTES
         ):
-            raise InvalidInput(f"the interval must be a positive number of minutes, got {interval_minutes!r}")
+            raise InvalidInput(
+                f"the interval must be a positive number of minutes, at most {MAX_INTERVAL_MINUTES:,} (a year), "
+                f"got {interval_minutes!r}"
+            )
         return float(interval_minutes), None
     from croniter import croniter
 
-    if not isinstance(cron, str) or not croniter.is_valid(cron):
-        raise InvalidInput(f"not a valid cron expression: {cron!r} (e.g. '0 6 * * *' for 06:00 every day)")
+    example = "(e.g. '0 6 * * *' for 06:00 every day)"
+    if not isinstance(cron, str) or len(cron.split()) != 5 or not croniter.is_valid(cron):
+        raise InvalidInput(f"not a valid cron expression of 5 fields: {cron!r} {example}")
+    try:
+        croniter(cron).get_next(float)
+    except Exception:  # croniter's own error for an expression that never comes (30 February)
+        raise InvalidInput(f"the cron expression {cron!r} never fires {example}") from None
     return None, cron
 
 
@@ -83,6 +94,8 @@ _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 def check_alias(alias: object) -> str:
     """A model alias such as ``champion``: a letter, then letters, digits, '_' or '-' (not ``latest``, not
     ``v<number>``, which would read as versions)."""
+    if alias is not None and not isinstance(alias, str):
+        raise InvalidInput(f"an alias is a name (text), got {alias!r}")
     if not isinstance(alias, str) or not alias.strip():
         raise InvalidInput("alias name is required")
     alias = alias.strip()
@@ -93,3 +106,24 @@ def check_alias(alias: object) -> str:
     if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
         raise InvalidInput(f"alias {alias!r} would read as a version; choose another name (e.g. champion)")
     return alias
+
+
+MAX_VERSION = 10**9
+
+
+def check_version(version: object, what: str = "model") -> int:
+    """A version number as users give it: a whole number from 1 (not a boolean, not a float)."""
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise InvalidInput(f"{what} version must be a whole number from 1 to {MAX_VERSION:,}, got {version!r}")
+    return version
+
+
+def check_lineage(lineage: object) -> str | None:
+    """Where a dataset's bytes came from, as recorded: printable text of at most 500 characters."""
+    if lineage is None:
+        return None
+    if not isinstance(lineage, str) or not lineage.strip():
+        raise InvalidInput(f"lineage must be text, got {lineage!r}")
+    if len(lineage) > 500 or not lineage.isprintable():
+        raise InvalidInput("lineage must be printable text of at most 500 characters (no line breaks or controls)")
+    return lineage.strip()

@@ -47,6 +47,24 @@ def current_user() -> str:
         return f"uid {os.getuid()}"
 
 
+AZURE_CONFIG_VARIABLE = "OPML_AZURE_CONFIG"
+
+
+def azure_config_from_environment() -> str | None:
+    """The Azure ML ``config.json`` named by ``$OPML_AZURE_CONFIG`` (``opml up --config`` sets it), if any."""
+    return os.environ.get(AZURE_CONFIG_VARIABLE) or None
+
+
+def autostart_agent() -> bool:
+    """Whether the dashboard starts the local workspace's agent when none runs (``OPML_AUTOSTART_AGENT=0``: no)."""
+    return os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0"
+
+
+def appinsights_connection_string() -> str | None:
+    """Azure Monitor's connection string: services with telemetry on also export their requests there."""
+    return os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None
+
+
 def default_workspace() -> Path:
     return Path(os.environ.get("OPML_WORKSPACE") or Path.home() / ".opml" / "workspace").expanduser()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from opml.backends.base import Backend
 from opml.errors import BackendUnavailable, InvalidInput
+from opml.settings import azure_config_from_environment
 
 # name -> (module, class, what to install when the import fails)
 KNOWN_BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -25,14 +26,11 @@ KNOWN_BACKENDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-AZURE_CONFIG_VARIABLE = "OPML_AZURE_CONFIG"
-
-
 def azure_config_candidates() -> list[Path]:
     """Azure ML ``config.json`` files this process can see: ``$OPML_AZURE_CONFIG``, then where
     ``Workspace.from_config()`` looks (``./config.json``, ``./.azureml/config.json``)."""
     found = []
-    for candidate in (os.environ.get(AZURE_CONFIG_VARIABLE), "config.json", ".azureml/config.json"):
+    for candidate in (azure_config_from_environment(), "config.json", ".azureml/config.json"):
         if candidate and Path(candidate).expanduser().is_file():
             path = Path(candidate).expanduser().resolve()
             if path not in found and _looks_like_azure_config(path):
@@ -79,3 +77,16 @@ def open_workspace(
             raise InvalidInput("the azure backend needs config=<path to the workspace's config.json>")
         return cls(config=Path(config))
     return cls(path)
+
+
+def chosen_config(config: str | os.PathLike | None = None) -> str | None:
+    """The Azure ML workspace to open, if any: ``config`` when given, else ``$OPML_AZURE_CONFIG``; None means
+    the local workspace. The CLI and the dashboard both choose through this."""
+    return str(config) if config else azure_config_from_environment()
+
+
+def open_chosen_workspace(path: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None) -> Backend:
+    """The workspace a command works on: Azure ML when a ``config.json`` is chosen (``chosen_config``), else
+    the local folder ``path`` (default ``$OPML_WORKSPACE``, else ``~/.opml/workspace``)."""
+    azure = chosen_config(config)
+    return open_workspace(config=azure) if azure else open_workspace(path)

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
-from opml.automl.settings import settings_problems
+from opml.automl.settings import automl_params, settings_problems
 from opml.leaderboard import leaderboard
 from opml.ui import format_seconds, get_backend, labelled, show_problems, user_errors
 
@@ -41,7 +41,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         )
         left, middle, right = st.columns(3)
         experiment = left.text_input("Experiment", value=f"{dataset_name}-automl", key="automl_experiment")
-        task = middle.selectbox("Task", ["classification"], key="automl_task")
+        middle.selectbox("Task", ["classification"], key="automl_task")
         metric = right.selectbox("Primary metric", PRIMARY_METRICS, key="automl_metric")
         left, middle, right = st.columns(3)
         compute = left.selectbox("Compute", [c.name for c in backend.list_computes()], key="automl_compute")
@@ -53,29 +53,31 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         validation = middle.radio(
             "Validation", ["Cross-validation", "Validation split"], horizontal=True, key="automl_validation"
         )
-        params = {
-            "dataset": dataset_name,
-            "dataset_version": version,
-            "label_column": label,
-            "task": task,
-            "primary_metric": metric,
-            "experiment_timeout_minutes": timeout,
-            "max_iterations": max_iterations,
-            "max_concurrent_iterations": concurrency,
-        }
+        folds, split = None, None
         if validation == "Cross-validation":
-            params["n_cross_validations"] = right.number_input("Folds", value=5, step=1, key="automl_folds")
+            folds = right.number_input("Folds", value=5, step=1, key="automl_folds")
         else:
-            params["validation_size"] = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
-        params["allowed_algorithms"] = st.multiselect(
-            "Algorithms", list(ALGORITHMS), default=list(ALGORITHMS), key="automl_algorithms"
-        )
-        if not params["allowed_algorithms"]:
+            split = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
+        allowed = st.multiselect("Algorithms", list(ALGORITHMS), default=list(ALGORITHMS), key="automl_algorithms")
+        if not allowed:
             st.caption("No algorithm chosen: every algorithm is tried.")
         left, right = st.columns(2)
         ensembles = left.toggle("Ensembles (VotingEnsemble, StackEnsemble)", value=True, key="automl_ensembles")
-        params["enable_voting_ensemble"] = params["enable_stack_ensemble"] = ensembles
-        params["enable_early_stopping"] = right.toggle("Early stopping", value=True, key="automl_early_stopping")
+        early_stopping = right.toggle("Early stopping", value=True, key="automl_early_stopping")
+        params = automl_params(
+            dataset=dataset_name,
+            label_column=label,
+            dataset_version=version,
+            primary_metric=metric,
+            timeout_minutes=timeout,
+            max_iterations=max_iterations,
+            max_concurrent_iterations=concurrency,
+            n_cross_validations=folds,
+            validation_size=split,
+            allowed_algorithms=allowed,
+            ensembles=ensembles,
+            early_stopping=early_stopping,
+        )
         problems = labelled(settings_problems(params), FIELD_LABELS)
         show_problems(problems)
         launch = st.button(

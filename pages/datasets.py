@@ -27,9 +27,11 @@ with st.expander("Register a dataset", icon=":material/add:", expanded=not backe
     kind = st.radio("From", ["Web URL", "Upload a file", "Local path"], horizontal=True, key="ds_source_kind")
     with st.form("register_dataset", clear_on_submit=False):
         name = st.text_input(
-            "Name", key="ds_name", help="letters, digits, '_', '.' or '-' (e.g. bankmarketing); a new name or a "
-            "new version of an existing one"
-        )  # fmt: skip
+            "Name",
+            key="ds_name",
+            help="letters, digits, '_', '.' or '-' (e.g. bankmarketing); a new name or a "
+            "new version of an existing one",
+        )
         if kind == "Web URL":
             source = st.text_input("URL of a CSV file", key="ds_url", help="an http(s) address of a CSV file")
         elif kind == "Upload a file":

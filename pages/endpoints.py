@@ -59,9 +59,14 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
         ):
             with user_errors():  # the backend checks again (and refuses a name or port in use)
                 service = backend.deploy_model(
-                    name=name, model_name=model_name, model_version=version, auth_enabled=auth,
-                    app_insights_enabled=insights, port=int(port) or None, description=description,
-                )  # fmt: skip
+                    name=name,
+                    model_name=model_name,
+                    model_version=version,
+                    auth_enabled=auth,
+                    app_insights_enabled=insights,
+                    port=int(port) or None,
+                    description=description,
+                )
                 st.session_state["ep_service"] = service.name
                 services.insert(0, service)
                 st.success(f"Deploying **{service.name}** ({service.model}): its state is in the table below.")
@@ -149,15 +154,21 @@ with user_errors():
             f"I want a new {which.lower()} key: the current one stops working at once", key=confirm_key
         )
         st.button(
-            f"Regenerate {which.lower()} key", key="ep_regen", disabled=not confirm,
-            on_click=regenerate_key, args=(selected, which, confirm_key),
-        )  # fmt: skip
+            f"Regenerate {which.lower()} key",
+            key="ep_regen",
+            disabled=not confirm,
+            on_click=regenerate_key,
+            args=(selected, which, confirm_key),
+        )
     with insights_tab:
         toggle_key = f"ep_insights_{selected}"
         st.toggle(
-            "App Insights enabled", value=service.app_insights_enabled, key=toggle_key,
-            on_change=switch_telemetry, args=(selected, toggle_key),
-        )  # fmt: skip
+            "App Insights enabled",
+            value=service.app_insights_enabled,
+            key=toggle_key,
+            on_change=switch_telemetry,
+            args=(selected, toggle_key),
+        )
         with user_errors():  # on Azure, telemetry lives in Application Insights: say so, keep the tabs
             frame = telemetry_frame(backend.get_service_telemetry(selected))
             if frame.empty:

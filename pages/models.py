@@ -127,9 +127,12 @@ with user_errors():
             )
     path = backend.download_model(name, version)
     st.download_button(
-        "Download model.pkl", data=path.read_bytes(), file_name=f"{name}-{version}.pkl", key="models_download",
+        "Download model.pkl",
+        data=path.read_bytes(),
+        file_name=f"{name}-{version}.pkl",
+        key="models_download",
         icon=":material/download:",
-    )  # fmt: skip
+    )
     confirm = st.checkbox(f"I want to delete {model.id}", key=f"models_delete_confirm_{model.id}")
     if st.button("Delete this version", disabled=not confirm, key="models_delete", icon=":material/delete:"):
         with user_errors():

@@ -163,9 +163,12 @@ with batch_tab:
                 bar = st.progress(0.0, text="Scoring…")
                 started = time.perf_counter()
                 probabilities = score_in_chunks(
-                    service.scoring_uri, batch.records, key=key, probabilities=True,
+                    service.scoring_uri,
+                    batch.records,
+                    key=key,
+                    probabilities=True,
                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
-                )  # fmt: skip
+                )
                 labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
                 st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities)
                 seconds = time.perf_counter() - started
@@ -182,9 +185,12 @@ with batch_tab:
             confusion = pd.crosstab(truth.rename("actual"), pd.Series(labels, name="predicted"))
             st.plotly_chart(px.imshow(confusion, text_auto=True, title="Confusion matrix"), key="score_batch_confusion")
         st.download_button(
-            "Download scored CSV", data=scored_csv(batch.frame, labels, probabilities),
-            file_name=f"{name}-scored.csv", key="score_batch_download", icon=":material/download:",
-        )  # fmt: skip
+            "Download scored CSV",
+            data=scored_csv(batch.frame, labels, probabilities),
+            file_name=f"{name}-scored.csv",
+            key="score_batch_download",
+            icon=":material/download:",
+        )
 
 with snippets_tab:
     reveal = st.toggle("Put the real key in the snippets", value=False, key="score_reveal")

@@ -63,7 +63,10 @@ def submit_automl(azure, bank_small_csv, **settings):
 
 
 PIPELINE_STEPS = [
-    {"name": "train", "type": "automl",
-     "settings": {"dataset": "${dataset}", "label_column": "y", "experiment_timeout_minutes": 20}},
+    {
+        "name": "train",
+        "type": "automl",
+        "settings": {"dataset": "${dataset}", "label_column": "y", "experiment_timeout_minutes": 20},
+    },
     {"name": "register", "type": "register_model", "model_name": "bank-model"},
-]  # fmt: skip
+]

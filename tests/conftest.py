@@ -112,7 +112,7 @@ def http_folder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 TINY_AUTOML = {
     "dataset": "bank",
     "label_column": "y",
-    "experiment_timeout_minutes": 0.3,
+    "experiment_timeout_minutes": 0.5,
     "max_iterations": 10,
     "n_cross_validations": 3,
 }

@@ -158,9 +158,14 @@ def test_crashing_trial_is_a_failed_child_and_the_run_goes_on(local_backend: Loc
         experiment="crash",
         run_type="automl",
         compute="cpu-cluster",
-        params={**TINY_AUTOML, "dataset": "numeric", "featurization": "off", "max_iterations": 4,
-                "allowed_algorithms": ["LightGBM", "LogisticRegression"]},
-    )  # fmt: skip
+        params={
+            **TINY_AUTOML,
+            "dataset": "numeric",
+            "featurization": "off",
+            "max_iterations": 4,
+            "allowed_algorithms": ["LightGBM", "LogisticRegression"],
+        },
+    )
     finished = local_backend.wait_for_run(run.id, timeout=120)
     assert finished.status == COMPLETED, finished.error
     children = local_backend.list_runs(parent_id=run.id)
@@ -173,9 +178,11 @@ def test_crashing_trial_is_a_failed_child_and_the_run_goes_on(local_backend: Loc
 def test_cancel_stops_an_automl_run_and_its_children(local_backend: LocalBackend, agent, bank_small_csv):
     local_backend.register_dataset(name="bank", source=bank_small_csv)
     run = local_backend.submit_run(
-        experiment="cancel", run_type="automl", compute="cpu-cluster",
+        experiment="cancel",
+        run_type="automl",
+        compute="cpu-cluster",
         params={**TINY_AUTOML, "experiment_timeout_minutes": 5, "max_iterations": 1000},
-    )  # fmt: skip
+    )
     wait_until(lambda: local_backend.list_runs(parent_id=run.id), timeout=60, what="the first child")
     local_backend.cancel_run(run.id)
     assert local_backend.wait_for_run(run.id, timeout=30).status == CANCELED

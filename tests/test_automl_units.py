@@ -248,10 +248,18 @@ def _portfolio_search(
         y = ((X["a"] + (X["b"] == "x")) > 0.5).astype(int).to_numpy()
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
     return Search(
-        SearchData(X=X, y=y, classes=["0", "1"], folds=folds), algorithms=["LightGBM"], metric="accuracy",
-        max_iterations=4, max_concurrent=1, deadline=time.monotonic() + budget_seconds, early_stopping=False,
-        featurize=featurize, seed=0, on_trial_start=lambda trial: None, on_trial_end=lambda trial: None,
-    )  # fmt: skip
+        SearchData(X=X, y=y, classes=["0", "1"], folds=folds),
+        algorithms=["LightGBM"],
+        metric="accuracy",
+        max_iterations=4,
+        max_concurrent=1,
+        deadline=time.monotonic() + budget_seconds,
+        early_stopping=False,
+        featurize=featurize,
+        seed=0,
+        on_trial_start=lambda trial: None,
+        on_trial_end=lambda trial: None,
+    )
 
 
 def _shape(trial) -> tuple[int, int, float]:
@@ -335,9 +343,14 @@ def test_best_threshold_prefers_a_plateau_to_a_lone_spike():
     # beats the plateau (0.51-0.70) by 5 rows; one step either side loses 45 rows.
     y = np.array([1] * 45 + [0] * 45 + [0] * 40 + [1] * 40 + [0] * 40)
     positive = np.concatenate(
-        [np.full(45, 0.305), np.full(45, 0.295), np.linspace(0.33, 0.5, 40), np.linspace(0.71, 0.9, 40),
-         np.linspace(0.05, 0.25, 40)]
-    )  # fmt: skip
+        [
+            np.full(45, 0.305),
+            np.full(45, 0.295),
+            np.linspace(0.33, 0.5, 40),
+            np.linspace(0.71, 0.9, 40),
+            np.linspace(0.05, 0.25, 40),
+        ]
+    )
     proba = np.column_stack([1 - positive, positive])
     accuracy = {t: compute_metrics(y, proba, t)["accuracy"] for t in (0.29, 0.3, 0.31, 0.6)}
     assert accuracy[0.3] > accuracy[0.6] > max(accuracy[0.29], accuracy[0.31])
@@ -357,8 +370,13 @@ def test_the_linear_fast_path_predicts_what_scikit_learn_predicts(n_classes):
     np.testing.assert_allclose(fast_predict_proba(model, X[:20]), model.predict_proba(X[:20]), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("config", [{"n_estimators": 60, "max_leaves": 31, "grow_policy": "lossguide", "max_depth": 0},
-                                    {"n_estimators": 40, "max_depth": 6, "subsample": 0.8}])  # fmt: skip
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"n_estimators": 60, "max_leaves": 31, "grow_policy": "lossguide", "max_depth": 0},
+        {"n_estimators": 40, "max_depth": 6, "subsample": 0.8},
+    ],
+)
 def test_the_packed_xgboost_predicts_what_xgboost_predicts_missing_values_included(config):
     import xgboost
 
@@ -402,3 +420,26 @@ def test_a_refitted_estimator_is_packed_again():
         fast_predict_proba(model.fit(X, first), X[:5])  # packs the first fit
         model.fit(X, second)
         np.testing.assert_allclose(fast_predict_proba(model, X[:50]), model.predict_proba(X[:50]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("params", "setting", "message"),
+    [
+        ({"enable_early_stopping": "false"}, "enable_early_stopping", "must be true or false"),
+        ({"allowed_algorithms": "LightGBM"}, "allowed_algorithms", "must be a list of algorithm names"),
+        ({"blocked_algorithms": [5]}, "blocked_algorithms", "must be a list of algorithm names"),
+        ({"max_iterations": float("inf")}, "max_iterations", "must be a number"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_named(params, setting, message):
+    from opml.automl.settings import settings_problems
+
+    problems = settings_problems({"dataset": "d", "label_column": "y", **params})
+    assert message in problems[setting]
+
+
+def test_settings_that_are_not_a_mapping_are_refused():
+    from opml.automl.settings import settings_problems
+
+    assert "mapping" in settings_problems(None)["settings"]  # type: ignore[arg-type]
+    assert settings_problems({"dataset": "d", "label_column": "y", "max_iterations": None}) == {}  # the default

@@ -108,13 +108,15 @@ def test_credentials_are_chosen_like_azures_tools(cloud, environ, cli, expected)
     [
         ("AuthenticationException: AADSTS700082: The refresh token has expired", Unauthorized),
         ("AuthorizationFailed: The client does not have authorization to perform action", Unauthorized),
-        ("Operation could not be completed as it results in exceeding approved standardDSv2Family Cores quota",
-         Conflict),
+        (
+            "Operation could not be completed as it results in exceeding approved standardDSv2Family Cores quota",
+            Conflict,
+        ),
         ("WebserviceException: Service bank already exists", AlreadyExists),
         ("ModelNotFoundException: Model with name x not found", NotFound),
         ("Received bad response from Execution Service: 500", BackendUnavailable),
     ],
-)  # fmt: skip
+)
 def test_azure_errors_become_opml_errors_with_azures_message(message, error):
     translated = translate(AzureError(message))
     assert isinstance(translated, error)
@@ -164,9 +166,13 @@ def test_compute_is_an_amlcompute_cluster(azure, cloud):
 
 def test_automl_run_is_submitted_with_the_same_settings_as_locally(azure, cloud, bank_small_csv):
     run = submit_automl(
-        azure, bank_small_csv, primary_metric="AUC_weighted", allowed_algorithms=["LightGBM", "RandomForest"],
-        n_cross_validations=3, max_concurrent_iterations=2,
-    )  # fmt: skip
+        azure,
+        bank_small_csv,
+        primary_metric="AUC_weighted",
+        allowed_algorithms=["LightGBM", "RandomForest"],
+        n_cross_validations=3,
+        max_concurrent_iterations=2,
+    )
     settings = cloud.last_call("Experiment.submit")["config"].settings
     assert settings["task"] == "classification"
     assert settings["primary_metric"] == "AUC_weighted"
@@ -207,8 +213,11 @@ def test_children_are_the_leaderboard_and_the_best_is_registered(azure, azure_ex
     call = azure_executor.last_call("Run.register_model")
     assert call["run_id"] == rows[0]["run_id"] and call["model_path"] == "outputs/model.pkl"
     assert (model.name, model.version, model.algorithm, model.primary_metric) == (
-        "bank-model", 1, "VotingEnsemble", "accuracy",
-    )  # fmt: skip
+        "bank-model",
+        1,
+        "VotingEnsemble",
+        "accuracy",
+    )
     assert model.metrics["accuracy"] == 0.921 and model.dataset == "bank:1" and model.tags == {"stage": "test"}
     assert [m.version for m in azure.list_models("bank-model")] == [1]
     assert azure.download_model("bank-model").read_bytes() == f"model of {rows[0]['run_id']}".encode()
@@ -237,8 +246,12 @@ def test_deploy_is_aci_with_auth_and_the_automl_scoring_script(azure, azure_mode
     assert service.state == "Transitioning" and service.compute_type == "ACI"
     deploy = cloud.last_call("Model.deploy")
     assert deploy["deployment_config"] == {
-        "cpu_cores": 1, "memory_gb": 2, "auth_enabled": True, "enable_app_insights": True, "description": "",
-    }  # fmt: skip
+        "cpu_cores": 1,
+        "memory_gb": 2,
+        "auth_enabled": True,
+        "enable_app_insights": True,
+        "description": "",
+    }
     assert deploy["overwrite"] is False and deploy["models"][0].version == 1
     entry = Path(deploy["inference_config"].entry_script)
     assert entry.read_text().startswith("def init()")
@@ -265,8 +278,10 @@ def test_service_keys_update_logs_and_delete(azure, azure_model, cloud):
 
     updated = azure.update_service("bank-svc", app_insights_enabled=True)
     assert cloud.last_call("AciWebservice.update") == {
-        "name": "bank-svc", "auth_enabled": None, "enable_app_insights": True,
-    }  # fmt: skip
+        "name": "bank-svc",
+        "auth_enabled": None,
+        "enable_app_insights": True,
+    }
     assert updated.app_insights_enabled
     assert azure.get_service_logs("bank-svc", tail=1) == "scoring service ready"
     with pytest.raises(BackendUnavailable, match="Application Insights"):
@@ -314,10 +329,15 @@ def test_data_prep_step_feeds_automl(azure, cloud, bank_small_csv, tmp_path):
     script = tmp_path / "prep.py"
     script.write_text("def prepare(df):\n    return df.dropna()\n")
     steps = [
-        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "bank",
-         "output_dataset": "bank-prepared"},
+        {
+            "name": "prep",
+            "type": "data_prep",
+            "script": str(script),
+            "input_dataset": "bank",
+            "output_dataset": "bank-prepared",
+        },
         {"name": "train", "type": "automl", "settings": {"dataset": "bank-prepared", "label_column": "y"}},
-    ]  # fmt: skip
+    ]
     pipeline = azure.create_pipeline(name="prep-train", steps=steps)
     azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
     prep, train = cloud.last_call("Experiment.submit")["config"].steps
@@ -390,10 +410,13 @@ def test_rest_trigger_sends_azures_body_with_the_aad_header(azure):
     [
         (15, None, {"frequency": "Minute", "interval": 15, "hours": None, "minutes": None, "week_days": None}),
         (None, "30 6 * * *", {"frequency": "Day", "interval": 1, "hours": [6], "minutes": [30], "week_days": None}),
-        (None, "0 7 * * 1,5", {"frequency": "Week", "interval": 1, "hours": [7], "minutes": [0],
-                               "week_days": ["Monday", "Friday"]}),
+        (
+            None,
+            "0 7 * * 1,5",
+            {"frequency": "Week", "interval": 1, "hours": [7], "minutes": [0], "week_days": ["Monday", "Friday"]},
+        ),
     ],
-)  # fmt: skip
+)
 def test_schedules_become_azure_recurrences(azure, pipeline, cloud, interval, cron, expected):
     published = azure.publish_pipeline(pipeline.id, name="Bankmarketing Train")
     schedule = azure.create_schedule(

@@ -55,12 +55,15 @@ def instance_attributes(cls) -> str:
         ("Run", "id tags properties parent experiment type status display_name"),
         ("AmlCompute", "name type provisioning_state scale_settings"),
         ("Model", "id name version description tags properties run_id created_time"),
-        ("AciWebservice", "name models state auth_enabled enable_app_insights scoring_uri swagger_uri created_time "
-                          "updated_time description error compute_type"),
+        (
+            "AciWebservice",
+            "name models state auth_enabled enable_app_insights scoring_uri swagger_uri created_time "
+            "updated_time description error compute_type",
+        ),
         ("PublishedPipeline", "id name description version status endpoint"),
         ("Schedule", "id name pipeline_id status"),
     ],
-)  # fmt: skip
+)
 def test_attributes_opml_reads_exist_on_the_real_classes(real_sdk, attribute, names):
     real_class = getattr(real_sdk, attribute)
     source = instance_attributes(real_class)

@@ -44,8 +44,13 @@ def product(tmp_path_factory, bank_csv: Path):
     env.pop("OPML_AZURE_CONFIG", None)
     process = subprocess.Popen(
         [str(REPO / "scripts/run.sh"), "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     backend = LocalBackend(workspace)
     url = f"http://127.0.0.1:{port}"
 
@@ -334,9 +339,11 @@ def test_6_pipeline_published_triggered_from_outside_and_watched(journey, produc
     journey.check("pipeline-published")
 
     answer = requests.post(
-        endpoint.group(1), headers={"Authorization": f"Bearer {token}"},
-        json={"ExperimentName": "bank-rest", "ParameterAssignments": {}}, timeout=10,
-    )  # fmt: skip
+        endpoint.group(1),
+        headers={"Authorization": f"Bearer {token}"},
+        json={"ExperimentName": "bank-rest", "ParameterAssignments": {}},
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     run_id = answer.json()["Id"]
 

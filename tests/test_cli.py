@@ -126,8 +126,9 @@ def test_aliases_through_the_cli(trained_backend, automl_run_id):
     assert opml("models", "alias", "m", "champion", "1", workspace=workspace).returncode == 0
     history = json.loads(opml("--json", "models", "aliases", "m", workspace=workspace).stdout)
     assert [(h["alias"], h["version"], h["previous_version"]) for h in history] == [
-        ("champion", 1, 2), ("champion", 2, None),
-    ]  # fmt: skip
+        ("champion", 1, 2),
+        ("champion", 2, None),
+    ]
     assert history[0]["actor"].endswith("(CLI)")
     bad = opml("models", "show", "m@nobody", workspace=workspace)
     assert bad.returncode == 2 and "has no alias 'nobody' (its aliases: champion)" in bad.stderr
@@ -141,8 +142,17 @@ def test_aliases_through_the_cli(trained_backend, automl_run_id):
 
 def test_runs_search_and_compare_through_the_cli(trained_backend, automl_run_id):
     workspace = trained_backend.path
-    found = opml("--json", "runs", "list", "--filter", "metrics.accuracy > 0.5", "--children", "--limit", "2",
-                 workspace=workspace)  # fmt: skip
+    found = opml(
+        "--json",
+        "runs",
+        "list",
+        "--filter",
+        "metrics.accuracy > 0.5",
+        "--children",
+        "--limit",
+        "2",
+        workspace=workspace,
+    )
     assert found.returncode == 0, found.stderr
     assert len(json.loads(found.stdout)) == 2
     table = opml(
@@ -235,8 +245,23 @@ def test_cli_works_against_an_azure_workspace(cloud, tmp_path, monkeypatch, caps
     for variable, value in (("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")):
         monkeypatch.setenv(variable, value)
     config = str(write_config(tmp_path))
-    assert main(["--config", config, "--json", "compute", "create", "gpu-nodes", "--max-nodes", "3",
-                 "--vm-size", "STANDARD_NC6"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--config",
+                config,
+                "--json",
+                "compute",
+                "create",
+                "gpu-nodes",
+                "--max-nodes",
+                "3",
+                "--vm-size",
+                "STANDARD_NC6",
+            ]
+        )
+        == 0
+    )
     assert cloud.last_call("ComputeTarget.create")["provisioning_configuration"]["vm_size"] == "STANDARD_NC6"
     capsys.readouterr()
     monkeypatch.setenv("OPML_AZURE_CONFIG", config)

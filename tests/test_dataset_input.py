@@ -131,3 +131,10 @@ def test_url_serving_html_is_refused(local_backend: LocalBackend, http_folder):
 def test_other_url_schemes_are_refused(local_backend: LocalBackend):
     with pytest.raises(InvalidInput, match="unsupported URL scheme"):
         local_backend.register_dataset(name="x", source="ftp://example.org/data.csv")
+
+
+@pytest.mark.parametrize("lineage", ["x" * 501, "line one\nline two", "\x1b[31mred", {"a": 1}, b"xx"])
+def test_a_bad_lineage_is_refused(local_backend, lineage):
+    with pytest.raises(InvalidInput, match="lineage must be"):
+        local_backend.register_dataset(name="d", source=b"a,y\n1,no\n", lineage=lineage)
+    assert local_backend.list_datasets() == []

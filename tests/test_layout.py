@@ -12,9 +12,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Modules a page may import besides opml.ui: pure helpers that hold no workspace state.
 PURE_HELPERS = {
-    "opml.automl.names", "opml.automl.settings", "opml.client", "opml.entities", "opml.errors",
-    "opml.leaderboard", "opml.naming", "opml.pipelines.spec", "opml.scoring", "opml.snippets",
-}  # fmt: skip
+    "opml.automl.names",
+    "opml.automl.settings",
+    "opml.client",
+    "opml.entities",
+    "opml.errors",
+    "opml.leaderboard",
+    "opml.naming",
+    "opml.pipelines.spec",
+    "opml.scoring",
+    "opml.snippets",
+}
 LIBRARIES = {"streamlit", "pandas", "plotly", "json", "math", "time", "pathlib"}
 
 

@@ -168,13 +168,18 @@ def test_leaderboard_labels_hyperparameters_and_compares_by_difference(trained_b
 
 
 def test_leaderboard_lists_the_automl_step_of_a_pipeline(trained_backend: LocalBackend, automl_run_id):
-    pipeline_run = trained_backend.runs.insert(experiment="p", run_type="pipeline", compute="cpu-cluster",
-                                               params={"pipeline_id": "x"})  # fmt: skip
+    pipeline_run = trained_backend.runs.insert(
+        experiment="p", run_type="pipeline", compute="cpu-cluster", params={"pipeline_id": "x"}
+    )
     step = trained_backend.runs.insert(
-        experiment="p", run_type="pipeline_step", compute="cpu-cluster", parent_id=pipeline_run.id,
-        run_id=f"{pipeline_run.id}_train", display_name="train",
+        experiment="p",
+        run_type="pipeline_step",
+        compute="cpu-cluster",
+        parent_id=pipeline_run.id,
+        run_id=f"{pipeline_run.id}_train",
+        display_name="train",
         params={**trained_backend.get_run(automl_run_id).params},
-    )  # fmt: skip
+    )
     trial = trained_backend.runs.insert(
         experiment="p",
         run_type="automl_trial",

@@ -106,9 +106,16 @@ def test_a_pipeline_run_shows_its_step_graph_and_logs(local_backend: LocalBacken
     steps = [{"name": "train", "type": "automl", "settings": {"dataset": "bank", "label_column": "y"}}]
     pipeline = local_backend.create_pipeline(name="p", steps=steps)
     run = local_backend.run_pipeline(pipeline.id, experiment="p")
-    step = local_backend.runs.insert(experiment="p", run_type="pipeline_step", compute="cpu-cluster",
-                                     params={"step": steps[0]}, parent_id=run.id, run_id=f"{run.id}_train",
-                                     status="Running", display_name="train")  # fmt: skip
+    step = local_backend.runs.insert(
+        experiment="p",
+        run_type="pipeline_step",
+        compute="cpu-cluster",
+        params={"step": steps[0]},
+        parent_id=run.id,
+        run_id=f"{run.id}_train",
+        status="Running",
+        display_name="train",
+    )
     local_backend.layout.run_log(step.id).parent.mkdir(parents=True, exist_ok=True)
     local_backend.layout.run_log(step.id).write_text("[opml] step train (automl)\n")
     for path in ("pages/pipelines.py", "pages/runs.py"):

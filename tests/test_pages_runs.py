@@ -21,9 +21,11 @@ def many_runs(backend: LocalBackend, count: int) -> list[str]:
     with backend.store.transaction():
         for index in range(count):
             run = backend.runs.insert(
-                experiment="old-bank" if index % 5 == 0 else "noise", run_type="command", compute="cpu-cluster",
+                experiment="old-bank" if index % 5 == 0 else "noise",
+                run_type="command",
+                compute="cpu-cluster",
                 params={"command": ["true"], "index": index},
-            )  # fmt: skip
+            )
             backend.runs.log_metrics(run.id, {"accuracy": index / count})
             backend.runs.finish(run.id, "Completed")
             ids.append(run.id)

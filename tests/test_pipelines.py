@@ -10,20 +10,39 @@ from pathlib import Path
 import pytest
 import requests
 
-from opml.errors import AlreadyExists, InvalidInput, NotFound
+from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from tests.helpers import other_model_run, wait_until
 
 
 def steps(script: Path, model_name: str = "bank-pipeline-model") -> list[dict]:
     return [
-        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "${dataset}",
-         "output_dataset": "bank-prepared"},
-        {"name": "train", "type": "automl", "settings": {
-            "dataset": "bank-prepared", "label_column": "y", "experiment_timeout_minutes": "${timeout}",
-            "max_iterations": 4, "n_cross_validations": 3, "primary_metric": "${metric}"}},
-        {"name": "register", "type": "register_model", "model_name": model_name, "gate_alias": "champion",
-         "set_alias": "champion"},
-    ]  # fmt: skip
+        {
+            "name": "prep",
+            "type": "data_prep",
+            "script": str(script),
+            "input_dataset": "${dataset}",
+            "output_dataset": "bank-prepared",
+        },
+        {
+            "name": "train",
+            "type": "automl",
+            "settings": {
+                "dataset": "bank-prepared",
+                "label_column": "y",
+                "experiment_timeout_minutes": "${timeout}",
+                "max_iterations": 4,
+                "n_cross_validations": 3,
+                "primary_metric": "${metric}",
+            },
+        },
+        {
+            "name": "register",
+            "type": "register_model",
+            "model_name": model_name,
+            "gate_alias": "champion",
+            "set_alias": "champion",
+        },
+    ]
 
 
 PARAMETERS = {"dataset": "bank", "timeout": 0.25, "metric": "accuracy"}
@@ -55,22 +74,30 @@ def test_publish_trigger_over_rest_and_watch_to_completed(gateway_backend, publi
     # Exactly what an Azure ML client does with a published pipeline:
     auth_header = gateway_backend.auth_header()
     response = requests.post(
-        published.endpoint, headers=auth_header,
+        published.endpoint,
+        headers=auth_header,
         json={"ExperimentName": "bank-rest", "ParameterAssignments": {"metric": "AUC_weighted"}},
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["Status"] == "NotStarted" and answer["PipelineId"] == published.id
     run_id = answer["Id"]
     status = wait_until(
-        lambda: (doc := requests.get(f"{gateway}/{run_id}", headers=auth_header).json())["Status"]
-        in ("Completed", "Failed") and doc,
-        timeout=180, interval=1, what="the pipeline run to end",
-    )  # fmt: skip
+        lambda: (
+            (doc := requests.get(f"{gateway}/{run_id}", headers=auth_header).json())["Status"]
+            in ("Completed", "Failed")
+            and doc
+        ),
+        timeout=180,
+        interval=1,
+        what="the pipeline run to end",
+    )
     assert status["Status"] == "Completed", status["Error"]
     assert [(s["Name"], s["Status"]) for s in status["StepRuns"]] == [
-        ("prep", "Completed"), ("train", "Completed"), ("register", "Completed"),
-    ]  # fmt: skip
+        ("prep", "Completed"),
+        ("train", "Completed"),
+        ("register", "Completed"),
+    ]
     model = gateway_backend.get_model("bank-pipeline-model")
     assert model.version == 1 and model.primary_metric == "AUC_weighted"
     assert "duration" not in {c["name"] for c in model.manifest["input_schema"]}  # the prep step ran
@@ -211,8 +238,12 @@ def test_pipelines_through_the_cli(gateway_backend, tmp_path):
     definition.write_text(json.dumps({"steps": steps(tmp_path / "prep.py"), "parameters": PARAMETERS}))
 
     def opml(*args):
-        return subprocess.run([sys.executable, "-m", "opml", "--workspace", str(gateway_backend.path), *args],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "opml", "--workspace", str(gateway_backend.path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     created = json.loads(opml("--json", "pipelines", "create", "bank-train", "--file", str(definition)).stdout)
     published = json.loads(
@@ -240,14 +271,20 @@ def test_the_quality_gate_registers_only_a_model_that_beats_the_alias_holder(tra
     new_accuracy = automl.progress["best_metric"]
     holder = backend.register_model(name="bank-model", run_id=other_model_run(backend, automl_run_id))
     backend.set_model_alias("bank-model", "champion", holder.version)
-    step = {"name": "register", "type": "register_model", "model_name": "bank-model", "gate_alias": "champion",
-            "set_alias": "champion"}  # fmt: skip
+    step = {
+        "name": "register",
+        "type": "register_model",
+        "model_name": "bank-model",
+        "gate_alias": "champion",
+        "set_alias": "champion",
+    }
     context = RunContext(backend, automl)
 
     def holder_accuracy(value: float) -> None:
         metrics = json.dumps({**holder.metrics, "accuracy": value})
-        backend.store.execute("UPDATE models SET metrics = ? WHERE name = 'bank-model' AND version = ?",
-                              (metrics, holder.version))  # fmt: skip
+        backend.store.execute(
+            "UPDATE models SET metrics = ? WHERE name = 'bank-model' AND version = ?", (metrics, holder.version)
+        )
 
     holder_accuracy(0.9999)
     assert PIPELINE._register(context, step, automl)["model"] is None
@@ -260,3 +297,30 @@ def test_the_quality_gate_registers_only_a_model_that_beats_the_alias_holder(tra
     registered = PIPELINE._register(context, step, automl)["model"]
     assert registered == "bank-model:2" and "better, registering" in capsys.readouterr().out
     assert backend.get_model_by_alias("bank-model", "champion").version == 2
+
+
+def test_non_finite_parameter_values_are_refused(gateway_backend, tmp_path):
+    with pytest.raises(InvalidInput, match="finite number"):
+        gateway_backend.create_pipeline(
+            name="nan", steps=steps(tmp_path / "prep.py"), parameters={**PARAMETERS, "timeout": float("nan")}
+        )
+    pipeline = gateway_backend.create_pipeline(name="ok", steps=steps(tmp_path / "prep.py"), parameters=PARAMETERS)
+    for value in (float("inf"), float("nan")):
+        with pytest.raises(InvalidInput, match="finite number"):
+            gateway_backend.run_pipeline(pipeline.id, experiment="x", parameters={"timeout": value})
+    assert gateway_backend.list_pipeline_runs() == []
+    assert gateway_backend.search_runs(filter="params.x = 1").total == 0  # the store's JSON stays readable
+
+
+def test_a_version_an_alias_once_named_is_never_given_to_another_model(trained_backend, automl_run_id):
+    backend = trained_backend
+    first = backend.register_model(name="m", run_id=automl_run_id)
+    second = backend.register_model(name="m", run_id=other_model_run(backend, automl_run_id))
+    backend.set_model_alias("m", "champion", second.version)
+    backend.set_model_alias("m", "champion", first.version)
+    backend.delete_model("m", second.version)
+    again = backend.register_model(name="m", run_id=other_model_run(backend, automl_run_id))
+    assert again.version == second.version + 1 and again.aliases == ()
+    backend.set_model_alias("m", "challenger", again.version)
+    with pytest.raises(Conflict, match="holds alias"):  # checked inside the delete's own transaction too
+        backend.models.delete("m", again.version, in_use_by=[])

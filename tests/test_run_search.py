@@ -52,10 +52,14 @@ def runs(local_backend: LocalBackend) -> LocalBackend:
             experiment="bank" if index % 2 else "cars",
             run_type="automl" if index % 3 else "command",
             compute="cpu-cluster",
-            params={"primary_metric": "accuracy" if index % 4 else "AUC_weighted", "max_iterations": index,
-                    "label_column": "y", "nested": {"a": 1}},
+            params={
+                "primary_metric": "accuracy" if index % 4 else "AUC_weighted",
+                "max_iterations": index,
+                "label_column": "y",
+                "nested": {"a": 1},
+            },
             tags={"owner": "ana" if index < 6 else "Bob"},
-        )  # fmt: skip
+        )
         local_backend.runs.log_metrics(run.id, {"accuracy": 0.5})
         local_backend.runs.log_metrics(run.id, {"accuracy": 0.85 + index / 100, "AUC_weighted": 0.9})
         local_backend.runs.finish(run.id, "Failed" if index == 7 else "Completed")
@@ -113,7 +117,7 @@ def test_search_pages_through_every_run(runs: LocalBackend):
     [
         ({"limit": 0}, "limit must be between 1 and 1000"),
         ({"limit": 5000}, "limit must be between 1 and 1000"),
-        ({"offset": -1}, "offset must be 0 or more"),
+        ({"offset": -1}, "offset must be between 0 and"),
         ({"statuses": ["Done"]}, "unknown run status"),
         ({"filter": "nonsense"}, "unknown run attribute"),
     ],
@@ -125,7 +129,80 @@ def test_bad_searches_are_refused(runs: LocalBackend, kwargs, message):
 
 def test_child_runs_are_searched_when_asked(runs: LocalBackend):
     parent = runs.runs.list(limit=1)[0]
-    runs.runs.insert(experiment=parent.experiment, run_type="automl_trial", compute="cpu-cluster",
-                     params={"algorithm": "LightGBM"}, parent_id=parent.id)  # fmt: skip
+    runs.runs.insert(
+        experiment=parent.experiment,
+        run_type="automl_trial",
+        compute="cpu-cluster",
+        params={"algorithm": "LightGBM"},
+        parent_id=parent.id,
+    )
     assert runs.search_runs(filter="params.algorithm = 'LightGBM'").total == 0
     assert runs.search_runs(filter="params.algorithm = 'LightGBM'", top_level_only=False).total == 1
+
+
+@pytest.fixture
+def odd_runs(local_backend: LocalBackend) -> LocalBackend:
+    """Runs whose values SQL and Python could read differently: non-ASCII keys, lists, booleans, big ints."""
+    values = [
+        ({"cmd": ["python", "train.py"], "flag": True, "big": 2**53 + 1}, {"équipe": "data", "owner": "Zoë"}),
+        ({"cmd": "python train.py", "flag": 1, "big": 2**53}, {"équipe": "ops", "owner": "zoë"}),
+    ]
+    for params, tags in values:
+        local_backend.runs.insert(experiment="odd", run_type="command", compute="cpu-cluster", params=params, tags=tags)
+    return local_backend
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tags.`équipe` = 'data'",
+        "params.cmd LIKE '%train%'",
+        "params.cmd = 'python train.py'",
+        "params.flag = 1",
+        "params.big = 9007199254740992",
+        "params.big > 9007199254740992",
+        "tags.owner ILIKE 'zoë'",
+        "tags.owner ILIKE 'ZOË'",
+    ],
+)
+def test_sql_and_run_by_run_agree_on_odd_values(odd_runs: LocalBackend, text):
+    clauses = parse(text)
+    expected = [r.id for r in odd_runs.list_runs(limit=10) if matches(r, {}, clauses)]
+    assert [r.id for r in odd_runs.search_runs(filter=text).runs] == expected
+    assert expected or text.endswith("'ZOË'")  # each filter but the non-ASCII fold matches something
+
+
+def test_like_matches_as_sql_does_and_never_backtracks_for_long():
+    import itertools
+    import re
+    from types import SimpleNamespace
+
+    def reference(pattern: str, text: str) -> bool:
+        regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+        return re.fullmatch(regex, text, re.DOTALL) is not None
+
+    for pattern in map("".join, itertools.product("a%_b", repeat=4)):
+        for text in map("".join, itertools.product("ab", repeat=5)):
+            run = SimpleNamespace(display_name=text)
+            assert matches(run, {}, parse(f"display_name LIKE '{pattern}'")) == reference(pattern, text)
+    hard = SimpleNamespace(display_name="a" * 2000)  # a backtracking regex takes minutes on this one
+    assert not matches(hard, {}, parse("display_name LIKE '%a%a%a%a%a%a%a%a%a%b'"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"offset": 2**63}, "offset must be between 0 and"),
+        ({"statuses": "Completed"}, "statuses must be a list"),
+        ({"statuses": [None]}, "statuses must be a list"),
+        ({"experiment": ["a"]}, "experiment must be a name"),
+        ({"filter": "status = '\ud800'"}, "valid text"),
+        ({"filter": "status = 'Completed' and"}, "a clause must follow 'and'"),
+        ({"filter": " and ".join(["metrics.a > 0"] * 21)}, "at most 20 clauses"),
+        ({"filter": "metrics.`` = 1"}, "names nothing"),
+        ({"filter": "tags.`say \"hi\"` = 'x'"}, "double quotes"),
+    ],
+)
+def test_odd_searches_are_refused_with_a_message(local_backend: LocalBackend, kwargs, message):
+    with pytest.raises(InvalidInput, match=message):
+        local_backend.search_runs(**kwargs)

@@ -67,6 +67,10 @@ def test_paused_schedule_fires_nothing_and_resume_does_not_burst(gateway_backend
         ({"interval_minutes": 5, "cron": "* * * * *"}, "either an interval"),
         ({"interval_minutes": 0}, "positive number"),
         ({"cron": "every day"}, "not a valid cron"),
+        ({"interval_minutes": 1e10}, "at most 525,600"),
+        ({"interval_minutes": float("nan")}, "positive number of minutes"),
+        ({"cron": "0 0 30 2 *"}, "never fires"),
+        ({"cron": "* * * * * *"}, "5 fields"),
         ({"interval_minutes": 5, "parameters": {"nope": 1}}, "unknown parameter"),
     ],
 )
@@ -87,11 +91,25 @@ def test_agent_fires_a_short_recurrence(gateway_backend, published, agent):
 
 def test_schedules_through_the_cli(gateway_backend, published):
     def opml(*args):
-        return subprocess.run([sys.executable, "-m", "opml", "--workspace", str(gateway_backend.path), *args],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "opml", "--workspace", str(gateway_backend.path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
-    created = opml("--json", "pipelines", "schedule", published.id, "--name", "nightly", "--experiment", "cli",
-                   "--cron", "0 6 * * *")  # fmt: skip
+    created = opml(
+        "--json",
+        "pipelines",
+        "schedule",
+        published.id,
+        "--name",
+        "nightly",
+        "--experiment",
+        "cli",
+        "--cron",
+        "0 6 * * *",
+    )
     assert created.returncode == 0, created.stderr
     schedule_id = json.loads(created.stdout)["id"]
     listed = json.loads(opml("--json", "pipelines", "schedules").stdout)

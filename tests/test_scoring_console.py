@@ -114,9 +114,13 @@ def test_batch_of_1000_rows_matches_in_process_predictions(deployed, bank_csv):
     progress = []
     key = backend.get_service_keys(name).primary
     probabilities = score_in_chunks(
-        service.scoring_uri, batch.records, key=key, probabilities=True, chunk_rows=300,
+        service.scoring_uri,
+        batch.records,
+        key=key,
+        probabilities=True,
+        chunk_rows=300,
         on_progress=lambda done, total: progress.append(done),
-    )  # fmt: skip
+    )
     assert progress == [300, 600, 900, 1000]
     labels = labels_from_probabilities(probabilities, manifest["classes"], manifest["threshold"])
     assert labels == list(model.predict(frame.drop(columns=["y", "note"])))
@@ -131,9 +135,11 @@ def test_batch_of_50000_rows_in_chunks(deployed, bank_csv):
     batch = read_scoring_csv(frame.to_csv(index=False).encode(), manifest["input_schema"])
     calls = []
     labels = score_in_chunks(
-        backend.get_service(name).scoring_uri, batch.records, key=backend.get_service_keys(name).primary,
+        backend.get_service(name).scoring_uri,
+        batch.records,
+        key=backend.get_service_keys(name).primary,
         on_progress=lambda done, total: calls.append(done),
-    )  # fmt: skip
+    )
     assert len(labels) == 50_000 and len(calls) == 50
 
 

@@ -65,9 +65,11 @@ def test_azure_shape_with_probabilities(deployed, service, headers, records):
     assert [sorted(r) for r in results] == [["no", "yes"]] * 3
     assert [r["yes"] for r in results] == pytest.approx(expected[:, 1].tolist(), abs=1e-12)
     labels = requests.post(
-        service.scoring_uri, json={"Inputs": {"data": records[:3]}, "GlobalParameters": {"method": "predict"}},
-        headers=headers, timeout=10,
-    ).json()  # fmt: skip
+        service.scoring_uri,
+        json={"Inputs": {"data": records[:3]}, "GlobalParameters": {"method": "predict"}},
+        headers=headers,
+        timeout=10,
+    ).json()
     assert set(labels["Results"]) <= {"no", "yes"}
 
 
@@ -263,3 +265,25 @@ def test_the_service_log_has_one_line_per_request_and_never_the_key_or_body(depl
     text = backend.get_service_logs(name, tail=5000)
     keys = backend.get_service_keys(name)
     assert keys.primary not in text and keys.secondary not in text and marker not in text
+
+
+def test_a_client_that_leaves_mid_body_gets_one_log_line_and_no_traceback(deployed, service, headers):
+    import socket
+    from urllib.parse import urlparse
+
+    backend, name = deployed
+
+    def request_lines() -> list[str]:
+        return [line for line in backend.get_service_logs(name, tail=5000).splitlines() if "POST /score" in line]
+
+    before_lines, before_text = len(request_lines()), backend.get_service_logs(name, tail=5000)
+    address = urlparse(service.scoring_uri)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+        connection.sendall(
+            f"POST /score HTTP/1.1\r\nHost: {address.hostname}\r\nContent-Type: application/json\r\n"
+            f'Authorization: {headers["Authorization"]}\r\nContent-Length: 100\r\n\r\n{{"data": ['.encode()
+        )
+    lines = wait_until(lambda: len(request_lines()) > before_lines and request_lines(), timeout=10, what="a line")
+    assert " 400 " in lines[-1]
+    added = backend.get_service_logs(name, tail=5000)[len(before_text) :]
+    assert "Traceback" not in added and "ClientDisconnect" not in added

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opml.entities import ACTIVE, NOT_STARTED, QUEUED, Run
 from opml.errors import OpmlError
-from opml.serving.keys import bearer_token
+from opml.keys import bearer_token
 
 log = logging.getLogger("opml.gateway")
 PREFIX = "/pipelines/v1.0/PipelineRuns"
@@ -50,11 +50,17 @@ def run_document(backend: Any, run: Run) -> dict[str, Any]:
         "EndTimeUtc": _time(run.ended_at),
         "Error": run.error,
         "StepRuns": [
-            {"Id": s.id, "Name": s.display_name, "Status": s.status, "StartTimeUtc": _time(s.started_at),
-             "EndTimeUtc": _time(s.ended_at), "Error": s.error}
+            {
+                "Id": s.id,
+                "Name": s.display_name,
+                "Status": s.status,
+                "StartTimeUtc": _time(s.started_at),
+                "EndTimeUtc": _time(s.ended_at),
+                "Error": s.error,
+            }
             for s in steps
         ],
-    }  # fmt: skip
+    }
 
 
 def create_gateway_app(backend: Any) -> FastAPI:
@@ -95,9 +101,13 @@ def create_gateway_app(backend: Any) -> FastAPI:
         if published.status != ACTIVE:
             return _error(409, f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
         run = backend.trigger_published_pipeline(
-            published_id, experiment=experiment.strip(), parameters=body.get("ParameterAssignments") or {},
-            trigger="REST", description=str(body.get("Description") or ""), tags=body.get("Tags") or {},
-        )  # fmt: skip
+            published_id,
+            experiment=experiment.strip(),
+            parameters=body.get("ParameterAssignments") or {},
+            trigger="REST",
+            description=str(body.get("Description") or ""),
+            tags=body.get("Tags") or {},
+        )
         return JSONResponse(
             {"Id": run.id, "Status": NOT_STARTED, "ExperimentName": run.experiment, "PipelineId": published.id}
         )

@@ -27,9 +27,14 @@ def start_agent(
     if lock.holder_pid() is not None:
         return None
     process, _ = spawn_detached(
-        "opml", "--workspace", str(layout.root), "agent", workspace=layout.root, log_path=layout.agent_log,
+        "opml",
+        "--workspace",
+        str(layout.root),
+        "agent",
+        workspace=layout.root,
+        log_path=layout.agent_log,
         extra_env=extra_env,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if lock.holder_pid() is not None:

@@ -163,9 +163,13 @@ class Agent:
         layout = self.backend.layout
         make_private_dir(layout.run_dir(run.id))
         popen, started = spawn_detached(
-            "opml.agent.run_process", str(layout.root), run.id,
-            workspace=layout.root, log_path=layout.run_log(run.id), cwd=layout.run_dir(run.id),
-        )  # fmt: skip
+            "opml.agent.run_process",
+            str(layout.root),
+            run.id,
+            workspace=layout.root,
+            log_path=layout.run_log(run.id),
+            cwd=layout.run_dir(run.id),
+        )
         self.backend.runs.set_process(run.id, popen.pid, started)
         self._tracked[run.id] = TrackedProcess(run.id, popen.pid, popen)
         log.info("started run %s (pid %s)", run.id, popen.pid)

@@ -20,16 +20,20 @@ def fire_due_schedules(backend: LocalBackend, now: float | None = None) -> list[
         if schedule["last_run_id"] and not schedule["allow_overlap"]:
             try:
                 if not backend.get_run(schedule["last_run_id"]).is_terminal:
-                    log.info("schedule %s: previous run %s still going; skipped", schedule["name"],
-                             schedule["last_run_id"])  # fmt: skip
+                    log.info(
+                        "schedule %s: previous run %s still going; skipped", schedule["name"], schedule["last_run_id"]
+                    )
                     continue
             except NotFound:
                 pass
         try:
             run = backend.trigger_published_pipeline(
-                schedule["published_id"], experiment=schedule["experiment"], parameters=schedule["parameters"],
-                trigger="Schedule", description=f"schedule {schedule['name']}",
-            )  # fmt: skip
+                schedule["published_id"],
+                experiment=schedule["experiment"],
+                parameters=schedule["parameters"],
+                trigger="Schedule",
+                description=f"schedule {schedule['name']}",
+            )
         except OpmlError as exc:  # disabled or deleted pipeline: try again next time
             log.warning("schedule %s could not trigger: %s", schedule["name"], exc)
             continue

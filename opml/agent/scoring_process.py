@@ -37,9 +37,13 @@ def main(workspace: Path, name: str) -> int:
     log.info("service %s: listening on http://%s:%s", name, row["host"], row["port"])
     try:
         uvicorn.run(
-            create_app(service), host=row["host"], port=row["port"], log_level="warning", access_log=False,
+            create_app(service),
+            host=row["host"],
+            port=row["port"],
+            log_level="warning",
+            access_log=False,
             timeout_graceful_shutdown=5,
-        )  # fmt: skip
+        )
     finally:
         telemetry.close()
     return 0

@@ -131,9 +131,14 @@ def build_model(
     featurizers: dict[tuple, Any] = {}  # members with the same featurization share one fitted featurizer
     for member in spec["members"]:
         pipeline = make_pipeline(
-            LEARNERS[member["learner"]], member["config"], n_classes=len(classes), n_jobs=n_jobs, seed=seed,
-            featurize=featurize, frequencies=member.get("frequencies", False),
-        )  # fmt: skip
+            LEARNERS[member["learner"]],
+            member["config"],
+            n_classes=len(classes),
+            n_jobs=n_jobs,
+            seed=seed,
+            featurize=featurize,
+            frequencies=member.get("frequencies", False),
+        )
         featurizer = pipeline.steps[0][1]
         key = featurizer.config_key()
         if key not in featurizers:
@@ -143,8 +148,12 @@ def build_model(
         members.append(pipeline)
     stacker = _stacker(spec, len(classes)) if spec["kind"] == "stack" else None
     return OpmlClassifier(
-        members, classes, weights=spec.get("weights"), stacker=stacker, threshold=spec.get("threshold"),
+        members,
+        classes,
+        weights=spec.get("weights"),
+        stacker=stacker,
+        threshold=spec.get("threshold"),
         algorithm=algorithm,
         # Specs written before log-odds stacking have no "input": their coefficients are for probabilities.
         stack_input=spec["stacker"].get("input", "probabilities") if stacker is not None else "probabilities",
-    )  # fmt: skip
+    )

@@ -93,16 +93,33 @@ LIBRARY_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {
     "LightGBM": [
-        {"n_estimators": 1000, "num_leaves": 15, "learning_rate": 0.02, "colsample_bytree": 0.6,
-         "min_child_samples": 40},
-        {"n_estimators": 600, "num_leaves": 31, "learning_rate": 0.02, "colsample_bytree": 0.5,
-         "min_child_samples": 50, "reg_lambda": 5.0},
+        {
+            "n_estimators": 1000,
+            "num_leaves": 15,
+            "learning_rate": 0.02,
+            "colsample_bytree": 0.6,
+            "min_child_samples": 40,
+        },
+        {
+            "n_estimators": 600,
+            "num_leaves": 31,
+            "learning_rate": 0.02,
+            "colsample_bytree": 0.5,
+            "min_child_samples": 50,
+            "reg_lambda": 5.0,
+        },
     ],
     "XGBoostClassifier": [
-        {"n_estimators": 600, "max_leaves": 31, "learning_rate": 0.03, "subsample": 0.8, "colsample_bytree": 0.7,
-         "min_child_weight": 2.0},
+        {
+            "n_estimators": 600,
+            "max_leaves": 31,
+            "learning_rate": 0.03,
+            "subsample": 0.8,
+            "colsample_bytree": 0.7,
+            "min_child_weight": 2.0,
+        },
     ],
-}  # fmt: skip
+}
 
 
 def portfolio_configs(learner: Learner, initial: dict[str, Any], *, slow: bool) -> list[dict[str, Any]]:

@@ -139,9 +139,12 @@ class AutoMLJob:
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, classes {classes}")
 
         self._progress(phase="guardrails")
-        guardrails = [g.to_dict() for g in run_guardrails(
-            X, y, codes, n_cross_validations=settings.n_cross_validations, validation_size=settings.validation_size
-        )]  # fmt: skip
+        guardrails = [
+            g.to_dict()
+            for g in run_guardrails(
+                X, y, codes, n_cross_validations=settings.n_cross_validations, validation_size=settings.validation_size
+            )
+        ]
         write_json(self.backend.layout.run_outputs(self.parent.id) / GUARDRAILS_FILE, guardrails)
         self.context.set_progress(guardrails=[{k: g[k] for k in ("name", "status")} for g in guardrails])
 

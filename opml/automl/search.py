@@ -253,9 +253,12 @@ class Search:
                 state.exhausted = True
                 continue
             trial = Trial(
-                index=index, learner=state.learner.name, config=dict(config), started=time.time(),
+                index=index,
+                learner=state.learner.name,
+                config=dict(config),
+                started=time.time(),
                 frequencies=frequencies,
-            )  # fmt: skip
+            )
             self.trials.append(trial)
             return trial, state
         return None
@@ -303,9 +306,14 @@ class Search:
                     trial, state = picked
                     self.on_trial_start(trial)
                     future = pool.submit(
-                        evaluate, trial, self.data, metric=self.metric, n_jobs=self.n_jobs, seed=self.seed,
+                        evaluate,
+                        trial,
+                        self.data,
+                        metric=self.metric,
+                        n_jobs=self.n_jobs,
+                        seed=self.seed,
                         featurize=self.featurize,
-                    )  # fmt: skip
+                    )
                     running[future] = (trial, state)
                 if not running:
                     break

@@ -59,7 +59,9 @@ def _shown(number: float) -> str:
 
 
 def _number(params: dict, name: str, kind: type, low: float, high: float, default: Any) -> Any:
-    value = params.get(name, default)
+    value = params.get(name)
+    if value is None:  # not given (or null): the default
+        value = default
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -101,7 +103,12 @@ def _timeout(params: dict) -> float:
 
 def _algorithms(name: str) -> Callable[[dict], tuple[str, ...]]:
     def check(params: dict) -> tuple[str, ...]:
-        chosen = tuple(params.get(name) or ())
+        given = params.get(name) or ()
+        if isinstance(given, str) or not isinstance(given, (list, tuple)):
+            raise InvalidInput(f"{name} must be a list of algorithm names, got {given!r}")
+        chosen = tuple(given)
+        if not all(isinstance(a, str) for a in chosen):
+            raise InvalidInput(f"{name} must be a list of algorithm names, got {list(chosen)!r}")
         unknown = sorted(a for a in chosen if a not in ALGORITHMS)
         if unknown:
             raise InvalidInput(f"unknown algorithm(s): {', '.join(unknown)}; known: {', '.join(ALGORITHMS)}")
@@ -118,7 +125,13 @@ def _featurization(params: dict) -> str:
 
 
 def _flag(name: str) -> Callable[[dict], bool]:
-    return lambda params: bool(params.get(name, True))
+    def check(params: dict) -> bool:
+        value = params.get(name, True)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{name} must be true or false, got {value!r}")
+        return value
+
+    return check
 
 
 # Each setting checked on its own, so that a form can show every problem at once.
@@ -145,8 +158,53 @@ _FIELD_CHECKS: dict[str, Callable[[dict], Any]] = {
 }
 
 
+def automl_params(
+    *,
+    dataset: str,
+    label_column: str,
+    dataset_version: int | None = None,
+    primary_metric: str = "accuracy",
+    timeout_minutes: float = 15.0,
+    max_iterations: int = 100,
+    max_concurrent_iterations: int = 1,
+    n_cross_validations: int | None = 5,
+    validation_size: float | None = None,
+    allowed_algorithms: list[str] | None = None,
+    blocked_algorithms: list[str] | None = None,
+    ensembles: bool = True,
+    early_stopping: bool = True,
+) -> dict[str, Any]:
+    """The parameters of an AutoML run from what a form or a command line asks (a validation split replaces
+    cross-validation when given). The dashboard and the CLI build them here; ``settings_problems`` checks them."""
+    params: dict[str, Any] = {
+        "dataset": dataset,
+        "label_column": label_column,
+        "task": "classification",
+        "primary_metric": primary_metric,
+        "experiment_timeout_minutes": timeout_minutes,
+        "max_iterations": max_iterations,
+        "max_concurrent_iterations": max_concurrent_iterations,
+        "enable_voting_ensemble": ensembles,
+        "enable_stack_ensemble": ensembles,
+        "enable_early_stopping": early_stopping,
+    }
+    if dataset_version is not None:
+        params["dataset_version"] = dataset_version
+    if validation_size is not None:
+        params["validation_size"] = validation_size
+    else:
+        params["n_cross_validations"] = n_cross_validations
+    if allowed_algorithms:
+        params["allowed_algorithms"] = list(allowed_algorithms)
+    if blocked_algorithms:
+        params["blocked_algorithms"] = list(blocked_algorithms)
+    return params
+
+
 def settings_problems(params: dict[str, Any]) -> dict[str, str]:
     """Every problem of submitted settings, by setting name (empty when they are valid). No data needed."""
+    if not isinstance(params, dict):
+        return {"settings": f"AutoML settings are a mapping of setting names to values, got {params!r}"}
     problems = {name: f"unknown AutoML setting {name!r}" for name in sorted(set(params) - set(_FIELD_CHECKS))}
     values = {}
     for name, check in _FIELD_CHECKS.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import Conflict, InvalidInput, NotFound, OperationTimeout
-from opml.naming import check_alias
+from opml.naming import check_alias, check_version
 from opml.settings import current_user
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 # PathLike), or the bytes of an uploaded file.
 DatasetSource = str | os.PathLike | bytes
 
-SEARCH_SCAN_LIMIT = 10_000  # runs a backend without a query language looks through per search
+SEARCH_SCAN_LIMIT = 10_000
+MAX_OFFSET = 10**9  # runs a backend without a query language looks through per search
 
 
 class Backend(abc.ABC):
@@ -205,17 +207,26 @@ class Backend(abc.ABC):
         clauses = parse(filter)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be between 1 and 1000, got {limit!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidInput(f"offset must be 0 or more, got {offset!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET:,}, got {offset!r}")
+        if experiment is not None and not isinstance(experiment, str):
+            raise InvalidInput(f"experiment must be a name, got {experiment!r}")
+        if isinstance(statuses, str) or not all(isinstance(status, str) for status in statuses or ()):
+            raise InvalidInput(f"statuses must be a list of status names, got {statuses!r}")
         unknown = sorted(set(statuses or ()) - set(RUN_STATUSES))
         if unknown:
             raise InvalidInput(f"unknown run status(es): {', '.join(unknown)}; known: {', '.join(RUN_STATUSES)}")
         return self._search_runs(clauses, experiment, tuple(statuses or ()), top_level_only, limit, offset)
 
     def _search_runs(
-        self, clauses: list, experiment: str | None, statuses: tuple[str, ...], top_level_only: bool, limit: int,
+        self,
+        clauses: list,
+        experiment: str | None,
+        statuses: tuple[str, ...],
+        top_level_only: bool,
+        limit: int,
         offset: int,
-    ) -> RunPage:  # fmt: skip
+    ) -> RunPage:
         """Search by listing and checking each run (backends with a query language do better)."""
         from opml.runsearch import matches
 
@@ -309,7 +320,7 @@ class Backend(abc.ABC):
 
         Raises NotFound (no such version) or InvalidInput (bad alias name)."""
         alias = check_alias(alias)
-        model = self.get_model(name, version)
+        model = self.get_model(name, check_version(version))
         self._move_model_alias(model.name, alias, model.version, actor or current_user())
         return self.get_model(model.name, model.version)
 
@@ -325,13 +336,18 @@ class Backend(abc.ABC):
         alias = check_alias(alias)
         aliases = self._model_aliases(name)
         if alias not in aliases:
+            self.get_model(name)  # an unknown model is NotFound as such
             known = ", ".join(sorted(aliases)) or "none"
             raise NotFound(f"model {name!r} has no alias {alias!r} (its aliases: {known})")
         return self.get_model(name, aliases[alias])
 
     def list_model_alias_history(self, name: str) -> list[AliasChange]:
-        """Every move of the model's aliases, newest first."""
-        return self._alias_history(name)
+        """Every move of the model's aliases, newest first. Raises NotFound for a model never registered
+        that has no history either."""
+        history = self._alias_history(name)
+        if not history:
+            self.get_model(name)
+        return history
 
     def resolve_model(self, reference: str) -> Model:
         """A model from ``name``, ``name:VERSION`` or ``name@ALIAS`` (the latest version for a bare name).
@@ -346,9 +362,9 @@ class Backend(abc.ABC):
         name, sep, version = reference.rpartition(":")
         if not sep:
             return self.get_model(reference)
-        if not version.isdigit():
-            raise InvalidInput(f"model version must be a number, got {version!r} in {reference!r}")
-        return self.get_model(name, int(version))
+        if not re.fullmatch(r"[0-9]{1,10}", version):
+            raise InvalidInput(f"model version must be a whole number from 1, got {version!r} in {reference!r}")
+        return self.get_model(name, check_version(int(version)))
 
     @abc.abstractmethod
     def _model_aliases(self, name: str) -> dict[str, int]:

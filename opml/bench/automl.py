@@ -33,14 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-minutes", type=float, default=5.0)
     parser.add_argument("--metric", default="accuracy")
     parser.add_argument(
-        "--seeds", type=seed_list, default=[0],
+        "--seeds",
+        type=seed_list,
+        default=[0],
         help="seeds of the splits, comma-separated (e.g. 42,0,1,2): several give the mean over splits",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--run-seed", type=int,
+        "--run-seed",
+        type=int,
         help="the AutoML run's own seed (its folds and model seeds; default: the product's default): "
         "another run seed on the same split shows how much of a difference is chance",
-    )  # fmt: skip
+    )
     parser.add_argument("--skip-flaml", action="store_true", help="do not run FLAML alone for comparison")
     parser.set_defaults(run=run)
 
@@ -203,9 +206,16 @@ def run_flaml(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame,
     started = time.monotonic()
     automl = AutoML()
     automl.fit(
-        X, y, task="classification", metric=args.metric, time_budget=args.timeout_minutes * 60,
-        eval_method="cv", n_splits=5, seed=seed, verbose=0,
-    )  # fmt: skip
+        X,
+        y,
+        task="classification",
+        metric=args.metric,
+        time_budget=args.timeout_minutes * 60,
+        eval_method="cv",
+        n_splits=5,
+        seed=seed,
+        verbose=0,
+    )
     wall = time.monotonic() - started
     accuracy, auc = held_out(automl, test, args.label)
     return {"accuracy": accuracy, "AUC_weighted": auc, "wall_seconds": wall, "best": automl.best_estimator}
@@ -236,8 +246,10 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, list[dict]] = {"opml": [], "flaml": [], "lightgbm": []}
     for seed in seeds:
         train, test = split(args, seed)
-        print(f"data: {args.data}  seed {seed}  train {len(train):,} rows, test {len(test):,} rows, "
-              f"budget {args.timeout_minutes} min")  # fmt: skip
+        print(
+            f"data: {args.data}  seed {seed}  train {len(train):,} rows, test {len(test):,} rows, "
+            f"budget {args.timeout_minutes} min"
+        )
         ours = run_opml(args, train, test)
         results["opml"].append(ours)
         print(
@@ -248,12 +260,18 @@ def run(args: argparse.Namespace) -> int:
             f"(best of {LATENCY_ROUNDS} rounds) p99 {ours['predict_one_ms_p99']:.3f} ms",
             flush=True,
         )
-        print(f"          workspace kept: opml --workspace {ours['workspace']} automl leaderboard {ours['run_id']} "
-              "(delete the folder when done)", flush=True)  # fmt: skip
+        print(
+            f"          workspace kept: opml --workspace {ours['workspace']} automl leaderboard {ours['run_id']} "
+            "(delete the folder when done)",
+            flush=True,
+        )
         reference = run_lightgbm_defaults(args, train, test)
         results["lightgbm"].append(reference)
-        print(f"lightgbm  accuracy {reference['accuracy']:.4f}  AUC_weighted {reference['AUC_weighted']:.4f}  "
-              "(defaults, native categoricals)", flush=True)  # fmt: skip
+        print(
+            f"lightgbm  accuracy {reference['accuracy']:.4f}  AUC_weighted {reference['AUC_weighted']:.4f}  "
+            "(defaults, native categoricals)",
+            flush=True,
+        )
         if not args.skip_flaml:
             flaml = run_flaml(args, train, test, seed)
             results["flaml"].append(flaml)
@@ -266,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mean over {len(seeds)} splits (seeds {','.join(map(str, seeds))}):")
         for name, rows in results.items():
             if rows:
-                print(f"  {name:9} accuracy {statistics.mean(r['accuracy'] for r in rows):.4f}  "
-                      f"AUC_weighted {statistics.mean(r['AUC_weighted'] for r in rows):.4f}")  # fmt: skip
+                print(
+                    f"  {name:9} accuracy {statistics.mean(r['accuracy'] for r in rows):.4f}  "
+                    f"AUC_weighted {statistics.mean(r['AUC_weighted'] for r in rows):.4f}"
+                )
     return 0

@@ -44,10 +44,17 @@ def run(args: argparse.Namespace) -> int:
     backend = LocalBackend(Path(tempfile.mkdtemp(prefix="opml-bench-pipelines-")))
     backend.register_dataset(name="train", source=Path(args.data))
     steps = [
-        {"name": "train", "type": "automl", "settings": {
-            "dataset": "${dataset}", "label_column": args.label, "experiment_timeout_minutes": "${minutes}"}},
+        {
+            "name": "train",
+            "type": "automl",
+            "settings": {
+                "dataset": "${dataset}",
+                "label_column": args.label,
+                "experiment_timeout_minutes": "${minutes}",
+            },
+        },
         {"name": "register", "type": "register_model", "model_name": "bench-model"},
-    ]  # fmt: skip
+    ]
     pipeline = backend.create_pipeline(
         name="bench", steps=steps, parameters={"dataset": "train", "minutes": args.automl_seconds / 60}
     )
@@ -84,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         agent.terminate()
         agent.wait(timeout=30)
-    print(f"trigger -> Id: p50 {statistics.median(latencies):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms "
-          f"({len(latencies)} POSTs)")  # fmt: skip
+    print(
+        f"trigger -> Id: p50 {statistics.median(latencies):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms "
+        f"({len(latencies)} POSTs)"
+    )
     print(f"trigger -> first step Running: {step_running:.2f} s")
     print(f"full pipeline ({args.automl_seconds:.0f}-s AutoML step + register): {document['Status']} in {total:.1f} s")
     return 0

@@ -87,9 +87,11 @@ def prepare(args: argparse.Namespace):
     backend = LocalBackend(Path(tempfile.mkdtemp(prefix="opml-bench-serving-")))
     backend.register_dataset(name="train", source=Path(args.data))
     return backend, {
-        "dataset": "train", "label_column": args.label, "experiment_timeout_minutes": args.timeout_minutes,
+        "dataset": "train",
+        "label_column": args.label,
+        "experiment_timeout_minutes": args.timeout_minutes,
         "max_iterations": 1000,
-    }  # fmt: skip
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"HTTP 1 record: p50 {p(single, 50):.2f} ms  p99 {p(single, 99):.2f} ms  ({len(single)} requests)")
     print(f"HTTP 100 records: p50 {p(batch, 50):.2f} ms  p99 {p(batch, 99):.2f} ms")
     off, on = results[False], results[True]
-    print(f"throughput at concurrency {args.concurrency}: telemetry off {off:.0f} req/s, on {on:.0f} req/s "
-          f"({100 * (off - on) / off:+.1f} % cost)")  # fmt: skip
+    print(
+        f"throughput at concurrency {args.concurrency}: telemetry off {off:.0f} req/s, on {on:.0f} req/s "
+        f"({100 * (off - on) / off:+.1f} % cost)"
+    )
     return 0

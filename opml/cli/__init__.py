@@ -36,5 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OpmlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except UnicodeEncodeError:  # an argument that is not valid text (undecodable bytes on the command line)
+        print("error: an argument is not valid text in this locale", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -6,30 +6,25 @@ import argparse
 from typing import Any
 
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
+from opml.automl.settings import automl_params
 from opml.cli.common import backend_of, command, emit, group, print_json, print_table
 
 
 def cmd_automl_submit(args: argparse.Namespace) -> int:
-    params: dict[str, Any] = {
-        "dataset": args.dataset,
-        "label_column": args.label,
-        "primary_metric": args.metric,
-        "experiment_timeout_minutes": args.timeout_minutes,
-        "max_iterations": args.max_iterations,
-        "max_concurrent_iterations": args.max_concurrent,
-        "enable_voting_ensemble": not args.no_ensembles,
-        "enable_stack_ensemble": not args.no_ensembles,
-    }
-    if args.dataset_version:
-        params["dataset_version"] = args.dataset_version
-    if args.validation_size:
-        params["validation_size"] = args.validation_size
-    else:
-        params["n_cross_validations"] = args.folds
-    if args.allowed:
-        params["allowed_algorithms"] = args.allowed
-    if args.blocked:
-        params["blocked_algorithms"] = args.blocked
+    params = automl_params(
+        dataset=args.dataset,
+        label_column=args.label,
+        dataset_version=args.dataset_version or None,
+        primary_metric=args.metric,
+        timeout_minutes=args.timeout_minutes,
+        max_iterations=args.max_iterations,
+        max_concurrent_iterations=args.max_concurrent,
+        n_cross_validations=args.folds,
+        validation_size=args.validation_size or None,
+        allowed_algorithms=args.allowed,
+        blocked_algorithms=args.blocked,
+        ensembles=not args.no_ensembles,
+    )
     backend = backend_of(args)
     run = backend.submit_run(experiment=args.experiment, run_type="automl", compute=args.compute, params=params)
     if args.wait:

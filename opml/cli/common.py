@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,6 +56,15 @@ def parse_tags(pairs: Sequence[str] | None) -> dict[str, str]:
     return tags
 
 
+def model_reference(name: str, version: int | None) -> str:
+    """NAME, NAME:VERSION or NAME@ALIAS from a model argument and an optional --version."""
+    if version is None:
+        return name
+    if "@" in name or ":" in name:
+        raise InvalidInput(f"give {name!r} or --version, not both")
+    return f"{name}:{version}"
+
+
 def cli_actor() -> str:
     """Who acts from the command line, for records such as alias history."""
     from opml.settings import current_user
@@ -72,12 +80,9 @@ def local_backend_of(args: argparse.Namespace):
 
 
 def backend_of(args: argparse.Namespace):
-    from opml.workspace import open_workspace
+    from opml.workspace import open_chosen_workspace
 
-    config = getattr(args, "config", None) or os.environ.get("OPML_AZURE_CONFIG")
-    if config:
-        return open_workspace(config=config)
-    return open_workspace(args.workspace)
+    return open_chosen_workspace(args.workspace, config=getattr(args, "config", None))
 
 
 def group(subparsers: Any, name: str, help_text: str) -> Any:

@@ -6,7 +6,17 @@ import argparse
 import time
 from typing import Any
 
-from opml.cli.common import backend_of, cli_actor, command, emit, group, parse_tags, print_json, print_table
+from opml.cli.common import (
+    backend_of,
+    cli_actor,
+    command,
+    emit,
+    group,
+    model_reference,
+    parse_tags,
+    print_json,
+    print_table,
+)
 
 
 def cmd_models_register(args: argparse.Namespace) -> int:
@@ -49,7 +59,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 def cmd_models_show(args: argparse.Namespace) -> int:
     backend = backend_of(args)
-    model = backend.resolve_model(args.name if args.version is None else f"{args.name}:{args.version}")
+    model = backend.resolve_model(model_reference(args.name, args.version))
     if args.json:
         emit(args, model, ())
         return 0

@@ -33,9 +33,12 @@ def cmd_create(args: argparse.Namespace) -> int:
     if not isinstance(spec, dict):
         raise InvalidInput('the definition must be a JSON object: {"steps": [...], "parameters": {...}}')
     pipeline = backend_of(args).create_pipeline(
-        name=args.name, steps=spec.get("steps"), parameters=spec.get("parameters"), compute=args.compute,
+        name=args.name,
+        steps=spec.get("steps"),
+        parameters=spec.get("parameters"),
+        compute=args.compute,
         description=args.description,
-    )  # fmt: skip
+    )
     emit(args, pipeline, ())
     return 0
 
@@ -91,9 +94,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     schedule = backend_of(args).create_schedule(
-        args.published_id, name=args.name, experiment=args.experiment, interval_minutes=args.every_minutes,
-        cron=args.cron, parameters=_assignments(args.param), allow_overlap=args.allow_overlap,
-    )  # fmt: skip
+        args.published_id,
+        name=args.name,
+        experiment=args.experiment,
+        interval_minutes=args.every_minutes,
+        cron=args.cron,
+        parameters=_assignments(args.param),
+        allow_overlap=args.allow_overlap,
+    )
     emit(args, schedule, ())
     return 0
 

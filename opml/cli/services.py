@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import backend_of, command, emit, group, print_json, print_table
+from opml.cli.common import backend_of, command, emit, group, model_reference, print_json, print_table
 from opml.errors import InvalidInput
 
 SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "scoring_uri")
@@ -21,8 +21,7 @@ def _on_off(value: str | None) -> bool | None:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     backend = backend_of(args)
-    reference = args.model if args.version is None else f"{args.model}:{args.version}"
-    model = backend.resolve_model(reference)
+    model = backend.resolve_model(model_reference(args.model, args.version))
     service = backend.deploy_model(
         name=args.name,
         model_name=model.name,

@@ -41,10 +41,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.config:  # the dashboard opens this Azure ML workspace first (the local one stays selectable)
         env["OPML_AZURE_CONFIG"] = str(Path(args.config).expanduser().resolve())
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
-        "--server.address", args.address, "--server.port", str(args.port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.address",
+        args.address,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     dashboard = subprocess.Popen(command, env=env, cwd=APP_FILE.parent)
     print(f"dashboard: http://{args.address}:{args.port}  (Ctrl-C stops opml)", flush=True)
 
@@ -143,9 +153,13 @@ def cmd_runs_submit(args: argparse.Namespace) -> int:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     page = backend_of(args).search_runs(
-        filter=args.filter or "", experiment=args.experiment, statuses=args.status, top_level_only=not args.children,
-        limit=args.limit, offset=args.offset,
-    )  # fmt: skip
+        filter=args.filter or "",
+        experiment=args.experiment,
+        statuses=args.status,
+        top_level_only=not args.children,
+        limit=args.limit,
+        offset=args.offset,
+    )
     emit(args, page.runs, ("id", "experiment", "run_type", "status", "compute", "created_at"))
     if not args.json and page.total > len(page.runs):
         shown = f"{page.offset + 1}-{page.offset + len(page.runs)}" if page.runs else "none"
@@ -164,8 +178,10 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     for kind, values in (("params", {r.id: r.params for r in runs}), ("metrics", metrics)):
         for key in sorted({key for value in values.values() for key in value}):
             cells = {r.id: values[r.id].get(key) for r in runs}
-            shown = {run_id: "" if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
-                     for run_id, v in cells.items()}  # fmt: skip
+            shown = {
+                run_id: "" if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
+                for run_id, v in cells.items()
+            }
             differs = len({str(v) for v in shown.values()}) > 1
             rows.append({"": f"{'*' if differs else ' '} {kind}.{key}", **shown})
     print_table(rows, ["", *[r.id for r in runs]])

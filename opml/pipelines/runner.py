@@ -71,11 +71,17 @@ class PipelineRunType:
         context.log(f"pipeline {pipeline.name} ({pipeline.id}) with parameters {values}")
         children = [
             backend.runs.insert(
-                experiment=run.experiment, run_type="pipeline_step", compute=run.compute, params={"step": step},
-                parent_id=run.id, run_id=f"{run.id}_{step['name']}", status=NOT_STARTED, display_name=step["name"],
+                experiment=run.experiment,
+                run_type="pipeline_step",
+                compute=run.compute,
+                params={"step": step},
+                parent_id=run.id,
+                run_id=f"{run.id}_{step['name']}",
+                status=NOT_STARTED,
+                display_name=step["name"],
             ).id
             for step in steps
-        ]  # fmt: skip
+        ]
         context.set_progress(steps=[s["name"] for s in steps])
         outputs: dict[str, Any] = {}
         for index, (step, child_id) in enumerate(zip(steps, children, strict=True)):
@@ -132,11 +138,13 @@ class PipelineRunType:
         added = [c for c in prepared.columns if c not in frame.columns]
         print(f"[opml] columns dropped: {', '.join(dropped) or 'none'}; added: {', '.join(added) or 'none'}")
         dataset = backend.register_dataset(
-            name=step["output_dataset"], source=prepared.to_csv(index=False).encode(),
-            filename=f"{step['output_dataset']}.csv", description=f"output of pipeline step {step['name']}",
+            name=step["output_dataset"],
+            source=prepared.to_csv(index=False).encode(),
+            filename=f"{step['output_dataset']}.csv",
+            description=f"output of pipeline step {step['name']}",
             lineage=f"pipeline run {context.run.id}, step {step['name']}, from {source.id}",
             tags={"pipeline_run": context.run.id, "step": step["name"], "input_dataset": source.id},
-        )  # fmt: skip
+        )
         print(f"[opml] {len(frame):,} rows in, {len(prepared):,} rows out -> dataset {dataset.id}", flush=True)
         return {"output_dataset": dataset.id}
 

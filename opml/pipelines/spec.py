@@ -19,6 +19,7 @@ step's primary metric; ``set_alias`` then points that alias at the new version.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ def check_spec(steps: Any, parameters: Any) -> tuple[list[dict[str, Any]], dict[
             raise InvalidInput(f"parameter name {name!r} must be letters, digits and '_'")
         if not isinstance(value, (str, int, float, bool)):
             raise InvalidInput(f"parameter {name!r} must default to text, a number or a boolean")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(f"parameter {name!r} must default to a finite number, got {value}")
     if not isinstance(steps, list) or not steps:
         raise InvalidInput("a pipeline needs steps")
     clean, names = [], set()
@@ -142,6 +145,8 @@ def check_assignments(declared: dict[str, Any], assignments: Any) -> dict[str, A
         numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InvalidInput(f"parameter {name!r} must be a number, got {value!r}")
+        if numeric and not math.isfinite(value):
+            raise InvalidInput(f"parameter {name!r} must be a finite number, got {value!r}")
         if isinstance(default, str) and not isinstance(value, str):
             raise InvalidInput(f"parameter {name!r} must be text, got {value!r}")
     return dict(assignments)

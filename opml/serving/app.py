@@ -23,8 +23,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from opml.serving.keys import bearer_token, key_matches
+from opml.keys import bearer_token, key_matches
 from opml.serving.swagger import swagger_document
 from opml.serving.telemetry import TelemetryWriter
 from opml.serving.validation import Payload, RequestError, SchemaValidator, parse_payload
@@ -82,11 +83,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"the request body is over the {limit:,}-byte limit")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"the request body is over the {limit:,}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody reads the answer, but the request still gets its one log line
+        raise RequestError(400, "the client disconnected before sending the whole body") from None
     return b"".join(chunks)
 
 
@@ -174,11 +178,15 @@ def create_app(service: ScoringService) -> FastAPI:
         request_log.info("POST /score %s %d %.1f ms %d record(s)", request_id, status, latency_ms, records)
         if service.telemetry is not None and service.runtime.current().get("app_insights_enabled"):
             service.telemetry.record(
-                at=time.time(), request_id=request_id, status=status,
-                latency_ms=latency_ms, records=records,
-                predictions=orjson.dumps(Counter(labels)).decode(), error=error,
+                at=time.time(),
+                request_id=request_id,
+                status=status,
+                latency_ms=latency_ms,
+                records=records,
+                predictions=orjson.dumps(Counter(labels)).decode(),
+                error=error,
                 client=request.client.host if request.client else None,
-            )  # fmt: skip
+            )
         return response
 
     mount_swagger_ui(app)

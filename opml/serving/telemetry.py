@@ -9,12 +9,13 @@ Azure Monitor through OpenTelemetry). ``close()`` flushes everything left.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sqlite3
 import threading
 import time
 from pathlib import Path
+
+from opml.settings import appinsights_connection_string
 
 log = logging.getLogger("opml.serving.telemetry")
 
@@ -35,9 +36,17 @@ class TelemetryWriter:
         self._thread.start()
 
     def record(
-        self, *, at: float, request_id: str, status: int, latency_ms: float, records: int,
-        predictions: str, error: str | None, client: str | None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        at: float,
+        request_id: str,
+        status: int,
+        latency_ms: float,
+        records: int,
+        predictions: str,
+        error: str | None,
+        client: str | None,
+    ) -> None:
         self._queue.put((self.service, at, request_id, status, latency_ms, records, predictions, error, client))
 
     def _drain(self, first: tuple | None) -> list[tuple]:
@@ -87,7 +96,7 @@ class TelemetryWriter:
 
 def _azure_monitor_tracer(service: str):
     """(export batch as spans to Azure Monitor, flush and stop), or (None, None) when not configured."""
-    connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    connection_string = appinsights_connection_string()
     if not connection_string:
         return None, None
     try:
@@ -112,11 +121,16 @@ def _azure_monitor_tracer(service: str):
             span = tracer.start_span("POST /score", start_time=start)
             span.set_attributes(
                 {
-                    "http.method": "POST", "http.route": "/score", "http.status_code": status,
-                    "opml.request_id": request_id, "opml.records": records, "opml.predictions": predictions,
-                    "opml.error": error or "", "client.address": client or "",
+                    "http.method": "POST",
+                    "http.route": "/score",
+                    "http.status_code": status,
+                    "opml.request_id": request_id,
+                    "opml.records": records,
+                    "opml.predictions": predictions,
+                    "opml.error": error or "",
+                    "client.address": client or "",
                 }
-            )  # fmt: skip
+            )
             span.end(end_time=start + int(latency_ms * 1e6))
 
     return export, provider.shutdown

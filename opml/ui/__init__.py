@@ -6,7 +6,6 @@ Pages import this module and call the backend; they never touch SQL or an SDK.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import streamlit as st
 
 from opml.backends.base import Backend
 from opml.errors import InvalidInput, OpmlError
-from opml.settings import default_workspace
+from opml.settings import autostart_agent, default_workspace
 from opml.ui.format import computes_frame, format_seconds, pipeline_runs_frame, runs_frame, status_label
 
 __all__ = ["computes_frame", "format_seconds", "pipeline_runs_frame", "runs_frame", "status_label"]
@@ -64,9 +63,9 @@ LOCAL = "local"
 
 def _default_choice() -> str:
     """The Azure workspace named by $OPML_AZURE_CONFIG (``opml up --config``), else the local one."""
-    from opml.workspace import AZURE_CONFIG_VARIABLE
+    from opml.workspace import chosen_config
 
-    return os.environ.get(AZURE_CONFIG_VARIABLE) or LOCAL
+    return chosen_config() or LOCAL
 
 
 def workspace_selector() -> None:
@@ -87,9 +86,10 @@ def workspace_selector() -> None:
     )
     with st.sidebar.expander("Open an Azure ML workspace"):
         typed = st.text_input(
-            "Path of config.json", key="workspace_config_path", help="the file Azure ML Studio downloads, e.g. "
-            "~/Downloads/config.json"
-        )  # fmt: skip
+            "Path of config.json",
+            key="workspace_config_path",
+            help="the file Azure ML Studio downloads, e.g. ~/Downloads/config.json",
+        )
         if st.button("Open", key="workspace_config_open") and typed.strip():
             chosen = str(Path(typed.strip()).expanduser())
     if chosen != current:
@@ -109,7 +109,7 @@ def get_backend() -> Backend:
             st.error(f"The Azure ML workspace of {config} cannot be opened: {exc}. Showing the local workspace.")
     path = str(default_workspace())
     backend = _open(path)
-    if backend.kind == "local" and os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0":
+    if backend.kind == "local" and autostart_agent():
         try:
             _ensure_agent(str(backend.path))
         except OpmlError as exc:

@@ -47,9 +47,12 @@ def confusion_figure(curves: dict) -> go.Figure:
         go.Heatmap(z=matrix, x=classes, y=classes, text=matrix, texttemplate="%{text}", colorscale="Blues")
     )
     return figure.update_layout(
-        title="Confusion matrix (out-of-fold)", xaxis_title="Predicted", yaxis_title="Actual",
-        yaxis={"autorange": "reversed"}, **LAYOUT,
-    )  # fmt: skip
+        title="Confusion matrix (out-of-fold)",
+        xaxis_title="Predicted",
+        yaxis_title="Actual",
+        yaxis={"autorange": "reversed"},
+        **LAYOUT,
+    )
 
 
 def importance_figure(importance: dict[str, float], top: int = 20) -> go.Figure:
@@ -92,8 +95,12 @@ def latency_figure(frame) -> go.Figure:
     grouped = frame.groupby("minute")["latency_ms"]
     figure = go.Figure()
     for quantile in (0.5, 0.95, 0.99):
-        figure.add_scatter(x=list(grouped.groups), y=grouped.quantile(quantile).values, mode="lines+markers",
-                           name=f"p{int(quantile * 100)}")  # fmt: skip
+        figure.add_scatter(
+            x=list(grouped.groups),
+            y=grouped.quantile(quantile).values,
+            mode="lines+markers",
+            name=f"p{int(quantile * 100)}",
+        )
     return figure.update_layout(title="Latency (ms)", **LAYOUT)
 
 
@@ -116,8 +123,12 @@ def prediction_drift_figure(frame, training_balance: dict[str, float]) -> go.Fig
     figure = go.Figure()
     for label in sorted({row["class"] for row in rows} | set(training_balance)):
         points = [row for row in rows if row["class"] == label]
-        figure.add_scatter(x=[p["minute"] for p in points], y=[p["share"] for p in points], mode="lines+markers",
-                           name=f"predicted {label}")  # fmt: skip
+        figure.add_scatter(
+            x=[p["minute"] for p in points],
+            y=[p["share"] for p in points],
+            mode="lines+markers",
+            name=f"predicted {label}",
+        )
         if label in training_balance:
             figure.add_hline(y=training_balance[label], line_dash="dash", annotation_text=f"training {label}")
     return figure.update_layout(
@@ -126,10 +137,17 @@ def prediction_drift_figure(frame, training_balance: dict[str, float]) -> go.Fig
 
 
 STATUS_COLORS = {
-    "Completed": "#2e7d32", "Failed": "#c62828", "Running": "#1565c0", "Finalizing": "#1565c0",
-    "Preparing": "#f9a825", "Queued": "#9e9e9e", "NotStarted": "#bdbdbd", "Skipped": "#e0e0e0",
-    "Canceled": "#616161", "CancelRequested": "#ef6c00",
-}  # fmt: skip
+    "Completed": "#2e7d32",
+    "Failed": "#c62828",
+    "Running": "#1565c0",
+    "Finalizing": "#1565c0",
+    "Preparing": "#f9a825",
+    "Queued": "#9e9e9e",
+    "NotStarted": "#bdbdbd",
+    "Skipped": "#e0e0e0",
+    "Canceled": "#616161",
+    "CancelRequested": "#ef6c00",
+}
 
 
 def pipeline_graph(steps: list[tuple[str, str, str]]) -> go.Figure:
@@ -137,13 +155,30 @@ def pipeline_graph(steps: list[tuple[str, str, str]]) -> go.Figure:
     figure = go.Figure()
     for index, (name, kind, status) in enumerate(steps):
         if index:
-            figure.add_annotation(x=index - 0.18, y=0, ax=index - 1 + 0.18, ay=0, xref="x", yref="y", axref="x",
-                                  ayref="y", showarrow=True, arrowhead=2, arrowwidth=2)  # fmt: skip
+            figure.add_annotation(
+                x=index - 0.18,
+                y=0,
+                ax=index - 1 + 0.18,
+                ay=0,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=2,
+                arrowwidth=2,
+            )
         figure.add_scatter(
-            x=[index], y=[0], mode="markers+text", marker={"size": 60, "symbol": "square",
-            "color": STATUS_COLORS.get(status, "#bdbdbd")}, text=[f"{name}<br>{status}"], textposition="bottom center",
-            name=f"{name} ({kind})", hovertext=f"{name}: {kind}, {status}", showlegend=False,
-        )  # fmt: skip
+            x=[index],
+            y=[0],
+            mode="markers+text",
+            marker={"size": 60, "symbol": "square", "color": STATUS_COLORS.get(status, "#bdbdbd")},
+            text=[f"{name}<br>{status}"],
+            textposition="bottom center",
+            name=f"{name} ({kind})",
+            hovertext=f"{name}: {kind}, {status}",
+            showlegend=False,
+        )
     figure.update_xaxes(visible=False, range=[-0.6, max(len(steps) - 0.4, 0.6)])
     figure.update_yaxes(visible=False, range=[-1.2, 0.6])
     return figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10})

@@ -187,9 +187,11 @@ class BackendContract:
     def test_search_runs_filters_pages_and_counts(self, backend):
         for index in range(5):
             backend.submit_run(
-                experiment="a" if index % 2 else "b", run_type="command", compute="cpu-cluster",
+                experiment="a" if index % 2 else "b",
+                run_type="command",
+                compute="cpu-cluster",
                 params=python_command(f"print({index})"),
-            )  # fmt: skip
+            )
         cancelled = backend.list_runs(experiment="b")[0]
         backend.cancel_run(cancelled.id)
         assert backend.search_runs().total == 5
@@ -231,6 +233,17 @@ class BackendContract:
             backend.set_model_alias("m", "champion", 9)
         with pytest.raises(InvalidInput, match="would read as a version"):
             backend.set_model_alias("m", "latest", 1)
+        for version in (1.9, True, "1", None, 2**70):
+            with pytest.raises(InvalidInput, match="version must be a whole number"):
+                backend.set_model_alias("m", "champion", version)
+        with pytest.raises(InvalidInput, match="an alias is a name"):
+            backend.set_model_alias("m", 5, 1)
+        with pytest.raises(NotFound, match=r"no model '?nope"):
+            backend.get_model_by_alias("nope", "champion")
+        with pytest.raises(NotFound, match=r"no model '?nope"):
+            backend.list_model_alias_history("nope")
+        with pytest.raises(InvalidInput, match="whole number"):
+            backend.resolve_model("m:²")
 
     def test_a_version_holding_an_alias_is_not_deleted(self, model_runs):
         backend, best_run, other_run = model_runs

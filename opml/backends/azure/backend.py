@@ -57,7 +57,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound
-from opml.naming import check_max_nodes, check_name, check_tags
+from opml.naming import check_lineage, check_max_nodes, check_name, check_tags
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
@@ -192,6 +192,7 @@ class AzureMLBackend(Backend):
 
         name = check_name(name, "dataset")
         clean_tags = check_tags(tags)
+        lineage = check_lineage(lineage)
         settings = get_settings()
         content, label = fetch_source(
             source, max_bytes=settings.max_dataset_mb << 20, timeout=settings.url_timeout_seconds
@@ -520,9 +521,10 @@ class AzureMLBackend(Backend):
     def _delete_model(self, name: str, version: int) -> None:
         model = self._model(name, version)
         users = [
-            s.name for s in self.sdk.Webservice.list(self.ws, model_name=name)
+            s.name
+            for s in self.sdk.Webservice.list(self.ws, model_name=name)
             if any(m.name == name and int(m.version) == int(version) for m in (s.models or []))
-        ]  # fmt: skip
+        ]
         if users:
             raise Conflict(f"model {name}:{version} is used by service(s) {', '.join(users)}: delete them first")
         model.delete()
@@ -756,9 +758,10 @@ class AzureMLBackend(Backend):
         cannot be PipelineParameters): assignments are accepted only when they repeat those values."""
         published_values = self.state.published(published_id).get("parameters", {})
         changed = sorted(
-            name for name, value in (parameters or {}).items()
+            name
+            for name, value in (parameters or {}).items()
             if name not in published_values or not _same_value(value, published_values[name])
-        )  # fmt: skip
+        )
         if changed:
             raise InvalidInput(
                 f"on Azure ML a published pipeline runs with the parameter values it was published with "
@@ -829,9 +832,10 @@ class AzureMLBackend(Backend):
 
     def list_schedules(self) -> list[Schedule]:
         found = [
-            self._to_schedule(s) for s in self.sdk.Schedule.list(self.ws, active_only=False)
+            self._to_schedule(s)
+            for s in self.sdk.Schedule.list(self.ws, active_only=False)
             if not self.state.schedule(s.id).get("deleted")
-        ]  # fmt: skip
+        ]
         return sorted(found, key=lambda s: s.created_at, reverse=True)
 
     def set_schedule_paused(self, schedule_id: str, paused: bool) -> Schedule:

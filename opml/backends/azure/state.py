@@ -79,9 +79,14 @@ class AzureState:
             else:
                 record["current"][alias] = int(version)
             record["history"].append(
-                {"alias": alias, "version": version, "previous_version": previous, "actor": actor,
-                 "at": datetime.now(UTC).isoformat()}
-            )  # fmt: skip
+                {
+                    "alias": alias,
+                    "version": version,
+                    "previous_version": previous,
+                    "actor": actor,
+                    "at": datetime.now(UTC).isoformat(),
+                }
+            )
             write_private_file(self.folder / "aliases.json", json.dumps(data, indent=1).encode())
 
     def alias_history(self, name: str) -> list[AliasChange]:

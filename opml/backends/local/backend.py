@@ -179,13 +179,22 @@ class LocalBackend(Backend):
         return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
 
     def _search_runs(
-        self, clauses: list, experiment: str | None, statuses: tuple[str, ...], top_level_only: bool, limit: int,
+        self,
+        clauses: list,
+        experiment: str | None,
+        statuses: tuple[str, ...],
+        top_level_only: bool,
+        limit: int,
         offset: int,
-    ) -> RunPage:  # fmt: skip
+    ) -> RunPage:
         runs, total = self.runs.search(
-            clauses, experiment=experiment, statuses=statuses, top_level_only=top_level_only, limit=limit,
+            clauses,
+            experiment=experiment,
+            statuses=statuses,
+            top_level_only=top_level_only,
+            limit=limit,
             offset=offset,
-        )  # fmt: skip
+        )
         return RunPage(runs=runs, total=total, offset=offset)
 
     def list_automl_runs(self, *, limit: int = 500) -> list[Run]:
@@ -332,10 +341,12 @@ class LocalBackend(Backend):
     ) -> Run:
         pipeline = self.pipelines.get(pipeline_id)
         return self.submit_run(
-            experiment=experiment, run_type="pipeline", compute=pipeline.compute,
+            experiment=experiment,
+            run_type="pipeline",
+            compute=pipeline.compute,
             params={"pipeline_id": pipeline.id, "parameters": dict(parameters or {}), "trigger": trigger},
             display_name=pipeline.name,
-        )  # fmt: skip
+        )
 
     def publish_pipeline(
         self, pipeline_id: str, *, name: str, description: str = "", version: str = "1.0"
@@ -370,11 +381,18 @@ class LocalBackend(Backend):
             raise Conflict(f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
         pipeline = self.pipelines.get(published.pipeline_id)
         return self.submit_run(
-            experiment=experiment, run_type="pipeline", compute=pipeline.compute, tags=tags,
-            params={"pipeline_id": pipeline.id, "published_pipeline_id": published.id,
-                    "parameters": dict(parameters or {}), "trigger": trigger},
+            experiment=experiment,
+            run_type="pipeline",
+            compute=pipeline.compute,
+            tags=tags,
+            params={
+                "pipeline_id": pipeline.id,
+                "published_pipeline_id": published.id,
+                "parameters": dict(parameters or {}),
+                "trigger": trigger,
+            },
             display_name=description or published.name,
-        )  # fmt: skip
+        )
 
     def list_pipeline_runs(
         self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
@@ -402,9 +420,14 @@ class LocalBackend(Backend):
         published = self.pipelines.get_published(published_id)
         values = check_assignments(self.pipelines.get(published.pipeline_id).parameters, dict(parameters or {}))
         return self.schedules.create(
-            published_id=published.id, name=name, experiment=experiment, interval_minutes=interval_minutes,
-            cron=cron, parameters=values, allow_overlap=allow_overlap,
-        )  # fmt: skip
+            published_id=published.id,
+            name=name,
+            experiment=experiment,
+            interval_minutes=interval_minutes,
+            cron=cron,
+            parameters=values,
+            allow_overlap=allow_overlap,
+        )
 
     def list_schedules(self) -> list[Schedule]:
         return self.schedules.list()

@@ -15,7 +15,7 @@ from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.data.sources import fetch_source
 from opml.entities import Dataset, DatasetProfile
 from opml.errors import InvalidInput, NotFound
-from opml.naming import check_name, check_tags
+from opml.naming import check_lineage, check_name, check_tags
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class DatasetRepository:
     ) -> Dataset:
         name = check_name(name, "dataset")
         tags = check_tags(dict(tags) if tags else None)
+        lineage = check_lineage(lineage)
         if not isinstance(description, str):
             raise InvalidInput("description must be text")
         settings = get_settings()

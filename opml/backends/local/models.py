@@ -69,7 +69,12 @@ class ModelRepository:
             if same is not None:  # identical content: nothing new to register
                 return self.get(name, same["version"])
             version = connection.execute(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", (name,)
+                # Never a number an alias once pointed at: its history would name another model.
+                """SELECT COALESCE(MAX(v), 0) + 1 FROM (
+                     SELECT version AS v FROM models WHERE name = ?
+                     UNION ALL SELECT version FROM model_alias_history WHERE name = ?
+                     UNION ALL SELECT previous_version FROM model_alias_history WHERE name = ?)""",
+                (name, name, name),
             ).fetchone()[0]
             target = self._layout.model_dir(name, version)
             make_private_dir(target)
@@ -125,7 +130,14 @@ class ModelRepository:
         model = self.get(name, version)
         if in_use_by:
             raise Conflict(f"model {model.id} is used by service(s) {', '.join(in_use_by)}; delete them first")
-        self._store.execute("DELETE FROM models WHERE name = ? AND version = ?", (name, version))
+        with self._store.transaction() as connection:
+            held = connection.execute(
+                "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias", (name, version)
+            ).fetchall()
+            if held:  # an alias moved here since the caller looked: checked again in this transaction
+                aliases = ", ".join(row["alias"] for row in held)
+                raise Conflict(f"model {model.id} holds alias(es) {aliases}: move or remove them first")
+            connection.execute("DELETE FROM models WHERE name = ? AND version = ?", (name, version))
         shutil.rmtree(self._layout.model_dir(name, version), ignore_errors=True)
 
     def count(self) -> int:
@@ -142,6 +154,9 @@ class ModelRepository:
 
     def move_alias(self, name: str, alias: str, version: int | None, actor: str) -> None:
         with self._store.transaction() as connection:
+            exists = connection.execute("SELECT 1 FROM models WHERE name = ? AND version = ?", (name, version))
+            if version is not None and exists.fetchone() is None:  # deleted meanwhile: checked in this transaction
+                raise NotFound(f"no model {name!r} version {version}")
             row = connection.execute(
                 "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", (name, alias)
             ).fetchone()
@@ -167,8 +182,12 @@ class ModelRepository:
         )
         return [
             AliasChange(
-                model=row["name"], alias=row["alias"], version=row["version"],
-                previous_version=row["previous_version"], actor=row["actor"], at=from_text(row["at"]),
+                model=row["name"],
+                alias=row["alias"],
+                version=row["version"],
+                previous_version=row["previous_version"],
+                actor=row["actor"],
+                at=from_text(row["at"]),
             )
             for row in rows
-        ]  # fmt: skip
+        ]

@@ -83,10 +83,16 @@ class PipelineRepository:
                (id, name, description, version, pipeline_id, status, endpoint, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             (
-                published_id, name, description or "", version.strip(), pipeline_id, ACTIVE,
-                f"{base_url.rstrip('/')}{SUBMIT_PATH}{published_id}", to_text(utcnow()),
+                published_id,
+                name,
+                description or "",
+                version.strip(),
+                pipeline_id,
+                ACTIVE,
+                f"{base_url.rstrip('/')}{SUBMIT_PATH}{published_id}",
+                to_text(utcnow()),
             ),
-        )  # fmt: skip
+        )
         return self.get_published(published_id)
 
     def get_published(self, published_id: str) -> PublishedPipeline:

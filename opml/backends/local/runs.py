@@ -129,9 +129,15 @@ class RunRepository:
         return [_to_run(row) for row in rows]
 
     def search(
-        self, clauses: list, *, experiment: str | None, statuses: tuple[str, ...], top_level_only: bool,
-        limit: int, offset: int,
-    ) -> tuple[list[Run], int]:  # fmt: skip
+        self,
+        clauses: list,
+        *,
+        experiment: str | None,
+        statuses: tuple[str, ...],
+        top_level_only: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Run], int]:
         """One page of the runs matching the clauses (``opml.runsearch``), newest first, and the total."""
         from opml.runsearch import to_sql
 

@@ -48,9 +48,16 @@ class ScheduleRepository:
         self._store = store
 
     def create(
-        self, *, published_id: str, name: str, experiment: str, interval_minutes: float | None, cron: str | None,
-        parameters: dict[str, Any], allow_overlap: bool,
-    ) -> Schedule:  # fmt: skip
+        self,
+        *,
+        published_id: str,
+        name: str,
+        experiment: str,
+        interval_minutes: float | None,
+        cron: str | None,
+        parameters: dict[str, Any],
+        allow_overlap: bool,
+    ) -> Schedule:
         name = check_name(name, "schedule")
         check_name(experiment, "experiment")
         interval_minutes, cron = check_recurrence(interval_minutes, cron)
@@ -59,9 +66,20 @@ class ScheduleRepository:
         self._store.execute(
             """INSERT INTO schedules (id, name, published_id, experiment, interval_seconds, cron, parameters,
                allow_overlap, status, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (schedule_id, name, published_id, experiment, row["interval_seconds"], cron, dumps(parameters),
-             int(bool(allow_overlap)), ACTIVE, next_time(row, time.time()), to_text(utcnow())),
-        )  # fmt: skip
+            (
+                schedule_id,
+                name,
+                published_id,
+                experiment,
+                row["interval_seconds"],
+                cron,
+                dumps(parameters),
+                int(bool(allow_overlap)),
+                ACTIVE,
+                next_time(row, time.time()),
+                to_text(utcnow()),
+            ),
+        )
         return self.get(schedule_id)
 
     def get(self, schedule_id: str) -> Schedule:

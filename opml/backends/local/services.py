@@ -19,8 +19,8 @@ from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys
 from opml.errors import AlreadyExists, InvalidInput, NotFound
+from opml.keys import new_key
 from opml.naming import check_name, check_port
-from opml.serving.keys import new_key
 
 DEPLOYED, DELETED = "deployed", "deleted"
 
@@ -76,19 +76,34 @@ class ServiceRepository:
             if port is not None and connection.execute("SELECT 1 FROM services WHERE port = ?", (port,)).fetchone():
                 raise AlreadyExists(f"port {port} is used by another service")
             self._write_runtime(
-                name, {"primary_key": new_key(), "secondary_key": new_key(), "auth_enabled": bool(auth_enabled),
-                       "app_insights_enabled": bool(app_insights_enabled)},
-            )  # fmt: skip
+                name,
+                {
+                    "primary_key": new_key(),
+                    "secondary_key": new_key(),
+                    "auth_enabled": bool(auth_enabled),
+                    "app_insights_enabled": bool(app_insights_enabled),
+                },
+            )
             now = to_text(utcnow())
             connection.execute(
                 """INSERT INTO services (name, model_name, model_version, description, auth_enabled, app_insights,
                    host, port, desired, state, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
-                    name, model_name, int(model_version), description or "", int(bool(auth_enabled)),
-                    int(bool(app_insights_enabled)), host, port or free_port(host), DEPLOYED, TRANSITIONING, now, now,
+                    name,
+                    model_name,
+                    int(model_version),
+                    description or "",
+                    int(bool(auth_enabled)),
+                    int(bool(app_insights_enabled)),
+                    host,
+                    port or free_port(host),
+                    DEPLOYED,
+                    TRANSITIONING,
+                    now,
+                    now,
                 ),
-            )  # fmt: skip
+            )
         return self.get(name)
 
     def get(self, name: str) -> Service:

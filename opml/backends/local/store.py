@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -110,7 +111,19 @@ def from_text(text: str | None) -> datetime | None:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    """JSON as SQLite's JSON functions read it: UTF-8 text (not \\u escapes, which their paths do not match),
+    and no NaN or Infinity (which they refuse: a value that made it this far is stored as text)."""
+    return json.dumps(_finite(value), sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 class Store:

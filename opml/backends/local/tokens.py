@@ -7,14 +7,13 @@ asking anyone; other tokens are shown once, at creation.
 from __future__ import annotations
 
 import hashlib
-import hmac
-import secrets
 import sqlite3
 
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import Token
 from opml.errors import AlreadyExists, InvalidInput, NotFound
+from opml.keys import key_matches, new_key
 from opml.naming import check_name
 
 OWNER = "owner"
@@ -43,7 +42,7 @@ class TokenRepository:
         name = check_name(name, "token")
         if name == OWNER:
             raise InvalidInput(f"the token name {OWNER!r} is reserved for the workspace owner's token")
-        token = secrets.token_urlsafe(32)
+        token = new_key()
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"a token named {name!r} already exists")
@@ -57,7 +56,7 @@ class TokenRepository:
         if self._owner_file.exists():
             return self._owner_file.read_text().strip()
         # No file: any stored owner token was revoked (or its file lost), so it is replaced.
-        token = secrets.token_urlsafe(32)
+        token = new_key()
         with self._store.transaction() as connection:
             connection.execute("DELETE FROM tokens WHERE name = ?", (OWNER,))
             connection.execute(
@@ -82,8 +81,5 @@ class TokenRepository:
         """True when ``token`` is a live token; every stored hash is compared, in constant time."""
         if not token:
             return False
-        given = _hash(token).encode()
-        matched = False
-        for row in self._store.query("SELECT hash FROM tokens WHERE revoked_at IS NULL"):
-            matched |= hmac.compare_digest(given, row["hash"].encode())
-        return matched
+        hashes = [row["hash"] for row in self._store.query("SELECT hash FROM tokens WHERE revoked_at IS NULL")]
+        return key_matches(_hash(token), hashes)

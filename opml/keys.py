@@ -1,12 +1,15 @@
-"""Service keys: 32 random bytes each, compared in constant time, never logged."""
+"""Secrets that authenticate callers: service keys and workspace tokens. 32 random bytes each, compared in
+constant time against every candidate, never logged."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable
 
 
 def new_key() -> str:
+    """A new key or token: 32 random bytes, URL-safe text."""
     return secrets.token_urlsafe(32)
 
 
@@ -20,7 +23,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def key_matches(candidate: str | None, keys: list[str]) -> bool:
+def key_matches(candidate: str | None, keys: Iterable[str]) -> bool:
     """True when ``candidate`` equals one of ``keys``; every key is compared, in constant time."""
     if candidate is None:
         return False
