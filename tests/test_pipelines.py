@@ -324,3 +324,17 @@ def test_a_version_an_alias_once_named_is_never_given_to_another_model(trained_b
     backend.set_model_alias("m", "challenger", again.version)
     with pytest.raises(Conflict, match="holds alias"):  # checked inside the delete's own transaction too
         backend.models.delete("m", again.version, in_use_by=[])
+
+
+def test_registering_goes_through_the_run_type(gateway_backend, tmp_path):
+    command = gateway_backend.submit_run(
+        experiment="e", run_type="command", compute="cpu-cluster", params={"command": ["true"]}
+    )
+    with pytest.raises(Conflict, match="is a command run: it has no model"):
+        gateway_backend.register_model(name="m", run_id=command.id)
+    pipeline = gateway_backend.create_pipeline(name="p", steps=steps(tmp_path / "prep.py"), parameters=PARAMETERS)
+    run = gateway_backend.run_pipeline(pipeline.id, experiment="p")
+    with pytest.raises(Conflict, match="is a pipeline run: register the model of its AutoML step"):
+        gateway_backend.register_model(name="m", run_id=run.id)
+    with pytest.raises(InvalidInput, match="pipeline steps are run by their pipeline"):
+        gateway_backend.submit_run(experiment="e", run_type="pipeline_step", compute="cpu-cluster", params={})

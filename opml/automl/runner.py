@@ -8,7 +8,6 @@ feature importance and curves; the parent's progress says how far the run is.
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,32 +17,19 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
-from opml.automl.ensembles import build_model, single_spec, stack_ensemble, voting_ensemble
+from opml.automl.ensembles import single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import curves, score_for_ranking
+from opml.automl.refit import DETAILS_FILE, ensure_model_files, prepare, refit_and_save
 from opml.automl.search import Search, SearchData, Trial
 from opml.automl.selection import Candidate, choose_best
-from opml.automl.settings import AutoMLSettings, check_data, parse_settings
+from opml.automl.settings import AutoMLSettings, check_data, checked_params, parse_settings
 from opml.entities import COMPLETED, FAILED, FINALIZING, RUNNING
-from opml.errors import Conflict
 from opml.files import write_private_file
-from opml.models.artifact import MODEL_FILE, save_model
-from opml.models.manifest import build_manifest
 from opml.runtypes.context import RunContext, RunFailed
 
-DETAILS_FILE = "details.json"
 GUARDRAILS_FILE = "guardrails.json"
-
-
-def prepare(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.Series, list[str], np.ndarray]:
-    """Features, string labels, sorted classes and integer codes (rows without a label dropped)."""
-    frame = frame[frame[label].notna()].reset_index(drop=True)
-    y = frame[label].astype(str)
-    X = frame.drop(columns=[label])
-    classes = sorted(y.unique())
-    codes = y.map({c: i for i, c in enumerate(classes)}).to_numpy()
-    return X, y, classes, codes
 
 
 def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,13 +49,14 @@ class AutoMLRunType:
     name = "automl"
 
     def validate(self, params: dict[str, Any], backend: Any) -> dict[str, Any]:
-        settings = parse_settings(params)
-        dataset = backend.get_dataset(settings.dataset, settings.dataset_version)
-        check_data(settings, backend.load_dataset(dataset.name, dataset.version))
-        return {**settings.to_params(), "dataset_version": dataset.version}
+        return checked_params(params, backend)
 
     def execute(self, context: RunContext) -> None:
         AutoMLJob(context).run()
+
+    def model_files(self, host: Any, run_id: str) -> tuple[str, Path]:
+        """(child run id, folder with model.pkl) of an AutoML run (its best child) or of one child."""
+        return ensure_model_files(host, run_id)
 
 
 class AutoMLJob:
@@ -269,66 +256,6 @@ def _weighted_importance(trials: list[Trial], weights: list[float] | None) -> di
             total[column] = total.get(column, 0.0) + weight * value
     norm = sum(total.values()) or 1.0
     return dict(sorted(((c, v / norm) for c, v in total.items()), key=lambda item: -item[1]))
-
-
-def refit_and_save(
-    backend: Any,
-    child_id: str,
-    *,
-    X: pd.DataFrame,
-    y: pd.Series,
-    classes: list[str],
-    codes: np.ndarray,
-    settings: AutoMLSettings,
-) -> Path:
-    """Fit the child's model on all rows and save it (with its manifest) in the child's outputs."""
-    outputs = backend.layout.run_outputs(child_id)
-    details = json.loads((outputs / DETAILS_FILE).read_text())
-    child = backend.runs.get(child_id)
-    algorithm = child.params["algorithm"]
-    model = build_model(
-        details["spec"], X, codes, classes, algorithm=algorithm, n_jobs=os.cpu_count() or 1, seed=settings.seed
-    )
-    model.prepare_for_serving()
-    metrics = backend.runs.metrics(child_id)
-    metrics.pop("duration_seconds", None)
-    manifest = build_manifest(
-        X=X,
-        y=y,
-        classes=classes,
-        algorithm=algorithm,
-        run_id=child_id,
-        dataset=f"{settings.dataset}:{settings.dataset_version}",
-        label_column=settings.label_column,
-        primary_metric=settings.primary_metric,
-        metrics=metrics,
-        threshold=details["spec"].get("threshold"),
-    )
-    save_model(model, outputs, manifest)
-    return outputs
-
-
-def ensure_model_files(backend: Any, run_id: str) -> tuple[str, Path]:
-    """(child run id, folder with model.pkl) for an AutoML child or parent run, refitting on demand.
-
-    A parent run stands for its best child. Children other than the best are
-    refitted on all data the first time someone registers them (this blocks).
-    """
-    run = backend.runs.get(run_id)
-    if run.parent_id is None or "best_child_id" in run.progress:  # an AutoML run or pipeline step
-        best = run.progress.get("best_child_id")
-        if run.run_type not in ("automl", "pipeline_step") or not best or run.status != COMPLETED:
-            raise Conflict(f"run {run_id} is not a completed AutoML run with a best model")
-        run = backend.runs.get(best)
-    outputs = backend.layout.run_outputs(run.id)
-    if (outputs / MODEL_FILE).exists():
-        return run.id, outputs
-    if run.status != COMPLETED or not (outputs / DETAILS_FILE).exists():
-        raise Conflict(f"child run {run.id} did not complete, so it has no model to register")
-    settings = parse_settings(backend.runs.get(run.parent_id).params)
-    frame = backend.load_dataset(settings.dataset, settings.dataset_version)
-    X, y, classes, codes = prepare(frame, settings.label_column)
-    return run.id, refit_and_save(backend, run.id, X=X, y=y, classes=classes, codes=codes, settings=settings)
 
 
 AUTOML = AutoMLRunType()

@@ -235,6 +235,16 @@ def parse_settings(params: dict[str, Any]) -> AutoMLSettings:
     return AutoMLSettings(**values)
 
 
+def checked_params(params: dict[str, Any], workspace: Any) -> dict[str, Any]:
+    """The parameters an AutoML run is queued with: the settings checked, then the dataset found in the
+    workspace (its version pinned) and its data checked. The local run type and the Azure backend both call
+    this. Raises InvalidInput or NotFound."""
+    settings = parse_settings(params)
+    dataset = workspace.get_dataset(settings.dataset, settings.dataset_version)
+    check_data(settings, workspace.load_dataset(dataset.name, dataset.version))
+    return {**settings.to_params(), "dataset_version": dataset.version}
+
+
 def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
     """Refuse data that cannot train a classifier, before anything is queued."""
     from opml.data.profile import column_kind

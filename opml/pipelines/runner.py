@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.entities import COMPLETED, FAILED, NOT_STARTED, RUNNING, SKIPPED
-from opml.errors import InvalidInput, NotFound, OpmlError
+from opml.errors import Conflict, InvalidInput, NotFound, OpmlError
 from opml.files import PRIVATE_FILE, make_private_dir
 from opml.pipelines.spec import check_assignments, check_values, resolve
 from opml.runtypes.context import RunContext, RunFailed
@@ -46,6 +46,9 @@ def step_log(path: Path):
 class PipelineRunType:
     name = "pipeline"
 
+    def model_files(self, host: Any, run_id: str) -> tuple[str, Path]:
+        raise Conflict(f"run {run_id} is a pipeline run: register the model of its AutoML step ({run_id}_<step>)")
+
     def validate(self, params: dict[str, Any], backend: Any) -> dict[str, Any]:
         unknown = set(params) - {"pipeline_id", "published_pipeline_id", "parameters", "trigger"}
         if unknown:
@@ -72,7 +75,7 @@ class PipelineRunType:
         children = [
             backend.runs.insert(
                 experiment=run.experiment,
-                run_type="pipeline_step",
+                run_type=PipelineStepRunType.name,
                 compute=run.compute,
                 params={"step": step},
                 parent_id=run.id,
@@ -187,4 +190,23 @@ class PipelineRunType:
         return {"model": model.id}
 
 
+class PipelineStepRunType:
+    """A step of a pipeline run: created, executed and ended by its pipeline run, never queued by itself.
+    Its model is the AutoML step's best one."""
+
+    name = "pipeline_step"
+
+    def validate(self, params: dict[str, Any], backend: Any) -> dict[str, Any]:
+        raise InvalidInput("pipeline steps are run by their pipeline: run the pipeline instead")
+
+    def execute(self, context: RunContext) -> None:
+        raise RunFailed("a pipeline step runs inside its pipeline run")
+
+    def model_files(self, host: Any, run_id: str) -> tuple[str, Path]:
+        from opml.automl.refit import ensure_model_files
+
+        return ensure_model_files(host, run_id)
+
+
 PIPELINE = PipelineRunType()
+PIPELINE_STEP = PipelineStepRunType()

@@ -10,6 +10,7 @@ They are registered here by import path so that the heavy imports of one type
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opml.errors import InvalidInput
@@ -21,6 +22,7 @@ RUN_TYPES: dict[str, str] = {
     "command": "opml.runtypes.command:COMMAND",
     "automl": "opml.automl.runner:AUTOML",
     "pipeline": "opml.pipelines.runner:PIPELINE",
+    "pipeline_step": "opml.pipelines.runner:PIPELINE_STEP",
 }
 
 
@@ -32,6 +34,11 @@ class RunType(Protocol):
         Raises InvalidInput; nothing is queued then."""
 
     def execute(self, context: RunContext) -> None: ...
+
+    def model_files(self, host: Any, run_id: str) -> tuple[str, Path]:
+        """(run id of the model, folder holding model.pkl and manifest.json) for registering the model of
+        run ``run_id`` (refitting it first where needed). Raises Conflict when such a run has no model."""
+        ...
 
 
 def get_run_type(name: str) -> RunType:

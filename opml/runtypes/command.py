@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opml.errors import InvalidInput
+from opml.errors import Conflict, InvalidInput
 from opml.runtypes.context import RunContext, RunFailed
 
 
@@ -60,6 +60,9 @@ class CommandRunType:
             raise RunFailed(f"cannot start {command[0]!r}: {exc.strerror}") from None
         if completed.returncode != 0:
             raise RunFailed(f"command exited with code {completed.returncode}")
+
+    def model_files(self, host: object, run_id: str) -> tuple[str, Path]:
+        raise Conflict(f"run {run_id} is a command run: it has no model to register")
 
 
 COMMAND = CommandRunType()

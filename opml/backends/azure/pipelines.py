@@ -33,7 +33,7 @@ def _run_config(backend: Any) -> Any:
 
 def build_steps(backend: Any, steps: list[dict[str, Any]], compute_target: Any) -> list[Any]:
     """Azure steps for resolved opml steps (parameters already substituted)."""
-    from opml.automl.runner import AUTOML
+    from opml.automl.settings import checked_params
 
     sdk = backend.sdk
     datastore = sdk.Datastore.get_default(backend.ws)
@@ -69,7 +69,7 @@ def build_steps(backend: Any, steps: list[dict[str, Any]], compute_target: Any) 
                 settings.setdefault("dataset", step.get("input_dataset") or "prepared")
                 params = _automl_params(settings)
             else:
-                params = AUTOML.validate(settings, backend)
+                params = checked_params(settings, backend)
             metrics_data = sdk.PipelineData(
                 name="metrics_data",
                 datastore=datastore,

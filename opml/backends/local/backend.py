@@ -229,10 +229,9 @@ class LocalBackend(Backend):
     def register_model(
         self, *, name: str, run_id: str, description: str = "", tags: Mapping[str, str] | None = None
     ) -> Model:
-        from opml.automl.runner import ensure_model_files
-
         check_name(name, "model")
-        child_id, folder = ensure_model_files(self, run_id)
+        run = self.runs.get(run_id)
+        child_id, folder = get_run_type(run.run_type).model_files(self, run_id)
         return self.models.register(name=name, source=folder, run_id=child_id, description=description, tags=tags)
 
     def list_models(self, name: str | None = None) -> list[Model]:
