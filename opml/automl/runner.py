@@ -62,7 +62,6 @@ class AutoMLRunType:
 class AutoMLJob:
     def __init__(self, context: RunContext):
         self.context = context
-        self.backend = context.backend
         self.parent = context.run
         self.settings = parse_settings(context.params)
         # The budget counts from the moment the agent started the run (process start-up included).
@@ -79,23 +78,20 @@ class AutoMLJob:
         return f"{self.parent.id}_{index}"
 
     def _start_child(self, index: int, algorithm: str, params: dict[str, Any]) -> str:
-        child = self.backend.runs.insert(
-            experiment=self.parent.experiment,
-            run_type="automl",
-            compute=self.parent.compute,
-            params={"algorithm": algorithm, **params},
-            parent_id=self.parent.id,
+        child = self.context.start_child(
             run_id=self._child_id(index),
-            status=RUNNING,
+            run_type="automl",
+            params={"algorithm": algorithm, **params},
             display_name=algorithm,
+            status=RUNNING,
         )
         self.children[index] = child.id
         return child.id
 
     def _end_child(self, child_id: str, metrics: dict[str, float], details: dict[str, Any], oof: np.ndarray) -> None:
-        self.backend.runs.log_metrics(child_id, metrics)
-        write_json(self.backend.layout.run_outputs(child_id) / DETAILS_FILE, details)
-        self.backend.runs.finish(child_id, COMPLETED)
+        self.context.log_metrics(metrics, run_id=child_id)
+        write_json(self.context.outputs_of(child_id) / DETAILS_FILE, details)
+        self.context.finish(child_id, COMPLETED)
         self.candidates.append(Candidate(child_id, metrics, oof, details["spec"].get("threshold")))
         score = score_for_ranking(self.settings.primary_metric, metrics.get(self.settings.primary_metric))
         if self.best is None or score > self.best[0]:
@@ -120,7 +116,7 @@ class AutoMLJob:
     def run(self) -> None:
         settings = self.settings
         self._progress(phase="loading data")
-        frame = self.backend.load_dataset(settings.dataset, settings.dataset_version)
+        frame = self.context.load_dataset(settings.dataset, settings.dataset_version)
         check_data(settings, frame)
         X, y, classes, codes = prepare(frame, settings.label_column)
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, classes {classes}")
@@ -132,7 +128,7 @@ class AutoMLJob:
                 X, y, codes, n_cross_validations=settings.n_cross_validations, validation_size=settings.validation_size
             )
         ]
-        write_json(self.backend.layout.run_outputs(self.parent.id) / GUARDRAILS_FILE, guardrails)
+        write_json(self.context.outputs_of(self.parent.id) / GUARDRAILS_FILE, guardrails)
         self.context.set_progress(guardrails=[{k: g[k] for k in ("name", "status")} for g in guardrails])
 
         data = SearchData(X, codes, classes, make_folds(settings, codes))
@@ -181,9 +177,9 @@ class AutoMLJob:
 
     def _trial_ended(self, trial: Trial, data: SearchData) -> None:
         child_id = self.children[trial.index]
-        self.backend.runs.log_metrics(child_id, {"duration_seconds": trial.duration})
+        self.context.log_metrics({"duration_seconds": trial.duration}, run_id=child_id)
         if not trial.ok:
-            self.backend.runs.finish(child_id, FAILED, trial.error)
+            self.context.finish(child_id, FAILED, trial.error)
             self._progress()
             return
         mask = data.evaluated
@@ -226,7 +222,7 @@ class AutoMLJob:
                 "feature_importance": importance,
                 "curves": curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
             }
-            self.backend.runs.log_metrics(child_id, {"duration_seconds": time.monotonic() - started})
+            self.context.log_metrics({"duration_seconds": time.monotonic() - started}, run_id=child_id)
             self._end_child(child_id, result["metrics"], details, oof)
             index += 1
 
@@ -240,9 +236,9 @@ class AutoMLJob:
 
     def _refit_best(self, X: pd.DataFrame, y: pd.Series, classes: list[str], codes: np.ndarray) -> None:
         _, child_id, metrics = self.best
-        refit_and_save(self.backend, child_id, X=X, y=y, classes=classes, codes=codes, settings=self.settings)
-        self.backend.runs.log_metrics(self.parent.id, metrics)
-        self.backend.runs.update_progress(child_id, {"best": True})
+        refit_and_save(self.context.backend, child_id, X=X, y=y, classes=classes, codes=codes, settings=self.settings)
+        self.context.log_metrics(metrics)
+        self.context.update_progress(child_id, {"best": True})
         self.context.log(
             f"best model: {child_id} ({self.settings.primary_metric} = {metrics[self.settings.primary_metric]:.4f})"
         )

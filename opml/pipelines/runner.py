@@ -67,21 +67,18 @@ class PipelineRunType:
         }
 
     def execute(self, context: RunContext) -> None:
-        backend, run = context.backend, context.run
-        pipeline = backend.pipelines.get(run.params["pipeline_id"])
+        run = context.run
+        pipeline = context.get_pipeline(run.params["pipeline_id"])
         values = {**pipeline.parameters, **run.params.get("parameters", {})}
         steps = resolve(pipeline.steps, values)
         context.log(f"pipeline {pipeline.name} ({pipeline.id}) with parameters {values}")
         children = [
-            backend.runs.insert(
-                experiment=run.experiment,
-                run_type=PipelineStepRunType.name,
-                compute=run.compute,
-                params={"step": step},
-                parent_id=run.id,
+            context.start_child(
                 run_id=f"{run.id}_{step['name']}",
-                status=NOT_STARTED,
+                run_type=PipelineStepRunType.name,
+                params={"step": step},
                 display_name=step["name"],
+                status=NOT_STARTED,
             ).id
             for step in steps
         ]
@@ -89,9 +86,9 @@ class PipelineRunType:
         outputs: dict[str, Any] = {}
         for index, (step, child_id) in enumerate(zip(steps, children, strict=True)):
             context.set_progress(current_step=step["name"])
-            backend.runs.set_status(child_id, RUNNING)
+            context.set_run_status(child_id, RUNNING)
             try:
-                with step_log(backend.layout.run_log(child_id)):
+                with step_log(context.log_path_of(child_id)):
                     print(f"[opml] step {step['name']} ({step['type']})", flush=True)
                     try:
                         result = self._run_step(context, step, child_id, outputs)
@@ -100,47 +97,46 @@ class PipelineRunType:
                         raise
             except Exception as exc:  # any failure of a step: recorded on it, the rest is skipped
                 message = str(exc) if isinstance(exc, (OpmlError, RunFailed)) else f"{type(exc).__name__}: {exc}"
-                backend.runs.finish_open_children(child_id, FAILED, "the step failed")
-                backend.runs.finish(child_id, FAILED, message)
+                context.finish_descendants(child_id, FAILED, "the step failed")
+                context.finish(child_id, FAILED, message)
                 for later in children[index + 1 :]:
-                    backend.runs.finish(later, SKIPPED, f"skipped: step {step['name']!r} failed")
+                    context.finish(later, SKIPPED, f"skipped: step {step['name']!r} failed")
                 raise RunFailed(f"step {step['name']!r} failed: {message}") from None
             outputs.update(result)
-            backend.runs.update_progress(child_id, result)
-            backend.runs.finish(child_id, COMPLETED)
+            context.update_progress(child_id, result)
+            context.finish(child_id, COMPLETED)
         context.set_progress(current_step=None, outputs=outputs)
 
     def _run_step(self, context: RunContext, step: dict, child_id: str, outputs: dict) -> dict[str, Any]:
-        backend = context.backend
         if step["type"] == "data_prep":
             return self._prepare(context, step)
         if step["type"] == "automl":
-            from opml.automl.runner import AUTOML, AutoMLJob  # heavy: imported by run processes only
+            from opml.automl.runner import AutoMLJob  # heavy: imported by run processes only
+            from opml.automl.settings import checked_params
 
-            settings = AUTOML.validate(dict(step["settings"]), backend)
-            backend.runs.set_params(child_id, settings)
-            AutoMLJob(RunContext(backend, backend.runs.get(child_id))).run()
-            best = backend.runs.get(child_id).progress
+            settings = checked_params(dict(step["settings"]), context)
+            context.set_params(child_id, settings)
+            AutoMLJob(context.child_context(child_id)).run()
+            best = context.get_run(child_id).progress
             return {
                 "automl_run": child_id,
                 "best_child": best.get("best_child_id"),
                 "best_metric": best.get("best_metric"),
             }
-        return self._register(context, step, backend.runs.get(outputs["automl_run"]))
+        return self._register(context, step, context.get_run(outputs["automl_run"]))
 
     def _prepare(self, context: RunContext, step: dict) -> dict[str, Any]:
         import pandas as pd
 
-        backend = context.backend
-        source = backend.get_dataset(step["input_dataset"])
-        frame = backend.load_dataset(source.name, source.version)
+        source = context.get_dataset(step["input_dataset"])
+        frame = context.load_dataset(source.name, source.version)
         prepared = load_prepare(step["script"])(frame.copy())
         if not isinstance(prepared, pd.DataFrame) or prepared.empty:
             raise RunFailed("prepare(df) must return a non-empty DataFrame")
         dropped = [c for c in frame.columns if c not in prepared.columns]
         added = [c for c in prepared.columns if c not in frame.columns]
         print(f"[opml] columns dropped: {', '.join(dropped) or 'none'}; added: {', '.join(added) or 'none'}")
-        dataset = backend.register_dataset(
+        dataset = context.register_dataset(
             name=step["output_dataset"],
             source=prepared.to_csv(index=False).encode(),
             filename=f"{step['output_dataset']}.csv",
@@ -155,13 +151,12 @@ class PipelineRunType:
         """Register the AutoML step's best model, unless the quality gate holds it back."""
         from opml.automl.names import score_for_ranking
 
-        backend = context.backend
         metric = automl.params.get("primary_metric", "accuracy")
         new_value = automl.progress.get("best_metric")
         gate = step.get("gate_alias")
         if gate:
             try:
-                holder = backend.get_model_by_alias(step["model_name"], gate)
+                holder = context.get_model_by_alias(step["model_name"], gate)
             except NotFound:
                 holder = None
                 print(f"[opml] quality gate: no version of {step['model_name']} is {gate!r}; nothing to beat")
@@ -178,12 +173,12 @@ class PipelineRunType:
                 if not verdict:
                     print("[opml] nothing registered", flush=True)
                     return {"model": None, "gate": f"held back: {new_value:.4f} vs {holder.id} {old_value:.4f}"}
-        model = backend.register_model(
+        model = context.register_model(
             name=step["model_name"], run_id=automl.id, description=f"registered by pipeline run {context.run.id}"
         )
         print(f"[opml] registered model {model.id}", flush=True)
         if step.get("set_alias"):
-            backend.set_model_alias(
+            context.set_model_alias(
                 model.name, step["set_alias"], model.version, actor=f"pipeline run {context.run.id}"
             )
             print(f"[opml] alias {step['set_alias']!r} -> {model.id}", flush=True)
