@@ -45,6 +45,18 @@ _TOKEN = re.compile(
 
 
 @dataclass(frozen=True)
+class RunQuery:
+    """A validated run search, as ``Backend.search_runs`` hands it to a backend's ``_search_runs``."""
+
+    clauses: list[Clause]
+    experiment: str | None = None
+    statuses: tuple[str, ...] = ()
+    top_level_only: bool = True
+    limit: int = 200
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class Clause:
     kind: str  # "attribute", "param", "metric" or "tag"
     key: str  # the attribute's column, or the param/metric/tag name

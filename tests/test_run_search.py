@@ -7,7 +7,7 @@ import pytest
 from opml.backends.base import Backend
 from opml.backends.local import LocalBackend
 from opml.errors import InvalidInput
-from opml.runsearch import Clause, matches, parse
+from opml.runsearch import Clause, RunQuery, matches, parse
 
 
 def test_filters_parse_into_clauses():
@@ -92,7 +92,7 @@ def test_sql_search_gives_the_same_runs_as_checking_each_run(runs: LocalBackend,
     page = runs.search_runs(filter=text, limit=100)
     assert [r.id for r in page.runs] == expected and page.total == len(expected)
     # The generic search (any backend without SQL) agrees too.
-    generic = Backend._search_runs(runs, clauses, None, (), True, 100, 0)
+    generic = Backend._search_runs(runs, RunQuery(clauses, limit=100))
     assert [r.id for r in generic.runs] == expected
 
 

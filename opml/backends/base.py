@@ -37,6 +37,7 @@ from opml.entities import (
 )
 from opml.errors import Conflict, InvalidInput, NotFound, OperationTimeout
 from opml.naming import check_alias, check_version
+from opml.runsearch import RunQuery, parse
 from opml.settings import current_user
 
 if TYPE_CHECKING:
@@ -202,8 +203,6 @@ class Backend(abc.ABC):
 
         Raises InvalidInput (a filter that does not parse, an unknown status, limit outside 1..1000 or a
         negative offset)."""
-        from opml.runsearch import parse
-
         clauses = parse(filter)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be between 1 and 1000, got {limit!r}")
@@ -216,28 +215,26 @@ class Backend(abc.ABC):
         unknown = sorted(set(statuses or ()) - set(RUN_STATUSES))
         if unknown:
             raise InvalidInput(f"unknown run status(es): {', '.join(unknown)}; known: {', '.join(RUN_STATUSES)}")
-        return self._search_runs(clauses, experiment, tuple(statuses or ()), top_level_only, limit, offset)
+        query = RunQuery(clauses, experiment, tuple(statuses or ()), top_level_only, limit, offset)
+        return self._search_runs(query)
 
-    def _search_runs(
-        self,
-        clauses: list,
-        experiment: str | None,
-        statuses: tuple[str, ...],
-        top_level_only: bool,
-        limit: int,
-        offset: int,
-    ) -> RunPage:
+    def _search_runs(self, query: RunQuery) -> RunPage:
         """Search by listing and checking each run (backends with a query language do better)."""
         from opml.runsearch import matches
 
         found = []
-        for run in self.list_runs(experiment=experiment, top_level_only=top_level_only, limit=SEARCH_SCAN_LIMIT):
-            if statuses and run.status not in statuses:
+        listed = self.list_runs(
+            experiment=query.experiment, top_level_only=query.top_level_only, limit=SEARCH_SCAN_LIMIT
+        )
+        with_metrics = any(c.kind == "metric" for c in query.clauses)
+        for run in listed:
+            if query.statuses and run.status not in query.statuses:
                 continue
-            metrics = self.get_run_metrics(run.id) if any(c.kind == "metric" for c in clauses) else {}
-            if matches(run, metrics, clauses):
+            metrics = self.get_run_metrics(run.id) if with_metrics else {}
+            if matches(run, metrics, query.clauses):
                 found.append(run)
-        return RunPage(runs=found[offset : offset + limit], total=len(found), offset=offset)
+        page = found[query.offset : query.offset + query.limit]
+        return RunPage(runs=page, total=len(found), offset=query.offset)
 
     def list_automl_runs(self, *, limit: int = 500) -> list[Run]:
         """AutoML runs whose trials make a leaderboard, newest first (pipeline AutoML steps too, where the

@@ -41,6 +41,7 @@ from opml.entities import (
 from opml.errors import Conflict, InvalidInput
 from opml.locks import AgentLock
 from opml.naming import check_name
+from opml.runsearch import RunQuery
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace, get_settings
 
@@ -178,24 +179,9 @@ class LocalBackend(Backend):
     ) -> list[Run]:
         return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
 
-    def _search_runs(
-        self,
-        clauses: list,
-        experiment: str | None,
-        statuses: tuple[str, ...],
-        top_level_only: bool,
-        limit: int,
-        offset: int,
-    ) -> RunPage:
-        runs, total = self.runs.search(
-            clauses,
-            experiment=experiment,
-            statuses=statuses,
-            top_level_only=top_level_only,
-            limit=limit,
-            offset=offset,
-        )
-        return RunPage(runs=runs, total=total, offset=offset)
+    def _search_runs(self, query: RunQuery) -> RunPage:
+        runs, total = self.runs.search(query)
+        return RunPage(runs=runs, total=total, offset=query.offset)
 
     def list_automl_runs(self, *, limit: int = 500) -> list[Run]:
         return self.runs.automl(limit=limit)

@@ -23,6 +23,7 @@ from opml.entities import (
 )
 from opml.errors import InvalidInput, NotFound
 from opml.naming import check_name, check_tags
+from opml.runsearch import RunQuery
 
 _IN_ACTIVE = ",".join("?" * len(ACTIVE_STATUSES))
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
@@ -128,32 +129,23 @@ class RunRepository:
         )
         return [_to_run(row) for row in rows]
 
-    def search(
-        self,
-        clauses: list,
-        *,
-        experiment: str | None,
-        statuses: tuple[str, ...],
-        top_level_only: bool,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[Run], int]:
+    def search(self, query: RunQuery) -> tuple[list[Run], int]:
         """One page of the runs matching the clauses (``opml.runsearch``), newest first, and the total."""
         from opml.runsearch import to_sql
 
-        where, params = to_sql(clauses)
-        if experiment is not None:
+        where, params = to_sql(query.clauses)
+        if query.experiment is not None:
             where += " AND runs.experiment = ?"
-            params.append(experiment)
-        if statuses:
-            where += f" AND runs.status IN ({','.join('?' * len(statuses))})"
-            params.extend(statuses)
-        if top_level_only:
+            params.append(query.experiment)
+        if query.statuses:
+            where += f" AND runs.status IN ({','.join('?' * len(query.statuses))})"
+            params.extend(query.statuses)
+        if query.top_level_only:
             where += " AND runs.parent_id IS NULL"
         total = self._store.query_one(f"SELECT COUNT(*) FROM runs WHERE {where}", params)[0]
         rows = self._store.query(
             f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-            (*params, int(limit), int(offset)),
+            (*params, query.limit, query.offset),
         )
         return [_to_run(row) for row in rows], total
 
