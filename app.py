@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from opml.ui import workspace_selector
+from opml.ui.workspace import workspace_selector
 
 # A local favicon: a Material-symbol page_icon would be fetched from Google's font CDN (not offline).
 st.set_page_config(page_title="opml", page_icon=str(Path(__file__).parent / "opml/ui/favicon.png"), layout="wide")

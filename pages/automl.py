@@ -6,7 +6,10 @@ import streamlit as st
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.automl.settings import automl_params, settings_problems
 from opml.leaderboard import leaderboard
-from opml.ui import format_seconds, get_backend, labelled, show_problems, user_errors
+from opml.ui.feedback import show_problems, user_errors
+from opml.ui.format import format_seconds
+from opml.ui.forms import labelled
+from opml.ui.workspace import get_backend
 
 FIELD_LABELS = {
     "experiment_timeout_minutes": "Experiment timeout (minutes)",

@@ -3,7 +3,10 @@
 import streamlit as st
 
 from opml.naming import check_max_nodes, check_name
-from opml.ui import computes_frame, field_problems, flash, get_backend, show_flash, show_problems, user_errors
+from opml.ui.feedback import flash, show_flash, show_problems, user_errors
+from opml.ui.format import computes_frame
+from opml.ui.forms import field_problems
+from opml.ui.workspace import get_backend
 
 st.title("Compute")
 backend = get_backend()

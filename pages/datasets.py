@@ -5,7 +5,8 @@ import plotly.express as px
 import streamlit as st
 
 from opml.errors import InvalidInput
-from opml.ui import get_backend, user_errors
+from opml.ui.feedback import user_errors
+from opml.ui.workspace import get_backend
 
 st.title("Datasets")
 backend = get_backend()

@@ -4,17 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from opml.naming import check_name, check_port
-from opml.ui import (
-    field_problems,
-    flash,
-    get_backend,
-    keep_choice,
-    production_version,
-    show_flash,
-    show_problems,
-    user_errors,
-    version_label,
-)
 from opml.ui.charts import (
     failure_rate_figure,
     latency_figure,
@@ -22,6 +11,10 @@ from opml.ui.charts import (
     requests_figure,
     telemetry_frame,
 )
+from opml.ui.feedback import flash, show_flash, show_problems, user_errors
+from opml.ui.forms import field_problems, keep_choice
+from opml.ui.models import production_version, version_label
+from opml.ui.workspace import get_backend
 
 st.title("Endpoints")
 backend = get_backend()

@@ -8,8 +8,10 @@ import streamlit as st
 
 from opml.automl.names import ALL_METRICS
 from opml.leaderboard import leaderboard
-from opml.ui import get_backend, registered_versions, user_errors
 from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure
+from opml.ui.feedback import user_errors
+from opml.ui.models import registered_versions
+from opml.ui.workspace import get_backend
 
 BEST_RULE = (
     "For threshold metrics such as accuracy, differences of a few rows out of fold are noise: among the "

@@ -4,16 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from opml.naming import check_alias
-from opml.ui import (
-    actor,
-    field_problems,
-    flash,
-    get_backend,
-    keep_choice,
-    show_flash,
-    show_problems,
-    user_errors,
-)
+from opml.ui.feedback import flash, show_flash, show_problems, user_errors
+from opml.ui.forms import field_problems, keep_choice
+from opml.ui.models import actor
+from opml.ui.workspace import get_backend
 
 st.title("Models")
 backend = get_backend()

@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from opml.ui import computes_frame, get_backend, runs_frame, user_errors
+from opml.ui.feedback import user_errors
+from opml.ui.format import computes_frame, runs_frame
+from opml.ui.workspace import get_backend
 
 st.title("Workspace overview")
 backend = get_backend()

@@ -7,18 +7,12 @@ from opml.automl.names import PRIMARY_METRICS
 from opml.automl.settings import settings_problems
 from opml.naming import check_alias, check_name, check_recurrence
 from opml.pipelines.spec import check_script
-from opml.ui import (
-    field_problems,
-    flash,
-    get_backend,
-    labelled,
-    pipeline_runs_frame,
-    show_flash,
-    show_problems,
-    user_errors,
-)
 from opml.ui.charts import pipeline_graph
+from opml.ui.feedback import flash, show_flash, show_problems, user_errors
+from opml.ui.format import pipeline_runs_frame
+from opml.ui.forms import field_problems, labelled
 from opml.ui.views import pipeline_run_view
+from opml.ui.workspace import get_backend
 
 st.title("Pipelines")
 backend = get_backend()

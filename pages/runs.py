@@ -7,8 +7,11 @@ import streamlit as st
 
 from opml.entities import RUN_STATUSES
 from opml.errors import OpmlError
-from opml.ui import format_seconds, get_backend, keep_choice, runs_frame, status_label, user_errors
+from opml.ui.feedback import user_errors
+from opml.ui.format import format_seconds, runs_frame, status_label
+from opml.ui.forms import keep_choice
 from opml.ui.views import compare_runs_view, pipeline_run_view
+from opml.ui.workspace import get_backend
 
 PAGE_SIZE = 200
 FILTER_HELP = (

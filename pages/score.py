@@ -18,7 +18,8 @@ from opml.scoring import (
     scored_csv,
 )
 from opml.snippets import KEY_PLACEHOLDER, ab_snippet, curl_snippet, python_snippet, request_body
-from opml.ui import get_backend, user_errors
+from opml.ui.feedback import user_errors
+from opml.ui.workspace import get_backend
 
 st.title("Score")
 backend = get_backend()

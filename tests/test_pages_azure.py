@@ -19,7 +19,7 @@ def azure_dashboard(azure, azure_executor, bank_small_csv, monkeypatch, tmp_path
     pipeline = azure.create_pipeline(name="bank-train", steps=PIPELINE_STEPS, parameters={"dataset": "bank"})
     azure.publish_pipeline(pipeline.id, name="Bankmarketing Train")
     monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
-    monkeypatch.setattr("opml.ui._open_azure", lambda config: azure)
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config: azure)
     return azure
 
 

@@ -36,7 +36,16 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import Conflict, InvalidInput, NotFound, OperationTimeout
-from opml.naming import check_alias, check_version
+from opml.naming import (
+    check_alias,
+    check_lineage,
+    check_max_nodes,
+    check_name,
+    check_port,
+    check_recurrence,
+    check_tags,
+    check_version,
+)
 from opml.runsearch import RunQuery, parse
 from opml.settings import current_user
 
@@ -48,6 +57,30 @@ if TYPE_CHECKING:
 DatasetSource = str | os.PathLike | bytes
 
 SEARCH_SCAN_LIMIT = 10_000
+
+
+def _mapping(value: object, what: str) -> dict[str, Any] | None:
+    """A mapping argument as a plain dict (None stays None); InvalidInput for anything else."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what} must be a mapping")
+    return dict(value)
+
+
+def _switch(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{what} must be true or false, got {value!r}")
+    return value
+
+
+def _trigger(value: object) -> str:
+    """Who or what started a run (UI, REST, schedule, CLI): short printable text."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 64 or not value.isprintable():
+        raise InvalidInput(f"trigger must be short text such as 'UI' or 'REST', got {value!r}")
+    return value.strip()
+
+
 MAX_OFFSET = 10**9  # runs a backend without a query language looks through per search
 
 
@@ -68,7 +101,6 @@ class Backend(abc.ABC):
 
     # -- datasets ------------------------------------------------------------------
 
-    @abc.abstractmethod
     def register_dataset(
         self,
         *,
@@ -98,6 +130,31 @@ class Backend(abc.ABC):
                 non-UTF-8 or oversize content; missing header; duplicate or empty
                 column names. Nothing is registered.
         """
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text")
+        if filename is not None and not isinstance(filename, str):
+            raise InvalidInput(f"filename must be text, got {filename!r}")
+        return self._register_dataset(
+            name=check_name(name, "dataset"),
+            source=source,
+            description=description,
+            tags=check_tags(_mapping(tags, "tags")),
+            filename=filename,
+            lineage=check_lineage(lineage),
+        )
+
+    @abc.abstractmethod
+    def _register_dataset(
+        self,
+        *,
+        name: str,
+        source: DatasetSource,
+        description: str,
+        tags: dict[str, str],
+        filename: str | None,
+        lineage: str | None,
+    ) -> Dataset:
+        """``register_dataset`` with checked name, tags and lineage."""
 
     @abc.abstractmethod
     def list_datasets(self) -> list[Dataset]:
@@ -121,7 +178,6 @@ class Backend(abc.ABC):
 
     # -- computes ------------------------------------------------------------------
 
-    @abc.abstractmethod
     def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None) -> Compute:
         """Create a compute that runs at most ``max_nodes`` runs at once.
 
@@ -129,6 +185,15 @@ class Backend(abc.ABC):
         Azure goes on after the call returns (state "Creating").
         Raises InvalidInput (bad name, max_nodes outside 1..64) or AlreadyExists.
         """
+        if vm_size is not None and (not isinstance(vm_size, str) or not vm_size.strip()):
+            raise InvalidInput(f"vm_size must be an Azure VM size such as STANDARD_DS3_V2, got {vm_size!r}")
+        return self._create_compute(
+            name=check_name(name, "compute"), max_nodes=check_max_nodes(max_nodes), vm_size=vm_size or None
+        )
+
+    @abc.abstractmethod
+    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
+        """``create_compute`` with a checked name and size."""
 
     @abc.abstractmethod
     def list_computes(self) -> list[Compute]:
@@ -155,7 +220,6 @@ class Backend(abc.ABC):
 
     # -- runs ----------------------------------------------------------------------
 
-    @abc.abstractmethod
     def submit_run(
         self,
         *,
@@ -171,6 +235,37 @@ class Backend(abc.ABC):
         Raises InvalidInput (unknown run type, bad params, bad experiment name)
         or NotFound (compute). Nothing is queued on error.
         """
+        from opml.runtypes import get_run_type
+
+        experiment = check_name(experiment, "experiment")
+        clean_tags = check_tags(_mapping(tags, "tags"))
+        params = _mapping(params, "run parameters") or {}
+        if not isinstance(display_name, str):
+            raise InvalidInput(f"display_name must be text, got {display_name!r}")
+        if not isinstance(compute, str) or not compute.strip():
+            raise InvalidInput("name the compute to run on")
+        clean = get_run_type(run_type).validate(params, self)
+        return self._submit_run(
+            experiment=experiment,
+            run_type=run_type,
+            compute=compute,
+            params=clean,
+            tags=clean_tags,
+            display_name=display_name,
+        )
+
+    @abc.abstractmethod
+    def _submit_run(
+        self,
+        *,
+        experiment: str,
+        run_type: str,
+        compute: str,
+        params: dict[str, Any],
+        tags: dict[str, str],
+        display_name: str,
+    ) -> Run:
+        """``submit_run`` with a checked experiment name and tags, and params its run type validated."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -258,14 +353,25 @@ class Backend(abc.ABC):
     def get_run_metrics(self, run_id: str) -> dict[str, float]:
         """The last value of each metric the run logged (empty while none). Raises NotFound."""
 
-    @abc.abstractmethod
     def get_run_output(self, run_id: str, name: str) -> Any:
         """A JSON output the run wrote (e.g. ``details.json``, ``guardrails.json``), or None if it has
         not written it (yet). Raises NotFound for an unknown run, InvalidInput for a bad name."""
+        if (
+            not isinstance(name, str)
+            or "/" in name
+            or "\\" in name
+            or name.startswith(".")
+            or not name.endswith(".json")
+        ):
+            raise InvalidInput(f"not a JSON output name: {name!r}")
+        return self._get_run_output(run_id, name)
+
+    @abc.abstractmethod
+    def _get_run_output(self, run_id: str, name: str) -> Any:
+        """``get_run_output`` with a checked file name (``something.json``, no folders)."""
 
     # -- models --------------------------------------------------------------------
 
-    @abc.abstractmethod
     def register_model(
         self, *, name: str, run_id: str, description: str = "", tags: Mapping[str, str] | None = None
     ) -> Model:
@@ -278,6 +384,20 @@ class Backend(abc.ABC):
         version. Azure ML always makes a new version. Raises NotFound, Conflict (the run has no
         model: not completed, failed) or InvalidInput (bad name).
         """
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text")
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise InvalidInput("name the run whose model to register")
+        return self._register_model(
+            name=check_name(name, "model"),
+            run_id=run_id.strip(),
+            description=description,
+            tags=check_tags(_mapping(tags, "tags")),
+        )
+
+    @abc.abstractmethod
+    def _register_model(self, *, name: str, run_id: str, description: str, tags: dict[str, str]) -> Model:
+        """``register_model`` with a checked name and tags."""
 
     @abc.abstractmethod
     def list_models(self, name: str | None = None) -> list[Model]:
@@ -377,7 +497,6 @@ class Backend(abc.ABC):
 
     # -- services ------------------------------------------------------------------
 
-    @abc.abstractmethod
     def deploy_model(
         self,
         *,
@@ -394,6 +513,33 @@ class Backend(abc.ABC):
         The service becomes Healthy when its scoring endpoint answers (``wait_for_service``).
         Raises InvalidInput (bad name or port), NotFound (model) or AlreadyExists (name or port taken).
         """
+        if model_version is not None:
+            check_version(model_version)
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text")
+        return self._deploy_model(
+            name=check_name(name, "service"),
+            model_name=model_name,
+            model_version=model_version,
+            auth_enabled=_switch(auth_enabled, "auth_enabled"),
+            app_insights_enabled=_switch(app_insights_enabled, "app_insights_enabled"),
+            port=check_port(port),
+            description=description,
+        )
+
+    @abc.abstractmethod
+    def _deploy_model(
+        self,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int | None,
+        auth_enabled: bool,
+        app_insights_enabled: bool,
+        port: int | None,
+        description: str,
+    ) -> Service:
+        """``deploy_model`` with a checked name, version, switches and port."""
 
     @abc.abstractmethod
     def list_services(self) -> list[Service]:
@@ -413,19 +559,37 @@ class Backend(abc.ABC):
     def get_service_keys(self, name: str) -> ServiceKeys:
         """The primary and secondary keys. Raises NotFound."""
 
-    @abc.abstractmethod
     def regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
-        """Replace the "Primary" or "Secondary" key; the old one stops working at once.
+        """Replace the "Primary" or "Secondary" key (any case); the old one stops working at once.
 
         Raises NotFound or InvalidInput (unknown key name)."""
+        which = key.capitalize() if isinstance(key, str) else key
+        if which not in ("Primary", "Secondary"):
+            raise InvalidInput(f"key must be 'Primary' or 'Secondary', got {key!r}")
+        return self._regenerate_service_key(name, which)
 
     @abc.abstractmethod
+    def _regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
+        """``regenerate_service_key`` with ``key`` exactly "Primary" or "Secondary"."""
+
     def update_service(
         self, name: str, *, app_insights_enabled: bool | None = None, auth_enabled: bool | None = None
     ) -> Service:
-        """Switch telemetry or auth without redeploying (effective on the next request). Raises NotFound.
+        """Switch telemetry or auth without redeploying (effective on the next request). Raises NotFound,
+        or InvalidInput for a switch that is not a boolean.
 
         A Failed service (one that crashed repeatedly) is not restarted by an update: delete and redeploy it."""
+        return self._update_service(
+            name,
+            app_insights_enabled=None
+            if app_insights_enabled is None
+            else _switch(app_insights_enabled, "app_insights_enabled"),
+            auth_enabled=None if auth_enabled is None else _switch(auth_enabled, "auth_enabled"),
+        )
+
+    @abc.abstractmethod
+    def _update_service(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
+        """``update_service`` with switches that are booleans or None (unchanged)."""
 
     @abc.abstractmethod
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:
@@ -449,7 +613,6 @@ class Backend(abc.ABC):
 
     # -- pipelines -----------------------------------------------------------------
 
-    @abc.abstractmethod
     def create_pipeline(
         self,
         *,
@@ -459,7 +622,27 @@ class Backend(abc.ABC):
         compute: str = "cpu-cluster",
         description: str = "",
     ) -> Pipeline:
-        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem."""
+        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem,
+        or NotFound (compute)."""
+        from opml.pipelines.spec import check_spec
+
+        name = check_name(name, "pipeline")
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text")
+        clean_steps, clean_parameters = check_spec(steps, _mapping(parameters, "parameters"))
+        return self._create_pipeline(
+            name=name,
+            steps=clean_steps,
+            parameters=clean_parameters,
+            compute=check_name(compute, "compute"),
+            description=description,
+        )
+
+    @abc.abstractmethod
+    def _create_pipeline(
+        self, *, name: str, steps: list[dict[str, Any]], parameters: dict[str, Any], compute: str, description: str
+    ) -> Pipeline:
+        """``create_pipeline`` with a checked name and spec (``check_spec``)."""
 
     @abc.abstractmethod
     def list_pipelines(self) -> list[Pipeline]:
@@ -469,18 +652,41 @@ class Backend(abc.ABC):
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
         """Raises NotFound."""
 
-    @abc.abstractmethod
     def run_pipeline(
         self, pipeline_id: str, *, experiment: str, parameters: Mapping[str, Any] | None = None, trigger: str = "UI"
     ) -> Run:
         """Queue a run of a pipeline on its compute; returns at once. Raises NotFound or InvalidInput
         (unknown parameters, named)."""
+        from opml.pipelines.spec import check_assignments
+
+        pipeline = self.get_pipeline(pipeline_id)
+        experiment = check_name(experiment, "experiment")
+        values = check_assignments(pipeline.parameters, _mapping(parameters, "parameters"))
+        return self._run_pipeline(pipeline, experiment=experiment, parameters=values, trigger=_trigger(trigger))
 
     @abc.abstractmethod
+    def _run_pipeline(self, pipeline: Pipeline, *, experiment: str, parameters: dict[str, Any], trigger: str) -> Run:
+        """``run_pipeline`` of an existing pipeline, with a checked experiment name and declared parameters."""
+
     def publish_pipeline(
         self, pipeline_id: str, *, name: str, description: str = "", version: str = "1.0"
     ) -> PublishedPipeline:
-        """Publish a pipeline behind its REST endpoint (status Active). Raises NotFound or InvalidInput."""
+        """Publish a pipeline behind its REST endpoint (status Active). Raises NotFound or InvalidInput.
+
+        ``name`` may hold spaces ("Bankmarketing Train"), as on Azure; otherwise the rules of ``check_name``."""
+        pipeline = self.get_pipeline(pipeline_id)
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("a published pipeline needs a name, e.g. 'Bankmarketing Train'")
+        check_name(name.strip().replace(" ", "-"), "published pipeline")
+        if not isinstance(version, str) or not version.strip():
+            raise InvalidInput("version is required, e.g. '1.0'")
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text")
+        return self._publish_pipeline(pipeline, name=name.strip(), description=description, version=version.strip())
+
+    @abc.abstractmethod
+    def _publish_pipeline(self, pipeline: Pipeline, *, name: str, description: str, version: str) -> PublishedPipeline:
+        """``publish_pipeline`` of an existing pipeline with a checked name and version."""
 
     @abc.abstractmethod
     def list_published_pipelines(self) -> list[PublishedPipeline]:
@@ -494,7 +700,6 @@ class Backend(abc.ABC):
     def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipeline:
         """Enable (Active) or disable (Disabled: its endpoint answers 409). Raises NotFound."""
 
-    @abc.abstractmethod
     def trigger_published_pipeline(
         self,
         published_id: str,
@@ -506,6 +711,32 @@ class Backend(abc.ABC):
         tags: Mapping[str, str] | None = None,
     ) -> Run:
         """Queue a run of a published pipeline. Raises NotFound, Conflict (disabled) or InvalidInput."""
+        published = self.get_published_pipeline(published_id)
+        experiment = check_name(experiment, "experiment")
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text")
+        return self._trigger_published_pipeline(
+            published,
+            experiment=experiment,
+            parameters=_mapping(parameters, "parameters") or {},
+            trigger=_trigger(trigger),
+            description=description,
+            tags=check_tags(_mapping(tags, "tags")),
+        )
+
+    @abc.abstractmethod
+    def _trigger_published_pipeline(
+        self,
+        published: PublishedPipeline,
+        *,
+        experiment: str,
+        parameters: dict[str, Any],
+        trigger: str,
+        description: str,
+        tags: dict[str, str],
+    ) -> Run:
+        """``trigger_published_pipeline`` of an existing published pipeline with a checked experiment name and
+        tags; the backend checks the parameters (and the status: Conflict when disabled)."""
 
     @abc.abstractmethod
     def list_pipeline_runs(
@@ -513,7 +744,6 @@ class Backend(abc.ABC):
     ) -> list[Run]:
         """Pipeline runs, newest first, of one pipeline or published pipeline when given."""
 
-    @abc.abstractmethod
     def create_schedule(
         self,
         published_id: str,
@@ -529,6 +759,34 @@ class Backend(abc.ABC):
 
         Without ``allow_overlap`` an occurrence is skipped while the previous run is still going.
         Raises NotFound or InvalidInput (bad recurrence, unknown parameters)."""
+        name = check_name(name, "schedule")
+        experiment = check_name(experiment, "experiment")
+        interval_minutes, cron = check_recurrence(interval_minutes, cron)
+        published = self.get_published_pipeline(published_id)
+        return self._create_schedule(
+            published,
+            name=name,
+            experiment=experiment,
+            interval_minutes=interval_minutes,
+            cron=cron,
+            parameters=_mapping(parameters, "parameters") or {},
+            allow_overlap=_switch(allow_overlap, "allow_overlap"),
+        )
+
+    @abc.abstractmethod
+    def _create_schedule(
+        self,
+        published: PublishedPipeline,
+        *,
+        name: str,
+        experiment: str,
+        interval_minutes: float | None,
+        cron: str | None,
+        parameters: dict[str, Any],
+        allow_overlap: bool,
+    ) -> Schedule:
+        """``create_schedule`` of an existing published pipeline with a checked name, experiment and recurrence
+        (``check_recurrence``); the backend checks the parameters against the pipeline."""
 
     @abc.abstractmethod
     def list_schedules(self) -> list[Schedule]:

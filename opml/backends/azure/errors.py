@@ -67,8 +67,9 @@ def azure_errors(method: F) -> F:
 
 
 def translate_methods(cls: type) -> type:
-    """Class decorator: ``azure_errors`` on every public method the class defines."""
+    """Class decorator: ``azure_errors`` on every method the class defines (the interface's checked ``_impl``
+    methods included), dunders aside."""
     for name, value in list(vars(cls).items()):
-        if callable(value) and not name.startswith("_"):
+        if callable(value) and not name.startswith("__"):
             setattr(cls, name, azure_errors(value))
     return cls

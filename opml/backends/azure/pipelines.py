@@ -1,115 +1,165 @@
-"""opml's pipeline spec (``opml.pipelines.spec``) as Azure ML pipeline steps.
-
-- data_prep: a ``PythonScriptStep`` running ``prep_runner.py`` next to a copy of the user's
-  script; it reads the input dataset, calls ``prepare(df)`` and writes ``prepared.csv``
-  to a ``PipelineData`` that the AutoML step reads as a tabular dataset.
-- automl: an ``AutoMLStep`` with the same ``AutoMLConfig`` as a direct run, and its
-  metrics and best-model outputs (``TrainingOutput``), as in Azure's own samples.
-- register_model: a ``PythonScriptStep`` running ``register_model.py`` on the model output.
-"""
+"""Pipelines: drafts kept in opml's state folder (Azure keeps no unpublished pipeline), built into Azure ML
+pipelines (``pipeline_steps``) when run or published; published pipelines and their runs as Azure has them."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-from typing import Any
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-SCRIPTS = Path(__file__).with_name("step_scripts")
+from opml.backends.azure.computes import AzureComputes
+from opml.backends.azure.convert import parse_time, to_published
+from opml.backends.azure.datasets import AzureDatasets
+from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.pipeline_steps import build_steps
+from opml.backends.azure.runs import AzureRuns
+from opml.backends.azure.workspace import AzurePart, AzureWorkspace
+from opml.entities import ACTIVE, Pipeline, PublishedPipeline, Run
+from opml.errors import Conflict, InvalidInput, NotFound
 
-
-def _source_directory(backend: Any, name: str, files: dict[str, Path]) -> str:
-    folder = backend.state.folder / "step_sources" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for target, source in files.items():
-        shutil.copyfile(source, folder / target)
-    return str(folder)
-
-
-def _run_config(backend: Any) -> Any:
-    config = backend.sdk.RunConfiguration()
-    config.environment = backend._environment()
-    return config
+if TYPE_CHECKING:
+    from opml.backends.base import Backend
 
 
-def build_steps(backend: Any, steps: list[dict[str, Any]], compute_target: Any) -> list[Any]:
-    """Azure steps for resolved opml steps (parameters already substituted)."""
-    from opml.automl.settings import checked_params
+def _same_value(value: Any, published: Any) -> bool:
+    """Equal as the dashboard's form gives them back (numbers as floats)."""
+    numbers = (int, float)
+    if isinstance(value, numbers) and isinstance(published, numbers) and not isinstance(value, bool):
+        return float(value) == float(published)
+    return value == published
 
-    sdk = backend.sdk
-    datastore = sdk.Datastore.get_default(backend.ws)
-    azure_steps: list[Any] = []
-    prepared = None
-    model_data = None
-    for step in steps:
-        if step["type"] == "data_prep":
-            prepared = sdk.PipelineData("prepared", datastore=datastore)
-            raw = backend._tabular(step["input_dataset"]).as_named_input("raw")
-            azure_steps.append(
-                sdk.PythonScriptStep(
-                    script_name="prep_runner.py",
-                    name=step["name"],
-                    arguments=["--output", prepared],
-                    compute_target=compute_target,
-                    runconfig=_run_config(backend),
-                    inputs=[raw],
-                    outputs=[prepared],
-                    source_directory=_source_directory(
-                        backend,
-                        step["name"],
-                        {"prep_runner.py": SCRIPTS / "prep_runner.py", "prep.py": Path(step["script"])},
-                    ),
-                    allow_reuse=False,
-                )
+
+@translate_methods
+class AzurePipelines(AzurePart):
+    def __init__(
+        self,
+        workspace: AzureWorkspace,
+        *,
+        runs: AzureRuns,
+        datasets: AzureDatasets,
+        computes: AzureComputes,
+        interface: Backend,
+    ):
+        super().__init__(workspace)
+        self.runs, self.datasets, self.computes = runs, datasets, computes
+        self.interface = interface  # the backend itself, to check AutoML settings against its datasets
+
+    def create(
+        self, *, name: str, steps: list[dict[str, Any]], parameters: dict[str, Any], compute: str, description: str
+    ) -> Pipeline:
+        if any(step.get("gate_alias") or step.get("set_alias") for step in steps):
+            raise InvalidInput(
+                "quality gates and aliases in a register step need the local backend: Azure ML (SDK v1) keeps no "
+                "model aliases that a step running in Azure could read; move aliases from the Models page instead"
             )
-        elif step["type"] == "automl":
-            settings = dict(step["settings"])
-            training = None
-            if prepared is not None:
-                training = prepared.as_dataset().parse_delimited_files()
-                settings.setdefault("dataset", step.get("input_dataset") or "prepared")
-                params = _automl_params(settings)
-            else:
-                params = checked_params(settings, backend)
-            metrics_data = sdk.PipelineData(
-                name="metrics_data",
-                datastore=datastore,
-                pipeline_output_name="metrics_output",
-                training_output=sdk.TrainingOutput(type="Metrics"),
-            )
-            model_data = sdk.PipelineData(
-                name="model_data",
-                datastore=datastore,
-                pipeline_output_name="best_model_output",
-                training_output=sdk.TrainingOutput(type="Model"),
-            )
-            azure_steps.append(
-                sdk.AutoMLStep(
-                    name=step["name"],
-                    automl_config=backend._automl_config(params, compute_target, training),
-                    outputs=[metrics_data, model_data],
-                    allow_reuse=True,
-                )
-            )
+        self.computes.target(compute)
+        pipeline = Pipeline(
+            id=uuid.uuid4().hex,
+            name=name,
+            description=description,
+            steps=steps,
+            parameters=parameters,
+            created_at=datetime.now(UTC),
+            compute=compute,
+        )
+        self.state.save_pipeline(pipeline)
+        return pipeline
+
+    def list(self) -> list[Pipeline]:
+        return sorted(self.state.pipelines(), key=lambda p: p.created_at, reverse=True)
+
+    def get(self, pipeline_id: str) -> Pipeline:
+        return self.state.pipeline(pipeline_id)
+
+    def _azure_pipeline(self, pipeline: Pipeline, values: dict[str, Any]) -> Any:
+        from opml.pipelines.spec import resolve
+
+        steps = resolve(pipeline.steps, {**pipeline.parameters, **values})
+        azure_steps = build_steps(
+            steps,
+            self.computes.target(pipeline.compute),
+            runs=self.runs,
+            datasets=self.datasets,
+            workspace=self.interface,
+        )
+        return self.sdk.Pipeline(workspace=self.ws, steps=azure_steps, description=pipeline.description or None)
+
+    def run(self, pipeline: Pipeline, *, experiment: str, parameters: dict[str, Any], trigger: str) -> Run:
+        tags = {
+            "opml_pipeline_id": pipeline.id,
+            "opml_trigger": trigger,
+            "opml_params": json.dumps({"pipeline_id": pipeline.id, "parameters": parameters}),
+        }
+        run = self.sdk.Experiment(self.ws, experiment).submit(self._azure_pipeline(pipeline, parameters), tags=tags)
+        return self.runs.to_run(run)
+
+    def publish(self, pipeline: Pipeline, *, name: str, description: str, version: str) -> PublishedPipeline:
+        published = self._azure_pipeline(pipeline, {}).publish(name=name, description=description, version=version)
+        created = datetime.now(UTC)
+        self.state.save_published(
+            published.id, pipeline_id=pipeline.id, created_at=created, parameters=pipeline.parameters
+        )
+        return to_published(published, pipeline_id=pipeline.id, created_at=created)
+
+    def sdk_published(self, published_id: str) -> Any:
+        """The SDK's PublishedPipeline. Raises NotFound."""
+        try:
+            return self.sdk.PublishedPipeline.get(self.ws, published_id)
+        except Exception as exc:
+            raise NotFound(f"no published pipeline {published_id} ({exc})") from None
+
+    def _to_published(self, published: Any) -> PublishedPipeline:
+        known = self.state.published(published.id)
+        return to_published(
+            published, pipeline_id=known.get("pipeline_id", ""), created_at=parse_time(known.get("created_at"))
+        )
+
+    def list_published(self) -> list[PublishedPipeline]:
+        found = [self._to_published(p) for p in self.sdk.PublishedPipeline.list(self.ws, active_only=False)]
+        return sorted(found, key=lambda p: p.created_at, reverse=True)
+
+    def get_published(self, published_id: str) -> PublishedPipeline:
+        return self._to_published(self.sdk_published(published_id))
+
+    def set_enabled(self, published_id: str, enabled: bool) -> PublishedPipeline:
+        published = self.sdk_published(published_id)
+        if enabled:
+            published.enable()
         else:
-            azure_steps.append(
-                sdk.PythonScriptStep(
-                    script_name="register_model.py",
-                    name=step["name"],
-                    arguments=["--model_name", step["model_name"], "--model_path", model_data],
-                    compute_target=compute_target,
-                    runconfig=_run_config(backend),
-                    inputs=[model_data],
-                    source_directory=_source_directory(
-                        backend, step["name"], {"register_model.py": SCRIPTS / "register_model.py"}
-                    ),
-                    allow_reuse=False,
-                )
+            published.disable()
+        return self._to_published(published)
+
+    def trigger(self, published: PublishedPipeline, *, experiment: str, parameters: dict[str, Any]) -> Run:
+        if published.status != ACTIVE:
+            raise Conflict(f"published pipeline {published.id} is {published.status}: enable it first")
+        self.check_published_values(published.id, parameters)
+        run = self.sdk_published(published.id).submit(self.ws, experiment)
+        return self.runs.to_run(run)
+
+    def check_published_values(self, published_id: str, parameters: dict[str, Any]) -> None:
+        """Azure runs a published pipeline with the values it was published with (SDK v1 AutoMLStep settings
+        cannot be PipelineParameters): assignments are accepted only when they repeat those values."""
+        published_values = self.state.published(published_id).get("parameters", {})
+        changed = sorted(
+            name
+            for name, value in parameters.items()
+            if name not in published_values or not _same_value(value, published_values[name])
+        )
+        if changed:
+            raise InvalidInput(
+                f"on Azure ML a published pipeline runs with the parameter values it was published with "
+                f"({', '.join(changed)} differ); publish a new version to change them"
             )
-    return azure_steps
 
-
-def _automl_params(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings of an AutoML step that trains on a previous step's output (no registered dataset to check)."""
-    from opml.automl.settings import parse_settings
-
-    return {**parse_settings(settings).to_params(), "dataset_version": None}
+    def list_runs(self, *, pipeline_id: str | None, published_pipeline_id: str | None) -> list[Run]:
+        runs = []
+        for experiment in self.sdk.Experiment.list(self.ws):
+            for run in self.sdk.Experiment(self.ws, experiment.name).get_runs(type="azureml.PipelineRun"):
+                tags, properties = run.tags or {}, run.properties or {}
+                if pipeline_id and tags.get("opml_pipeline_id") != pipeline_id:
+                    continue
+                if published_pipeline_id and properties.get("azureml.pipelineid") != published_pipeline_id:
+                    continue
+                runs.append(self.runs.to_run(run))
+        return sorted(runs, key=lambda run: run.created_at, reverse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +39,6 @@ from opml.entities import (
 )
 from opml.errors import Conflict, InvalidInput
 from opml.locks import AgentLock
-from opml.naming import check_name
 from opml.runsearch import RunQuery
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace, get_settings
@@ -97,15 +95,15 @@ class LocalBackend(Backend):
 
     # -- datasets ------------------------------------------------------------------
 
-    def register_dataset(
+    def _register_dataset(
         self,
         *,
         name: str,
         source: DatasetSource,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
-        filename: str | None = None,
-        lineage: str | None = None,
+        description: str,
+        tags: dict[str, str],
+        filename: str | None,
+        lineage: str | None,
     ) -> Dataset:
         return self.datasets.register(
             name=name, source=source, description=description, tags=tags, filename=filename, lineage=lineage
@@ -128,7 +126,7 @@ class LocalBackend(Backend):
 
     # -- computes ------------------------------------------------------------------
 
-    def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None) -> Compute:
+    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
         if vm_size:
             raise InvalidInput("vm_size applies to Azure ML computes; a local compute runs on this machine")
         return self.computes.create(name=name, max_nodes=max_nodes)
@@ -144,24 +142,21 @@ class LocalBackend(Backend):
 
     # -- runs ----------------------------------------------------------------------
 
-    def submit_run(
+    def _submit_run(
         self,
         *,
         experiment: str,
         run_type: str,
         compute: str,
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-        display_name: str = "",
+        params: dict[str, Any],
+        tags: dict[str, str],
+        display_name: str,
     ) -> Run:
-        if params is not None and not isinstance(params, Mapping):
-            raise InvalidInput("run parameters must be a mapping")
-        clean = get_run_type(run_type).validate(dict(params or {}), self)
         return self.runs.insert(
             experiment=experiment,
             run_type=run_type,
             compute=compute,
-            params=clean,
+            params=params,
             tags=tags,
             display_name=display_name,
         )
@@ -203,19 +198,14 @@ class LocalBackend(Backend):
         self.runs.get(run_id)
         return self.runs.metrics(run_id)
 
-    def get_run_output(self, run_id: str, name: str) -> Any:
+    def _get_run_output(self, run_id: str, name: str) -> Any:
         self.runs.get(run_id)
-        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".json"):
-            raise InvalidInput(f"not a JSON output name: {name!r}")
         path = self.layout.run_outputs(run_id) / name
         return json.loads(path.read_text()) if path.exists() else None
 
     # -- models --------------------------------------------------------------------
 
-    def register_model(
-        self, *, name: str, run_id: str, description: str = "", tags: Mapping[str, str] | None = None
-    ) -> Model:
-        check_name(name, "model")
+    def _register_model(self, *, name: str, run_id: str, description: str, tags: dict[str, str]) -> Model:
         run = self.runs.get(run_id)
         child_id, folder = get_run_type(run.run_type).model_files(self, run_id)
         return self.models.register(name=name, source=folder, run_id=child_id, description=description, tags=tags)
@@ -246,16 +236,16 @@ class LocalBackend(Backend):
 
     # -- services ------------------------------------------------------------------
 
-    def deploy_model(
+    def _deploy_model(
         self,
         *,
         name: str,
         model_name: str,
-        model_version: int | None = None,
-        auth_enabled: bool = True,
-        app_insights_enabled: bool = False,
-        port: int | None = None,
-        description: str = "",
+        model_version: int | None,
+        auth_enabled: bool,
+        app_insights_enabled: bool,
+        port: int | None,
+        description: str,
     ) -> Service:
         model = self.models.get(model_name, model_version)
         return self.services.create(
@@ -281,12 +271,10 @@ class LocalBackend(Backend):
     def get_service_keys(self, name: str) -> ServiceKeys:
         return self.services.keys(name)
 
-    def regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
+    def _regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
         return self.services.regenerate_key(name, key)
 
-    def update_service(
-        self, name: str, *, app_insights_enabled: bool | None = None, auth_enabled: bool | None = None
-    ) -> Service:
+    def _update_service(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
         return self.services.update(name, app_insights_enabled=app_insights_enabled, auth_enabled=auth_enabled)
 
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:
@@ -302,17 +290,11 @@ class LocalBackend(Backend):
 
     # -- pipelines -----------------------------------------------------------------
 
-    def create_pipeline(
-        self,
-        *,
-        name: str,
-        steps: list[dict[str, Any]],
-        parameters: Mapping[str, Any] | None = None,
-        compute: str = "cpu-cluster",
-        description: str = "",
+    def _create_pipeline(
+        self, *, name: str, steps: list[dict[str, Any]], parameters: dict[str, Any], compute: str, description: str
     ) -> Pipeline:
         return self.pipelines.create(
-            name=name, steps=steps, parameters=dict(parameters or {}), compute=compute, description=description
+            name=name, steps=steps, parameters=parameters, compute=compute, description=description
         )
 
     def list_pipelines(self) -> list[Pipeline]:
@@ -321,25 +303,20 @@ class LocalBackend(Backend):
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
         return self.pipelines.get(pipeline_id)
 
-    def run_pipeline(
-        self, pipeline_id: str, *, experiment: str, parameters: Mapping[str, Any] | None = None, trigger: str = "UI"
-    ) -> Run:
-        pipeline = self.pipelines.get(pipeline_id)
+    def _run_pipeline(self, pipeline: Pipeline, *, experiment: str, parameters: dict[str, Any], trigger: str) -> Run:
         return self.submit_run(
             experiment=experiment,
             run_type="pipeline",
             compute=pipeline.compute,
-            params={"pipeline_id": pipeline.id, "parameters": dict(parameters or {}), "trigger": trigger},
+            params={"pipeline_id": pipeline.id, "parameters": parameters, "trigger": trigger},
             display_name=pipeline.name,
         )
 
-    def publish_pipeline(
-        self, pipeline_id: str, *, name: str, description: str = "", version: str = "1.0"
-    ) -> PublishedPipeline:
+    def _publish_pipeline(self, pipeline: Pipeline, *, name: str, description: str, version: str) -> PublishedPipeline:
         settings = get_settings()
         base_url = f"http://{settings.bind_address}:{settings.gateway_port}"
         return self.pipelines.publish(
-            pipeline_id=pipeline_id, name=name, description=description, version=version, base_url=base_url
+            pipeline_id=pipeline.id, name=name, description=description, version=version, base_url=base_url
         )
 
     def list_published_pipelines(self) -> list[PublishedPipeline]:
@@ -351,17 +328,16 @@ class LocalBackend(Backend):
     def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipeline:
         return self.pipelines.set_status(published_id, enabled)
 
-    def trigger_published_pipeline(
+    def _trigger_published_pipeline(
         self,
-        published_id: str,
+        published: PublishedPipeline,
         *,
         experiment: str,
-        parameters: Mapping[str, Any] | None = None,
-        trigger: str = "UI",
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
+        parameters: dict[str, Any],
+        trigger: str,
+        description: str,
+        tags: dict[str, str],
     ) -> Run:
-        published = self.pipelines.get_published(published_id)
         if published.status != ACTIVE:
             raise Conflict(f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
         pipeline = self.pipelines.get(published.pipeline_id)
@@ -373,7 +349,7 @@ class LocalBackend(Backend):
             params={
                 "pipeline_id": pipeline.id,
                 "published_pipeline_id": published.id,
-                "parameters": dict(parameters or {}),
+                "parameters": parameters,
                 "trigger": trigger,
             },
             display_name=description or published.name,
@@ -389,21 +365,20 @@ class LocalBackend(Backend):
             runs = [r for r in runs if r.params.get("published_pipeline_id") == published_pipeline_id]
         return runs
 
-    def create_schedule(
+    def _create_schedule(
         self,
-        published_id: str,
+        published: PublishedPipeline,
         *,
         name: str,
         experiment: str,
-        interval_minutes: float | None = None,
-        cron: str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        allow_overlap: bool = False,
+        interval_minutes: float | None,
+        cron: str | None,
+        parameters: dict[str, Any],
+        allow_overlap: bool,
     ) -> Schedule:
         from opml.pipelines.spec import check_assignments
 
-        published = self.pipelines.get_published(published_id)
-        values = check_assignments(self.pipelines.get(published.pipeline_id).parameters, dict(parameters or {}))
+        values = check_assignments(self.pipelines.get(published.pipeline_id).parameters, parameters)
         return self.schedules.create(
             published_id=published.id,
             name=name,

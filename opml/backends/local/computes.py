@@ -7,7 +7,6 @@ import sqlite3
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import ACTIVE_STATUSES, QUEUED, Compute
 from opml.errors import AlreadyExists, Conflict, NotFound
-from opml.naming import check_max_nodes, check_name
 
 DEFAULT_COMPUTE = "cpu-cluster"
 DEFAULT_MAX_NODES = 2
@@ -45,8 +44,6 @@ class ComputeRepository:
         )
 
     def create(self, *, name: str, max_nodes: int) -> Compute:
-        name = check_name(name, "compute")
-        max_nodes = check_max_nodes(max_nodes)
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM computes WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"a compute named {name!r} already exists")

@@ -14,8 +14,7 @@ from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.data.sources import fetch_source
 from opml.entities import Dataset, DatasetProfile
-from opml.errors import InvalidInput, NotFound
-from opml.naming import check_lineage, check_name, check_tags
+from opml.errors import NotFound
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
@@ -56,11 +55,6 @@ class DatasetRepository:
         filename: str | None = None,
         lineage: str | None = None,
     ) -> Dataset:
-        name = check_name(name, "dataset")
-        tags = check_tags(dict(tags) if tags else None)
-        lineage = check_lineage(lineage)
-        if not isinstance(description, str):
-            raise InvalidInput("description must be text")
         settings = get_settings()
         content, origin = fetch_source(
             source, max_bytes=settings.max_dataset_mb * 1_000_000, timeout=settings.url_timeout_seconds

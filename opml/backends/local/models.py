@@ -14,7 +14,6 @@ from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.entities import AliasChange, Model
 from opml.errors import Conflict, NotFound
 from opml.models.artifact import MANIFEST_FILE, MODEL_FILE, load_model, read_manifest, sha256_of
-from opml.naming import check_name, check_tags
 
 # Every model row comes with the aliases that point at it.
 _SELECT = """SELECT m.*, (SELECT group_concat(a.alias, ',') FROM model_aliases a
@@ -56,8 +55,6 @@ class ModelRepository:
     ) -> Model:
         """Copy the model folder ``source`` (model.pkl + manifest.json) in as the next version of ``name``;
         a file identical to an existing version's returns that version instead."""
-        name = check_name(name, "model")
-        tags = check_tags(dict(tags) if tags else None)
         manifest = read_manifest(source)
         sha256 = sha256_of(source / MODEL_FILE)
         if sha256 != manifest["sha256"]:

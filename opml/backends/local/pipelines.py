@@ -8,9 +8,7 @@ import uuid
 
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.entities import ACTIVE, DISABLED, Pipeline, PublishedPipeline
-from opml.errors import InvalidInput, NotFound
-from opml.naming import check_name
-from opml.pipelines.spec import check_spec
+from opml.errors import NotFound
 
 SUBMIT_PATH = "/pipelines/v1.0/PipelineRuns/PipelineSubmit/"
 
@@ -45,8 +43,6 @@ class PipelineRepository:
         self._store = store
 
     def create(self, *, name: str, steps: list, parameters: dict, compute: str, description: str = "") -> Pipeline:
-        name = check_name(name, "pipeline")
-        steps, parameters = check_spec(steps, parameters)
         pipeline_id = str(uuid.uuid4())
         with self._store.transaction() as connection:
             if not connection.execute("SELECT 1 FROM computes WHERE name = ?", (compute,)).fetchone():
@@ -70,13 +66,6 @@ class PipelineRepository:
     def publish(
         self, *, pipeline_id: str, name: str, description: str, version: str, base_url: str
     ) -> PublishedPipeline:
-        self.get(pipeline_id)
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput("a published pipeline needs a name, e.g. 'Bankmarketing Train'")
-        check_name(name.strip().replace(" ", "-"), "published pipeline")  # spaces allowed, as on Azure
-        name = name.strip()
-        if not isinstance(version, str) or not version.strip():
-            raise InvalidInput("version is required, e.g. '1.0'")
         published_id = str(uuid.uuid4())
         self._store.execute(
             """INSERT INTO published_pipelines

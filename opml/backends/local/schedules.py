@@ -12,7 +12,6 @@ from typing import Any
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.entities import ACTIVE, Schedule
 from opml.errors import NotFound
-from opml.naming import check_name, check_recurrence
 
 PAUSED = "Paused"
 
@@ -58,9 +57,6 @@ class ScheduleRepository:
         parameters: dict[str, Any],
         allow_overlap: bool,
     ) -> Schedule:
-        name = check_name(name, "schedule")
-        check_name(experiment, "experiment")
-        interval_minutes, cron = check_recurrence(interval_minutes, cron)
         row = {"cron": cron, "interval_seconds": None if interval_minutes is None else float(interval_minutes) * 60}
         schedule_id = str(uuid.uuid4())
         self._store.execute(

@@ -20,7 +20,6 @@ from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys
 from opml.errors import AlreadyExists, InvalidInput, NotFound
 from opml.keys import new_key
-from opml.naming import check_name, check_port
 
 DEPLOYED, DELETED = "deployed", "deleted"
 
@@ -68,8 +67,6 @@ class ServiceRepository:
         host: str,
         description: str,
     ) -> Service:
-        name = check_name(name, "service")
-        port = check_port(port)
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM services WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"a service named {name!r} already exists; delete it or pick another name")

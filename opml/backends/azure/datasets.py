@@ -1,0 +1,140 @@
+"""Datasets as Azure ML tabular datasets; profiles and column lists kept in opml's state folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opml.backends.azure.convert import EPOCH, parse_time
+from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.workspace import AzurePart
+from opml.backends.base import DatasetSource
+from opml.entities import Dataset, DatasetProfile
+from opml.errors import NotFound
+from opml.naming import check_name
+from opml.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PROFILE_SAMPLE_ROWS = 10_000
+
+
+@translate_methods
+class AzureDatasets(AzurePart):
+    def to_dataset(self, tabular: Any) -> Dataset:
+        tags = dict(tabular.tags or {})
+        meta = self.state.dataset_meta(tabular.name, int(tabular.version))
+        columns = tuple(meta.get("columns") or ())
+        return Dataset(
+            name=tabular.name,
+            version=int(tabular.version),
+            description=tabular.description or "",
+            tags={k: v for k, v in tags.items() if not k.startswith("opml_")},
+            sha256=tags.get("opml_sha256", ""),
+            rows=int(tags.get("opml_rows", meta.get("rows", 0))),
+            columns=columns,
+            source=tags.get("opml_source", "Azure ML"),
+            size_bytes=int(tags.get("opml_size_bytes", 0)),
+            created_at=parse_time(tags.get("opml_created_at")) or EPOCH,
+            delimiter=tags.get("opml_delimiter", ","),
+        )
+
+    def tabular(self, name: str, version: int | None = None) -> Any:
+        """The SDK's TabularDataset of one version (the latest when None). Raises NotFound."""
+        check_name(name, "dataset")
+        try:
+            return self.sdk.Dataset.get_by_name(self.ws, name, version="latest" if version is None else version)
+        except Exception as exc:
+            raise NotFound(f"no dataset {name}" + (f" version {version}" if version else "") + f" ({exc})") from None
+
+    def register(
+        self,
+        *,
+        name: str,
+        source: DatasetSource,
+        description: str,
+        tags: dict[str, str],
+        filename: str | None,
+        lineage: str | None,
+    ) -> Dataset:
+        from opml.data.csv_format import parse_csv
+        from opml.data.profile import profile_frame
+        from opml.data.sources import fetch_source, is_url
+
+        settings = get_settings()
+        content, label = fetch_source(
+            source, max_bytes=settings.max_dataset_mb << 20, timeout=settings.url_timeout_seconds
+        )
+        frame, fmt = parse_csv(content)
+        sha256 = hashlib.sha256(content).hexdigest()
+        existing = {d.name: d for d in self.list_latest()}.get(name)
+        if existing is not None and existing.sha256 == sha256:
+            return existing
+        if is_url(source):
+            tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=str(source), separator=fmt.delimiter)
+        else:
+            datastore = self.sdk.Datastore.get_default(self.ws)
+            target = f"opml/datasets/{name}/{sha256[:16]}"
+            with tempfile.TemporaryDirectory() as folder:
+                local = Path(folder) / (Path(filename or str(label)).name or "data.csv")
+                local.write_bytes(content)
+                datastore.upload_files(files=[str(local)], target_path=target, overwrite=True, show_progress=False)
+                path = [(datastore, f"{target}/{local.name}")]
+            tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=path, separator=fmt.delimiter)
+        source_label = (lineage or f"upload:{filename}") if isinstance(source, bytes) else label
+        bookkeeping = {
+            "opml_sha256": sha256,
+            "opml_rows": str(len(frame)),
+            "opml_source": source_label,
+            "opml_size_bytes": str(len(content)),
+            "opml_created_at": datetime.now(UTC).isoformat(),
+            "opml_delimiter": fmt.delimiter,
+        }
+        registered = tabular.register(
+            workspace=self.ws,
+            name=name,
+            description=description,
+            tags={**tags, **bookkeeping},
+            create_new_version=True,
+        )
+        version = int(registered.version)
+        self.state.save_dataset_meta(name, version, {"columns": list(frame.columns), "rows": len(frame)})
+        self.state.save_profile(name, version, profile_frame(frame))
+        return self.to_dataset(registered)
+
+    def list_latest(self) -> list[Dataset]:
+        datasets = [self.to_dataset(d) for d in self.sdk.Dataset.get_all(self.ws).values()]
+        return sorted(datasets, key=lambda d: d.created_at, reverse=True)
+
+    def list_versions(self, name: str) -> list[Dataset]:
+        latest = self.tabular(name)
+        return [self.to_dataset(self.tabular(name, v)) for v in range(int(latest.version), 0, -1)]
+
+    def get(self, name: str, version: int | None = None) -> Dataset:
+        dataset = self.to_dataset(self.tabular(name, version))
+        if not dataset.columns:  # registered outside opml: read the header once
+            header = self.load(name, dataset.version, nrows=1)
+            self.state.save_dataset_meta(name, dataset.version, {"columns": list(header.columns)})
+            dataset = dataclasses.replace(dataset, columns=tuple(header.columns))
+        return dataset
+
+    def load(self, name: str, version: int | None = None, *, nrows: int | None = None) -> pd.DataFrame:
+        tabular = self.tabular(name, version)
+        if nrows is not None:
+            tabular = tabular.take(nrows)
+        return tabular.to_pandas_dataframe()
+
+    def profile(self, name: str, version: int | None = None) -> DatasetProfile:
+        from opml.data.profile import profile_frame
+
+        dataset = self.to_dataset(self.tabular(name, version))
+        profile = self.state.profile(dataset.name, dataset.version)
+        if profile is None:  # registered outside opml: profile a sample, once
+            profile = profile_frame(self.load(name, dataset.version, nrows=PROFILE_SAMPLE_ROWS))
+            self.state.save_profile(dataset.name, dataset.version, profile)
+        return profile

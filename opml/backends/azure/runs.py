@@ -1,0 +1,173 @@
+"""Runs as Azure ML runs: script runs and AutoML runs (``AutoMLConfig`` with a local run's settings)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opml.backends.azure.computes import AzureComputes
+from opml.backends.azure.convert import opml_status, parse_time, to_run
+from opml.backends.azure.datasets import AzureDatasets
+from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
+from opml.entities import TERMINAL_STATUSES, Run
+from opml.errors import Conflict, InvalidInput, NotFound
+from opml.settings import get_settings
+
+
+@translate_methods
+class AzureRuns(AzurePart):
+    def __init__(self, workspace: AzureWorkspace, datasets: AzureDatasets, computes: AzureComputes):
+        super().__init__(workspace)
+        self.datasets, self.computes = datasets, computes
+
+    def sdk_run(self, run_id: str) -> Any:
+        """The SDK's Run. Raises NotFound."""
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise NotFound("no run with an empty id")
+        try:
+            return self.sdk.Run.get(self.ws, run_id)
+        except Exception as exc:
+            raise NotFound(f"no run {run_id} ({exc})") from None
+
+    def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = json.loads((run.tags or {}).get("opml_params", "{}"))
+        metric = params.get("primary_metric", "accuracy")
+        children = run.get_metrics(recursive=True)
+        best_id, best = None, None
+        for child_id, metrics in children.items():
+            value = last_scalar(metrics.get(metric)) if child_id != run.id else None
+            if value is not None and (best is None or value > best):
+                best_id, best = child_id, value
+        details = details if details is not None else run.get_details()
+        started = parse_time(details.get("startTimeUtc"))
+        ended = parse_time(details.get("endTimeUtc")) or datetime.now(UTC)
+        return {
+            "phase": run.status,
+            "iterations_done": sum(1 for child_id in children if child_id != run.id),
+            "primary_metric": metric,
+            "best_metric": best,
+            "best_child_id": best_id,
+            "elapsed_seconds": round((ended - started).total_seconds(), 1) if started else 0,
+            "timeout_seconds": float(params.get("experiment_timeout_minutes", 0)) * 60 or None,
+        }
+
+    def best_child(self, parent: Any) -> Any:
+        progress = self.automl_progress(parent)
+        if not progress["best_child_id"]:
+            raise Conflict(f"AutoML run {parent.id} has no completed model yet")
+        return self.sdk_run(progress["best_child_id"])
+
+    def to_run(self, run: Any) -> Run:
+        details = run.get_details()  # one call per run: it is a request to Azure
+        is_automl_parent = run.type == "automl" and run.parent is None
+        progress = self.automl_progress(run, details) if is_automl_parent else None
+        return to_run(run, details=details, progress=progress)
+
+    def submit(
+        self,
+        *,
+        experiment: str,
+        run_type: str,
+        compute: str,
+        params: dict[str, Any],
+        tags: dict[str, str],
+        display_name: str,
+    ) -> Run:
+        if run_type == "pipeline":
+            raise InvalidInput("pipeline runs are started with run_pipeline() or a published pipeline")
+        target = self.computes.target(compute)
+        if run_type == "automl":
+            config = self.automl_config(params, target)
+        else:
+            config = self.sdk.ScriptRunConfig(
+                source_directory=params.get("cwd", "."),
+                command=params["command"],
+                compute_target=target,
+                environment=self.environment(),
+            )
+        run_tags = {**tags, "opml_params": json.dumps(params)}
+        run = self.sdk.Experiment(self.ws, experiment).submit(config, tags=run_tags)
+        if display_name:
+            run.display_name = display_name
+        return self.to_run(run)
+
+    def environment(self) -> Any:
+        """The curated Azure ML environment opml's runs and steps use (``OPML_AZURE_ENVIRONMENT``)."""
+        return self.sdk.Environment.get(self.ws, get_settings().azure_environment)
+
+    def automl_config(self, params: dict[str, Any], compute_target: Any, training_data: Any = None) -> Any:
+        """AutoMLConfig with the same settings as a local run (``opml.automl.settings``)."""
+        if training_data is None:
+            training_data = self.datasets.tabular(params["dataset"], params.get("dataset_version"))
+        arguments: dict[str, Any] = {
+            "task": params["task"],
+            "primary_metric": params["primary_metric"],
+            "compute_target": compute_target,
+            "training_data": training_data,
+            "label_column_name": params["label_column"],
+            "experiment_timeout_hours": max(0.25, params["experiment_timeout_minutes"] / 60),
+            "iterations": params["max_iterations"],
+            "max_concurrent_iterations": params["max_concurrent_iterations"],
+            "enable_early_stopping": params["enable_early_stopping"],
+            "featurization": params["featurization"],
+            "enable_voting_ensemble": params["enable_voting_ensemble"],
+            "enable_stack_ensemble": params["enable_stack_ensemble"],
+        }
+        if params.get("n_cross_validations"):
+            arguments["n_cross_validations"] = params["n_cross_validations"]
+        else:
+            arguments["validation_size"] = params["validation_size"]
+        if params.get("allowed_algorithms"):
+            arguments["allowed_models"] = list(params["allowed_algorithms"])
+        if params.get("blocked_algorithms"):
+            arguments["blocked_models"] = list(params["blocked_algorithms"])
+        return self.sdk.AutoMLConfig(**arguments)
+
+    def get(self, run_id: str) -> Run:
+        return self.to_run(self.sdk_run(run_id))
+
+    def list(
+        self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
+    ) -> list[Run]:
+        if parent_id is not None:
+            runs = list(self.sdk_run(parent_id).get_children())
+        else:
+            names = [experiment] if experiment else [e.name for e in self.sdk.Experiment.list(self.ws)]
+            runs = []
+            for name in names:
+                runs.extend(self.sdk.Experiment(self.ws, name).get_runs(include_children=not top_level_only))
+        converted = [self.to_run(run) for run in runs]
+        if experiment and parent_id is not None:
+            converted = [run for run in converted if run.experiment == experiment]
+        converted.sort(key=lambda run: run.created_at, reverse=True)
+        return converted[:limit]
+
+    def cancel(self, run_id: str) -> Run:
+        run = self.sdk_run(run_id)
+        if opml_status(run.status) not in TERMINAL_STATUSES:
+            run.cancel()
+        return self.to_run(run)
+
+    def read_log(self, run_id: str, *, offset: int, max_bytes: int) -> tuple[str, int]:
+        logs = self.sdk_run(run_id).get_details_with_logs().get("logFiles") or {}
+        text = "".join(f"===== {name} =====\n{content}\n" for name, content in sorted(logs.items()))
+        data = text.encode()
+        chunk = data[offset : offset + max_bytes]
+        return chunk.decode(errors="replace"), offset + len(chunk)
+
+    def metrics(self, run_id: str) -> dict[str, float]:
+        metrics = self.sdk_run(run_id).get_metrics()
+        return {name: value for name, raw in metrics.items() if (value := last_scalar(raw)) is not None}
+
+    def output(self, run_id: str, name: str) -> Any:
+        run = self.sdk_run(run_id)
+        if f"outputs/{name}" not in run.get_file_names():
+            return None
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            run.download_file(f"outputs/{name}", output_file_path=str(path))
+            return json.loads(path.read_text())

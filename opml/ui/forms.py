@@ -1,0 +1,33 @@
+"""Form helpers: the backend's own checks run while the user types, and choices kept across reruns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from opml.errors import InvalidInput
+
+
+def field_problems(*checks: tuple[str, Callable[[], object]]) -> list[str]:
+    """The messages of the checks that raise ``InvalidInput``, each after its field's label (a form shows
+    them and stays unsent). A check is ``(label, callable)``."""
+    problems = []
+    for label, check in checks:
+        try:
+            check()
+        except InvalidInput as exc:
+            problems.append(f"{label}: {exc}")
+    return problems
+
+
+def labelled(problems: dict[str, str], labels: dict[str, str]) -> list[str]:
+    """Problems keyed by setting name (``settings_problems``), each after the label of its form field."""
+    return [f"{labels.get(name, name)}: {message}" for name, message in problems.items()]
+
+
+def keep_choice(key: str, options: list, default_index: int = 0) -> None:
+    """Keep a selectbox's chosen value across reruns while it is still an option; otherwise choose the
+    default (call before the widget with the same ``key``)."""
+    if options and st.session_state.get(key) not in options:
+        st.session_state[key] = options[min(default_index, len(options) - 1)]

@@ -1,0 +1,110 @@
+"""The workspace a dashboard session shows: local (its agent started once per dashboard process) or an Azure ML
+workspace chosen in the sidebar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from opml.backends.base import Backend
+from opml.errors import OpmlError
+from opml.settings import autostart_agent, default_workspace
+
+
+@st.cache_resource(show_spinner=False)
+def _open(path: str) -> Backend:
+    from opml.workspace import open_workspace
+
+    return open_workspace(path)
+
+
+@st.cache_resource(show_spinner="Starting the agent…")
+def _ensure_agent(path: str) -> str:
+    from opml.agent.launcher import start_agent
+
+    started = start_agent(path)
+    return "started" if started else "running"
+
+
+def _leave_legacy_pages_mode() -> None:
+    """Route every page through app.py's ``st.navigation``.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy multipage app until
+    ``st.navigation`` has run once; if the first request after start-up is a sub-page
+    URL, that page would render with an auto-generated sidebar instead of ours.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+WORKSPACE_CHOICE = "opml_workspace_choice"  # session key: "local", or the path of an Azure ML config.json
+
+
+@st.cache_resource(show_spinner="Connecting to Azure ML…")
+def _open_azure(config: str) -> Backend:
+    from opml.workspace import open_workspace
+
+    return open_workspace(config=config)
+
+
+LOCAL = "local"
+
+
+def _default_choice() -> str:
+    """The Azure workspace named by $OPML_AZURE_CONFIG (``opml up --config``), else the local one."""
+    from opml.workspace import chosen_config
+
+    return chosen_config() or LOCAL
+
+
+def workspace_selector() -> None:
+    """Sidebar: the workspace this dashboard shows, local or an Azure ML ``config.json``."""
+    from opml.workspace import azure_config_candidates
+
+    st.session_state.setdefault(WORKSPACE_CHOICE, _default_choice())
+    options = [LOCAL, *(str(path) for path in azure_config_candidates())]
+    current = st.session_state[WORKSPACE_CHOICE]
+    if current not in options:
+        options.append(current)
+    chosen = st.sidebar.selectbox(
+        "Workspace",
+        options,
+        index=options.index(current),
+        format_func=lambda option: "Local" if option == LOCAL else f"Azure ML: {Path(option).parent.name}/config.json",
+        key="workspace_select",
+    )
+    with st.sidebar.expander("Open an Azure ML workspace"):
+        typed = st.text_input(
+            "Path of config.json",
+            key="workspace_config_path",
+            help="the file Azure ML Studio downloads, e.g. ~/Downloads/config.json",
+        )
+        if st.button("Open", key="workspace_config_open") and typed.strip():
+            chosen = str(Path(typed.strip()).expanduser())
+    if chosen != current:
+        st.session_state[WORKSPACE_CHOICE] = chosen
+        st.rerun()
+
+
+def get_backend() -> Backend:
+    """The workspace this dashboard shows: an Azure ML one when chosen, else the local one (whose
+    agent is started once per dashboard process when missing)."""
+    _leave_legacy_pages_mode()
+    config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
+    if config != LOCAL:
+        try:
+            return _open_azure(config)
+        except OpmlError as exc:
+            st.error(f"The Azure ML workspace of {config} cannot be opened: {exc}. Showing the local workspace.")
+    path = str(default_workspace())
+    backend = _open(path)
+    if backend.kind == "local" and autostart_agent():
+        try:
+            _ensure_agent(str(backend.path))
+        except OpmlError as exc:
+            st.warning(f"The agent is not running: {exc}")
+    return backend
