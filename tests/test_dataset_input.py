@@ -110,7 +110,7 @@ def test_missing_path_and_folder_are_refused(local_backend: LocalBackend, tmp_pa
 
 def test_unreachable_url_is_refused(local_backend: LocalBackend):
     url = f"http://127.0.0.1:{free_port()}/data.csv"
-    with pytest.raises(InvalidInput, match=r"cannot reach 127\.0\.0\.1"):
+    with pytest.raises(InvalidInput, match=r"no HTTP answer from 127\.0\.0\.1"):
         local_backend.register_dataset(name="x", source=url)
     assert local_backend.list_datasets() == []
 

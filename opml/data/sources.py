@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from urllib.parse import urlparse
-
-import requests
 
 from opml.errors import InvalidInput
 
-_CHUNK = 1 << 16
 
-
-def _too_big(size: int, max_bytes: int) -> InvalidInput:
+def _too_big(size: int, max_bytes: int, *, at_least: bool = False) -> InvalidInput:
+    """``at_least``: reading stopped at the limit, so ``size`` is only a lower bound."""
+    size_text = "" if at_least else f"{size / 1e6:.1f} MB, "
     return InvalidInput(
-        f"the file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
+        f"the file is {size_text}over the {max_bytes / 1e6:g} MB limit "
         "(raise OPML_MAX_DATASET_MB to allow larger files)"
     )
 
@@ -24,60 +22,47 @@ def is_url(source: object) -> bool:
     return isinstance(source, str) and source.strip().lower().startswith(("http://", "https://"))
 
 
-def fetch_url(url: str, *, max_bytes: int, timeout: float) -> bytes:
-    """GET ``url`` and return its body, refusing more than ``max_bytes``."""
-    url = url.strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(f"not an http(s) URL: {url!r}")
+def fetch_url(url: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:
+    """The body of ``url`` and the URL it came from after redirects (see ``opml.data.download``)."""
+    from opml.data.download import TooBig, download
+
     try:
-        with requests.get(url, stream=True, timeout=timeout, allow_redirects=True) as response:
-            if response.status_code >= 400:
-                raise InvalidInput(
-                    f"{parsed.netloc} answered HTTP {response.status_code} {response.reason or ''}".rstrip()
-                    + f" for {url}; check the URL"
-                )
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise _too_big(int(declared), max_bytes)
-            body = bytearray()
-            for chunk in response.iter_content(_CHUNK):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise _too_big(len(body), max_bytes)
-            return bytes(body)
-    except requests.exceptions.Timeout:
-        raise InvalidInput(f"{parsed.netloc} did not answer within {timeout:.0f} s ({url})") from None
-    except requests.exceptions.RequestException as exc:
-        reason = type(exc).__name__
-        raise InvalidInput(f"could not download {url}: cannot reach {parsed.netloc} ({reason})") from None
+        return download(url.strip(), max_bytes=max_bytes, timeout=timeout)
+    except TooBig as exc:
+        raise _too_big(exc.size, max_bytes, at_least=not exc.declared) from None
 
 
 def read_path(path: str | os.PathLike, *, max_bytes: int) -> bytes:
-    """Read a local file, refusing folders, missing files and files over ``max_bytes``."""
+    """Read a local file, refusing folders, devices, missing files and more than ``max_bytes`` (counted while
+    reading: a growing file or a /proc file declares a size it does not have)."""
     file = Path(path).expanduser()
-    if not file.exists():
-        raise InvalidInput(f"no such file: {file}")
-    if not file.is_file():
-        raise InvalidInput(f"not a file: {file}")
-    size = file.stat().st_size
-    if size > max_bytes:
-        raise _too_big(size, max_bytes)
     try:
-        return file.read_bytes()
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {file}") from None
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(f"not a file: {file}")
+    try:
+        with file.open("rb") as handle:
+            content = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    if len(content) > max_bytes:
+        raise _too_big(len(content), max_bytes, at_least=True)
+    return content
 
 
 def fetch_source(source: str | os.PathLike | bytes, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:
-    """The bytes of ``source`` and a label saying where they came from."""
+    """The bytes of ``source`` and a label saying where they came from (for a URL: where it led)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         content = bytes(source)
         if len(content) > max_bytes:
             raise _too_big(len(content), max_bytes)
         return content, "upload"
     if is_url(source):
-        return fetch_url(str(source), max_bytes=max_bytes, timeout=timeout), str(source).strip()
+        return fetch_url(str(source), max_bytes=max_bytes, timeout=timeout)
     if isinstance(source, str) and "://" in source:
         raise InvalidInput(f"unsupported URL scheme in {source!r}: use http:// or https://, or a local path")
     if isinstance(source, str) and not source.strip():
