@@ -61,7 +61,10 @@ BAD_CONTENT = [
     (b"age,job,age\n1,a,2\n", "duplicate column names: 'age' \\(columns 1 and 3\\)"),
     (b"age,,y\n1,a,no\n", "column 2 has no name"),
     (b"age,job,y\n", "no data rows"),
-    (b"age,job,y\n30,admin,no\n41,tech,yes,extra,fields\n", "malformed"),
+    (b"age,job,y\n30,admin,no\n41,tech,yes,extra,fields\n", "malformed: Expected 3 fields in line 3, saw 5"),
+    (b"a;b\n1;2\n1;2;3\n", "malformed: Expected 2 fields in line 3, saw 3"),  # caught while sniffing decimals
+    (b"a;b\n" + b"1;2\n" * 3 + b'1;"2\n3\n', "malformed: EOF inside string starting at row 4"),
+    (b"x" * 200_000 + b"\n1\n", "first line is longer than 64 KB"),
 ]
 
 

@@ -49,7 +49,12 @@ def _decode_head(content: bytes) -> str:
         ) from None
     # Cut at a line boundary so the sniffer sees whole rows.
     text = head.decode("utf-8-sig", errors="ignore")
-    if len(content) > _SNIFF_BYTES and "\n" in text:
+    if len(content) > _SNIFF_BYTES:
+        if "\n" not in text:
+            raise InvalidInput(
+                f"the first line is longer than {_SNIFF_BYTES // 1024} KB: a CSV file starts with a header row "
+                "naming its columns (is this a CSV file?)"
+            )
         text = text[: text.rindex("\n")]
     return text
 
@@ -118,11 +123,25 @@ def sniff_format(content: bytes) -> CsvFormat:
     decimal = "."
     if delimiter != ",":
         sample = "\n".join(lines)
-        dot = pd.read_csv(io.StringIO(sample), sep=delimiter, decimal=".")
-        comma = pd.read_csv(io.StringIO(sample), sep=delimiter, decimal=",")
+        dot = _read_sample(sample, delimiter, ".")
+        comma = _read_sample(sample, delimiter, ",")
         if _numeric_columns(comma) > _numeric_columns(dot):
             decimal = ","
     return CsvFormat(delimiter=delimiter, decimal=decimal)
+
+
+def _malformed(exc: Exception) -> InvalidInput:
+    """pandas' parser error as a message that names the line (pandas counts lines from 1, the header too)."""
+    message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    message = message.removeprefix("Error tokenizing data. C error: ")
+    return InvalidInput(f"the CSV is malformed: {message[:300]}")
+
+
+def _read_sample(sample: str, delimiter: str, decimal: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.StringIO(sample), sep=delimiter, decimal=decimal)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise _malformed(exc) from None
 
 
 def _numeric_columns(frame: pd.DataFrame) -> int:
@@ -141,8 +160,7 @@ def read_frame(content: bytes, fmt: CsvFormat, *, nrows: int | None = None) -> p
             skipinitialspace=True,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"the CSV is malformed: {message}") from None
+        raise _malformed(exc) from None
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
 
