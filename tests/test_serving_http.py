@@ -163,6 +163,39 @@ def test_missing_unknown_and_mistyped_columns_are_named(service, headers, record
         assert_error(requests.post(service.scoring_uri, json={"data": data}, headers=headers, timeout=5), 400, fragment)
 
 
+def test_quoted_values_and_listed_columns_are_cut(service, headers, records):
+    first = dict(records[0])
+    huge = requests.post(
+        service.scoring_uri, json={"data": [_with(first, age="x" * 100_000)]}, headers=headers, timeout=5
+    )
+    assert_error(huge, 400, "must be a number", "(100,002 characters)")
+    assert len(huge.text) < 1000
+    many = requests.post(
+        service.scoring_uri,
+        json={"data": [{**first, **{f"extra_{i:05d}": 1 for i in range(5000)}}]},
+        headers=headers,
+        timeout=5,
+    )
+    assert_error(many, 400, "unknown column(s): extra_00000", "extra_00019 and 4,980 more")
+    assert len(many.text) < 2000
+
+
+def test_a_value_nested_1000_deep_is_a_400_with_its_headers_and_telemetry(deployed, service, headers, records):
+    backend, name = deployed
+    backend.update_service(name, app_insights_enabled=True)
+    deep = "[" * 1000 + "]" * 1000
+    body = json.dumps({"data": [{**records[0], "age": 0}]}).replace('"age": 0', f'"age": {deep}')
+    response = requests.post(service.scoring_uri, data=body, headers=headers, timeout=5)
+    assert_error(response, 400, "column 'age' must be a number, got a list of 1 item(s)")
+    request_id = response.headers["X-Ms-Request-Id"]
+    rows = wait_until(
+        lambda: [r for r in backend.get_service_telemetry(name) if r["request_id"] == request_id],
+        timeout=10,
+        what="the telemetry row of the request",
+    )
+    assert rows[0]["status"] == 400 and len(rows[0]["error"]) <= 500
+
+
 def test_unseen_category_and_missing_values_are_scored(service, headers, records):
     data = [_with(records[0], job="astronaut"), _with(records[1], marital=None, age=None)]
     response = requests.post(service.scoring_uri, json={"data": data}, headers=headers, timeout=5)

@@ -21,6 +21,8 @@ log = logging.getLogger("opml.serving.telemetry")
 
 BATCH = 2000
 FLUSH_SECONDS = 0.25
+MAX_ERROR = 500  # characters of a request's error kept in its telemetry row
+
 INSERT = """INSERT INTO telemetry (service, at, request_id, status, latency_ms, records, predictions, error, client)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
@@ -47,6 +49,8 @@ class TelemetryWriter:
         error: str | None,
         client: str | None,
     ) -> None:
+        if error is not None and len(error) > MAX_ERROR:
+            error = error[: MAX_ERROR - 1] + "…"
         self._queue.put((self.service, at, request_id, status, latency_ms, records, predictions, error, client))
 
     def _drain(self, first: tuple | None) -> list[tuple]:

@@ -13,6 +13,31 @@ METHODS = ("predict", "predict_proba")
 MAX_MAGNITUDE = 1e38  # tree models compare in float32 (largest ~3.4e38)
 
 
+MAX_QUOTE = 200  # characters of a sent value quoted back in an error
+MAX_NAMES = 20  # column names listed in an error
+
+
+def quote(value: Any) -> str:
+    """A sent value as an error quotes it: scalars cut to ``MAX_QUOTE`` characters, containers by their kind
+    (a value nested 1,000 deep is not rebuilt as text)."""
+    if isinstance(value, dict):
+        return f"an object of {len(value)} field(s)"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    text = repr(value)
+    if len(text) > MAX_QUOTE:
+        return f"{text[:MAX_QUOTE]}… ({len(text):,} characters)"
+    return text
+
+
+def names(items: Sequence[str]) -> str:
+    """Column names as an error lists them: the first ``MAX_NAMES``, each cut to 60 characters, then how many
+    more."""
+    shown = [item if len(item) <= 60 else f"{item[:60]}…" for item in items[:MAX_NAMES]]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
+
+
 class RequestError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -45,15 +70,17 @@ def parse_payload(body: bytes) -> Payload:
             raise RequestError(400, '"GlobalParameters" must be an object, e.g. {"method": "predict_proba"}')
         method = parameters.get("method", "predict")
         if method not in METHODS:
-            raise RequestError(400, f'GlobalParameters "method" must be "predict" or "predict_proba", got {method!r}')
+            raise RequestError(
+                400, f'GlobalParameters "method" must be "predict" or "predict_proba", got {quote(method)}'
+            )
         unknown = set(parameters) - {"method"}
         if unknown:
-            raise RequestError(400, f"unknown GlobalParameters: {', '.join(sorted(map(str, unknown)))}")
+            raise RequestError(400, f"unknown GlobalParameters: {names(sorted(map(str, unknown)))}")
         return Payload(_records(inputs["data"]), method, azure_v2_shape=True)
     if "data" in document:
         extra = set(document) - {"data"}
         if extra:
-            raise RequestError(400, f'unknown top-level field(s) {", ".join(sorted(extra))}; send only "data"')
+            raise RequestError(400, f'unknown top-level field(s) {names(sorted(extra))}; send only "data"')
         return Payload(_records(document["data"]), "predict", azure_v2_shape=False)
     raise RequestError(
         400,
@@ -95,17 +122,17 @@ class SchemaValidator:
                 unknown = sorted(record.keys() - self.required)
                 parts = []
                 if missing:
-                    parts.append(f"missing column(s): {', '.join(missing)}")
+                    parts.append(f"missing column(s): {names(missing)}")
                 if unknown:
-                    parts.append(f"unknown column(s): {', '.join(unknown)}")
+                    parts.append(f"unknown column(s): {names(unknown)}")
                 raise RequestError(400, f"record {index}: {'; '.join(parts)}")
             for name, value in record.items():
                 if value is None:
                     continue
                 if name in self.numeric:
                     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                        raise RequestError(400, f"record {index}: column {name!r} must be a number, got {value!r}")
+                        raise RequestError(400, f"record {index}: column {name!r} must be a number, got {quote(value)}")
                     if abs(value) > MAX_MAGNITUDE:
                         raise RequestError(400, f"record {index}: column {name!r} is out of range (|value| > 1e38)")
                 elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                    raise RequestError(400, f"record {index}: column {name!r} must be text, got {value!r}")
+                    raise RequestError(400, f"record {index}: column {name!r} must be text, got {quote(value)}")
