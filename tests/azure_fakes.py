@@ -241,6 +241,12 @@ class FakeAmlCompute:
                                    identity_id=None, location=None, enable_node_public_ip=True):  # fmt: skip
         return {"vm_size": vm_size, "min_nodes": min_nodes, "max_nodes": max_nodes}
 
+    def get_active_runs(self, type=None, tags=None, properties=None, status=None):
+        finished = ("Completed", "Failed", "Canceled")
+        for run in list(self.cloud.runs.values()):
+            if run._details.get("target") == self.name and run.status not in finished and status in (None, run.status):
+                yield run
+
     def delete(self):
         self.cloud.record("ComputeTarget.delete", name=self.name)
         self.cloud.computes.pop(self.name, None)
@@ -368,6 +374,10 @@ class FakeRun:
 
     def get_details_with_logs(self):
         return {**self.get_details(), "logFiles": dict(self._logs)}
+
+    def set_tags(self, tags):
+        self.cloud.record("Run.set_tags", run_id=self.id, tags=dict(tags))
+        self.tags.update(tags)
 
     def get_file_names(self):
         return list(self._files)
@@ -818,7 +828,8 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
     ("Workspace", None, ["from_config", "__init__"]),
     ("Experiment", None, ["__init__", "submit", "get_runs", "list"]),
     ("Run", None, ["get", "get_details", "get_status", "get_children", "get_metrics", "cancel",
-                   "get_details_with_logs", "get_file_names", "download_file", "get_environment", "register_model"]),
+                   "get_details_with_logs", "get_file_names", "download_file", "get_environment", "register_model",
+                   "set_tags"]),
     ("Model", None, ["__init__", "list", "delete", "download", "deploy"]),
     ("Dataset", None, ["get_by_name", "get_all"]),
     ("Datastore", None, ["get_default"]),
@@ -826,7 +837,7 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
     ("ScriptRunConfig", None, ["__init__"]),
     ("RunConfiguration", None, ["__init__"]),
     ("ComputeTarget", None, ["create", "list"]),
-    ("AmlCompute", None, ["provisioning_configuration", "delete"]),
+    ("AmlCompute", None, ["provisioning_configuration", "get_active_runs", "delete"]),
     ("Webservice", None, ["list"]),
     ("AciWebservice", None, ["deploy_configuration", "update", "get_keys", "regen_key", "get_logs", "delete"]),
     ("InferenceConfig", None, ["__init__"]),

@@ -19,6 +19,7 @@ from tests import reference_data
 from tests.helpers import free_port
 
 pytest_plugins = ["tests.azure_fixtures"]
+pytest.register_assert_rewrite("tests.contract")  # its modules hold the contract's asserts
 
 # Checks against a real Azure ML workspace are collected only when one is configured (CI has none).
 collect_ignore = [] if os.environ.get("OPML_AZURE_CONFIG") else ["test_azure_live.py"]

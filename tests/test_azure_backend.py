@@ -27,7 +27,23 @@ from opml.leaderboard import leaderboard
 from opml.workspace import open_workspace
 from tests.azure_fakes import AzureError, make_fake_sdk
 from tests.azure_fixtures import PIPELINE_STEPS, submit_automl, write_config
-from tests.contract.backend_contract import BackendContract, python_command
+from tests.contract import BackendContract, Capabilities, python_command
+
+AZURE = Capabilities(
+    runs_in_local_agent=False,
+    computes_provisioned_async=True,
+    computes_take_vm_size=True,
+    busy_compute_delete_refused=False,
+    models_idempotent_on_content=False,
+    loads_models=False,
+    services_take_a_port=False,
+    service_delete_is_asynchronous=False,
+    service_telemetry_recorded=False,
+    published_parameters_overridable=False,
+    register_step_moves_aliases=False,
+    schedules_fired_by_opml=False,
+    workspace_tokens=False,
+)
 
 
 class TestAzureBackendContract(BackendContract):
@@ -47,13 +63,9 @@ class TestAzureBackendContract(BackendContract):
         other = next(c.id for c in azure.list_runs(parent_id=run.id) if c.id != best and c.status == COMPLETED)
         return azure, run.id, other
 
-    def test_compute_with_queued_runs_cannot_be_deleted(self, backend, cloud):
-        """Replaces the local rule: Azure itself decides about deleting a busy cluster; opml asks it."""
-        backend.create_compute(name="busy", max_nodes=1)
-        backend.delete_compute("busy")
-        assert cloud.last_call("ComputeTarget.delete") == {"name": "busy"}
-        with pytest.raises(NotFound):
-            backend.get_compute("busy")
+    @pytest.fixture
+    def capabilities(self) -> Capabilities:
+        return AZURE
 
 
 # -- opening a workspace ---------------------------------------------------------------------
@@ -147,6 +159,14 @@ def test_dataset_is_uploaded_then_registered_with_its_hash(azure, cloud, bank_sm
 def test_compute_provisioning_is_awaited(azure, azure_executor):
     assert azure.create_compute(name="cpu-4", max_nodes=4).state == "Creating"
     assert azure.wait_for_compute("cpu-4", timeout=10, poll_seconds=0.05).state == "Succeeded"
+
+
+def test_a_busy_compute_is_deleted_by_asking_azure(azure, cloud):
+    """opml does not check for runs on a cluster before deleting it: Azure decides, and opml asks it."""
+    azure.create_compute(name="busy", max_nodes=1)
+    azure.submit_run(experiment="e", run_type="command", compute="busy", params=python_command("pass"))
+    azure.delete_compute("busy")
+    assert cloud.last_call("ComputeTarget.delete") == {"name": "busy"}
 
 
 def test_compute_is_an_amlcompute_cluster(azure, cloud):

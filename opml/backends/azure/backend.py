@@ -313,7 +313,9 @@ class AzureMLBackend(Backend):
         description: str,
         tags: dict[str, str],
     ) -> Run:
-        return self.pipelines.trigger(published, experiment=experiment, parameters=parameters)
+        return self.pipelines.trigger(
+            published, experiment=experiment, parameters=parameters, trigger=trigger, description=description, tags=tags
+        )
 
     def list_pipeline_runs(
         self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None

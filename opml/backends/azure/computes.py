@@ -37,11 +37,16 @@ class AzureComputes(AzurePart):
         target = self.sdk.ComputeTarget.create(self.ws, name, provisioning)
         return to_compute(target)  # provisioning goes on in Azure: state "Creating" until it is done
 
+    def _to_compute(self, target: Any) -> Compute:
+        listing = getattr(target, "get_active_runs", None)  # AmlCompute has it; attached computes do not
+        runs = list(listing()) if listing is not None else []
+        return to_compute(target, runs)
+
     def list(self) -> list[Compute]:
-        return [to_compute(target) for target in self.sdk.ComputeTarget.list(self.ws)]
+        return [self._to_compute(target) for target in self.sdk.ComputeTarget.list(self.ws)]
 
     def get(self, name: str) -> Compute:
-        return to_compute(self.target(name))
+        return self._to_compute(self.target(name))
 
     def delete(self, name: str) -> None:
         self.target(name).delete()

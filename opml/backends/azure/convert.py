@@ -26,6 +26,13 @@ from opml.entities import (
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # shown for objects whose creation time Azure does not expose
 OPML_TAG_PREFIX = "opml_"
+SUBMITTED_TAG = "opml_submitted_at"  # when opml submitted a run (ISO 8601, UTC)
+
+
+def submitted_now() -> dict[str, str]:
+    """The tag that dates a run opml submits."""
+    return {SUBMITTED_TAG: datetime.now(UTC).isoformat()}
+
 
 # Azure's run statuses folded onto opml's (the rest are spelled the same).
 _STATUSES = {
@@ -102,13 +109,14 @@ def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None
     """``details`` is ``run.get_details()``, fetched once by the caller."""
     parent = run.parent
     started = parse_time(details.get("startTimeUtc"))
+    submitted = parse_time((run.tags or {}).get(SUBMITTED_TAG))  # Azure's details carry no creation time
     return Run(
         id=run.id,
         experiment=run.experiment.name,
         run_type=_RUN_TYPES.get(run.type, "command" if run.type == "azureml.scriptrun" else str(run.type)),
         status=opml_status(run.status),
         compute=details.get("target") or "",
-        created_at=started or EPOCH,
+        created_at=submitted or started or EPOCH,
         params=run_params(run),
         tags=user_tags(run.tags),
         parent_id=parent.id if parent is not None else None,
@@ -120,15 +128,23 @@ def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None
     )
 
 
-def to_compute(target: Any) -> Compute:
+_QUEUED_RUN_STATES = ("NotStarted", "Queued")
+
+
+def to_compute(target: Any, active_runs: list[Any] | None = None) -> Compute:
+    """``active_runs``: the RunDtos of ``target.get_active_runs()`` (queued ones included), when fetched."""
     scale = getattr(target, "scale_settings", None)
     max_nodes = getattr(scale, "maximum_node_count", None) or 1
+    states = [str(getattr(run, "status", "")) for run in active_runs or ()]
+    queued = sum(1 for state in states if state in _QUEUED_RUN_STATES)
     return Compute(
         name=target.name,
         max_nodes=int(max_nodes),
         kind=target.type,
         state=target.provisioning_state or "Unknown",
         created_at=None,
+        active_runs=len(states) - queued,
+        queued_runs=queued,
     )
 
 

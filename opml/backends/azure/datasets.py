@@ -72,9 +72,9 @@ class AzureDatasets(AzurePart):
         )
         frame, fmt = parse_csv(content)
         sha256 = hashlib.sha256(content).hexdigest()
-        existing = {d.name: d for d in self.list_latest()}.get(name)
-        if existing is not None and existing.sha256 == sha256:
-            return existing
+        for existing in self._versions_if_any(name):
+            if existing.sha256 == sha256:
+                return existing  # the same bytes as a version already registered: that version
         if is_url(source):
             tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=str(source), separator=fmt.delimiter)
         else:
@@ -110,6 +110,11 @@ class AzureDatasets(AzurePart):
     def list_latest(self) -> list[Dataset]:
         datasets = [self.to_dataset(d) for d in self.sdk.Dataset.get_all(self.ws).values()]
         return sorted(datasets, key=lambda d: d.created_at, reverse=True)
+
+    def _versions_if_any(self, name: str) -> list[Dataset]:
+        if name not in self.sdk.Dataset.get_all(self.ws):
+            return []
+        return self.list_versions(name)
 
     def list_versions(self, name: str) -> list[Dataset]:
         latest = self.tabular(name)

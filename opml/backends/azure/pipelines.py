@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import parse_time, to_published
+from opml.backends.azure.convert import parse_time, submitted_now, to_published
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.pipeline_steps import build_steps
@@ -90,6 +90,7 @@ class AzurePipelines(AzurePart):
             "opml_pipeline_id": pipeline.id,
             "opml_trigger": trigger,
             "opml_params": json.dumps({"pipeline_id": pipeline.id, "parameters": parameters}),
+            **submitted_now(),
         }
         run = self.sdk.Experiment(self.ws, experiment).submit(self._azure_pipeline(pipeline, parameters), tags=tags)
         return self.runs.to_run(run)
@@ -130,11 +131,28 @@ class AzurePipelines(AzurePart):
             published.disable()
         return self._to_published(published)
 
-    def trigger(self, published: PublishedPipeline, *, experiment: str, parameters: dict[str, Any]) -> Run:
+    def trigger(
+        self,
+        published: PublishedPipeline,
+        *,
+        experiment: str,
+        parameters: dict[str, Any],
+        trigger: str,
+        description: str,
+        tags: dict[str, str],
+    ) -> Run:
+        """Submit the published pipeline, then tag the run as opml tags the runs it starts (SDK v1's
+        ``PublishedPipeline.submit`` takes no tags): the user's tags, its pipeline, the trigger, the time."""
         if published.status != ACTIVE:
             raise Conflict(f"published pipeline {published.id} is {published.status}: enable it first")
         self.check_published_values(published.id, parameters)
         run = self.sdk_published(published.id).submit(self.ws, experiment)
+        bookkeeping = {"opml_trigger": trigger, **submitted_now()}
+        if published.pipeline_id:
+            bookkeeping["opml_pipeline_id"] = published.pipeline_id
+        run.set_tags({**tags, **bookkeeping})
+        if description:
+            run.display_name = description
         return self.runs.to_run(run)
 
     def check_published_values(self, published_id: str, parameters: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import opml_status, parse_time, to_run
+from opml.backends.azure.convert import opml_status, parse_time, submitted_now, to_run
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
@@ -89,7 +89,7 @@ class AzureRuns(AzurePart):
                 compute_target=target,
                 environment=self.environment(),
             )
-        run_tags = {**tags, "opml_params": json.dumps(params)}
+        run_tags = {**tags, "opml_params": json.dumps(params), **submitted_now()}
         run = self.sdk.Experiment(self.ws, experiment).submit(config, tags=run_tags)
         if display_name:
             run.display_name = display_name

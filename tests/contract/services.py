@@ -1,0 +1,133 @@
+"""Scoring services: deployed from registered models, with keys, switches, logs, telemetry and deletion."""
+
+from __future__ import annotations
+
+import pytest
+
+from opml.entities import DELETING, HEALTHY, TRANSITIONING
+from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound
+from tests.contract.fixtures import ContractFixtures
+from tests.helpers import free_port, wait_until
+
+
+def is_gone(backend, name: str) -> bool:
+    try:
+        backend.get_service(name)
+    except NotFound:
+        return True
+    return False
+
+
+class ServiceContract(ContractFixtures):
+    def test_deploy_returns_at_once_and_lists_the_service(self, registered_model):
+        backend = registered_model
+        before = backend.describe().counts["services"]
+        service = backend.deploy_model(name="bank-svc", model_name="bank-model", model_version=1, description="d")
+        assert service.state == TRANSITIONING
+        assert (service.name, service.model, service.description) == ("bank-svc", "bank-model:1", "d")
+        assert service.auth_enabled and not service.app_insights_enabled
+        assert service.scoring_uri.endswith("/score") and service.swagger_uri.endswith("/swagger.json")
+        assert backend.get_service("bank-svc").model == "bank-model:1"
+        assert [s.name for s in backend.list_services()] == ["bank-svc"]
+        assert backend.describe().counts["services"] == before + 1
+
+    def test_refused_deployments_deploy_nothing(self, registered_model):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        with pytest.raises(AlreadyExists):
+            backend.deploy_model(name="bank-svc", model_name="bank-model")
+        with pytest.raises(NotFound):
+            backend.deploy_model(name="other-svc", model_name="nope")
+        with pytest.raises(NotFound):
+            backend.deploy_model(name="other-svc", model_name="bank-model", model_version=9)
+        with pytest.raises(InvalidInput):
+            backend.deploy_model(name="../svc", model_name="bank-model")
+        with pytest.raises(InvalidInput, match="port"):
+            backend.deploy_model(name="other-svc", model_name="bank-model", port=80)
+        assert [s.name for s in backend.list_services()] == ["bank-svc"]
+
+    def test_deploying_on_a_chosen_port(self, registered_model, capabilities):
+        backend, port = registered_model, free_port()
+        if capabilities.services_take_a_port:
+            service = backend.deploy_model(name="bank-svc", model_name="bank-model", port=port)
+            assert f":{port}/" in service.scoring_uri
+            with pytest.raises(AlreadyExists, match="port"):
+                backend.deploy_model(name="other-svc", model_name="bank-model", port=port)
+            assert [s.name for s in backend.list_services()] == ["bank-svc"]
+        else:
+            with pytest.raises(InvalidInput, match="port"):
+                backend.deploy_model(name="bank-svc", model_name="bank-model", port=port)
+            assert backend.list_services() == []
+
+    def test_service_keys_are_replaced_one_at_a_time(self, registered_model):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        before = backend.get_service_keys("bank-svc")
+        assert before.primary and before.secondary and before.primary != before.secondary
+        after = backend.regenerate_service_key("bank-svc", "Primary")
+        assert after.primary != before.primary and after.secondary == before.secondary
+        assert backend.get_service_keys("bank-svc") == after
+        last = backend.regenerate_service_key("bank-svc", "Secondary")
+        assert last.primary == after.primary and last.secondary != after.secondary
+        with pytest.raises(InvalidInput, match="Primary"):
+            backend.regenerate_service_key("bank-svc", "Tertiary")
+        assert backend.get_service_keys("bank-svc") == last
+
+    def test_update_switches_telemetry_and_auth(self, registered_model):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        updated = backend.update_service("bank-svc", app_insights_enabled=True, auth_enabled=False)
+        assert updated.app_insights_enabled and not updated.auth_enabled
+        unchanged = backend.update_service("bank-svc")
+        assert unchanged.app_insights_enabled and not unchanged.auth_enabled
+        assert not backend.get_service("bank-svc").auth_enabled
+        with pytest.raises(InvalidInput):
+            backend.update_service("bank-svc", auth_enabled="yes")
+
+    def test_service_logs_and_telemetry(self, registered_model, capabilities):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        logs = backend.get_service_logs("bank-svc", tail=1)
+        assert isinstance(logs, str) and len(logs.splitlines()) <= 1
+        if capabilities.service_telemetry_recorded:
+            assert backend.get_service_telemetry("bank-svc") == []
+        else:
+            with pytest.raises(BackendUnavailable):
+                backend.get_service_telemetry("bank-svc")
+
+    def test_unknown_service_is_not_found(self, backend):
+        for operation in (
+            backend.get_service,
+            backend.delete_service,
+            backend.get_service_keys,
+            backend.update_service,
+            backend.get_service_logs,
+            backend.get_service_telemetry,
+        ):
+            with pytest.raises(NotFound):
+                operation("nope")
+        with pytest.raises(NotFound):
+            backend.regenerate_service_key("nope", "Primary")
+
+    def test_deleting_a_service(self, registered_model, capabilities):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        backend.delete_service("bank-svc")
+        if capabilities.service_delete_is_asynchronous:
+            assert backend.get_service("bank-svc").state == DELETING
+            assert [s.state for s in backend.list_services()] == [DELETING]
+        else:
+            assert is_gone(backend, "bank-svc")
+            assert backend.list_services() == []
+
+    def test_service_becomes_healthy_and_holds_its_model_until_deleted(self, registered_model, executor):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        healthy = backend.wait_for_service("bank-svc", timeout=120)
+        assert healthy.state == HEALTHY, healthy.error
+        with pytest.raises(Conflict, match="bank-svc"):
+            backend.delete_model("bank-model", 1)
+        backend.delete_service("bank-svc")
+        wait_until(lambda: is_gone(backend, "bank-svc"), timeout=30, what="the service to be deleted")
+        backend.delete_model("bank-model", 1)
+        assert backend.list_models() == []
