@@ -152,6 +152,14 @@ def test_gateway_auth_and_bad_input(gateway_backend, published, gateway):
         400,
         "JSON",
     )
+    runs_before = len(gateway_backend.list_pipeline_runs())
+    check(post(payload={**body, "Description": "x" * 70_000}), 413, "65,536")
+    deep = '{"ExperimentName": "e", "Tags": ' + "[" * 5000 + "]" * 5000 + "}"
+    check(requests.post(published.endpoint, headers=auth, data=deep, timeout=5), 400, "JSON")
+    check(post(payload={**body, "Tags": "x"}), 400, "Tags must be an object")
+    check(post(payload={**body, "Description": 5}), 400, "Description must be text")
+    check(post(payload={**body, "ParameterAssignments": [1]}), 400, "ParameterAssignments must be an object")
+    assert len(gateway_backend.list_pipeline_runs()) == runs_before
     gateway_backend.set_published_pipeline_enabled(published.id, False)
     check(post(), 409, "disabled")
     gateway_backend.set_published_pipeline_enabled(published.id, True)

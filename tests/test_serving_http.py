@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import re
+import socket
 import time
 
 import pandas as pd
@@ -320,3 +321,14 @@ def test_a_client_that_leaves_mid_body_gets_one_log_line_and_no_traceback(deploy
     assert " 400 " in lines[-1]
     added = backend.get_service_logs(name, tail=5000)[len(before_text) :]
     assert "Traceback" not in added and "ClientDisconnect" not in added
+
+
+def test_a_silent_connection_to_a_service_is_closed_on_time(service):
+    """The scoring server runs with opml's HTTP bounds (tests/test_http_bounds.py checks them one by one)."""
+    from opml.httpserver import SCORING_BOUNDS
+
+    port = int(service.scoring_uri.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=SCORING_BOUNDS.head_timeout + 5) as sock:
+        started = time.monotonic()
+        assert sock.recv(1) == b""
+        assert SCORING_BOUNDS.head_timeout - 1 < time.monotonic() - started < SCORING_BOUNDS.head_timeout + 3

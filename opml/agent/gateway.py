@@ -12,13 +12,16 @@ import logging
 import threading
 from typing import Any
 
+import orjson
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opml.entities import ACTIVE, NOT_STARTED, QUEUED, Run
-from opml.errors import OpmlError
+from opml.errors import InvalidInput, OpmlError, Unauthorized
+from opml.httpserver import GATEWAY_BOUNDS, BodyError, read_body, server_config
 from opml.keys import bearer_token
 
 log = logging.getLogger("opml.gateway")
@@ -63,7 +66,36 @@ def run_document(backend: Any, run: Run) -> dict[str, Any]:
     }
 
 
+MAX_BODY_BYTES = 64 * 1024  # a trigger is a few hundred bytes; Azure's own limit is far below a megabyte
+TRIGGER_FIELDS = {"ExperimentName", "ParameterAssignments", "Description", "Tags", "DataPathAssignments"}
+
+
+def parse_trigger(raw: bytes) -> dict[str, Any]:
+    """A trigger's body, checked for its shape (the backend checks the values). Raises InvalidInput."""
+    try:
+        body = orjson.loads(raw)  # deep nesting is a decode error here, not a RecursionError
+    except orjson.JSONDecodeError:
+        raise InvalidInput('the request body must be JSON, e.g. {"ExperimentName": "my-experiment"}') from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    unknown = sorted(set(body) - TRIGGER_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(name[:60] for name in unknown[:20])}")
+    experiment = body.get("ExperimentName")
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise InvalidInput("ExperimentName is required")
+    for field in ("ParameterAssignments", "Tags", "DataPathAssignments"):
+        if body.get(field) is not None and not isinstance(body[field], dict):
+            raise InvalidInput(f"{field} must be an object of names to values")
+    description = body.get("Description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidInput("Description must be text")
+    return body
+
+
 def create_gateway_app(backend: Any) -> FastAPI:
+    """The gateway's routes. They read the body on the event loop (bounded, with the server's deadlines) and
+    do everything that touches the store in the thread pool, so a slow database never stalls the loop."""
     app = FastAPI(title="opml pipelines", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(StarletteHTTPException)
@@ -76,54 +108,54 @@ def create_gateway_app(backend: Any) -> FastAPI:
     async def opml_error(request: Request, exc: OpmlError) -> JSONResponse:
         return _error(exc.http_status if exc.http_status < 500 else 500, str(exc))
 
-    def authorized(request: Request) -> bool:
-        return backend.tokens.verify(bearer_token(request.headers.get("authorization")))
+    @app.exception_handler(BodyError)
+    async def body_error(request: Request, exc: BodyError) -> JSONResponse:
+        return _error(exc.status, exc.message)
 
-    @app.post(PREFIX + "/PipelineSubmit/{published_id}")
-    async def submit(published_id: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing, wrong or revoked token: send 'Authorization: Bearer <workspace token>'")
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return _error(500, f"the gateway failed: {type(exc).__name__}")
+
+    def authorize(request: Request, message: str = "missing, wrong or revoked token") -> None:
+        if not backend.tokens.verify(bearer_token(request.headers.get("authorization"))):
+            raise Unauthorized(message)
+
+    def submit_run(published_id: str, request: Request, raw: bytes) -> JSONResponse:
         published = backend.get_published_pipeline(published_id)
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, 'the request body must be JSON, e.g. {"ExperimentName": "my-experiment"}')
-        if not isinstance(body, dict):
-            return _error(400, "the request body must be a JSON object")
-        experiment = body.get("ExperimentName")
-        if not isinstance(experiment, str) or not experiment.strip():
-            return _error(400, "ExperimentName is required")
-        unknown = sorted(
-            set(body) - {"ExperimentName", "ParameterAssignments", "Description", "Tags", "DataPathAssignments"}
-        )
-        if unknown:
-            return _error(400, f"unknown field(s): {', '.join(unknown)}")
+        body = parse_trigger(raw)
         if published.status != ACTIVE:
             return _error(409, f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
         run = backend.trigger_published_pipeline(
             published_id,
-            experiment=experiment.strip(),
+            experiment=body["ExperimentName"].strip(),
             parameters=body.get("ParameterAssignments") or {},
             trigger="REST",
-            description=str(body.get("Description") or ""),
+            description=body.get("Description") or "",
             tags=body.get("Tags") or {},
         )
         return JSONResponse(
             {"Id": run.id, "Status": NOT_STARTED, "ExperimentName": run.experiment, "PipelineId": published.id}
         )
 
+    @app.post(PREFIX + "/PipelineSubmit/{published_id}")
+    async def submit(published_id: str, request: Request) -> JSONResponse:
+        await run_in_threadpool(
+            authorize, request, "missing, wrong or revoked token: send 'Authorization: Bearer <workspace token>'"
+        )
+        raw = await read_body(request, MAX_BODY_BYTES)
+        return await run_in_threadpool(submit_run, published_id, request, raw)
+
     @app.get(PREFIX + "/Pipeline/{published_id}")
-    async def runs_of(published_id: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing, wrong or revoked token")
+    def runs_of(published_id: str, request: Request) -> JSONResponse:
+        authorize(request)
         backend.get_published_pipeline(published_id)
         runs = backend.list_pipeline_runs(published_pipeline_id=published_id)
         return JSONResponse([run_document(backend, run) for run in runs])
 
     @app.get(PREFIX + "/{run_id}")
-    async def status(run_id: str, request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing, wrong or revoked token")
+    def status(run_id: str, request: Request) -> JSONResponse:
+        authorize(request)
         run = backend.get_run(run_id)
         if run.run_type != "pipeline":
             return _error(404, f"run {run_id} is not a pipeline run")
@@ -136,9 +168,7 @@ class Gateway:
     """The gateway served by uvicorn in a thread of the agent."""
 
     def __init__(self, backend: Any, host: str, port: int):
-        config = uvicorn.Config(
-            create_gateway_app(backend), host=host, port=port, log_level="warning", access_log=False
-        )
+        config = server_config(create_gateway_app(backend), host=host, port=port, bounds=GATEWAY_BOUNDS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._serve, name="pipeline-gateway", daemon=True)
 

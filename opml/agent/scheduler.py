@@ -27,6 +27,7 @@ from opml.backends.local.backend import LocalBackend
 from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
 from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
 from opml.errors import Conflict
+from opml.httpserver import raise_file_limit
 from opml.locks import AgentLock
 from opml.settings import get_settings
 
@@ -71,6 +72,7 @@ class Agent:
             pid = self._lock.holder_pid()
             raise Conflict(f"an agent is already running for workspace {self.backend.path} (pid {pid})")
         settings = get_settings()
+        raise_file_limit()  # the gateway caps its sockets; runs, services and the store use the rest
         gateway = Gateway(self.backend, settings.bind_address, settings.gateway_port)
         try:
             self.backend.agents.record_start(os.getpid())

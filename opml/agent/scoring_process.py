@@ -18,6 +18,7 @@ def main(workspace: Path, name: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("opml.serving")
     from opml.backends.local.backend import LocalBackend
+    from opml.httpserver import SCORING_BOUNDS, raise_file_limit, server_config
     from opml.serving.app import RuntimeConfig, ScoringService, create_app
     from opml.serving.telemetry import TelemetryWriter
 
@@ -35,15 +36,12 @@ def main(workspace: Path, name: str) -> int:
         telemetry=telemetry,
     )
     log.info("service %s: listening on http://%s:%s", name, row["host"], row["port"])
+    raise_file_limit()
+    config = server_config(
+        create_app(service), host=row["host"], port=row["port"], bounds=SCORING_BOUNDS, timeout_graceful_shutdown=5
+    )
     try:
-        uvicorn.run(
-            create_app(service),
-            host=row["host"],
-            port=row["port"],
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.Server(config).run()
     finally:
         telemetry.close()
     return 0

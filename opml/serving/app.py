@@ -23,8 +23,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
+from opml.httpserver import BodyError, read_body
 from opml.keys import bearer_token, key_matches
 from opml.serving.swagger import swagger_document
 from opml.serving.telemetry import TelemetryWriter
@@ -76,22 +76,6 @@ class ScoringService:
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> ORJSONResponse:
     return ORJSONResponse({"error": message, "status_code": status}, status_code=status, headers=headers)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}")
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestError(413, f"the request body is over the {limit:,}-byte limit")
-            chunks.append(chunk)
-    except ClientDisconnect:  # nobody reads the answer, but the request still gets its one log line
-        raise RequestError(400, "the client disconnected before sending the whole body") from None
-    return b"".join(chunks)
 
 
 def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
@@ -160,7 +144,11 @@ def create_app(service: ScoringService) -> FastAPI:
                 raise RequestError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
             if service.model is None:
                 raise RequestError(503, "the model is not loaded")
-            payload = parse_payload(await read_body(request, service.max_body_bytes))
+            try:
+                raw = await read_body(request, service.max_body_bytes)
+            except BodyError as exc:
+                raise RequestError(exc.status, exc.message) from None
+            payload = parse_payload(raw)
             validator.check(payload.records)
             records = len(payload.records)
             if records > THREADPOOL_ROWS:
