@@ -332,3 +332,13 @@ def test_a_silent_connection_to_a_service_is_closed_on_time(service):
         started = time.monotonic()
         assert sock.recv(1) == b""
         assert SCORING_BOUNDS.head_timeout - 1 < time.monotonic() - started < SCORING_BOUNDS.head_timeout + 3
+
+
+def test_the_models_example_is_made_up_not_a_training_row(deployed, bank_small_csv):
+    backend, _ = deployed
+    example = backend.get_model("bank-model").manifest["example"]
+    training = pd.read_csv(bank_small_csv).drop(columns=["y"])
+    rows = {tuple(row) for row in training.astype(str).itertuples(index=False)}
+    made_up = pd.DataFrame(example)[training.columns].astype(str)
+    assert not any(tuple(row) in rows for row in made_up.itertuples(index=False))
+    assert example[0]["age"] == round(training["age"].median())

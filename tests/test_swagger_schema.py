@@ -10,9 +10,9 @@ from opml.serving.swagger import swagger_document
 
 MANIFEST = {
     "input_schema": [
-        {"name": "age", "type": "numeric", "dtype": "integer", "min": 17, "max": 98},
-        {"name": "euribor3m", "type": "numeric", "dtype": "float", "min": 0.6, "max": 5.0},
-        {"name": "job", "type": "categorical", "categories": ["admin.", "technician"]},
+        {"name": "age", "type": "numeric", "dtype": "integer", "min": 17, "max": 98, "default": 40.6},
+        {"name": "euribor3m", "type": "numeric", "dtype": "float", "min": 0.6, "max": 5.0, "default": 4.86},
+        {"name": "job", "type": "categorical", "categories": ["admin.", "technician"], "default": "admin."},
     ],
     "classes": ["no", "yes"],
     "example": [{"age": 41, "euribor3m": 4.86, "job": "admin."}],
@@ -60,7 +60,17 @@ def test_opml_swagger_round_trips_names_types_and_example():
         ("euribor3m", "numeric", "float"),
         ("job", "categorical", "string"),
     ]
-    assert examples == MANIFEST["example"]
+    # The example is made from the schema (medians, most frequent categories), never from training rows.
+    assert examples == [
+        {"age": 41, "euribor3m": 4.86, "job": "admin."},
+        {"age": 41, "euribor3m": 4.86, "job": "technician"},
+    ]
+
+
+def test_the_swagger_example_never_carries_the_manifests_rows():
+    leaky = {**MANIFEST, "example": [{"age": 93, "euribor3m": 0.63, "job": "technician"}]}  # an older manifest
+    document = swagger_document(service_name="bank", manifest=leaky, auth_enabled=True)
+    assert {"age": 93, "euribor3m": 0.63, "job": "technician"} not in schema_from_swagger(document)[1]
 
 
 def test_azure_automl_swagger_gives_the_form_its_fields():

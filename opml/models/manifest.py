@@ -61,9 +61,24 @@ def input_schema(X: pd.DataFrame) -> list[dict[str, Any]]:
     return schema
 
 
-def example_records(X: pd.DataFrame, count: int = 2) -> list[dict[str, Any]]:
-    """Real rows of the training data, as a client would send them."""
-    return [{str(k): _plain(v) for k, v in row.items()} for row in X.head(count).to_dict("records")]
+def example_records(schema: list[dict[str, Any]], count: int = 2) -> list[dict[str, Any]]:
+    """Records as a client would send them, made from the input schema, never copied from the training
+    data (``swagger.json`` is served without a key): each numeric column at its median, each categorical
+    column at its most frequent category in the first record, its next ones in the others."""
+    records = []
+    for index in range(count):
+        record: dict[str, Any] = {}
+        for column in schema:
+            if column["type"] in ("numeric", "boolean"):
+                value = column.get("default")
+                if value is not None and column.get("dtype") == "integer":
+                    value = round(value)
+                record[column["name"]] = value
+            else:
+                categories = column.get("categories") or [column.get("default", "")]
+                record[column["name"]] = categories[min(index, len(categories) - 1)]
+        records.append(record)
+    return records
 
 
 def build_manifest(
@@ -80,6 +95,7 @@ def build_manifest(
     threshold: float | None,
 ) -> dict[str, Any]:
     balance = y.astype(str).value_counts(normalize=True)
+    schema = input_schema(X)
     return {
         "format": "opml.automl.OpmlClassifier/1",
         "task": "classification",
@@ -88,8 +104,8 @@ def build_manifest(
         "classes": classes,
         "label_distribution": {c: float(balance.get(c, 0.0)) for c in classes},
         "threshold": threshold,
-        "input_schema": input_schema(X),
-        "example": example_records(X),
+        "input_schema": schema,
+        "example": example_records(schema),
         "primary_metric": primary_metric,
         "metrics": metrics,
         "source_run": run_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opml.models.manifest import example_records
 from opml.serving.validation import MAX_MAGNITUDE
 
 
@@ -40,7 +41,7 @@ def swagger_document(
     }
     records = {"type": "array", "items": record, "minItems": 1, "maxItems": max_rows}
     classes = manifest.get("classes", [])
-    example = manifest.get("example", [])
+    example = example_records(schema)  # also for models whose manifest kept real rows as its example
     score = {
         "operationId": "RunMLService",
         "description": "Run the web service's model and get the prediction output",
