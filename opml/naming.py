@@ -58,22 +58,24 @@ def check_port(port: object) -> int | None:
     return port
 
 
+MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 525_600
 
 
 def check_recurrence(interval_minutes: object, cron: object) -> tuple[float | None, str | None]:
-    """A schedule's recurrence: a positive, finite number of minutes, or a valid cron expression (not both)."""
+    """A schedule's recurrence: a finite number of minutes from 1 (NaN and Infinity refused by the range),
+    or a valid cron expression of 5 fields that fires (not both)."""
     if (interval_minutes is None) == (cron is None):
         raise InvalidInput("give either an interval in minutes or a cron expression")
     if interval_minutes is not None:
         if (
             isinstance(interval_minutes, bool)
             or not isinstance(interval_minutes, (int, float))
-            or not 0 < interval_minutes <= MAX_INTERVAL_MINUTES
+            or not MIN_INTERVAL_MINUTES <= interval_minutes <= MAX_INTERVAL_MINUTES
         ):
             raise InvalidInput(
-                f"the interval must be a positive number of minutes, at most {MAX_INTERVAL_MINUTES:,} (a year), "
-                f"got {interval_minutes!r}"
+                f"the interval must be a number of minutes from {MIN_INTERVAL_MINUTES} (as on Azure ML) to "
+                f"{MAX_INTERVAL_MINUTES:,} (a year), got {interval_minutes!r}"
             )
         return float(interval_minutes), None
     from croniter import croniter
