@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
@@ -10,17 +13,28 @@ PRIVATE_FILE = 0o600
 
 
 def make_private_dir(folder: Path) -> Path:
-    folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """``folder`` and every missing parent, owner-only (``mkdir -p`` would give the parents the umask's mode)."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            path.mkdir(mode=PRIVATE_DIR)
+        os.chmod(path, PRIVATE_DIR)
     os.chmod(folder, PRIVATE_DIR)
     return folder
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically (temp file + rename) with owner-only permissions."""
+    """Write ``data`` atomically with owner-only permissions: to a temporary file of a unique name in the same
+    folder (two writers never share one), then renamed over ``path``."""
     make_private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = Path(temp_name)
     try:
+        os.fchmod(fd, PRIVATE_FILE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -28,4 +42,22 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
+        raise
+
+
+def write_private_folder(folder: Path, files: dict[str, Path]) -> None:
+    """Copy ``files`` (name -> source) into ``folder`` as a whole: they are written owner-only into a temporary
+    folder beside it, which is then renamed, so ``folder`` never holds some of them without the others. A
+    ``folder`` left by an earlier attempt that did not complete is replaced."""
+    make_private_dir(folder.parent)
+    temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        os.chmod(temp, PRIVATE_DIR)
+        for name, source in files.items():
+            write_private_file(temp / name, source.read_bytes())
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.rename(temp, folder)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
         raise

@@ -1,12 +1,15 @@
-"""One process per workspace: an exclusive ``flock`` on a lock file, released by the kernel when its holder dies.
+"""File locks (``flock``), released by the kernel when their holder dies.
 
-The agent holds its workspace's lock; anyone may ask who holds it (``holder_pid``) without taking it.
+- ``AgentLock``: one agent per workspace; anyone may ask who holds it (``holder_pid``) without taking it.
+- ``locked``: one writer at a time of a file that is read, changed and written back (threads and processes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from opml.files import PRIVATE_FILE
@@ -50,3 +53,15 @@ class AgentLock:
             return None
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``'s lock file (``path`` + ``.lock``) for the block. Each call opens
+    the lock file anew, so threads of one process exclude each other as processes do."""
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -342,3 +342,15 @@ def test_the_models_example_is_made_up_not_a_training_row(deployed, bank_small_c
     made_up = pd.DataFrame(example)[training.columns].astype(str)
     assert not any(tuple(row) in rows for row in made_up.itertuples(index=False))
     assert example[0]["age"] == round(training["age"].median())
+
+
+def test_every_file_and_folder_of_a_workspace_is_owner_only(deployed):
+    """After a dataset, an AutoML run, a registered model and a running service (files written by the test
+    process, the agent, runs and the scoring process alike)."""
+    backend, _ = deployed
+    loose = [
+        f"{oct(path.lstat().st_mode & 0o777)} {path.relative_to(backend.path)}"
+        for path in [backend.path, *backend.path.rglob("*")]
+        if not path.is_symlink() and path.lstat().st_mode & 0o077
+    ]
+    assert loose == []

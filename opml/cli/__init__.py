@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # What opml's processes create is owner-only; the agent, the dashboard, runs and services inherit this.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -50,12 +50,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def load_model(path: Path, expected_sha256: str) -> Any:
     """Load a model file after checking its sha256. Raises TamperedModel or NotFound."""
-    if not path.exists():
-        raise NotFound(f"model file {path} is missing")
-    actual = sha256_of(path)
+    try:
+        data = path.read_bytes()  # the bytes checked are the bytes unpickled: no window to swap the file
+    except FileNotFoundError:
+        raise NotFound(f"model file {path} is missing") from None
+    actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
         raise TamperedModel(
             f"model file {path} does not match its registered sha256 (expected {expected_sha256[:12]}…, "
             f"found {actual[:12]}…): it was modified after registration; refusing to load it"
         )
-    return joblib.load(path)
+    return joblib.load(io.BytesIO(data))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from opml.entities import CANCEL_REQUESTED, Run
+from opml.files import make_private_dir
 
 
 class RunRecords(Protocol):
@@ -57,7 +58,7 @@ class RunContext:
         self.backend = backend
         self.run = run
         self.output_dir: Path = backend.layout.run_dir(run.id) / "outputs"
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.output_dir)
 
     @property
     def params(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
 from opml.entities import COMPLETED, AliasChange, Model
 from opml.errors import BackendUnavailable, Conflict, NotFound
+from opml.files import make_private_dir
 
 MODEL_FILE = "outputs/model.pkl"
 
@@ -73,7 +74,7 @@ class AzureModels(AzurePart):
     def download(self, name: str, version: int | None = None) -> Path:
         model = self.sdk_model(name, version)
         target = self.state.folder / "models" / f"{model.name}-{model.version}"
-        target.mkdir(parents=True, exist_ok=True)
+        make_private_dir(target)
         return Path(model.download(target_dir=str(target), exist_ok=True))
 
     def delete(self, name: str, version: int) -> None:

@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from opml.files import make_private_dir, write_private_file
 
 if TYPE_CHECKING:
     from opml.backends.azure.datasets import AzureDatasets
@@ -24,9 +25,9 @@ SCRIPTS = Path(__file__).with_name("step_scripts")
 
 def _source_directory(runs: AzureRuns, name: str, files: dict[str, Path]) -> str:
     folder = runs.state.folder / "step_sources" / name
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)
     for target, source in files.items():
-        shutil.copyfile(source, folder / target)
+        write_private_file(folder / target, Path(source).read_bytes())
     return str(folder)
 
 

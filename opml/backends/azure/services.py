@@ -12,6 +12,7 @@ from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace
 from opml.entities import Service, ServiceKeys
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound
+from opml.files import make_private_dir
 
 SCORING_FILE = "outputs/scoring_file_v_1_0_0.py"  # what an AutoML child run writes for deployment
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
@@ -54,7 +55,7 @@ class AzureServices(AzurePart):
         if SCORING_FILE not in source.get_file_names():
             raise Conflict(f"run {source.id} has no {SCORING_FILE}: only AutoML models can be deployed by opml")
         folder = self.state.folder / "deployments" / name
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
         entry_script = folder / "score.py"
         source.download_file(SCORING_FILE, output_file_path=str(entry_script))
         inference = self.sdk.InferenceConfig(entry_script=str(entry_script), environment=source.get_environment())

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from opml.backends.local.layout import WorkspaceLayout, make_private_dir
+from opml.backends.local.layout import WorkspaceLayout
 from opml.backends.local.store import Store, dumps, from_text, to_text, utcnow
 from opml.entities import AliasChange, Model
 from opml.errors import Conflict, NotFound
+from opml.files import write_private_folder
 from opml.models.artifact import MANIFEST_FILE, MODEL_FILE, load_model, read_manifest, sha256_of
 
 # Every model row comes with the aliases that point at it.
@@ -73,10 +74,9 @@ class ModelRepository:
                      UNION ALL SELECT previous_version FROM model_alias_history WHERE name = ?)""",
                 (name, name, name),
             ).fetchone()[0]
-            target = self._layout.model_dir(name, version)
-            make_private_dir(target)
-            for file in (MODEL_FILE, MANIFEST_FILE):
-                shutil.copyfile(source / file, target / file)
+            write_private_folder(
+                self._layout.model_dir(name, version), {file: source / file for file in (MODEL_FILE, MANIFEST_FILE)}
+            )
             connection.execute(
                 """INSERT INTO models (name, version, description, tags, run_id, algorithm, dataset,
                    primary_metric, metrics, sha256, size_bytes, manifest, created_at)

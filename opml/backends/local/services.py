@@ -9,10 +9,12 @@ without a redeploy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
@@ -20,6 +22,7 @@ from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys
 from opml.errors import AlreadyExists, InvalidInput, NotFound
 from opml.keys import new_key
+from opml.locks import locked
 
 DEPLOYED, DELETED = "deployed", "deleted"
 
@@ -169,24 +172,33 @@ class ServiceRepository:
         runtime = self.runtime(name)
         return ServiceKeys(primary=runtime["primary_key"], secondary=runtime["secondary_key"])
 
+    @contextlib.contextmanager
+    def _changing_runtime(self, name: str) -> Iterator[dict[str, Any]]:
+        """The service's runtime settings, to change in the block; written back when it ends. Changes are
+        serialised (two dashboard tabs regenerating keys at once: both land, no old key stays valid)."""
+        path = self._layout.service_runtime(name)
+        with locked(path):
+            runtime = self.runtime(name)
+            yield runtime
+            self._write_runtime(name, runtime)
+
     def regenerate_key(self, name: str, which: str) -> ServiceKeys:
         which = str(which).lower()
         if which not in ("primary", "secondary"):
             raise InvalidInput(f"key must be 'Primary' or 'Secondary', got {which!r}")
         self.row(name)
-        runtime = self.runtime(name)
-        runtime[f"{which}_key"] = new_key()
-        self._write_runtime(name, runtime)
-        return self.keys(name)
+        with self._changing_runtime(name) as runtime:
+            runtime[f"{which}_key"] = new_key()
+            keys = ServiceKeys(primary=runtime["primary_key"], secondary=runtime["secondary_key"])
+        return keys
 
     def update(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
         self.row(name)
-        runtime = self.runtime(name)
-        if app_insights_enabled is not None:
-            runtime["app_insights_enabled"] = bool(app_insights_enabled)
-        if auth_enabled is not None:
-            runtime["auth_enabled"] = bool(auth_enabled)
-        self._write_runtime(name, runtime)
+        with self._changing_runtime(name) as runtime:
+            if app_insights_enabled is not None:
+                runtime["app_insights_enabled"] = bool(app_insights_enabled)
+            if auth_enabled is not None:
+                runtime["auth_enabled"] = bool(auth_enabled)
         self._store.execute(
             "UPDATE services SET app_insights = ?, auth_enabled = ?, updated_at = ? WHERE name = ?",
             (int(runtime["app_insights_enabled"]), int(runtime["auth_enabled"]), to_text(utcnow()), name),
