@@ -64,3 +64,133 @@ def test_concurrent_writers_from_several_processes(local_backend: LocalBackend):
         assert process.exitcode == 0
     assert local_backend.store.query_one("SELECT COUNT(*) FROM runs")[0] == 160
     assert local_backend.store.query_one("PRAGMA integrity_check")[0] == "ok"
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("INSERT INTO computes (name, max_nodes, created_at) VALUES ('held', 1, '2026-01-01')")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("ROLLBACK")
+"""
+
+
+def _hold_write_lock(db: Path, seconds: float):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_reads_go_on_while_another_process_holds_the_write_lock(local_backend: LocalBackend):
+    import subprocess
+    import sys
+    import time
+
+    local_backend.create_compute(name="kept", max_nodes=2)
+    holder = _hold_write_lock(local_backend.layout.db, 30)
+    try:
+        started = time.monotonic()
+        reopened = LocalBackend(local_backend.path)  # opening reads the schema version; it takes no lock
+        assert reopened.get_compute("kept").max_nodes == 2
+        assert [c.name for c in reopened.list_computes()] == ["cpu-cluster", "kept"]
+        status = subprocess.run(
+            [sys.executable, "-m", "opml", "--workspace", str(local_backend.path), "status"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert time.monotonic() - started < 10  # well under the 15-s busy timeout a write would wait
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_write_that_waits_too_long_says_so_and_changes_nothing(local_backend: LocalBackend, monkeypatch):
+    import pytest
+
+    from opml.backends.local import store
+    from opml.errors import BackendUnavailable
+
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 300)
+    hurried = LocalBackend(local_backend.path)
+    holder = _hold_write_lock(local_backend.layout.db, 30)
+    try:
+        with pytest.raises(BackendUnavailable, match=r"database is busy.*nothing was changed"):
+            hurried.create_compute(name="late", max_nodes=1)
+        assert not hurried.store._connection().in_transaction
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "late" not in [c.name for c in local_backend.list_computes()]
+    hurried.create_compute(name="late", max_nodes=1)  # the same connection works once the lock is free
+    assert hurried.get_compute("late").max_nodes == 1
+
+
+FULL_DISK = """
+import resource, signal, sqlite3, sys
+from pathlib import Path
+from opml.backends.local.store import Store
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+store = Store(Path(sys.argv[1]))
+store._connection().execute("PRAGMA cache_size = -200000")  # the pages stay in memory: COMMIT is what fails
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, hard))  # 4 MB files at most: the disk is "full"
+try:
+    with store.transaction() as connection:
+        for i in range(50):
+            connection.execute(
+                "INSERT INTO computes (name, max_nodes, created_at) VALUES (?, 1, ?)", (f"c{i}", "x" * 200_000)
+            )
+    print("written")
+except sqlite3.Error as exc:
+    print("failed:", type(exc).__name__, exc)
+print("in transaction:", store._connection().in_transaction)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+store.execute("INSERT INTO computes (name, max_nodes, created_at) VALUES ('after', 1, '2026-11-30T00:00:00+00:00')")
+print("integrity:", store.query_one("PRAGMA integrity_check")[0])
+print("rows:", store.query_one("SELECT COUNT(*) FROM computes WHERE name GLOB 'c[0-9]*'")[0])
+"""
+
+
+def test_a_full_disk_rolls_the_transaction_back_and_the_store_goes_on(local_backend: LocalBackend):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(local_backend.layout.db)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("failed:"), lines
+    assert lines[1:] == ["in transaction: False", "integrity: ok", "rows: 0"]
+    assert "after" in [c.name for c in local_backend.list_computes()]
+
+
+def test_a_commit_that_fails_is_rolled_back(local_backend: LocalBackend):
+    """COMMIT can fail and leave SQLite inside the transaction (a deferred constraint, as here; SQLITE_BUSY);
+    the store rolls back so the connection does not hold the write lock and swallow later statements."""
+    import sqlite3
+
+    import pytest
+
+    store = local_backend.store
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as connection:
+        connection.execute("PRAGMA defer_foreign_keys = ON")
+        connection.execute(
+            """INSERT INTO runs (id, experiment, run_type, status, compute, parent_id, params, tags, display_name,
+               progress, created_at) VALUES ('orphan', 'e', 'command', 'Queued', 'cpu-cluster', 'no-such-parent',
+               '{}', '{}', '', '{}', '2026-11-30T00:00:00+00:00')"""
+        )
+    assert not store._connection().in_transaction
+    assert store.query_one("SELECT COUNT(*) FROM runs WHERE id = 'orphan'")[0] == 0
+    local_backend.create_compute(name="after", max_nodes=1)
+    assert LocalBackend(local_backend.path).get_compute("after").max_nodes == 1

@@ -38,6 +38,8 @@ class ComputeRepository:
         self._store = store
 
     def ensure_default(self) -> None:
+        if self._store.query_one("SELECT 1 FROM computes WHERE name = ?", (DEFAULT_COMPUTE,)):
+            return  # a read: opening a workspace takes no write lock once it has its default compute
         self._store.execute(
             "INSERT OR IGNORE INTO computes (name, max_nodes, created_at) VALUES (?, ?, ?)",
             (DEFAULT_COMPUTE, DEFAULT_MAX_NODES, to_text(utcnow())),

@@ -2,7 +2,10 @@
 
 Several processes share one database (dashboard, agent, run processes, scoring
 services). Writers take the lock up front (``BEGIN IMMEDIATE``) so a
-read-then-write transaction cannot fail half way with SQLITE_BUSY.
+read-then-write transaction cannot fail half way with SQLITE_BUSY. Readers never
+take it (WAL): opening a workspace and reading it go on while another process
+writes; a writer that waits longer than the busy timeout gets ``StoreBusy`` (a
+message, not a traceback), and a transaction whose COMMIT fails is rolled back.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.backends.local.layout import PRIVATE_FILE
+from opml.errors import BackendUnavailable
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -126,6 +130,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
+class StoreBusy(BackendUnavailable):
+    """Another process held the workspace database's write lock for longer than the busy timeout."""
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Store:
     """Thread-safe access to one workspace database (one connection per thread)."""
 
@@ -144,7 +156,8 @@ class Store:
             os.chmod(self.path, PRIVATE_FILE)
         connection.row_factory = sqlite3.Row
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # switching takes the write lock
+            connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA foreign_keys = ON")
         self._local.connection = connection
@@ -158,13 +171,25 @@ class Store:
         if connection.in_transaction:  # nested: join the outer transaction
             yield connection
             return
-        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise StoreBusy(
+                    f"the workspace database is busy: another process has held its write lock for over "
+                    f"{BUSY_TIMEOUT_MS // 1000} s; nothing was changed, try again"
+                ) from None
+            raise
         try:
             yield connection
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            # Also when COMMIT itself failed (disk full, I/O error): never leave the connection inside a
+            # transaction that would hold the write lock and swallow later statements.
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._connection().execute(sql, params).fetchall()
@@ -181,6 +206,8 @@ class Store:
         return self.query_one("PRAGMA user_version")[0]
 
     def _migrate(self) -> None:
+        if self.path.exists() and self.schema_version() == SCHEMA_VERSION:
+            return  # the usual case, a read: opening a workspace never waits for another process's writes
         with self.transaction() as connection:
             current = connection.execute("PRAGMA user_version").fetchone()[0]
             if current > SCHEMA_VERSION:
