@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -150,3 +151,44 @@ def test_children_of_a_killed_run_are_closed_too(local_backend: LocalBackend, ag
     os.killpg(run_pid(local_backend, run.id), signal.SIGKILL)
     wait_until(status_is(local_backend, run.id, FAILED), timeout=5, what="the parent Failed")
     assert local_backend.get_run(child.id).status == FAILED
+
+
+@pytest.mark.parametrize("agent_starts", ["at once", "once the run is running"])
+def test_a_run_started_by_an_agent_killed_before_recording_it_is_adopted_and_cancellable(
+    local_backend: LocalBackend, agent_starts
+):
+    """The window between an agent starting a run's process and recording it: the agent is gone (kill -9),
+    the run process lives. The next agent adopts the run from what the process recorded itself, and a
+    cancel stops it; nothing is left running that no one can stop."""
+    from opml.agent.processes import spawn_detached
+
+    run = submit_python(local_backend, "import time\nprint('working', flush=True)\ntime.sleep(120)")
+    (claimed,) = local_backend.runs.claim_queued({"cpu-cluster": 4})
+    layout = local_backend.layout
+    orphan, _ = spawn_detached(  # what the killed agent did; it never reached runs.set_process
+        "opml.agent.run_process",
+        str(layout.root),
+        claimed.id,
+        workspace=layout.root,
+        log_path=layout.run_log(claimed.id),
+        cwd=layout.run_dir(claimed.id),
+    )
+    try:
+        if agent_starts != "at once":
+            wait_until(lambda: local_backend.get_run(run.id).status == RUNNING, timeout=30, what="the run to run")
+        successor = start_agent(local_backend.path)
+        try:
+            pid = lambda: local_backend.runs.process_of(run.id)[0]  # noqa: E731
+            wait_until(lambda: pid() == orphan.pid, timeout=30, what="the run process to record itself")
+            wait_until(status_is(local_backend, run.id, RUNNING), timeout=30, what="the run to run")
+            time.sleep(1.5)  # several ticks of the new agent: it adopts the run, it does not fail it
+            assert local_backend.get_run(run.id).status == RUNNING
+            local_backend.cancel_run(run.id)
+            wait_until(status_is(local_backend, run.id, CANCELED), timeout=30, what="the cancel")
+            assert orphan.wait(timeout=15) is not None
+        finally:
+            successor.terminate()
+            successor.wait(timeout=15)
+    finally:
+        if orphan.poll() is None:
+            os.killpg(orphan.pid, signal.SIGKILL)

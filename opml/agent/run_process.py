@@ -13,6 +13,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import psutil
+
 from opml.entities import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, RUNNING
 
 
@@ -34,6 +36,9 @@ def execute(workspace: Path, run_id: str) -> int:
     runs = backend.runs
     run = runs.get(run_id)
     print(f"[opml] run {run.id} ({run.run_type}) on compute {run.compute}", flush=True)
+    # Record this process before running, as the agent that started it does: an agent killed between
+    # starting it and recording it leaves a run the next agent adopts (and can cancel), not an orphan.
+    runs.set_process(run_id, os.getpid(), psutil.Process().create_time())
     if not runs.set_status(run_id, RUNNING):
         print(f"[opml] run is {runs.get(run_id).status}; not starting", flush=True)
         if runs.get(run_id).status == CANCEL_REQUESTED:

@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from opml.agent.gateway import Gateway
@@ -25,7 +26,8 @@ from opml.agent.schedules import fire_due_schedules
 from opml.agent.supervisor import ServiceSupervisor
 from opml.backends.local.backend import LocalBackend
 from opml.backends.local.layout import PRIVATE_FILE, make_private_dir
-from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, Run
+from opml.backends.local.store import utcnow
+from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, PREPARING, Run
 from opml.errors import Conflict
 from opml.httpserver import raise_file_limit
 from opml.locks import AgentLock
@@ -36,6 +38,7 @@ log = logging.getLogger("opml.agent")
 POLL_SECONDS = 0.25
 HEARTBEAT_SECONDS = 2.0
 CANCEL_GRACE_SECONDS = 5.0
+SPAWN_GRACE = timedelta(seconds=30)  # time a just-started run process has to record itself
 
 
 @dataclass
@@ -132,6 +135,8 @@ class Agent:
                 log.info("adopted run %s (pid %s)", run.id, pid)
             elif run.status == CANCEL_REQUESTED:
                 self._end(run.id, CANCELED, None)
+            elif not pid and self._may_still_record_itself(run):
+                continue
             else:
                 reason = (
                     "the run process died while no agent was watching it"
@@ -140,6 +145,13 @@ class Agent:
                 )
                 self._end(run.id, FAILED, reason)
                 self._append_log(run.id, f"[opml agent] {reason}")
+
+    @staticmethod
+    def _may_still_record_itself(run: Run) -> bool:
+        """A run claimed moments ago whose process is not recorded: the agent that claimed it may have been
+        killed right after starting the process, which records itself when it starts (give it the time)."""
+        claimed = run.started_at
+        return run.status == PREPARING and claimed is not None and utcnow() - claimed < SPAWN_GRACE
 
     def _forward_cancels(self, active: list[Run]) -> None:
         now = time.monotonic()
