@@ -234,6 +234,8 @@ class Service:
     error: str | None = None
     restarts: int = 0
     compute_type: str = "local"  # "ACI" on Azure
+    telemetry_dropped: int = 0  # requests the service could not record (its queue was full or a write failed)
+    telemetry_note: str = ""  # where telemetry goes: App Insights export on, off, or failing
 
     @property
     def model_name(self) -> str:

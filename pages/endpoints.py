@@ -162,6 +162,14 @@ with user_errors():
             on_change=switch_telemetry,
             args=(selected, toggle_key),
         )
+        if service.telemetry_note:
+            st.caption(service.telemetry_note)
+        if service.telemetry_dropped:
+            st.warning(
+                f"{service.telemetry_dropped:,} request(s) could not be recorded (the service's telemetry queue "
+                "was full or the database refused the write); the requests themselves were answered.",
+                icon=":material/warning:",
+            )
         with user_errors():  # on Azure, telemetry lives in Application Insights: say so, keep the tabs
             frame = telemetry_frame(backend.get_service_telemetry(selected))
             if frame.empty:

@@ -130,3 +130,20 @@ def test_delete_needs_confirmation(trained_backend: LocalBackend, automl_run_id)
     at.checkbox(key="ep_delete_confirm_svc").check().run()
     at.button(key="ep_delete").click().run()
     assert trained_backend.get_service("svc").state == "Deleting"
+
+
+def test_dropped_requests_and_the_export_state_are_shown(trained_backend: LocalBackend, automl_run_id):
+    import json
+
+    from opml.files import write_private_file
+
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.deploy_model(name="svc", model_name="bank-model", app_insights_enabled=True)
+    note = "App Insights export off: APPLICATIONINSIGHTS_CONNECTION_STRING is not valid (bad key); recorded locally"
+    write_private_file(  # what the service's telemetry writer reports
+        trained_backend.layout.service_telemetry_status("svc"), json.dumps({"dropped": 1234, "export": note}).encode()
+    )
+    assert trained_backend.get_service("svc").telemetry_dropped == 1234
+    at = page().run()
+    assert any(note == c.value for c in at.caption)
+    assert any("1,234 request(s) could not be recorded" in w.value for w in at.warning)

@@ -64,3 +64,85 @@ def test_events_are_written_to_the_store_and_exported_to_azure_monitor(local_bac
     exported = [item["data"]["baseData"] for item in Ingestion.received if item.get("data", {}).get("baseData")]
     ids = {data.get("properties", {}).get("opml.request_id") for data in exported}
     assert {f"req-{i}" for i in range(5)} <= ids
+
+
+def _record(writer: TelemetryWriter, count: int, prefix: str = "req") -> None:
+    for i in range(count):
+        writer.record(
+            at=time.time(),
+            request_id=f"{prefix}-{i}",
+            status=200,
+            latency_ms=1.0,
+            records=1,
+            predictions='{"no": 1}',
+            error=None,
+            client="127.0.0.1",
+        )
+
+
+def _rows(backend: LocalBackend, service: str = "svc") -> int:
+    return backend.store.query_one("SELECT COUNT(*) FROM telemetry WHERE service = ?", (service,))[0]
+
+
+def test_a_malformed_connection_string_degrades_to_local_telemetry(local_backend: LocalBackend, monkeypatch, caplog):
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=not-a-guid")
+    status = local_backend.layout.service_telemetry_status("svc")
+    writer = TelemetryWriter(local_backend.layout.db, "svc", status)  # used to raise and fail the service
+    try:
+        _record(writer, 3)
+    finally:
+        writer.close()
+    assert _rows(local_backend) == 3
+    note = json.loads(status.read_text())["export"]
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING is not valid" in note and "recorded locally" in note
+    assert sum("not valid" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_a_failing_exporter_is_switched_off_and_the_writer_goes_on(local_backend: LocalBackend, monkeypatch):
+    def failing(batch):
+        raise ConnectionError("ingestion refused")
+
+    monkeypatch.setattr("opml.serving.telemetry._azure_monitor_tracer", lambda service: (failing, None, "on"))
+    status = local_backend.layout.service_telemetry_status("svc")
+    writer = TelemetryWriter(local_backend.layout.db, "svc", status)
+    try:
+        _record(writer, 3)
+        time.sleep(0.6)
+        _record(writer, 2, prefix="later")
+    finally:
+        writer.close()
+    assert _rows(local_backend) == 5
+    assert "export failed and is off (ConnectionError)" in json.loads(status.read_text())["export"]
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_full_queue_drops_and_counts_instead_of_growing(local_backend: LocalBackend, monkeypatch):
+    """The database is locked (another process writes for a long time): the writer waits, the queue fills to
+    its bound, and what does not fit is counted, not kept; every event is either written or counted."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr("opml.serving.telemetry.MAX_QUEUED", 1000)
+    monkeypatch.setattr("opml.serving.telemetry.BATCH", 100)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(local_backend.layout.db), "4"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    status = local_backend.layout.service_telemetry_status("svc")
+    writer = TelemetryWriter(local_backend.layout.db, "svc", status)
+    try:
+        _record(writer, 5000)
+        assert writer.dropped >= 5000 - 1000 - 100  # the bound plus at most one batch in the writer's hands
+    finally:
+        holder.wait(timeout=30)
+        writer.close()
+    assert _rows(local_backend) + writer.dropped == 5000
+    assert json.loads(status.read_text())["dropped"] == writer.dropped

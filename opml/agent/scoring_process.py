@@ -27,7 +27,7 @@ def main(workspace: Path, name: str) -> int:
     model_entry = backend.get_model(row["model_name"], row["model_version"])
     log.info("service %s: loading model %s (%s)", name, model_entry.id, model_entry.algorithm)
     model = backend.load_model(model_entry.name, model_entry.version).prepare_for_serving()
-    telemetry = TelemetryWriter(backend.layout.db, name)
+    telemetry = TelemetryWriter(backend.layout.db, name, backend.layout.service_telemetry_status(name))
     service = ScoringService(
         name=name,
         model=model,

@@ -1,4 +1,4 @@
-"""Request telemetry, App Insights style: recorded off the request path, never lost.
+"""Request telemetry, App Insights style: recorded off the request path, in bounded memory.
 
 The request handler only appends a tuple to an in-memory queue. A writer thread
 drains the queue in batches into the workspace database (and, when
@@ -8,6 +8,7 @@ Azure Monitor through OpenTelemetry). ``close()`` flushes everything left.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import sqlite3
@@ -15,12 +16,15 @@ import threading
 import time
 from pathlib import Path
 
+from opml.files import write_private_file
 from opml.settings import appinsights_connection_string
 
 log = logging.getLogger("opml.serving.telemetry")
 
 BATCH = 2000
 FLUSH_SECONDS = 0.25
+MAX_QUEUED = 50_000  # events waiting for the writer; more are dropped and counted
+WRITE_ATTEMPTS = 50
 MAX_ERROR = 500  # characters of a request's error kept in its telemetry row
 
 INSERT = """INSERT INTO telemetry (service, at, request_id, status, latency_ms, records, predictions, error, client)
@@ -28,12 +32,25 @@ INSERT = """INSERT INTO telemetry (service, at, request_id, status, latency_ms, 
 
 
 class TelemetryWriter:
-    def __init__(self, db_path: Path, service: str):
+    """Records requests off the request path, in bounded memory.
+
+    ``record`` never blocks: past ``MAX_QUEUED`` waiting events it drops the event and counts it. The
+    writer thread survives any error (a failed batch is counted as dropped). What a user should know (the
+    drop count, whether App Insights export is on, off or failing) is kept in ``status_path`` for the
+    Endpoints page.
+    """
+
+    def __init__(self, db_path: Path, service: str, status_path: Path | None = None):
         self.db_path = db_path
         self.service = service
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.status_path = status_path
+        self._queue: queue.Queue = queue.Queue(maxsize=MAX_QUEUED)
         self._stop = threading.Event()
-        self._exporter, self._exporter_shutdown = _azure_monitor_tracer(service)
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self._reported: tuple[int, str] | None = None
+        self._exporter, self._exporter_shutdown, self.export_note = _azure_monitor_tracer(service)
+        self._save_status()
         self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
         self._thread.start()
 
@@ -51,7 +68,28 @@ class TelemetryWriter:
     ) -> None:
         if error is not None and len(error) > MAX_ERROR:
             error = error[: MAX_ERROR - 1] + "…"
-        self._queue.put((self.service, at, request_id, status, latency_ms, records, predictions, error, client))
+        try:
+            self._queue.put_nowait(
+                (self.service, at, request_id, status, latency_ms, records, predictions, error, client)
+            )
+        except queue.Full:
+            self._count_dropped(1)
+
+    def _count_dropped(self, count: int) -> None:
+        with self._lock:
+            self.dropped += count
+
+    def _save_status(self) -> None:
+        """Write the status file when what it says changed (at most once per batch)."""
+        current = (self.dropped, self.export_note)
+        if self.status_path is None or current == self._reported:
+            return
+        self._reported = current
+        document = {"dropped": self.dropped, "export": self.export_note, "updated_at": time.time()}
+        try:
+            write_private_file(self.status_path, json.dumps(document).encode())
+        except OSError as exc:
+            log.warning("could not write the telemetry status (%s)", exc)
 
     def _drain(self, first: tuple | None) -> list[tuple]:
         batch = [first] if first is not None else []
@@ -63,7 +101,7 @@ class TelemetryWriter:
         return batch
 
     def _write(self, connection: sqlite3.Connection, batch: list[tuple]) -> None:
-        for attempt in range(50):
+        for attempt in range(WRITE_ATTEMPTS):
             try:
                 with connection:
                     connection.executemany(INSERT, batch)
@@ -71,8 +109,19 @@ class TelemetryWriter:
             except sqlite3.OperationalError as exc:  # locked for longer than the busy timeout: retry
                 log.warning("telemetry write failed (%s); retrying", exc)
                 time.sleep(0.1 * (attempt + 1))
-        if self._exporter is not None:
+        else:
+            self._count_dropped(len(batch))
+        self._export(batch)
+
+    def _export(self, batch: list[tuple]) -> None:
+        if self._exporter is None:
+            return
+        try:
             self._exporter(batch)
+        except Exception as exc:  # the exporter's own failure: local telemetry goes on without it
+            log.warning("App Insights export failed and is switched off: %s", exc)
+            self._exporter = None
+            self.export_note = f"App Insights export failed and is off ({type(exc).__name__}); recorded locally"
 
     def _run(self) -> None:
         connection = sqlite3.connect(self.db_path, timeout=15)
@@ -84,12 +133,21 @@ class TelemetryWriter:
                 if self._stop.is_set():
                     break
                 continue
-            self._write(connection, self._drain(first))
+            self._write_safely(connection, self._drain(first))
         remaining = self._drain(None)
         while remaining:
-            self._write(connection, remaining)
+            self._write_safely(connection, remaining)
             remaining = self._drain(None)
+        self._save_status()
         connection.close()
+
+    def _write_safely(self, connection: sqlite3.Connection, batch: list[tuple]) -> None:
+        try:
+            self._write(connection, batch)
+        except Exception:  # anything else (disk full, a corrupt row): count the batch, keep the thread alive
+            log.exception("telemetry batch of %d lost", len(batch))
+            self._count_dropped(len(batch))
+        self._save_status()
 
     def close(self) -> None:
         self._stop.set()
@@ -99,24 +157,29 @@ class TelemetryWriter:
 
 
 def _azure_monitor_tracer(service: str):
-    """(export batch as spans to Azure Monitor, flush and stop), or (None, None) when not configured."""
+    """(export a batch as spans to Azure Monitor, flush and stop, what to tell the user). Without a connection
+    string, or with one the exporter refuses, or without the exporter installed, export is off (one warning)
+    and requests are recorded locally all the same."""
     connection_string = appinsights_connection_string()
     if not connection_string:
-        return None, None
+        return None, None, "App Insights export off (no APPLICATIONINSIGHTS_CONNECTION_STRING); recorded locally"
     try:
         from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError:
-        log.warning(
-            "APPLICATIONINSIGHTS_CONNECTION_STRING is set but azure-monitor-opentelemetry-exporter is not installed"
-        )
-        return None
+        note = "App Insights export off: azure-monitor-opentelemetry-exporter is not installed; recorded locally"
+        log.warning(note)
+        return None, None, note
+    try:
+        exporter = AzureMonitorTraceExporter(connection_string=connection_string, disable_offline_storage=True)
+    except Exception as exc:  # e.g. "InstrumentationKey=not-a-guid": ValueError
+        note = f"App Insights export off: APPLICATIONINSIGHTS_CONNECTION_STRING is not valid ({exc}); recorded locally"
+        log.warning(note)
+        return None, None, note
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(
-        BatchSpanProcessor(AzureMonitorTraceExporter(connection_string=connection_string, disable_offline_storage=True))
-    )
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     tracer = provider.get_tracer("opml.serving")
 
     def export(batch: list[tuple]) -> None:
@@ -137,4 +200,4 @@ def _azure_monitor_tracer(service: str):
             )
             span.end(end_time=start + int(latency_ms * 1e6))
 
-    return export, provider.shutdown
+    return export, provider.shutdown, "App Insights export on (and recorded locally)"

@@ -54,6 +54,10 @@ class WorkspaceLayout:
         """Keys and switches a running scoring process re-reads when they change (owner-only)."""
         return self.service_dir(name) / "runtime.json"
 
+    def service_telemetry_status(self, name: str) -> Path:
+        """What the service's telemetry writer reports: requests dropped, App Insights export state."""
+        return self.service_dir(name) / "telemetry.json"
+
     def service_log(self, name: str) -> Path:
         return self.logs / "services" / f"{name}.log"
 

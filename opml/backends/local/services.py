@@ -33,7 +33,7 @@ def free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def _to_service(row: sqlite3.Row) -> Service:
+def _to_service(row: sqlite3.Row, telemetry: dict[str, Any]) -> Service:
     base = f"http://{row['host']}:{row['port']}"
     return Service(
         name=row["name"],
@@ -48,6 +48,8 @@ def _to_service(row: sqlite3.Row) -> Service:
         description=row["description"],
         error=row["error"],
         restarts=row["restarts"],
+        telemetry_dropped=int(telemetry.get("dropped", 0)),
+        telemetry_note=str(telemetry.get("export", "")),
     )
 
 
@@ -107,7 +109,13 @@ class ServiceRepository:
         return self.get(name)
 
     def get(self, name: str) -> Service:
-        return _to_service(self.row(name))
+        return _to_service(self.row(name), self._telemetry_status(name))
+
+    def _telemetry_status(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads(self._layout.service_telemetry_status(name).read_text())
+        except (OSError, ValueError):
+            return {}  # not started yet, or written by an older opml
 
     def row(self, name: str) -> sqlite3.Row:
         row = self._store.query_one("SELECT * FROM services WHERE name = ?", (name,))
@@ -116,7 +124,8 @@ class ServiceRepository:
         return row
 
     def list(self) -> list[Service]:
-        return [_to_service(row) for row in self._store.query("SELECT * FROM services ORDER BY created_at DESC")]
+        rows = self._store.query("SELECT * FROM services ORDER BY created_at DESC")
+        return [_to_service(row, self._telemetry_status(row["name"])) for row in rows]
 
     def rows(self) -> list[sqlite3.Row]:
         return self._store.query("SELECT * FROM services")
