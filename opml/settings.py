@@ -21,6 +21,8 @@ class Settings:
     gateway_port: int
     max_dataset_mb: int
     url_timeout_seconds: float
+    telemetry_retention_days: int = 30
+    log_max_mb: int = 20
     azure_environment: str = "AzureML-sklearn-1.5"  # curated environment of Azure pipeline steps
 
 
@@ -79,5 +81,7 @@ def get_settings() -> Settings:
         gateway_port=_int_env("OPML_GATEWAY_PORT", 8790, 1, 65535),
         max_dataset_mb=_int_env("OPML_MAX_DATASET_MB", 512, 1, 100_000),
         url_timeout_seconds=float(_int_env("OPML_URL_TIMEOUT_SECONDS", 30, 1, 3600)),
+        telemetry_retention_days=_int_env("OPML_TELEMETRY_RETENTION_DAYS", 30, 1, 3650),
+        log_max_mb=_int_env("OPML_LOG_MAX_MB", 20, 1, 10_000),
         azure_environment=os.environ.get("OPML_AZURE_ENVIRONMENT") or "AzureML-sklearn-1.5",
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from opml.agent.gateway import Gateway
 from opml.agent.processes import describe_exit, process_exit, process_matches, spawn_detached
+from opml.agent.retention import Retention
 from opml.agent.schedules import fire_due_schedules
 from opml.agent.supervisor import ServiceSupervisor
 from opml.backends.local.backend import LocalBackend
@@ -65,6 +66,7 @@ class Agent:
         self._lock = AgentLock(backend.layout.agent_lock)
         self._tracked: dict[str, TrackedProcess] = {}
         self.supervisor = ServiceSupervisor(backend)
+        self.retention = Retention(backend)
         self._last_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -104,6 +106,7 @@ class Agent:
         fire_due_schedules(self.backend)
         self._start_queued()
         self.supervisor.tick()
+        self.retention.tick()
         self._heartbeat()
 
     # -- steps of a tick ---------------------------------------------------------------

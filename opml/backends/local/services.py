@@ -216,6 +216,19 @@ class ServiceRepository:
 
     # -- telemetry ---------------------------------------------------------------------
 
+    def prune_telemetry(self, older_than: float, *, chunk: int = 10_000) -> int:
+        """Delete telemetry rows recorded before ``older_than`` (epoch seconds), a chunk per transaction so
+        that writers are never kept waiting long. Returns how many went."""
+        removed = 0
+        while True:
+            count = self._store.execute(
+                "DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM telemetry WHERE at < ? LIMIT ?)",
+                (older_than, chunk),
+            )
+            removed += count
+            if count < chunk:
+                return removed
+
     def telemetry(self, name: str, *, since: float | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
         rows = self._store.query(
             "SELECT * FROM telemetry WHERE service = ? AND at >= ? ORDER BY at LIMIT ?",
