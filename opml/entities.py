@@ -251,6 +251,23 @@ class Service:
 
 
 @dataclass(frozen=True)
+class TelemetrySummary:
+    """A service's recorded requests since a moment, aggregated where they are stored.
+
+    ``buckets``: one per ``bucket_seconds`` with requests, in time order: ``at`` (bucket start, epoch
+    seconds), ``requests``, ``failed`` (status >= 400), ``p50``/``p95``/``p99`` (latency in ms, nearest
+    rank), ``predictions`` ({label: count}). ``recent``: the newest requests, newest first, as
+    ``get_service_telemetry`` gives them."""
+
+    since: float
+    bucket_seconds: int
+    requests: int
+    failed: int
+    buckets: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class ServiceKeys:
     primary: str
     secondary: str

@@ -1,15 +1,19 @@
 """Endpoints: deploy models as authenticated scoring services; keys, telemetry, logs, Swagger."""
 
+import time
+
 import pandas as pd
 import streamlit as st
 
 from opml.naming import check_name, check_port
 from opml.ui.charts import (
+    TELEMETRY_WINDOWS,
     failure_rate_figure,
     latency_figure,
     prediction_drift_figure,
+    recent_frame,
     requests_figure,
-    telemetry_frame,
+    summary_frame,
 )
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.forms import field_problems, keep_choice
@@ -171,24 +175,26 @@ with user_errors():
                 icon=":material/warning:",
             )
         with user_errors():  # on Azure, telemetry lives in Application Insights: say so, keep the tabs
-            frame = telemetry_frame(backend.get_service_telemetry(selected))
-            if frame.empty:
-                st.info("No requests recorded yet. Telemetry records requests while it is on.")
+            window = st.selectbox("Window", list(TELEMETRY_WINDOWS), index=1, key="ep_window")
+            span, bucket = TELEMETRY_WINDOWS[window]
+            summary = backend.get_service_telemetry_summary(selected, since=time.time() - span, bucket_seconds=bucket)
+            if not summary.requests:
+                st.info("No requests recorded in this window. Telemetry records requests while it is on.")
             else:
                 model = backend.get_model(service.model_name, service.model_version)
+                frame = summary_frame(summary)
                 left, right = st.columns(4)[:2]
-                left.metric("Requests", len(frame))
-                right.metric("Failure rate", f"{100 * frame['failed'].mean():.1f} %")
-                st.plotly_chart(requests_figure(frame), key="ep_requests")
+                left.metric("Requests", f"{summary.requests:,}")
+                right.metric("Failure rate", f"{100 * summary.failed / summary.requests:.1f} %")
+                st.plotly_chart(requests_figure(frame, bucket), key="ep_requests")
                 st.plotly_chart(latency_figure(frame), key="ep_latency")
                 st.plotly_chart(failure_rate_figure(frame), key="ep_failures")
                 balance = model.manifest.get("label_distribution", {})
                 st.plotly_chart(prediction_drift_figure(frame, balance), key="ep_drift")
-                recent = frame.sort_values("at", ascending=False).head(50)
+                recent = recent_frame(summary.recent)
+                st.caption(f"The {len(recent)} newest requests")
                 st.dataframe(
-                    recent[
-                        ["time", "request_id", "status", "latency_ms", "records", "predictions", "error", "client"]
-                    ].astype({"predictions": str}),
+                    recent[["time", "request_id", "status", "latency_ms", "records", "predictions", "error", "client"]],
                     hide_index=True,
                     key="ep_recent",
                 )

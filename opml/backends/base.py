@@ -8,6 +8,7 @@ dicts: they return entities or raise an ``OpmlError`` subclass.
 from __future__ import annotations
 
 import abc
+import math
 import os
 import re
 import time
@@ -32,6 +33,7 @@ from opml.entities import (
     Schedule,
     Service,
     ServiceKeys,
+    TelemetrySummary,
     Token,
     WorkspaceInfo,
 )
@@ -72,6 +74,58 @@ def _switch(value: object, what: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{what} must be true or false, got {value!r}")
     return value
+
+
+def _summary_arguments(since: object, bucket_seconds: object, recent: object) -> tuple[float, int, int]:
+    if isinstance(since, bool) or not isinstance(since, (int, float)) or not math.isfinite(since):
+        raise InvalidInput(f"since must be a time in epoch seconds, got {since!r}")
+    if isinstance(bucket_seconds, bool) or not isinstance(bucket_seconds, int) or not 1 <= bucket_seconds <= 86_400:
+        raise InvalidInput(f"bucket_seconds must be a whole number from 1 to 86,400, got {bucket_seconds!r}")
+    if isinstance(recent, bool) or not isinstance(recent, int) or not 0 <= recent <= 1000:
+        raise InvalidInput(f"recent must be a whole number from 0 to 1,000, got {recent!r}")
+    return float(since), bucket_seconds, recent
+
+
+def nearest_rank(values: Sequence[float], quantile: float) -> float:
+    """The smallest value whose rank (from 1) is at least ``quantile`` times the count."""
+    ordered = sorted(values)
+    return next(value for rank, value in enumerate(ordered, start=1) if rank >= quantile * len(ordered))
+
+
+def summarize_telemetry(
+    events: list[dict[str, Any]], *, since: float, bucket_seconds: int, recent: int
+) -> TelemetrySummary:
+    """``TelemetrySummary`` of requests as ``get_service_telemetry`` gives them (the reference the stores'
+    own aggregation is tested against)."""
+    events = [event for event in events if event["at"] >= since]
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        grouped.setdefault(int(event["at"] // bucket_seconds), []).append(event)
+    buckets = []
+    for bucket, members in sorted(grouped.items()):
+        latencies = [event["latency_ms"] for event in members]
+        predictions: dict[str, int] = {}
+        for event in members:
+            for label, count in event["predictions"].items():
+                predictions[label] = predictions.get(label, 0) + count
+        buckets.append(
+            {
+                "at": float(bucket * bucket_seconds),
+                "requests": len(members),
+                "failed": sum(1 for event in members if event["status"] >= 400),
+                **{f"p{q}": nearest_rank(latencies, q / 100) for q in (50, 95, 99)},
+                "predictions": predictions,
+            }
+        )
+    newest = sorted(events, key=lambda event: event["at"], reverse=True)[:recent]
+    return TelemetrySummary(
+        since=since,
+        bucket_seconds=bucket_seconds,
+        requests=len(events),
+        failed=sum(bucket["failed"] for bucket in buckets),
+        buckets=buckets,
+        recent=newest,
+    )
 
 
 def _trigger(value: object) -> str:
@@ -599,6 +653,20 @@ class Backend(abc.ABC):
     def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """Recorded requests (while telemetry was on): at (epoch seconds), request_id, status, latency_ms,
         records, predictions ({label: count}), error, client. Raises NotFound."""
+
+    def get_service_telemetry_summary(
+        self, name: str, *, since: float, bucket_seconds: int = 60, recent: int = 50
+    ) -> TelemetrySummary:
+        """The requests recorded since ``since`` (epoch seconds), counted and ranked per ``bucket_seconds``
+        (see ``TelemetrySummary``), with the ``recent`` newest ones. Backends that store telemetry aggregate
+        it where it is stored; this default reads the requests. Raises NotFound or InvalidInput."""
+        since, bucket_seconds, recent = _summary_arguments(since, bucket_seconds, recent)
+        return self._telemetry_summary(name, since=since, bucket_seconds=bucket_seconds, recent=recent)
+
+    def _telemetry_summary(self, name: str, *, since: float, bucket_seconds: int, recent: int) -> TelemetrySummary:
+        """Summarise by reading every request (backends with a query language do better)."""
+        events = self.get_service_telemetry(name, since=since)
+        return summarize_telemetry(events, since=since, bucket_seconds=bucket_seconds, recent=recent)
 
     def wait_for_service(self, name: str, *, timeout: float = 120.0, poll_seconds: float = 0.25) -> Service:
         """Poll until the service is Healthy or Failed; returns it. Raises OperationTimeout."""

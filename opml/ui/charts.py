@@ -69,63 +69,72 @@ def importance_figure(importance: dict[str, float], top: int = 20) -> go.Figure:
     )
 
 
-def telemetry_frame(events: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(events)
+# Telemetry windows the Endpoints page offers: (seconds looked back, seconds per bucket), ~60-360 buckets each.
+TELEMETRY_WINDOWS = {
+    "Last hour": (3_600, 60),
+    "Last 24 hours": (86_400, 300),
+    "Last 7 days": (7 * 86_400, 1_800),
+    "Last 30 days": (30 * 86_400, 7_200),
+}
+
+
+def bucket_label(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds >= 3600 else f"{seconds // 60} min"
+
+
+def summary_frame(summary) -> pd.DataFrame:
+    """A ``TelemetrySummary``'s buckets as a frame (``time`` in UTC, kept naive: plotly and Streamlit drop zones)."""
+    frame = pd.DataFrame(summary.buckets)
     if frame.empty:
         return frame
-    frame["time"] = pd.to_datetime(frame["at"], unit="s")  # UTC, kept naive: plotly and Streamlit drop zones
-    frame["minute"] = frame["time"].dt.floor("min")
-    frame["failed"] = frame["status"] >= 400
+    frame["time"] = pd.to_datetime(frame["at"], unit="s")
+    frame["failure_rate"] = 100 * frame["failed"] / frame["requests"]
     return frame
 
 
-def requests_figure(frame) -> go.Figure:
-    per_minute = frame.groupby(["minute", "failed"]).size().unstack(fill_value=0)
+def recent_frame(events: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(events)
+    if not frame.empty:
+        frame["time"] = pd.to_datetime(frame["at"], unit="s")
+        frame["predictions"] = frame["predictions"].astype(str)
+    return frame
+
+
+def requests_figure(frame, bucket_seconds: int) -> go.Figure:
     figure = go.Figure()
-    for failed, name in ((False, "succeeded"), (True, "failed")):
-        if failed in per_minute:
-            # Bars one minute wide: plotly would otherwise size a lone bar to fill the whole axis.
-            figure.add_bar(x=per_minute.index, y=per_minute[failed], name=name, width=55_000, offset=0)
-    start, end = per_minute.index.min(), per_minute.index.max()
-    figure.update_xaxes(range=[start - pd.Timedelta(minutes=5), end + pd.Timedelta(minutes=1)])
-    return figure.update_layout(title="Requests per minute", barmode="stack", **LAYOUT)
+    width = bucket_seconds * 1000 * 0.9  # bars one bucket wide: plotly would size a lone bar to the whole axis
+    figure.add_bar(x=frame["time"], y=frame["requests"] - frame["failed"], name="succeeded", width=width, offset=0)
+    figure.add_bar(x=frame["time"], y=frame["failed"], name="failed", width=width, offset=0)
+    step = pd.Timedelta(seconds=bucket_seconds)
+    figure.update_xaxes(range=[frame["time"].min() - 5 * step, frame["time"].max() + step])
+    return figure.update_layout(title=f"Requests per {bucket_label(bucket_seconds)}", barmode="stack", **LAYOUT)
 
 
 def latency_figure(frame) -> go.Figure:
-    grouped = frame.groupby("minute")["latency_ms"]
     figure = go.Figure()
-    for quantile in (0.5, 0.95, 0.99):
-        figure.add_scatter(
-            x=list(grouped.groups),
-            y=grouped.quantile(quantile).values,
-            mode="lines+markers",
-            name=f"p{int(quantile * 100)}",
-        )
+    for quantile in ("p50", "p95", "p99"):
+        figure.add_scatter(x=frame["time"], y=frame[quantile], mode="lines+markers", name=quantile)
     return figure.update_layout(title="Latency (ms)", **LAYOUT)
 
 
 def failure_rate_figure(frame) -> go.Figure:
-    rate = frame.groupby("minute")["failed"].mean() * 100
-    figure = go.Figure(go.Scatter(x=rate.index, y=rate.values, mode="lines+markers", name="failure %"))
+    figure = go.Figure(go.Scatter(x=frame["time"], y=frame["failure_rate"], mode="lines+markers", name="failure %"))
     return figure.update_layout(title="Failure rate (%)", yaxis={"range": [0, 100]}, **LAYOUT)
 
 
 def prediction_drift_figure(frame, training_balance: dict[str, float]) -> go.Figure:
-    """Share of each predicted class per minute, with the training label balance as dashed lines."""
-    rows = []
-    for minute, group in frame.groupby("minute"):
-        totals: dict[str, int] = {}
-        for counts in group["predictions"]:
-            for label, count in counts.items():
-                totals[label] = totals.get(label, 0) + count
-        total = sum(totals.values()) or 1
-        rows.extend({"minute": minute, "class": label, "share": count / total} for label, count in totals.items())
+    """Share of each predicted class per bucket, with the training label balance as dashed lines."""
+    labels = sorted({label for counts in frame["predictions"] for label in counts} | set(training_balance))
     figure = go.Figure()
-    for label in sorted({row["class"] for row in rows} | set(training_balance)):
-        points = [row for row in rows if row["class"] == label]
+    for label in labels:
+        points = [
+            (time, counts.get(label, 0) / (sum(counts.values()) or 1))
+            for time, counts in zip(frame["time"], frame["predictions"], strict=True)
+            if counts
+        ]
         figure.add_scatter(
-            x=[p["minute"] for p in points],
-            y=[p["share"] for p in points],
+            x=[time for time, _ in points],
+            y=[share for _, share in points],
             mode="lines+markers",
             name=f"predicted {label}",
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from opml.entities import DELETING, HEALTHY, TRANSITIONING
@@ -95,6 +97,30 @@ class ServiceContract(ContractFixtures):
             with pytest.raises(BackendUnavailable):
                 backend.get_service_telemetry("bank-svc")
 
+    @staticmethod
+    def _score_and_summarise(backend, service, since: float) -> None:
+        """Three requests (one refused) show in the summary as they show in the raw telemetry."""
+        from opml import client
+        from opml.backends.base import summarize_telemetry
+
+        key = backend.get_service_keys("bank-svc").primary
+        record = backend.get_model("bank-model").manifest["example"][:1]
+        client.score(service.scoring_uri, record, key=key)
+        client.score(service.scoring_uri, record * 2, key=key)
+        with pytest.raises(client.ScoringError, match="HTTP 400"):
+            client.score(service.scoring_uri, [{"nope": 1}], key=key)
+        wait_until(lambda: len(backend.get_service_telemetry("bank-svc")) == 3, timeout=15, what="telemetry")
+        summary = backend.get_service_telemetry_summary("bank-svc", since=since, bucket_seconds=3600, recent=2)
+        assert (summary.requests, summary.failed) == (3, 1)
+        assert sum(sum(bucket["predictions"].values()) for bucket in summary.buckets) == 3
+        assert [event["records"] for event in summary.recent] == [0, 2]
+        reference = summarize_telemetry(
+            backend.get_service_telemetry("bank-svc"), since=since, bucket_seconds=3600, recent=2
+        )
+        assert summary == reference
+        with pytest.raises(InvalidInput):
+            backend.get_service_telemetry_summary("bank-svc", since=since, bucket_seconds=0)
+
     def test_unknown_service_is_not_found(self, backend):
         for operation in (
             backend.get_service,
@@ -103,6 +129,7 @@ class ServiceContract(ContractFixtures):
             backend.update_service,
             backend.get_service_logs,
             backend.get_service_telemetry,
+            lambda name: backend.get_service_telemetry_summary(name, since=0),
         ):
             with pytest.raises(NotFound):
                 operation("nope")
@@ -120,11 +147,17 @@ class ServiceContract(ContractFixtures):
             assert is_gone(backend, "bank-svc")
             assert backend.list_services() == []
 
-    def test_service_becomes_healthy_and_holds_its_model_until_deleted(self, registered_model, executor):
+    def test_service_becomes_healthy_and_holds_its_model_until_deleted(self, registered_model, executor, capabilities):
         backend = registered_model
-        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        backend.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True)
         healthy = backend.wait_for_service("bank-svc", timeout=120)
         assert healthy.state == HEALTHY, healthy.error
+        since = time.time() - 60
+        if capabilities.service_telemetry_recorded:
+            self._score_and_summarise(backend, healthy, since)
+        else:
+            with pytest.raises(BackendUnavailable):
+                backend.get_service_telemetry_summary("bank-svc", since=since)
         with pytest.raises(Conflict, match="bank-svc"):
             backend.delete_model("bank-model", 1)
         backend.delete_service("bank-svc")

@@ -34,6 +34,7 @@ from opml.entities import (
     Schedule,
     Service,
     ServiceKeys,
+    TelemetrySummary,
     Token,
     WorkspaceInfo,
 )
@@ -287,6 +288,10 @@ class LocalBackend(Backend):
     def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
         self.services.row(name)
         return self.services.telemetry(name, since=since)
+
+    def _telemetry_summary(self, name: str, *, since: float, bucket_seconds: int, recent: int) -> TelemetrySummary:
+        self.services.row(name)
+        return self.services.telemetry_summary(name, since=since, bucket_seconds=bucket_seconds, recent=recent)
 
     # -- pipelines -----------------------------------------------------------------
 

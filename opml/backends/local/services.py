@@ -19,7 +19,7 @@ from typing import Any
 
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
-from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys
+from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys, TelemetrySummary
 from opml.errors import AlreadyExists, InvalidInput, NotFound
 from opml.keys import new_key
 from opml.locks import locked
@@ -31,6 +31,24 @@ def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+_SUMMARY = """
+    WITH ranked AS (
+        SELECT CAST(at / :bucket AS INTEGER) AS bucket, status, latency_ms,
+               ROW_NUMBER() OVER (PARTITION BY CAST(at / :bucket AS INTEGER) ORDER BY latency_ms) AS position,
+               COUNT(*) OVER (PARTITION BY CAST(at / :bucket AS INTEGER)) AS n
+        FROM telemetry WHERE service = :name AND at >= :since)
+    SELECT bucket, n AS requests, SUM(status >= 400) AS failed,
+           MIN(CASE WHEN position >= 0.50 * n THEN latency_ms END) AS p50,
+           MIN(CASE WHEN position >= 0.95 * n THEN latency_ms END) AS p95,
+           MIN(CASE WHEN position >= 0.99 * n THEN latency_ms END) AS p99
+    FROM ranked GROUP BY bucket"""
+
+_PREDICTIONS = """
+    SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, p.key AS label, SUM(p.value) AS count
+    FROM telemetry AS t, json_each(t.predictions) AS p
+    WHERE t.service = :name AND t.at >= :since GROUP BY bucket, label"""
 
 
 def _to_service(row: sqlite3.Row, telemetry: dict[str, Any]) -> Service:
@@ -228,6 +246,36 @@ class ServiceRepository:
             removed += count
             if count < chunk:
                 return removed
+
+    def telemetry_summary(self, name: str, *, since: float, bucket_seconds: int, recent: int) -> TelemetrySummary:
+        """``TelemetrySummary`` computed in SQL: counts and nearest-rank latency percentiles per bucket (window
+        functions), predicted labels summed from each row's JSON; only the ``recent`` newest rows are read."""
+        buckets = {
+            row["bucket"]: {
+                "at": float(row["bucket"] * bucket_seconds),
+                "requests": row["requests"],
+                "failed": row["failed"],
+                "p50": row["p50"],
+                "p95": row["p95"],
+                "p99": row["p99"],
+                "predictions": {},
+            }
+            for row in self._store.query(_SUMMARY, {"name": name, "since": since, "bucket": bucket_seconds})
+        }
+        for row in self._store.query(_PREDICTIONS, {"name": name, "since": since, "bucket": bucket_seconds}):
+            buckets[row["bucket"]]["predictions"][row["label"]] = row["count"]
+        newest = self._store.query(
+            "SELECT * FROM telemetry WHERE service = ? AND at >= ? ORDER BY at DESC LIMIT ?", (name, since, recent)
+        )
+        ordered = [buckets[key] for key in sorted(buckets)]
+        return TelemetrySummary(
+            since=since,
+            bucket_seconds=bucket_seconds,
+            requests=sum(bucket["requests"] for bucket in ordered),
+            failed=sum(bucket["failed"] for bucket in ordered),
+            buckets=ordered,
+            recent=[{**dict(row), "predictions": json.loads(row["predictions"])} for row in newest],
+        )
 
     def telemetry(self, name: str, *, since: float | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
         rows = self._store.query(
