@@ -25,10 +25,17 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def key_matches(candidate: str | None, keys: Iterable[str]) -> bool:
     """True when ``candidate`` equals one of ``keys``; every key is compared, in constant time."""
+    return matching_name(candidate, ((key, key) for key in keys)) is not None
+
+
+def matching_name(candidate: str | None, named_keys: Iterable[tuple[str, str]]) -> str | None:
+    """The name of the ``(name, key)`` pair whose key equals ``candidate``, or None. Every key is compared, in
+    constant time, whether one matched or not."""
     if candidate is None:
-        return False
+        return None
     given = candidate.encode()
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(given, key.encode())
+    matched = None
+    for name, key in named_keys:
+        if hmac.compare_digest(given, key.encode()):
+            matched = name
     return matched

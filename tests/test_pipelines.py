@@ -167,6 +167,24 @@ def test_gateway_auth_and_bad_input(gateway_backend, published, gateway):
     check(requests.get(f"{gateway}/no-such-run", timeout=5), 401, "token")
 
 
+def test_rest_triggers_are_audited_under_the_name_of_the_token_sent(gateway_backend, published, gateway):
+    token = gateway_backend.create_token("ci-robot")
+    refused = requests.post(published.endpoint, headers={"Authorization": "Bearer nope"}, json={"ExperimentName": "e"})
+    assert refused.status_code == 401
+    assert gateway_backend.list_audit_events() == []  # nothing happened, nothing recorded
+    for header in ({"Authorization": f"Bearer {token}"}, gateway_backend.auth_header()):
+        response = requests.post(published.endpoint, headers=header, json={"ExperimentName": "audited"}, timeout=10)
+        assert response.status_code == 200, response.text
+        gateway_backend.cancel_run(response.json()["Id"])
+    runs = [run.id for run in gateway_backend.list_pipeline_runs()]
+    events = [(e.actor, e.action, e.target) for e in gateway_backend.list_audit_events()]
+    assert events == [
+        ("token owner (REST)", "trigger_pipeline", f"run {runs[0]} of Bankmarketing Train"),
+        ("token ci-robot (REST)", "trigger_pipeline", f"run {runs[1]} of Bankmarketing Train"),
+    ]
+    assert token not in repr(gateway_backend.list_audit_events())
+
+
 def test_failing_step_fails_the_run_names_it_and_skips_the_rest(gateway_backend, agent, tmp_path):
     pipeline = gateway_backend.create_pipeline(
         name="broken", steps=steps(tmp_path / "broken.py"), parameters=PARAMETERS

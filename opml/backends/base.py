@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opml.audit import AuditEvent, check_event
 from opml.entities import (
     HEALTHY,
     RUN_STATUSES,
@@ -885,6 +886,32 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def auth_header(self) -> dict[str, str]:
         """The header a REST client needs, like Azure's ``get_authentication_header()``."""
+
+    # -- audit ---------------------------------------------------------------------
+
+    def record_audit_event(self, actor: str, action: str, target: str) -> AuditEvent:
+        """Append to the workspace's audit trail that ``actor`` did ``action`` (a key of ``opml.audit.ACTIONS``:
+        deployed a service, revealed a key, created a token, triggered a run, ...) to ``target``, now.
+
+        Events are never changed or deleted. Raises InvalidInput (unknown action; an actor or target that is
+        empty, longer than 300 characters or not printable); nothing is recorded then."""
+        actor, action, target = check_event(actor, action, target)
+        return self._record_audit_event(actor, action, target)
+
+    @abc.abstractmethod
+    def _record_audit_event(self, actor: str, action: str, target: str) -> AuditEvent:
+        """``record_audit_event`` with checked texts."""
+
+    def list_audit_events(self, *, limit: int = 100) -> list[AuditEvent]:
+        """The newest ``limit`` (1 to 10,000) audit events, newest first, as recorded (also by other
+        processes: the CLI, the gateway)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 10,000, got {limit!r}")
+        return self._list_audit_events(limit)
+
+    @abc.abstractmethod
+    def _list_audit_events(self, limit: int) -> list[AuditEvent]:
+        """``list_audit_events`` with a checked limit."""
 
     def list_experiments(self) -> list[str]:
         """Names of experiments with at least one run, sorted."""

@@ -8,6 +8,7 @@ with a finished AutoML run: the backend and two run ids whose models differ) and
 contract leaves it room).
 """
 
+from tests.contract.audit import AuditContract
 from tests.contract.capabilities import Capabilities
 from tests.contract.computes import ComputeContract
 from tests.contract.datasets import DatasetContract
@@ -33,5 +34,6 @@ class BackendContract(
     PipelineContract,
     ScheduleContract,
     TokenContract,
+    AuditContract,
 ):
     """Every concern of the contract; a backend's test class subclasses this."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opml.audit import AuditEvent
 from opml.backends.azure.auth import auth_kind, make_auth
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.datasets import AzureDatasets
@@ -369,3 +370,13 @@ class AzureMLBackend(Backend):
 
     def auth_header(self) -> dict[str, str]:
         return dict(self.auth.get_authentication_header())
+
+    # -- audit ---------------------------------------------------------------------
+    # Azure's activity log records what reaches Azure; opml's own trail (who revealed a key from this
+    # dashboard, ...) is kept in the state folder.
+
+    def _record_audit_event(self, actor: str, action: str, target: str) -> AuditEvent:
+        return self.state.record_audit_event(actor, action, target)
+
+    def _list_audit_events(self, limit: int) -> list[AuditEvent]:
+        return self.state.audit_events(limit)

@@ -1,19 +1,22 @@
 """What opml keeps about an Azure workspace that Azure itself does not: pipeline definitions
 (Azure has no draft pipelines in SDK v1), which draft a published pipeline came from, schedules'
-experiments, dataset profiles and columns. One owner-only JSON file per kind."""
+experiments, dataset profiles and columns, model aliases, and opml's audit trail. One owner-only JSON file
+per kind (the audit trail: JSON lines, appended)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opml.audit import AuditEvent
 from opml.entities import AliasChange, DatasetProfile, Pipeline
 from opml.errors import NotFound
-from opml.files import make_private_dir, write_private_file
+from opml.files import PRIVATE_FILE, make_private_dir, write_private_file
 
 _lock = threading.Lock()
 
@@ -94,6 +97,31 @@ class AzureState:
         return [
             AliasChange(model=name, **{**item, "at": datetime.fromisoformat(item["at"])}) for item in reversed(history)
         ]
+
+    # -- audit trail ---------------------------------------------------------------
+
+    def record_audit_event(self, actor: str, action: str, target: str) -> AuditEvent:
+        """Append one line to ``audit.jsonl`` (0600): one ``write`` in append mode, so lines of several
+        processes never interleave."""
+        event = AuditEvent(at=datetime.now(UTC), actor=actor, action=action, target=target)
+        line = json.dumps({"at": event.at.isoformat(), "actor": actor, "action": action, "target": target}) + "\n"
+        fd = os.open(self.folder / "audit.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        return event
+
+    def audit_events(self, limit: int) -> list[AuditEvent]:
+        path = self.folder / "audit.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        events = []
+        for line in reversed(lines):
+            if len(events) == limit:
+                break
+            item = json.loads(line)
+            events.append(AuditEvent(**{**item, "at": datetime.fromisoformat(item["at"])}))
+        return events
 
     # -- schedules -----------------------------------------------------------------
 

@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opml.audit import AuditEvent
 from opml.backends.base import Backend, DatasetSource
 from opml.backends.local.agents import AgentRepository
+from opml.backends.local.audit import AuditRepository
 from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
 from opml.backends.local.layout import WorkspaceLayout
@@ -64,6 +66,7 @@ class LocalBackend(Backend):
         self.tokens = TokenRepository(self.store, self.layout)
         self.schedules = ScheduleRepository(self.store)
         self.agents = AgentRepository(self.store)
+        self.audit = AuditRepository(self.store)
         self.computes.ensure_default()
 
     @property
@@ -416,6 +419,14 @@ class LocalBackend(Backend):
 
     def auth_header(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.owner_token()}"}
+
+    # -- audit ---------------------------------------------------------------------
+
+    def _record_audit_event(self, actor: str, action: str, target: str) -> AuditEvent:
+        return self.audit.record(actor, action, target)
+
+    def _list_audit_events(self, limit: int) -> list[AuditEvent]:
+        return self.audit.list(limit)
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.path)!r})"

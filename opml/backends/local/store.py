@@ -98,6 +98,11 @@ MIGRATIONS: list[list[str]] = [
             actor TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX model_alias_history_by_name ON model_alias_history (name, at)",
     ],
+    [
+        """CREATE TABLE audit_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            target TEXT NOT NULL)""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

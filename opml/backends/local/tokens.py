@@ -13,7 +13,7 @@ from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import Token
 from opml.errors import AlreadyExists, InvalidInput, NotFound
-from opml.keys import key_matches, new_key
+from opml.keys import matching_name, new_key
 from opml.naming import check_name
 
 OWNER = "owner"
@@ -79,7 +79,12 @@ class TokenRepository:
 
     def verify(self, token: str | None) -> bool:
         """True when ``token`` is a live token; every stored hash is compared, in constant time."""
+        return self.identify(token) is not None
+
+    def identify(self, token: str | None) -> str | None:
+        """The name of the live token ``token`` is (for the audit trail), or None; every stored hash is
+        compared, in constant time."""
         if not token:
-            return False
-        hashes = [row["hash"] for row in self._store.query("SELECT hash FROM tokens WHERE revoked_at IS NULL")]
-        return key_matches(_hash(token), hashes)
+            return None
+        rows = self._store.query("SELECT name, hash FROM tokens WHERE revoked_at IS NULL")
+        return matching_name(_hash(token), ((row["name"], row["hash"]) for row in rows))
