@@ -61,3 +61,34 @@ def write_private_folder(folder: Path, files: dict[str, Path]) -> None:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+
+
+def tail_lines(path: Path, count: int, *, block: int = 1 << 16) -> list[str]:
+    """The last ``count`` lines of a text file, read from its end (a large log is not loaded whole)."""
+    if count <= 0 or not path.exists():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position, data = handle.tell(), b""
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            data = handle.read(step) + data
+    return data.decode("utf-8", errors="replace").splitlines()[-count:]
+
+
+def rotate_log(path: Path, max_bytes: int) -> bool:
+    """When ``path`` is over ``max_bytes``: copy it to ``path.1`` (replacing the previous one) and empty it.
+    The writing process keeps its descriptor (opened with O_APPEND, so it writes at the new end); lines
+    written between the copy and the truncation are lost, as with logrotate's copytruncate."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    rotated = path.with_name(path.name + ".1")
+    shutil.copyfile(path, rotated)
+    os.chmod(rotated, PRIVATE_FILE)
+    os.truncate(path, 0)
+    return True

@@ -41,6 +41,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import Conflict, InvalidInput
+from opml.files import tail_lines
 from opml.locks import AgentLock
 from opml.runsearch import RunQuery
 from opml.runtypes import get_run_type
@@ -284,9 +285,11 @@ class LocalBackend(Backend):
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:
         self.services.row(name)
         path = self.layout.service_log(name)
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-max(1, int(tail)) :])
+        wanted = max(1, int(tail))
+        lines = tail_lines(path, wanted)
+        if len(lines) < wanted:  # the log was rotated not long ago: the rest is in the previous one
+            lines = tail_lines(path.with_name(path.name + ".1"), wanted - len(lines)) + lines
+        return "\n".join(lines)
 
     def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
         self.services.row(name)
