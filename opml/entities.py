@@ -48,7 +48,21 @@ def as_dict(entity: Any) -> dict[str, Any]:
             return [convert(item) for item in value]
         return value
 
-    return {key: convert(value) for key, value in dataclasses.asdict(entity).items()}
+    document = {key: convert(value) for key, value in dataclasses.asdict(entity).items()}
+    if isinstance(entity, Run):
+        document["params"] = convert(entity.shown_params)
+    return document
+
+
+MASK = "••••••"
+
+
+def masked_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Run parameters as they are shown: the values of a command's environment (tokens, passwords) masked."""
+    env = params.get("env")
+    if isinstance(env, dict) and env:
+        return {**params, "env": dict.fromkeys(env, MASK)}
+    return params
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,11 @@ class Run:
     error: str | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     display_name: str = ""
+
+    @property
+    def shown_params(self) -> dict[str, Any]:
+        """``params`` with secrets masked, for the dashboard and the CLI (``masked_params``)."""
+        return masked_params(self.params)
 
     @property
     def is_terminal(self) -> bool:

@@ -97,7 +97,7 @@ def run_details() -> None:
             run = backend.cancel_run(run_id)
             st.toast(f"{run.id}: {run.status}")
         with st.expander("Parameters"):
-            st.json(run.params)
+            st.json(run.shown_params)
         text, _ = backend.read_run_log(run_id, offset=0, max_bytes=2 << 20)
         st.caption("Log")
         st.code(text[-20000:] or "(empty)", language="text")

@@ -80,3 +80,28 @@ def test_runs_are_compared_side_by_side(local_backend: LocalBackend):
     # Runs chosen from one search stay choosable after another search.
     at.selectbox(key="runs_experiment").set_value("noise").run()
     assert set(at.multiselect(key="runs_compare").value) == {ids[0], ids[5]}
+
+
+def test_a_command_runs_environment_values_are_masked(local_backend: LocalBackend):
+    import json
+    import subprocess
+    import sys
+
+    run = local_backend.submit_run(
+        experiment="secrets",
+        run_type="command",
+        compute="cpu-cluster",
+        params={"command": ["true"], "env": {"API_TOKEN": "s3cret-value"}},
+    )
+    at = page().run()
+    shown = json.dumps([j.value for j in at.json], default=str)
+    assert "API_TOKEN" in shown and "s3cret-value" not in shown
+    cli = subprocess.run(
+        [sys.executable, "-m", "opml", "--workspace", str(local_backend.path), "--json", "runs", "show", run.id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["params"]["env"] == {"API_TOKEN": "••••••"}
+    assert local_backend.get_run(run.id).params["env"] == {"API_TOKEN": "s3cret-value"}  # the run still gets it

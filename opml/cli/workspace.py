@@ -172,10 +172,10 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     runs = [backend.get_run(run_id) for run_id in args.run_ids]
     metrics = {run.id: backend.get_run_metrics(run.id) for run in runs}
     if args.json:
-        print_json([{"id": r.id, "params": r.params, "metrics": metrics[r.id]} for r in runs])
+        print_json([{"id": r.id, "params": r.shown_params, "metrics": metrics[r.id]} for r in runs])
         return 0
     rows = []
-    for kind, values in (("params", {r.id: r.params for r in runs}), ("metrics", metrics)):
+    for kind, values in (("params", {r.id: r.shown_params for r in runs}), ("metrics", metrics)):
         for key in sorted({key for value in values.values() for key in value}):
             cells = {r.id: values[r.id].get(key) for r in runs}
             shown = {

@@ -69,7 +69,7 @@ def compare_runs_view(backend: Backend, run_ids: list[str], key: str) -> None:
     """Runs side by side: their parameters and metrics (rows that differ first), and ROC curves where the
     runs have them (an AutoML run shows its best model's)."""
     runs = [backend.get_run(run_id) for run_id in run_ids]
-    params = pd.DataFrame({r.id: {k: _flat(v) for k, v in r.params.items()} for r in runs}).fillna("")
+    params = pd.DataFrame({r.id: {k: _flat(v) for k, v in r.shown_params.items()} for r in runs}).fillna("")
     metrics = pd.DataFrame({r.id: backend.get_run_metrics(r.id) for r in runs})
     for title, table in (("Parameters", params), ("Metrics", metrics)):
         if table.empty:
