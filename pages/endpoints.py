@@ -110,9 +110,26 @@ def services_overview() -> None:
     cols[1].metric("Model", service.model)
     cols[2].metric("Restarts", service.restarts)
     cols[3].link_button("Swagger UI", f"{service.base_uri}/docs", icon=":material/api:")
-    if service.error:
+    if service.state == "Failed":
+        st.error(service.error or "the service failed", icon=":material/error:")
+        st.button(
+            "Restart",
+            key=f"ep_restart_{service.name}",
+            icon=":material/restart_alt:",
+            help="The agent gives up on a service that crashed 5 times within 120 s without answering; "
+            "restart it once the cause is fixed.",
+            on_click=restart,
+            args=(service.name,),
+        )
+    elif service.error:
         st.warning(service.error)
     st.code(service.scoring_uri, language="text")
+
+
+def restart(name: str) -> None:
+    with user_errors():
+        backend.restart_service(name)
+        flash(f"Restarting {name}: it shows Transitioning, then Healthy once it answers.")
 
 
 def switch_telemetry(name: str, key: str) -> None:

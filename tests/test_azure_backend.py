@@ -39,6 +39,7 @@ AZURE = Capabilities(
     services_take_a_port=False,
     service_delete_is_asynchronous=False,
     service_telemetry_recorded=False,
+    services_restart_in_place=False,
     published_parameters_overridable=False,
     register_step_moves_aliases=False,
     schedules_fired_by_opml=False,

@@ -16,6 +16,7 @@ LOCAL = Capabilities(
     services_take_a_port=True,
     service_delete_is_asynchronous=True,
     service_telemetry_recorded=True,
+    services_restart_in_place=True,
     published_parameters_overridable=True,
     register_step_moves_aliases=True,
     schedules_fired_by_opml=True,

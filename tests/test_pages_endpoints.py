@@ -147,3 +147,19 @@ def test_dropped_requests_and_the_export_state_are_shown(trained_backend: LocalB
     at = page().run()
     assert any(note == c.value for c in at.caption)
     assert any("1,234 request(s) could not be recorded" in w.value for w in at.warning)
+
+
+def test_a_failed_service_says_why_and_restarts_on_request(trained_backend: LocalBackend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.deploy_model(name="svc", model_name="bank-model")
+    reason = (
+        "gave up after 5 crashes within 120 s without answering; fix the cause, then Restart. "
+        "Last: the scoring process died"
+    )
+    trained_backend.services.set_state("svc", "Failed", error=reason, restarts=5)  # as the supervisor leaves it
+    at = page().run()
+    assert any(reason == e.value for e in at.error)
+    at.button(key="ep_restart_svc").click().run()
+    assert trained_backend.get_service("svc").state == "Transitioning"
+    assert any("Restarting svc" in s.value for s in at.success)
+    assert not any(b.key == "ep_restart_svc" for b in at.button)  # no longer Failed: no Restart button

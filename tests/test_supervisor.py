@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 
 import psutil
 import pytest
@@ -102,13 +103,35 @@ def test_delete_stops_the_process_and_forgets_the_service(registered, running_ag
     registered.delete_model("bank-model", 1)  # no service uses it any more
 
 
-def test_a_model_that_cannot_load_ends_failed_with_the_reason(registered, running_agent):
+def test_a_model_that_cannot_load_ends_failed_until_a_user_restarts_it(registered, running_agent):
     path = registered.download_model("bank-model")
-    path.write_bytes(path.read_bytes() + b"tampered")
+    good = path.read_bytes()
+    path.write_bytes(good + b"tampered")
+    log = registered.layout.service_log("svc")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("an old line of an earlier service of this name\n")
     registered.deploy_model(name="svc", model_name="bank-model")
     service = registered.wait_for_service("svc", timeout=120)
     assert service.state == "Failed"
+    assert service.error.startswith("gave up after 5 crashes within 120 s without answering; fix the cause")
     assert "refusing to load" in service.error and service.restarts >= 4
+    assert "an old line" not in service.error  # the crash's own output is quoted, not older lines
+    # Failed is kept: the next agent does not start it again by itself.
+    running_agent.terminate()
+    running_agent.wait(timeout=30)
+    successor = start_agent(registered.path)
+    try:
+        wait_until(lambda: registered.agent_status().running, timeout=30, what="the next agent")
+        time.sleep(3)  # a dozen ticks of the new agent
+        assert registered.get_service("svc").state == "Failed" and registered.services.process_of("svc")[0] is None
+        path.write_bytes(good)  # the cause fixed, a user restarts it
+        assert registered.restart_service("svc").state == "Transitioning"
+        assert healthy(registered, "svc").restarts >= 4
+        with pytest.raises(Conflict, match="only a Failed service is restarted"):
+            registered.restart_service("svc")
+    finally:
+        successor.terminate()
+        successor.wait(timeout=30)
 
 
 def test_bad_deployments_are_refused(registered):
@@ -126,3 +149,16 @@ def test_bad_deployments_are_refused(registered):
     with pytest.raises(InvalidInput, match="Primary"):
         registered.regenerate_service_key("svc", "tertiary")
     assert registered.get_service("svc").auth_enabled  # auth is on by default
+
+
+def test_a_service_killed_again_and_again_after_answering_always_comes_back(registered, running_agent):
+    """Killing a healthy process is not a crash loop: six kills in a row (more than the give-up count),
+    and the service answers again after each."""
+    registered.deploy_model(name="svc", model_name="bank-model")
+    healthy(registered, "svc")
+    for _ in range(6):
+        pid = registered.services.process_of("svc")[0]
+        os.killpg(pid, signal.SIGKILL)
+        wait_until(lambda: registered.services.process_of("svc")[0] not in (None, pid), timeout=30, what="a restart")
+        healthy(registered, "svc")
+    assert registered.get_service("svc").restarts == 6

@@ -3,8 +3,11 @@
 For each service whose desired state is "deployed" it starts
 ``python -m opml.agent.scoring_process`` (state Transitioning), probes ``GET /`` until
 the service answers (Healthy), restarts a process that dies with exponential
-backoff (Unhealthy, with the reason), and gives up after repeated crashes
-(Failed, with the last lines of the service log). A deleted service's process
+backoff (Unhealthy, with the reason), and gives up after ``MAX_CRASHES`` crashes
+within ``CRASH_WINDOW_SECONDS`` before it ever answered (a crash loop: Failed,
+quoting what the crashed process itself wrote; a process that had answered and
+was then killed starts a fresh count). Failed is kept in the store: no agent starts a Failed service again until a
+user asks (``restart_service``, the Restart button). A deleted service's process
 is stopped and the service forgotten. After an agent restart, live service
 processes are adopted, not restarted.
 """
@@ -40,6 +43,7 @@ class ServiceProcess:
     popen: subprocess.Popen | None
     next_probe: float = 0.0
     healthy: bool = False
+    log_offset: int = 0  # the size of the service log when this process started: its own output follows
 
     def exited(self) -> tuple[bool, int | None]:
         return process_exit(self.popen, self.pid)
@@ -66,12 +70,22 @@ class CrashRecord:
     gave_up: bool = False
 
 
-def _tail(path, lines: int = 8) -> str:
+def _output_since(path, offset: int, lines: int = 8) -> str:
+    """The last lines a process wrote to ``path`` from ``offset`` on (never older lines of the log)."""
     try:
-        text = path.read_text(errors="replace").strip().splitlines()
+        with path.open("rb") as handle:
+            handle.seek(offset if offset <= path.stat().st_size else 0)  # rotated meanwhile: from the start
+            text = handle.read()[-65_536:].decode("utf-8", errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in text[-lines:])
+    return " | ".join(line.strip() for line in text[-lines:] if line.strip())
+
+
+def _size(path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 class ServiceSupervisor:
@@ -93,7 +107,8 @@ class ServiceSupervisor:
             process = self._processes.get(name)
             if process is None:
                 if process_matches(row["pid"], row["pid_started"]):
-                    self._processes[name] = ServiceProcess(name, row["pid"], None)
+                    offset = _size(self.backend.layout.service_log(name))
+                    self._processes[name] = ServiceProcess(name, row["pid"], None, log_offset=offset)
                     log.info("adopted service %s (pid %s)", name, row["pid"])
                 else:
                     self._maybe_start(row)
@@ -116,9 +131,14 @@ class ServiceSupervisor:
     def _maybe_start(self, row) -> None:
         name = row["name"]
         crashes = self._crashes.setdefault(name, CrashRecord())
-        if crashes.gave_up or time.monotonic() < crashes.next_start:
+        if row["state"] == SERVICE_FAILED:
+            return  # given up on (by this agent or an earlier one): only a user's restart starts it again
+        if crashes.gave_up:  # a user asked for a restart: the crashes are forgotten
+            crashes = self._crashes[name] = CrashRecord()
+        if time.monotonic() < crashes.next_start:
             return
         layout = self.backend.layout
+        log_offset = _size(layout.service_log(name))
         popen, started = spawn_detached(
             "opml.agent.scoring_process",
             str(layout.root),
@@ -129,21 +149,27 @@ class ServiceSupervisor:
         self.services.set_process(name, popen.pid, started)
         if row["state"] != UNHEALTHY:
             self.services.set_state(name, TRANSITIONING, error=row["error"])
-        self._processes[name] = ServiceProcess(name, popen.pid, popen)
+        self._processes[name] = ServiceProcess(name, popen.pid, popen, log_offset=log_offset)
         log.info("started service %s (pid %s) on port %s", name, popen.pid, row["port"])
 
     def _on_exit(self, row, code: int | None) -> None:
         name = row["name"]
-        del self._processes[name]
+        process = self._processes.pop(name)
         self.services.set_process(name, None, None)
         crashes = self._crashes.setdefault(name, CrashRecord())
         now = time.monotonic()
+        if process.healthy:  # it served before it died (a kill, an OOM): not a crash loop, start afresh
+            crashes.times = []
         crashes.times = [t for t in crashes.times if now - t < CRASH_WINDOW_SECONDS] + [now]
         reason = f"the scoring process exited (code {code})" if code is not None else "the scoring process died"
-        last_lines = _tail(self.backend.layout.service_log(name))
-        error = f"{reason}: {last_lines}" if last_lines else reason
+        output = _output_since(self.backend.layout.service_log(name), process.log_offset)
+        error = f"{reason}: {output}" if output else reason
         if len(crashes.times) >= MAX_CRASHES:
             crashes.gave_up = True
+            error = (
+                f"gave up after {MAX_CRASHES} crashes within {CRASH_WINDOW_SECONDS:.0f} s without answering; fix "
+                f"the cause, then Restart. Last: {error}"
+            )
             self.services.set_state(name, SERVICE_FAILED, error=error, restarts=row["restarts"] + 1)
             log.warning("service %s failed %d times; giving up: %s", name, len(crashes.times), error)
             return

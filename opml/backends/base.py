@@ -647,6 +647,12 @@ class Backend(abc.ABC):
         """``update_service`` with switches that are booleans or None (unchanged)."""
 
     @abc.abstractmethod
+    def restart_service(self, name: str) -> Service:
+        """Start a Failed service again (one that crashed ``MAX_CRASHES`` times within a short window and was
+        given up on); its crash count starts afresh. Returns it Transitioning. Raises NotFound, or Conflict
+        when the service is not Failed (a running service is restarted by the agent when its process dies)."""
+
+    @abc.abstractmethod
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:
         """The last ``tail`` lines of the service's log. Raises NotFound."""
 

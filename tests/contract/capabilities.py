@@ -44,6 +44,10 @@ class Capabilities:
     """``delete_service`` shows the service "Deleting" until the agent has stopped its process; then it is
     gone. Azure deletes it at once."""
 
+    services_restart_in_place: bool
+    """``restart_service`` starts a Failed service again (Conflict for one that is not Failed). SDK v1 cannot
+    restart an ACI service in place: it raises BackendUnavailable saying to redeploy."""
+
     service_telemetry_recorded: bool
     """``get_service_telemetry`` returns the requests a service recorded. An Azure service sends its
     telemetry to Application Insights: ``get_service_telemetry`` raises BackendUnavailable pointing there."""

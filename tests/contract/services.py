@@ -121,6 +121,18 @@ class ServiceContract(ContractFixtures):
         with pytest.raises(InvalidInput):
             backend.get_service_telemetry_summary("bank-svc", since=since, bucket_seconds=0)
 
+    def test_only_a_failed_service_is_restarted(self, registered_model, capabilities):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        if capabilities.services_restart_in_place:
+            with pytest.raises(Conflict, match="only a Failed service"):
+                backend.restart_service("bank-svc")
+        else:
+            with pytest.raises(BackendUnavailable, match="deploy"):
+                backend.restart_service("bank-svc")
+        with pytest.raises(NotFound):
+            backend.restart_service("nope")
+
     def test_unknown_service_is_not_found(self, backend):
         for operation in (
             backend.get_service,

@@ -268,6 +268,9 @@ class AzureMLBackend(Backend):
     def _update_service(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
         return self.services.update(name, app_insights_enabled=app_insights_enabled, auth_enabled=auth_enabled)
 
+    def restart_service(self, name: str) -> Service:
+        return self.services.restart(name)
+
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:
         return self.services.logs(name, tail=tail)
 

@@ -102,6 +102,13 @@ class AzureServices(AzurePart):
             service.update(**changes)
         return to_service(service)
 
+    def restart(self, name: str) -> Service:
+        """SDK v1 cannot restart an ACI service (``update`` with nothing to change is refused): say what works."""
+        self.webservice(name)
+        raise BackendUnavailable(
+            f"Azure ML (SDK v1) cannot restart ACI service {name!r} in place: delete it and deploy the model again"
+        )
+
     def logs(self, name: str, *, tail: int) -> str:
         return self.webservice(name).get_logs(num_lines=tail)
 

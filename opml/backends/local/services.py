@@ -19,8 +19,8 @@ from typing import Any
 
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
-from opml.entities import DELETING, TRANSITIONING, Service, ServiceKeys, TelemetrySummary
-from opml.errors import AlreadyExists, InvalidInput, NotFound
+from opml.entities import DELETING, SERVICE_FAILED, TRANSITIONING, Service, ServiceKeys, TelemetrySummary
+from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from opml.keys import new_key
 from opml.locks import locked
 
@@ -175,6 +175,24 @@ class ServiceRepository:
             "UPDATE services SET state = ?, error = ?, restarts = COALESCE(?, restarts), updated_at = ? WHERE name = ?",
             (state, error, restarts, to_text(utcnow()), name),
         )
+
+    def restart(self, name: str) -> Service:
+        """Ask the agent to start a Failed service again (its crash count starts afresh)."""
+        with self._store.transaction() as connection:
+            row = connection.execute("SELECT state, desired FROM services WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no service named {name!r}")
+            if row["desired"] == DELETED or row["state"] != SERVICE_FAILED:
+                state = DELETING if row["desired"] == DELETED else row["state"]
+                raise Conflict(
+                    f"service {name!r} is {state}: only a Failed service is restarted (a running one is restarted "
+                    "by the agent when its process dies)"
+                )
+            connection.execute(
+                "UPDATE services SET state = ?, error = ?, updated_at = ? WHERE name = ?",
+                (TRANSITIONING, "restart requested", to_text(utcnow()), name),
+            )
+        return self.get(name)
 
     def process_of(self, name: str) -> tuple[int | None, float | None]:
         row = self._store.query_one("SELECT pid, pid_started FROM services WHERE name = ?", (name,))
