@@ -1,9 +1,10 @@
-"""opml dashboard: routes only. Run with `opml up` (or `streamlit run app.py`)."""
+"""opml dashboard: routes only, behind one door (opml.ui.access). Run with `opml up` (or `streamlit run app.py`)."""
 
 from pathlib import Path
 
 import streamlit as st
 
+from opml.ui.access import enter, show_access
 from opml.ui.workspace import workspace_selector
 
 # A local favicon: a Material-symbol page_icon would be fetched from Google's font CDN (not offline).
@@ -28,6 +29,12 @@ pages = {
     ],
 }
 
-navigation = st.navigation(pages)
+# Who may see pages is decided before any of them runs; st.navigation is called in every case, so that Streamlit
+# leaves its legacy pages/ mode (in which a sub-page URL would run that page without this script).
+access = enter()
+navigation = st.navigation(pages, position="sidebar" if access else "hidden")
+if access is None:
+    st.stop()
+show_access(access)
 workspace_selector()
 navigation.run()

@@ -13,7 +13,6 @@ from opml.errors import InvalidInput
 
 # What is recorded: action name -> how the Overview page and ``opml audit`` say it.
 ACTIONS = {
-    "sign_in": "signed in",
     "sign_in_refused": "was refused (not on the allow-list)",
     "deploy_service": "deployed a service",
     "reveal_service_key": "revealed a service key",

@@ -62,6 +62,24 @@ def autostart_agent() -> bool:
     return os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0"
 
 
+ALLOWED_USERS_VARIABLE = "OPML_ALLOWED_USERS"
+ALLOW_UNAUTHENTICATED_VARIABLE = "OPML_ALLOW_UNAUTHENTICATED"
+
+
+def allowed_users() -> frozenset[str]:
+    """The emails that may use a dashboard with sign-in (``OPML_ALLOWED_USERS``, separated by commas or
+    spaces). Raises InvalidInput for an entry that is not an email address."""
+    from opml.access import parse_allowed_users
+
+    return parse_allowed_users(os.environ.get(ALLOWED_USERS_VARIABLE))
+
+
+def allow_unauthenticated() -> bool:
+    """Whether the dashboard runs without sign-in off loopback (``OPML_ALLOW_UNAUTHENTICATED=1``, which
+    ``opml up --allow-unauthenticated`` sets): it then reveals no keys or tokens and reads no local paths."""
+    return os.environ.get(ALLOW_UNAUTHENTICATED_VARIABLE, "0") not in ("", "0")
+
+
 def appinsights_connection_string() -> str | None:
     """Azure Monitor's connection string: services with telemetry on also export their requests there."""
     return os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None

@@ -6,6 +6,7 @@ import streamlit as st
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.automl.settings import automl_params, settings_problems
 from opml.leaderboard import leaderboard
+from opml.ui.access import audit
 from opml.ui.feedback import show_problems, user_errors
 from opml.ui.format import format_seconds
 from opml.ui.forms import labelled
@@ -89,6 +90,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         if launch and not problems:
             with user_errors():  # the backend checks the settings again, and the data
                 run = backend.submit_run(experiment=experiment, run_type="automl", compute=compute, params=params)
+                audit(backend, "submit_run", f"run {run.id} (automl, experiment {run.experiment})")
                 st.session_state["automl_run"] = run.id
                 automl_runs.insert(0, run)
                 st.success(f"Launched **{run.id}**: follow it below.")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from opml.errors import InvalidInput
 from opml.ui.feedback import user_errors
+from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed
 from opml.ui.workspace import get_backend
 
 st.title("Datasets")
@@ -25,7 +26,10 @@ def parse_tags(text: str) -> dict[str, str]:
 
 
 with st.expander("Register a dataset", icon=":material/add:", expanded=not backend.list_datasets()):
-    kind = st.radio("From", ["Web URL", "Upload a file", "Local path"], horizontal=True, key="ds_source_kind")
+    kinds = ["Web URL", "Upload a file", "Local path"] if local_paths_allowed() else ["Web URL", "Upload a file"]
+    kind = st.radio("From", kinds, horizontal=True, key="ds_source_kind")
+    if "Local path" not in kinds:
+        st.caption(f"Local path: {OFF_WITHOUT_SIGN_IN}")
     with st.form("register_dataset", clear_on_submit=False):
         name = st.text_input(
             "Name",

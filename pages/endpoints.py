@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from opml.naming import check_name, check_port
+from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import (
     TELEMETRY_WINDOWS,
     failure_rate_figure,
@@ -64,6 +65,7 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
                     port=int(port) or None,
                     description=description,
                 )
+                audit(backend, "deploy_service", f"service {service.name} ({service.model})")
                 st.session_state["ep_service"] = service.name
                 services.insert(0, service)
                 st.success(f"Deploying **{service.name}** ({service.model}): its state is in the table below.")
@@ -144,6 +146,7 @@ def regenerate_key(name: str, which: str, confirm_key: str) -> None:
     """Each regeneration needs its own confirmation: the tick is cleared once the key is replaced."""
     with user_errors():
         backend.regenerate_service_key(name, which)
+        audit(backend, "regenerate_service_key", f"{which.lower()} key of service {name}")
         flash(f"{which} key of {name} regenerated: the old one no longer works.", kind="toast")
     st.session_state[confirm_key] = False
 
@@ -157,7 +160,9 @@ with user_errors():
         if not service.auth_enabled:
             st.warning("Authentication is off: anyone who can reach the endpoint can score.")
         keys = backend.get_service_keys(selected)
-        reveal = st.toggle("Show keys", value=False, key="ep_reveal")
+        reveal = secret_toggle("Show keys", key="ep_reveal")
+        if reveal:  # recorded before the keys are drawn: a reveal that cannot be recorded shows nothing
+            audit_once(backend, "reveal_service_key", f"service {selected}")
         for label, value in (("Primary key", keys.primary), ("Secondary key", keys.secondary)):
             st.caption(label)
             st.code(value if reveal else "•" * 24, language="text")

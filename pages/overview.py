@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from opml.ui.feedback import user_errors
-from opml.ui.format import computes_frame, runs_frame
+from opml.ui.format import audit_frame, computes_frame, runs_frame
 from opml.ui.workspace import get_backend
 
 st.title("Workspace overview")
@@ -39,6 +39,16 @@ with user_errors():
         st.dataframe(runs_frame(runs), hide_index=True, key="overview_runs")
     else:
         st.info("No runs yet.")
+
+    st.subheader("Audit trail")
+    events = backend.list_audit_events(limit=20)
+    if events:
+        st.dataframe(audit_frame(events), hide_index=True, key="overview_audit")
+    else:
+        st.info(
+            "Nothing recorded yet: deploying a service, revealing a key or token, creating or revoking a token "
+            "and starting a run are."
+        )
 
     st.subheader("Datasets")
     datasets = backend.list_datasets()

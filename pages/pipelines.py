@@ -7,10 +7,12 @@ from opml.automl.names import PRIMARY_METRICS
 from opml.automl.settings import settings_problems
 from opml.naming import check_alias, check_name, check_recurrence
 from opml.pipelines.spec import check_script
+from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import pipeline_graph
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.format import pipeline_runs_frame
 from opml.ui.forms import field_problems, labelled
+from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed, secrets_may_be_shown
 from opml.ui.views import pipeline_run_view
 from opml.ui.workspace import get_backend
 
@@ -38,7 +40,14 @@ with build_tab:
             # No min/max: the browser would silently keep the last valid value; the checks below say what is wrong.
             timeout = left.number_input("AutoML timeout, minutes (parameter)", value=5.0, key="pl_timeout")
             compute = right.selectbox("Compute", [c.name for c in backend.list_computes()], key="pl_compute")
-            prep = st.toggle("Data-preparation step (a Python file defining prepare(df))", key="pl_prep")
+            prep = st.toggle(  # its script is a path on this machine
+                "Data-preparation step (a Python file defining prepare(df))",
+                key="pl_prep",
+                disabled=not local_paths_allowed(),
+            )
+            prep = prep and local_paths_allowed()
+            if not local_paths_allowed():
+                st.caption(OFF_WITHOUT_SIGN_IN)
             script = st.text_input("Script path", key="pl_script", disabled=not prep)
             register = st.toggle("Register the best model", value=True, key="pl_register")
             left, middle, right = st.columns(3)
@@ -110,6 +119,7 @@ with build_tab:
         if right.button("Run now", key="pl_run", icon=":material/play_arrow:"):
             with user_errors():
                 run = backend.run_pipeline(pipeline_id, experiment=experiment)
+                audit(backend, "run_pipeline", f"run {run.id} of pipeline {pipeline.name}")
                 st.session_state["pl_watch"] = run.id
                 st.success(f"Queued pipeline run **{run.id}**: watch it on the Runs tab.")
 
@@ -164,7 +174,9 @@ with publish_tab:
         toggle = st.toggle("Active", value=published.status == "Active", key=f"pl_active_{chosen}")
         if toggle != (published.status == "Active"):
             published = backend.set_published_pipeline_enabled(chosen, toggle)
-        reveal = st.toggle("Show the token in the snippets", key="pl_reveal")
+        reveal = secret_toggle("Show the token in the snippets", key="pl_reveal")
+        if reveal:
+            audit_once(backend, "reveal_token", "the owner's REST token")
         token = backend.auth_header()["Authorization"].removeprefix("Bearer ") if reveal else "<your-token>"
         st.code(
             f"curl -X POST {published.endpoint} \\\n  -H 'Authorization: Bearer {token}' \\\n"
@@ -190,6 +202,7 @@ with publish_tab:
             if st.form_submit_button("Trigger"):
                 with user_errors():
                     run = backend.trigger_published_pipeline(chosen, experiment=experiment, parameters=values)
+                    audit(backend, "trigger_pipeline", f"run {run.id} of {published.name}")
                     st.success(f"Triggered **{run.id}**")
         st.subheader("Schedules")
         with st.container(border=True):
@@ -252,9 +265,13 @@ with publish_tab:
 with tokens_tab:
     left, right = st.columns([3, 1])
     token_name = left.text_input("Token name", key="pl_token_name")
-    if right.button("Create token", key="pl_token_create"):
+    if not secrets_may_be_shown():
+        st.caption(f"Create token: {OFF_WITHOUT_SIGN_IN}")
+    create = right.button("Create token", key="pl_token_create", disabled=not secrets_may_be_shown())
+    if create and secrets_may_be_shown():  # a disabled button's click is refused here too
         with user_errors():
             token = backend.create_token(token_name)
+            audit(backend, "create_token", f"token {token_name.strip()}")
             st.warning("Copy this token now: it is shown once.")
             st.code(token, language="text")
     tokens = backend.list_tokens()
@@ -287,5 +304,6 @@ with tokens_tab:
         if st.button("Revoke token", key="pl_token_revoke", disabled=doomed is None or not confirm):
             with user_errors():
                 backend.revoke_token(doomed)
+                audit(backend, "revoke_token", f"token {doomed}")
                 flash(f"Revoked token {doomed}: requests with it are refused (401).")
                 st.rerun()

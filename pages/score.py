@@ -18,6 +18,7 @@ from opml.scoring import (
     scored_csv,
 )
 from opml.snippets import KEY_PLACEHOLDER, ab_snippet, curl_snippet, python_snippet, request_body
+from opml.ui.access import audit_once, secret_toggle
 from opml.ui.feedback import user_errors
 from opml.ui.workspace import get_backend
 
@@ -194,7 +195,9 @@ with batch_tab:
         )
 
 with snippets_tab:
-    reveal = st.toggle("Put the real key in the snippets", value=False, key="score_reveal")
+    reveal = service.auth_enabled and secret_toggle("Put the real key in the snippets", key="score_reveal")
+    if reveal:
+        audit_once(backend, "reveal_service_key", f"service {name}")
     shown_key = (key if reveal else KEY_PLACEHOLDER) if service.auth_enabled else None
     records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")] or [example]
     st.caption("curl")

@@ -7,7 +7,7 @@ from typing import Any
 
 from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
 from opml.automl.settings import automl_params
-from opml.cli.common import backend_of, command, emit, group, print_json, print_table
+from opml.cli.common import audit, backend_of, command, emit, group, print_json, print_table
 
 
 def cmd_automl_submit(args: argparse.Namespace) -> int:
@@ -27,6 +27,7 @@ def cmd_automl_submit(args: argparse.Namespace) -> int:
     )
     backend = backend_of(args)
     run = backend.submit_run(experiment=args.experiment, run_type="automl", compute=args.compute, params=params)
+    audit(backend, "submit_run", f"run {run.id} (automl, experiment {run.experiment})")
     if args.wait:
         run = backend.wait_for_run(run.id, timeout=args.timeout_minutes * 60 * 2 + 120)
     emit(args, run, ())

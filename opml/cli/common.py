@@ -72,6 +72,11 @@ def cli_actor() -> str:
     return f"{current_user()} (CLI)"
 
 
+def audit(backend, action: str, target: str) -> None:
+    """Record in the workspace's audit trail that the CLI's user did ``action`` to ``target``."""
+    backend.record_audit_event(cli_actor(), action, target)
+
+
 def local_backend_of(args: argparse.Namespace):
     """The local workspace (the agent and the dashboard's own state live there, whatever the backend)."""
     from opml.workspace import open_workspace

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import backend_of, command, emit, group, print_json
+from opml.cli.common import audit, backend_of, command, emit, group, print_json
 from opml.errors import InvalidInput
 
 
@@ -57,6 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run = backend.run_pipeline(
         args.pipeline_id, experiment=args.experiment, parameters=_assignments(args.param), trigger="CLI"
     )
+    audit(backend, "run_pipeline", f"run {run.id} of pipeline {backend.get_pipeline(args.pipeline_id).name}")
     if args.wait:
         run = backend.wait_for_run(run.id, timeout=args.wait_seconds)
     emit(args, run, ())
@@ -123,7 +124,9 @@ def cmd_schedule_state(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    token = backend_of(args).create_token(args.name)
+    backend = backend_of(args)
+    token = backend.create_token(args.name)
+    audit(backend, "create_token", f"token {args.name}")
     print(token)
     print("(shown once: store it now)", file=sys.stderr)
     return 0
@@ -135,7 +138,9 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    backend_of(args).revoke_token(args.name)
+    backend = backend_of(args)
+    backend.revoke_token(args.name)
+    audit(backend, "revoke_token", f"token {args.name}")
     print(f"revoked {args.name}")
     return 0
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import backend_of, command, emit, group, model_reference, print_json, print_table
+from opml.cli.common import audit, backend_of, command, emit, group, model_reference, print_json, print_table
 from opml.errors import InvalidInput
 
 SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "scoring_uri")
@@ -31,6 +31,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         port=args.port,
         description=args.description,
     )
+    audit(backend, "deploy_service", f"service {service.name} ({service.model})")
     if args.wait:
         service = backend.wait_for_service(service.name, timeout=args.wait_seconds)
     emit(args, service, ())
@@ -48,7 +49,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    keys = backend_of(args).get_service_keys(args.name)
+    backend = backend_of(args)
+    keys = backend.get_service_keys(args.name)
+    audit(backend, "reveal_service_key", f"service {args.name}")  # recorded before the keys are printed
     if args.json:
         print_json({"primaryKey": keys.primary, "secondaryKey": keys.secondary})
     else:
@@ -57,7 +60,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
-    keys = backend_of(args).regenerate_service_key(args.name, args.key)
+    backend = backend_of(args)
+    keys = backend.regenerate_service_key(args.name, args.key)
+    audit(backend, "regenerate_service_key", f"{args.key.lower()} key of service {args.name}")
     print(f"{args.key.lower()}: {keys.primary if args.key.lower() == 'primary' else keys.secondary}")
     return 0
 

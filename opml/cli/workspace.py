@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opml.access import Access
 from opml.cli.common import (
+    audit,
     backend_of,
     command,
     emit,
@@ -22,6 +23,7 @@ from opml.cli.common import (
     print_json,
     print_table,
 )
+from opml.cli.dashboard import plan_dashboard
 from opml.entities import as_dict
 
 APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
@@ -30,32 +32,32 @@ APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
 # -- commands -------------------------------------------------------------------------
 
 
+ACCESS_LINES = {
+    Access.LOCAL: "access: this machine only, no sign-in",
+    Access.LOGIN: "access: OpenID Connect sign-in, {allowed} allowed user(s) (OPML_ALLOWED_USERS)",
+    Access.OPEN: "access: WITHOUT sign-in (--allow-unauthenticated): keys, tokens and local paths are off",
+}
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from opml.agent.launcher import start_agent
 
     workspace = local_backend_of(args).path
+    # Decided before anything starts: a dashboard that must not run is refused with nothing left behind.
+    plan = plan_dashboard(
+        app_file=APP_FILE,
+        workspace=workspace,
+        address=args.address,
+        port=args.port,
+        secrets_file=args.secrets,
+        allow_unauthenticated_flag=args.allow_unauthenticated,
+        azure_config=args.config,
+    )
     agent = start_agent(workspace)
     print(f"workspace: {workspace}")
     print("agent: started" if agent else "agent: already running")
-    env = {**os.environ, "OPML_WORKSPACE": str(workspace), "OPML_AUTOSTART_AGENT": "1"}
-    if args.config:  # the dashboard opens this Azure ML workspace first (the local one stays selectable)
-        env["OPML_AZURE_CONFIG"] = str(Path(args.config).expanduser().resolve())
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP_FILE),
-        "--server.address",
-        args.address,
-        "--server.port",
-        str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    dashboard = subprocess.Popen(command, env=env, cwd=APP_FILE.parent)
+    print(ACCESS_LINES[plan.access].format(allowed=plan.allowed))
+    dashboard = subprocess.Popen(plan.command, env=plan.env, cwd=APP_FILE.parent)
     print(f"dashboard: http://{args.address}:{args.port}  (Ctrl-C stops opml)", flush=True)
 
     def stop(signum: int, frame: object) -> None:
@@ -95,6 +97,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"backend: {info.backend}\nworkspace: {info.location}\nagent: {agent.detail}")
     for name, count in info.counts.items():
         print(f"{name}: {count}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    events = backend_of(args).list_audit_events(limit=args.limit)
+    if args.json:
+        print_json([as_dict(event) for event in events])
+    else:
+        rows = [{**as_dict(e), "at": f"{e.at:%Y-%m-%d %H:%M:%S}", "what": e.description} for e in events]
+        print_table(rows, ("at", "actor", "what", "target"))
     return 0
 
 
@@ -141,12 +153,14 @@ def cmd_runs_submit(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    run = backend_of(args).submit_run(
+    backend = backend_of(args)
+    run = backend.submit_run(
         experiment=args.experiment,
         run_type="command",
         compute=args.compute,
         params={"command": command, "cwd": args.cwd},
     )
+    audit(backend, "submit_run", f"run {run.id} (command, experiment {run.experiment})")
     emit(args, run, ())
     return 0
 
@@ -220,12 +234,33 @@ def add_commands(commands: Any) -> None:
 
     up = command(commands, "up", cmd_up, "start the agent and the dashboard; Ctrl-C stops both")
     up.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
-    up.add_argument("--address", default="127.0.0.1", help="dashboard bind address (default 127.0.0.1)")
+    up.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="dashboard bind address (default 127.0.0.1); any other needs sign-in ([auth] in the secrets) "
+        "or --allow-unauthenticated",
+    )
+    up.add_argument(
+        "--secrets",
+        metavar="FILE",
+        help="the dashboard's secrets.toml (default: ~/.streamlit/secrets.toml and .streamlit/secrets.toml); "
+        "an [auth] section turns OpenID Connect sign-in on, on any address",
+    )
+    up.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="start without sign-in on a non-loopback address: a red banner on every page; revealing keys and "
+        "tokens and reading local paths are off",
+    )
     up.add_argument(  # also accepted after "up", so that ./scripts/run.sh --config FILE works
         "--config", default=argparse.SUPPRESS, metavar="FILE", help="open this Azure ML workspace's config.json first"
     )
     command(commands, "agent", cmd_agent, "run the agent (scheduler) in the foreground; one per workspace")
     command(commands, "status", cmd_status, "show the workspace, its agent and object counts")
+    audit_log = command(
+        commands, "audit", cmd_audit, "who deployed, revealed keys, made tokens or started runs, newest first"
+    )
+    audit_log.add_argument("--limit", type=int, default=50, help="at most this many events (default 50)")
 
     datasets = group(commands, "datasets", "register and inspect tabular datasets")
     register = command(datasets, "register", cmd_datasets_register, "register a CSV from a URL or a file path")

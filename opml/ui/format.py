@@ -1,4 +1,4 @@
-"""Plain formatting for pages: durations, statuses and the tables of computes and runs."""
+"""Plain formatting for pages: durations, statuses and the tables of computes, runs and audit events."""
 
 from __future__ import annotations
 
@@ -21,6 +21,22 @@ def format_seconds(seconds: float | None) -> str:
         return f"{minutes}m {seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def audit_frame(events: list) -> pd.DataFrame:
+    """Audit events as the Overview page lists them: when (UTC), who, what, to what."""
+    return pd.DataFrame(
+        [
+            {
+                "When (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                "Who": e.actor,
+                "What": e.description,
+                "Target": e.target,
+            }
+            for e in events
+        ],
+        columns=["When (UTC)", "Who", "What", "Target"],
+    )
 
 
 def computes_frame(computes: list) -> pd.DataFrame:

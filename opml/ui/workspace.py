@@ -10,6 +10,7 @@ import streamlit as st
 from opml.backends.base import Backend
 from opml.errors import OpmlError
 from opml.settings import autostart_agent, default_workspace
+from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed, may_enter
 
 
 @st.cache_resource(show_spinner=False)
@@ -78,22 +79,34 @@ def workspace_selector() -> None:
         key="workspace_select",
     )
     with st.sidebar.expander("Open an Azure ML workspace"):
+        paths = local_paths_allowed()  # a path typed here is read on this machine
         typed = st.text_input(
             "Path of config.json",
             key="workspace_config_path",
             help="the file Azure ML Studio downloads, e.g. ~/Downloads/config.json",
+            disabled=not paths,
         )
-        if st.button("Open", key="workspace_config_open") and typed.strip():
+        if not paths:
+            st.caption(OFF_WITHOUT_SIGN_IN)
+        if st.button("Open", key="workspace_config_open", disabled=not paths) and paths and typed.strip():
             chosen = str(Path(typed.strip()).expanduser())
     if chosen != current:
         st.session_state[WORKSPACE_CHOICE] = chosen
         st.rerun()
 
 
+def local_workspace() -> Backend:
+    """The local workspace of this dashboard process (its agent's), whatever the session shows."""
+    return _open(str(default_workspace()))
+
+
 def get_backend() -> Backend:
     """The workspace this dashboard shows: an Azure ML one when chosen, else the local one (whose
-    agent is started once per dashboard process when missing)."""
+    agent is started once per dashboard process when missing). A session that may not see it (not signed
+    in, not allowed: ``app.py`` has told it so) stops here, whatever page runs."""
     _leave_legacy_pages_mode()
+    if not may_enter():
+        st.stop()
     config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
     if config != LOCAL:
         try:
