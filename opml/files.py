@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from opml.errors import BackendUnavailable
+
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+FULL_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+class StorageFull(BackendUnavailable):
+    """The workspace's disk (or the process's file-size limit) is full: nothing was written."""
 
 
 def make_private_dir(folder: Path) -> Path:
@@ -40,6 +48,13 @@ def write_private_file(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.errno in FULL_DISK_ERRORS:
+            raise StorageFull(
+                f"no space left to write {path.name} in the workspace ({exc.strerror}); free some space and try again"
+            ) from None
+        raise
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -364,3 +364,32 @@ def test_registering_goes_through_the_run_type(gateway_backend, tmp_path):
         gateway_backend.register_model(name="m", run_id=run.id)
     with pytest.raises(InvalidInput, match="pipeline steps are run by their pipeline"):
         gateway_backend.submit_run(experiment="e", run_type="pipeline_step", compute="cpu-cluster", params={})
+
+
+def test_a_trigger_while_the_store_is_busy_is_a_503_to_retry(gateway_backend, published, monkeypatch):
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from opml.agent.gateway import create_gateway_app
+    from opml.backends.local import LocalBackend, store
+
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 300)
+    hurried = LocalBackend(gateway_backend.path)
+    auth = hurried.auth_header()
+    hold = "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    hold += "c.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(20)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(gateway_backend.layout.db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        client = TestClient(create_gateway_app(hurried))
+        path = "/pipelines/v1.0/PipelineRuns/PipelineSubmit/" + published.id
+        response = client.post(path, headers=auth, json={"ExperimentName": "busy"})
+        assert response.status_code == 503, response.text
+        assert "database is busy" in response.json()["error"]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -151,7 +151,7 @@ try:
                 "INSERT INTO computes (name, max_nodes, created_at) VALUES (?, 1, ?)", (f"c{i}", "x" * 200_000)
             )
     print("written")
-except sqlite3.Error as exc:
+except Exception as exc:
     print("failed:", type(exc).__name__, exc)
 print("in transaction:", store._connection().in_transaction)
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
@@ -170,7 +170,7 @@ def test_a_full_disk_rolls_the_transaction_back_and_the_store_goes_on(local_back
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("failed:"), lines
+    assert lines[0].startswith("failed: StorageFull the workspace database could not be written"), lines
     assert lines[1:] == ["in transaction: False", "integrity: ok", "rows: 0"]
     assert "after" in [c.name for c in local_backend.list_computes()]
 
@@ -194,3 +194,32 @@ def test_a_commit_that_fails_is_rolled_back(local_backend: LocalBackend):
     assert store.query_one("SELECT COUNT(*) FROM runs WHERE id = 'orphan'")[0] == 0
     local_backend.create_compute(name="after", max_nodes=1)
     assert LocalBackend(local_backend.path).get_compute("after").max_nodes == 1
+
+
+FULL_DISK_DATASET = """
+import resource, signal, sys
+from pathlib import Path
+from opml.backends.local import LocalBackend
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+backend = LocalBackend(Path(sys.argv[1]))
+resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+rows = "\\n".join(["a,b,y"] + [f"{i},{i * 2},{'yes' if i % 2 else 'no'}" for i in range(200_000)])
+try:
+    backend.register_dataset(name="big", source=rows.encode(), filename="big.csv")
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def test_a_dataset_that_does_not_fit_on_the_disk_is_refused_and_leaves_nothing(local_backend: LocalBackend):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_DATASET, str(local_backend.path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.startswith("StorageFull no space left to write data.csv in the workspace"), result
+    assert local_backend.list_datasets() == []
+    assert [p for p in (local_backend.layout.artifacts / "datasets").rglob("*") if p.is_file()] == []
+    assert local_backend.register_dataset(name="small", source=b"a,y\n1,no\n2,yes\n").rows == 2

@@ -106,7 +106,7 @@ def create_gateway_app(backend: Any) -> FastAPI:
 
     @app.exception_handler(OpmlError)
     async def opml_error(request: Request, exc: OpmlError) -> JSONResponse:
-        return _error(exc.http_status if exc.http_status < 500 else 500, str(exc))
+        return _error(exc.http_status, str(exc))  # a busy store is a 503 the client may retry, not a 500
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, exc: BodyError) -> JSONResponse:

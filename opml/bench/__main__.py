@@ -1,13 +1,20 @@
 import argparse
 import sys
 
-from opml.bench import automl, pipelines, serving
+from opml.bench import automl, faults, pipelines, serving, soak
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m opml.bench", description="opml benchmarks")
     commands = parser.add_subparsers(dest="benchmark", required=True)
-    for name, module in (("automl", automl), ("serving", serving), ("pipelines", pipelines)):
+    benchmarks = (
+        ("automl", automl),
+        ("serving", serving),
+        ("pipelines", pipelines),
+        ("soak", soak),
+        ("faults", faults),
+    )
+    for name, module in benchmarks:
         module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))
     args = parser.parse_args()
     return args.run(args)

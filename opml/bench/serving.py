@@ -12,22 +12,16 @@ import argparse
 import http.client
 import json
 import statistics
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
+from opml.bench.stage import add_model_arguments, stage
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data", help="CSV to train on (a short AutoML run), e.g. ../shared/data/bankmarketing_train.csv"
-    )
-    parser.add_argument("--label", default="y")
-    parser.add_argument("--timeout-minutes", type=float, default=1.0, help="AutoML budget when training (default 1)")
-    parser.add_argument("--workspace", help="use this workspace's registered model instead of training")
-    parser.add_argument("--model", default="bench", help="registered model name (default bench)")
+    add_model_arguments(parser)
     parser.add_argument("--requests", type=int, default=2000, help="single-record requests (default 2000)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run (default 10)")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -75,48 +69,12 @@ def throughput(host: str, port: int, key: str, body: bytes, concurrency: int, se
     return sum(counts) / seconds
 
 
-def prepare(args: argparse.Namespace):
-    from opml.backends.local import LocalBackend
-
-    if args.workspace:
-        backend = LocalBackend(args.workspace)
-        backend.get_model(args.model)
-        return backend, None
-    if not args.data:
-        raise SystemExit("give --data CSV (to train) or --workspace DIR (with a registered --model)")
-    backend = LocalBackend(Path(tempfile.mkdtemp(prefix="opml-bench-serving-")))
-    backend.register_dataset(name="train", source=Path(args.data))
-    return backend, {
-        "dataset": "train",
-        "label_column": args.label,
-        "experiment_timeout_minutes": args.timeout_minutes,
-        "max_iterations": 1000,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
-    from opml.agent.launcher import start_agent
-
-    backend, automl = prepare(args)
-    agent = start_agent(backend.path)
+    bench = stage(args, telemetry=False)
+    backend, name, key, host, port = bench.backend, bench.service.name, bench.key, bench.host, bench.port
+    model_entry = bench.model
     try:
-        if automl:
-            run_ = backend.submit_run(experiment="bench", run_type="automl", compute="cpu-cluster", params=automl)
-            finished = backend.wait_for_run(run_.id, timeout=args.timeout_minutes * 120 + 120)
-            if finished.status != "Completed":
-                raise SystemExit(f"training ended {finished.status}: {finished.error}")
-            backend.register_model(name=args.model, run_id=run_.id)
-        model_entry = backend.get_model(args.model)
-        name = f"bench-{int(time.time())}"
-        backend.deploy_model(name=name, model_name=model_entry.name, model_version=model_entry.version)
-        service = backend.wait_for_service(name, timeout=120)
-        if service.state != "Healthy":
-            raise SystemExit(f"service is {service.state}: {service.error}")
-        key = backend.get_service_keys(name).primary
-        host, port = service.base_uri.removeprefix("http://").split(":")
-        example = model_entry.manifest["example"][:1]
-        schema = model_entry.manifest["input_schema"]
-        row = {c["name"]: c["default"] for c in schema} | example[0]
+        row = bench.record()
         one = json.dumps({"data": [row]}).encode()
         hundred = json.dumps({"data": [row] * 100}).encode()
         model = backend.load_model(model_entry.name, model_entry.version).prepare_for_serving()
@@ -125,17 +83,15 @@ def run(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             model.predict_proba_records([row])
             floor.append((time.perf_counter() - started) * 1000)
-        client = Client(host, int(port), key)
+        client = Client(host, port, key)
         single = latencies(client, one, args.requests)
         batch = latencies(client, hundred, max(50, args.requests // 10))
         results = {}
         for insights in (False, True):
             backend.update_service(name, app_insights_enabled=insights)
-            results[insights] = throughput(host, int(port), key, one, args.concurrency, args.seconds)
-        backend.delete_service(name)
+            results[insights] = throughput(host, port, key, one, args.concurrency, args.seconds)
     finally:
-        agent.terminate()
-        agent.wait(timeout=30)
+        bench.close()
     p = lambda values, q: float(np.percentile(values, q))  # noqa: E731
     print(f"model {model_entry.id} ({model_entry.algorithm}, {len(model.members)} member(s))")
     print(f"in-process floor, 1 record: p50 {statistics.median(floor):.3f} ms")

@@ -106,8 +106,12 @@ class TelemetryWriter:
                 with connection:
                     connection.executemany(INSERT, batch)
                 break
-            except sqlite3.OperationalError as exc:  # locked for longer than the busy timeout: retry
-                log.warning("telemetry write failed (%s); retrying", exc)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):  # disk full, I/O error: not worth waiting
+                    log.warning("telemetry batch of %d lost: %s", len(batch), exc)
+                    self._count_dropped(len(batch))
+                    break
+                log.warning("telemetry write failed (%s); retrying", exc)  # locked past the busy timeout
                 time.sleep(0.1 * (attempt + 1))
         else:
             self._count_dropped(len(batch))

@@ -23,6 +23,7 @@ from typing import Any
 
 from opml.backends.local.layout import PRIVATE_FILE
 from opml.errors import BackendUnavailable
+from opml.files import StorageFull
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -182,19 +183,28 @@ class Store:
             if _busy(exc):
                 raise StoreBusy(
                     f"the workspace database is busy: another process has held its write lock for over "
-                    f"{BUSY_TIMEOUT_MS // 1000} s; nothing was changed, try again"
+                    f"{BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, try again"
                 ) from None
             raise
         try:
             yield connection
             connection.execute("COMMIT")
-        except BaseException:
-            # Also when COMMIT itself failed (disk full, I/O error): never leave the connection inside a
-            # transaction that would hold the write lock and swallow later statements.
-            if connection.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            self._roll_back(connection)
+            if "full" in str(exc) or "disk I/O" in str(exc):
+                raise StorageFull(f"the workspace database could not be written ({exc}); nothing was changed") from None
             raise
+        except BaseException:
+            self._roll_back(connection)
+            raise
+
+    @staticmethod
+    def _roll_back(connection: sqlite3.Connection) -> None:
+        """Also when COMMIT itself failed (disk full, I/O error): never leave the connection inside a
+        transaction that would hold the write lock and swallow later statements."""
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._connection().execute(sql, params).fetchall()
