@@ -354,3 +354,22 @@ def test_every_file_and_folder_of_a_workspace_is_owner_only(deployed):
         if not path.is_symlink() and path.lstat().st_mode & 0o077
     ]
     assert loose == []
+
+
+def test_health_is_answered_while_big_batches_are_scored(service, headers, records):
+    body = {"data": (records * 500)[:10_000]}
+    finished: list[float] = []
+
+    def score_big() -> None:
+        response = requests.post(service.scoring_uri, json=body, headers=headers, timeout=120)
+        assert response.status_code == 200
+        finished.append(time.monotonic())
+
+    batches = [concurrent.futures.ThreadPoolExecutor(1).submit(score_big) for _ in range(3)]
+    time.sleep(0.3)  # the batches are in the service
+    health = requests.get(service.base_uri + "/", timeout=10)
+    answered = time.monotonic()
+    for batch in batches:
+        batch.result()
+    assert health.text == "Healthy"
+    assert answered < max(finished)  # the health check did not wait for the batches (scored off the loop)

@@ -159,6 +159,8 @@ def test_a_service_killed_again_and_again_after_answering_always_comes_back(regi
     for _ in range(6):
         pid = registered.services.process_of("svc")[0]
         os.killpg(pid, signal.SIGKILL)
-        wait_until(lambda: registered.services.process_of("svc")[0] not in (None, pid), timeout=30, what="a restart")
+        wait_until(
+            lambda pid=pid: registered.services.process_of("svc")[0] not in (None, pid), timeout=30, what="a restart"
+        )
         healthy(registered, "svc")
     assert registered.get_service("svc").restarts == 6

@@ -37,7 +37,9 @@ request_log = logging.getLogger("opml.serving.requests")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 10_000
-THREADPOOL_ROWS = 200  # larger batches are scored off the event loop
+# Bodies larger than this (about 30 records) are handled off the event loop, so health checks and small
+# requests are answered while a big batch is parsed and scored.
+THREADPOOL_BYTES = 16 * 1024
 
 
 class RuntimeConfig:
@@ -76,6 +78,12 @@ class ScoringService:
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> ORJSONResponse:
     return ORJSONResponse({"error": message, "status_code": status}, status_code=status, headers=headers)
+
+
+def parse_and_check(raw: bytes, validator: SchemaValidator) -> Payload:
+    payload = parse_payload(raw)
+    validator.check(payload.records)
+    return payload
 
 
 def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
@@ -148,12 +156,13 @@ def create_app(service: ScoringService) -> FastAPI:
                 raw = await read_body(request, service.max_body_bytes)
             except BodyError as exc:
                 raise RequestError(exc.status, exc.message) from None
-            payload = parse_payload(raw)
-            validator.check(payload.records)
-            records = len(payload.records)
-            if records > THREADPOOL_ROWS:
+            if len(raw) > THREADPOOL_BYTES:  # a big batch: parsed, checked and scored off the event loop
+                payload = await run_in_threadpool(parse_and_check, raw, validator)
+                records = len(payload.records)
                 body, labels = await run_in_threadpool(predict, service, payload)
             else:
+                payload = parse_and_check(raw, validator)
+                records = len(payload.records)
                 body, labels = predict(service, payload)
             response: Response = ORJSONResponse(body)
         except RequestError as exc:
