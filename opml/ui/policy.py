@@ -15,7 +15,7 @@ from opml.settings import allow_unauthenticated, allowed_users, current_user
 # Why a switch or a field is off in open mode (--allow-unauthenticated); shown beside it.
 OFF_WITHOUT_SIGN_IN = (
     "Off: this dashboard runs without sign-in (--allow-unauthenticated), so anyone who reaches it could use "
-    "this. Restart opml with sign-in (README, Security) or on 127.0.0.1 to use it."
+    "this. Restart opml with sign-in (README, Security), or on 127.0.0.1 without that flag, to use it."
 )
 
 
