@@ -235,3 +235,16 @@ def test_a_signed_in_user_is_the_actor_of_what_they_do(local_backend: LocalBacke
         ("grace@example.com", "revoke_token", "token ci-robot"),
         ("grace@example.com", "create_token", "token ci-robot"),
     ]
+
+
+def test_an_alias_moved_by_a_signed_in_user_names_them_in_its_history(
+    trained_backend: LocalBackend, automl_run_id, allow_list
+):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    at = page("pages/models.py")
+    at.secrets["auth"] = dict(AUTH)
+    at.user = {"is_logged_in": True, "email": "ada@example.com"}
+    at.run()
+    at.text_input(key="models_alias").input("challenger")
+    at.button(key="models_alias_set").click().run()
+    assert [change.actor for change in trained_backend.list_model_alias_history("bank-model")] == ["ada@example.com"]

@@ -7,10 +7,11 @@ from opml.errors import OpmlError
 
 
 def actor() -> str:
-    """Who acts from this dashboard, for records such as alias history."""
-    from opml.settings import current_user
+    """Who acts from this dashboard, for records such as alias history: the signed-in email, else the OS user
+    (``opml.ui.policy.actor``)."""
+    from opml.ui.policy import actor as session_actor
 
-    return f"{current_user()} (dashboard)"
+    return session_actor()
 
 
 def version_label(model) -> str:
