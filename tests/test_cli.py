@@ -135,6 +135,8 @@ def test_aliases_through_the_cli(trained_backend, automl_run_id):
     deployed = opml("--json", "services", "deploy", "svc", "--model", "m@champion", workspace=workspace)
     assert deployed.returncode == 0, deployed.stderr
     assert json.loads(deployed.stdout)["model"] == "m:1"  # the version the alias points at
+    event = trained_backend.list_audit_events()[0]
+    assert (event.action, event.target) == ("deploy_service", "service svc (m:1)") and event.actor.endswith("(CLI)")
     removed = opml("models", "unalias", "m", "champion", workspace=workspace)
     assert removed.returncode == 0 and trained_backend.get_model("m", 1).aliases == ()
     assert opml("services", "delete", "svc", workspace=workspace).returncode == 0
@@ -203,6 +205,8 @@ def test_services_and_score_through_the_cli(deployed, tmp_path: Path, bank_small
     assert [(s["name"], s["state"]) for s in listed] == [(name, "Healthy")]
     keys = json.loads(opml("--json", "services", "keys", name, workspace=workspace).stdout)
     assert keys["primaryKey"] == backend.get_service_keys(name).primary
+    revealed = backend.list_audit_events()[0]
+    assert (revealed.action, revealed.target) == ("reveal_service_key", f"service {name}")
     scored = opml("score", "--service", name, "--record", "age=41", "job=technician", workspace=workspace)
     assert scored.returncode == 0, scored.stderr
     assert scored.stdout.strip() in ("no", "yes") and "1 record(s)" in scored.stderr

@@ -176,6 +176,13 @@ def test_without_sign_in_tokens_are_neither_revealed_nor_created(
     assert not any(owner in c.value for c in at.code)
     assert [t.name for t in local_backend.list_tokens()] == ["owner"]
     assert local_backend.list_audit_events() == []
+    # revoking stays possible, and is recorded as an anonymous visitor's
+    at.selectbox(key="pl_token_revoke_name").set_value("owner").run()
+    at.checkbox(key="pl_token_revoke_confirm_owner").check().run()
+    at.button(key="pl_token_revoke").click().run()
+    [event] = local_backend.list_audit_events()
+    assert (event.action, event.target) == ("revoke_token", "token owner")
+    assert event.actor.startswith("anonymous from ") and event.actor.endswith("(no sign-in)")
 
 
 def test_without_sign_in_service_keys_stay_masked(trained_backend: LocalBackend, automl_run_id, open_mode):
