@@ -458,7 +458,7 @@ def test_schedules_become_azure_recurrences(azure, pipeline, cloud, interval, cr
 @pytest.mark.parametrize(
     ("interval", "cron", "message"),
     [
-        (0.5, None, "whole number"),
+        (1.5, None, "whole number"),
         (None, "*/5 * * * *", "numbers or lists"),
         (None, "0 7 1 * *", "daily"),
         (5, "0 7 * * *", "either"),
