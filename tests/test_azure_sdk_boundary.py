@@ -103,3 +103,22 @@ def test_missing_sdk_is_a_clear_error(tmp_path):
     )
     assert "BackendUnavailable: the Azure ML SDK cannot be loaded" in result.stdout, result.stderr
     assert "pip install -r requirements.txt" in result.stdout
+
+
+def test_cli_sign_in_is_chosen_only_where_the_real_sdk_can_build_it(monkeypatch):
+    """The real AzureCliAuthentication refuses to start without azure-cli in this environment, whether or not
+    an ``az`` command is on the PATH: opml chooses it only when azure.cli.core imports. (The real interactive
+    login is not built here: it contacts Microsoft's sign-in service at once.)"""
+    import shutil
+
+    from opml.backends.azure.auth import azure_cli_installed, make_auth
+
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/az")  # an az on the PATH changes nothing
+    fakes = make_fake_sdk(FakeCloud())
+    chosen = type(make_auth(fakes, {})).__name__
+    if azure_cli_installed():
+        assert chosen == "FakeAzureCliAuthentication"
+    else:
+        assert chosen == "FakeInteractiveLoginAuthentication"
+        with pytest.raises(Exception, match="azure-cli package is not installed"):
+            load_sdk().AzureCliAuthentication()

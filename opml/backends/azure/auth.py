@@ -2,14 +2,17 @@
 
 1. A service principal from ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET``
    (automation, CI).
-2. The Azure CLI's login (``az login``) when ``az`` is on the PATH.
-3. Interactive browser login (``AZURE_TENANT_ID`` picks the tenant when set).
+2. The Azure CLI's login (``az login``) when azure-cli is installed in this Python environment: the SDK's
+   ``AzureCliAuthentication`` imports ``azure.cli.core`` and refuses to start without it, even when an
+   ``az`` command is on the PATH.
+3. Interactive login (``AZURE_TENANT_ID`` picks the tenant when set), which also reuses the token cache an
+   ``az login`` left.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,10 +30,18 @@ def make_auth(sdk: AzureSDK, environ: Mapping[str, str] | None = None, *, cli_av
             service_principal_password=environ["AZURE_CLIENT_SECRET"],
         )
     if cli_available is None:
-        cli_available = shutil.which("az") is not None
+        cli_available = azure_cli_installed()
     if cli_available:
         return sdk.AzureCliAuthentication()
     return sdk.InteractiveLoginAuthentication(tenant_id=environ.get("AZURE_TENANT_ID") or None)
+
+
+def azure_cli_installed() -> bool:
+    """Whether ``azure.cli.core`` is importable in this environment (what AzureCliAuthentication needs)."""
+    try:
+        return importlib.util.find_spec("azure.cli.core") is not None
+    except ModuleNotFoundError:  # no azure.cli package at all
+        return False
 
 
 def auth_kind(sdk: AzureSDK, auth: Any) -> str:
