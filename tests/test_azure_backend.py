@@ -482,3 +482,15 @@ def test_command_run_goes_to_the_compute_with_the_curated_environment(azure, clo
     assert config.compute_target.name == "cpu-cluster"
     assert config.environment is cloud.environments["AzureML-sklearn-1.5"]
     assert config.command[1:] == ["-c", "pass"]
+
+
+def test_more_iterations_than_azure_allows_are_refused_before_submitting(azure, cloud, bank_small_csv):
+    """Azure AutoML runs at most 1,000 iterations (the SDK's MAX_ITERATIONS, refused only at submit, where it
+    came back as "backend unavailable"); opml refuses it first, naming the limit, and submits nothing."""
+    from azureml.train.automl import constants
+
+    assert constants.MAX_ITERATIONS == 1000
+    with pytest.raises(InvalidInput, match="at most 1,000 iterations, got 5,000"):
+        submit_automl(azure, bank_small_csv, max_iterations=5000)
+    assert not [call for call, _ in cloud.calls if call == "Experiment.submit"]
+    assert submit_automl(azure, bank_small_csv, max_iterations=1000).status

@@ -17,6 +17,8 @@ from opml.entities import TERMINAL_STATUSES, Run
 from opml.errors import Conflict, InvalidInput, NotFound
 from opml.settings import get_settings
 
+AZURE_MAX_ITERATIONS = 1000  # azureml.train.automl.constants.MAX_ITERATIONS; the SDK refuses more at submit
+
 
 @translate_methods
 class AzureRuns(AzurePart):
@@ -100,7 +102,13 @@ class AzureRuns(AzurePart):
         return self.sdk.Environment.get(self.ws, get_settings().azure_environment)
 
     def automl_config(self, params: dict[str, Any], compute_target: Any, training_data: Any = None) -> Any:
-        """AutoMLConfig with the same settings as a local run (``opml.automl.settings``)."""
+        """AutoMLConfig with the same settings as a local run (``opml.automl.settings``), after the limits Azure
+        adds to them (checked here, before anything is submitted)."""
+        if params["max_iterations"] > AZURE_MAX_ITERATIONS:
+            raise InvalidInput(
+                f"max_iterations: Azure ML AutoML runs at most {AZURE_MAX_ITERATIONS:,} iterations, "
+                f"got {params['max_iterations']:,}"
+            )
         if training_data is None:
             training_data = self.datasets.tabular(params["dataset"], params.get("dataset_version"))
         arguments: dict[str, Any] = {
