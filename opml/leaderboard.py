@@ -8,6 +8,12 @@ from opml.automl.names import ALL_METRICS, score_for_ranking
 from opml.backends.base import Backend
 
 
+def _iteration(run_id: str) -> int:
+    """The trial number at the end of a child's id (``…_12``); ids without one sort last."""
+    suffix = run_id.rsplit("_", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 1_000_000
+
+
 def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
     """One row per child run: id, algorithm, status, every metric, duration, featurization and
     hyperparameters; the best model first (for threshold metrics it may not have the top value, see
@@ -20,7 +26,7 @@ def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
         values = backend.get_run_metrics(child.id)
         row: dict[str, Any] = {
             "run_id": child.id,
-            "iteration": int(child.id.rsplit("_", 1)[-1]),
+            "iteration": _iteration(child.id),
             "algorithm": child.params.get("algorithm", child.display_name),
             "status": child.status,
             "best": child.id == best,

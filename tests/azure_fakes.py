@@ -432,12 +432,21 @@ class FakeRun:
         metric = settings.get("primary_metric", "accuracy")
         algorithms = settings.get("allowed_models") or ["LightGBM", "XGBoostClassifier", "RandomForest"]
         self._logs["azureml-logs/automl_driver.txt"] = f"AutoML {metric} on {settings.get('label_column_name')}\n"
+        # A remote AutoML parent first runs a setup child (featurization sweeps, data checks), as on Azure.
+        setup = FakeRun(self.cloud, self.experiment.name, None, parent=self, run_id=f"{self.id}_setup",
+                        run_type="automl")  # fmt: skip
+        setup.properties.update(runTemplate="automl_setup")
+        setup._status = "Completed"
+        self.cloud.runs[setup.id] = setup
+        self._children.append(setup)
         for index, score in enumerate(self.cloud.automl_scores):
             last = index == len(self.cloud.automl_scores) - 1
             algorithm = "VotingEnsemble" if last else algorithms[index % len(algorithms)]
             child = FakeRun(self.cloud, self.experiment.name, None, parent=self, run_id=f"{self.id}_{index}",
                             run_type="azureml.scriptrun")  # fmt: skip
-            child.properties.update(run_algorithm=algorithm, run_preprocessor="MaxAbsScaler")
+            child.properties.update(
+                runTemplate="automl_child", run_algorithm=algorithm, run_preprocessor="MaxAbsScaler"
+            )
             child._metrics = {metric: score, "AUC_weighted": score + 0.03, "accuracy": score}
             child._files = {
                 "outputs/model.pkl": f"model of {child.id}".encode(),

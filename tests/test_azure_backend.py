@@ -494,3 +494,16 @@ def test_more_iterations_than_azure_allows_are_refused_before_submitting(azure, 
         submit_automl(azure, bank_small_csv, max_iterations=5000)
     assert not [call for call, _ in cloud.calls if call == "Experiment.submit"]
     assert submit_automl(azure, bank_small_csv, max_iterations=1000).status
+
+
+def test_a_remote_automl_runs_setup_child_is_not_a_trial(azure, cloud, azure_executor, bank_small_csv):
+    """A remote AutoML parent has a ``{id}_setup`` child (Azure's); the leaderboard, the iteration count and
+    the best model are about its trials only (``runTemplate == "automl_child"``, as AutoMLRun decides)."""
+    run = submit_automl(azure, bank_small_csv)
+    finished = azure.wait_for_run(run.id, timeout=30)
+    assert f"{run.id}_setup" in cloud.runs  # the fake has it, as Azure does
+    rows = leaderboard(azure, run.id)
+    assert sorted(row["iteration"] for row in rows) == list(range(len(cloud.automl_scores)))
+    assert len(rows) == len(cloud.automl_scores) == finished.progress["iterations_done"]
+    assert all(not row["run_id"].endswith("_setup") for row in rows)
+    assert finished.progress["best_child_id"] != f"{run.id}_setup"

@@ -17,6 +17,13 @@ from opml.entities import TERMINAL_STATUSES, Run
 from opml.errors import Conflict, InvalidInput, NotFound
 from opml.settings import get_settings
 
+
+def is_automl_trial(run: Any) -> bool:
+    """Whether a child of an AutoML parent is one of its trials (a remote parent also has a ``_setup`` child
+    and, with ensembles, the ensembles' own children, marked so by Azure)."""
+    return (run.properties or {}).get("runTemplate") == "automl_child"
+
+
 AZURE_MAX_ITERATIONS = 1000  # azureml.train.automl.constants.MAX_ITERATIONS; the SDK refuses more at submit
 
 
@@ -38,10 +45,10 @@ class AzureRuns(AzurePart):
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
         metric = params.get("primary_metric", "accuracy")
-        children = run.get_metrics(recursive=True)
+        trials = {child.id for child in run.get_children() if is_automl_trial(child)}
         best_id, best = None, None
-        for child_id, metrics in children.items():
-            value = last_scalar(metrics.get(metric)) if child_id != run.id else None
+        for child_id, metrics in run.get_metrics(recursive=True).items():
+            value = last_scalar(metrics.get(metric)) if child_id in trials else None
             if value is not None and (best is None or value > best):
                 best_id, best = child_id, value
         details = details if details is not None else run.get_details()
@@ -49,7 +56,7 @@ class AzureRuns(AzurePart):
         ended = parse_time(details.get("endTimeUtc")) or datetime.now(UTC)
         return {
             "phase": run.status,
-            "iterations_done": sum(1 for child_id in children if child_id != run.id),
+            "iterations_done": len(trials),
             "primary_metric": metric,
             "best_metric": best,
             "best_child_id": best_id,
@@ -142,7 +149,10 @@ class AzureRuns(AzurePart):
         self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
     ) -> list[Run]:
         if parent_id is not None:
-            runs = list(self.sdk_run(parent_id).get_children())
+            parent = self.sdk_run(parent_id)
+            runs = list(parent.get_children())
+            if parent.type == "automl":  # its trials only, as AutoMLRun lists them (not the _setup child)
+                runs = [run for run in runs if is_automl_trial(run)]
         else:
             names = [experiment] if experiment else [e.name for e in self.sdk.Experiment.list(self.ws)]
             runs = []
