@@ -119,15 +119,36 @@ def get_pipeline_run(endpoint: str, auth_header: Mapping[str, str], run_id: str)
     return _request("GET", f"{base}/{run_id}", auth_header)
 
 
+# Azure's pipeline-run status codes, as azureml-pipeline-core's own client reads them (it still receives the
+# numeric form from some regions).
+_AZURE_STATUS_CODES = {"0": "NotStarted", "1": "Running", "2": "Failed", "3": "Finished", "4": "Canceled"}
+FINISHED = {"Completed": "Completed", "Finished": "Completed", "Failed": "Failed", "Canceled": "Canceled"}
+
+
+def pipeline_run_status(document: Mapping[str, Any]) -> str:
+    """A pipeline run's status from its REST document, in either shape: opml's gateway gives a string
+    (``"Completed"``); Azure gives an object ``{"StatusCode": "Finished", ...}`` (or a numeric code).
+    A finished Azure run reads "Completed", as opml names it."""
+    status = document.get("Status")
+    if isinstance(status, Mapping):
+        status = status.get("StatusCode")
+    if status is None:
+        return "NotStarted"
+    text = _AZURE_STATUS_CODES.get(str(status), str(status))
+    return FINISHED.get(text, text)
+
+
 def wait_for_pipeline_run(
     endpoint: str, auth_header: Mapping[str, str], run_id: str, *, timeout: float = 3600, poll_seconds: float = 1.0
 ) -> dict[str, Any]:
-    """Poll the run's status until Completed, Failed or Canceled; raises ScoringError on timeout."""
+    """Poll the run's status until it is over (Completed, Failed or Canceled; Azure's "Finished" reads
+    Completed); raises ScoringError on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         document = get_pipeline_run(endpoint, auth_header, run_id)
-        if document["Status"] in ("Completed", "Failed", "Canceled"):
+        status = pipeline_run_status(document)
+        if status in ("Completed", "Failed", "Canceled"):
             return document
         if time.monotonic() > deadline:
-            raise ScoringError(f"pipeline run {run_id} is still {document['Status']} after {timeout:.0f} s")
+            raise ScoringError(f"pipeline run {run_id} is still {status} after {timeout:.0f} s")
         time.sleep(poll_seconds)

@@ -122,3 +122,40 @@ def test_cli_sign_in_is_chosen_only_where_the_real_sdk_can_build_it(monkeypatch)
         assert chosen == "FakeInteractiveLoginAuthentication"
         with pytest.raises(Exception, match="azure-cli package is not installed"):
             load_sdk().AzureCliAuthentication()
+
+
+@pytest.mark.parametrize(("code", "final"), [("Finished", "Completed"), ("3", "Completed"), ("Failed", "Failed")])
+def test_waiting_on_an_azure_pipeline_run_reads_its_status_object(code, final):
+    """Azure's GET PipelineRuns/{id} answers Status as an object (the SDK's own PipelineRunEntity, serialized
+    here), "Finished" or a numeric code when done; waiting used to look for the string "Completed" forever."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from azureml.pipeline.core._restclients.aeva.models import PipelineRunEntity, PipelineRunStatus
+
+    from opml import client
+
+    answers = [PipelineRunEntity(id="r1", status=PipelineRunStatus(status_code=c)).serialize() for c in ("1", code)]
+
+    class Azure(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(answers.pop(0) if len(answers) > 1 else answers[0]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Azure)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}/pipelines/v1.0/PipelineRuns/PipelineSubmit/p-1"
+        document = client.wait_for_pipeline_run(endpoint, {}, "r1", timeout=10, poll_seconds=0.05)
+        assert client.pipeline_run_status(document) == final
+    finally:
+        server.shutdown()
+    assert client.pipeline_run_status({"Status": "Completed"}) == "Completed"  # opml's own gateway

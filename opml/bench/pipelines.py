@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from opml.client import pipeline_run_status
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="CSV to train on, e.g. ../shared/data/bankmarketing_train.csv")
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             document = session.get(f"{status_url}/{run_id}", headers=headers).json()
             if step_running is None and any(s["Status"] == "Running" for s in document["StepRuns"]):
                 step_running = time.monotonic() - started
-            if document["Status"] in ("Completed", "Failed", "Canceled"):
+            if pipeline_run_status(document) in ("Completed", "Failed", "Canceled"):
                 break
             time.sleep(0.1)
         total = time.monotonic() - started
