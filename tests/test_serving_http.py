@@ -373,3 +373,12 @@ def test_health_is_answered_while_big_batches_are_scored(service, headers, recor
         batch.result()
     assert health.text == "Healthy"
     assert answered < max(finished)  # the health check did not wait for the batches (scored off the loop)
+
+
+def test_a_scoring_process_runs_with_few_malloc_arenas(deployed):
+    """Its thread pool would otherwise fragment memory (the soak benchmark measured +52 MB, +7 MB with two)."""
+    import psutil
+
+    backend, name = deployed
+    pid = backend.services.process_of(name)[0]
+    assert psutil.Process(pid).environ()["MALLOC_ARENA_MAX"] == "2"

