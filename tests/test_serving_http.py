@@ -382,3 +382,28 @@ def test_a_scoring_process_runs_with_few_malloc_arenas(deployed):
     backend, name = deployed
     pid = backend.services.process_of(name)[0]
     assert psutil.Process(pid).environ()["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_telemetry_and_restart_through_the_cli(deployed, service, headers, records):
+    import subprocess
+    import sys
+
+    backend, name = deployed
+    requests.post(service.scoring_uri, json={"data": records[:2]}, headers=headers, timeout=5)
+    wait_until(lambda: backend.get_service_telemetry(name), timeout=10, what="telemetry")
+
+    def opml(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "opml", "--workspace", str(backend.path), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    shown = opml("--json", "services", "telemetry", name, "--hours", "1", "--bucket-seconds", "60")
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    summary = backend.get_service_telemetry_summary(name, since=time.time() - 3600, bucket_seconds=60)
+    assert document["requests"] == summary.requests > 0 and document["dropped"] == 0
+    table = opml("services", "telemetry", name)
+    assert table.returncode == 0 and "request(s) in the last 24 h" in table.stdout and "P50 MS" in table.stdout
+    bad = opml("services", "telemetry", name, "--hours", "nan")
+    assert bad.returncode == 2 and "--hours must be a number of hours" in bad.stderr
+    healthy = opml("services", "restart", name)
+    assert healthy.returncode == 2 and "only a Failed service is restarted" in healthy.stderr

@@ -77,6 +77,43 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restart(args: argparse.Namespace) -> int:
+    emit(args, backend_of(args).restart_service(args.name), ())
+    return 0
+
+
+def cmd_telemetry(args: argparse.Namespace) -> int:
+    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
+        raise InvalidInput(f"--hours must be a number of hours from 0 to 87,600, got {args.hours}")
+    backend = backend_of(args)
+    service = backend.get_service(args.name)
+    summary = backend.get_service_telemetry_summary(
+        args.name, since=time.time() - args.hours * 3600, bucket_seconds=args.bucket_seconds, recent=args.recent
+    )
+    if args.json:
+        print_json({**vars(summary), "dropped": service.telemetry_dropped, "export": service.telemetry_note})
+        return 0
+    rate = 100 * summary.failed / summary.requests if summary.requests else 0.0
+    print(f"{summary.requests:,} request(s) in the last {args.hours:g} h, {rate:.1f} % failed")
+    if service.telemetry_dropped:
+        print(f"{service.telemetry_dropped:,} request(s) could not be recorded")
+    if service.telemetry_note:
+        print(service.telemetry_note)
+    rows = [
+        {
+            "start (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["at"])),
+            "requests": bucket["requests"],
+            "failed": bucket["failed"],
+            "p50 ms": f"{bucket['p50']:.1f}",
+            "p95 ms": f"{bucket['p95']:.1f}",
+            "p99 ms": f"{bucket['p99']:.1f}",
+        }
+        for bucket in summary.buckets
+    ]
+    print_table(rows, ["start (UTC)", "requests", "failed", "p50 ms", "p95 ms", "p99 ms"])
+    return 0
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     print(backend_of(args).get_service_logs(args.name, tail=args.tail))
     return 0
@@ -171,6 +208,13 @@ def add_commands(commands: Any) -> None:
     update.add_argument("name")
     update.add_argument("--app-insights", choices=("on", "off"), help="request telemetry on or off")
     update.add_argument("--auth", choices=("on", "off"), help="key authentication on or off")
+    restart = command(services, "restart", cmd_restart, "start a Failed service again (given up on after a crash loop)")
+    restart.add_argument("name")
+    telemetry = command(services, "telemetry", cmd_telemetry, "requests, failures and latency per time bucket")
+    telemetry.add_argument("name")
+    telemetry.add_argument("--hours", type=float, default=24, help="how far back (default 24)")
+    telemetry.add_argument("--bucket-seconds", type=int, default=3600, help="seconds per row (default 3600)")
+    telemetry.add_argument("--recent", type=int, default=0, help="also give the newest N requests (with --json)")
     logs = command(services, "logs", cmd_logs, "print the end of a service's log")
     logs.add_argument("name")
     logs.add_argument("--tail", type=int, default=200, help="number of lines (default 200)")
