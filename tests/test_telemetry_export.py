@@ -45,17 +45,7 @@ def test_events_are_written_to_the_store_and_exported_to_azure_monitor(local_bac
     monkeypatch.setenv("APPLICATIONINSIGHTS_SDKSTATS_DISABLED", "true")  # no metrics flush after the server stops
     writer = TelemetryWriter(local_backend.layout.db, "svc")
     try:
-        for i in range(5):
-            writer.record(
-                at=time.time(),
-                request_id=f"req-{i}",
-                status=200,
-                latency_ms=1.5,
-                records=1,
-                predictions='{"no": 1}',
-                error=None,
-                client="127.0.0.1",
-            )
+        _record(writer, 5)
     finally:
         writer.close()
         server.shutdown()
