@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from opml.entities import ACTIVE, NOT_STARTED, QUEUED, Run
+from opml.entities import NOT_STARTED, QUEUED, Run
 from opml.errors import InvalidInput, OpmlError, Unauthorized
 from opml.httpserver import GATEWAY_BOUNDS, BodyError, read_body, server_config
 from opml.keys import bearer_token
@@ -127,9 +127,7 @@ def create_gateway_app(backend: Any) -> FastAPI:
     def submit_run(published_id: str, token_name: str, raw: bytes) -> JSONResponse:
         published = backend.get_published_pipeline(published_id)
         body = parse_trigger(raw)
-        if published.status != ACTIVE:
-            return _error(409, f"published pipeline {published.name!r} is disabled; enable it to trigger runs")
-        run = backend.trigger_published_pipeline(
+        run = backend.trigger_published_pipeline(  # Conflict (409) when the published pipeline is disabled
             published_id,
             experiment=body["ExperimentName"].strip(),
             parameters=body.get("ParameterAssignments") or {},
