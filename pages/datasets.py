@@ -6,6 +6,7 @@ import streamlit as st
 
 from opml.errors import InvalidInput
 from opml.ui.feedback import user_errors
+from opml.ui.forms import web_address
 from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed
 from opml.ui.workspace import get_backend
 
@@ -50,6 +51,8 @@ with st.expander("Register a dataset", icon=":material/add:", expanded=not backe
         with user_errors():
             if source is None or (isinstance(source, str) and not source.strip()):
                 raise InvalidInput("give a URL, a file or a path to register")
+            if kind == "Web URL":
+                source = web_address(source)
             upload_name = None
             if hasattr(source, "getvalue"):
                 upload_name, source = source.name, source.getvalue()
@@ -138,7 +141,9 @@ with user_errors():
             ]
         )
         st.caption(f"{profile.rows:,} rows · {profile.duplicate_rows:,} exact duplicate rows")
-        st.dataframe(summary.astype(object).where(summary.notna(), ""), hide_index=True, key="ds_profile_table")
+        shown = summary.astype(object).where(summary.notna(), "")
+        shown[["Min", "Max", "Most frequent"]] = shown[["Min", "Max", "Most frequent"]].astype(str)  # mixed kinds
+        st.dataframe(shown, hide_index=True, key="ds_profile_table")
         column_names = [c.name for c in profile.columns]
         default = column_names.index("y") if "y" in column_names else len(column_names) - 1
         chosen = st.selectbox("Distribution of", column_names, index=default, key="ds_profile_column")

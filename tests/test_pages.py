@@ -72,6 +72,16 @@ def test_register_dataset_from_a_url(local_backend: LocalBackend, bank_small_csv
     assert local_backend.get_dataset("bank_url").rows == 2000
 
 
+def test_a_path_in_the_url_field_reads_no_file(local_backend: LocalBackend, bank_small_csv: Path):
+    """Where the dashboard turns local paths off (no sign-in off loopback), the URL field must not read one."""
+    at = page("pages/datasets.py").run()
+    at.text_input(key="ds_name").input("leak")
+    at.text_input(key="ds_url").input(str(bank_small_csv))
+    at.button[0].click().run()
+    assert any("not a web address" in e.value and "give an http:// or https:// URL" in e.value for e in at.error)
+    assert local_backend.list_datasets() == []
+
+
 def test_bad_registration_shows_error_and_keeps_input(local_backend: LocalBackend, tmp_path: Path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")

@@ -31,3 +31,13 @@ def keep_choice(key: str, options: list, default_index: int = 0) -> None:
     default (call before the widget with the same ``key``)."""
     if options and st.session_state.get(key) not in options:
         st.session_state[key] = options[min(default_index, len(options) - 1)]
+
+
+def web_address(text: str) -> str:
+    """What the "Web URL" field holds, refused unless it is an http(s) address: a path typed there would
+    read a file of this machine (even where the dashboard turns local paths off)."""
+    from opml.data.sources import is_url
+
+    if not is_url(text):
+        raise InvalidInput(f"not a web address: {text.strip()[:200]!r}; give an http:// or https:// URL")
+    return text.strip()
