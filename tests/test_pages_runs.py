@@ -84,24 +84,26 @@ def test_runs_are_compared_side_by_side(local_backend: LocalBackend):
 
 def test_a_command_runs_environment_values_are_masked(local_backend: LocalBackend):
     import json
+    import os
     import subprocess
     import sys
 
-    run = local_backend.submit_run(
-        experiment="secrets",
-        run_type="command",
-        compute="cpu-cluster",
-        params={"command": ["true"], "env": {"API_TOKEN": "s3cret-value"}},
-    )
+    def opml(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "opml", "--workspace", str(local_backend.path), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+    # The secret comes from the shell's environment, not the command line (which other users can read).
+    shell = {**os.environ, "API_TOKEN": "s3cret-value"}
+    submitted = opml("--json", "runs", "submit", "--env", "API_TOKEN", "--env", "MODE=fast", "--", "true", env=shell)
+    assert submitted.returncode == 0, submitted.stderr
+    assert "s3cret-value" not in submitted.stdout
+    run = local_backend.get_run(json.loads(submitted.stdout)["id"])
+    assert run.params["env"] == {"API_TOKEN": "s3cret-value", "MODE": "fast"}  # the run itself gets them
     at = page().run()
     shown = json.dumps([j.value for j in at.json], default=str)
     assert "API_TOKEN" in shown and "s3cret-value" not in shown
-    cli = subprocess.run(
-        [sys.executable, "-m", "opml", "--workspace", str(local_backend.path), "--json", "runs", "show", run.id],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    cli = opml("--json", "runs", "show", run.id)
     assert cli.returncode == 0, cli.stderr
-    assert json.loads(cli.stdout)["params"]["env"] == {"API_TOKEN": "••••••"}
-    assert local_backend.get_run(run.id).params["env"] == {"API_TOKEN": "s3cret-value"}  # the run still gets it
+    assert json.loads(cli.stdout)["params"]["env"] == {"API_TOKEN": "••••••", "MODE": "••••••"}
+    bad = opml("runs", "submit", "--env", "NOT_SET_ANYWHERE", "--", "true")
+    assert bad.returncode == 2 and "this shell has no variable NOT_SET_ANYWHERE" in bad.stderr

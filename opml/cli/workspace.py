@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from opml.cli.common import (
 )
 from opml.cli.dashboard import plan_dashboard
 from opml.entities import as_dict
+from opml.errors import InvalidInput
 
 APP_FILE = Path(__file__).resolve().parent.parent.parent / "app.py"
 
@@ -149,17 +152,31 @@ def cmd_compute_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_env(items: list[str]) -> dict[str, str]:
+    """``--env`` values: NAME=VALUE, or NAME alone for the value this shell has (a secret then stays off the
+    command line, which other users of the machine can read). Shown masked wherever runs are shown."""
+    env = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InvalidInput(f"--env {item[:60]!r}: give NAME=VALUE or NAME (letters, digits and '_')")
+        if not sep:
+            if name not in os.environ:
+                raise InvalidInput(f"--env {name}: this shell has no variable {name} to pass on")
+            value = os.environ[name]
+        env[name] = value
+    return env
+
+
 def cmd_runs_submit(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     backend = backend_of(args)
-    run = backend.submit_run(
-        experiment=args.experiment,
-        run_type="command",
-        compute=args.compute,
-        params={"command": command, "cwd": args.cwd},
-    )
+    params: dict = {"command": command, "cwd": args.cwd}
+    if args.env:
+        params["env"] = _run_env(args.env)
+    run = backend.submit_run(experiment=args.experiment, run_type="command", compute=args.compute, params=params)
     audit(backend, "submit_run", f"run {run.id} (command, experiment {run.experiment})")
     emit(args, run, ())
     return 0
@@ -288,6 +305,13 @@ def add_commands(commands: Any) -> None:
     submit.add_argument("--experiment", default="default", help="experiment name (default 'default')")
     submit.add_argument("--compute", default="cpu-cluster", help="compute name (default cpu-cluster)")
     submit.add_argument("--cwd", help="working folder of the command (default: the run's output folder)")
+    submit.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME[=VALUE]",
+        help="an environment variable of the run (repeatable); NAME alone passes this shell's value; "
+        "values are masked wherever runs are shown",
+    )
     submit.add_argument("command", nargs=argparse.REMAINDER, help="the command line to run")
     runs_list = command(runs, "list", cmd_runs_list, "list or search runs, newest first")
     runs_list.add_argument("--experiment", help="only this experiment")
