@@ -11,6 +11,7 @@ from opml.ui.charts import (
     TELEMETRY_WINDOWS,
     failure_rate_figure,
     latency_figure,
+    over_window,
     prediction_drift_figure,
     recent_frame,
     requests_figure,
@@ -199,7 +200,8 @@ with user_errors():
         with user_errors():  # on Azure, telemetry lives in Application Insights: say so, keep the tabs
             window = st.selectbox("Window", list(TELEMETRY_WINDOWS), index=1, key="ep_window")
             span, bucket = TELEMETRY_WINDOWS[window]
-            summary = backend.get_service_telemetry_summary(selected, since=time.time() - span, bucket_seconds=bucket)
+            until = time.time()
+            summary = backend.get_service_telemetry_summary(selected, since=until - span, bucket_seconds=bucket)
             if not summary.requests:
                 st.info("No requests recorded in this window. Telemetry records requests while it is on.")
             else:
@@ -208,11 +210,12 @@ with user_errors():
                 left, right = st.columns(4)[:2]
                 left.metric("Requests", f"{summary.requests:,}")
                 right.metric("Failure rate", f"{100 * summary.failed / summary.requests:.1f} %")
-                st.plotly_chart(requests_figure(frame, bucket), key="ep_requests")
-                st.plotly_chart(latency_figure(frame), key="ep_latency")
-                st.plotly_chart(failure_rate_figure(frame), key="ep_failures")
+                st.plotly_chart(over_window(requests_figure(frame, bucket), until - span, until), key="ep_requests")
+                st.plotly_chart(over_window(latency_figure(frame), until - span, until), key="ep_latency")
+                st.plotly_chart(over_window(failure_rate_figure(frame), until - span, until), key="ep_failures")
                 balance = model.manifest.get("label_distribution", {})
-                st.plotly_chart(prediction_drift_figure(frame, balance), key="ep_drift")
+                drift = prediction_drift_figure(frame, balance)
+                st.plotly_chart(over_window(drift, until - span, until), key="ep_drift")
                 recent = recent_frame(summary.recent)
                 st.caption(f"The {len(recent)} newest requests")
                 st.dataframe(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from opml.backends.local import LocalBackend
@@ -120,6 +122,14 @@ def test_telemetry_charts_render_from_recorded_requests(trained_backend: LocalBa
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Requests"] == "30" and metrics["Failure rate"] == "10.0 %"
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    spans = {
+        (pd.Timestamp(c["layout"]["xaxis"]["range"][1]) - pd.Timestamp(c["layout"]["xaxis"]["range"][0])).round("min")
+        for c in charts
+    }
+    assert spans == {pd.Timedelta(hours=24)}  # every chart spans the chosen window (24 hours by default)
+    recent = next(df.value for df in at.dataframe if "request_id" in df.value.columns)
+    assert set(recent["predictions"]) == {"no: 1"} and set(recent["error"]) == {""}
 
 
 def test_delete_needs_confirmation(trained_backend: LocalBackend, automl_run_id):

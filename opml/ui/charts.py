@@ -96,8 +96,15 @@ def recent_frame(events: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(events)
     if not frame.empty:
         frame["time"] = pd.to_datetime(frame["at"], unit="s")
-        frame["predictions"] = frame["predictions"].astype(str)
+        frame["predictions"] = [", ".join(f"{k}: {v}" for k, v in counts.items()) for counts in frame["predictions"]]
+        frame["error"] = frame["error"].fillna("")
+        frame["client"] = frame["client"].fillna("")
     return frame
+
+
+def over_window(figure: go.Figure, since: float, until: float) -> go.Figure:
+    """The x axis spans the chosen window (a lone bucket would otherwise get an axis of milliseconds)."""
+    return figure.update_xaxes(range=[pd.to_datetime(since, unit="s"), pd.to_datetime(until, unit="s")])
 
 
 def requests_figure(frame, bucket_seconds: int) -> go.Figure:
@@ -105,8 +112,6 @@ def requests_figure(frame, bucket_seconds: int) -> go.Figure:
     width = bucket_seconds * 1000 * 0.9  # bars one bucket wide: plotly would size a lone bar to the whole axis
     figure.add_bar(x=frame["time"], y=frame["requests"] - frame["failed"], name="succeeded", width=width, offset=0)
     figure.add_bar(x=frame["time"], y=frame["failed"], name="failed", width=width, offset=0)
-    step = pd.Timedelta(seconds=bucket_seconds)
-    figure.update_xaxes(range=[frame["time"].min() - 5 * step, frame["time"].max() + step])
     return figure.update_layout(title=f"Requests per {bucket_label(bucket_seconds)}", barmode="stack", **LAYOUT)
 
 
