@@ -104,7 +104,7 @@ with form_tab:
         with user_errors():
             record = {c["name"]: coerce(c, record[c["name"]]) for c in schema}
             for warning in out_of_range(record, schema):
-                st.warning(f"Flagged, still sent: {warning}")
+                st.warning(f"{'Flagged, still sent' if score_record else 'Flagged, still added'}: {warning}")
             if score_record:
                 send([record], "the form's record")
             else:
