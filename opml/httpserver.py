@@ -155,8 +155,15 @@ class BodyError(Exception):
         self.status, self.message = status, message
 
 
+BODY_BUDGET = 256 << 20  # bytes of request bodies a process holds at once, all requests together
+_held = 0  # bytes held now (read_body runs on the event loop: one thread, no lock needed)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes ``limit`` bytes (declared or read). Raises BodyError."""
+    """The request body, refused as soon as it passes ``limit`` bytes (declared or read), or with a 503 when
+    the bodies held by all requests would pass ``BODY_BUDGET`` (many slow senders of large bodies would
+    otherwise exhaust memory). Raises BodyError."""
+    global _held
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyError(413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}")
@@ -164,9 +171,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     try:
         async for chunk in request.stream():
             size += len(chunk)
+            _held += len(chunk)
             if size > limit:
                 raise BodyError(413, f"the request body is over the {limit:,}-byte limit")
+            if _held > BODY_BUDGET:
+                raise BodyError(503, "the service is receiving too many large requests at once; retry shortly")
             chunks.append(chunk)
     except ClientDisconnect:  # nobody reads the answer, but the request still gets its one log line
         raise BodyError(400, "the client disconnected before sending the whole body") from None
+    finally:
+        _held -= size
     return b"".join(chunks)

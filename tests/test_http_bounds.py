@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from opml.httpserver import Bounds, raise_file_limit, server_config
+from opml.httpserver import BodyError, Bounds, raise_file_limit, read_body, server_config
 from tests.helpers import free_port, wait_until
 
 BOUNDS = Bounds(
@@ -38,7 +38,14 @@ def server() -> Iterator[tuple[int, list[str]]]:
         seen.append("ok")
         return PlainTextResponse(f"got {len(body)}")
 
-    app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"])])
+    async def bounded(request: Request) -> PlainTextResponse:
+        try:
+            body = await read_body(request, 10_000)
+        except BodyError as exc:
+            return PlainTextResponse(exc.message, status_code=exc.status)
+        return PlainTextResponse(f"got {len(body)}")
+
+    app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"]), Route("/bounded", bounded, methods=["POST"])])
     port = free_port()
     instance = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, bounds=BOUNDS))
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -150,3 +157,27 @@ def test_the_pipeline_gateway_is_served_with_the_bounds():
 
     config = Gateway(None, "127.0.0.1", free_port()).server.config
     assert config.http.__name__ == "BoundedH11Protocol" and config.timeout_keep_alive == GATEWAY_BOUNDS.keep_alive
+
+
+def test_bodies_held_at_once_are_bounded_across_requests(server, monkeypatch):
+    """Slow senders of large bodies (each under the per-request limit) cannot make the process hold more than
+    its budget: past it, a request gets a 503 to retry, and the budget frees as bodies complete."""
+    import opml.httpserver
+
+    port, _ = server
+    monkeypatch.setattr(opml.httpserver, "BODY_BUDGET", 6_000)
+    held = _connect(port)
+    held.sendall(b"POST /bounded HTTP/1.1\r\nHost: x\r\nContent-Length: 5500\r\n\r\n" + b"a" * 5_000)
+    time.sleep(0.2)  # the server holds those 5,000 bytes, waiting for the rest
+    with _connect(port) as second:
+        second.sendall(b"POST /bounded HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n")
+        second.sendall(b"b" * 2_000)
+        answer = second.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 503") and b"too many large requests" in answer
+    held.sendall(b"a" * 500)
+    assert held.recv(4096).startswith(b"HTTP/1.1 200")
+    held.close()
+    with _connect(port) as third:
+        third.sendall(b"POST /bounded HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n")
+        third.sendall(b"c" * 2_000)
+        assert third.recv(4096).startswith(b"HTTP/1.1 200")  # the budget was given back
