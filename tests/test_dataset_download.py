@@ -235,3 +235,10 @@ def test_devices_and_pipes_are_not_files(tmp_path):
     for path in ("/dev/zero", fifo):
         with pytest.raises(InvalidInput, match="not a file"):
             read_path(path, max_bytes=100)
+
+
+def test_credentials_in_a_url_are_not_recorded(raw_server):
+    base = raw_server(_csv)
+    with_password = base.replace("http://", "http://ada:s3cret@")
+    content, source = fetch_source(f"{with_password}/data.csv", max_bytes=1000, timeout=5)
+    assert content == CSV and source == f"{base}/data.csv"

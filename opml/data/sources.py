@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from opml.errors import InvalidInput
 
@@ -16,6 +17,14 @@ def _too_big(size: int, max_bytes: int, *, at_least: bool = False) -> InvalidInp
         f"the file is {size_text}over the {max_bytes / 1e6:g} MB limit "
         "(raise OPML_MAX_DATASET_MB to allow larger files)"
     )
+
+
+def without_credentials(url: str) -> str:
+    """``url`` as it is recorded and shown: a ``user:password@`` part is left out."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def is_url(source: object) -> bool:
@@ -62,7 +71,8 @@ def fetch_source(source: str | os.PathLike | bytes, *, max_bytes: int, timeout: 
             raise _too_big(len(content), max_bytes)
         return content, "upload"
     if is_url(source):
-        return fetch_url(str(source), max_bytes=max_bytes, timeout=timeout)
+        content, url = fetch_url(str(source), max_bytes=max_bytes, timeout=timeout)
+        return content, without_credentials(url)
     if isinstance(source, str) and "://" in source:
         raise InvalidInput(f"unsupported URL scheme in {source!r}: use http:// or https://, or a local path")
     if isinstance(source, str) and not source.strip():
