@@ -33,6 +33,8 @@ def check_tags(tags: object) -> dict[str, str]:
     for key, value in tags.items():
         if not isinstance(key, str) or not key.strip():
             raise InvalidInput("tag names must be non-empty text")
+        if isinstance(value, (dict, list, tuple, set)):
+            raise InvalidInput(f"tag {key.strip()[:60]!r}: a value is text or a number, not {type(value).__name__}")
         clean[key.strip()] = "" if value is None else str(value)
     return clean
 

@@ -159,6 +159,8 @@ def test_gateway_auth_and_bad_input(gateway_backend, published, gateway):
     check(post(payload={**body, "Tags": "x"}), 400, "Tags must be an object")
     check(post(payload={**body, "Description": 5}), 400, "Description must be text")
     check(post(payload={**body, "ParameterAssignments": [1]}), 400, "ParameterAssignments must be an object")
+    check(post(payload={**body, "DataPathAssignments": {"a": {"b": 1}}}), 400, "DataPathAssignments is not supported")
+    check(post(payload={**body, "Tags": {"a": {"b": [1]}}}), 400, "a value is text or a number, not dict")
     assert len(gateway_backend.list_pipeline_runs()) == runs_before
     gateway_backend.set_published_pipeline_enabled(published.id, False)
     check(post(), 409, "disabled")

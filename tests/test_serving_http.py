@@ -141,6 +141,9 @@ def _with(record: dict, **changes) -> dict:
         (b'{"data": [1]}', 400, ["record 0 must be a JSON object"]),
         (b'{"data": [], "extra": 1}', 400, ["extra"]),
         (b'{"Inputs": {"data": []}, "GlobalParameters": {"method": "explain"}}', 400, ["predict_proba"]),
+        (b'{"Inputs": {"data": [{}]}, "GlobalParameters": 0}', 400, ["GlobalParameters"]),
+        (b'{"Inputs": {"data": [{}], "z": 1}}', 400, ["Inputs.z"]),
+        (b'{"Inputs": {"data": [{}]}, "data": []}', 400, ["unknown field(s) data"]),
     ],
 )
 def test_malformed_bodies_are_400_with_a_message(service, headers, body, status, fragments):

@@ -84,9 +84,13 @@ def parse_trigger(raw: bytes) -> dict[str, Any]:
     experiment = body.get("ExperimentName")
     if not isinstance(experiment, str) or not experiment.strip():
         raise InvalidInput("ExperimentName is required")
-    for field in ("ParameterAssignments", "Tags", "DataPathAssignments"):
+    for field in ("ParameterAssignments", "Tags"):
         if body.get(field) is not None and not isinstance(body[field], dict):
             raise InvalidInput(f"{field} must be an object of names to values")
+    if body.get("DataPathAssignments"):  # accepted by Azure; here a run would silently use the default data
+        raise InvalidInput(
+            "DataPathAssignments is not supported by opml's pipelines: pass the dataset as a pipeline parameter"
+        )
     description = body.get("Description")
     if description is not None and not isinstance(description, str):
         raise InvalidInput("Description must be text")

@@ -65,7 +65,12 @@ def parse_payload(body: bytes) -> Payload:
         inputs = document["Inputs"]
         if not isinstance(inputs, dict) or "data" not in inputs:
             raise RequestError(400, '"Inputs" must be an object with a "data" list of records')
-        parameters = document.get("GlobalParameters") or {}
+        unexpected = sorted(set(document) - {"Inputs", "GlobalParameters"}) + sorted(
+            f"Inputs.{name}" for name in set(inputs) - {"data"}
+        )
+        if unexpected:
+            raise RequestError(400, f'unknown field(s) {names(unexpected)}; send "Inputs": {{"data": [...]}}')
+        parameters = document.get("GlobalParameters", {})
         if not isinstance(parameters, dict):
             raise RequestError(400, '"GlobalParameters" must be an object, e.g. {"method": "predict_proba"}')
         method = parameters.get("method", "predict")
