@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -55,6 +56,11 @@ class ServiceContract(ContractFixtures):
             assert f":{port}/" in service.scoring_uri
             with pytest.raises(AlreadyExists, match="port"):
                 backend.deploy_model(name="other-svc", model_name="bank-model", port=port)
+            with socket.socket() as taken:  # a port another program listens on
+                taken.bind(("127.0.0.1", 0))
+                taken.listen()
+                with pytest.raises(AlreadyExists, match=r"is in use on 127\.0\.0\.1"):
+                    backend.deploy_model(name="other-svc", model_name="bank-model", port=taken.getsockname()[1])
             assert [s.name for s in backend.list_services()] == ["bank-svc"]
         else:
             with pytest.raises(InvalidInput, match="port"):

@@ -27,6 +27,15 @@ from opml.locks import locked
 DEPLOYED, DELETED = "deployed", "deleted"
 
 
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -95,6 +104,8 @@ class ServiceRepository:
                 raise AlreadyExists(f"a service named {name!r} already exists; delete it or pick another name")
             if port is not None and connection.execute("SELECT 1 FROM services WHERE port = ?", (port,)).fetchone():
                 raise AlreadyExists(f"port {port} is used by another service")
+            if port is not None and not port_free(host, port):  # e.g. the pipeline gateway's, or another program's
+                raise AlreadyExists(f"port {port} is in use on {host}; choose another or leave it automatic")
             self._write_runtime(
                 name,
                 {
