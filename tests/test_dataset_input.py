@@ -141,3 +141,11 @@ def test_a_bad_lineage_is_refused(local_backend, lineage):
     with pytest.raises(InvalidInput, match="lineage must be"):
         local_backend.register_dataset(name="d", source=b"a,y\n1,no\n", lineage=lineage)
     assert local_backend.list_datasets() == []
+
+
+def test_a_wide_table_registers(local_backend: LocalBackend):
+    """A first data row that ends past the 64 KB the format is sniffed from (1,000 long text columns)."""
+    header = ",".join(f"c{i}" for i in range(1_000)) + ",y\n"
+    row = ",".join("x" * 70 for _ in range(1_000))
+    dataset = local_backend.register_dataset(name="wide", source=(header + f"{row},no\n{row},yes\n").encode())
+    assert dataset.rows == 2 and len(dataset.columns) == 1_001

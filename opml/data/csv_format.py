@@ -35,6 +35,10 @@ class CsvFormat:
 
 def _decode_head(content: bytes) -> str:
     head = content[:_SNIFF_BYTES]
+    first = content.find(b"\n")
+    if 0 <= first < _SNIFF_BYTES:  # a wide table: reach the end of the first data row, whatever its length
+        second = content.find(b"\n", first + 1)
+        head = content[: max(_SNIFF_BYTES, second + 1 if second >= 0 else len(content))]
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise InvalidInput(f"this is not a CSV file: it looks like {what}")
