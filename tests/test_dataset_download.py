@@ -242,3 +242,8 @@ def test_credentials_in_a_url_are_not_recorded(raw_server):
     with_password = base.replace("http://", "http://ada:s3cret@")
     content, source = fetch_source(f"{with_password}/data.csv", max_bytes=1000, timeout=5)
     assert content == CSV and source == f"{base}/data.csv"
+
+
+def test_a_path_with_a_nul_byte_is_a_clear_error():
+    with pytest.raises(InvalidInput, match="not a valid file path"):
+        read_path("/tmp/a\x00b", max_bytes=100)

@@ -652,14 +652,26 @@ class Backend(abc.ABC):
         given up on); its crash count starts afresh. Returns it Transitioning. Raises NotFound, or Conflict
         when the service is not Failed (a running service is restarted by the agent when its process dies)."""
 
-    @abc.abstractmethod
     def get_service_logs(self, name: str, *, tail: int = 200) -> str:
-        """The last ``tail`` lines of the service's log. Raises NotFound."""
+        """The last ``tail`` lines (1 to 100,000) of the service's log. Raises NotFound or InvalidInput."""
+        if isinstance(tail, bool) or not isinstance(tail, int) or not 1 <= tail <= 100_000:
+            raise InvalidInput(f"tail must be a whole number of lines from 1 to 100,000, got {tail!r}")
+        return self._get_service_logs(name, tail=tail)
 
     @abc.abstractmethod
+    def _get_service_logs(self, name: str, *, tail: int) -> str:
+        """``get_service_logs`` with a checked line count."""
+
     def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
         """Recorded requests (while telemetry was on): at (epoch seconds), request_id, status, latency_ms,
-        records, predictions ({label: count}), error, client. Raises NotFound."""
+        records, predictions ({label: count}), error, client. Raises NotFound or InvalidInput (``since``)."""
+        if since is not None:
+            since = _summary_arguments(since, 60, 0)[0]
+        return self._get_service_telemetry(name, since=since)
+
+    @abc.abstractmethod
+    def _get_service_telemetry(self, name: str, *, since: float | None) -> list[dict[str, Any]]:
+        """``get_service_telemetry`` with ``since`` a finite time or None."""
 
     def get_service_telemetry_summary(
         self, name: str, *, since: float, bucket_seconds: int = 60, recent: int = 50

@@ -47,6 +47,8 @@ def read_path(path: str | os.PathLike, *, max_bytes: int) -> bytes:
     file = Path(path).expanduser()
     try:
         mode = file.stat().st_mode
+    except ValueError:  # an embedded NUL byte
+        raise InvalidInput(f"not a valid file path: {str(path)[:200]!r}") from None
     except FileNotFoundError:
         raise InvalidInput(f"no such file: {file}") from None
     except OSError as exc:

@@ -97,6 +97,12 @@ class ServiceContract(ContractFixtures):
         backend.deploy_model(name="bank-svc", model_name="bank-model")
         logs = backend.get_service_logs("bank-svc", tail=1)
         assert isinstance(logs, str) and len(logs.splitlines()) <= 1
+        for tail in (0, -1, "x", 1.5, True):
+            with pytest.raises(InvalidInput, match="tail must be a whole number"):
+                backend.get_service_logs("bank-svc", tail=tail)
+        for since in (float("nan"), "x"):
+            with pytest.raises(InvalidInput, match="since must be a time"):
+                backend.get_service_telemetry("bank-svc", since=since)
         if capabilities.service_telemetry_recorded:
             assert backend.get_service_telemetry("bank-svc") == []
         else:

@@ -271,10 +271,10 @@ class AzureMLBackend(Backend):
     def restart_service(self, name: str) -> Service:
         return self.services.restart(name)
 
-    def get_service_logs(self, name: str, *, tail: int = 200) -> str:
+    def _get_service_logs(self, name: str, *, tail: int) -> str:
         return self.services.logs(name, tail=tail)
 
-    def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
+    def _get_service_telemetry(self, name: str, *, since: float | None) -> list[dict[str, Any]]:
         return self.services.telemetry(name)
 
     # -- pipelines -----------------------------------------------------------------

@@ -285,16 +285,16 @@ class LocalBackend(Backend):
     def restart_service(self, name: str) -> Service:
         return self.services.restart(name)
 
-    def get_service_logs(self, name: str, *, tail: int = 200) -> str:
+    def _get_service_logs(self, name: str, *, tail: int) -> str:
         self.services.row(name)
         path = self.layout.service_log(name)
-        wanted = max(1, int(tail))
+        wanted = tail
         lines = tail_lines(path, wanted)
         if len(lines) < wanted:  # the log was rotated not long ago: the rest is in the previous one
             lines = tail_lines(path.with_name(path.name + ".1"), wanted - len(lines)) + lines
         return "\n".join(lines)
 
-    def get_service_telemetry(self, name: str, *, since: float | None = None) -> list[dict[str, Any]]:
+    def _get_service_telemetry(self, name: str, *, since: float | None) -> list[dict[str, Any]]:
         self.services.row(name)
         return self.services.telemetry(name, since=since)
 
