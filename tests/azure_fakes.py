@@ -10,6 +10,7 @@ child runs with metrics and model files, a deployment becomes Healthy.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import itertools
 import json
@@ -18,6 +19,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -303,14 +305,14 @@ class FakeAutoMLConfig:
 
 
 class FakeExperimentRef:
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, cloud=None):
+        self.name, self.cloud = name, cloud
 
 
 class FakeRun:
     def __init__(self, cloud, experiment, config, *, tags=None, parent=None, run_id=None, run_type=None):
         self.cloud = cloud
-        self.experiment = FakeExperimentRef(experiment)
+        self.experiment = FakeExperimentRef(experiment, cloud)
         self.id = run_id or f"{experiment}_{cloud.next_id()}_{uuid.uuid4().hex[:6]}"
         self.config = config
         self.tags = dict(tags or {})
@@ -458,13 +460,57 @@ class FakeRun:
         self._status = "Completed"
 
     def _run_pipeline(self):
+        """Each step as Azure runs it: the AutoML step as an AutoML run; the data-prep step calls the user's
+        ``prepare`` and registers its output on completion; the register step runs opml's step script."""
         for step in self.config.steps:
             child = FakeRun(self.cloud, self.experiment.name, None, parent=self, run_type="azureml.StepRun")
             child.display_name = step.name
-            child._status = "Completed"
             self.cloud.runs[child.id] = child
             self._children.append(child)
+            try:
+                if isinstance(step, FakeAutoMLStep):
+                    child.config = step.automl_config
+                    child._run_automl()
+                elif step.script_name == "prep_runner.py":
+                    self._run_prep_step(step)
+                elif step.script_name == "register_model.py":
+                    self._run_register_step(step, child)
+            except Exception as exc:  # a failing step fails the pipeline run, as on Azure
+                child._fail(f"{type(exc).__name__}: {exc}")
+                self._fail(f"step {step.name} failed")
+                return
+            child._status = "Completed"
         self._status = "Completed"
+
+    def _run_prep_step(self, step):
+        (_, _, raw), output = step.inputs[0], step.outputs[0]
+        prepared = _step_module(step, "prep.py").prepare(raw.to_pandas_dataframe())
+        if output.registration_name:
+            blob = f"dataset/{self.id}/{output.name}/prepared.csv"
+            self.cloud.blobs[blob] = prepared.to_csv(index=False).encode()
+            dataset = FakeTabularDataset(self.cloud, [(FakeDatastore(self.cloud), blob)], output.separator)
+            dataset.register(SimpleNamespace(cloud=self.cloud), output.registration_name, create_new_version=True)
+
+    def _run_register_step(self, step, child):
+        flags = dict(zip(step.arguments[0::2], step.arguments[1::2], strict=True))
+        _step_module(step, "register_model.py").register_best(
+            child,
+            automl_step=flags["--automl_step"],
+            model_name=flags["--model_name"],
+            primary_metric=flags["--primary_metric"],
+            dataset=flags["--dataset"],
+            pipeline_run_class=FakePipelineRun,
+            automl_run_class=FakeAutoMLRun,
+        )
+
+
+def _step_module(step, filename):
+    """A module of a step's source folder (the folder opml snapshots for Azure), imported as Azure would run it."""
+    path = Path(step.source_directory) / filename
+    spec = importlib.util.spec_from_file_location(f"step_{uuid.uuid4().hex}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class FakeExperiment:
@@ -670,11 +716,32 @@ class FakePipelineOutputFileDataset:
         return ("tabular", self.pipeline_data, separator)
 
 
+class FakeOutputFileDatasetConfig:
+    def __init__(self, name=None, destination=None, source=None, partition_format=None):
+        self.name = name
+
+    def read_delimited_files(self, include_path=False, separator=",", header=PROMOTE_HEADERS, partition_format=None,
+                             path_glob=None, set_column_types=None):  # fmt: skip
+        return FakeOutputTabularDatasetConfig(self, separator)
+
+
+class FakeOutputTabularDatasetConfig:
+    """What ``read_delimited_files`` returns: the output read as a tabular dataset, registered on completion."""
+
+    def __init__(self, file_config, separator):
+        self.name, self.separator, self.registration_name = file_config.name, separator, None
+
+    def register_on_complete(self, name, description=None, tags=None):
+        registered = FakeOutputTabularDatasetConfig(self, self.separator)
+        registered.registration_name = name
+        return registered
+
+
 class FakeAutoMLStep:
     def __init__(self, name, automl_config, inputs=None, outputs=None, script_repl_params=None, allow_reuse=True,
                  version=None, hash_paths=None, enable_default_model_output=True,
                  enable_default_metrics_output=True, **kwargs):  # fmt: skip
-        self.name, self.automl_config, self.outputs = name, automl_config, outputs
+        self.name, self.automl_config, self.outputs, self.allow_reuse = name, automl_config, outputs, allow_reuse
 
 
 class FakePythonScriptStep:
@@ -683,6 +750,7 @@ class FakePythonScriptStep:
                  allow_reuse=True, version=None, hash_paths=None):  # fmt: skip
         self.script_name, self.name, self.arguments = script_name, name, arguments
         self.inputs, self.outputs, self.source_directory, self.runconfig = inputs, outputs, source_directory, runconfig
+        self.allow_reuse = allow_reuse
 
 
 class FakePipeline:
@@ -744,9 +812,34 @@ class FakePublishedPipeline:
         return run
 
 
-class FakePipelineRun(FakeRun):
+class _RunHandle(FakeRun):
+    """A second handle on a run the cloud holds, as the SDK's run classes built from an id are."""
+
+    def __init__(self, experiment, run_id, **kwargs):
+        self.__dict__.update(experiment.cloud.runs[run_id].__dict__)
+
+
+class FakePipelineRun(_RunHandle):
     def __init__(self, experiment, run_id, _service_endpoint=None, **kwags):
-        raise NotImplementedError("opml reads pipeline runs through Run.get")
+        super().__init__(experiment, run_id)
+
+    def find_step_run(self, name):
+        return [child for child in self._children if child.display_name == name]
+
+
+class FakeAutoMLRun(_RunHandle):
+    def __init__(self, experiment, run_id, **kwargs):
+        super().__init__(experiment, run_id)
+
+    def get_best_child(self, metric=None, onnx_compatible=False, **kwargs):
+        metric = metric or self.config.settings.get("primary_metric", "accuracy")
+        trials = [
+            child for child in self._children
+            if child.properties.get("runTemplate") == "automl_child" and child._status == "Completed"
+        ]  # fmt: skip
+        if not trials:
+            raise AzureError(f"UserError: no completed child run of {self.id} has {metric}")
+        return max(trials, key=lambda child: child._metrics.get(metric, float("-inf")))
 
 
 class FakeScheduleRecurrence:
@@ -819,6 +912,7 @@ def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
         Pipeline=FakePipeline,
         PipelineParameter=FakePipelineParameter,
         PipelineData=FakePipelineData,
+        OutputFileDatasetConfig=FakeOutputFileDatasetConfig,
         TrainingOutput=FakeTrainingOutput,
         PipelineRun=FakePipelineRun,
         PublishedPipeline=FakePublishedPipeline,
@@ -854,6 +948,7 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
     ("Pipeline", None, ["__init__", "publish"]),
     ("PipelineParameter", None, ["__init__"]),
     ("PipelineData", None, ["__init__", "as_dataset"]),
+    ("OutputFileDatasetConfig", None, ["__init__", "read_delimited_files"]),
     ("TrainingOutput", None, ["__init__"]),
     ("PipelineRun", None, ["__init__"]),
     ("PublishedPipeline", None, ["get", "list", "enable", "disable", "submit"]),
@@ -874,4 +969,9 @@ RETURNED_SIGNATURES: list[tuple[str, type, list[str]]] = [
     ("azureml.data.azure_storage_datastore:AzureBlobDatastore", FakeDatastore, ["upload_files"]),
     ("azureml.pipeline.core.pipeline_output_dataset:PipelineOutputFileDataset", FakePipelineOutputFileDataset,
      ["parse_delimited_files"]),
+    ("azureml.data.output_dataset_config:OutputTabularDatasetConfig", FakeOutputTabularDatasetConfig,
+     ["register_on_complete"]),
+    # what opml's register step script (step_scripts/register_model.py) calls inside Azure
+    ("azureml.pipeline.core:PipelineRun", FakePipelineRun, ["__init__", "find_step_run"]),
+    ("azureml.train.automl.run:AutoMLRun", FakeAutoMLRun, ["__init__", "get_best_child"]),
 ]  # fmt: skip

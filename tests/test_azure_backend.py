@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from opml import client
@@ -333,9 +334,14 @@ def test_pipeline_is_an_automl_step_and_a_register_step(azure, pipeline, cloud, 
     assert automl_step.name == "train" and automl_step.automl_config.settings["experiment_timeout_hours"] == 20 / 60
     assert [o.training_output.type for o in automl_step.outputs] == ["Metrics", "Model"]
     assert register_step.script_name == "register_model.py"
-    assert register_step.arguments[:2] == ["--model_name", "bank-model"]
-    assert register_step.arguments[3] is automl_step.outputs[1]
-    assert (Path(register_step.source_directory) / "register_model.py").read_text().count("Model.register") == 1
+    flags = dict(zip(register_step.arguments[0::2], register_step.arguments[1::2], strict=True))
+    assert (flags["--model_name"], flags["--automl_step"], flags["--primary_metric"]) == (
+        "bank-model",
+        "train",
+        "accuracy",
+    )
+    assert flags["--dataset"] == "bank:1"
+    assert flags["--model_path"] is automl_step.outputs[1] and register_step.inputs == [automl_step.outputs[1]]
     finished = azure.wait_for_run(run.id, timeout=30)
     assert finished.run_type == "pipeline" and finished.status == COMPLETED
     steps = azure.list_runs(parent_id=run.id)
@@ -364,7 +370,54 @@ def test_data_prep_step_feeds_automl(azure, cloud, bank_small_csv, tmp_path):
     prep, train = cloud.last_call("Experiment.submit")["config"].steps
     assert prep.script_name == "prep_runner.py" and prep.inputs[0][1] == "raw"
     assert (Path(prep.source_directory) / "prep.py").read_text() == script.read_text()
-    assert train.automl_config.settings["training_data"] == ("tabular", prep.outputs[0], ",")
+    assert train.automl_config.settings["training_data"] is prep.outputs[0]
+
+
+def test_data_prep_output_is_registered_as_the_steps_output_dataset(azure, cloud, bank_small_csv, tmp_path):
+    """The prep step's output is promoted to a tabular dataset, registered under ``output_dataset`` when the step
+    completes, and is what the AutoML step trains on (it was a plain folder, and ``output_dataset`` was ignored)."""
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    script = tmp_path / "prep.py"
+    script.write_text("def prepare(df):\n    return df[df['age'] >= 40]\n")
+    steps = [
+        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "bank",
+         "output_dataset": "bank-over-40"},
+        {"name": "train", "type": "automl", "settings": {"dataset": "bank-over-40", "label_column": "y"}},
+    ]  # fmt: skip
+    pipeline = azure.create_pipeline(name="prep-train", steps=steps)
+    run = azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
+    prep, train = cloud.last_call("Experiment.submit")["config"].steps
+    output = prep.outputs[0]
+    assert output.registration_name == "bank-over-40" and prep.arguments == ["--output", output]
+    assert train.automl_config.settings["training_data"] is output
+    cloud.execute_pending()
+    assert azure.get_run(run.id).status == COMPLETED
+    registered = azure.load_dataset("bank-over-40")
+    source = pd.read_csv(bank_small_csv)
+    assert len(registered) == (source["age"] >= 40).sum() and registered["age"].min() >= 40
+
+
+def test_scheduled_pipeline_runs_train_again_instead_of_reusing_the_automl_step(azure, pipeline, cloud):
+    """Azure reuses a step whose definition did not change, and a dataset fixed at publish time never changes it:
+    a reused AutoML step would never see new data. Reuse is off for every step opml builds."""
+    azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
+    steps = cloud.last_call("Experiment.submit")["config"].steps
+    assert [step.allow_reuse for step in steps] == [False, False]
+
+
+def test_pipeline_register_step_registers_the_best_child_with_its_run(azure, pipeline, cloud):
+    """The register step registers through the AutoML step's best child run, so the model keeps a run id
+    (needed to deploy it, and its lineage); ``Model.register(workspace, path)`` gave a model without one."""
+    run = azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
+    cloud.execute_pending()
+    assert azure.get_run(run.id).status == COMPLETED
+    train = next(step for step in cloud.runs[run.id]._children if step.display_name == "train")
+    trials = [child for child in train._children if child.properties.get("runTemplate") == "automl_child"]
+    best = max(trials, key=lambda child: child._metrics["accuracy"])
+    model = azure.get_model("bank-model")
+    assert model.run_id == best.id and best.id.startswith(train.id)
+    assert model.algorithm == best.properties["run_algorithm"] and model.dataset == "bank:1"
+    assert model.metrics["accuracy"] == best._metrics["accuracy"] and model.primary_metric == "accuracy"
 
 
 def test_publish_trigger_and_rest_contract(azure, pipeline, cloud, azure_executor):

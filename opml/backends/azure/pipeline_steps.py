@@ -1,11 +1,18 @@
 """opml's pipeline spec (``opml.pipelines.spec``) as Azure ML pipeline steps.
 
 - data_prep: a ``PythonScriptStep`` running ``prep_runner.py`` next to a copy of the user's
-  script; it reads the input dataset, calls ``prepare(df)`` and writes ``prepared.csv``
-  to a ``PipelineData`` that the AutoML step reads as a tabular dataset.
+  script; it reads the input dataset, calls ``prepare(df)`` and writes ``prepared.csv`` to an
+  ``OutputFileDatasetConfig`` read as delimited files: an output promoted to a tabular dataset,
+  registered under the step's ``output_dataset`` when the step completes, and the AutoML step's
+  training data (Microsoft's pattern for an AutoMLStep after a data-prep step). A plain
+  ``PipelineData`` would stay a folder: nothing registered, and no dataset for AutoML to read.
 - automl: an ``AutoMLStep`` with the same ``AutoMLConfig`` as a direct run, and its
-  metrics and best-model outputs (``TrainingOutput``), as in Azure's own samples.
-- register_model: a ``PythonScriptStep`` running ``register_model.py`` on the model output.
+  metrics and best-model outputs (``TrainingOutput``), as in Azure's own samples. Reuse is
+  off: Azure decides reuse by the step's definition, and a dataset fixed at build time has
+  the same definition on every scheduled run, so a reused step would never train on new data.
+- register_model: a ``PythonScriptStep`` running ``register_model.py``, which registers the
+  AutoML step's best child through that run (``Run.register_model``), so the model keeps its
+  ``run_id`` (deployable, with lineage); it waits for the AutoML step's model output.
 """
 
 from __future__ import annotations
@@ -54,9 +61,16 @@ def build_steps(
     azure_steps: list[Any] = []
     prepared = None
     model_data = None
+    automl_step_name = None
+    trained_on, metric, prep_output = "", "", ""
     for step in steps:
         if step["type"] == "data_prep":
-            prepared = sdk.PipelineData("prepared", datastore=datastore)
+            prepared = (
+                sdk.OutputFileDatasetConfig(name="prepared")
+                .read_delimited_files()
+                .register_on_complete(name=step["output_dataset"], description=f"output of step {step['name']}")
+            )
+            prep_output = step["output_dataset"]
             raw = datasets.tabular(step["input_dataset"]).as_named_input("raw")
             azure_steps.append(
                 sdk.PythonScriptStep(
@@ -79,8 +93,8 @@ def build_steps(
             settings = dict(step["settings"])
             training = None
             if prepared is not None:
-                training = prepared.as_dataset().parse_delimited_files()
-                settings.setdefault("dataset", step.get("input_dataset") or "prepared")
+                training = prepared
+                settings["dataset"] = prep_output
                 params = _automl_params(settings)
             else:
                 params = checked_params(settings, workspace)
@@ -101,15 +115,22 @@ def build_steps(
                     name=step["name"],
                     automl_config=runs.automl_config(params, compute_target, training),
                     outputs=[metrics_data, model_data],
-                    allow_reuse=True,
+                    allow_reuse=False,
                 )
             )
+            automl_step_name = step["name"]
+            metric = params["primary_metric"]
+            version = params.get("dataset_version")
+            trained_on = f"{params['dataset']}:{version}" if version else params["dataset"]
         else:
             azure_steps.append(
                 sdk.PythonScriptStep(
                     script_name="register_model.py",
                     name=step["name"],
-                    arguments=["--model_name", step["model_name"], "--model_path", model_data],
+                    arguments=[
+                        *("--model_name", step["model_name"], "--automl_step", automl_step_name),
+                        *("--primary_metric", metric, "--dataset", trained_on, "--model_path", model_data),
+                    ],
                     compute_target=compute_target,
                     runconfig=_run_config(runs),
                     inputs=[model_data],

@@ -35,6 +35,7 @@ class AzureSDK:
     Pipeline: Any
     PipelineParameter: Any
     PipelineData: Any
+    OutputFileDatasetConfig: Any
     TrainingOutput: Any
     PipelineRun: Any
     PublishedPipeline: Any
@@ -67,6 +68,7 @@ REAL_CLASSES: dict[str, tuple[str, str]] = {
     "Pipeline": ("azureml.pipeline.core", "Pipeline"),
     "PipelineParameter": ("azureml.pipeline.core", "PipelineParameter"),
     "PipelineData": ("azureml.pipeline.core", "PipelineData"),
+    "OutputFileDatasetConfig": ("azureml.data", "OutputFileDatasetConfig"),
     "TrainingOutput": ("azureml.pipeline.core", "TrainingOutput"),
     "PipelineRun": ("azureml.pipeline.core", "PipelineRun"),
     "PublishedPipeline": ("azureml.pipeline.core", "PublishedPipeline"),
