@@ -10,6 +10,7 @@ child runs with metrics and model files, a deployment becomes Healthy.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import io
 import itertools
@@ -842,20 +843,14 @@ class FakeAutoMLRun(_RunHandle):
         return max(trials, key=lambda child: child._metrics.get(metric, float("-inf")))
 
 
-class FakeScheduleRecurrence:
-    def __init__(self, frequency, interval, start_time=None, time_zone=None, hours=None, minutes=None,
-                 week_days=None, time_of_day=None):  # fmt: skip
-        self.frequency, self.interval, self.hours, self.minutes, self.week_days = (
-            frequency, interval, hours, minutes, week_days,
-        )  # fmt: skip
-
-
 class FakeSchedule:
     @staticmethod
     def create(workspace, name, pipeline_id, experiment_name, recurrence=None, description=None,
                pipeline_parameters=None, wait_for_provisioning=False, wait_timeout=3600, datastore=None,
                polling_interval=5, data_path_parameter_name=None, continue_on_step_failure=None,
                path_on_datastore=None, _workflow_provider=None, _service_endpoint=None):  # fmt: skip
+        if recurrence is not None:
+            recurrence.validate()  # as the real Schedule.create does first (the recurrence is the SDK's own class)
         cloud = workspace.cloud
         cloud.record("Schedule.create", name=name, pipeline_id=pipeline_id, experiment_name=experiment_name,
                      recurrence=recurrence, pipeline_parameters=pipeline_parameters)  # fmt: skip
@@ -876,6 +871,11 @@ class FakeSchedule:
 
     def disable(self, wait_for_provisioning=False, wait_timeout=3600):
         self.status = "Disabled"
+
+
+def _real_class(module: str, name: str) -> Any:
+    """A class of the installed SDK that works offline, used as is instead of a fake."""
+    return getattr(importlib.import_module(module), name)
 
 
 def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
@@ -917,7 +917,7 @@ def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
         PipelineRun=FakePipelineRun,
         PublishedPipeline=FakePublishedPipeline,
         Schedule=FakeSchedule,
-        ScheduleRecurrence=FakeScheduleRecurrence,
+        ScheduleRecurrence=_real_class("azureml.pipeline.core", "ScheduleRecurrence"),  # pure: validates offline
         AutoMLStep=FakeAutoMLStep,
         PythonScriptStep=FakePythonScriptStep,
         InteractiveLoginAuthentication=FakeInteractiveLoginAuthentication,

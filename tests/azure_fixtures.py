@@ -10,6 +10,7 @@ import pytest
 
 from opml.backends.azure import AzureMLBackend
 from tests.azure_fakes import FakeCloud, make_fake_sdk
+from tests.azure_offline import no_internet  # noqa: F401 (a fixture, offered to every test module)
 
 
 def write_config(folder: Path, **overrides) -> Path:

@@ -380,10 +380,15 @@ def test_data_prep_output_is_registered_as_the_steps_output_dataset(azure, cloud
     script = tmp_path / "prep.py"
     script.write_text("def prepare(df):\n    return df[df['age'] >= 40]\n")
     steps = [
-        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "bank",
-         "output_dataset": "bank-over-40"},
+        {
+            "name": "prep",
+            "type": "data_prep",
+            "script": str(script),
+            "input_dataset": "bank",
+            "output_dataset": "bank-over-40",
+        },
         {"name": "train", "type": "automl", "settings": {"dataset": "bank-over-40", "label_column": "y"}},
-    ]  # fmt: skip
+    ]
     pipeline = azure.create_pipeline(name="prep-train", steps=steps)
     run = azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
     prep, train = cloud.last_call("Experiment.submit")["config"].steps
@@ -489,6 +494,7 @@ def test_rest_trigger_sends_azures_body_with_the_aad_header(azure):
             "0 7 * * 1,5",
             {"frequency": "Week", "interval": 1, "hours": [7], "minutes": [0], "week_days": ["Monday", "Friday"]},
         ),
+        (None, "0 7 * * 5,0,7", {"frequency": "Week", "week_days": ["Sunday", "Friday"]}),  # 0 and 7: Sunday
     ],
 )
 def test_schedules_become_azure_recurrences(azure, pipeline, cloud, interval, cron, expected):

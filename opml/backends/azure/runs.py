@@ -131,6 +131,8 @@ class AzureRuns(AzurePart):
             "featurization": params["featurization"],
             "enable_voting_ensemble": params["enable_voting_ensemble"],
             "enable_stack_ensemble": params["enable_stack_ensemble"],
+            # The SDK's own log, written where the config is built: opml's state folder, not the dashboard's cwd.
+            "debug_log": str(self.state.folder / "automl.log"),
         }
         if params.get("n_cross_validations"):
             arguments["n_cross_validations"] = params["n_cross_validations"]

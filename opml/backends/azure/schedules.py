@@ -47,7 +47,7 @@ def recurrence_from(sdk: Any, interval_minutes: float | None, cron: str | None) 
     hours = _numbers(fields[1], 0, 23, "hour")
     if fields[4] == "*":
         return sdk.ScheduleRecurrence(frequency="Day", interval=1, hours=hours, minutes=minutes), cron
-    days = [_WEEK_DAYS[day % 7] for day in _numbers(fields[4], 0, 7, "day of week")]
+    days = [_WEEK_DAYS[day] for day in sorted({day % 7 for day in _numbers(fields[4], 0, 7, "day of week")})]
     return sdk.ScheduleRecurrence(frequency="Week", interval=1, hours=hours, minutes=minutes, week_days=days), cron
 
 
