@@ -59,6 +59,8 @@ class FakeCloud:
         self.calls: list[tuple[str, dict[str, Any]]] = []  # what opml asked of the SDK, in order
         self.fail_next: dict[str, Exception] = {}  # SDK call name -> exception to raise once
         self.automl_scores = [0.905, 0.912, 0.909, 0.918, 0.921]  # metric of each AutoML child, in order
+        # service name -> (state, error) an ACI deployment ends in (Healthy, with no error, unless given)
+        self.deployment_outcomes: dict[str, tuple[str, dict | None]] = {}
         self._ids = itertools.count(1)
 
     def record(self, _call: str, /, **arguments: Any) -> None:
@@ -83,7 +85,8 @@ class FakeCloud:
         for run in runs:
             run._execute()
         for service in services:
-            service.state = "Healthy"
+            state, error = self.deployment_outcomes.get(service.name, ("Healthy", None))
+            service.state, service.error = state, error
         for compute in list(self.computes.values()):
             if compute.provisioning_state == "Creating":
                 compute.provisioning_state = "Succeeded"

@@ -290,6 +290,32 @@ def test_deploy_is_aci_with_auth_and_the_automl_scoring_script(azure, azure_mode
         azure.deploy_model(name="Bank_Svc", model_name="bank-model")
 
 
+@pytest.mark.parametrize("state", ["Failed", "Unhealthy"])
+def test_an_aci_deployment_that_could_not_start_shows_azures_error_in_words(azure, azure_model, cloud, state):
+    """ACI deployments can end Failed (the container never became ready) or Unhealthy (it crashes after
+    starting); the service then carries Azure's error object, whose message and details say why."""
+    crash = "Your container application crashed. This may be caused by errors in your scoring file's init()."
+    cloud.deployment_outcomes["bank-svc"] = (
+        state,
+        {
+            "code": "AciDeploymentFailed",
+            "statusCode": 400,
+            "message": "Aci Deployment failed with exception: " + crash,
+            "details": [{"code": "CrashLoopBackOff", "message": "Error: ModuleNotFoundError: No module named 'x'"}],
+        },
+    )
+    assert azure.deploy_model(name="bank-svc", model_name="bank-model").state == "Transitioning"
+    cloud.execute_pending()
+    service = azure.get_service("bank-svc")
+    assert service.state == state
+    assert service.error.splitlines() == [
+        "Aci Deployment failed with exception: " + crash,
+        "CrashLoopBackOff: Error: ModuleNotFoundError: No module named 'x'",
+    ]
+    if state == "Failed":
+        assert azure.wait_for_service("bank-svc", timeout=5).state == "Failed"
+
+
 def test_service_keys_update_logs_and_delete(azure, azure_model, cloud):
     azure.deploy_model(name="bank-svc", model_name="bank-model")
     before = azure.get_service_keys("bank-svc")

@@ -171,11 +171,24 @@ def to_model(model: Any) -> Model:
     )
 
 
+def service_error(error: Any) -> str | None:
+    """An ACI service's error in words: Azure's message, then each detail's (``error`` is Azure's JSON object:
+    code, message and details such as CrashLoopBackOff with the container's own message)."""
+    if not error:
+        return None
+    if not isinstance(error, dict):
+        return str(error)
+    parts = [str(error.get("message") or error.get("code") or json.dumps(error))]
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and (detail.get("message") or detail.get("code")):
+            parts.append(f"{detail.get('code', 'detail')}: {detail.get('message', '')}".rstrip(": "))
+    return "\n".join(parts)
+
+
 def to_service(service: Any) -> Service:
     models = service.models or []
     model = f"{models[0].name}:{models[0].version}" if models else ":0"
     created = parse_time(service.created_time) or EPOCH
-    error = service.error
     return Service(
         name=service.name,
         model=model,
@@ -187,7 +200,7 @@ def to_service(service: Any) -> Service:
         created_at=created,
         updated_at=parse_time(service.updated_time) or created,
         description=service.description or "",
-        error=json.dumps(error) if isinstance(error, dict) else (str(error) if error else None),
+        error=service_error(service.error),
         compute_type=service.compute_type or "ACI",
     )
 
