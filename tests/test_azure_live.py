@@ -1,15 +1,20 @@
 """Opt-in checks against a real Azure ML workspace: set OPML_AZURE_CONFIG to its config.json.
 
 CI has no Azure account, so ``tests/conftest.py`` collects this module only where a user points
-OPML_AZURE_CONFIG at a workspace; the checks read and list, and create nothing.
+OPML_AZURE_CONFIG at a workspace. The checks only read and list; they create nothing. They walk the
+paths a desk check of the Azure backend found fragile: listings that met file datasets, ``_setup``
+children of remote AutoML runs, queued runs without a start time, and errors shown as "not found".
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
+from opml.errors import NotFound
+from opml.leaderboard import leaderboard
 from opml.workspace import open_workspace
 
 CONFIG = os.environ.get("OPML_AZURE_CONFIG")  # tests/conftest.py collects this module only when it is set
@@ -26,8 +31,52 @@ def test_live_workspace_answers(live):
 
 
 def test_live_lists(live):
-    for listing in (live.list_computes, live.list_datasets, live.list_models, live.list_services):
-        assert isinstance(listing(), list)
+    for listing in (
+        live.list_computes,
+        live.list_datasets,
+        live.list_models,
+        live.list_services,
+        live.list_published_pipelines,
+        live.list_schedules,
+        live.list_experiments,
+    ):
+        assert isinstance(listing(), list), listing.__name__
+
+
+def test_live_datasets_are_tabular_with_versions(live):
+    """File datasets (and Azure's empty entries) are left out; every listed one opens with its versions."""
+    for dataset in live.list_datasets()[:5]:
+        versions = live.list_dataset_versions(dataset.name)
+        assert versions and versions[0].version == dataset.version
+
+
+def test_live_runs_are_newest_first_and_limited(live):
+    started = time.monotonic()
+    runs = live.list_runs(limit=5)
+    assert len(runs) <= 5 and runs == sorted(runs, key=lambda run: run.created_at, reverse=True)
+    assert all(run.created_at.year > 1970 for run in runs)  # queued runs too have a creation time
+    print(f"listing 5 runs took {time.monotonic() - started:.1f} s")  # slicing happens before conversion
+    for experiment in live.list_experiments()[:3]:
+        assert all(run.experiment == experiment for run in live.list_runs(experiment=experiment, limit=3))
+
+
+def test_live_automl_leaderboards_hold_trials_only(live):
+    """A remote AutoML parent has a ``{id}_setup`` child: the leaderboard must list its trials only."""
+    parents = [run for run in live.list_runs(top_level_only=True, limit=50) if run.run_type == "automl"]
+    for parent in parents[:2]:
+        rows = leaderboard(live, parent.id)
+        assert all(not str(row.get("run_id", "")).endswith("_setup") for row in rows)
+
+
+def test_live_pipeline_runs_list(live):
+    for published in live.list_published_pipelines()[:2]:
+        assert isinstance(live.list_pipeline_runs(published_pipeline_id=published.id), list)
+
+
+def test_live_a_missing_run_is_not_found(live):
+    """NotFound, not Unauthorized or unavailable: the error is translated before it becomes "no run"."""
+    with pytest.raises(NotFound):
+        live.get_run("opml_live_check_no_such_run_0000")
 
 
 def test_live_auth_header(live):
