@@ -26,7 +26,140 @@ from opml.backends.azure.sdk import AzureSDK
 
 
 class AzureError(Exception):
-    """Stands in for the SDK's exception classes (UserErrorException, WebserviceException, ...)."""
+    """Stands in for the SDK's exception classes where the class does not matter to opml."""
+
+
+# -- what Azure raises: the SDK's own exception classes, built from Azure's answers by the SDK's own code --------
+
+
+def _response(status: int, body: dict | None, url: str = "https://westeurope.api.azureml.ms/") -> Any:
+    """An HTTP answer of Azure's, as the SDK's REST clients receive it (a requests Response; nothing is sent)."""
+    import requests
+
+    response = requests.models.Response()
+    response.status_code, response.url = status, url
+    response.reason = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
+    response._content = json.dumps(body).encode() if body is not None else b""
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _deserializer(models_module: Any) -> Any:
+    from msrest.serialization import Deserializer
+
+    return Deserializer({name: cls for name, cls in vars(models_module).items() if isinstance(cls, type)})
+
+
+def _through_client_base(error: Exception) -> Exception:
+    """What azureml._restclient's ClientBase makes of a refused request: a 403 becomes a UserErrorException
+    ("Operation returned an invalid status code 'Forbidden'. The possible reason could be: ..."), other 4xx
+    answers stay as they are."""
+    import logging
+
+    from azureml._restclient.clientbase import ClientBase
+
+    try:
+        ClientBase._handle_retry(0, 1, 1, error, logging.getLogger(__name__), None)
+    except Exception as raised:
+        return raised
+    return error
+
+
+def history_error(status: int, message: str, code: str = "UserError") -> Exception:
+    """The run history service (Run.get, Experiment, ...) refusing a request: a ServiceException with the HTTP
+    status in ``status_code`` (ClientBase._execute_with_arguments wraps ErrorResponseException so)."""
+    from azureml._restclient import models
+    from azureml._restclient.exceptions import ServiceException
+    from azureml._restclient.models.error_response import ErrorResponseException
+
+    inner = {"code": {401: "AuthenticationError", 404: "NotFound"}.get(status, "Error")}
+    body = {"error": {"code": code, "message": message, "details": [], "innerError": inner}}
+    error = _through_client_base(ErrorResponseException(_deserializer(models), _response(status, body)))
+    return ServiceException(error) if isinstance(error, ErrorResponseException) else error
+
+
+def model_error(status: int, message: str, **lookup: Any) -> Exception:
+    """The model management service refusing a request, as ModelsClient reports it: a WebserviceException
+    ("ModelNotFound: Model with id x:3 not found in provided workspace" for a 404)."""
+    from azureml._restclient import models
+    from azureml._restclient.models import ModelErrorResponseException
+    from azureml._restclient.models_client import ModelsClient
+
+    body = {"code": "UserError", "statusCode": status, "message": message, "details": []}
+    error = _through_client_base(ModelErrorResponseException(_deserializer(models), _response(status, body)))
+    if not isinstance(error, ModelErrorResponseException):
+        return error
+    try:
+        ModelsClient.model_error_response_to_webservice_exception(error, **lookup)
+    except Exception as raised:
+        return raised
+    return error
+
+
+def pipelines_error(status: int, message: str) -> Exception:
+    """The pipelines service refusing a request: the aeva client's ErrorResponseException (an msrest
+    HttpOperationError, the status in ``response.status_code``)."""
+    from azureml.pipeline.core._restclients.aeva import models
+    from azureml.pipeline.core._restclients.aeva.models import ErrorResponseException
+
+    body = {"Error": {"Code": "UserError", "Message": message, "InnerError": {"Code": "Error"}}}
+    return ErrorResponseException(_deserializer(models), _response(status, body))
+
+
+def dataset_error(status: int, message: str) -> Exception:
+    """The dataset service refusing a request, as azureml.data reports it (``_make_request``): a
+    UserErrorException "Request failed (403): ..." for a 4xx answer."""
+    from azureml.data._dataset_rest_helper import _make_request
+    from msrest.exceptions import HttpOperationError
+    from msrest.serialization import Deserializer
+
+    def request():
+        raise HttpOperationError(Deserializer({}), _response(status, {"error": {"message": message}}))
+
+    return _make_request(request, retries=0)[1]
+
+
+def dataset_not_found(name: str, version: Any) -> Exception:
+    """Dataset.get_by_name's own error for a 404 (AbstractDataset._get_by_name)."""
+    from azureml.exceptions import UserErrorException
+
+    return UserErrorException(
+        'Cannot find dataset registered with name "{}"{} in the workspace.'.format(
+            name, "" if version == "latest" else f" (version: {version})"
+        )
+    )
+
+
+def expired_sign_in() -> Exception:
+    """Azure AD refusing to renew the token (what the SDK's msal credentials raise; no request reaches Azure ML)."""
+    from azureml._vendor.azure_cli_core.azclierror import AuthenticationError
+
+    return AuthenticationError(
+        "AADSTS700082: The refresh token has expired due to inactivity. The token was issued on "
+        "2026-01-05T09:12:44Z and was inactive for 90.00:00:00.",
+        recommendation="Run the command below to authenticate interactively: az login",
+    )
+
+
+def network_error(host: str = "westeurope.api.azureml.ms") -> Exception:
+    """No answer at all: msrest's ClientRequestError around requests' ConnectionError, as a REST client raises
+    it once its retries are spent."""
+    import requests
+    from msrest.exceptions import ClientRequestError, raise_with_traceback
+
+    cause = (
+        f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded with url: /history/v1.0/runs "
+        f"(Caused by NameResolutionError(\"Failed to resolve '{host}' ([Errno -3] Temporary failure in name "
+        f'resolution)"))'
+    )
+    try:
+        try:
+            raise requests.exceptions.ConnectionError(cause)
+        except requests.exceptions.ConnectionError:
+            raise_with_traceback(ClientRequestError, "Error occurred in request.")
+    except ClientRequestError as error:
+        return error
+    raise AssertionError("unreachable")
 
 
 def _now() -> str:
@@ -195,11 +328,10 @@ class FakeDataset:
 
     @staticmethod
     def get_by_name(workspace, name, version="latest", **kwargs):
+        workspace.cloud.record("Dataset.get_by_name", name=name, version=version)
         versions = workspace.cloud.datasets.get(name) or []
         if not versions or (version != "latest" and not 1 <= int(version) <= len(versions)):
-            raise AzureError(
-                f"Cannot find dataset registered with name '{name}' (version: {version}) in the workspace."
-            )
+            raise dataset_not_found(name, version)
         return versions[-1] if version == "latest" else versions[int(version) - 1]
 
     @staticmethod
@@ -346,9 +478,10 @@ class FakeRun:
 
     @staticmethod
     def get(workspace, run_id):
+        workspace.cloud.record("Run.get", run_id=run_id)
         run = workspace.cloud.runs.get(run_id)
         if run is None:
-            raise AzureError(f"RunNotFound: Run {run_id} was not found")
+            raise history_error(404, f"Run {run_id} was not found")
         return run
 
     def get_details(self):
@@ -500,13 +633,19 @@ class FakeExperiment:
 class FakeModel:
     def __init__(self, workspace, name=None, id=None, tags=None, properties=None, version=None, run_id=None,
                  model_framework=None, expand=True, **kwargs):  # fmt: skip
+        workspace.cloud.record("Model", name=name, version=version)
         versions = workspace.cloud.models.get(name) or []
         found = versions[-1] if versions and version is None else None
         for model in versions:
             if version is not None and model.version == int(version):
                 found = model
-        if found is None:
-            raise AzureError(f"ModelNotFoundException: Model with name {name} and version {version} not found")
+        if found is None and version is None:  # Model.__init__ on an empty query answer
+            from azureml._model_management._util import populate_model_not_found_details
+            from azureml.exceptions import WebserviceException
+
+            raise WebserviceException(populate_model_not_found_details(name=name))
+        if found is None:  # Model._get: a 404 of models/{name}:{version}
+            raise model_error(404, f"Model {name}:{version} not found", id=f"{name}:{version}")
         self.__dict__.update(found.__dict__)
 
     @classmethod
@@ -716,8 +855,9 @@ class FakePublishedPipeline:
 
     @staticmethod
     def get(workspace, id, _workflow_provider=None, _service_endpoint=None):
+        workspace.cloud.record("PublishedPipeline.get", id=id)
         if id not in workspace.cloud.published:
-            raise AzureError(f"PipelineNotFound: published pipeline {id} not found")
+            raise pipelines_error(404, f"Pipeline with id {id} not found")
         return workspace.cloud.published[id]
 
     @staticmethod
