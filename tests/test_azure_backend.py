@@ -25,7 +25,16 @@ from opml.errors import (
 )
 from opml.leaderboard import leaderboard
 from opml.workspace import open_workspace
-from tests.azure_fakes import AzureError, make_fake_sdk
+from tests.azure_fakes import (
+    AzureError,
+    dataset_error,
+    expired_sign_in,
+    history_error,
+    make_fake_sdk,
+    model_error,
+    network_error,
+    pipelines_error,
+)
 from tests.azure_fixtures import PIPELINE_STEPS, submit_automl, write_config
 from tests.contract import BackendContract, Capabilities, python_command
 
@@ -142,6 +151,96 @@ def test_an_sdk_failure_inside_an_operation_is_translated(azure, cloud):
     )
     with pytest.raises(Conflict, match=r"Current Limit: 10.*quota increase"):
         azure.create_compute(name="big", max_nodes=8)
+
+
+# A lookup of each kind: the SDK call it makes, how that call's client reports Azure refusing it, and the lookup.
+LOOKUPS = {
+    "Run.get": (history_error, lambda azure: azure.get_run("bank-automl_1_0a1b2c")),
+    "Dataset.get_by_name": (dataset_error, lambda azure: azure.get_dataset("bank")),
+    "Model": (model_error, lambda azure: azure.get_model("bank-model", 2)),
+    "PublishedPipeline.get": (pipelines_error, lambda azure: azure.get_published_pipeline("6f1b1c2e-0d5c")),
+}
+
+
+@pytest.mark.parametrize("call", LOOKUPS)
+@pytest.mark.parametrize(
+    ("failure", "error", "advice"),
+    [
+        ("expired sign-in", Unauthorized, "az login"),
+        (401, Unauthorized, "az login"),
+        (403, Unauthorized, "role"),
+        ("network", BackendUnavailable, "connection to Azure"),
+    ],
+)
+def test_a_lookup_that_azure_refuses_is_not_shown_as_not_found(azure, cloud, call, failure, error, advice):
+    """A lookup used to turn every SDK exception into NotFound ("no run X"): an expired sign-in, a missing role
+    or a network failure told the user that the object did not exist. The fakes raise what the SDK raises for
+    each (its own exception classes, built by its own code from Azure's answer)."""
+    refused, lookup = LOOKUPS[call]
+    if failure == "expired sign-in":
+        cloud.fail_next[call] = expired_sign_in()
+    elif failure == "network":
+        cloud.fail_next[call] = network_error()
+    else:
+        cloud.fail_next[call] = refused(failure, "The access token expiry UTC time is earlier than current UTC time")
+    with pytest.raises(error, match=advice) as raised:
+        lookup(azure)
+    assert not isinstance(raised.value, NotFound)
+
+
+@pytest.mark.parametrize("call", LOOKUPS)
+def test_a_lookup_of_what_azure_does_not_have_is_not_found(azure, call):
+    """Still NotFound, naming what was looked up, with Azure's one-line message (not a ServiceException's
+    multi-line report of headers and inner exception)."""
+    with pytest.raises(NotFound, match=r"^no (run|dataset|model|published pipeline) .*\(Azure ML: [^\n]*\)$"):
+        LOOKUPS[call][1](azure)
+
+
+def test_validation_errors_are_invalid_input():
+    """The SDK's validation errors (AutoMLConfig's ConfigException: UserError > BadArgument > ArgumentInvalid,
+    a 400 from a service) used to be "backend unavailable"."""
+    from azureml.train.automl import AutoMLConfig
+
+    with pytest.raises(Exception) as raised:  # validated locally by the real class
+        AutoMLConfig(task="clasification")
+    translated = translate(raised.value)
+    assert isinstance(translated, InvalidInput)
+    assert "Invalid argument(s) 'clasification' specified" in str(translated)
+    assert isinstance(translate(history_error(400, "Experiment name 'a b' is invalid")), InvalidInput)
+
+
+def test_missing_azure_cli_is_not_an_az_login_problem():
+    """AzureCliAuthentication without azure-cli in opml's environment: `az login` (what the sign-in rule advised)
+    would not help; installing azure-cli or using another credential would."""
+    from azureml.exceptions import AuthenticationException
+
+    from opml.backends.azure.auth import azure_cli_installed
+    from opml.backends.azure.sdk import load_sdk
+
+    if azure_cli_installed():
+        missing = AuthenticationException(
+            "azure-cli package is not installed. AzureCliAuthentication requires azure-cli>=2.30.0 to be "
+            "installed in the same python environment where azureml-sdk is installed."
+        )
+    else:
+        with pytest.raises(AuthenticationException) as raised:  # the real class, refusing to start
+            load_sdk().AzureCliAuthentication()
+        missing = raised.value
+    translated = translate(missing)
+    assert isinstance(translated, BackendUnavailable)
+    assert "install azure-cli" in str(translated) and "az login" not in str(translated)
+
+
+def test_building_the_credential_is_translated_too(tmp_path, cloud, monkeypatch):
+    """The credential is built when the backend opens: its failure is an opml error, not a raw SDK exception."""
+    from azureml.exceptions import AuthenticationException
+
+    def refuse(sdk):
+        raise AuthenticationException("AzureCliAuthentication requires azure-cli>=2.30.0 to be installed")
+
+    monkeypatch.setattr("opml.backends.azure.backend.make_auth", refuse)
+    with pytest.raises(BackendUnavailable, match="install azure-cli"):
+        AzureMLBackend(config=write_config(tmp_path), sdk=make_fake_sdk(cloud))
 
 
 # -- datasets and computes ---------------------------------------------------------------------

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.convert import EPOCH, parse_time
-from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart
 from opml.backends.base import DatasetSource
 from opml.entities import Dataset, DatasetProfile
-from opml.errors import NotFound
 from opml.naming import check_name
 from opml.settings import get_settings
 
@@ -45,12 +44,13 @@ class AzureDatasets(AzurePart):
         )
 
     def tabular(self, name: str, version: int | None = None) -> Any:
-        """The SDK's TabularDataset of one version (the latest when None). Raises NotFound."""
+        """The SDK's TabularDataset of one version (the latest when None). Raises NotFound when Azure has no
+        such dataset (other failures as ``translate`` says)."""
         check_name(name, "dataset")
         try:
             return self.sdk.Dataset.get_by_name(self.ws, name, version="latest" if version is None else version)
         except Exception as exc:
-            raise NotFound(f"no dataset {name}" + (f" version {version}" if version else "") + f" ({exc})") from None
+            raise lookup_failed(exc, f"no dataset {name}" + (f" version {version}" if version else "")) from exc
 
     def register(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.convert import opml_status, parse_time, submitted_now, to_run
 from opml.backends.azure.datasets import AzureDatasets
-from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
 from opml.entities import TERMINAL_STATUSES, Run
 from opml.errors import Conflict, InvalidInput, NotFound
@@ -34,13 +34,13 @@ class AzureRuns(AzurePart):
         self.datasets, self.computes = datasets, computes
 
     def sdk_run(self, run_id: str) -> Any:
-        """The SDK's Run. Raises NotFound."""
+        """The SDK's Run. Raises NotFound when Azure has no such run (other failures as ``translate`` says)."""
         if not isinstance(run_id, str) or not run_id.strip():
             raise NotFound("no run with an empty id")
         try:
             return self.sdk.Run.get(self.ws, run_id)
         except Exception as exc:
-            raise NotFound(f"no run {run_id} ({exc})") from None
+            raise lookup_failed(exc, f"no run {run_id}") from exc
 
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
