@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import subprocess
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -407,12 +409,17 @@ class FakeScriptRunConfig:
                  max_run_duration_seconds=2592000, command=None, docker_runtime_config=None):  # fmt: skip
         self.source_directory, self.command = source_directory, command
         self.compute_target, self.environment = compute_target, environment
+        if run_config is None:  # as the real one: a RunConfiguration of its own, with the target and environment
+            run_config = FakeRunConfiguration()
+            run_config.target, run_config.environment = compute_target or "local", environment
+        self.run_config = run_config
 
 
 class FakeRunConfiguration:
     def __init__(self, script=None, arguments=None, framework=None, communicator=None, conda_dependencies=None,
                  _history_enabled=None, _path=None, _name=None, command=None):  # fmt: skip
-        self.environment = None
+        self.target, self.environment = "local", None
+        self.environment_variables: dict[str, str] = {}  # set in the run's process on the compute
 
 
 class FakeAutoMLConfig:
@@ -456,6 +463,7 @@ class FakeRun:
         self._logs: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._children: list[FakeRun] = []
+        self._snapshot: dict[str, bytes] = {}  # the source directory's files, as uploaded at submit
 
     @staticmethod
     def _type_of(config):
@@ -548,9 +556,17 @@ class FakeRun:
         self._details["error"] = {"error": {"code": "UserError", "message": message}}
 
     def _run_command(self):
-        result = subprocess.run(
-            self.config.command, cwd=self.config.source_directory, capture_output=True, text=True, timeout=60
-        )
+        """The command runs on the compute, in a copy of the run's snapshot, with the run configuration's
+        environment variables (and none of the dashboard's, PATH and locale aside)."""
+        environment = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "SYSTEMROOT") if name in os.environ}
+        environment.update(self.config.run_config.environment_variables)
+        with tempfile.TemporaryDirectory() as folder:
+            for name, content in self._snapshot.items():
+                (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(folder) / name).write_bytes(content)
+            result = subprocess.run(
+                self.config.command, cwd=folder, env=environment, capture_output=True, text=True, timeout=60
+            )
         self._logs["user_logs/std_log.txt"] = result.stdout + result.stderr
         if result.returncode:
             self._fail(
@@ -600,6 +616,24 @@ class FakeRun:
         self._status = "Completed"
 
 
+SNAPSHOT_MAX_FILES = 2000  # azureml._restclient.constants: the SDK refuses to snapshot more
+
+
+def take_snapshot(folder: str) -> dict[str, bytes]:
+    """The files of a run's source directory, as Experiment.submit uploads them (the SDK also leaves out what an
+    .amlignore or .gitignore lists; no test folder here has one)."""
+    root = Path(folder).resolve()
+    files = list(itertools.islice((path for path in root.rglob("*") if path.is_file()), SNAPSHOT_MAX_FILES + 1))
+    if len(files) > SNAPSHOT_MAX_FILES:
+        from azureml.exceptions import SnapshotException
+
+        raise SnapshotException(
+            f"====================================================================\n\nWhile attempting to take "
+            f"snapshot of {root}\nYour project exceeds the file limit of {SNAPSHOT_MAX_FILES}.\n"
+        )
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in files}
+
+
 class FakeExperiment:
     def __init__(self, workspace, name, _skip_name_validation=False, _id=None, _archived_time=None,
                  _create_in_cloud=True, _experiment_dto=None, **kwargs):  # fmt: skip
@@ -609,6 +643,10 @@ class FakeExperiment:
         cloud = self.workspace.cloud
         cloud.record("Experiment.submit", experiment=self.name, config=config, tags=tags)
         run = FakeRun(cloud, self.name, config, tags=tags)
+        if isinstance(config, FakeScriptRunConfig):
+            run._snapshot = take_snapshot(config.source_directory)
+        elif isinstance(config, FakeAutoMLConfig):  # ExperimentDriver: path None is the current folder
+            (Path(config.settings.get("path") or os.getcwd()) / ".azureml").mkdir(exist_ok=True)
         with cloud.lock:
             cloud.experiments.add(self.name)
             cloud.runs[run.id] = run

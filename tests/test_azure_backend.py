@@ -4,6 +4,7 @@ with the real SDK's signatures (``tests/azure_fakes.py``). Azure itself is not r
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -14,7 +15,7 @@ from opml import client
 from opml.backends.azure import AzureMLBackend
 from opml.backends.azure.auth import make_auth
 from opml.backends.azure.errors import translate
-from opml.entities import COMPLETED, HEALTHY
+from opml.entities import COMPLETED, HEALTHY, MASK
 from opml.errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -581,6 +582,65 @@ def test_command_run_goes_to_the_compute_with_the_curated_environment(azure, clo
     assert config.compute_target.name == "cpu-cluster"
     assert config.environment is cloud.environments["AzureML-sklearn-1.5"]
     assert config.command[1:] == ["-c", "pass"]
+
+
+def test_a_command_runs_env_reaches_the_compute_and_stays_out_of_tags(azure, cloud, azure_executor):
+    """A command run's ``env`` was dropped on Azure (the ScriptRunConfig got none) and its values were kept in
+    the opml_params tag, which anyone who can read the run sees. They go to the run configuration's
+    environment_variables now, and the tag holds them masked, as the dashboard shows them."""
+    code = "import os; print('token is', os.environ['API_TOKEN'])"
+    params = {**python_command(code), "env": {"API_TOKEN": "s3cret-value"}}
+    run = azure.submit_run(experiment="e", run_type="command", compute="cpu-cluster", params=params)
+    submitted = cloud.last_call("Experiment.submit")
+    assert submitted["config"].run_config.environment_variables == {"API_TOKEN": "s3cret-value"}
+    assert "s3cret-value" not in json.dumps(submitted["tags"])
+    finished = azure.wait_for_run(run.id, timeout=30)
+    assert finished.status == COMPLETED, finished.error
+    assert "token is s3cret-value" in azure.read_run_log(run.id)[0]
+    assert finished.shown_params["env"] == {"API_TOKEN": MASK}
+
+
+def test_a_command_run_uploads_its_cwd_or_nothing(azure, cloud, azure_executor, tmp_path, monkeypatch):
+    """A command run without a cwd uploaded the dashboard's working folder as its snapshot (whatever it holds:
+    opml's state, credentials, data). Now: the user's cwd when given, otherwise an empty folder."""
+    dashboard = tmp_path / "dashboard"
+    dashboard.mkdir()
+    (dashboard / "secrets.env").write_text("AZURE_CLIENT_SECRET=not-for-upload\n")
+    monkeypatch.chdir(dashboard)
+    bare = azure.submit_run(
+        experiment="e",
+        run_type="command",
+        compute="cpu-cluster",
+        params=python_command("import os; print(os.listdir())"),
+    )
+    assert cloud.runs[bare.id]._snapshot == {}
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text("print('trained in the project folder')\n")
+    chosen = azure.submit_run(
+        experiment="e",
+        run_type="command",
+        compute="cpu-cluster",
+        params={"command": [sys.executable, "train.py"], "cwd": str(project)},
+    )
+    assert set(cloud.runs[chosen.id]._snapshot) == {"train.py"}
+    assert azure.wait_for_run(chosen.id, timeout=30).status == COMPLETED
+    assert "trained in the project folder" in azure.read_run_log(chosen.id)[0]
+    assert azure.wait_for_run(bare.id, timeout=30).status == COMPLETED
+    assert "[]" in azure.read_run_log(bare.id)[0]
+
+
+def test_automl_config_has_an_empty_folder_as_its_path(azure, cloud, bank_small_csv, tmp_path, monkeypatch):
+    """AutoMLConfig(path=None) means the current folder: the SDK writes a .azureml folder into it when the run
+    is submitted, and an AutoMLStep uploads it as the step's snapshot. opml passes an empty folder it owns."""
+    dashboard = tmp_path / "dashboard"
+    dashboard.mkdir()
+    (dashboard / "secrets.env").write_text("AZURE_CLIENT_SECRET=not-for-upload\n")
+    monkeypatch.chdir(dashboard)
+    submit_automl(azure, bank_small_csv)
+    path = Path(cloud.last_call("Experiment.submit")["config"].settings["path"])
+    assert path.is_dir() and path != dashboard and not [p for p in path.rglob("*") if p.is_file()]
+    assert [p.name for p in dashboard.iterdir()] == ["secrets.env"]
 
 
 def test_more_iterations_than_azure_allows_are_refused_before_submitting(azure, cloud, bank_small_csv):
