@@ -10,6 +10,7 @@ child runs with metrics and model files, a deployment becomes Healthy.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import itertools
 import json
@@ -179,7 +180,8 @@ class FakeCloud:
         }
         self.lock = threading.RLock()
         self.blobs: dict[str, bytes] = {}
-        self.datasets: dict[str, list[Any]] = {}
+        self.datasets: dict[str, list[Any]] = {}  # name -> versions: FakeTabularDataset or FakeFileDataset
+        self.datasets_that_do_not_load: set[str] = set()  # listed by Azure, but get_by_name fails on them
         self.computes: dict[str, Any] = {}
         self.runs: dict[str, Any] = {}
         self.experiments: set[str] = set()
@@ -274,11 +276,6 @@ class FakeDatastore:
     def get_default(workspace):
         return FakeDatastore(workspace.cloud)
 
-    def upload_files(self, files, relative_root=None, target_path=None, overwrite=False, show_progress=True):
-        self.cloud.record("Datastore.upload_files", files=files, target_path=target_path, overwrite=overwrite)
-        for file in files:
-            self.cloud.blobs[f"{target_path}/{Path(file).name}"] = Path(file).read_bytes()
-
 
 class FakeTabularDataset:
     def __init__(self, cloud, path, separator, *, name=None, version=None, description=None, tags=None, limit=None):
@@ -325,8 +322,37 @@ class FakeTabularDatasetFactory:
         return FakeTabularDataset(datastore.cloud, path, separator)
 
 
+class FakeFileDataset:
+    """A FileDataset: registered ones are listed by Dataset.get_all beside the tabular ones."""
+
+    def __init__(self, cloud, path, *, name=None, version=None, description=None, tags=None):
+        self.cloud, self.path = cloud, path
+        self.name, self.version, self.description, self.tags = name, version, description, tags
+        self.id = uuid.uuid4().hex
+
+
+class FakeFileDatasetFactory:
+    @staticmethod
+    def upload_directory(src_dir, target, pattern=None, overwrite=False, show_progress=True):
+        """Uploads every file under src_dir (those whose absolute path matches ``pattern``, when given) to the
+        datastore path, then answers an unregistered FileDataset of that path, as the SDK does."""
+        if not (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], FakeDatastore)):
+            raise ValueError(f"The target type is not supported, target: {target}")  # parse_target's error
+        datastore, relative_path = target
+        datastore.cloud.record("Dataset.File.upload_directory", src_dir=src_dir, target=target, overwrite=overwrite)
+        root = Path(src_dir).absolute()
+        for file in sorted(path for path in root.rglob("*") if path.is_file()):
+            if pattern is not None and not fnmatch.fnmatch(file.as_posix(), pattern):
+                continue
+            blob = f"{relative_path.strip('/')}/{file.relative_to(root).as_posix()}"
+            if overwrite or blob not in datastore.cloud.blobs:  # without overwrite, present files are skipped
+                datastore.cloud.blobs[blob] = file.read_bytes()
+        return FakeFileDataset(datastore.cloud, [(datastore, f"/{relative_path}")])
+
+
 class FakeDataset:
     Tabular = FakeTabularDatasetFactory
+    File = FakeFileDatasetFactory
 
     @staticmethod
     def get_by_name(workspace, name, version="latest", **kwargs):
@@ -338,7 +364,35 @@ class FakeDataset:
 
     @staticmethod
     def get_all(workspace):
-        return {name: versions[-1] for name, versions in workspace.cloud.datasets.items()}
+        """The SDK's own answer, a lazy _DatasetDict, over this workspace: it lists every registered dataset
+        (file datasets too) and loads one when read; one whose get_by_name fails is None to it, and reading it
+        raises KeyError."""
+        from azureml._restclient.models import DatasetDefinitionDto, DatasetDto, PaginatedResultDatasetDto
+        from azureml.data.abstract_dataset import _DatasetDict
+
+        cloud = workspace.cloud
+
+        def list_dataset(continuation_token):
+            cloud.record("Dataset.get_all")
+            listed = [
+                DatasetDto(
+                    dataset_id=versions[-1].id,
+                    name=name,
+                    description=versions[-1].description,
+                    tags=versions[-1].tags,
+                    dataset_type="tabular" if isinstance(versions[-1], FakeTabularDataset) else "file",
+                    latest=DatasetDefinitionDto(version_id=str(len(versions)), saved_dataset_id=name),
+                )
+                for name, versions in cloud.datasets.items()
+            ]
+            return PaginatedResultDatasetDto(value=listed, continuation_token=None)
+
+        def get_dataset(name):
+            if name in cloud.datasets_that_do_not_load or not cloud.datasets.get(name):
+                return None
+            return cloud.datasets[name][-1]
+
+        return _DatasetDict(workspace=workspace, list_fn=list_dataset, get_fn=get_dataset)
 
 
 class FakeEnvironment:
@@ -984,6 +1038,7 @@ def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
         Run=FakeRun,
         Model=FakeModel,
         Dataset=FakeDataset,
+        TabularDataset=FakeTabularDataset,
         Datastore=FakeDatastore,
         Environment=FakeEnvironment,
         ScriptRunConfig=FakeScriptRunConfig,
@@ -1019,6 +1074,7 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
                    "set_tags"]),
     ("Model", None, ["__init__", "list", "delete", "download", "deploy"]),
     ("Dataset", None, ["get_by_name", "get_all"]),
+    ("TabularDataset", None, ["register", "take", "to_pandas_dataframe", "as_named_input"]),
     ("Datastore", None, ["get_default"]),
     ("Environment", None, ["get"]),
     ("ScriptRunConfig", None, ["__init__"]),
@@ -1046,10 +1102,8 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
 
 # Methods of objects the SDK returns rather than of the classes above: (real class, fake class, methods).
 RETURNED_SIGNATURES: list[tuple[str, type, list[str]]] = [
-    ("azureml.data.tabular_dataset:TabularDataset", FakeTabularDataset,
-     ["register", "take", "to_pandas_dataframe", "as_named_input"]),
     ("azureml.data.dataset_factory:TabularDatasetFactory", FakeTabularDatasetFactory, ["from_delimited_files"]),
-    ("azureml.data.azure_storage_datastore:AzureBlobDatastore", FakeDatastore, ["upload_files"]),
+    ("azureml.data.dataset_factory:FileDatasetFactory", FakeFileDatasetFactory, ["upload_directory"]),
     ("azureml.pipeline.core.pipeline_output_dataset:PipelineOutputFileDataset", FakePipelineOutputFileDataset,
      ["parse_delimited_files"]),
 ]  # fmt: skip

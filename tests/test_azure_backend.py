@@ -248,13 +248,37 @@ def test_building_the_credential_is_translated_too(tmp_path, cloud, monkeypatch)
 
 
 def test_dataset_is_uploaded_then_registered_with_its_hash(azure, cloud, bank_small_csv):
+    """Uploaded with Dataset.File.upload_directory (Datastore.upload_files is deprecated), then read as a table
+    from the uploaded path."""
     dataset = azure.register_dataset(name="bank", source=bank_small_csv, tags={"team": "ops"})
-    upload = cloud.last_call("Datastore.upload_files")
-    assert upload["target_path"].startswith("opml/datasets/bank/") and upload["files"][0].endswith(".csv")
+    upload = cloud.last_call("Dataset.File.upload_directory")
+    datastore, target = upload["target"]
+    assert datastore.name == "workspaceblobstore" and target.startswith("opml/datasets/bank/")
+    uploaded = [blob for blob in cloud.blobs if blob.startswith(f"{target}/")]
+    assert uploaded == [f"{target}/{bank_small_csv.name}"]
+    assert cloud.last_call("Dataset.Tabular.from_delimited_files")["path"] == [(datastore, uploaded[0])]
     registered = cloud.last_call("TabularDataset.register")
     assert registered["create_new_version"] is True
     assert registered["tags"]["team"] == "ops" and registered["tags"]["opml_sha256"] == dataset.sha256
     assert dataset.tags == {"team": "ops"}
+
+
+def test_only_tabular_datasets_that_load_are_listed(azure, cloud, bank_small_csv):
+    """Dataset.get_all answers every registered dataset, file datasets included, as a lazy mapping whose
+    entries that do not load are None (reading one raises KeyError): listing crashed on those and showed file
+    datasets as tables (which then failed to open). The fake answers with the SDK's own _DatasetDict."""
+    from tests.azure_fakes import FakeDatastore, FakeFileDataset
+
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    store = FakeDatastore(cloud)
+    cloud.datasets["images"] = [FakeFileDataset(cloud, [(store, "/images")], name="images", version=1, tags={})]
+    azure.register_dataset(name="broken", source=bank_small_csv)
+    cloud.datasets_that_do_not_load.add("broken")
+    assert [d.name for d in azure.list_datasets()] == ["bank"]
+    with pytest.raises(NotFound, match=r"images is a \w*FileDataset"):
+        azure.get_dataset("images")
+    again = azure.register_dataset(name="bank", source=bank_small_csv)  # the same bytes: the same version
+    assert again.version == 1 and len(cloud.datasets["bank"]) == 1
 
 
 def test_compute_provisioning_is_awaited(azure, azure_executor):

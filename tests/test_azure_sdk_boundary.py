@@ -96,6 +96,18 @@ def test_automl_config_keeps_its_path(tmp_path):
     assert config.user_settings["path"] == str(tmp_path)
 
 
+def test_the_dataset_factories_are_where_opml_reaches_them(real_sdk):
+    """opml reaches the factories through Dataset (``Dataset.Tabular``, ``Dataset.File``); their fakes' signatures
+    are checked against these classes (RETURNED_SIGNATURES). get_all's answer is the SDK's _DatasetDict, which the
+    fake returns too."""
+    from azureml.data import FileDataset, TabularDataset
+    from azureml.data.dataset_factory import FileDatasetFactory, TabularDatasetFactory
+
+    assert real_sdk.Dataset.Tabular is TabularDatasetFactory and real_sdk.Dataset.File is FileDatasetFactory
+    assert real_sdk.TabularDataset is TabularDataset and not issubclass(FileDataset, TabularDataset)
+    assert "_DatasetDict(" in inspect.getsource(real_sdk.Dataset.get_all)
+
+
 def test_the_sdk_surface_is_complete():
     assert set(REAL_CLASSES) == {attribute for attribute, _, _ in SIGNATURES}
 
