@@ -654,6 +654,31 @@ def test_a_command_run_uploads_its_cwd_or_nothing(azure, cloud, azure_executor, 
     assert "[]" in azure.read_run_log(bare.id)[0]
 
 
+def test_a_cwd_too_big_to_upload_is_the_users_to_fix(azure, cloud, tmp_path):
+    """The SDK refuses a snapshot of more than 2,000 files (or 300 MB) with a SnapshotException, whose size
+    message ("exceeds the limit") matched the quota rule: it is InvalidInput naming the cwd and .amlignore."""
+    from tests.azure_fakes import SNAPSHOT_MAX_FILES
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for index in range(SNAPSHOT_MAX_FILES + 1):
+        (project / f"part-{index}.txt").write_text("x")
+    params = {**python_command("pass"), "cwd": str(project)}
+    with pytest.raises(InvalidInput, match=r"exceeds the file limit of 2000.*\.amlignore"):
+        azure.submit_run(experiment="e", run_type="command", compute="cpu-cluster", params=params)
+    too_big = translate(_snapshot_too_big(project))
+    assert isinstance(too_big, InvalidInput) and "exceeds the limit of 300.0 MB" in str(too_big)
+
+
+def _snapshot_too_big(folder: Path) -> Exception:
+    from azureml.exceptions import SnapshotException
+
+    return SnapshotException(
+        f"While attempting to take snapshot of {folder}\nYour total snapshot size exceeds the limit of 300.0 MB.\n"
+        "Please see http://aka.ms/aml-largefiles on how to work with large files.\n"
+    )
+
+
 def test_automl_config_has_an_empty_folder_as_its_path(azure, cloud, bank_small_csv, tmp_path, monkeypatch):
     """AutoMLConfig(path=None) means the current folder: the SDK writes a .azureml folder into it when the run
     is submitted, and an AutoMLStep uploads it as the step's snapshot. opml passes an empty folder it owns."""

@@ -83,6 +83,12 @@ _RULES: tuple[_Rule, ...] = (
         words=r"AuthorizationFailed|Forbidden|\b403\b|does not have authorization|permission|"
         r"(don't|do not) have access",
     ),
+    _Rule(  # before quota: "Your total snapshot size exceeds the limit of 300.0 MB" is not about the subscription
+        InvalidInput,
+        "a run uploads its working folder (cwd) as its snapshot: choose a smaller folder, or list what to leave "
+        "out in an .amlignore file there",
+        kinds=r"SnapshotException",
+    ),
     _Rule(
         Conflict,
         "request a quota increase in the Azure portal or use a smaller VM size / fewer nodes",
@@ -133,7 +139,8 @@ def _message(exc: Exception) -> str:
             message = str(exc)
         except Exception:
             message = ""
-    return message.strip() or type(exc).__name__
+    lines = [line.rstrip() for line in message.splitlines() if line.strip("= \t")]  # the SDK frames some in ====
+    return "\n".join(lines).strip() or type(exc).__name__
 
 
 def translate(exc: Exception) -> OpmlError:
