@@ -10,12 +10,15 @@ child runs with metrics and model files, a deployment becomes Healthy.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.util
 import io
 import itertools
 import json
+import os
 import subprocess
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -29,7 +32,140 @@ from opml.backends.azure.sdk import AzureSDK
 
 
 class AzureError(Exception):
-    """Stands in for the SDK's exception classes (UserErrorException, WebserviceException, ...)."""
+    """Stands in for the SDK's exception classes where the class does not matter to opml."""
+
+
+# -- what Azure raises: the SDK's own exception classes, built from Azure's answers by the SDK's own code --------
+
+
+def _response(status: int, body: dict | None, url: str = "https://westeurope.api.azureml.ms/") -> Any:
+    """An HTTP answer of Azure's, as the SDK's REST clients receive it (a requests Response; nothing is sent)."""
+    import requests
+
+    response = requests.models.Response()
+    response.status_code, response.url = status, url
+    response.reason = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
+    response._content = json.dumps(body).encode() if body is not None else b""
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _deserializer(models_module: Any) -> Any:
+    from msrest.serialization import Deserializer
+
+    return Deserializer({name: cls for name, cls in vars(models_module).items() if isinstance(cls, type)})
+
+
+def _through_client_base(error: Exception) -> Exception:
+    """What azureml._restclient's ClientBase makes of a refused request: a 403 becomes a UserErrorException
+    ("Operation returned an invalid status code 'Forbidden'. The possible reason could be: ..."), other 4xx
+    answers stay as they are."""
+    import logging
+
+    from azureml._restclient.clientbase import ClientBase
+
+    try:
+        ClientBase._handle_retry(0, 1, 1, error, logging.getLogger(__name__), None)
+    except Exception as raised:
+        return raised
+    return error
+
+
+def history_error(status: int, message: str, code: str = "UserError") -> Exception:
+    """The run history service (Run.get, Experiment, ...) refusing a request: a ServiceException with the HTTP
+    status in ``status_code`` (ClientBase._execute_with_arguments wraps ErrorResponseException so)."""
+    from azureml._restclient import models
+    from azureml._restclient.exceptions import ServiceException
+    from azureml._restclient.models.error_response import ErrorResponseException
+
+    inner = {"code": {401: "AuthenticationError", 404: "NotFound"}.get(status, "Error")}
+    body = {"error": {"code": code, "message": message, "details": [], "innerError": inner}}
+    error = _through_client_base(ErrorResponseException(_deserializer(models), _response(status, body)))
+    return ServiceException(error) if isinstance(error, ErrorResponseException) else error
+
+
+def model_error(status: int, message: str, **lookup: Any) -> Exception:
+    """The model management service refusing a request, as ModelsClient reports it: a WebserviceException
+    ("ModelNotFound: Model with id x:3 not found in provided workspace" for a 404)."""
+    from azureml._restclient import models
+    from azureml._restclient.models import ModelErrorResponseException
+    from azureml._restclient.models_client import ModelsClient
+
+    body = {"code": "UserError", "statusCode": status, "message": message, "details": []}
+    error = _through_client_base(ModelErrorResponseException(_deserializer(models), _response(status, body)))
+    if not isinstance(error, ModelErrorResponseException):
+        return error
+    try:
+        ModelsClient.model_error_response_to_webservice_exception(error, **lookup)
+    except Exception as raised:
+        return raised
+    return error
+
+
+def pipelines_error(status: int, message: str) -> Exception:
+    """The pipelines service refusing a request: the aeva client's ErrorResponseException (an msrest
+    HttpOperationError, the status in ``response.status_code``)."""
+    from azureml.pipeline.core._restclients.aeva import models
+    from azureml.pipeline.core._restclients.aeva.models import ErrorResponseException
+
+    body = {"Error": {"Code": "UserError", "Message": message, "InnerError": {"Code": "Error"}}}
+    return ErrorResponseException(_deserializer(models), _response(status, body))
+
+
+def dataset_error(status: int, message: str) -> Exception:
+    """The dataset service refusing a request, as azureml.data reports it (``_make_request``): a
+    UserErrorException "Request failed (403): ..." for a 4xx answer."""
+    from azureml.data._dataset_rest_helper import _make_request
+    from msrest.exceptions import HttpOperationError
+    from msrest.serialization import Deserializer
+
+    def request():
+        raise HttpOperationError(Deserializer({}), _response(status, {"error": {"message": message}}))
+
+    return _make_request(request, retries=0)[1]
+
+
+def dataset_not_found(name: str, version: Any) -> Exception:
+    """Dataset.get_by_name's own error for a 404 (AbstractDataset._get_by_name)."""
+    from azureml.exceptions import UserErrorException
+
+    return UserErrorException(
+        'Cannot find dataset registered with name "{}"{} in the workspace.'.format(
+            name, "" if version == "latest" else f" (version: {version})"
+        )
+    )
+
+
+def expired_sign_in() -> Exception:
+    """Azure AD refusing to renew the token (what the SDK's msal credentials raise; no request reaches Azure ML)."""
+    from azureml._vendor.azure_cli_core.azclierror import AuthenticationError
+
+    return AuthenticationError(
+        "AADSTS700082: The refresh token has expired due to inactivity. The token was issued on "
+        "2026-01-05T09:12:44Z and was inactive for 90.00:00:00.",
+        recommendation="Run the command below to authenticate interactively: az login",
+    )
+
+
+def network_error(host: str = "westeurope.api.azureml.ms") -> Exception:
+    """No answer at all: msrest's ClientRequestError around requests' ConnectionError, as a REST client raises
+    it once its retries are spent."""
+    import requests
+    from msrest.exceptions import ClientRequestError, raise_with_traceback
+
+    cause = (
+        f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded with url: /history/v1.0/runs "
+        f"(Caused by NameResolutionError(\"Failed to resolve '{host}' ([Errno -3] Temporary failure in name "
+        f'resolution)"))'
+    )
+    try:
+        try:
+            raise requests.exceptions.ConnectionError(cause)
+        except requests.exceptions.ConnectionError:
+            raise_with_traceback(ClientRequestError, "Error occurred in request.")
+    except ClientRequestError as error:
+        return error
+    raise AssertionError("unreachable")
 
 
 def _now() -> str:
@@ -47,7 +183,8 @@ class FakeCloud:
         }
         self.lock = threading.RLock()
         self.blobs: dict[str, bytes] = {}
-        self.datasets: dict[str, list[Any]] = {}
+        self.datasets: dict[str, list[Any]] = {}  # name -> versions: FakeTabularDataset or FakeFileDataset
+        self.datasets_that_do_not_load: set[str] = set()  # listed by Azure, but get_by_name fails on them
         self.computes: dict[str, Any] = {}
         self.runs: dict[str, Any] = {}
         self.experiments: set[str] = set()
@@ -145,11 +282,6 @@ class FakeDatastore:
     def get_default(workspace):
         return FakeDatastore(workspace.cloud)
 
-    def upload_files(self, files, relative_root=None, target_path=None, overwrite=False, show_progress=True):
-        self.cloud.record("Datastore.upload_files", files=files, target_path=target_path, overwrite=overwrite)
-        for file in files:
-            self.cloud.blobs[f"{target_path}/{Path(file).name}"] = Path(file).read_bytes()
-
 
 class FakeTabularDataset:
     def __init__(self, cloud, path, separator, *, name=None, version=None, description=None, tags=None, limit=None):
@@ -196,21 +328,77 @@ class FakeTabularDatasetFactory:
         return FakeTabularDataset(datastore.cloud, path, separator)
 
 
+class FakeFileDataset:
+    """A FileDataset: registered ones are listed by Dataset.get_all beside the tabular ones."""
+
+    def __init__(self, cloud, path, *, name=None, version=None, description=None, tags=None):
+        self.cloud, self.path = cloud, path
+        self.name, self.version, self.description, self.tags = name, version, description, tags
+        self.id = uuid.uuid4().hex
+
+
+class FakeFileDatasetFactory:
+    @staticmethod
+    def upload_directory(src_dir, target, pattern=None, overwrite=False, show_progress=True):
+        """Uploads every file under src_dir (those whose absolute path matches ``pattern``, when given) to the
+        datastore path, then answers an unregistered FileDataset of that path, as the SDK does."""
+        if not (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], FakeDatastore)):
+            raise ValueError(f"The target type is not supported, target: {target}")  # parse_target's error
+        datastore, relative_path = target
+        datastore.cloud.record("Dataset.File.upload_directory", src_dir=src_dir, target=target, overwrite=overwrite)
+        root = Path(src_dir).absolute()
+        for file in sorted(path for path in root.rglob("*") if path.is_file()):
+            if pattern is not None and not fnmatch.fnmatch(file.as_posix(), pattern):
+                continue
+            blob = f"{relative_path.strip('/')}/{file.relative_to(root).as_posix()}"
+            if overwrite or blob not in datastore.cloud.blobs:  # without overwrite, present files are skipped
+                datastore.cloud.blobs[blob] = file.read_bytes()
+        return FakeFileDataset(datastore.cloud, [(datastore, f"/{relative_path}")])
+
+
 class FakeDataset:
     Tabular = FakeTabularDatasetFactory
+    File = FakeFileDatasetFactory
 
     @staticmethod
     def get_by_name(workspace, name, version="latest", **kwargs):
+        workspace.cloud.record("Dataset.get_by_name", name=name, version=version)
         versions = workspace.cloud.datasets.get(name) or []
         if not versions or (version != "latest" and not 1 <= int(version) <= len(versions)):
-            raise AzureError(
-                f"Cannot find dataset registered with name '{name}' (version: {version}) in the workspace."
-            )
+            raise dataset_not_found(name, version)
         return versions[-1] if version == "latest" else versions[int(version) - 1]
 
     @staticmethod
     def get_all(workspace):
-        return {name: versions[-1] for name, versions in workspace.cloud.datasets.items()}
+        """The SDK's own answer, a lazy _DatasetDict, over this workspace: it lists every registered dataset
+        (file datasets too) and loads one when read; one whose get_by_name fails is None to it, and reading it
+        raises KeyError."""
+        from azureml._restclient.models import DatasetDefinitionDto, DatasetDto, PaginatedResultDatasetDto
+        from azureml.data.abstract_dataset import _DatasetDict
+
+        cloud = workspace.cloud
+
+        def list_dataset(continuation_token):
+            cloud.record("Dataset.get_all")
+            listed = [
+                DatasetDto(
+                    dataset_id=versions[-1].id,
+                    name=name,
+                    description=versions[-1].description,
+                    tags=versions[-1].tags,
+                    dataset_type="tabular" if isinstance(versions[-1], FakeTabularDataset) else "file",
+                    latest=DatasetDefinitionDto(version_id=str(len(versions)), saved_dataset_id=name),
+                )
+                for name, versions in cloud.datasets.items()
+            ]
+            return PaginatedResultDatasetDto(value=listed, continuation_token=None)
+
+        def get_dataset(name):
+            if name in cloud.datasets_that_do_not_load or not cloud.datasets.get(name):
+                return None
+            return cloud.datasets[name][-1]
+
+        return _DatasetDict(workspace=workspace, list_fn=list_dataset, get_fn=get_dataset)
 
 
 class FakeEnvironment:
@@ -281,12 +469,17 @@ class FakeScriptRunConfig:
                  max_run_duration_seconds=2592000, command=None, docker_runtime_config=None):  # fmt: skip
         self.source_directory, self.command = source_directory, command
         self.compute_target, self.environment = compute_target, environment
+        if run_config is None:  # as the real one: a RunConfiguration of its own, with the target and environment
+            run_config = FakeRunConfiguration()
+            run_config.target, run_config.environment = compute_target or "local", environment
+        self.run_config = run_config
 
 
 class FakeRunConfiguration:
     def __init__(self, script=None, arguments=None, framework=None, communicator=None, conda_dependencies=None,
                  _history_enabled=None, _path=None, _name=None, command=None):  # fmt: skip
-        self.environment = None
+        self.target, self.environment = "local", None
+        self.environment_variables: dict[str, str] = {}  # set in the run's process on the compute
 
 
 class FakeAutoMLConfig:
@@ -330,6 +523,7 @@ class FakeRun:
         self._logs: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._children: list[FakeRun] = []
+        self._snapshot: dict[str, bytes] = {}  # the source directory's files, as uploaded at submit
 
     @staticmethod
     def _type_of(config):
@@ -352,9 +546,10 @@ class FakeRun:
 
     @staticmethod
     def get(workspace, run_id):
+        workspace.cloud.record("Run.get", run_id=run_id)
         run = workspace.cloud.runs.get(run_id)
         if run is None:
-            raise AzureError(f"RunNotFound: Run {run_id} was not found")
+            raise history_error(404, f"Run {run_id} was not found")
         return run
 
     def get_details(self):
@@ -421,9 +616,17 @@ class FakeRun:
         self._details["error"] = {"error": {"code": "UserError", "message": message}}
 
     def _run_command(self):
-        result = subprocess.run(
-            self.config.command, cwd=self.config.source_directory, capture_output=True, text=True, timeout=60
-        )
+        """The command runs on the compute, in a copy of the run's snapshot, with the run configuration's
+        environment variables (and none of the dashboard's, PATH and locale aside)."""
+        environment = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "SYSTEMROOT") if name in os.environ}
+        environment.update(self.config.run_config.environment_variables)
+        with tempfile.TemporaryDirectory() as folder:
+            for name, content in self._snapshot.items():
+                (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(folder) / name).write_bytes(content)
+            result = subprocess.run(
+                self.config.command, cwd=folder, env=environment, capture_output=True, text=True, timeout=60
+            )
         self._logs["user_logs/std_log.txt"] = result.stdout + result.stderr
         if result.returncode:
             self._fail(
@@ -517,6 +720,24 @@ def _step_module(step, filename):
     return module
 
 
+SNAPSHOT_MAX_FILES = 2000  # azureml._restclient.constants: the SDK refuses to snapshot more
+
+
+def take_snapshot(folder: str) -> dict[str, bytes]:
+    """The files of a run's source directory, as Experiment.submit uploads them (the SDK also leaves out what an
+    .amlignore or .gitignore lists; no test folder here has one)."""
+    root = Path(folder).resolve()
+    files = list(itertools.islice((path for path in root.rglob("*") if path.is_file()), SNAPSHOT_MAX_FILES + 1))
+    if len(files) > SNAPSHOT_MAX_FILES:
+        from azureml.exceptions import SnapshotException
+
+        raise SnapshotException(
+            f"====================================================================\n\nWhile attempting to take "
+            f"snapshot of {root}\nYour project exceeds the file limit of {SNAPSHOT_MAX_FILES}.\n"
+        )
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in files}
+
+
 class FakeExperiment:
     def __init__(self, workspace, name, _skip_name_validation=False, _id=None, _archived_time=None,
                  _create_in_cloud=True, _experiment_dto=None, **kwargs):  # fmt: skip
@@ -526,6 +747,10 @@ class FakeExperiment:
         cloud = self.workspace.cloud
         cloud.record("Experiment.submit", experiment=self.name, config=config, tags=tags)
         run = FakeRun(cloud, self.name, config, tags=tags)
+        if isinstance(config, FakeScriptRunConfig):
+            run._snapshot = take_snapshot(config.source_directory)
+        elif isinstance(config, FakeAutoMLConfig):  # ExperimentDriver: path None is the current folder
+            (Path(config.settings.get("path") or os.getcwd()) / ".azureml").mkdir(exist_ok=True)
         with cloud.lock:
             cloud.experiments.add(self.name)
             cloud.runs[run.id] = run
@@ -550,13 +775,19 @@ class FakeExperiment:
 class FakeModel:
     def __init__(self, workspace, name=None, id=None, tags=None, properties=None, version=None, run_id=None,
                  model_framework=None, expand=True, **kwargs):  # fmt: skip
+        workspace.cloud.record("Model", name=name, version=version)
         versions = workspace.cloud.models.get(name) or []
         found = versions[-1] if versions and version is None else None
         for model in versions:
             if version is not None and model.version == int(version):
                 found = model
-        if found is None:
-            raise AzureError(f"ModelNotFoundException: Model with name {name} and version {version} not found")
+        if found is None and version is None:  # Model.__init__ on an empty query answer
+            from azureml._model_management._util import populate_model_not_found_details
+            from azureml.exceptions import WebserviceException
+
+            raise WebserviceException(populate_model_not_found_details(name=name))
+        if found is None:  # Model._get: a 404 of models/{name}:{version}
+            raise model_error(404, f"Model {name}:{version} not found", id=f"{name}:{version}")
         self.__dict__.update(found.__dict__)
 
     @classmethod
@@ -788,8 +1019,9 @@ class FakePublishedPipeline:
 
     @staticmethod
     def get(workspace, id, _workflow_provider=None, _service_endpoint=None):
+        workspace.cloud.record("PublishedPipeline.get", id=id)
         if id not in workspace.cloud.published:
-            raise AzureError(f"PipelineNotFound: published pipeline {id} not found")
+            raise pipelines_error(404, f"Pipeline with id {id} not found")
         return workspace.cloud.published[id]
 
     @staticmethod
@@ -902,6 +1134,7 @@ def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
         Run=FakeRun,
         Model=FakeModel,
         Dataset=FakeDataset,
+        TabularDataset=FakeTabularDataset,
         Datastore=FakeDatastore,
         Environment=FakeEnvironment,
         ScriptRunConfig=FakeScriptRunConfig,
@@ -938,6 +1171,7 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
                    "set_tags"]),
     ("Model", None, ["__init__", "list", "delete", "download", "deploy"]),
     ("Dataset", None, ["get_by_name", "get_all"]),
+    ("TabularDataset", None, ["register", "take", "to_pandas_dataframe", "as_named_input"]),
     ("Datastore", None, ["get_default"]),
     ("Environment", None, ["get"]),
     ("ScriptRunConfig", None, ["__init__"]),
@@ -966,10 +1200,8 @@ SIGNATURES: list[tuple[str, str | None, list[str]]] = [
 
 # Methods of objects the SDK returns rather than of the classes above: (real class, fake class, methods).
 RETURNED_SIGNATURES: list[tuple[str, type, list[str]]] = [
-    ("azureml.data.tabular_dataset:TabularDataset", FakeTabularDataset,
-     ["register", "take", "to_pandas_dataframe", "as_named_input"]),
     ("azureml.data.dataset_factory:TabularDatasetFactory", FakeTabularDatasetFactory, ["from_delimited_files"]),
-    ("azureml.data.azure_storage_datastore:AzureBlobDatastore", FakeDatastore, ["upload_files"]),
+    ("azureml.data.dataset_factory:FileDatasetFactory", FakeFileDatasetFactory, ["upload_directory"]),
     ("azureml.pipeline.core.pipeline_output_dataset:PipelineOutputFileDataset", FakePipelineOutputFileDataset,
      ["parse_delimited_files"]),
     ("azureml.data.output_dataset_config:OutputTabularDatasetConfig", FakeOutputTabularDatasetConfig,

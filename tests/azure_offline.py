@@ -213,6 +213,7 @@ def real_pipeline_sdk(fakes: AzureSDK, workspace: Any, stand_in: AzureStandIn) -
         fakes,
         Workspace=SimpleNamespace(from_config=lambda path=None, auth=None, **kwargs: workspace),
         Dataset=RealDataset,
+        TabularDataset=real.TabularDataset,
         Datastore=RealDatastore,
         Environment=RealEnvironment,
         RunConfiguration=real.RunConfiguration,

@@ -4,6 +4,7 @@ with the real SDK's signatures (``tests/azure_fakes.py``). Azure itself is not r
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -15,7 +16,7 @@ from opml import client
 from opml.backends.azure import AzureMLBackend
 from opml.backends.azure.auth import make_auth
 from opml.backends.azure.errors import translate
-from opml.entities import COMPLETED, HEALTHY
+from opml.entities import COMPLETED, HEALTHY, MASK
 from opml.errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -26,7 +27,16 @@ from opml.errors import (
 )
 from opml.leaderboard import leaderboard
 from opml.workspace import open_workspace
-from tests.azure_fakes import AzureError, make_fake_sdk
+from tests.azure_fakes import (
+    AzureError,
+    dataset_error,
+    expired_sign_in,
+    history_error,
+    make_fake_sdk,
+    model_error,
+    network_error,
+    pipelines_error,
+)
 from tests.azure_fixtures import PIPELINE_STEPS, submit_automl, write_config
 from tests.contract import BackendContract, Capabilities, python_command
 
@@ -145,17 +155,131 @@ def test_an_sdk_failure_inside_an_operation_is_translated(azure, cloud):
         azure.create_compute(name="big", max_nodes=8)
 
 
+# A lookup of each kind: the SDK call it makes, how that call's client reports Azure refusing it, and the lookup.
+LOOKUPS = {
+    "Run.get": (history_error, lambda azure: azure.get_run("bank-automl_1_0a1b2c")),
+    "Dataset.get_by_name": (dataset_error, lambda azure: azure.get_dataset("bank")),
+    "Model": (model_error, lambda azure: azure.get_model("bank-model", 2)),
+    "PublishedPipeline.get": (pipelines_error, lambda azure: azure.get_published_pipeline("6f1b1c2e-0d5c")),
+}
+
+
+@pytest.mark.parametrize("call", LOOKUPS)
+@pytest.mark.parametrize(
+    ("failure", "error", "advice"),
+    [
+        ("expired sign-in", Unauthorized, "az login"),
+        (401, Unauthorized, "az login"),
+        (403, Unauthorized, "role"),
+        ("network", BackendUnavailable, "connection to Azure"),
+    ],
+)
+def test_a_lookup_that_azure_refuses_is_not_shown_as_not_found(azure, cloud, call, failure, error, advice):
+    """A lookup used to turn every SDK exception into NotFound ("no run X"): an expired sign-in, a missing role
+    or a network failure told the user that the object did not exist. The fakes raise what the SDK raises for
+    each (its own exception classes, built by its own code from Azure's answer)."""
+    refused, lookup = LOOKUPS[call]
+    if failure == "expired sign-in":
+        cloud.fail_next[call] = expired_sign_in()
+    elif failure == "network":
+        cloud.fail_next[call] = network_error()
+    else:
+        cloud.fail_next[call] = refused(failure, "The access token expiry UTC time is earlier than current UTC time")
+    with pytest.raises(error, match=advice) as raised:
+        lookup(azure)
+    assert not isinstance(raised.value, NotFound)
+
+
+@pytest.mark.parametrize("call", LOOKUPS)
+def test_a_lookup_of_what_azure_does_not_have_is_not_found(azure, call):
+    """Still NotFound, naming what was looked up, with Azure's one-line message (not a ServiceException's
+    multi-line report of headers and inner exception)."""
+    with pytest.raises(NotFound, match=r"^no (run|dataset|model|published pipeline) .*\(Azure ML: [^\n]*\)$"):
+        LOOKUPS[call][1](azure)
+
+
+def test_validation_errors_are_invalid_input():
+    """The SDK's validation errors (AutoMLConfig's ConfigException: UserError > BadArgument > ArgumentInvalid,
+    a 400 from a service) used to be "backend unavailable"."""
+    from azureml.train.automl import AutoMLConfig
+
+    with pytest.raises(Exception) as raised:  # validated locally by the real class
+        AutoMLConfig(task="clasification")
+    translated = translate(raised.value)
+    assert isinstance(translated, InvalidInput)
+    assert "Invalid argument(s) 'clasification' specified" in str(translated)
+    assert isinstance(translate(history_error(400, "Experiment name 'a b' is invalid")), InvalidInput)
+
+
+def test_missing_azure_cli_is_not_an_az_login_problem():
+    """AzureCliAuthentication without azure-cli in opml's environment: `az login` (what the sign-in rule advised)
+    would not help; installing azure-cli or using another credential would."""
+    from azureml.exceptions import AuthenticationException
+
+    from opml.backends.azure.auth import azure_cli_installed
+    from opml.backends.azure.sdk import load_sdk
+
+    if azure_cli_installed():
+        missing = AuthenticationException(
+            "azure-cli package is not installed. AzureCliAuthentication requires azure-cli>=2.30.0 to be "
+            "installed in the same python environment where azureml-sdk is installed."
+        )
+    else:
+        with pytest.raises(AuthenticationException) as raised:  # the real class, refusing to start
+            load_sdk().AzureCliAuthentication()
+        missing = raised.value
+    translated = translate(missing)
+    assert isinstance(translated, BackendUnavailable)
+    assert "install azure-cli" in str(translated) and "az login" not in str(translated)
+
+
+def test_building_the_credential_is_translated_too(tmp_path, cloud, monkeypatch):
+    """The credential is built when the backend opens: its failure is an opml error, not a raw SDK exception."""
+    from azureml.exceptions import AuthenticationException
+
+    def refuse(sdk):
+        raise AuthenticationException("AzureCliAuthentication requires azure-cli>=2.30.0 to be installed")
+
+    monkeypatch.setattr("opml.backends.azure.backend.make_auth", refuse)
+    with pytest.raises(BackendUnavailable, match="install azure-cli"):
+        AzureMLBackend(config=write_config(tmp_path), sdk=make_fake_sdk(cloud))
+
+
 # -- datasets and computes ---------------------------------------------------------------------
 
 
 def test_dataset_is_uploaded_then_registered_with_its_hash(azure, cloud, bank_small_csv):
+    """Uploaded with Dataset.File.upload_directory (Datastore.upload_files is deprecated), then read as a table
+    from the uploaded path."""
     dataset = azure.register_dataset(name="bank", source=bank_small_csv, tags={"team": "ops"})
-    upload = cloud.last_call("Datastore.upload_files")
-    assert upload["target_path"].startswith("opml/datasets/bank/") and upload["files"][0].endswith(".csv")
+    upload = cloud.last_call("Dataset.File.upload_directory")
+    datastore, target = upload["target"]
+    assert datastore.name == "workspaceblobstore" and target.startswith("opml/datasets/bank/")
+    uploaded = [blob for blob in cloud.blobs if blob.startswith(f"{target}/")]
+    assert uploaded == [f"{target}/{bank_small_csv.name}"]
+    assert cloud.last_call("Dataset.Tabular.from_delimited_files")["path"] == [(datastore, uploaded[0])]
     registered = cloud.last_call("TabularDataset.register")
     assert registered["create_new_version"] is True
     assert registered["tags"]["team"] == "ops" and registered["tags"]["opml_sha256"] == dataset.sha256
     assert dataset.tags == {"team": "ops"}
+
+
+def test_only_tabular_datasets_that_load_are_listed(azure, cloud, bank_small_csv):
+    """Dataset.get_all answers every registered dataset, file datasets included, as a lazy mapping whose
+    entries that do not load are None (reading one raises KeyError): listing crashed on those and showed file
+    datasets as tables (which then failed to open). The fake answers with the SDK's own _DatasetDict."""
+    from tests.azure_fakes import FakeDatastore, FakeFileDataset
+
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    store = FakeDatastore(cloud)
+    cloud.datasets["images"] = [FakeFileDataset(cloud, [(store, "/images")], name="images", version=1, tags={})]
+    azure.register_dataset(name="broken", source=bank_small_csv)
+    cloud.datasets_that_do_not_load.add("broken")
+    assert [d.name for d in azure.list_datasets()] == ["bank"]
+    with pytest.raises(NotFound, match=r"images is a \w*FileDataset"):
+        azure.get_dataset("images")
+    again = azure.register_dataset(name="bank", source=bank_small_csv)  # the same bytes: the same version
+    assert again.version == 1 and len(cloud.datasets["bank"]) == 1
 
 
 def test_compute_provisioning_is_awaited(azure, azure_executor):
@@ -567,6 +691,90 @@ def test_command_run_goes_to_the_compute_with_the_curated_environment(azure, clo
     assert config.compute_target.name == "cpu-cluster"
     assert config.environment is cloud.environments["AzureML-sklearn-1.5"]
     assert config.command[1:] == ["-c", "pass"]
+
+
+def test_a_command_runs_env_reaches_the_compute_and_stays_out_of_tags(azure, cloud, azure_executor):
+    """A command run's ``env`` was dropped on Azure (the ScriptRunConfig got none) and its values were kept in
+    the opml_params tag, which anyone who can read the run sees. They go to the run configuration's
+    environment_variables now, and the tag holds them masked, as the dashboard shows them."""
+    code = "import os; print('token is', os.environ['API_TOKEN'])"
+    params = {**python_command(code), "env": {"API_TOKEN": "s3cret-value"}}
+    run = azure.submit_run(experiment="e", run_type="command", compute="cpu-cluster", params=params)
+    submitted = cloud.last_call("Experiment.submit")
+    assert submitted["config"].run_config.environment_variables == {"API_TOKEN": "s3cret-value"}
+    assert "s3cret-value" not in json.dumps(submitted["tags"])
+    finished = azure.wait_for_run(run.id, timeout=30)
+    assert finished.status == COMPLETED, finished.error
+    assert "token is s3cret-value" in azure.read_run_log(run.id)[0]
+    assert finished.shown_params["env"] == {"API_TOKEN": MASK}
+
+
+def test_a_command_run_uploads_its_cwd_or_nothing(azure, cloud, azure_executor, tmp_path, monkeypatch):
+    """A command run without a cwd uploaded the dashboard's working folder as its snapshot (whatever it holds:
+    opml's state, credentials, data). Now: the user's cwd when given, otherwise an empty folder."""
+    dashboard = tmp_path / "dashboard"
+    dashboard.mkdir()
+    (dashboard / "secrets.env").write_text("AZURE_CLIENT_SECRET=not-for-upload\n")
+    monkeypatch.chdir(dashboard)
+    bare = azure.submit_run(
+        experiment="e",
+        run_type="command",
+        compute="cpu-cluster",
+        params=python_command("import os; print(os.listdir())"),
+    )
+    assert cloud.runs[bare.id]._snapshot == {}
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text("print('trained in the project folder')\n")
+    chosen = azure.submit_run(
+        experiment="e",
+        run_type="command",
+        compute="cpu-cluster",
+        params={"command": [sys.executable, "train.py"], "cwd": str(project)},
+    )
+    assert set(cloud.runs[chosen.id]._snapshot) == {"train.py"}
+    assert azure.wait_for_run(chosen.id, timeout=30).status == COMPLETED
+    assert "trained in the project folder" in azure.read_run_log(chosen.id)[0]
+    assert azure.wait_for_run(bare.id, timeout=30).status == COMPLETED
+    assert "[]" in azure.read_run_log(bare.id)[0]
+
+
+def test_a_cwd_too_big_to_upload_is_the_users_to_fix(azure, cloud, tmp_path):
+    """The SDK refuses a snapshot of more than 2,000 files (or 300 MB) with a SnapshotException, whose size
+    message ("exceeds the limit") matched the quota rule: it is InvalidInput naming the cwd and .amlignore."""
+    from tests.azure_fakes import SNAPSHOT_MAX_FILES
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for index in range(SNAPSHOT_MAX_FILES + 1):
+        (project / f"part-{index}.txt").write_text("x")
+    params = {**python_command("pass"), "cwd": str(project)}
+    with pytest.raises(InvalidInput, match=r"exceeds the file limit of 2000.*\.amlignore"):
+        azure.submit_run(experiment="e", run_type="command", compute="cpu-cluster", params=params)
+    too_big = translate(_snapshot_too_big(project))
+    assert isinstance(too_big, InvalidInput) and "exceeds the limit of 300.0 MB" in str(too_big)
+
+
+def _snapshot_too_big(folder: Path) -> Exception:
+    from azureml.exceptions import SnapshotException
+
+    return SnapshotException(
+        f"While attempting to take snapshot of {folder}\nYour total snapshot size exceeds the limit of 300.0 MB.\n"
+        "Please see http://aka.ms/aml-largefiles on how to work with large files.\n"
+    )
+
+
+def test_automl_config_has_an_empty_folder_as_its_path(azure, cloud, bank_small_csv, tmp_path, monkeypatch):
+    """AutoMLConfig(path=None) means the current folder: the SDK writes a .azureml folder into it when the run
+    is submitted, and an AutoMLStep uploads it as the step's snapshot. opml passes an empty folder it owns."""
+    dashboard = tmp_path / "dashboard"
+    dashboard.mkdir()
+    (dashboard / "secrets.env").write_text("AZURE_CLIENT_SECRET=not-for-upload\n")
+    monkeypatch.chdir(dashboard)
+    submit_automl(azure, bank_small_csv)
+    path = Path(cloud.last_call("Experiment.submit")["config"].settings["path"])
+    assert path.is_dir() and path != dashboard and not [p for p in path.rglob("*") if p.is_file()]
+    assert [p.name for p in dashboard.iterdir()] == ["secrets.env"]
 
 
 def test_more_iterations_than_azure_allows_are_refused_before_submitting(azure, cloud, bank_small_csv):

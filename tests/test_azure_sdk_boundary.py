@@ -61,6 +61,8 @@ def instance_attributes(cls) -> str:
             "updated_time description error compute_type",
         ),
         ("PublishedPipeline", "id name description version status endpoint"),
+        ("ScriptRunConfig", "source_directory command run_config"),
+        ("RunConfiguration", "environment_variables environment target"),
         ("Schedule", "id name pipeline_id status"),
     ],
 )
@@ -69,6 +71,41 @@ def test_attributes_opml_reads_exist_on_the_real_classes(real_sdk, attribute, na
     source = instance_attributes(real_class)
     missing = [n for n in names.split() if not hasattr(real_class, n) and f"self.{n} =" not in source]
     assert missing == []
+
+
+def test_a_script_run_submits_the_environment_variables_of_its_run_config(tmp_path):
+    """ScriptRunConfig takes no environment variables; its RunConfiguration's ``environment_variables`` are what
+    Experiment.submit sends (``get_run_config_from_script_run`` copies the run config it submits)."""
+    from azureml.core import ScriptRunConfig
+    from azureml.core.runconfig import _serialize_to_dict
+    from azureml.core.script_run_config import get_run_config_from_script_run
+
+    config = ScriptRunConfig(source_directory=str(tmp_path), command=["python", "-c", "pass"])
+    config.run_config.environment_variables.update({"API_TOKEN": "s3cret-value"})
+    submitted = get_run_config_from_script_run(config)
+    assert _serialize_to_dict(submitted)["environmentVariables"] == {"API_TOKEN": "s3cret-value"}
+
+
+def test_automl_config_keeps_its_path(tmp_path):
+    """AutoMLConfig's ``path`` (None: the current folder) is where the SDK writes .azureml at submit and what an
+    AutoMLStep uploads as its snapshot (``user_settings["path"]``)."""
+    from azureml.train.automl import AutoMLConfig
+
+    assert AutoMLConfig(task="classification", label_column_name="y").user_settings["path"] is None
+    config = AutoMLConfig(task="classification", label_column_name="y", path=str(tmp_path))
+    assert config.user_settings["path"] == str(tmp_path)
+
+
+def test_the_dataset_factories_are_where_opml_reaches_them(real_sdk):
+    """opml reaches the factories through Dataset (``Dataset.Tabular``, ``Dataset.File``); their fakes' signatures
+    are checked against these classes (RETURNED_SIGNATURES). get_all's answer is the SDK's _DatasetDict, which the
+    fake returns too."""
+    from azureml.data import FileDataset, TabularDataset
+    from azureml.data.dataset_factory import FileDatasetFactory, TabularDatasetFactory
+
+    assert real_sdk.Dataset.Tabular is TabularDatasetFactory and real_sdk.Dataset.File is FileDatasetFactory
+    assert real_sdk.TabularDataset is TabularDataset and not issubclass(FileDataset, TabularDataset)
+    assert "_DatasetDict(" in inspect.getsource(real_sdk.Dataset.get_all)
 
 
 def test_the_sdk_surface_is_complete():

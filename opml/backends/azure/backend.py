@@ -63,8 +63,8 @@ class AzureMLBackend(Backend):
         self.config_path = Path(config).expanduser()
         self.coordinates = read_config(self.config_path)
         self.sdk = sdk or load_sdk()
-        self.auth = auth if auth is not None else make_auth(self.sdk)
-        try:
+        try:  # building the credential can fail too (AzureCliAuthentication without azure-cli, say)
+            self.auth = auth if auth is not None else make_auth(self.sdk)
             self.ws = self.sdk.Workspace.from_config(path=str(self.config_path), auth=self.auth)
         except Exception as exc:
             raise translate(exc) from exc

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.convert import EPOCH, parse_time
-from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart
 from opml.backends.base import DatasetSource
 from opml.entities import Dataset, DatasetProfile
@@ -45,12 +45,17 @@ class AzureDatasets(AzurePart):
         )
 
     def tabular(self, name: str, version: int | None = None) -> Any:
-        """The SDK's TabularDataset of one version (the latest when None). Raises NotFound."""
+        """The SDK's TabularDataset of one version (the latest when None). Raises NotFound when Azure has no
+        such dataset, or only a file dataset of that name (other failures as ``translate`` says)."""
         check_name(name, "dataset")
+        what = f"no dataset {name}" + (f" version {version}" if version else "")
         try:
-            return self.sdk.Dataset.get_by_name(self.ws, name, version="latest" if version is None else version)
+            found = self.sdk.Dataset.get_by_name(self.ws, name, version="latest" if version is None else version)
         except Exception as exc:
-            raise NotFound(f"no dataset {name}" + (f" version {version}" if version else "") + f" ({exc})") from None
+            raise lookup_failed(exc, what) from exc
+        if not isinstance(found, self.sdk.TabularDataset):
+            raise NotFound(f"{what}: {name} is a {type(found).__name__} in Azure ML, and opml's datasets are tables")
+        return found
 
     def register(
         self,
@@ -80,11 +85,15 @@ class AzureDatasets(AzurePart):
         else:
             datastore = self.sdk.Datastore.get_default(self.ws)
             target = f"opml/datasets/{name}/{sha256[:16]}"
-            with tempfile.TemporaryDirectory() as folder:
+            with tempfile.TemporaryDirectory() as folder:  # a folder holding just this file, uploaded whole
                 local = Path(folder) / (Path(filename or str(label)).name or "data.csv")
                 local.write_bytes(content)
-                datastore.upload_files(files=[str(local)], target_path=target, overwrite=True, show_progress=False)
-                path = [(datastore, f"{target}/{local.name}")]
+                # Datastore.upload_files is deprecated: Dataset.File.upload_directory uploads, then the table is
+                # read from the uploaded path (what it returns is an unregistered FileDataset of the folder).
+                self.sdk.Dataset.File.upload_directory(
+                    src_dir=folder, target=(datastore, target), overwrite=True, show_progress=False
+                )
+            path = [(datastore, f"{target}/{local.name}")]
             tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=path, separator=fmt.delimiter)
         source_label = (lineage or f"upload:{filename}") if isinstance(source, bytes) else label
         bookkeeping = {
@@ -107,12 +116,28 @@ class AzureDatasets(AzurePart):
         self.state.save_profile(name, version, profile_frame(frame))
         return self.to_dataset(registered)
 
+    def latest_tabular(self) -> dict[str, Any]:
+        """The latest version of every registered tabular dataset, by name.
+
+        Dataset.get_all answers a lazy mapping (the SDK's _DatasetDict) of every registered dataset, file
+        datasets included, each loaded when read; one that does not load is None to it, and reading it raises
+        KeyError (so does ``.values()``). Its keys are read with ``for``: ``list()`` and ``sorted()`` ask its
+        length first, which lists everything and leaves the key iterator empty.
+        """
+        registered = self.sdk.Dataset.get_all(self.ws)
+        found = {}
+        for name in registered:
+            dataset = registered.get(name)  # None: Azure lists it but it does not load
+            if isinstance(dataset, self.sdk.TabularDataset):
+                found[name] = dataset
+        return found
+
     def list_latest(self) -> list[Dataset]:
-        datasets = [self.to_dataset(d) for d in self.sdk.Dataset.get_all(self.ws).values()]
+        datasets = [self.to_dataset(d) for d in self.latest_tabular().values()]
         return sorted(datasets, key=lambda d: d.created_at, reverse=True)
 
     def _versions_if_any(self, name: str) -> list[Dataset]:
-        if name not in self.sdk.Dataset.get_all(self.ws):
+        if not isinstance(self.sdk.Dataset.get_all(self.ws).get(name), self.sdk.TabularDataset):
             return []
         return self.list_versions(name)
 

@@ -2,53 +2,167 @@
 
 The SDK raises a handful of exception classes (``UserErrorException``,
 ``WebserviceException``, ``ComputeTargetException``, ``ProjectSystemException``,
-``AuthenticationException``, ...) whose meaning is in the message or the HTTP
-status inside it; the dashboard needs to know which of opml's errors it is.
+``AuthenticationException``, ...) whose meaning is in the HTTP status of the failed
+request (``ServiceException.status_code``, an msrest ``HttpOperationError``'s
+``response``), in Azure's error codes (an ``AzureMLException``'s ``UserError >
+BadArgument > ArgumentInvalid``), in the class's name or in the message; the dashboard
+needs to know which of opml's errors it is.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from opml.errors import AlreadyExists, BackendUnavailable, Conflict, NotFound, OpmlError, Unauthorized
+from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, OpmlError, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# (pattern in the class name or message, opml error, what the user can do)
-_RULES: tuple[tuple[re.Pattern, type[OpmlError], str], ...] = (
-    (
-        re.compile(r"Authentication|AADSTS|expired|InvalidAuthenticationToken|az login|credential", re.I),
-        Unauthorized,
-        "sign in again (az login), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+
+@dataclass(frozen=True)
+class _Rule:
+    error: type[OpmlError]
+    advice: str  # what the user can do, shown after Azure's message
+    statuses: tuple[int, ...] = ()  # HTTP statuses of a request Azure refused
+    kinds: str = ""  # pattern in the exception's class names and Azure's error codes
+    words: str = ""  # pattern in the message
+
+    def matches(self, kinds: str, message: str) -> bool:
+        return any(
+            pattern and re.search(pattern, text, re.I) for pattern, text in ((self.kinds, kinds), (self.words, message))
+        )
+
+
+SIGN_IN = "sign in again (az login), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
+
+# An HTTP status, when the exception carries one, decides alone (the first rule listing it). Otherwise the
+# first rule whose kinds or words match decides, so the order matters: the narrower rules come first.
+_RULES: tuple[_Rule, ...] = (
+    _Rule(  # AzureCliAuthentication without azure-cli in this Python environment: `az login` would not help
+        BackendUnavailable,
+        "install azure-cli 2.30 or later in the Python environment opml runs in, or sign in with a service "
+        "principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)",
+        words=r"azure-cli package is not installed|requires azure-cli",
     ),
-    (
-        re.compile(r"AuthorizationFailed|Forbidden|\b403\b|does not have authorization|permission", re.I),
+    _Rule(  # a request that never reached Azure (a token request included) is not an expired sign-in
+        BackendUnavailable,
+        "check this machine's connection to Azure (network, proxy, firewall) and try again",
+        kinds=r"ClientRequestError|ConnectionError|ConnectTimeout|ReadTimeout|\bTimeoutError",
+        words=r"Max retries exceeded|Failed to establish a new connection|Name or service not known|"
+        r"Temporary failure in name resolution|getaddrinfo failed|Connection (aborted|refused|reset)",
+    ),
+    _Rule(
+        BackendUnavailable,
+        "Azure ML is busy or failing; try again in a few minutes",
+        statuses=(429, 500, 502, 503, 504),
+    ),
+    _Rule(  # before not-found: "column 'y' not found in the training data" is about the user's input
+        InvalidInput,
+        "",
+        statuses=(400,),
+        kinds=r"ConfigException|ValidationException|ArgumentException|RunConfigurationException|BadArgument|"
+        r"ValidationError|ArgumentInvalid|BlankOrEmpty|OutOfRange|Malformed|ConflictingSettings",
+        words=r"Invalid (value|argument)|is not a valid",
+    ),
+    _Rule(
+        Unauthorized,
+        SIGN_IN,
+        statuses=(401,),
+        kinds=r"Authentication|TokenExpired",
+        words=r"AADSTS|expired|InvalidAuthenticationToken|az login|\b401\b|Unauthorized",
+    ),
+    _Rule(
         Unauthorized,
         "ask the workspace owner for a role that allows this (e.g. AzureML Data Scientist)",
+        statuses=(403,),
+        kinds=r"Authorization",
+        words=r"AuthorizationFailed|Forbidden|\b403\b|does not have authorization|permission|"
+        r"(don't|do not) have access",
     ),
-    (
-        re.compile(r"quota|QuotaExceeded|exceeds the limit|OperationNotAllowed", re.I),
+    _Rule(  # before quota: "Your total snapshot size exceeds the limit of 300.0 MB" is not about the subscription
+        InvalidInput,
+        "a run uploads its working folder (cwd) as its snapshot: choose a smaller folder, or list what to leave "
+        "out in an .amlignore file there",
+        kinds=r"SnapshotException",
+    ),
+    _Rule(
         Conflict,
         "request a quota increase in the Azure portal or use a smaller VM size / fewer nodes",
+        words=r"quota|exceeds the limit|OperationNotAllowed",
     ),
-    (re.compile(r"already exists|Conflict|\b409\b", re.I), AlreadyExists, ""),
-    (re.compile(r"not ?found|does not exist|No such|\b404\b|ResourceNotFound|could not be found", re.I), NotFound, ""),
+    _Rule(AlreadyExists, "", statuses=(409,), words=r"already exists|Conflict|\b409\b"),
+    _Rule(
+        NotFound,
+        "",
+        statuses=(404,),
+        kinds=r"NotFound",
+        words=r"not ?found|does not exist|No such|\b404\b|could not be found|Cannot find",
+    ),
 )
+
+
+def _status(exc: Exception) -> int | None:
+    """The HTTP status of the failed request: ``ServiceException``/``WebserviceException.status_code``, an
+    msrest ``HttpOperationError``'s or a requests ``HTTPError``'s ``response.status_code``."""
+    for value in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None)):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _kinds(exc: Exception) -> str:
+    """The exception's class names and, for an ``AzureMLException``, Azure's error codes (outermost first)."""
+    names = [cls.__name__ for cls in type(exc).__mro__ if cls not in (Exception, BaseException, object)]
+    serialize = getattr(exc, "_serialize_json", None)
+    try:
+        error = json.loads(serialize())["error"] if callable(serialize) else None
+    except Exception:  # an exception class that only looks like AzureMLException
+        error = None
+    while isinstance(error, dict):
+        names.append(str(error.get("code") or ""))
+        error = error.get("inner_error")
+    return " ".join(names)
+
+
+def _message(exc: Exception) -> str:
+    """Azure's message. ``message`` first: some SDK classes' ``str()`` is a multi-line report (and a
+    ``ServiceException`` without details even fails to print)."""
+    message = getattr(exc, "message", None)
+    if not isinstance(message, str) or not message.strip():
+        try:
+            message = str(exc)
+        except Exception:
+            message = ""
+    lines = [line.rstrip() for line in message.splitlines() if line.strip("= \t")]  # the SDK frames some in ====
+    return "\n".join(lines).strip() or type(exc).__name__
 
 
 def translate(exc: Exception) -> OpmlError:
     """The opml error for an exception the SDK raised; BackendUnavailable when nothing more specific fits."""
     if isinstance(exc, OpmlError):
         return exc
-    message = str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
-    text = f"{type(exc).__name__}: {message}"
-    for pattern, error, advice in _RULES:
-        if pattern.search(text):
-            return error(f"Azure ML: {message}" + (f" ({advice})" if advice else ""))
-    return BackendUnavailable(f"Azure ML: {message}")
+    message, status, kinds = _message(exc), _status(exc), _kinds(exc)
+    rule = next((r for r in _RULES if status in r.statuses), None) or next(
+        (r for r in _RULES if r.matches(kinds, message)), None
+    )
+    if rule is None:
+        return BackendUnavailable(f"Azure ML: {message}")
+    return rule.error(f"Azure ML: {message}" + (f" ({rule.advice})" if rule.advice else ""))
+
+
+def lookup_failed(exc: Exception, what: str) -> OpmlError:
+    """The error of a failed lookup of ``what`` ("no run X"): NotFound only when Azure says so; an expired
+    sign-in, a missing role, a network failure or a bad argument stay what they are."""
+    error = translate(exc)
+    if isinstance(error, NotFound):
+        return NotFound(f"{what} ({error})")
+    return error
 
 
 def azure_errors(method: F) -> F:

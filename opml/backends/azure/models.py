@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from opml.backends.azure.convert import to_model
-from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
 from opml.entities import COMPLETED, AliasChange, Model
-from opml.errors import BackendUnavailable, Conflict, NotFound
+from opml.errors import BackendUnavailable, Conflict
 from opml.files import make_private_dir
 
 MODEL_FILE = "outputs/model.pkl"
@@ -56,11 +56,12 @@ class AzureModels(AzurePart):
         return sorted(models, key=lambda m: (m.created_at, m.version), reverse=True)
 
     def sdk_model(self, name: str, version: int | None = None) -> Any:
-        """The SDK's Model (latest version when None). Raises NotFound."""
+        """The SDK's Model (latest version when None). Raises NotFound when Azure has no such model (other
+        failures as ``translate`` says)."""
         try:
             return self.sdk.Model(self.ws, name=name, version=version)
         except Exception as exc:
-            raise NotFound(f"no model {name}" + (f" version {version}" if version else "") + f" ({exc})") from None
+            raise lookup_failed(exc, f"no model {name}" + (f" version {version}" if version else "")) from exc
 
     def get(self, name: str, version: int | None = None) -> Model:
         return self._with_aliases(to_model(self.sdk_model(name, version)))

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.convert import parse_time, submitted_now, to_published
 from opml.backends.azure.datasets import AzureDatasets
-from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.pipeline_steps import build_steps
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace
 from opml.entities import ACTIVE, Pipeline, PublishedPipeline, Run
-from opml.errors import Conflict, InvalidInput, NotFound
+from opml.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
     from opml.backends.base import Backend
@@ -104,11 +104,12 @@ class AzurePipelines(AzurePart):
         return to_published(published, pipeline_id=pipeline.id, created_at=created)
 
     def sdk_published(self, published_id: str) -> Any:
-        """The SDK's PublishedPipeline. Raises NotFound."""
+        """The SDK's PublishedPipeline. Raises NotFound when Azure has no such pipeline (other failures as
+        ``translate`` says)."""
         try:
             return self.sdk.PublishedPipeline.get(self.ws, published_id)
         except Exception as exc:
-            raise NotFound(f"no published pipeline {published_id} ({exc})") from None
+            raise lookup_failed(exc, f"no published pipeline {published_id}") from exc
 
     def _to_published(self, published: Any) -> PublishedPipeline:
         known = self.state.published(published.id)

@@ -11,10 +11,11 @@ from typing import Any
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.convert import opml_status, parse_time, submitted_now, to_run
 from opml.backends.azure.datasets import AzureDatasets
-from opml.backends.azure.errors import translate_methods
+from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
-from opml.entities import TERMINAL_STATUSES, Run
+from opml.entities import TERMINAL_STATUSES, Run, masked_params
 from opml.errors import Conflict, InvalidInput, NotFound
+from opml.files import make_private_dir
 from opml.settings import get_settings
 
 
@@ -34,13 +35,13 @@ class AzureRuns(AzurePart):
         self.datasets, self.computes = datasets, computes
 
     def sdk_run(self, run_id: str) -> Any:
-        """The SDK's Run. Raises NotFound."""
+        """The SDK's Run. Raises NotFound when Azure has no such run (other failures as ``translate`` says)."""
         if not isinstance(run_id, str) or not run_id.strip():
             raise NotFound("no run with an empty id")
         try:
             return self.sdk.Run.get(self.ws, run_id)
         except Exception as exc:
-            raise NotFound(f"no run {run_id} ({exc})") from None
+            raise lookup_failed(exc, f"no run {run_id}") from exc
 
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
@@ -93,16 +94,28 @@ class AzureRuns(AzurePart):
             config = self.automl_config(params, target)
         else:
             config = self.sdk.ScriptRunConfig(
-                source_directory=params.get("cwd", "."),
+                # The source directory is uploaded as the run's snapshot and is its working folder on the
+                # compute. The user's cwd is their choice; without one, an empty folder (as a local run starts
+                # in its empty output folder): the dashboard's own working folder may hold anything.
+                source_directory=params.get("cwd") or self.empty_snapshot_folder(),
                 command=params["command"],
                 compute_target=target,
                 environment=self.environment(),
             )
-        run_tags = {**tags, "opml_params": json.dumps(params), **submitted_now()}
+            # ScriptRunConfig takes no environment variables: its RunConfiguration does, for this run only.
+            config.run_config.environment_variables.update(params.get("env") or {})
+        # The tag keeps the params for the dashboard; env values (tokens, passwords) stay out of it.
+        run_tags = {**tags, "opml_params": json.dumps(masked_params(params)), **submitted_now()}
         run = self.sdk.Experiment(self.ws, experiment).submit(config, tags=run_tags)
         if display_name:
             run.display_name = display_name
         return self.to_run(run)
+
+    def empty_snapshot_folder(self) -> str:
+        """An empty folder opml owns, for runs whose snapshot needs no files: Azure uploads a run's source
+        directory (AutoMLConfig's ``path``, the current folder when None) as its snapshot, and an AutoML
+        submission writes a ``.azureml`` folder into it."""
+        return str(make_private_dir(self.state.folder / "empty_snapshot"))
 
     def environment(self) -> Any:
         """The curated Azure ML environment opml's runs and steps use (``OPML_AZURE_ENVIRONMENT``)."""
@@ -120,6 +133,7 @@ class AzureRuns(AzurePart):
             training_data = self.datasets.tabular(params["dataset"], params.get("dataset_version"))
         arguments: dict[str, Any] = {
             "task": params["task"],
+            "path": self.empty_snapshot_folder(),  # None would be the dashboard's working folder
             "primary_metric": params["primary_metric"],
             "compute_target": compute_target,
             "training_data": training_data,

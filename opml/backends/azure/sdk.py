@@ -22,6 +22,7 @@ class AzureSDK:
     Run: Any
     Model: Any
     Dataset: Any
+    TabularDataset: Any
     Datastore: Any
     Environment: Any
     ScriptRunConfig: Any
@@ -55,6 +56,7 @@ REAL_CLASSES: dict[str, tuple[str, str]] = {
     "Run": ("azureml.core", "Run"),
     "Model": ("azureml.core", "Model"),
     "Dataset": ("azureml.core", "Dataset"),
+    "TabularDataset": ("azureml.data", "TabularDataset"),
     "Datastore": ("azureml.core", "Datastore"),
     "Environment": ("azureml.core", "Environment"),
     "ScriptRunConfig": ("azureml.core", "ScriptRunConfig"),
