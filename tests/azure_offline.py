@@ -14,7 +14,7 @@ refuses. Where the real classes work without Azure, tests use them instead:
   ``Dataset.get_by_name``, ``Datastore.get_default`` and ``Environment.get`` return real objects built
   as the SDK builds them from Azure's answers.
 
-``no_internet`` (a fixture) makes any name lookup or connection other than loopback fail the test.
+``no_internet`` (a fixture) checks that the session's loopback guard is on: nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -31,28 +31,14 @@ from typing import Any
 import pytest
 
 from opml.backends.azure.sdk import AzureSDK, load_sdk
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from tests import loopback_guard
 
 
 @pytest.fixture
 def no_internet(monkeypatch):
-    """Name lookups and connections to anything but loopback raise (and so fail the test)."""
-    resolve, connect = socket.getaddrinfo, socket.socket.connect
-
-    def guarded_resolve(host, *args, **kwargs):
-        if host not in LOOPBACK:
-            raise OSError(f"test refused a name lookup of {host!r}: tests stay on loopback")
-        return resolve(host, *args, **kwargs)
-
-    def guarded_connect(sock, address):
-        if isinstance(address, tuple) and address[0] not in LOOPBACK:
-            raise OSError(f"test refused a connection to {address!r}: tests stay on loopback")
-        return connect(sock, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded_resolve)
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    # The SDK fetches the list of Azure clouds from ARM unless told which cloud it is in.
+    """The session's loopback guard (``tests/loopback_guard.py``) is on, and the SDK is told which Azure cloud
+    it is in (it would fetch the list of clouds from ARM otherwise)."""
+    assert socket.getaddrinfo is loopback_guard._guarded_getaddrinfo, "tests/conftest.py installs the guard"
     monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "AzureCloud")
 
 

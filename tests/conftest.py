@@ -15,8 +15,13 @@ import pytest
 
 from opml.backends.local import LocalBackend
 from opml.settings import get_settings
-from tests import reference_data
+from tests import loopback_guard, reference_data
 from tests.helpers import free_port
+
+# Tests stay on loopback (tests/loopback_guard.py), for the whole session. The Azure ML SDK, which the Azure
+# tests use offline, reads HBI_WORKSPACE_JOB when imported: "true" turns off most of its usage telemetry.
+os.environ.setdefault("HBI_WORKSPACE_JOB", "true")
+loopback_guard.install()
 
 pytest_plugins = ["tests.azure_fixtures"]
 pytest.register_assert_rewrite("tests.contract")  # its modules hold the contract's asserts

@@ -14,6 +14,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from tests.loopback_guard import allow_internet
+
 REPO = Path(__file__).resolve().parent.parent
 VARIABLE = "OPML_BANK_CSV"
 SHARED = REPO.parent / "shared" / "data" / "bankmarketing_train.csv"
@@ -48,7 +50,7 @@ def _download(target: Path, *, timeout: float) -> None:
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as handle:
         partial = Path(handle.name)
         try:
-            with urllib.request.urlopen(URL, timeout=timeout) as response:
+            with allow_internet(), urllib.request.urlopen(URL, timeout=timeout) as response:
                 handle.write(response.read(PUBLISHED_SIZE + 1))
         except OSError:
             partial.unlink(missing_ok=True)
