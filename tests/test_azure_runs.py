@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from opml.entities import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, FINALIZING, PREPARING, QUEUED, RUNNING
+from opml.errors import Conflict
 from opml.leaderboard import leaderboard
 from tests.azure_fakes import FakeScriptRunConfig, make_fake_sdk
 from tests.azure_fixtures import submit_automl
@@ -56,6 +59,19 @@ def test_submit_and_cancel_show_azures_answer_not_the_objects_snapshot(azure, cl
     assert azure.cancel_run(run.id).status == CANCEL_REQUESTED
     cloud.execute_pending()
     assert azure.get_run(run.id).status == CANCELED
+
+
+def test_a_running_automl_run_has_no_model_to_register_even_with_finished_children(azure, cloud, bank_small_csv):
+    """On Azure an AutoML run's children finish while it still runs: the model of a run is its best child once
+    the run has completed (as locally), not the best so far."""
+    run = submit_automl(azure, bank_small_csv)
+    tick_until(cloud, azure, run.id, RUNNING)
+    running = azure.get_run(run.id)
+    assert running.progress["best_child_id"] and running.status == RUNNING
+    with pytest.raises(Conflict, match="no completed model"):
+        azure.register_model(name="bank-model", run_id=run.id)
+    tick_until(cloud, azure, run.id, COMPLETED)
+    assert azure.register_model(name="bank-model", run_id=run.id).version == 1
 
 
 def test_failed_children_are_iterations_that_failed(azure, cloud, azure_executor, bank_small_csv):
