@@ -1,16 +1,27 @@
 """Azure ML runs over the SDK fakes, as Azure has them: states that change one tick at a time
-(``FakeCloud.execute_pending``) and ``Run`` objects that are snapshots until refreshed."""
+(``FakeCloud.execute_pending``), ``Run`` objects that are snapshots until refreshed, and listings that convert
+only the runs they return."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from opml.backends.azure.convert import EPOCH
 from opml.entities import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, FINALIZING, PREPARING, QUEUED, RUNNING
 from opml.errors import Conflict
 from opml.leaderboard import leaderboard
-from tests.azure_fakes import FakeScriptRunConfig, make_fake_sdk
-from tests.azure_fixtures import submit_automl
+from tests.azure_fakes import FakeRun, FakeScriptRunConfig, make_fake_sdk
+from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
 from tests.contract import python_command
+
+A_MONTH_AGO = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+
+
+def conversions(cloud) -> int:
+    """Runs opml converted: each asks Azure for the run's details once."""
+    return sum(1 for call, _ in cloud.calls if call == "Run.get_details")
 
 
 def tick_until(cloud, azure, run_id, status, ticks=20):
@@ -84,3 +95,103 @@ def test_failed_children_are_iterations_that_failed(azure, cloud, azure_executor
     assert (failed["iteration"], failed["status"], failed["accuracy"]) == (1, FAILED, None)
     assert "out of memory" in failed["error"]
     assert rows[0]["best"] and rows[0]["status"] == COMPLETED
+
+
+# -- finding 10: listing converts only what it returns, newest created first --------------------
+
+
+def add_finished_runs(cloud, experiment: str, count: int, *, created: datetime) -> list[FakeRun]:
+    """Runs Azure holds (made there, not by opml), one a second from ``created``, each run and finished."""
+    runs = []
+    for index in range(count):
+        run = FakeRun(cloud, experiment, None, run_id=f"{experiment}_{index}")
+        moment = created + timedelta(seconds=index)
+        run._created = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        run._status = "Completed"
+        run._details.update(startTimeUtc=moment.isoformat(), endTimeUtc=(moment + timedelta(minutes=1)).isoformat())
+        cloud.runs[run.id] = run
+        runs.append(run)
+    cloud.experiments.add(experiment)
+    return runs
+
+
+def test_listing_20_runs_of_5000_converts_20(azure, cloud):
+    """Each conversion asks Azure for the run's details (an AutoML run also for its children and metrics):
+    listing converts only the runs it returns."""
+    runs = add_finished_runs(cloud, "big", 5000, created=A_MONTH_AGO)
+    before = conversions(cloud)
+    listed = azure.list_runs(experiment="big", limit=20)
+    assert [run.id for run in listed] == [run.id for run in reversed(runs[-20:])]
+    assert conversions(cloud) - before == 20
+
+
+def test_runs_are_newest_created_first_across_experiments_whatever_order_azure_lists_them(azure, cloud):
+    """Azure lists by start time, newest first; runs that started in another order than they were created, or
+    have not started, are still listed by when they were created, across experiments."""
+    base = A_MONTH_AGO
+    a_runs = add_finished_runs(cloud, "a", 3, created=base)
+    b_runs = add_finished_runs(cloud, "b", 3, created=base + timedelta(seconds=10))
+    a_runs[0]._details["startTimeUtc"] = (base + timedelta(hours=1)).isoformat()  # the oldest started last
+    newest = [*reversed(b_runs), *reversed(a_runs)]
+    assert [run.id for run in azure.list_runs(limit=6)] == [run.id for run in newest]
+    assert [run.id for run in azure.list_runs(limit=4)] == [run.id for run in newest[:4]]
+    assert [run.created_at for run in azure.list_runs(experiment="a")] == [
+        base + timedelta(seconds=second) for second in (2, 1, 0)
+    ]
+
+
+def test_a_queued_run_started_outside_opml_is_the_newest_with_its_creation_time(azure, cloud, pipeline_published):
+    """A run Azure started (a schedule, a REST call, the studio) has no opml tag: it is dated by Azure's creation
+    time, not the epoch, and listed first while it waits (it has no start time yet)."""
+    add_finished_runs(cloud, "bank-rest", 3, created=A_MONTH_AGO)
+    sdk = make_fake_sdk(cloud)
+    workspace = sdk.Workspace("sub-1", "rg-1", "ws-1")
+    queued = sdk.PublishedPipeline.get(workspace, pipeline_published.id).submit(workspace, "bank-rest")
+    listed = azure.list_runs(experiment="bank-rest", limit=1)
+    assert [run.id for run in listed] == [queued.id]
+    assert listed[0].created_at > datetime.now(UTC) - timedelta(minutes=5) and listed[0].created_at != EPOCH
+    assert azure.get_run(queued.id).created_at == listed[0].created_at
+
+
+@pytest.fixture
+def pipeline_published(azure, bank_small_csv):
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    pipeline = azure.create_pipeline(name="bank-train", steps=PIPELINE_STEPS, parameters={"dataset": "bank"})
+    return azure.publish_pipeline(pipeline.id, name="Bankmarketing Train")
+
+
+def test_children_are_listed_newest_first_and_converted_only_when_shown(azure, cloud, azure_executor, bank_small_csv):
+    run = submit_automl(azure, bank_small_csv)
+    azure.wait_for_run(run.id, timeout=30)
+    before = conversions(cloud)
+    children = azure.list_runs(parent_id=run.id, limit=2)
+    assert len(children) == 2 and children[0].created_at >= children[1].created_at
+    assert conversions(cloud) - before == 2
+
+
+def test_azure_lists_by_start_time_and_keeps_the_creation_time_in_the_run_object():
+    """What the listing relies on, in the installed SDK: Experiment.get_runs asks for "StartTimeUtc desc", 500 runs a
+    request; get_details() (RunDetailsDto) has no creation time; a Run keeps the RunDto it came with as
+    ``_run_dto``, the DTO's fields by name (``ClientBase.dto_to_dictionary``), ``created_utc`` as ISO 8601 text."""
+    import inspect
+    from types import SimpleNamespace
+
+    from azureml._restclient import experiment_client
+    from azureml._restclient._odata.constants import ORDER_BY_STARTTIME_EXPRESSION
+    from azureml._restclient.clientbase import ClientBase
+    from azureml._restclient.constants import DEFAULT_PAGE_SIZE
+    from azureml._restclient.models.run_details_dto import RunDetailsDto
+    from azureml._restclient.models.run_dto import RunDto
+    from azureml.core import Run
+
+    from opml.backends.azure.convert import created_time
+
+    assert ORDER_BY_STARTTIME_EXPRESSION == "StartTimeUtc desc" and DEFAULT_PAGE_SIZE == 500
+    assert "else [ORDER_BY_STARTTIME_EXPRESSION]" in inspect.getsource(experiment_client.ExperimentClient.get_runs)
+    assert "created_utc" in RunDto._attribute_map and "created_utc" not in RunDetailsDto._attribute_map
+    assert "dto_to_dictionary" in inspect.getsource(Run._run_dto.fget)
+    dto = RunDto.deserialize({"runId": "r1", "createdUtc": "2026-11-30T12:00:01.123456Z", "status": "NotStarted"})
+    as_a_run_keeps_it = ClientBase.dto_to_dictionary(dto)
+    assert as_a_run_keeps_it["created_utc"] == "2026-11-30T12:00:01.123456Z"
+    created = created_time(SimpleNamespace(_run_dto=as_a_run_keeps_it))
+    assert created == datetime(2026, 11, 30, 12, 0, 1, 123456, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import opml_status, parse_time, submitted_now, to_run
+from opml.backends.azure.convert import EPOCH, created_time, opml_status, parse_time, submitted_now, to_run
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
@@ -148,21 +148,24 @@ class AzureRuns(AzurePart):
     def list(
         self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
     ) -> list[Run]:
+        """Newest created first, across experiments. Azure lists runs 500 to a request, newest started first (a
+        run still waiting has no start time): they are ordered here by the creation time each listed run carries,
+        and only the ``limit`` returned are converted (each conversion asks Azure for the run's details, and for
+        an AutoML run its children and metrics)."""
         if parent_id is not None:
             parent = self.sdk_run(parent_id)
             runs = list(parent.get_children())
             if parent.type == "automl":  # its trials only, as AutoMLRun lists them (not the _setup child)
                 runs = [run for run in runs if is_automl_trial(run)]
+            if experiment:
+                runs = [run for run in runs if run.experiment.name == experiment]
         else:
             names = [experiment] if experiment else [e.name for e in self.sdk.Experiment.list(self.ws)]
             runs = []
             for name in names:
                 runs.extend(self.sdk.Experiment(self.ws, name).get_runs(include_children=not top_level_only))
-        converted = [self.to_run(run) for run in runs]
-        if experiment and parent_id is not None:
-            converted = [run for run in converted if run.experiment == experiment]
-        converted.sort(key=lambda run: run.created_at, reverse=True)
-        return converted[:limit]
+        runs.sort(key=lambda run: created_time(run) or EPOCH, reverse=True)
+        return [self.to_run(run) for run in runs[:limit]]
 
     def cancel(self, run_id: str) -> Run:
         run = self.sdk_run(run_id)
