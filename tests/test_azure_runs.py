@@ -1,22 +1,33 @@
 """Azure ML runs over the SDK fakes, as Azure has them: states that change one tick at a time
-(``FakeCloud.execute_pending``), ``Run`` objects that are snapshots until refreshed, and listings that convert
-only the runs they return."""
+(``FakeCloud.execute_pending``), ``Run`` objects that are snapshots until refreshed, listings that convert
+only the runs they return, and the AutoML limits Azure adds to opml's settings (opml's arguments checked by the
+real ``AutoMLConfig``)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from opml.backends.azure.convert import EPOCH
 from opml.entities import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, FINALIZING, PREPARING, QUEUED, RUNNING
-from opml.errors import Conflict
+from opml.errors import Conflict, InvalidInput
 from opml.leaderboard import leaderboard
 from tests.azure_fakes import FakeRun, FakeScriptRunConfig, make_fake_sdk
 from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
 from tests.contract import python_command
 
+REPO = Path(__file__).resolve().parents[1]
 A_MONTH_AGO = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+
+
+def submitted(cloud) -> list[dict]:
+    return [arguments for call, arguments in cloud.calls if call == "Experiment.submit"]
 
 
 def conversions(cloud) -> int:
@@ -195,3 +206,187 @@ def test_azure_lists_by_start_time_and_keeps_the_creation_time_in_the_run_object
     assert as_a_run_keeps_it["created_utc"] == "2026-11-30T12:00:01.123456Z"
     created = created_time(SimpleNamespace(_run_dto=as_a_run_keeps_it))
     assert created == datetime(2026, 11, 30, 12, 0, 1, 123456, tzinfo=UTC)
+
+
+# -- finding 9: Azure's AutoML limits ----------------------------------------------------------------
+
+
+def test_a_timeout_under_azures_15_minutes_is_refused_before_anything_is_submitted(azure, cloud, bank_small_csv):
+    """Azure's AutoML refuses less than 15 minutes; opml used to raise it to 15 silently while the page and the
+    run's settings said 5."""
+    with pytest.raises(InvalidInput, match="Azure ML's minimum is 15 minutes"):
+        submit_automl(azure, bank_small_csv, experiment_timeout_minutes=5)
+    with pytest.raises(InvalidInput, match="whole minutes"):
+        submit_automl(azure, bank_small_csv, experiment_timeout_minutes=20.5)
+    steps = [{**PIPELINE_STEPS[0], "settings": {**PIPELINE_STEPS[0]["settings"], "experiment_timeout_minutes": 5}}]
+    pipeline = azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank"})
+    with pytest.raises(InvalidInput, match="Azure ML's minimum is 15 minutes"):
+        azure.run_pipeline(pipeline.id, experiment="short")
+    assert submitted(cloud) == []
+    assert submit_automl(azure, bank_small_csv, experiment_timeout_minutes=15).status == QUEUED
+    assert submitted(cloud)[-1]["config"].settings["experiment_timeout_hours"] == 0.25
+
+
+def test_the_backend_says_what_its_automl_takes(azure):
+    from opml.backends.local import LocalBackend
+
+    azure_limits, local_limits = azure.automl_limits, LocalBackend.automl_limits
+    assert (azure_limits.min_timeout_minutes, azure_limits.max_iterations) == (15, 1000)
+    assert local_limits.problems({"experiment_timeout_minutes": 1, "max_iterations": 5000}) == {}
+    assert set(azure_limits.problems({"experiment_timeout_minutes": 1, "max_iterations": 5000})) == {
+        "experiment_timeout_minutes",
+        "max_iterations",
+    }
+
+
+REAL_AUTOML_CONFIG = textwrap.dedent(
+    """
+    import dataclasses, json, socket, sys
+    from pathlib import Path
+
+    attempts = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(str(host))
+            raise OSError(f"this test contacts no other machine ({host})")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1"):
+            attempts.append(str(address))
+            raise OSError(f"this test contacts no other machine ({address})")
+        return real_connect(self, address)
+
+    socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
+
+    from azureml.data.abstract_dataset import _DatasetRegistration
+    from azureml.data.tabular_dataset import TabularDataset
+    from azureml.train.automl import AutoMLConfig
+    from azureml.train.automl._azureautomlsettings import AzureAutoMLSettings
+
+    from opml.automl.settings import automl_params, parse_settings
+    from opml.backends.azure import AzureMLBackend
+    from tests.azure_fakes import FakeCloud, make_fake_sdk
+    from tests.azure_fixtures import write_config
+
+    folder = Path(sys.argv[1])
+    cloud = FakeCloud()
+    sdk = make_fake_sdk(cloud)
+    target = sdk.ComputeTarget.create(
+        sdk.Workspace("sub-1", "rg-1", "ws-1"), "cpu-cluster", sdk.AmlCompute.provisioning_configuration(max_nodes=4)
+    )
+    sdk = dataclasses.replace(sdk, AutoMLConfig=AutoMLConfig)
+    azure = AzureMLBackend(config=write_config(folder), sdk=sdk, auth=object(), state_dir=folder / "state")
+    # A registered TabularDataset as Dataset.get_by_name makes it from Azure's answer (no data is read).
+    registration = _DatasetRegistration(None, "saved-1", registered_id="reg-1", name="bank", version=1)
+    dataset = TabularDataset._create(definition="paths: []", properties={}, registration=registration)
+
+    def submitted_settings(params):
+        config = azure.runs.automl_config(params, target, dataset)
+        config._validate_config_settings(None)  # what Experiment.submit checks first (no workspace: no lookup)
+        fit = config._get_fit_params()
+        return AzureAutoMLSettings(**{k: v for k, v in config.user_settings.items() if k not in fit})
+
+    results = {}
+    for name, arguments in json.loads(sys.argv[2]).items():
+        params = {**parse_settings(automl_params(**arguments)).to_params(), "dataset_version": 1}
+        try:
+            settings = submitted_settings(params)
+            results[name] = {
+                "timeout": settings.experiment_timeout_minutes,
+                "iterations": settings.iterations,
+                "concurrent": settings.max_concurrent_iterations,
+                "allowed": settings.whitelist_models,
+                "blocked": settings.blacklist_algos,
+                "cv": settings.n_cross_validations,
+                "validation": settings.validation_size,
+                "metric": settings.primary_metric,
+            }
+        except Exception as exc:
+            results[name] = {"refused": f"{type(exc).__name__}: {exc}"}
+    # What Azure's own validation says of 14 minutes (opml refuses it before the SDK is asked).
+    config = azure.runs.automl_config({**params, "experiment_timeout_minutes": 15}, target, dataset)
+    fit = config._get_fit_params()
+    try:
+        AzureAutoMLSettings(
+            **{**{k: v for k, v in config.user_settings.items() if k not in fit}, "experiment_timeout_minutes": 14}
+        )
+    except Exception as exc:
+        results["azure_minimum"] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"results": results, "attempts": attempts}))
+    """
+)
+
+
+def test_opmls_automl_arguments_pass_the_real_sdks_validation(tmp_path):
+    """The real AutoMLConfig checks its arguments on this machine (Experiment.submit runs
+    ``_validate_config_settings`` and builds ``AzureAutoMLSettings``, which refuses out-of-range values): opml's
+    arguments pass it, and it keeps the timeout opml asked (123 / 60 hours came back as 122 minutes, since the
+    SDK truncates ``hours * 60``). Its training data is a real TabularDataset as Azure's answer makes one; the
+    compute is the fake (a real AmlCompute is fetched from the workspace). In its own process, with the SDK's
+    telemetry off (``HBI_WORKSPACE_JOB``, as for a high-business-impact workspace) and every connection other
+    than loopback refused and reported."""
+    from azureml.automl.core.automl_base_settings import AutoMLBaseSettings
+
+    cases = {
+        "defaults": {"dataset": "bank", "label_column": "y"},
+        "every_choice": {
+            "dataset": "bank",
+            "label_column": "y",
+            "primary_metric": "AUC_weighted",
+            "timeout_minutes": 123,
+            "max_iterations": 1000,
+            "max_concurrent_iterations": 8,
+            "validation_size": 0.2,
+            "allowed_algorithms": ["LightGBM", "XGBoostClassifier", "ExtremeRandomTrees", "RandomForest"],
+            "blocked_algorithms": ["LogisticRegression"],
+            "ensembles": False,
+        },
+        "minimum": {
+            "dataset": "bank",
+            "label_column": "y",
+            "timeout_minutes": 15,
+            "primary_metric": "norm_macro_recall",
+        },
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", REAL_AUTOML_CONFIG, str(tmp_path), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,  # AutoMLConfig's settings write automl.log into the working folder
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "HBI_WORKSPACE_JOB": "true",
+            "HOME": str(tmp_path),
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["attempts"] == []
+    results = answer["results"]
+    assert results["defaults"] == {
+        "timeout": 15,
+        "iterations": 100,
+        "concurrent": 1,
+        "allowed": None,
+        "blocked": None,
+        "cv": 5,
+        "validation": 0.0,
+        "metric": "accuracy",
+    }
+    every = results["every_choice"]
+    assert (every["timeout"], every["iterations"], every["concurrent"]) == (123, 1000, 8)
+    assert sorted(every["allowed"]) == ["ExtremeRandomTrees", "LightGBM", "RandomForest", "XGBoostClassifier"]
+    assert (every["blocked"], every["cv"], every["validation"], every["metric"]) == (
+        ["LogisticRegression"],
+        None,
+        0.2,
+        "AUC_weighted",
+    )
+    assert results["minimum"]["timeout"] == AutoMLBaseSettings.MIN_EXPTIMEOUT_MINUTES == 15
+    assert "experiment_timeout_hours" in results["azure_minimum"] and "0.25" in results["azure_minimum"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opml.automl.settings import AutoMLLimits
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.convert import EPOCH, created_time, opml_status, parse_time, submitted_now, to_run
 from opml.backends.azure.datasets import AzureDatasets
@@ -25,6 +27,24 @@ def is_automl_trial(run: Any) -> bool:
 
 
 AZURE_MAX_ITERATIONS = 1000  # azureml.train.automl.constants.MAX_ITERATIONS; the SDK refuses more at submit
+# AutoMLBaseSettings.MIN_EXPTIMEOUT_MINUTES: the SDK refuses less at submit, in whole minutes (it keeps
+# int(experiment_timeout_hours * 60)); on an AmlCompute cluster an iteration takes a node.
+AZURE_AUTOML_LIMITS = AutoMLLimits(
+    where="Azure ML",
+    min_timeout_minutes=15,
+    whole_minutes=True,
+    max_iterations=AZURE_MAX_ITERATIONS,
+    one_node_per_iteration=True,
+)
+
+
+def timeout_hours(minutes: float) -> float:
+    """``experiment_timeout_hours`` that AutoMLConfig turns back into ``minutes``: it keeps int(hours * 60), and
+    123 / 60 * 60 is 122.99999999999999 (so 123 minutes became 122)."""
+    hours = minutes / 60
+    while int(hours * 60) < minutes:
+        hours = math.nextafter(hours, math.inf)
+    return hours
 
 
 @translate_methods
@@ -110,12 +130,9 @@ class AzureRuns(AzurePart):
 
     def automl_config(self, params: dict[str, Any], compute_target: Any, training_data: Any = None) -> Any:
         """AutoMLConfig with the same settings as a local run (``opml.automl.settings``), after the limits Azure
-        adds to them (checked here, before anything is submitted)."""
-        if params["max_iterations"] > AZURE_MAX_ITERATIONS:
-            raise InvalidInput(
-                f"max_iterations: Azure ML AutoML runs at most {AZURE_MAX_ITERATIONS:,} iterations, "
-                f"got {params['max_iterations']:,}"
-            )
+        adds to them (``AZURE_AUTOML_LIMITS``, checked here, before anything is submitted: a timeout under 15
+        minutes used to be raised to 15 silently, while the run's settings said otherwise)."""
+        AZURE_AUTOML_LIMITS.check(params)
         if training_data is None:
             training_data = self.datasets.tabular(params["dataset"], params.get("dataset_version"))
         arguments: dict[str, Any] = {
@@ -124,7 +141,7 @@ class AzureRuns(AzurePart):
             "compute_target": compute_target,
             "training_data": training_data,
             "label_column_name": params["label_column"],
-            "experiment_timeout_hours": max(0.25, params["experiment_timeout_minutes"] / 60),
+            "experiment_timeout_hours": timeout_hours(params["experiment_timeout_minutes"]),
             "iterations": params["max_iterations"],
             "max_concurrent_iterations": params["max_concurrent_iterations"],
             "enable_early_stopping": params["enable_early_stopping"],
