@@ -24,6 +24,7 @@ FIELD_LABELS = {
 
 st.title("Automated ML")
 backend = get_backend()
+limits = backend.automl_limits  # what this backend's AutoML takes (Azure ML: at least 15 minutes)
 # Datasets a user registered first, then pipelines' outputs (newest first within each).
 datasets = sorted(backend.list_datasets(), key=lambda d: d.source.startswith("pipeline run"))
 automl_runs = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
@@ -50,7 +51,12 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         left, middle, right = st.columns(3)
         compute = left.selectbox("Compute", [c.name for c in backend.list_computes()], key="automl_compute")
         # No min/max on the number fields: the browser would silently keep the last valid value.
-        timeout = middle.number_input("Experiment timeout (minutes)", value=5.0, step=1.0, key="automl_timeout")
+        timeout = middle.number_input(
+            "Experiment timeout (minutes)",
+            value=max(5.0, float(limits.min_timeout_minutes)),
+            step=1.0,
+            key="automl_timeout",
+        )
         max_iterations = right.number_input("Max iterations", value=100, step=1, key="automl_max_iterations")
         left, middle, right = st.columns(3)
         concurrency = left.number_input("Max concurrent iterations", value=1, step=1, key="automl_concurrency")
@@ -82,7 +88,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             ensembles=ensembles,
             early_stopping=early_stopping,
         )
-        problems = labelled(settings_problems(params), FIELD_LABELS)
+        problems = labelled(settings_problems(params, limits), FIELD_LABELS)
         show_problems(problems)
         launch = st.button(
             "Launch", type="primary", key="automl_launch", icon=":material/play_arrow:", disabled=bool(problems)
