@@ -239,6 +239,29 @@ def test_the_backend_says_what_its_automl_takes(azure):
     }
 
 
+def test_more_concurrent_iterations_than_the_cluster_has_nodes_is_noted_on_the_run(
+    azure, cloud, bank_small_csv, monkeypatch, capsys
+):
+    """Azure runs one iteration per node of an AmlCompute cluster; the others wait for a node. Not an error
+    (the local backend runs them as threads of one run), but the run says so, where its progress is shown."""
+    from argparse import Namespace
+
+    from opml.cli import automl as cli
+
+    note = (
+        "8 concurrent iterations asked, but cpu-cluster has at most 4 nodes: Azure ML runs one iteration per node, "
+        "so at most 4 run at once and the others wait for a node"
+    )
+    run = submit_automl(azure, bank_small_csv, max_concurrent_iterations=8)
+    assert run.progress["notes"] == [note]
+    assert azure.get_run(run.id).progress["notes"] == [note]
+    monkeypatch.setattr(cli, "backend_of", lambda args: azure)
+    cli.cmd_automl_show(Namespace(run_id=run.id, json=False))
+    assert f"note: {note}" in capsys.readouterr().out
+    assert submitted(cloud)[-1]["config"].settings["max_concurrent_iterations"] == 8
+    assert "notes" not in submit_automl(azure, bank_small_csv, max_concurrent_iterations=4).progress
+
+
 REAL_AUTOML_CONFIG = textwrap.dedent(
     """
     import dataclasses, json, socket, sys

@@ -38,6 +38,9 @@ AZURE_AUTOML_LIMITS = AutoMLLimits(
 )
 
 
+NOTES_TAG = "opml_notes"  # what to know about a run's settings where it runs (JSON list), shown with its progress
+
+
 def timeout_hours(minutes: float) -> float:
     """``experiment_timeout_hours`` that AutoMLConfig turns back into ``minutes``: it keeps int(hours * 60), and
     123 / 60 * 60 is 122.99999999999999 (so 123 minutes became 122)."""
@@ -74,7 +77,8 @@ class AzureRuns(AzurePart):
         details = details if details is not None else run.get_details()
         started = parse_time(details.get("startTimeUtc"))
         ended = parse_time(details.get("endTimeUtc")) or datetime.now(UTC)
-        return {
+        notes = json.loads((run.tags or {}).get(NOTES_TAG, "[]"))
+        return ({"notes": notes} if notes else {}) | {
             "phase": run.status,
             "iterations_done": len(trials),
             "primary_metric": metric,
@@ -111,6 +115,7 @@ class AzureRuns(AzurePart):
         target = self.computes.target(compute)
         if run_type == "automl":
             config = self.automl_config(params, target)
+            tags = {**tags, **self.automl_notes(params, target)}
         else:
             config = self.sdk.ScriptRunConfig(
                 source_directory=params.get("cwd", "."),
@@ -123,6 +128,17 @@ class AzureRuns(AzurePart):
         if display_name:
             run.display_name = display_name
         return self.to_run(run)
+
+    def automl_notes(self, params: dict[str, Any], compute_target: Any) -> dict[str, str]:
+        """The tag of what to know about an AutoML run on this cluster, which its progress shows: Azure runs one
+        iteration per node, so more concurrent iterations than nodes wait for one (a note, not an error: the
+        local backend runs them as threads of the run)."""
+        nodes = getattr(getattr(compute_target, "scale_settings", None), "maximum_node_count", None)
+        if not isinstance(nodes, int):
+            return {}
+        concurrent = params["max_concurrent_iterations"]
+        note = AZURE_AUTOML_LIMITS.concurrency_note(concurrent, compute_target.name, nodes)
+        return {NOTES_TAG: json.dumps([note])} if note else {}
 
     def environment(self) -> Any:
         """The curated Azure ML environment opml's runs and steps use (``OPML_AZURE_ENVIRONMENT``)."""
