@@ -122,7 +122,7 @@ def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None
         id=run.id,
         experiment=run.experiment.name,
         run_type=_RUN_TYPES.get(run.type, "command" if run.type == "azureml.scriptrun" else str(run.type)),
-        status=opml_status(run.status),
+        status=opml_status(details.get("status") or run.status),  # Azure's answer now, not the object's snapshot
         compute=details.get("target") or "",
         created_at=created_time(run) or submitted or started or EPOCH,
         params=run_params(run),
