@@ -327,12 +327,12 @@ def _utc_text() -> str:
 
 class FakeRun:
     """A run as Azure holds it (the object in ``FakeCloud.runs``, whose ``_status`` is Azure's state) and the
-    SDK's ``Run`` objects over it (``_view()``: each keeps a snapshot, ``_snapshot``, of what Azure said when
+    SDK's ``Run`` objects over it (``_view()``: each keeps a snapshot, ``_cached_dto``, of what Azure said when
     it was fetched). As the real ``Run`` reads its cached RunDto, ``status`` is that snapshot: ``get_status()``
     refreshes it (unless it has ended) and ``get_details()`` updates its status. Every other attribute and
     method of a view acts on the run itself."""
 
-    _VIEW_OWN = ("_record", "_snapshot")
+    _VIEW_OWN = ("_record", "_cached_dto")
 
     def __init__(self, cloud, experiment, config, *, tags=None, parent=None, run_id=None, run_type=None):
         self.cloud = cloud
@@ -352,7 +352,7 @@ class FakeRun:
         self._logs: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._children: list[FakeRun] = []
-        self._snapshot = {**self._dto(), "status": "NotStarted"}  # ... which answered with the created run
+        self._cached_dto = {**self._dto(), "status": "NotStarted"}  # ... which answered with the created run
 
     def __getattr__(self, name):  # a view: what it does not keep itself is the run's
         record = self.__dict__.get("_record")
@@ -368,7 +368,7 @@ class FakeRun:
         """A ``Run`` object as the SDK hands one out: the run's state as of now."""
         record = self.__dict__.get("_record", self)
         view = object.__new__(type(record))
-        view.__dict__.update(_record=record, _snapshot=record._dto())
+        view.__dict__.update(_record=record, _cached_dto=record._dto())
         return view
 
     def _dto(self):
@@ -399,11 +399,11 @@ class FakeRun:
 
     @property
     def status(self):
-        return self._snapshot["status"]
+        return self._cached_dto["status"]
 
     @property
     def _run_dto(self):
-        return dict(self._snapshot)
+        return dict(self._cached_dto)
 
     @property
     def parent(self):
@@ -428,13 +428,13 @@ class FakeRun:
 
     def get_details(self):
         self.cloud.record("Run.get_details", run_id=self.id)  # a request to Azure: tests count them
-        self._snapshot["status"] = self._status  # as the real one does (update_cached_status)
+        self._cached_dto["status"] = self._status  # as the real one does (update_cached_status)
         return {**self._details, "status": self._status, "properties": dict(self.properties)}
 
     def get_status(self):
-        if self._snapshot["status"] not in ENDED:
-            self._snapshot.update(self._dto())
-        return self._snapshot["status"]
+        if self._cached_dto["status"] not in ENDED:
+            self._cached_dto.update(self._dto())
+        return self._cached_dto["status"]
 
     def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None, _rehydrate_runs=True):
         return (child._view() for child in self._newest_first(self._children))
