@@ -330,7 +330,8 @@ class FakeRun:
     SDK's ``Run`` objects over it (``_view()``: each keeps a snapshot, ``_cached_dto``, of what Azure said when
     it was fetched). As the real ``Run`` reads its cached RunDto, ``status`` is that snapshot: ``get_status()``
     refreshes it (unless it has ended) and ``get_details()`` updates its status. Every other attribute and
-    method of a view acts on the run itself."""
+    method of a view acts on the run itself. Runs that another run's work makes (AutoML children, pipeline
+    steps) are ended by that work (their ``_status`` set), not by ticks."""
 
     _VIEW_OWN = ("_record", "_cached_dto")
 
@@ -508,8 +509,13 @@ class FakeRun:
             self._run_pipeline()
 
     def _fail(self, message):
+        """The work failed: a run going through its states shows it once it has finalized; a child, which its
+        parent's work makes and ends (an AutoML iteration, a pipeline step), is Failed at once."""
         self._outcome = "Failed"
         self._error = {"error": {"code": "UserError", "message": message}}
+        if self._parent is not None:
+            self._status = "Failed"
+            self._details["error"] = self._error
 
     def _run_command(self):
         result = subprocess.run(
