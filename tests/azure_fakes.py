@@ -99,6 +99,14 @@ class FakeCloud:
             if compute.provisioning_state == "Creating":
                 compute.provisioning_state = "Succeeded"
 
+    def execute_all(self, ticks: int = 20) -> None:
+        """Ticks until every run has ended (at most ``ticks``): Azure's side run to the end."""
+        for _ in range(ticks):
+            with self.lock:
+                if all(run._status in ENDED for run in self.runs.values()):
+                    return
+            self.execute_pending()
+
 
 # -- workspace and auth --------------------------------------------------------------------
 

@@ -96,10 +96,12 @@ def test_a_running_automl_run_has_no_model_to_register_even_with_finished_childr
     assert azure.register_model(name="bank-model", run_id=run.id).version == 1
 
 
-def test_failed_children_are_iterations_that_failed(azure, cloud, azure_executor, bank_small_csv):
+def test_failed_children_are_iterations_that_failed(azure, cloud, bank_small_csv):
     cloud.automl_failures = {1: "Iteration failed: out of memory"}
     run = submit_automl(azure, bank_small_csv)
-    finished = azure.wait_for_run(run.id, timeout=30)
+    cloud.execute_all()
+    finished = azure.get_run(run.id)
+    assert finished.status == COMPLETED
     assert finished.progress["iterations_done"] == len(cloud.automl_scores)
     rows = leaderboard(azure, run.id)
     failed = rows[-1]
