@@ -79,7 +79,7 @@ class AzureRuns(AzurePart):
         ended = parse_time(details.get("endTimeUtc")) or datetime.now(UTC)
         notes = json.loads((run.tags or {}).get(NOTES_TAG, "[]"))
         return ({"notes": notes} if notes else {}) | {
-            "phase": run.status,
+            "phase": details.get("status") or run.status,
             "iterations_done": len(trials),
             "primary_metric": metric,
             "best_metric": best,
