@@ -24,6 +24,7 @@ FIELD_LABELS = {
 
 st.title("Automated ML")
 backend = get_backend()
+limits = backend.automl_limits  # what this backend's AutoML takes (Azure ML: at least 15 minutes)
 # Datasets a user registered first, then pipelines' outputs (newest first within each).
 datasets = sorted(backend.list_datasets(), key=lambda d: d.source.startswith("pipeline run"))
 automl_runs = [r for r in backend.list_runs(top_level_only=True, limit=500) if r.run_type == "automl"]
@@ -48,9 +49,15 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         middle.selectbox("Task", ["classification"], key="automl_task")
         metric = right.selectbox("Primary metric", PRIMARY_METRICS, key="automl_metric")
         left, middle, right = st.columns(3)
-        compute = left.selectbox("Compute", [c.name for c in backend.list_computes()], key="automl_compute")
+        computes = {c.name: c for c in backend.list_computes()}
+        compute = left.selectbox("Compute", list(computes), key="automl_compute")
         # No min/max on the number fields: the browser would silently keep the last valid value.
-        timeout = middle.number_input("Experiment timeout (minutes)", value=5.0, step=1.0, key="automl_timeout")
+        timeout = middle.number_input(
+            "Experiment timeout (minutes)",
+            value=max(5.0, float(limits.min_timeout_minutes)),
+            step=1.0,
+            key="automl_timeout",
+        )
         max_iterations = right.number_input("Max iterations", value=100, step=1, key="automl_max_iterations")
         left, middle, right = st.columns(3)
         concurrency = left.number_input("Max concurrent iterations", value=1, step=1, key="automl_concurrency")
@@ -82,8 +89,13 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             ensembles=ensembles,
             early_stopping=early_stopping,
         )
-        problems = labelled(settings_problems(params), FIELD_LABELS)
+        setting_problems = settings_problems(params, limits)
+        problems = labelled(setting_problems, FIELD_LABELS)
         show_problems(problems)
+        if compute in computes and "max_concurrent_iterations" not in setting_problems:
+            note = limits.concurrency_note(int(concurrency), compute, computes[compute].max_nodes)
+            if note:
+                st.warning(note, icon=":material/hourglass_top:")
         launch = st.button(
             "Launch", type="primary", key="automl_launch", icon=":material/play_arrow:", disabled=bool(problems)
         )
@@ -124,6 +136,8 @@ def watch_run() -> None:
             fraction,
             text=f"{progress.get('phase', run.status)} · {format_seconds(elapsed)} of {format_seconds(timeout)}",
         )
+        for note in progress.get("notes") or []:
+            st.warning(note, icon=":material/hourglass_top:")
         if run.error:
             st.error(run.error)
         if not run.is_terminal and st.button("Cancel run", key="automl_cancel", icon=":material/stop:"):

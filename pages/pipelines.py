@@ -38,7 +38,12 @@ with build_tab:
             metric = right.selectbox("Primary metric (parameter)", PRIMARY_METRICS, key="pl_metric")
             left, right = st.columns(2)
             # No min/max: the browser would silently keep the last valid value; the checks below say what is wrong.
-            timeout = left.number_input("AutoML timeout, minutes (parameter)", value=5.0, key="pl_timeout")
+            limits = backend.automl_limits  # what this backend's AutoML takes (Azure ML: at least 15 minutes)
+            timeout = left.number_input(
+                "AutoML timeout, minutes (parameter)",
+                value=max(5.0, float(limits.min_timeout_minutes)),
+                key="pl_timeout",
+            )
             compute = right.selectbox("Compute", [c.name for c in backend.list_computes()], key="pl_compute")
             prep = st.toggle(  # its script is a path on this machine
                 "Data-preparation step (a Python file defining prepare(df))",
@@ -62,7 +67,7 @@ with build_tab:
             gate_alias = right.text_input("Alias", value="champion", key="pl_gate_alias", disabled=not register)
             move_alias = st.toggle("Then point the alias at the new version", key="pl_set_alias", disabled=not register)
             automl_problems = settings_problems(
-                {"dataset": dataset, "label_column": label, "experiment_timeout_minutes": timeout}
+                {"dataset": dataset, "label_column": label, "experiment_timeout_minutes": timeout}, limits
             )
             problems = labelled(automl_problems, {"experiment_timeout_minutes": "AutoML timeout"}) + field_problems(
                 ("Pipeline name", lambda: check_name(name, "pipeline")),

@@ -4,8 +4,14 @@ Every fake method has the real method's signature (``SIGNATURES`` lists them and
 ``tests/test_azure_sdk_boundary.py`` compares each with the installed SDK), so a call
 opml makes against a fake would bind the same way against the real class. State lives
 in a ``FakeCloud``; ``FakeCloud.execute_pending()`` plays Azure's part in running
-submitted work: a command run really runs its command here, an AutoML run produces
-child runs with metrics and model files, a deployment becomes Healthy.
+submitted work, one step per call (a tick): a run moves one state on (Queued, Preparing,
+Running, Finalizing, then Completed, Failed or Canceled), and when it starts Running its
+work is done: a command run really runs its command here, an AutoML run produces its
+setup child and child runs with metrics and model files (and failed children when asked),
+a deployment becomes Healthy.
+
+As with the real SDK, a ``Run`` object is a snapshot: its ``status`` is what Azure said
+when the object was fetched, until ``get_status()`` or ``get_details()`` refreshes it.
 """
 
 from __future__ import annotations
@@ -172,6 +178,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+ENDED = ("Completed", "Failed", "Canceled")
+# The states a run goes through on Azure, one per FakeCloud.execute_pending() tick (Finalizing then ends it
+# as its work came out; CancelRequested ends Canceled).
+NEXT_STATE = {"NotStarted": "Queued", "Queued": "Preparing", "Preparing": "Running", "Running": "Finalizing"}
+
+
 class FakeCloud:
     """One Azure ML workspace's state."""
 
@@ -198,6 +210,7 @@ class FakeCloud:
         self.automl_scores = [0.905, 0.912, 0.909, 0.918, 0.921]  # metric of each AutoML child, in order
         # service name -> (state, error) an ACI deployment ends in (Healthy, with no error, unless given)
         self.deployment_outcomes: dict[str, tuple[str, dict | None]] = {}
+        self.automl_failures: dict[int, str] = {}  # AutoML child number -> the error it fails with
         self._ids = itertools.count(1)
 
     def record(self, _call: str, /, **arguments: Any) -> None:
@@ -216,17 +229,26 @@ class FakeCloud:
     # -- Azure's side of the work ----------------------------------------------------------
 
     def execute_pending(self) -> None:
+        """One tick of Azure's side: each run that has not ended moves one state on (``FakeRun._advance``)."""
         with self.lock:
-            runs = [run for run in self.runs.values() if run._status == "Queued"]
+            runs = [run for run in self.runs.values() if run._status not in ENDED]
             services = [s for s in self.services.values() if s.state == "Transitioning"]
         for run in runs:
-            run._execute()
+            run._advance()
         for service in services:
             state, error = self.deployment_outcomes.get(service.name, ("Healthy", None))
             service.state, service.error = state, error
         for compute in list(self.computes.values()):
             if compute.provisioning_state == "Creating":
                 compute.provisioning_state = "Succeeded"
+
+    def execute_all(self, ticks: int = 20) -> None:
+        """Ticks until every run has ended (at most ``ticks``): Azure's side run to the end."""
+        for _ in range(ticks):
+            with self.lock:
+                if all(run._status in ENDED for run in self.runs.values()):
+                    return
+            self.execute_pending()
 
 
 # -- workspace and auth --------------------------------------------------------------------
@@ -436,10 +458,9 @@ class FakeAmlCompute:
         return {"vm_size": vm_size, "min_nodes": min_nodes, "max_nodes": max_nodes}
 
     def get_active_runs(self, type=None, tags=None, properties=None, status=None):
-        finished = ("Completed", "Failed", "Canceled")
         for run in list(self.cloud.runs.values()):
-            if run._details.get("target") == self.name and run.status not in finished and status in (None, run.status):
-                yield run
+            if run._details.get("target") == self.name and run._status not in ENDED and status in (None, run._status):
+                yield run._view()
 
     def delete(self):
         self.cloud.record("ComputeTarget.delete", name=self.name)
@@ -506,7 +527,21 @@ class FakeExperimentRef:
         self.name, self.cloud = name, cloud
 
 
+def _utc_text() -> str:
+    """A time as Azure's RunDto gives it (``Run._run_dto["created_utc"]``: ISO 8601 ending in Z)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class FakeRun:
+    """A run as Azure holds it (the object in ``FakeCloud.runs``, whose ``_status`` is Azure's state) and the
+    SDK's ``Run`` objects over it (``_view()``: each keeps a snapshot, ``_cached_dto``, of what Azure said when
+    it was fetched). As the real ``Run`` reads its cached RunDto, ``status`` is that snapshot: ``get_status()``
+    refreshes it (unless it has ended) and ``get_details()`` updates its status. Every other attribute and
+    method of a view acts on the run itself. Runs that another run's work makes (AutoML children, pipeline
+    steps) are ended by that work (their ``_status`` set), not by ticks."""
+
+    _VIEW_OWN = ("_record", "_cached_dto")
+
     def __init__(self, cloud, experiment, config, *, tags=None, parent=None, run_id=None, run_type=None):
         self.cloud = cloud
         self.experiment = FakeExperimentRef(experiment, cloud)
@@ -514,16 +549,49 @@ class FakeRun:
         self.config = config
         self.tags = dict(tags or {})
         self.properties: dict[str, str] = {}
-        self.parent = parent
+        self._parent = parent
         self.display_name = ""
         self.type = run_type or self._type_of(config)
-        self._status = "Queued"
+        self._created = _utc_text()
+        self._status = "Queued"  # Azure has queued a submitted run by the time the submit call returns ...
+        self._outcome, self._error = None, None  # how its work came out, shown once it has finalized
         self._details: dict[str, Any] = {"runId": self.id, "target": self._target_name(config)}
         self._metrics: dict[str, Any] = {}
         self._logs: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._children: list[FakeRun] = []
         self._snapshot: dict[str, bytes] = {}  # the source directory's files, as uploaded at submit
+        self._cached_dto = {**self._dto(), "status": "NotStarted"}  # ... which answered with the created run
+
+    def __getattr__(self, name):  # a view: what it does not keep itself is the run's
+        record = self.__dict__.get("_record")
+        if record is None:
+            raise AttributeError(name)
+        return getattr(record, name)
+
+    def __setattr__(self, name, value):  # a view changes the run itself (as the SDK's setters patch it)
+        target = self if name in self._VIEW_OWN else self.__dict__.get("_record", self)
+        object.__setattr__(target, name, value)
+
+    def _view(self):
+        """A ``Run`` object as the SDK hands one out: the run's state as of now."""
+        record = self.__dict__.get("_record", self)
+        view = object.__new__(type(record))
+        view.__dict__.update(_record=record, _cached_dto=record._dto())
+        return view
+
+    def _dto(self):
+        """Azure's RunDto of the run now, as ``Run._run_dto`` gives it (field names, times as text)."""
+        return {
+            "run_id": self.id,
+            "parent_run_id": self._parent.id if self._parent is not None else None,
+            "status": self._status,
+            "created_utc": self._created,
+            "start_time_utc": self._details.get("startTimeUtc"),
+            "end_time_utc": self._details.get("endTimeUtc"),
+            "target": self._details.get("target"),
+            "run_type": self.type,
+        }
 
     @staticmethod
     def _type_of(config):
@@ -540,7 +608,23 @@ class FakeRun:
 
     @property
     def status(self):
-        return self._status
+        return self._cached_dto["status"]
+
+    @property
+    def _run_dto(self):
+        return dict(self._cached_dto)
+
+    @property
+    def parent(self):
+        return self._parent._view() if self._parent is not None else None
+
+    @staticmethod
+    def _newest_first(runs):
+        """Azure's order (the SDK asks for "StartTimeUtc desc"); it does not say where runs that have not started
+        go: here, after every started run."""
+        never = datetime.min.replace(tzinfo=UTC)
+        started = [(datetime.fromisoformat(run._details.get("startTimeUtc") or never.isoformat()), run) for run in runs]
+        return [run for _, run in sorted(started, key=lambda pair: pair[0], reverse=True)]
 
     # the SDK's methods
 
@@ -550,16 +634,20 @@ class FakeRun:
         run = workspace.cloud.runs.get(run_id)
         if run is None:
             raise history_error(404, f"Run {run_id} was not found")
-        return run
+        return run._view()
 
     def get_details(self):
+        self.cloud.record("Run.get_details", run_id=self.id)  # a request to Azure: tests count them
+        self._cached_dto["status"] = self._status  # as the real one does (update_cached_status)
         return {**self._details, "status": self._status, "properties": dict(self.properties)}
 
     def get_status(self):
-        return self._status
+        if self._cached_dto["status"] not in ENDED:
+            self._cached_dto.update(self._dto())
+        return self._cached_dto["status"]
 
     def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None, _rehydrate_runs=True):
-        return list(self._children)
+        return (child._view() for child in self._newest_first(self._children))
 
     def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
         if recursive:
@@ -568,10 +656,12 @@ class FakeRun:
 
     def cancel(self):
         self.cloud.record("Run.cancel", run_id=self.id)
-        if self._status in ("Queued", "NotStarted"):
-            self._status = "Canceled"
-        elif self._status == "Running":
-            self._status = "CancelRequested"
+        with self.cloud.lock:
+            if self._status in ("Queued", "NotStarted"):
+                self._status = "Canceled"
+                self._details["endTimeUtc"] = _now()
+            elif self._status in ("Preparing", "Running", "Finalizing"):
+                self._status = "CancelRequested"
 
     def get_details_with_logs(self):
         return {**self.get_details(), "logFiles": dict(self._logs)}
@@ -600,20 +690,41 @@ class FakeRun:
 
     # Azure's side
 
+    def _advance(self):
+        """One tick: the next state (``NEXT_STATE``); on starting to run, the work is done; Finalizing ends as the
+        work came out, CancelRequested ends Canceled."""
+        with self.cloud.lock:
+            state = self._status
+            if state in ("Finalizing", "CancelRequested"):
+                self._status = self._outcome if state == "Finalizing" else "Canceled"
+                if self._status == "Failed":
+                    self._details["error"] = self._error
+                self._details["endTimeUtc"] = _now()
+                return
+            if state not in NEXT_STATE:
+                return
+            self._status = NEXT_STATE[state]
+            if self._status != "Running":
+                return
+            self._details["startTimeUtc"] = _now()
+        self._execute()
+
     def _execute(self):
-        self._status = "Running"
-        self._details["startTimeUtc"] = _now()
         if isinstance(self.config, FakeScriptRunConfig):
             self._run_command()
         elif isinstance(self.config, FakeAutoMLConfig):
             self._run_automl()
         else:
             self._run_pipeline()
-        self._details["endTimeUtc"] = _now()
 
     def _fail(self, message):
-        self._status = "Failed"
-        self._details["error"] = {"error": {"code": "UserError", "message": message}}
+        """The work failed: a run going through its states shows it once it has finalized; a child, which its
+        parent's work makes and ends (an AutoML iteration, a pipeline step), is Failed at once."""
+        self._outcome = "Failed"
+        self._error = {"error": {"code": "UserError", "message": message}}
+        if self._parent is not None:
+            self._status = "Failed"
+            self._details["error"] = self._error
 
     def _run_command(self):
         """The command runs on the compute, in a copy of the run's snapshot, with the run configuration's
@@ -634,7 +745,7 @@ class FakeRun:
                 f"{result.returncode}. Please check log file 'user_logs/std_log.txt' for more details."
             )
         else:
-            self._status = "Completed"
+            self._outcome = "Completed"
 
     def _run_automl(self):
         settings = self.config.settings
@@ -656,15 +767,20 @@ class FakeRun:
             child.properties.update(
                 runTemplate="automl_child", run_algorithm=algorithm, run_preprocessor="MaxAbsScaler"
             )
-            child._metrics = {metric: score, "AUC_weighted": score + 0.03, "accuracy": score}
-            child._files = {
-                "outputs/model.pkl": f"model of {child.id}".encode(),
-                "outputs/scoring_file_v_1_0_0.py": b"def init(): pass\ndef run(data): return data\n",
-            }
-            child._status = "Completed"
+            child._details.update(startTimeUtc=_now(), endTimeUtc=_now())
+            if index in self.cloud.automl_failures:  # a failed iteration: Azure's error, no metrics, no model
+                child._status = "Failed"
+                child._details["error"] = {"error": {"code": "UserError", "message": self.cloud.automl_failures[index]}}
+            else:
+                child._metrics = {metric: score, "AUC_weighted": score + 0.03, "accuracy": score}
+                child._files = {
+                    "outputs/model.pkl": f"model of {child.id}".encode(),
+                    "outputs/scoring_file_v_1_0_0.py": b"def init(): pass\ndef run(data): return data\n",
+                }
+                child._status = "Completed"
             self.cloud.runs[child.id] = child
             self._children.append(child)
-        self._status = "Completed"
+        self._outcome = "Completed"
 
     def _run_pipeline(self):
         """Each step as Azure runs it: the AutoML step as an AutoML run; the data-prep step calls the user's
@@ -687,7 +803,7 @@ class FakeRun:
                 self._fail(f"step {step.name} failed")
                 return
             child._status = "Completed"
-        self._status = "Completed"
+        self._outcome = "Completed"
 
     def _run_prep_step(self, step):
         (_, _, raw), output = step.inputs[0], step.outputs[0]
@@ -759,10 +875,10 @@ class FakeExperiment:
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
         runs = [r for r in self.workspace.cloud.runs.values() if r.experiment.name == self.name]
         if not include_children:
-            runs = [r for r in runs if r.parent is None]
+            runs = [r for r in runs if r._parent is None]
         if type is not None:
             runs = [r for r in runs if r.type == type]
-        return iter(runs)
+        return (run._view() for run in FakeRun._newest_first(runs))
 
     @staticmethod
     def list(workspace, experiment_name=None, view_type="ActiveOnly", tags=None):
@@ -1052,7 +1168,7 @@ class _RunHandle(FakeRun):
     """A second handle on a run the cloud holds, as the SDK's run classes built from an id are."""
 
     def __init__(self, experiment, run_id, **kwargs):
-        self.__dict__.update(experiment.cloud.runs[run_id].__dict__)
+        self.__dict__.update(experiment.cloud.runs[run_id]._view().__dict__)
 
 
 class FakePipelineRun(_RunHandle):

@@ -545,7 +545,7 @@ def test_data_prep_output_is_registered_as_the_steps_output_dataset(azure, cloud
     output = prep.outputs[0]
     assert output.registration_name == "bank-over-40" and prep.arguments == ["--output", output]
     assert train.automl_config.settings["training_data"] is output
-    cloud.execute_pending()
+    cloud.execute_all()
     assert azure.get_run(run.id).status == COMPLETED
     registered = azure.load_dataset("bank-over-40")
     source = pd.read_csv(bank_small_csv)
@@ -564,7 +564,7 @@ def test_pipeline_register_step_registers_the_best_child_with_its_run(azure, pip
     """The register step registers through the AutoML step's best child run, so the model keeps a run id
     (needed to deploy it, and its lineage); ``Model.register(workspace, path)`` gave a model without one."""
     run = azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
-    cloud.execute_pending()
+    cloud.execute_all()
     assert azure.get_run(run.id).status == COMPLETED
     train = next(step for step in cloud.runs[run.id]._children if step.display_name == "train")
     trials = [child for child in train._children if child.properties.get("runTemplate") == "automl_child"]

@@ -52,7 +52,7 @@ def instance_attributes(cls) -> str:
 @pytest.mark.parametrize(
     ("attribute", "names"),
     [
-        ("Run", "id tags properties parent experiment type status display_name"),
+        ("Run", "id tags properties parent experiment type status display_name _run_dto"),
         ("AmlCompute", "name type provisioning_state scale_settings"),
         ("Model", "id name version description tags properties run_id created_time"),
         (

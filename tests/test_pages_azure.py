@@ -74,3 +74,42 @@ def test_pipeline_trigger_form_on_azure_sends_the_published_values(azure_dashboa
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert cloud.last_call("PublishedPipeline.submit")["experiment_name"] == "pipeline-ui"
     assert any("Triggered" in s.value for s in at.success)
+
+
+def test_automl_form_on_azure_starts_at_azures_minimum_timeout(azure_dashboard, cloud):
+    """Azure ML's AutoML runs at least 15 minutes: the form starts there (at 5 locally) and refuses less before
+    Launch, where Azure used to get 15 minutes while the form and the run said 5."""
+    at = page("pages/automl.py").run()
+    assert at.number_input(key="automl_timeout").value == 15.0
+    at.number_input(key="automl_timeout").set_value(5.0).run()
+    assert any("Azure ML's minimum is 15 minutes" in e.value for e in at.error)
+    assert at.button(key="automl_launch").disabled
+    at.number_input(key="automl_timeout").set_value(15.0).run()
+    at.button(key="automl_launch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert cloud.last_call("Experiment.submit")["config"].settings["experiment_timeout_hours"] == 0.25
+
+
+def test_pipeline_form_on_azure_starts_at_azures_minimum_timeout(azure_dashboard):
+    at = page("pages/pipelines.py").run()
+    assert at.number_input(key="pl_timeout").value == 15.0
+    at.number_input(key="pl_timeout").set_value(5.0).run()
+    assert any("Azure ML's minimum is 15 minutes" in e.value for e in at.error)
+    assert at.button(key="pl_create").disabled
+
+
+def test_automl_form_and_run_on_azure_say_when_iterations_will_wait_for_nodes(azure_dashboard):
+    """cpu-cluster has 4 nodes and Azure runs one iteration per node: 8 concurrent iterations are not refused
+    (the local backend runs them as threads), the form and then the run say that half will wait."""
+    note = (
+        "8 concurrent iterations asked, but cpu-cluster has at most 4 nodes: Azure ML runs one iteration per node, "
+        "so at most 4 run at once and the others wait for a node"
+    )
+    at = page("pages/automl.py").run()
+    assert not at.warning
+    at.number_input(key="automl_concurrency").set_value(8).run()
+    assert [w.value for w in at.warning] == [note]
+    at.button(key="automl_launch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [w.value for w in at.warning] == [note, note]  # the form's, and the launched run's (followed below)
+    assert azure_dashboard.get_run(at.session_state["automl_run"]).progress["notes"] == [note]

@@ -73,6 +73,63 @@ def _number(params: dict, name: str, kind: type, low: float, high: float, defaul
     return kind(value)
 
 
+@dataclass(frozen=True)
+class AutoMLLimits:
+    """What a backend's AutoML takes within the settings' own bounds (``Backend.automl_limits``): the local
+    backend takes them all; Azure ML's AutoML runs at least 15 minutes, counted in whole minutes, at most 1,000
+    iterations, and one iteration per node of its cluster."""
+
+    where: str = "this workspace"
+    min_timeout_minutes: float = 0.0
+    whole_minutes: bool = False
+    max_iterations: int = 10_000
+    one_node_per_iteration: bool = False
+
+    def problems(self, params: dict[str, Any]) -> dict[str, str]:
+        """The settings this backend refuses, by name (values the settings' own checks refuse are theirs)."""
+        problems = {}
+        timeout = params.get("experiment_timeout_minutes", 15.0)
+        if _is_number(timeout) and timeout < self.min_timeout_minutes:
+            problems["experiment_timeout_minutes"] = (
+                f"experiment_timeout_minutes must be at least {_shown(self.min_timeout_minutes)} on {self.where} "
+                f"({self.where}'s minimum is {_shown(self.min_timeout_minutes)} minutes), got {_shown(timeout)}"
+            )
+        elif _is_number(timeout) and self.whole_minutes and not float(timeout).is_integer():
+            problems["experiment_timeout_minutes"] = (
+                f"experiment_timeout_minutes must be a whole number on {self.where}, which counts the timeout in "
+                f"whole minutes; got {_shown(timeout)}"
+            )
+        iterations = params.get("max_iterations", 100)
+        if _is_number(iterations) and iterations > self.max_iterations:
+            problems["max_iterations"] = (
+                f"max_iterations must be at most {_shown(self.max_iterations)} on {self.where}: its AutoML runs "
+                f"at most {_shown(self.max_iterations)} iterations, got {_shown(iterations)}"
+            )
+        return problems
+
+    def check(self, params: dict[str, Any]) -> None:
+        """Raises InvalidInput with the first problem."""
+        problems = self.problems(params)
+        if problems:
+            raise InvalidInput(next(iter(problems.values())))
+
+    def concurrency_note(self, concurrent: int, compute: str, max_nodes: int) -> str | None:
+        """What to know when more iterations are asked to run at once than the compute runs (not an error)."""
+        if not self.one_node_per_iteration or concurrent <= max_nodes:
+            return None
+        return (
+            f"{concurrent} concurrent iterations asked, but {compute} has at most {max_nodes} nodes: {self.where} "
+            f"runs one iteration per node, so at most {max_nodes} run at once and the others wait for a node"
+        )
+
+
+LOCAL_LIMITS = AutoMLLimits()
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _required_text(name: str) -> Callable[[dict], str]:
     def check(params: dict) -> str:
         if not isinstance(params.get(name), str) or not params[name].strip():
@@ -201,8 +258,9 @@ def automl_params(
     return params
 
 
-def settings_problems(params: dict[str, Any]) -> dict[str, str]:
-    """Every problem of submitted settings, by setting name (empty when they are valid). No data needed."""
+def settings_problems(params: dict[str, Any], limits: AutoMLLimits = LOCAL_LIMITS) -> dict[str, str]:
+    """Every problem of submitted settings, by setting name (empty when they are valid), the ``limits`` of the
+    backend they are for included. No data needed."""
     if not isinstance(params, dict):
         return {"settings": f"AutoML settings are a mapping of setting names to values, got {params!r}"}
     problems = {name: f"unknown AutoML setting {name!r}" for name in sorted(set(params) - set(_FIELD_CHECKS))}
@@ -221,7 +279,7 @@ def settings_problems(params: dict[str, Any]) -> dict[str, str]:
         allowed = values["allowed_algorithms"] or tuple(ALGORITHMS)
         if not [a for a in allowed if a not in values["blocked_algorithms"]]:
             problems["blocked_algorithms"] = "every algorithm is blocked: allow at least one"
-    return problems
+    return {**limits.problems(params), **problems}
 
 
 def parse_settings(params: dict[str, Any]) -> AutoMLSettings:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.audit import AuditEvent, check_event
+from opml.automl.settings import LOCAL_LIMITS, AutoMLLimits
 from opml.entities import (
     HEALTHY,
     RUN_STATUSES,
@@ -143,6 +144,9 @@ class Backend(abc.ABC):
     """A workspace: datasets, computes and runs (models, services and pipelines follow)."""
 
     kind: str = "abstract"
+    automl_limits: AutoMLLimits = LOCAL_LIMITS
+    """What this backend's AutoML takes within the settings' own bounds (submit_run refuses the rest, and
+    forms check them as the user types)."""
 
     # -- workspace -----------------------------------------------------------------
 

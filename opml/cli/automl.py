@@ -51,6 +51,8 @@ def cmd_automl_show(args: argparse.Namespace) -> int:
         )
     if progress.get("best_reason"):
         print(f"best chosen because: {progress['best_reason']}")
+    for note in progress.get("notes") or []:
+        print(f"note: {note}")
     for guardrail in backend.get_run_output(run.id, "guardrails.json") or []:
         print(f"guardrail: {guardrail['status']:8s} {guardrail['name']}: {guardrail['description']}")
     if run.error:

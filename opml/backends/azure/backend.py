@@ -23,7 +23,7 @@ from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import translate, translate_methods
 from opml.backends.azure.models import AzureModels
 from opml.backends.azure.pipelines import AzurePipelines
-from opml.backends.azure.runs import AzureRuns
+from opml.backends.azure.runs import AZURE_AUTOML_LIMITS, AzureRuns
 from opml.backends.azure.schedules import AzureSchedules
 from opml.backends.azure.sdk import AzureSDK, load_sdk
 from opml.backends.azure.services import AzureServices
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 @translate_methods
 class AzureMLBackend(Backend):
     kind = "azure"
+    automl_limits = AZURE_AUTOML_LIMITS
 
     def __init__(
         self, *, config: Path, sdk: AzureSDK | None = None, auth: Any = None, state_dir: Path | None = None

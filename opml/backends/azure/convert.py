@@ -105,18 +105,26 @@ def run_params(run: Any) -> dict[str, Any]:
     return params
 
 
+def created_time(run: Any) -> datetime | None:
+    """When Azure created ``run``: ``created_utc`` of the RunDto the run object was listed or fetched with (the
+    SDK keeps it as ``Run._run_dto``, a dict of its fields, times as ISO 8601 text), so reading it costs no
+    request. ``get_details()`` has no creation time."""
+    dto = getattr(run, "_run_dto", None)
+    return parse_time(dto.get("created_utc")) if isinstance(dto, dict) else None
+
+
 def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None = None) -> Run:
     """``details`` is ``run.get_details()``, fetched once by the caller."""
     parent = run.parent
     started = parse_time(details.get("startTimeUtc"))
-    submitted = parse_time((run.tags or {}).get(SUBMITTED_TAG))  # Azure's details carry no creation time
+    submitted = parse_time((run.tags or {}).get(SUBMITTED_TAG))
     return Run(
         id=run.id,
         experiment=run.experiment.name,
         run_type=_RUN_TYPES.get(run.type, "command" if run.type == "azureml.scriptrun" else str(run.type)),
-        status=opml_status(run.status),
+        status=opml_status(details.get("status") or run.status),  # Azure's answer now, not the object's snapshot
         compute=details.get("target") or "",
-        created_at=submitted or started or EPOCH,
+        created_at=created_time(run) or submitted or started or EPOCH,
         params=run_params(run),
         tags=user_tags(run.tags),
         parent_id=parent.id if parent is not None else None,

@@ -27,6 +27,8 @@ class AzureModels(AzurePart):
     def register(self, *, name: str, run_id: str, description: str, tags: dict[str, str]) -> Model:
         run = self.runs.sdk_run(run_id)
         if run.type == "automl" and run.parent is None:
+            if run.status != COMPLETED:  # its children finish while it runs: the best so far is not its model
+                raise Conflict(f"AutoML run {run.id} is {run.status}: it has no completed model until it has finished")
             run = self.runs.best_child(run)
         if run.status != COMPLETED:
             raise Conflict(f"run {run.id} is {run.status}: only a completed run has a model to register")

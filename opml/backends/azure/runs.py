@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opml.automl.settings import AutoMLLimits
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import opml_status, parse_time, submitted_now, to_run
+from opml.backends.azure.convert import EPOCH, created_time, opml_status, parse_time, submitted_now, to_run
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
@@ -26,6 +28,27 @@ def is_automl_trial(run: Any) -> bool:
 
 
 AZURE_MAX_ITERATIONS = 1000  # azureml.train.automl.constants.MAX_ITERATIONS; the SDK refuses more at submit
+# AutoMLBaseSettings.MIN_EXPTIMEOUT_MINUTES: the SDK refuses less at submit, in whole minutes (it keeps
+# int(experiment_timeout_hours * 60)); on an AmlCompute cluster an iteration takes a node.
+AZURE_AUTOML_LIMITS = AutoMLLimits(
+    where="Azure ML",
+    min_timeout_minutes=15,
+    whole_minutes=True,
+    max_iterations=AZURE_MAX_ITERATIONS,
+    one_node_per_iteration=True,
+)
+
+
+NOTES_TAG = "opml_notes"  # what to know about a run's settings where it runs (JSON list), shown with its progress
+
+
+def timeout_hours(minutes: float) -> float:
+    """``experiment_timeout_hours`` that AutoMLConfig turns back into ``minutes``: it keeps int(hours * 60), and
+    123 / 60 * 60 is 122.99999999999999 (so 123 minutes became 122)."""
+    hours = minutes / 60
+    while int(hours * 60) < minutes:
+        hours = math.nextafter(hours, math.inf)
+    return hours
 
 
 @translate_methods
@@ -55,8 +78,9 @@ class AzureRuns(AzurePart):
         details = details if details is not None else run.get_details()
         started = parse_time(details.get("startTimeUtc"))
         ended = parse_time(details.get("endTimeUtc")) or datetime.now(UTC)
-        return {
-            "phase": run.status,
+        notes = json.loads((run.tags or {}).get(NOTES_TAG, "[]"))
+        return ({"notes": notes} if notes else {}) | {
+            "phase": details.get("status") or run.status,
             "iterations_done": len(trials),
             "primary_metric": metric,
             "best_metric": best,
@@ -92,6 +116,7 @@ class AzureRuns(AzurePart):
         target = self.computes.target(compute)
         if run_type == "automl":
             config = self.automl_config(params, target)
+            tags = {**tags, **self.automl_notes(params, target)}
         else:
             config = self.sdk.ScriptRunConfig(
                 # The source directory is uploaded as the run's snapshot and is its working folder on the
@@ -117,18 +142,26 @@ class AzureRuns(AzurePart):
         submission writes a ``.azureml`` folder into it."""
         return str(make_private_dir(self.state.folder / "empty_snapshot"))
 
+    def automl_notes(self, params: dict[str, Any], compute_target: Any) -> dict[str, str]:
+        """The tag of what to know about an AutoML run on this cluster, which its progress shows: Azure runs one
+        iteration per node, so more concurrent iterations than nodes wait for one (a note, not an error: the
+        local backend runs them as threads of the run)."""
+        nodes = getattr(getattr(compute_target, "scale_settings", None), "maximum_node_count", None)
+        if not isinstance(nodes, int):
+            return {}
+        concurrent = params["max_concurrent_iterations"]
+        note = AZURE_AUTOML_LIMITS.concurrency_note(concurrent, compute_target.name, nodes)
+        return {NOTES_TAG: json.dumps([note])} if note else {}
+
     def environment(self) -> Any:
         """The curated Azure ML environment opml's runs and steps use (``OPML_AZURE_ENVIRONMENT``)."""
         return self.sdk.Environment.get(self.ws, get_settings().azure_environment)
 
     def automl_config(self, params: dict[str, Any], compute_target: Any, training_data: Any = None) -> Any:
         """AutoMLConfig with the same settings as a local run (``opml.automl.settings``), after the limits Azure
-        adds to them (checked here, before anything is submitted)."""
-        if params["max_iterations"] > AZURE_MAX_ITERATIONS:
-            raise InvalidInput(
-                f"max_iterations: Azure ML AutoML runs at most {AZURE_MAX_ITERATIONS:,} iterations, "
-                f"got {params['max_iterations']:,}"
-            )
+        adds to them (``AZURE_AUTOML_LIMITS``, checked here, before anything is submitted: a timeout under 15
+        minutes used to be raised to 15 silently, while the run's settings said otherwise)."""
+        AZURE_AUTOML_LIMITS.check(params)
         if training_data is None:
             training_data = self.datasets.tabular(params["dataset"], params.get("dataset_version"))
         arguments: dict[str, Any] = {
@@ -138,7 +171,7 @@ class AzureRuns(AzurePart):
             "compute_target": compute_target,
             "training_data": training_data,
             "label_column_name": params["label_column"],
-            "experiment_timeout_hours": max(0.25, params["experiment_timeout_minutes"] / 60),
+            "experiment_timeout_hours": timeout_hours(params["experiment_timeout_minutes"]),
             "iterations": params["max_iterations"],
             "max_concurrent_iterations": params["max_concurrent_iterations"],
             "enable_early_stopping": params["enable_early_stopping"],
@@ -164,21 +197,24 @@ class AzureRuns(AzurePart):
     def list(
         self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
     ) -> list[Run]:
+        """Newest created first, across experiments. Azure lists runs 500 to a request, newest started first (a
+        run still waiting has no start time): they are ordered here by the creation time each listed run carries,
+        and only the ``limit`` returned are converted (each conversion asks Azure for the run's details, and for
+        an AutoML run its children and metrics)."""
         if parent_id is not None:
             parent = self.sdk_run(parent_id)
             runs = list(parent.get_children())
             if parent.type == "automl":  # its trials only, as AutoMLRun lists them (not the _setup child)
                 runs = [run for run in runs if is_automl_trial(run)]
+            if experiment:
+                runs = [run for run in runs if run.experiment.name == experiment]
         else:
             names = [experiment] if experiment else [e.name for e in self.sdk.Experiment.list(self.ws)]
             runs = []
             for name in names:
                 runs.extend(self.sdk.Experiment(self.ws, name).get_runs(include_children=not top_level_only))
-        converted = [self.to_run(run) for run in runs]
-        if experiment and parent_id is not None:
-            converted = [run for run in converted if run.experiment == experiment]
-        converted.sort(key=lambda run: run.created_at, reverse=True)
-        return converted[:limit]
+        runs.sort(key=lambda run: created_time(run) or EPOCH, reverse=True)
+        return [self.to_run(run) for run in runs[:limit]]
 
     def cancel(self, run_id: str) -> Run:
         run = self.sdk_run(run_id)
