@@ -57,11 +57,11 @@ def test_a_run_moves_through_azures_states_one_tick_at_a_time(azure, cloud):
     assert finished.started_at and finished.ended_at >= finished.started_at
 
 
-def test_an_sdk_run_object_is_a_snapshot_until_refreshed(cloud):
+def test_an_sdk_run_object_is_a_snapshot_until_refreshed(cloud, tmp_path):
     """What the fakes model (as azureml.core.Run reads its cached RunDto): opml has to refresh before it shows."""
     sdk = make_fake_sdk(cloud)
     workspace = sdk.Workspace("sub-1", "rg-1", "ws-1")
-    config = FakeScriptRunConfig(".", command=python_command("pass")["command"])
+    config = FakeScriptRunConfig(str(tmp_path), command=python_command("pass")["command"])  # tmp_path: its snapshot
     run = sdk.Experiment(workspace, "e").submit(config)
     assert run.status == "NotStarted"  # the create call's answer; Azure has queued it since
     assert run.get_status() == "Queued" and run.status == "Queued"
