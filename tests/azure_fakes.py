@@ -591,6 +591,7 @@ class FakeRun:
             "end_time_utc": self._details.get("endTimeUtc"),
             "target": self._details.get("target"),
             "run_type": self.type,
+            "name": self.display_name,  # a step run's name is its step's (PipelineRun.find_step_run reads it)
         }
 
     @staticmethod
@@ -822,8 +823,6 @@ class FakeRun:
             model_name=flags["--model_name"],
             primary_metric=flags["--primary_metric"],
             dataset=flags["--dataset"],
-            pipeline_run_class=FakePipelineRun,
-            automl_run_class=FakeAutoMLRun,
         )
 
 
@@ -1164,34 +1163,9 @@ class FakePublishedPipeline:
         return run
 
 
-class _RunHandle(FakeRun):
-    """A second handle on a run the cloud holds, as the SDK's run classes built from an id are."""
-
-    def __init__(self, experiment, run_id, **kwargs):
-        self.__dict__.update(experiment.cloud.runs[run_id]._view().__dict__)
-
-
-class FakePipelineRun(_RunHandle):
+class FakePipelineRun(FakeRun):
     def __init__(self, experiment, run_id, _service_endpoint=None, **kwags):
-        super().__init__(experiment, run_id)
-
-    def find_step_run(self, name):
-        return [child for child in self._children if child.display_name == name]
-
-
-class FakeAutoMLRun(_RunHandle):
-    def __init__(self, experiment, run_id, **kwargs):
-        super().__init__(experiment, run_id)
-
-    def get_best_child(self, metric=None, onnx_compatible=False, **kwargs):
-        metric = metric or self.config.settings.get("primary_metric", "accuracy")
-        trials = [
-            child for child in self._children
-            if child.properties.get("runTemplate") == "automl_child" and child._status == "Completed"
-        ]  # fmt: skip
-        if not trials:
-            raise AzureError(f"UserError: no completed child run of {self.id} has {metric}")
-        return max(trials, key=lambda child: child._metrics.get(metric, float("-inf")))
+        raise NotImplementedError("opml reads pipeline runs through Run.get")
 
 
 class FakeSchedule:
@@ -1322,7 +1296,4 @@ RETURNED_SIGNATURES: list[tuple[str, type, list[str]]] = [
      ["parse_delimited_files"]),
     ("azureml.data.output_dataset_config:OutputTabularDatasetConfig", FakeOutputTabularDatasetConfig,
      ["register_on_complete"]),
-    # what opml's register step script (step_scripts/register_model.py) calls inside Azure
-    ("azureml.pipeline.core:PipelineRun", FakePipelineRun, ["__init__", "find_step_run"]),
-    ("azureml.train.automl.run:AutoMLRun", FakeAutoMLRun, ["__init__", "get_best_child"]),
 ]  # fmt: skip

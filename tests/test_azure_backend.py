@@ -560,6 +560,22 @@ def test_scheduled_pipeline_runs_train_again_instead_of_reusing_the_automl_step(
     assert [step.allow_reuse for step in steps] == [False, False]
 
 
+@pytest.mark.parametrize("script", ["register_model.py", "prep_runner.py"])
+def test_step_scripts_import_only_what_the_steps_environment_has(script):
+    """Steps run in a curated environment (AzureML-sklearn-1.5 by default) with azureml-core and
+    azureml-defaults but neither azureml-pipeline-core nor azureml-train-automl-client: a step script that
+    imports those dies on import in Azure (the register step did, importing PipelineRun and AutoMLRun)."""
+    import ast
+
+    from opml.backends.azure.pipeline_steps import SCRIPTS
+
+    tree = ast.parse((SCRIPTS / script).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    azureml = {name for name in imported if name.split(".")[0] == "azureml"}
+    assert azureml and all(name == "azureml.core" or name.startswith("azureml.core.") for name in azureml)
+
+
 def test_pipeline_register_step_registers_the_best_child_with_its_run(azure, pipeline, cloud):
     """The register step registers through the AutoML step's best child run, so the model keeps a run id
     (needed to deploy it, and its lineage); ``Model.register(workspace, path)`` gave a model without one."""

@@ -4,23 +4,53 @@ The model is registered through the best child run (``Run.register_model``), not
 ``Model.register(workspace, path)``: only then does it carry the ``run_id`` that deploying it needs
 and the lineage back to the run that trained it, as a model registered from the dashboard does.
 The ``--model_path`` input is the AutoML step's model output: it makes this step wait for that step.
+
+Only ``azureml.core`` is imported: the step runs in a curated environment (``AzureML-sklearn-1.5``
+by default) that has azureml-core but neither azureml-pipeline-core nor azureml-train-automl-client,
+so ``PipelineRun.find_step_run`` and ``AutoMLRun.get_best_child`` are done here by hand, as they do it.
 """
 
 import argparse
 import json
 
 MODEL_FILE = "outputs/model.pkl"
+BEST_CHILD_TAG = "automl_best_child_run_id"  # what Azure tags a completed AutoML parent with
 
 
-def register_best(step_run, *, automl_step, model_name, primary_metric, dataset, pipeline_run_class, automl_run_class):
-    """Register the best child of the AutoML step run named ``automl_step`` in ``step_run``'s pipeline run.
+def _name(run):
+    """A step run's name: the step's name (``find_step_run`` matches the RunDto's ``name``)."""
+    dto = getattr(run, "_run_dto", None) or {}
+    return dto.get("name") or run.display_name
 
-    The SDK classes are passed in so that the same code runs in Azure and against opml's SDK fakes."""
-    pipeline_run = pipeline_run_class(step_run.experiment, step_run.parent.id)
-    found = pipeline_run.find_step_run(automl_step)
+
+def best_trial(automl_run, primary_metric):
+    """The best completed trial of an AutoML run: the one Azure tagged, else the best primary metric among the
+    completed ``automl_child`` runs (``AutoMLRun.get_best_child``'s rule; classification metrics rise)."""
+    trials = {
+        child.id: child
+        for child in automl_run.get_children()
+        if (child.properties or {}).get("runTemplate") == "automl_child" and child.status == "Completed"
+    }
+    tagged = (automl_run.tags or {}).get(BEST_CHILD_TAG)
+    if tagged in trials:
+        return trials[tagged]
+    scores = {}
+    for run_id, metrics in automl_run.get_metrics(recursive=True).items():
+        value = metrics.get(primary_metric)
+        value = value[-1] if isinstance(value, list) and value else value
+        if run_id in trials and isinstance(value, (int, float)) and not isinstance(value, bool):
+            scores[run_id] = value
+    if not scores:
+        raise RuntimeError(f"AutoML run {automl_run.id} has no completed trial with {primary_metric}")
+    return trials[max(scores, key=scores.get)]
+
+
+def register_best(step_run, *, automl_step, model_name, primary_metric, dataset):
+    """Register the best trial of the AutoML step run named ``automl_step`` in ``step_run``'s pipeline run."""
+    found = [run for run in step_run.parent.get_children() if _name(run) == automl_step]
     if not found:
-        raise RuntimeError(f"no step run named {automl_step} in pipeline run {pipeline_run.id}")
-    best = automl_run_class(step_run.experiment, found[0].id).get_best_child()
+        raise RuntimeError(f"no step run named {automl_step} in pipeline run {step_run.parent.id}")
+    best = best_trial(found[0], primary_metric)
     metrics = {}
     for name, value in best.get_metrics().items():
         value = value[-1] if isinstance(value, list) and value else value
@@ -37,13 +67,11 @@ def register_best(step_run, *, automl_step, model_name, primary_metric, dataset,
 
 def main():
     from azureml.core import Run
-    from azureml.pipeline.core import PipelineRun
-    from azureml.train.automl.run import AutoMLRun
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model_name", required=True)
     parser.add_argument("--automl_step", required=True)
-    parser.add_argument("--primary_metric", default="")
+    parser.add_argument("--primary_metric", default="accuracy")
     parser.add_argument("--dataset", default="")
     parser.add_argument("--model_path", required=True)
     args = parser.parse_args()
@@ -53,8 +81,6 @@ def main():
         model_name=args.model_name,
         primary_metric=args.primary_metric,
         dataset=args.dataset,
-        pipeline_run_class=PipelineRun,
-        automl_run_class=AutoMLRun,
     )
     print(f"registered {model.name} version {model.version} from run {model.run_id}")
 
