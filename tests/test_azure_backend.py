@@ -147,6 +147,23 @@ def test_azure_errors_become_opml_errors_with_azures_message(message, error):
     assert message.split(": ", 1)[-1] in str(translated)
 
 
+@pytest.mark.parametrize(("code", "error"), [(404, NotFound), (403, Unauthorized), (409, AlreadyExists)])
+def test_a_model_management_refusal_is_judged_by_its_response_code_not_its_headers(code, error):
+    """The SDK writes the model management service's refusals as a report with the response's headers: a header
+    value (a Content-Length of 403) decided the error, and the headers were shown to the user."""
+    from azureml.exceptions import WebserviceException
+
+    headers = {"Content-Length": "403", "x-ms-request-id": "0a1b", "Date": "Mon, 30 Nov 2026 17:00:00 GMT"}
+    content = b'{"code":"Failed","message":"the request was refused"}'
+    exc = WebserviceException(  # as azureml/core/webservice/webservice.py writes it
+        "Received bad response from Model Management Service:\n"
+        f"Response Code: {code}\nHeaders: {headers}\nContent: {content}"
+    )
+    translated = translate(exc)
+    assert type(translated) is error
+    assert "the request was refused" in str(translated) and "Content-Length" not in str(translated)
+
+
 def test_an_sdk_failure_inside_an_operation_is_translated(azure, cloud):
     cloud.fail_next["ComputeTarget.create"] = AzureError(
         "Operation results in exceeding approved standardDSv2Family Cores quota. Current Limit: 10"

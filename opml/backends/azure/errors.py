@@ -105,15 +105,21 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
-def _status(exc: Exception) -> int | None:
+_RESPONSE_CODE = re.compile(r"^Response Code: (\d{3})\s*$", re.M)  # the model management service's report
+_HEADERS = re.compile(r"^Headers: .*$\n?", re.M)  # ... which also lists the response's headers, values and all
+
+
+def _status(exc: Exception, message: str) -> int | None:
     """The HTTP status of the failed request: ``ServiceException``/``WebserviceException.status_code``, an
-    msrest ``HttpOperationError``'s or a requests ``HTTPError``'s ``response.status_code``."""
+    msrest ``HttpOperationError``'s or a requests ``HTTPError``'s ``response.status_code``, or the "Response
+    Code" line of the message the SDK writes for the model management service's refusals."""
     for value in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None)):
         try:
             return int(value)
         except (TypeError, ValueError):
             continue
-    return None
+    found = _RESPONSE_CODE.search(message)
+    return int(found.group(1)) if found else None
 
 
 def _kinds(exc: Exception) -> str:
@@ -139,6 +145,7 @@ def _message(exc: Exception) -> str:
             message = str(exc)
         except Exception:
             message = ""
+    message = _HEADERS.sub("", message)  # a header's value ("Content-Length: 403") must not decide the error
     lines = [line.rstrip() for line in message.splitlines() if line.strip("= \t")]  # the SDK frames some in ====
     return "\n".join(lines).strip() or type(exc).__name__
 
@@ -147,7 +154,8 @@ def translate(exc: Exception) -> OpmlError:
     """The opml error for an exception the SDK raised; BackendUnavailable when nothing more specific fits."""
     if isinstance(exc, OpmlError):
         return exc
-    message, status, kinds = _message(exc), _status(exc), _kinds(exc)
+    message, kinds = _message(exc), _kinds(exc)
+    status = _status(exc, message)
     rule = next((r for r in _RULES if status in r.statuses), None) or next(
         (r for r in _RULES if r.matches(kinds, message)), None
     )
