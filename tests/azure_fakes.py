@@ -197,6 +197,7 @@ class FakeCloud:
         self.blobs: dict[str, bytes] = {}
         self.datasets: dict[str, list[Any]] = {}  # name -> versions: FakeTabularDataset or FakeFileDataset
         self.datasets_that_do_not_load: set[str] = set()  # listed by Azure, but get_by_name fails on them
+        self.dataset_lookup_errors: dict[str, Exception] = {}  # name -> what Azure answers a lookup of it
         self.computes: dict[str, Any] = {}
         self.runs: dict[str, Any] = {}
         self.experiments: set[str] = set()
@@ -384,8 +385,13 @@ class FakeDataset:
 
     @staticmethod
     def get_by_name(workspace, name, version="latest", **kwargs):
-        workspace.cloud.record("Dataset.get_by_name", name=name, version=version)
-        versions = workspace.cloud.datasets.get(name) or []
+        cloud = workspace.cloud
+        cloud.record("Dataset.get_by_name", name=name, version=version)
+        if name in cloud.dataset_lookup_errors:
+            raise cloud.dataset_lookup_errors[name]
+        if name in cloud.datasets_that_do_not_load:  # its stored definition does not deserialize
+            raise dataset_error(400, f"Dataset {name} could not be loaded: unsupported definition")
+        versions = cloud.datasets.get(name) or []
         if not versions or (version != "latest" and not 1 <= int(version) <= len(versions)):
             raise dataset_not_found(name, version)
         return versions[-1] if version == "latest" else versions[int(version) - 1]
@@ -416,7 +422,9 @@ class FakeDataset:
             return PaginatedResultDatasetDto(value=listed, continuation_token=None)
 
         def get_dataset(name):
-            if name in cloud.datasets_that_do_not_load or not cloud.datasets.get(name):
+            if name in cloud.datasets_that_do_not_load or name in cloud.dataset_lookup_errors:
+                return None  # the SDK's lookup swallows whatever get_by_name raised
+            if not cloud.datasets.get(name):
                 return None
             return cloud.datasets[name][-1]
 

@@ -299,6 +299,23 @@ def test_only_tabular_datasets_that_load_are_listed(azure, cloud, bank_small_csv
     assert again.version == 1 and len(cloud.datasets["bank"]) == 1
 
 
+@pytest.mark.parametrize("refusal", ["expired sign-in", "403"])
+def test_datasets_do_not_vanish_from_the_list_when_azure_refuses_their_lookup(azure, cloud, bank_small_csv, refusal):
+    """Dataset.get_all's lookup swallows every error (None): datasets vanished from the list when the token had
+    expired or the role was missing, and registering the same bytes again made a second version."""
+    from tests.azure_fakes import dataset_error, expired_sign_in
+
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    cloud.dataset_lookup_errors["bank"] = (
+        expired_sign_in() if refusal == "expired sign-in" else dataset_error(403, "The caller has no access")
+    )
+    with pytest.raises(Unauthorized):
+        azure.list_datasets()
+    with pytest.raises(Unauthorized):
+        azure.register_dataset(name="bank", source=bank_small_csv)
+    assert len(cloud.datasets["bank"]) == 1
+
+
 def test_compute_provisioning_is_awaited(azure, azure_executor):
     assert azure.create_compute(name="cpu-4", max_nodes=4).state == "Creating"
     assert azure.wait_for_compute("cpu-4", timeout=10, poll_seconds=0.05).state == "Succeeded"

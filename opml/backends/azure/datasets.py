@@ -14,7 +14,7 @@ from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart
 from opml.backends.base import DatasetSource
 from opml.entities import Dataset, DatasetProfile
-from opml.errors import NotFound
+from opml.errors import NotFound, Unauthorized
 from opml.naming import check_name
 from opml.settings import get_settings
 
@@ -120,24 +120,41 @@ class AzureDatasets(AzurePart):
         """The latest version of every registered tabular dataset, by name.
 
         Dataset.get_all answers a lazy mapping (the SDK's _DatasetDict) of every registered dataset, file
-        datasets included, each loaded when read; one that does not load is None to it, and reading it raises
-        KeyError (so does ``.values()``). Its keys are read with ``for``: ``list()`` and ``sorted()`` ask its
-        length first, which lists everything and leaves the key iterator empty.
+        datasets included, each loaded when read; one whose lookup failed, for whatever reason, is None to it,
+        and reading it raises KeyError (so does ``.values()``). Its keys are read with ``for``: ``list()`` and
+        ``sorted()`` ask its length first, which lists everything and leaves the key iterator empty. A None is
+        asked again, to tell a dataset that does not load (left out) from a refused sign-in (raised: datasets
+        must not silently vanish from the list because a token expired).
         """
         registered = self.sdk.Dataset.get_all(self.ws)
         found = {}
         for name in registered:
-            dataset = registered.get(name)  # None: Azure lists it but it does not load
+            dataset = registered.get(name)
+            if dataset is None:
+                dataset = self._reason_it_does_not_load(name)
             if isinstance(dataset, self.sdk.TabularDataset):
                 found[name] = dataset
         return found
+
+    def _reason_it_does_not_load(self, name: str) -> None:
+        """Raise Unauthorized when looking ``name`` up is refused for the caller's sign-in or role."""
+        try:
+            self.sdk.Dataset.get_by_name(self.ws, name)
+        except Exception as exc:
+            error = lookup_failed(exc, f"no dataset {name}")
+            if isinstance(error, Unauthorized):
+                raise error from exc
 
     def list_latest(self) -> list[Dataset]:
         datasets = [self.to_dataset(d) for d in self.latest_tabular().values()]
         return sorted(datasets, key=lambda d: d.created_at, reverse=True)
 
     def _versions_if_any(self, name: str) -> list[Dataset]:
-        if not isinstance(self.sdk.Dataset.get_all(self.ws).get(name), self.sdk.TabularDataset):
+        """The versions of ``name``, none when Azure has no tabular dataset of that name (a refused lookup raises:
+        taken for "none", it would register the same bytes again as a new version)."""
+        try:
+            self.tabular(name)
+        except NotFound:
             return []
         return self.list_versions(name)
 
