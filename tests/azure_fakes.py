@@ -347,7 +347,12 @@ class FakeTabularDatasetFactory:
         if isinstance(path, str):
             raise AzureError("the fakes hold no web files: register from a path or bytes in tests")
         datastore, _ = path[0]
-        datastore.cloud.record("Dataset.Tabular.from_delimited_files", path=path, separator=separator)
+        datastore.cloud.record(
+            "Dataset.Tabular.from_delimited_files",
+            path=path,
+            separator=separator,
+            support_multi_line=support_multi_line,
+        )
         return FakeTabularDataset(datastore.cloud, path, separator)
 
 

@@ -3,6 +3,7 @@ with the real SDK's signatures (``tests/azure_fakes.py``). Azure itself is not r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
@@ -279,6 +280,21 @@ def test_dataset_is_uploaded_then_registered_with_its_hash(azure, cloud, bank_sm
     assert registered["create_new_version"] is True
     assert registered["tags"]["team"] == "ops" and registered["tags"]["opml_sha256"] == dataset.sha256
     assert dataset.tags == {"team": "ops"}
+
+
+def test_azure_gets_the_table_opml_parsed_as_plain_csv(azure, cloud):
+    """Azure's CSV reader has no decimal comma (and splits quoted line breaks unless told): a ';'-separated
+    file with decimal commas became text columns on Azure while opml's profile said numbers. The parsed table
+    is uploaded as plain CSV, comma-separated with decimal points, and Azure is told when a field spans lines."""
+    content = b'age;balance;note;y\n30;1,5;"first\nline";no\n41;-2,25;plain;yes\n'
+    dataset = azure.register_dataset(name="euro", source=content, filename="euro.csv")
+    call = cloud.last_call("Dataset.Tabular.from_delimited_files")
+    assert (call["separator"], call["support_multi_line"]) == (",", True)
+    (_, blob), *_ = call["path"]
+    assert cloud.blobs[blob].decode().splitlines()[:2] == ["age,balance,note,y", '30,1.5,"first']
+    loaded = azure.load_dataset("euro")
+    assert loaded["balance"].tolist() == [1.5, -2.25] and loaded["note"].tolist() == ["first\nline", "plain"]
+    assert dataset.sha256 == hashlib.sha256(content).hexdigest() and dataset.delimiter == ";"
 
 
 def test_only_tabular_datasets_that_load_are_listed(azure, cloud, bank_small_csv):

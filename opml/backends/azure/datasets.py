@@ -80,21 +80,24 @@ class AzureDatasets(AzurePart):
         for existing in self._versions_if_any(name):
             if existing.sha256 == sha256:
                 return existing  # the same bytes as a version already registered: that version
-        if is_url(source):
-            tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=str(source), separator=fmt.delimiter)
-        else:
-            datastore = self.sdk.Datastore.get_default(self.ws)
-            target = f"opml/datasets/{name}/{sha256[:16]}"
-            with tempfile.TemporaryDirectory() as folder:  # a folder holding just this file, uploaded whole
-                local = Path(folder) / (Path(filename or str(label)).name or "data.csv")
-                local.write_bytes(content)
-                # Datastore.upload_files is deprecated: Dataset.File.upload_directory uploads, then the table is
-                # read from the uploaded path (what it returns is an unregistered FileDataset of the folder).
-                self.sdk.Dataset.File.upload_directory(
-                    src_dir=folder, target=(datastore, target), overwrite=True, show_progress=False
-                )
-            path = [(datastore, f"{target}/{local.name}")]
-            tabular = self.sdk.Dataset.Tabular.from_delimited_files(path=path, separator=fmt.delimiter)
+        # Azure reads a CSV with its own parser, which knows no decimal comma and (unless told) splits quoted
+        # line breaks into rows: what is uploaded is the table opml parsed and profiled, written as plain CSV
+        # (comma, decimal point, quoted). From a URL too, so that Azure reads the copy opml checked.
+        text = frame.select_dtypes(include=["object", "string"])
+        multi_line = bool(text.apply(lambda column: column.astype(str).str.contains("[\r\n]").any()).any())
+        datastore = self.sdk.Datastore.get_default(self.ws)
+        target = f"opml/datasets/{name}/{sha256[:16]}"
+        with tempfile.TemporaryDirectory() as folder:  # a folder holding just this file, uploaded whole
+            local = Path(folder) / ("data.csv" if is_url(source) else Path(filename or str(label)).name or "data.csv")
+            local.write_bytes(frame.to_csv(index=False).encode())
+            # Datastore.upload_files is deprecated: Dataset.File.upload_directory uploads, then the table is
+            # read from the uploaded path (what it returns is an unregistered FileDataset of the folder).
+            self.sdk.Dataset.File.upload_directory(
+                src_dir=folder, target=(datastore, target), overwrite=True, show_progress=False
+            )
+        tabular = self.sdk.Dataset.Tabular.from_delimited_files(
+            path=[(datastore, f"{target}/{local.name}")], separator=",", support_multi_line=multi_line
+        )
         source_label = (lineage or f"upload:{filename}") if isinstance(source, bytes) else label
         bookkeeping = {
             "opml_sha256": sha256,
