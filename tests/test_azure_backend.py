@@ -332,6 +332,23 @@ def test_datasets_do_not_vanish_from_the_list_when_azure_refuses_their_lookup(az
     assert len(cloud.datasets["bank"]) == 1
 
 
+def test_an_experiment_name_azure_refuses_is_bad_input_before_anything_is_submitted(azure, cloud, pipeline):
+    """opml's names allow '.', Azure's experiment names do not: the SDK's refusal read as "Azure ML
+    unavailable". Runs, pipeline runs, triggers and schedules are checked before any call."""
+    submitted = len(cloud.calls)
+    with pytest.raises(InvalidInput, match=r"experiment name 'bank\.v2'.*no '\.'"):
+        azure.submit_run(experiment="bank.v2", run_type="command", compute="cpu-cluster", params=python_command(""))
+    with pytest.raises(InvalidInput, match="experiment name"):
+        azure.run_pipeline(pipeline.id, experiment="bank.v2")
+    assert [call for call, _ in cloud.calls[submitted:] if "submit" in call.lower()] == []
+    assert (
+        azure.submit_run(
+            experiment="bank_v2-1", run_type="command", compute="cpu-cluster", params=python_command("")
+        ).experiment
+        == "bank_v2-1"
+    )
+
+
 def test_compute_provisioning_is_awaited(azure, azure_executor):
     assert azure.create_compute(name="cpu-4", max_nodes=4).state == "Creating"
     assert azure.wait_for_compute("cpu-4", timeout=10, poll_seconds=0.05).state == "Succeeded"

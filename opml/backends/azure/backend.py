@@ -23,7 +23,7 @@ from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import translate, translate_methods
 from opml.backends.azure.models import AzureModels
 from opml.backends.azure.pipelines import AzurePipelines
-from opml.backends.azure.runs import AZURE_AUTOML_LIMITS, AzureRuns
+from opml.backends.azure.runs import AZURE_AUTOML_LIMITS, AzureRuns, check_experiment_name
 from opml.backends.azure.schedules import AzureSchedules
 from opml.backends.azure.sdk import AzureSDK, load_sdk
 from opml.backends.azure.services import AzureServices
@@ -165,6 +165,7 @@ class AzureMLBackend(Backend):
         tags: dict[str, str],
         display_name: str,
     ) -> Run:
+        check_experiment_name(experiment)
         return self.runs.submit(
             experiment=experiment,
             run_type=run_type,
@@ -294,6 +295,7 @@ class AzureMLBackend(Backend):
         return self.pipelines.get(pipeline_id)
 
     def _run_pipeline(self, pipeline: Pipeline, *, experiment: str, parameters: dict[str, Any], trigger: str) -> Run:
+        check_experiment_name(experiment)
         return self.pipelines.run(pipeline, experiment=experiment, parameters=parameters, trigger=trigger)
 
     def _publish_pipeline(self, pipeline: Pipeline, *, name: str, description: str, version: str) -> PublishedPipeline:
@@ -318,6 +320,7 @@ class AzureMLBackend(Backend):
         description: str,
         tags: dict[str, str],
     ) -> Run:
+        check_experiment_name(experiment)
         return self.pipelines.trigger(
             published, experiment=experiment, parameters=parameters, trigger=trigger, description=description, tags=tags
         )
@@ -340,6 +343,7 @@ class AzureMLBackend(Backend):
         parameters: dict[str, Any],
         allow_overlap: bool,
     ) -> Schedule:
+        check_experiment_name(experiment)
         return self.schedules.create(
             published,
             name=name,

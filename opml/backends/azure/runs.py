@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,20 @@ def timeout_hours(minutes: float) -> float:
     while int(hours * 60) < minutes:
         hours = math.nextafter(hours, math.inf)
     return hours
+
+
+# Azure's rule for experiment names (azureml/_base_sdk_common/common.py, checked by Experiment()): stricter than
+# opml's (no '.'), and the SDK's refusal would read as "Azure ML unavailable".
+_EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+
+
+def check_experiment_name(name: str) -> None:
+    """Raise InvalidInput when Azure ML would refuse ``name`` as an experiment's name."""
+    if not _EXPERIMENT_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"experiment name {name!r}: on Azure ML up to 255 letters, digits, '_' and '-', starting with a letter "
+            "or digit (no '.')"
+        )
 
 
 @translate_methods
