@@ -220,13 +220,45 @@ def test_a_timeout_under_azures_15_minutes_is_refused_before_anything_is_submitt
         submit_automl(azure, bank_small_csv, experiment_timeout_minutes=5)
     with pytest.raises(InvalidInput, match="whole minutes"):
         submit_automl(azure, bank_small_csv, experiment_timeout_minutes=20.5)
-    steps = [{**PIPELINE_STEPS[0], "settings": {**PIPELINE_STEPS[0]["settings"], "experiment_timeout_minutes": 5}}]
-    pipeline = azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank"})
-    with pytest.raises(InvalidInput, match="Azure ML's minimum is 15 minutes"):
-        azure.run_pipeline(pipeline.id, experiment="short")
+    steps = [with_settings(experiment_timeout_minutes="${timeout}"), PIPELINE_STEPS[1]]
+    pipeline = azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank", "timeout": 20})
+    with pytest.raises(InvalidInput, match="Azure ML's minimum is 15 minutes"):  # a value given to the run
+        azure.run_pipeline(pipeline.id, experiment="short", parameters={"timeout": 5})
     assert submitted(cloud) == []
     assert submit_automl(azure, bank_small_csv, experiment_timeout_minutes=15).status == QUEUED
     assert submitted(cloud)[-1]["config"].settings["experiment_timeout_hours"] == 0.25
+
+
+def with_settings(**settings) -> dict:
+    """The AutoML step of ``PIPELINE_STEPS`` with these settings."""
+    return {**PIPELINE_STEPS[0], "settings": {**PIPELINE_STEPS[0]["settings"], **settings}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "parameters", "message"),
+    [
+        ({"experiment_timeout_minutes": 5}, {}, r"automl step 'train': .*\(Azure ML's minimum is 15 minutes\), got 5"),
+        ({"experiment_timeout_minutes": "${timeout}"}, {"timeout": 14}, r"minimum is 15 minutes\), got 14"),
+        ({"experiment_timeout_minutes": 20.5}, {}, "whole minutes"),
+        ({"max_iterations": 1001}, {}, "max_iterations must be at most 1,000 on Azure ML"),
+    ],
+)
+def test_a_pipeline_whose_automl_step_azure_refuses_is_refused_when_created(
+    azure, bank_small_csv, settings, parameters, message
+):
+    """The draft (with its parameters' defaults, which publishing uses) was accepted and refused only when run or
+    published; it is refused as it is created, as an AutoML run is submitted, with the same words."""
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    steps = [with_settings(**settings), PIPELINE_STEPS[1]]
+    with pytest.raises(InvalidInput, match=message):
+        azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank", **parameters})
+    assert azure.list_pipelines() == []
+
+
+def test_the_local_backend_takes_the_pipelines_azure_refuses(local_backend, bank_small_csv):
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    steps = [with_settings(experiment_timeout_minutes=5, max_iterations=1001), PIPELINE_STEPS[1]]
+    assert local_backend.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank"}).steps[0] == steps[0]
 
 
 def test_the_backend_says_what_its_automl_takes(azure):

@@ -713,14 +713,15 @@ class Backend(abc.ABC):
         compute: str = "cpu-cluster",
         description: str = "",
     ) -> Pipeline:
-        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem,
-        or NotFound (compute)."""
+        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem (an
+        AutoML step whose settings, with the parameters' defaults, this backend's AutoML refuses included:
+        ``automl_limits``), or NotFound (compute)."""
         from opml.pipelines.spec import check_spec
 
         name = check_name(name, "pipeline")
         if not isinstance(description, str):
             raise InvalidInput("description must be text")
-        clean_steps, clean_parameters = check_spec(steps, _mapping(parameters, "parameters"))
+        clean_steps, clean_parameters = check_spec(steps, _mapping(parameters, "parameters"), self.automl_limits)
         return self._create_pipeline(
             name=name,
             steps=clean_steps,
