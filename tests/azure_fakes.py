@@ -199,7 +199,8 @@ class FakeCloud:
         self.datasets_that_do_not_load: set[str] = set()  # listed by Azure, but get_by_name fails on them
         self.computes: dict[str, Any] = {}
         self.runs: dict[str, Any] = {}
-        self.experiments: set[str] = set()
+        self.experiments: set[str] = set()  # Azure keeps an experiment once made, with runs or without
+        self.archived_experiments: set[str] = set()  # listed by Experiment.list only when asked (view_type)
         self.models: dict[str, list[Any]] = {}
         self.services: dict[str, Any] = {}
         self.published: dict[str, Any] = {}
@@ -857,7 +858,13 @@ def take_snapshot(folder: str) -> dict[str, bytes]:
 class FakeExperiment:
     def __init__(self, workspace, name, _skip_name_validation=False, _id=None, _archived_time=None,
                  _create_in_cloud=True, _experiment_dto=None, **kwargs):  # fmt: skip
+        """As the SDK's: a request that gets the experiment, and makes it (without runs) when Azure has none of that
+        name; Experiment.list builds its answers without (``_create_in_cloud=False``)."""
         self.workspace, self.name = workspace, name
+        if _create_in_cloud:
+            workspace.cloud.record("Experiment", name=name)
+            with workspace.cloud.lock:
+                workspace.cloud.experiments.add(name)
 
     def submit(self, config, tags=None, **kwargs):
         cloud = self.workspace.cloud
@@ -873,6 +880,7 @@ class FakeExperiment:
         return run
 
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
+        self.workspace.cloud.record("Experiment.get_runs", experiment=self.name)  # a request for the first page
         runs = [r for r in self.workspace.cloud.runs.values() if r.experiment.name == self.name]
         if not include_children:
             runs = [r for r in runs if r._parent is None]
@@ -882,7 +890,19 @@ class FakeExperiment:
 
     @staticmethod
     def list(workspace, experiment_name=None, view_type="ActiveOnly", tags=None):
-        return [FakeExperiment(workspace, name) for name in sorted(workspace.cloud.experiments)]
+        """Every experiment Azure keeps (those without runs too), active ones only unless ``view_type`` says."""
+        cloud = workspace.cloud
+        cloud.record("Experiment.list", experiment_name=experiment_name, view_type=view_type)
+        shown = {
+            "ActiveOnly": cloud.experiments - cloud.archived_experiments,
+            "ArchivedOnly": cloud.experiments & cloud.archived_experiments,
+            "All": cloud.experiments,
+        }[view_type]
+        return [
+            FakeExperiment(workspace, name, _create_in_cloud=False)
+            for name in sorted(shown)
+            if experiment_name in (None, name)
+        ]
 
 
 # -- models and services ---------------------------------------------------------------------

@@ -210,6 +210,37 @@ def test_azure_lists_by_start_time_and_keeps_the_creation_time_in_the_run_object
     assert created == datetime(2026, 11, 30, 12, 0, 1, 123456, tzinfo=UTC)
 
 
+def calls_since(cloud, before: int) -> list[str]:
+    return [call for call, _ in cloud.calls[before:]]
+
+
+def test_experiment_names_cost_one_listing_and_a_page_of_runs_each_not_every_run_converted(azure, cloud):
+    """list_experiments was list_runs(limit=10,000): every run converted (a get_details each). The names come from
+    Experiment.list, without experiments Azure keeps with no run (Experiment(ws, name) makes one) and without
+    archived ones (Experiment.list's default view, whose runs list_runs does not list either)."""
+    add_finished_runs(cloud, "big", 5000, created=A_MONTH_AGO)
+    add_finished_runs(cloud, "small", 2, created=A_MONTH_AGO)
+    add_finished_runs(cloud, "archived", 2, created=A_MONTH_AGO)
+    cloud.archived_experiments.add("archived")
+    sdk = make_fake_sdk(cloud)
+    sdk.Experiment(sdk.Workspace("sub-1", "rg-1", "ws-1"), "empty")
+    before = len(cloud.calls)
+    assert azure.list_experiments() == ["big", "small"]
+    calls = calls_since(cloud, before)
+    assert calls.count("Experiment.list") == 1 and calls.count("Experiment.get_runs") == 3  # big, small, empty
+    assert conversions(cloud) == 0 and "Run.get" not in calls
+    assert {run.experiment for run in azure.list_runs(limit=10_000)} == {"big", "small"}
+
+
+def test_listing_the_runs_of_an_unknown_experiment_does_not_make_it(azure, cloud):
+    """Experiment(ws, name) gets the experiment, and makes it when Azure has none: listing runs made one."""
+    add_finished_runs(cloud, "known", 1, created=A_MONTH_AGO)
+    before = len(cloud.calls)
+    assert azure.list_runs(experiment="typo") == [] and azure.search_runs(experiment="typo").total == 0
+    assert [run.experiment for run in azure.list_runs(experiment="known")] == ["known"]
+    assert "typo" not in cloud.experiments and "Experiment" not in calls_since(cloud, before)
+
+
 # -- finding 9: Azure's AutoML limits ----------------------------------------------------------------
 
 

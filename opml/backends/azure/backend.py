@@ -187,6 +187,9 @@ class AzureMLBackend(Backend):
     ) -> list[Run]:
         return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
 
+    def list_experiments(self) -> list[str]:
+        return self.runs.experiment_names()
+
     def cancel_run(self, run_id: str) -> Run:
         return self.runs.cancel(run_id)
 

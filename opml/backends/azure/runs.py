@@ -194,6 +194,22 @@ class AzureRuns(AzurePart):
     def get(self, run_id: str) -> Run:
         return self.to_run(self.sdk_run(run_id))
 
+    def experiments(self, name: str | None = None) -> list[Any]:
+        """The workspace's experiments (``name`` only, when given) as ``Experiment.list`` answers in one request:
+        the active ones (its default; an archived experiment's runs are not listed). Their runs are read from these
+        objects: ``Experiment(ws, name)`` is a request of its own, and makes the experiment when Azure has none of
+        that name."""
+        return [experiment for experiment in self.sdk.Experiment.list(self.ws) if name in (None, experiment.name)]
+
+    def experiment_names(self) -> list[str]:
+        """``Backend.list_experiments`` without converting every run: the experiments ``Experiment.list`` gives that
+        have a run. Azure keeps experiments without runs (``Experiment(ws, name)`` makes one, a submission Azure
+        refused leaves one), so each is asked for its first page of runs, and none is converted."""
+        have_runs = [
+            experiment for experiment in self.experiments() if next(iter(experiment.get_runs()), None) is not None
+        ]
+        return sorted(experiment.name for experiment in have_runs)
+
     def list(
         self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
     ) -> list[Run]:
@@ -209,10 +225,9 @@ class AzureRuns(AzurePart):
             if experiment:
                 runs = [run for run in runs if run.experiment.name == experiment]
         else:
-            names = [experiment] if experiment else [e.name for e in self.sdk.Experiment.list(self.ws)]
             runs = []
-            for name in names:
-                runs.extend(self.sdk.Experiment(self.ws, name).get_runs(include_children=not top_level_only))
+            for listed in self.experiments(experiment):
+                runs.extend(listed.get_runs(include_children=not top_level_only))
         runs.sort(key=lambda run: created_time(run) or EPOCH, reverse=True)
         return [self.to_run(run) for run in runs[:limit]]
 
