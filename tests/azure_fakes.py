@@ -592,6 +592,7 @@ class FakeRun:
             "end_time_utc": self._details.get("endTimeUtc"),
             "target": self._details.get("target"),
             "run_type": self.type,
+            "error": self._details.get("error"),  # Azure's error object, as get_details() gives it
         }
 
     @staticmethod
@@ -617,7 +618,10 @@ class FakeRun:
 
     @property
     def parent(self):
-        return self._parent._view() if self._parent is not None else None
+        if self._parent is None:
+            return None
+        self.cloud.record("Run.parent", run_id=self._parent.id)  # the SDK's parent property GETs the parent run
+        return self._parent._view()
 
     @staticmethod
     def _newest_first(runs):
@@ -648,9 +652,11 @@ class FakeRun:
         return self._cached_dto["status"]
 
     def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None, _rehydrate_runs=True):
+        self.cloud.record("Run.get_children", run_id=self.id)
         return (child._view() for child in self._newest_first(self._children))
 
     def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
+        self.cloud.record("Run.get_metrics", run_id=self.id, recursive=recursive)
         if recursive:
             return {run.id: dict(run._metrics) for run in [self, *self._children]}
         return dict(self._metrics)

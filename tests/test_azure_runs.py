@@ -241,6 +241,124 @@ def test_listing_the_runs_of_an_unknown_experiment_does_not_make_it(azure, cloud
     assert "typo" not in cloud.experiments and "Experiment" not in calls_since(cloud, before)
 
 
+# -- the Runs page's search: runs checked as they were listed, only the page returned asked more of ---------
+
+REQUESTS = ("Run.get", "Run.get_details", "Run.parent", "Run.get_children", "Run.get_metrics")
+
+
+def requests_since(cloud, before: int) -> dict[str, int]:
+    """Requests about single runs opml made since ``before`` (the listing's own aside), by kind."""
+    calls = calls_since(cloud, before)
+    return {name: calls.count(name) for name in REQUESTS if name in calls}
+
+
+def test_searching_5000_runs_asks_azure_only_about_the_runs_it_returns(azure, cloud):
+    """search_runs listed up to 10,000 runs with list_runs, converting each (a get_details, a parent GET, and
+    an AutoML parent's children and metrics), then filtered: the Runs page does that three times a view. A
+    listed run is checked as its RunDto says; only the page returned gets AutoML progress, and only runs the
+    other clauses let through are asked for their metrics."""
+    runs = add_finished_runs(cloud, "big", 5000, created=A_MONTH_AGO)
+    for index, run in enumerate(runs):
+        if index % 2:
+            run.tags["owner"] = "ana"
+        if index % 3 == 0:
+            run._status, run._details["error"] = "Failed", {"error": {"code": "UserError", "message": "boom"}}
+        if index % 100 == 97:
+            run.type = "automl"  # an AutoML parent: its progress costs its children and their metrics
+        run._metrics = {"accuracy": index / 5000}
+    matching = [run for run in reversed(runs) if run.tags.get("owner") == "ana" and run._status == "Completed"]
+    shown = matching[:20]
+    automl_shown = sum(1 for run in shown if run.type == "automl")
+    assert automl_shown >= 1
+
+    before = len(cloud.calls)
+    page = azure.search_runs(filter="tags.owner = 'ana'", statuses=[COMPLETED], limit=20)
+    assert [run.id for run in page.runs] == [run.id for run in shown] and page.total == len(matching)
+    assert all(run.progress for run in page.runs if run.run_type == "automl")
+    assert requests_since(cloud, before) == {"Run.get_children": automl_shown, "Run.get_metrics": automl_shown}
+
+    before = len(cloud.calls)
+    page = azure.search_runs(filter="metrics.accuracy >= 0.5 and tags.owner = 'ana'", statuses=[COMPLETED], limit=20)
+    assert [run.id for run in page.runs] == [run.id for run in shown]
+    assert page.total == sum(1 for run in matching if run._metrics["accuracy"] >= 0.5)
+    metric_requests = [
+        args for call, args in cloud.calls[before:] if call == "Run.get_metrics" and not args["recursive"]
+    ]
+    assert len(metric_requests) == len(matching)  # the runs the other clauses let through, not all 5,000
+    assert "Run.get_details" not in calls_since(cloud, before) and "Run.get" not in calls_since(cloud, before)
+
+
+@pytest.fixture
+def mixed_runs(azure, cloud, bank_small_csv):
+    """Runs of each kind, in three experiments: an AutoML run with its trials (one failed), command runs that
+    completed, failed, were canceled or still wait, with tags, display names and metrics."""
+    cloud.automl_failures = {1: "Iteration failed: out of memory"}
+    submit_automl(azure, bank_small_csv)
+
+    def command(code: str, experiment: str, **arguments):
+        params = python_command(code)
+        return azure.submit_run(
+            experiment=experiment, run_type="command", compute="cpu-cluster", params=params, **arguments
+        )
+
+    done = command("print(1)", "e1", tags={"owner": "ana"}, display_name="Smoke test")
+    failed = command("raise SystemExit(3)", "e2", tags={"owner": "bob"})
+    azure.cancel_run(command("pass", "e1", tags={"owner": "ana"}).id)
+    cloud.execute_all()
+    command("pass", "e2", display_name="waiting")
+    cloud.runs[done.id]._metrics = {"accuracy": 0.95}
+    cloud.runs[failed.id]._metrics = {"accuracy": 0.5}
+    return azure
+
+
+SEARCHES = [
+    ({}, 5),
+    ({"filter": "status = 'Failed'"}, 1),
+    ({"statuses": [COMPLETED, CANCELED]}, 3),
+    ({"filter": "tags.owner = 'ana'"}, 2),
+    ({"filter": "tags.owner = 'ana'", "experiment": "e1", "statuses": [COMPLETED]}, 1),
+    ({"filter": "params.primary_metric = 'accuracy'"}, 1),
+    ({"filter": "params.algorithm = 'LightGBM'", "top_level_only": False}, 2),
+    ({"filter": "metrics.accuracy > 0.9"}, 1),
+    ({"filter": "metrics.accuracy > 0.9", "top_level_only": False}, 5),
+    ({"filter": "metrics.accuracy < 0.9 and run_type = 'command'", "top_level_only": False}, 1),
+    ({"filter": "run_type != 'command'", "top_level_only": False}, 2),  # the AutoML run and its setup child
+    ({"filter": "compute = 'cpu-cluster' and created > '2000-01-01'"}, 5),
+    ({"filter": "display_name ILIKE '%SMOKE%'"}, 1),
+    ({"filter": "run_id LIKE 'e%'", "limit": 2, "offset": 1}, 4),
+    ({"top_level_only": False, "limit": 3, "offset": 2}, 11),
+]
+
+
+@pytest.mark.parametrize(("arguments", "total"), SEARCHES)
+def test_the_search_finds_what_checking_each_converted_run_finds(mixed_runs, arguments, total):
+    """The same page (runs, their fields and an AutoML parent's progress) and total as the generic search, which
+    converts every listed run with get_details before checking it."""
+    from opml.backends.base import Backend
+    from opml.runsearch import RunQuery, parse
+
+    query = RunQuery(
+        parse(arguments.get("filter", "")),
+        arguments.get("experiment"),
+        tuple(arguments.get("statuses", ())),
+        arguments.get("top_level_only", True),
+        arguments.get("limit", 200),
+        arguments.get("offset", 0),
+    )
+    found = mixed_runs.search_runs(**arguments)
+    assert found == Backend._search_runs(mixed_runs, query)
+    assert found.total == total and found.runs
+
+
+def test_a_listed_runs_parent_is_the_one_its_run_dto_names(mixed_runs, cloud):
+    """The parent id is read from the RunDto a run was listed with: the SDK's ``Run.parent`` GETs the parent."""
+    children = [run for run in mixed_runs.search_runs(top_level_only=False).runs if run.parent_id]
+    assert children
+    sdk = make_fake_sdk(cloud)
+    workspace = sdk.Workspace("sub-1", "rg-1", "ws-1")
+    assert all(sdk.Run.get(workspace, run.id).parent.id == run.parent_id for run in children)
+
+
 # -- finding 9: Azure's AutoML limits ----------------------------------------------------------------
 
 

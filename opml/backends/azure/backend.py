@@ -40,6 +40,7 @@ from opml.entities import (
     Pipeline,
     PublishedPipeline,
     Run,
+    RunPage,
     Schedule,
     Service,
     ServiceKeys,
@@ -47,6 +48,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import InvalidInput, NotFound
+from opml.runsearch import RunQuery
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
@@ -186,6 +188,10 @@ class AzureMLBackend(Backend):
         limit: int = 200,
     ) -> list[Run]:
         return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
+
+    def _search_runs(self, query: RunQuery) -> RunPage:
+        runs, total = self.runs.search(query)
+        return RunPage(runs=runs, total=total, offset=query.offset)
 
     def list_experiments(self) -> list[str]:
         return self.runs.experiment_names()
