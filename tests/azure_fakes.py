@@ -533,6 +533,21 @@ def _utc_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Run types whose SDK classes the SDK's type providers build from the run's id alone when a listing "rehydrates"
+# the runs it lists (Run.list, Experiment.get_runs and get_children do by default): a GET of each such run while the
+# listing is read. AutoMLRun._from_run_dto, HyperDriveRun._from_run_dto, PipelineRun._from_dto and StepRun._from_dto
+# drop the listed RunDto; ScriptRun._from_run_dto keeps it, as Run._dto_to_run does (``_rehydrate_runs=False``).
+REHYDRATED_BY_ID = ("automl", "hyperdrive", "azureml.PipelineRun", "azureml.StepRun", "azureml.ReusedStepRun")
+
+
+def _listed(cloud: FakeCloud, runs: list, rehydrate: bool):
+    """The SDK's Run objects of a listing, newest started first, as its generator hands them out."""
+    for run in FakeRun._newest_first(runs):
+        if rehydrate and run.type in REHYDRATED_BY_ID:
+            cloud.record("Run.get", run_id=run.id)
+        yield run._view()
+
+
 class FakeRun:
     """A run as Azure holds it (the object in ``FakeCloud.runs``, whose ``_status`` is Azure's state) and the
     SDK's ``Run`` objects over it (``_view()``: each keeps a snapshot, ``_cached_dto``, of what Azure said when
@@ -651,9 +666,28 @@ class FakeRun:
             self._cached_dto.update(self._dto())
         return self._cached_dto["status"]
 
+    @staticmethod
+    def list(experiment, type=None, tags=None, properties=None, status=None, include_children=False,
+             _rehydrate_runs=True):  # fmt: skip
+        cloud = experiment.workspace.cloud
+        cloud.record("Run.list", experiment=experiment.name, type=type, include_children=include_children)
+        runs = [r for r in cloud.runs.values() if r.experiment.name == experiment.name]
+        if not include_children:
+            runs = [r for r in runs if r._parent is None]
+        if type is not None:
+            runs = [r for r in runs if r.type == type]
+        if status is not None:
+            runs = [r for r in runs if r._status == status]
+        for wanted, of in ((tags, lambda r: r.tags), (properties, lambda r: r.properties)):
+            if isinstance(wanted, str):
+                runs = [r for r in runs if wanted in of(r)]
+            elif wanted:
+                runs = [r for r in runs if all(of(r).get(k) == v for k, v in wanted.items())]
+        return _listed(cloud, runs, _rehydrate_runs)
+
     def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None, _rehydrate_runs=True):
         self.cloud.record("Run.get_children", run_id=self.id)
-        return (child._view() for child in self._newest_first(self._children))
+        return _listed(self.cloud, self._children, _rehydrate_runs)
 
     def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
         self.cloud.record("Run.get_metrics", run_id=self.id, recursive=recursive)
@@ -886,13 +920,7 @@ class FakeExperiment:
         return run
 
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
-        self.workspace.cloud.record("Experiment.get_runs", experiment=self.name)  # a request for the first page
-        runs = [r for r in self.workspace.cloud.runs.values() if r.experiment.name == self.name]
-        if not include_children:
-            runs = [r for r in runs if r._parent is None]
-        if type is not None:
-            runs = [r for r in runs if r.type == type]
-        return (run._view() for run in FakeRun._newest_first(runs))
+        return FakeRun.list(self, type=type, tags=tags, properties=properties, include_children=include_children)
 
     @staticmethod
     def list(workspace, experiment_name=None, view_type="ActiveOnly", tags=None):
@@ -1308,7 +1336,7 @@ def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
 SIGNATURES: list[tuple[str, str | None, list[str]]] = [
     ("Workspace", None, ["from_config", "__init__"]),
     ("Experiment", None, ["__init__", "submit", "get_runs", "list"]),
-    ("Run", None, ["get", "get_details", "get_status", "get_children", "get_metrics", "cancel",
+    ("Run", None, ["get", "list", "get_details", "get_status", "get_children", "get_metrics", "cancel",
                    "get_details_with_logs", "get_file_names", "download_file", "get_environment", "register_model",
                    "set_tags"]),
     ("Model", None, ["__init__", "list", "delete", "download", "deploy"]),

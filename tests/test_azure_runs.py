@@ -227,7 +227,7 @@ def test_experiment_names_cost_one_listing_and_a_page_of_runs_each_not_every_run
     before = len(cloud.calls)
     assert azure.list_experiments() == ["big", "small"]
     calls = calls_since(cloud, before)
-    assert calls.count("Experiment.list") == 1 and calls.count("Experiment.get_runs") == 3  # big, small, empty
+    assert calls.count("Experiment.list") == 1 and calls.count("Run.list") == 3  # big, small, empty
     assert conversions(cloud) == 0 and "Run.get" not in calls
     assert {run.experiment for run in azure.list_runs(limit=10_000)} == {"big", "small"}
 

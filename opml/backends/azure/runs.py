@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class AzureRuns(AzurePart):
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
         metric = params.get("primary_metric", "accuracy")
-        trials = {child.id for child in run.get_children() if is_automl_trial(child)}
+        trials = {child.id for child in run.get_children(_rehydrate_runs=False) if is_automl_trial(child)}
         best_id, best = None, None
         for child_id, metrics in run.get_metrics(recursive=True).items():
             value = last_scalar(metrics.get(metric)) if child_id in trials else None
@@ -219,9 +220,16 @@ class AzureRuns(AzurePart):
         have a run. Azure keeps experiments without runs (``Experiment(ws, name)`` makes one, a submission Azure
         refused leaves one), so each is asked for its first page of runs, and none is converted."""
         have_runs = [
-            experiment for experiment in self.experiments() if next(iter(experiment.get_runs()), None) is not None
+            experiment for experiment in self.experiments() if next(self.runs_of(experiment), None) is not None
         ]
         return sorted(experiment.name for experiment in have_runs)
+
+    def runs_of(self, experiment: Any, *, include_children: bool = False, type: str | None = None) -> Iterator[Any]:
+        """The runs of an experiment (``Experiment.list``'s), newest started first, as ``Run`` objects built from the
+        RunDtos listed, 500 a request. Not as ``Experiment.get_runs`` builds them: it "rehydrates" each into its
+        SDK class, and those of AutoML, pipeline, step and HyperDrive runs are built from the run id alone, a GET of
+        each run listed."""
+        return iter(self.sdk.Run.list(experiment, type=type, include_children=include_children, _rehydrate_runs=False))
 
     def list(
         self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
@@ -260,7 +268,7 @@ class AzureRuns(AzurePart):
         each listed run carries."""
         if parent_id is not None:
             parent = self.sdk_run(parent_id)
-            runs = list(parent.get_children())
+            runs = list(parent.get_children(_rehydrate_runs=False))  # as runs_of: no GET of each child
             if parent.type == "automl":  # its trials only, as AutoMLRun lists them (not the _setup child)
                 runs = [run for run in runs if is_automl_trial(run)]
             if experiment:
@@ -268,7 +276,7 @@ class AzureRuns(AzurePart):
         else:
             runs = []
             for listed in self.experiments(experiment):
-                runs.extend(listed.get_runs(include_children=not top_level_only))
+                runs.extend(self.runs_of(listed, include_children=not top_level_only))
         runs.sort(key=lambda run: created_time(run) or EPOCH, reverse=True)
         return runs
 
