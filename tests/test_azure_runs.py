@@ -359,6 +359,31 @@ def test_a_listed_runs_parent_is_the_one_its_run_dto_names(mixed_runs, cloud):
     assert all(sdk.Run.get(workspace, run.id).parent.id == run.parent_id for run in children)
 
 
+def test_listing_20_pipeline_runs_of_1000_asks_azure_about_none_of_them(azure, cloud):
+    """list_pipeline_runs converted every pipeline run of every experiment (a get_details each, and a GET of each
+    while the SDK rehydrated the listing into PipelineRuns), then sorted: the Pipelines page does so every two
+    seconds while a run is active. It takes a limit now, chooses and orders runs as listed and converts only
+    those it returns, from the listing."""
+    runs = add_finished_runs(cloud, "nightly", 1000, created=A_MONTH_AGO)
+    for index, run in enumerate(runs):
+        run.type = "azureml.PipelineRun"
+        run.tags["opml_pipeline_id"] = "p-odd" if index % 2 else "p-even"
+        run.properties["azureml.pipelineid"] = "published-1" if index % 4 == 1 else "published-2"
+    add_finished_runs(cloud, "commands", 10, created=A_MONTH_AGO + timedelta(days=1))  # newer, not pipeline runs
+    newest = list(reversed(runs))
+    before = len(cloud.calls)
+    assert [run.id for run in azure.list_pipeline_runs(limit=20)] == [run.id for run in newest[:20]]
+    assert requests_since(cloud, before) == {}
+    odd = azure.list_pipeline_runs(pipeline_id="p-odd", limit=5)
+    assert [run.id for run in odd] == [run.id for run in newest if run.tags["opml_pipeline_id"] == "p-odd"][:5]
+    published = azure.list_pipeline_runs(published_pipeline_id="published-1")
+    assert [run.id for run in published] == [
+        run.id for run in newest if run.properties["azureml.pipelineid"] == "published-1"
+    ][:200]
+    assert published[0].status == COMPLETED and published[0].ended_at and published[0].run_type == "pipeline"
+    assert len(azure.list_pipeline_runs()) == 200 and conversions(cloud) == 0
+
+
 # -- finding 9: Azure's AutoML limits ----------------------------------------------------------------
 
 

@@ -331,10 +331,12 @@ class AzureMLBackend(Backend):
             published, experiment=experiment, parameters=parameters, trigger=trigger, description=description, tags=tags
         )
 
-    def list_pipeline_runs(
-        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
+    def _list_pipeline_runs(
+        self, *, pipeline_id: str | None, published_pipeline_id: str | None, limit: int
     ) -> list[Run]:
-        return self.pipelines.list_runs(pipeline_id=pipeline_id, published_pipeline_id=published_pipeline_id)
+        return self.pipelines.list_runs(
+            pipeline_id=pipeline_id, published_pipeline_id=published_pipeline_id, limit=limit
+        )
 
     # -- schedules -----------------------------------------------------------------
 
