@@ -18,8 +18,8 @@ from opml.backends.azure.convert import EPOCH
 from opml.entities import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, FINALIZING, PREPARING, QUEUED, RUNNING
 from opml.errors import Conflict, InvalidInput
 from opml.leaderboard import leaderboard
-from tests.azure_fakes import FakeRun, FakeScriptRunConfig, make_fake_sdk
-from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
+from tests.azure_fakes import FakeScriptRunConfig, make_fake_sdk
+from tests.azure_fixtures import PIPELINE_STEPS, add_finished_runs, submit_automl
 from tests.contract import python_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,21 +111,6 @@ def test_failed_children_are_iterations_that_failed(azure, cloud, bank_small_csv
 
 
 # -- finding 10: listing converts only what it returns, newest created first --------------------
-
-
-def add_finished_runs(cloud, experiment: str, count: int, *, created: datetime) -> list[FakeRun]:
-    """Runs Azure holds (made there, not by opml), one a second from ``created``, each run and finished."""
-    runs = []
-    for index in range(count):
-        run = FakeRun(cloud, experiment, None, run_id=f"{experiment}_{index}")
-        moment = created + timedelta(seconds=index)
-        run._created = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        run._status = "Completed"
-        run._details.update(startTimeUtc=moment.isoformat(), endTimeUtc=(moment + timedelta(minutes=1)).isoformat())
-        cloud.runs[run.id] = run
-        runs.append(run)
-    cloud.experiments.add(experiment)
-    return runs
 
 
 def test_listing_20_runs_of_5000_converts_20(azure, cloud):
