@@ -16,6 +16,8 @@ from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed, secrets_may
 from opml.ui.views import pipeline_run_view
 from opml.ui.workspace import get_backend
 
+RUNS_SHOWN = 200  # the newest pipeline runs a table shows
+
 st.title("Pipelines")
 backend = get_backend()
 show_flash()
@@ -129,14 +131,16 @@ with build_tab:
                 st.success(f"Queued pipeline run **{run.id}**: watch it on the Runs tab.")
 
 with runs_tab:
-    runs = backend.list_pipeline_runs()
+    runs = backend.list_pipeline_runs(limit=RUNS_SHOWN)
     if not runs:
         st.info("No pipeline runs yet.")
     else:
 
         @st.fragment(run_every=2 if any(not r.is_terminal for r in runs) else None)
         def runs_table() -> None:
-            current = backend.list_pipeline_runs()
+            current = backend.list_pipeline_runs(limit=RUNS_SHOWN)
+            if len(current) == RUNS_SHOWN:
+                st.caption(f"The newest {RUNS_SHOWN} pipeline runs.")
             st.dataframe(pipeline_runs_frame(current), hide_index=True, key="pl_runs_table")
 
         runs_table()
@@ -264,7 +268,9 @@ with publish_tab:
                 backend.delete_schedule(schedule.id)
                 flash(f"Deleted schedule {schedule.name}.")
                 st.rerun()
-        runs = backend.list_pipeline_runs(published_pipeline_id=chosen)
+        runs = backend.list_pipeline_runs(published_pipeline_id=chosen, limit=RUNS_SHOWN)
+        if len(runs) == RUNS_SHOWN:
+            st.caption(f"Its newest {RUNS_SHOWN} runs.")
         st.dataframe(pipeline_runs_frame(runs), hide_index=True, key="pl_published_runs")
 
 with tokens_tab:

@@ -200,7 +200,8 @@ class FakeCloud:
         self.dataset_lookup_errors: dict[str, Exception] = {}  # name -> what Azure answers a lookup of it
         self.computes: dict[str, Any] = {}
         self.runs: dict[str, Any] = {}
-        self.experiments: set[str] = set()
+        self.experiments: set[str] = set()  # Azure keeps an experiment once made, with runs or without
+        self.archived_experiments: set[str] = set()  # listed by Experiment.list only when asked (view_type)
         self.models: dict[str, list[Any]] = {}
         self.services: dict[str, Any] = {}
         self.published: dict[str, Any] = {}
@@ -545,6 +546,21 @@ def _utc_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Run types whose SDK classes the SDK's type providers build from the run's id alone when a listing "rehydrates"
+# the runs it lists (Run.list, Experiment.get_runs and get_children do by default): a GET of each such run while the
+# listing is read. AutoMLRun._from_run_dto, HyperDriveRun._from_run_dto, PipelineRun._from_dto and StepRun._from_dto
+# drop the listed RunDto; ScriptRun._from_run_dto keeps it, as Run._dto_to_run does (``_rehydrate_runs=False``).
+REHYDRATED_BY_ID = ("automl", "hyperdrive", "azureml.PipelineRun", "azureml.StepRun", "azureml.ReusedStepRun")
+
+
+def _listed(cloud: FakeCloud, runs: list, rehydrate: bool):
+    """The SDK's Run objects of a listing, newest started first, as its generator hands them out."""
+    for run in FakeRun._newest_first(runs):
+        if rehydrate and run.type in REHYDRATED_BY_ID:
+            cloud.record("Run.get", run_id=run.id)
+        yield run._view()
+
+
 class FakeRun:
     """A run as Azure holds it (the object in ``FakeCloud.runs``, whose ``_status`` is Azure's state) and the
     SDK's ``Run`` objects over it (``_view()``: each keeps a snapshot, ``_cached_dto``, of what Azure said when
@@ -605,6 +621,7 @@ class FakeRun:
             "target": self._details.get("target"),
             "run_type": self.type,
             "name": self.display_name,  # a step run's name is its step's (PipelineRun.find_step_run reads it)
+            "error": self._details.get("error"),  # Azure's error object, as get_details() gives it
         }
 
     @staticmethod
@@ -630,7 +647,10 @@ class FakeRun:
 
     @property
     def parent(self):
-        return self._parent._view() if self._parent is not None else None
+        if self._parent is None:
+            return None
+        self.cloud.record("Run.parent", run_id=self._parent.id)  # the SDK's parent property GETs the parent run
+        return self._parent._view()
 
     @staticmethod
     def _newest_first(runs):
@@ -660,10 +680,31 @@ class FakeRun:
             self._cached_dto.update(self._dto())
         return self._cached_dto["status"]
 
+    @staticmethod
+    def list(experiment, type=None, tags=None, properties=None, status=None, include_children=False,
+             _rehydrate_runs=True):  # fmt: skip
+        cloud = experiment.workspace.cloud
+        cloud.record("Run.list", experiment=experiment.name, type=type, include_children=include_children)
+        runs = [r for r in cloud.runs.values() if r.experiment.name == experiment.name]
+        if not include_children:
+            runs = [r for r in runs if r._parent is None]
+        if type is not None:
+            runs = [r for r in runs if r.type == type]
+        if status is not None:
+            runs = [r for r in runs if r._status == status]
+        for wanted, of in ((tags, lambda r: r.tags), (properties, lambda r: r.properties)):
+            if isinstance(wanted, str):
+                runs = [r for r in runs if wanted in of(r)]
+            elif wanted:
+                runs = [r for r in runs if all(of(r).get(k) == v for k, v in wanted.items())]
+        return _listed(cloud, runs, _rehydrate_runs)
+
     def get_children(self, recursive=False, tags=None, properties=None, type=None, status=None, _rehydrate_runs=True):
-        return (child._view() for child in self._newest_first(self._children))
+        self.cloud.record("Run.get_children", run_id=self.id)
+        return _listed(self.cloud, self._children, _rehydrate_runs)
 
     def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
+        self.cloud.record("Run.get_metrics", run_id=self.id, recursive=recursive)
         if recursive:
             return {run.id: dict(run._metrics) for run in [self, *self._children]}
         return dict(self._metrics)
@@ -869,7 +910,13 @@ def take_snapshot(folder: str) -> dict[str, bytes]:
 class FakeExperiment:
     def __init__(self, workspace, name, _skip_name_validation=False, _id=None, _archived_time=None,
                  _create_in_cloud=True, _experiment_dto=None, **kwargs):  # fmt: skip
+        """As the SDK's: a request that gets the experiment, and makes it (without runs) when Azure has none of that
+        name; Experiment.list builds its answers without (``_create_in_cloud=False``)."""
         self.workspace, self.name = workspace, name
+        if _create_in_cloud:
+            workspace.cloud.record("Experiment", name=name)
+            with workspace.cloud.lock:
+                workspace.cloud.experiments.add(name)
 
     def submit(self, config, tags=None, **kwargs):
         cloud = self.workspace.cloud
@@ -885,16 +932,23 @@ class FakeExperiment:
         return run
 
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
-        runs = [r for r in self.workspace.cloud.runs.values() if r.experiment.name == self.name]
-        if not include_children:
-            runs = [r for r in runs if r._parent is None]
-        if type is not None:
-            runs = [r for r in runs if r.type == type]
-        return (run._view() for run in FakeRun._newest_first(runs))
+        return FakeRun.list(self, type=type, tags=tags, properties=properties, include_children=include_children)
 
     @staticmethod
     def list(workspace, experiment_name=None, view_type="ActiveOnly", tags=None):
-        return [FakeExperiment(workspace, name) for name in sorted(workspace.cloud.experiments)]
+        """Every experiment Azure keeps (those without runs too), active ones only unless ``view_type`` says."""
+        cloud = workspace.cloud
+        cloud.record("Experiment.list", experiment_name=experiment_name, view_type=view_type)
+        shown = {
+            "ActiveOnly": cloud.experiments - cloud.archived_experiments,
+            "ArchivedOnly": cloud.experiments & cloud.archived_experiments,
+            "All": cloud.experiments,
+        }[view_type]
+        return [
+            FakeExperiment(workspace, name, _create_in_cloud=False)
+            for name in sorted(shown)
+            if experiment_name in (None, name)
+        ]
 
 
 # -- models and services ---------------------------------------------------------------------
@@ -1269,7 +1323,7 @@ def make_fake_sdk(cloud: FakeCloud) -> AzureSDK:
 SIGNATURES: list[tuple[str, str | None, list[str]]] = [
     ("Workspace", None, ["from_config", "__init__"]),
     ("Experiment", None, ["__init__", "submit", "get_runs", "list"]),
-    ("Run", None, ["get", "get_details", "get_status", "get_children", "get_metrics", "cancel",
+    ("Run", None, ["get", "list", "get_details", "get_status", "get_children", "get_metrics", "cancel",
                    "get_details_with_logs", "get_file_names", "download_file", "get_environment", "register_model",
                    "set_tags"]),
     ("Model", None, ["__init__", "list", "delete", "download", "deploy"]),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from opml.backends.azure import AzureMLBackend
-from tests.azure_fakes import FakeCloud, make_fake_sdk
+from tests.azure_fakes import FakeCloud, FakeRun, make_fake_sdk
 from tests.azure_offline import no_internet  # noqa: F401 (a fixture, offered to every test module)
 
 
@@ -55,6 +56,21 @@ def azure_executor(cloud: FakeCloud):
     yield cloud
     stop.set()
     thread.join()
+
+
+def add_finished_runs(cloud, experiment: str, count: int, *, created: datetime) -> list[FakeRun]:
+    """Runs Azure holds (made there, not by opml), one a second from ``created``, each run and finished."""
+    runs = []
+    for index in range(count):
+        run = FakeRun(cloud, experiment, None, run_id=f"{experiment}_{index}")
+        moment = created + timedelta(seconds=index)
+        run._created = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        run._status = "Completed"
+        run._details.update(startTimeUtc=moment.isoformat(), endTimeUtc=(moment + timedelta(minutes=1)).isoformat())
+        cloud.runs[run.id] = run
+        runs.append(run)
+    cloud.experiments.add(experiment)
+    return runs
 
 
 def submit_automl(azure, bank_small_csv, **settings):

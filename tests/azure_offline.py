@@ -5,7 +5,8 @@ refuses. Where the real classes work without Azure, tests use them instead:
 
 - ``AzureStandIn``: an HTTP server on loopback answering the few calls building a pipeline makes
   (AutoML's settings validation answers 204, "valid"; anything else Azure's 404 error body), and
-  recording each request, so a test sees what would have gone to Azure.
+  recording each request, so a test sees what would have gone to Azure. A test can give it more answers
+  (``answers``: Azure's JSON for paths ending so, the run history's listings say).
 - ``offline_workspace``: a real ``Workspace`` whose service discovery points at the stand-in and
   whose compute list (ARM's answer) is the fake cloud's; it carries the fake cloud for the fakes.
 - ``real_pipeline_sdk``: an ``AzureSDK`` whose pipeline parts are the real classes (``PipelineData``,
@@ -43,10 +44,13 @@ def no_internet(monkeypatch):
 
 
 class AzureStandIn(ThreadingHTTPServer):
-    """Azure's services as far as building a pipeline reaches them. ``requests``: (method, path, JSON body)."""
+    """Azure's services as far as building a pipeline reaches them. ``requests``: (method, path, JSON body).
+    ``answers``: path ending (query string aside) -> the JSON Azure answers (200), or a function of the path and
+    the request's body giving it."""
 
     def __init__(self):
         self.requests: list[tuple[str, str, Any]] = []
+        self.answers: dict[str, Any] = {}
         super().__init__(("127.0.0.1", 0), _AzureHandler)
         self.url = f"http://127.0.0.1:{self.server_port}"
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -66,19 +70,27 @@ class _AzureHandler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode(errors="replace")
         self.server.requests.append((self.command, self.path, body))
-        if self.command == "POST" and "/jasmine/" in self.path and self.path.split("?")[0].endswith("/validation"):
+        path = self.path.split("?")[0]
+        if self.command == "POST" and "/jasmine/" in self.path and path.endswith("/validation"):
             self.send_response(204)  # AutoML's validation service: the settings are valid
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        for ending, answer in self.server.answers.items():
+            if path.endswith(ending):
+                self._send(200, answer(path, body) if callable(answer) else answer)
+                return
         error = {
             "code": "UserError",
             "message": f"{self.path} not found",
             "details": [],
             "innerError": {"code": "NotFound"},
         }
-        answer = json.dumps({"error": error}).encode()
-        self.send_response(404)
+        self._send(404, {"error": error})
+
+    def _send(self, status: int, document: Any) -> None:
+        answer = json.dumps(document).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()

@@ -8,6 +8,7 @@ children of remote AutoML runs, queued runs without a start time, and errors sho
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -58,6 +59,23 @@ def test_live_runs_are_newest_first_and_limited(live):
     print(f"listing 5 runs took {time.monotonic() - started:.1f} s")  # slicing happens before conversion
     for experiment in live.list_experiments()[:3]:
         assert all(run.experiment == experiment for run in live.list_runs(experiment=experiment, limit=3))
+
+
+def test_live_listed_runs_carry_what_get_details_says(live):
+    """A search checks each run as the RunDto it was listed with says (status, compute, times, error), without a
+    get_details each: for ended runs, the listing and get_details must agree."""
+    from opml.backends.azure.convert import _error_message, listed_details, parse_time
+
+    for experiment in live.runs.experiments()[:3]:
+        for run in itertools.islice(live.runs.runs_of(experiment, include_children=True), 5):
+            listed = listed_details(run)
+            if listed["status"] not in ("Completed", "Failed", "Canceled"):
+                continue
+            details = run.get_details()
+            assert (listed["status"], listed["target"]) == (details.get("status"), details.get("target")), run.id
+            for field in ("startTimeUtc", "endTimeUtc"):
+                assert parse_time(listed[field]) == parse_time(details.get(field)), (run.id, field)
+            assert _error_message(listed) == _error_message(details), run.id
 
 
 def test_live_automl_leaderboards_hold_trials_only(live):

@@ -108,3 +108,157 @@ def test_the_real_graph_builder_takes_a_prep_step_whose_output_is_a_registered_t
     assert source_of(built["prep"], "raw")[0].name == "raw"  # the input dataset, as a named input
     settings = automl_settings(stand_in)
     assert settings["label_column_name"] == "y"
+
+
+# -- the run history: listings and conversions over the SDK's own Experiment and Run ---------------------------
+
+
+def run_dto(run_id: str, run_type: str, status: str, second: int, *, parent: str | None = None, **fields) -> dict:
+    """A RunDto as Azure's run history answers it (JSON): created at ``second``, started then unless queued."""
+    started = status not in ("NotStarted", "Queued")
+    return {
+        "runId": run_id,
+        "rootRunId": parent or run_id,
+        "parentRunId": parent,
+        "experimentId": "bank-id",
+        "runNumber": second,
+        "status": status,
+        "runType": run_type,
+        "createdUtc": f"2026-11-30T12:00:{second:02d}.123456Z",
+        "startTimeUtc": f"2026-11-30T12:01:{second:02d}.000Z" if started else None,
+        "endTimeUtc": f"2026-11-30T12:05:{second:02d}.000Z" if status in ("Completed", "Failed") else None,
+        "target": "cpu-cluster",
+        "tags": {},
+        "properties": {},
+        **fields,
+    }
+
+
+RUNS = [
+    run_dto("bank_1", "azureml.scriptrun", "Completed", 1, tags={"owner": "ana"}, displayName="Smoke test"),
+    run_dto(
+        "bank_2",
+        "azureml.scriptrun",
+        "Failed",
+        2,
+        tags={"owner": "bob"},
+        error={"error": {"code": "UserError", "message": "Execution failed: exited with status code 3"}},
+    ),
+    run_dto("bank_3", "automl", "Completed", 3, parent="bank_1", tags={"owner": "ana"}),  # a run its SDK class GETs
+    run_dto("bank_4", "azureml.scriptrun", "Queued", 4, tags={"owner": "ana", "opml_params": '{"command": ["x"]}'}),
+]
+
+
+@pytest.fixture
+def history(cloud, stand_in, tmp_path, no_internet):
+    """An Azure backend whose ``Experiment`` and ``Run`` are the SDK's, over a run history the stand-in answers:
+    experiments "bank" (``RUNS``) and "empty" (none), each run's details (RunDetailsDto) and empty log folders."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from opml.backends.azure.sdk import load_sdk
+
+    def runs_query(path: str, body: dict) -> dict:
+        experiment = path.split("/experiments/")[1].split("/")[0]
+        found = [dto for dto in RUNS if experiment == "bank"]
+        if "ParentRunId eq null" in (body or {}).get("filter", ""):
+            found = [dto for dto in found if dto["parentRunId"] is None]
+        return {"value": sorted(found, key=lambda dto: dto["startTimeUtc"] or "", reverse=True)}
+
+    def details(path: str, body: dict) -> dict:
+        dto = next(dto for dto in RUNS if dto["runId"] == path.split("/")[-2])
+        fields = ("runId", "target", "status", "startTimeUtc", "endTimeUtc", "error", "properties")
+        return {**{name: dto.get(name) for name in fields}, "logFiles": {}}
+
+    stand_in.answers.update(
+        {
+            "/experiments:query": {
+                "value": [{"experimentId": "bank-id", "name": "bank"}, {"experimentId": "e", "name": "empty"}]
+            },
+            "/runs:query": runs_query,
+            "/details": details,
+            "/user_logs": {"value": []},
+            "/system_logs": {"value": []},
+            **{f"/runs/{dto['runId']}": dto for dto in RUNS},  # a run fetched by id
+        }
+    )
+    workspace = offline_workspace(cloud, stand_in)
+    real, fakes = load_sdk(), make_fake_sdk(cloud)
+    sdk = replace(
+        fakes,
+        Workspace=SimpleNamespace(from_config=lambda path=None, auth=None, **kwargs: workspace),
+        Experiment=real.Experiment,
+        Run=real.Run,
+    )
+    return AzureMLBackend(
+        config=write_config(tmp_path), sdk=sdk, auth=workspace._auth_object, state_dir=tmp_path / "state"
+    )
+
+
+def asked(stand_in) -> list[str]:
+    """What was asked of Azure since the last ``clear()``: method and path, the workspace's prefix aside."""
+    return [f"{method} {path.split('?')[0].split('/ws-1/')[-1]}" for method, path, _ in stand_in.requests]
+
+
+def test_a_listing_the_sdk_rehydrates_gets_automl_pipeline_and_step_runs_one_by_one(history, stand_in):
+    """What opml's listings avoid, in the SDK itself: Experiment.get_runs and get_children build each run in its SDK
+    class, and AutoMLRun, PipelineRun, StepRun and HyperDriveRun are built from the run id alone (the RunHistory
+    facade GETs a run it is given no RunDto of); Run.list(_rehydrate_runs=False) builds Runs from the listing."""
+    import inspect
+
+    from azureml._run_impl.run_history_facade import RunHistoryFacade
+    from azureml.core import Experiment, Run
+    from azureml.core.script_run import ScriptRun
+    from azureml.pipeline.core.run import PipelineRun, StepRun
+    from azureml.train.automl.run import AutoMLRun
+    from azureml.train.hyperdrive import HyperDriveRun
+
+    assert "run_dto if run_dto is not None else self.run.get_run()" in inspect.getsource(RunHistoryFacade.__init__)
+    for factory in (AutoMLRun._from_run_dto, PipelineRun._from_dto, StepRun._from_dto, HyperDriveRun._from_run_dto):
+        assert "_run_dto=" not in inspect.getsource(factory), factory
+    assert "_run_dto=run_dto" in inspect.getsource(ScriptRun._from_run_dto)
+    assert "_run_dto=run_dto" in inspect.getsource(Run._dto_to_run)
+
+    bank = next(experiment for experiment in Experiment.list(history.ws) if experiment.name == "bank")
+    stand_in.requests.clear()
+    assert sorted(run.id for run in bank.get_runs(include_children=True)) == ["bank_1", "bank_2", "bank_3", "bank_4"]
+    assert asked(stand_in) == ["POST experiments/bank/runs:query", "GET experimentids/bank-id/runs/bank_3"]
+    stand_in.requests.clear()
+    listed = list(Run.list(bank, include_children=True, _rehydrate_runs=False))
+    assert [type(run) for run in listed] == [Run] * 4
+    assert asked(stand_in) == ["POST experiments/bank/runs:query"]
+
+
+def test_experiment_names_and_search_ask_azure_for_listings_only(history, stand_in):
+    """Over the SDK's own classes: the names cost the experiment list and a page of runs each, a search the same
+    listings (no run fetched, no details, no parent), and it finds what the generic search finds converting each
+    run (details and two log folders a run)."""
+    from opml.backends.base import Backend
+    from opml.runsearch import RunQuery, parse
+
+    stand_in.requests.clear()
+    assert history.list_experiments() == ["bank"]
+    listings = ["POST experiments:query", "POST experiments/bank/runs:query", "POST experiments/empty/runs:query"]
+    assert asked(stand_in) == listings
+
+    stand_in.requests.clear()
+    page = history.search_runs(filter="tags.owner = 'ana'", top_level_only=False)
+    assert asked(stand_in) == listings
+    assert [run.id for run in page.runs] == ["bank_4", "bank_3", "bank_1"] and page.total == 3
+    queued, child, smoke = page.runs
+    assert (queued.status, queued.started_at, queued.params) == ("Queued", None, {"command": ["x"]})
+    assert (child.run_type, child.parent_id, child.progress) == ("automl", "bank_1", {})
+    assert (smoke.display_name, smoke.compute, smoke.run_type, smoke.status) == (
+        "Smoke test",
+        "cpu-cluster",
+        "command",
+        "Completed",
+    )
+    assert smoke.created_at.isoformat() == "2026-11-30T12:00:01.123456+00:00"
+    failed = history.search_runs(filter="status = 'Failed'").runs[0]
+    assert failed.error == "Execution failed: exited with status code 3" and failed.ended_at.minute == 5
+
+    stand_in.requests.clear()
+    generic = Backend._search_runs(history, RunQuery(parse("tags.owner = 'ana'"), top_level_only=False))
+    assert generic == page
+    assert len(asked(stand_in)) == len(listings) + 3 * len(RUNS)  # each run: its details, two log folders

@@ -18,8 +18,8 @@ from opml.backends.azure.convert import EPOCH
 from opml.entities import CANCEL_REQUESTED, CANCELED, COMPLETED, FAILED, FINALIZING, PREPARING, QUEUED, RUNNING
 from opml.errors import Conflict, InvalidInput
 from opml.leaderboard import leaderboard
-from tests.azure_fakes import FakeRun, FakeScriptRunConfig, make_fake_sdk
-from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
+from tests.azure_fakes import FakeScriptRunConfig, make_fake_sdk
+from tests.azure_fixtures import PIPELINE_STEPS, add_finished_runs, submit_automl
 from tests.contract import python_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,21 +113,6 @@ def test_failed_children_are_iterations_that_failed(azure, cloud, bank_small_csv
 # -- finding 10: listing converts only what it returns, newest created first --------------------
 
 
-def add_finished_runs(cloud, experiment: str, count: int, *, created: datetime) -> list[FakeRun]:
-    """Runs Azure holds (made there, not by opml), one a second from ``created``, each run and finished."""
-    runs = []
-    for index in range(count):
-        run = FakeRun(cloud, experiment, None, run_id=f"{experiment}_{index}")
-        moment = created + timedelta(seconds=index)
-        run._created = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        run._status = "Completed"
-        run._details.update(startTimeUtc=moment.isoformat(), endTimeUtc=(moment + timedelta(minutes=1)).isoformat())
-        cloud.runs[run.id] = run
-        runs.append(run)
-    cloud.experiments.add(experiment)
-    return runs
-
-
 def test_listing_20_runs_of_5000_converts_20(azure, cloud):
     """Each conversion asks Azure for the run's details (an AutoML run also for its children and metrics):
     listing converts only the runs it returns."""
@@ -210,6 +195,180 @@ def test_azure_lists_by_start_time_and_keeps_the_creation_time_in_the_run_object
     assert created == datetime(2026, 11, 30, 12, 0, 1, 123456, tzinfo=UTC)
 
 
+def calls_since(cloud, before: int) -> list[str]:
+    return [call for call, _ in cloud.calls[before:]]
+
+
+def test_experiment_names_cost_one_listing_and_a_page_of_runs_each_not_every_run_converted(azure, cloud):
+    """list_experiments was list_runs(limit=10,000): every run converted (a get_details each). The names come from
+    Experiment.list, without experiments Azure keeps with no run (Experiment(ws, name) makes one) and without
+    archived ones (Experiment.list's default view, whose runs list_runs does not list either)."""
+    add_finished_runs(cloud, "big", 5000, created=A_MONTH_AGO)
+    add_finished_runs(cloud, "small", 2, created=A_MONTH_AGO)
+    add_finished_runs(cloud, "archived", 2, created=A_MONTH_AGO)
+    cloud.archived_experiments.add("archived")
+    sdk = make_fake_sdk(cloud)
+    sdk.Experiment(sdk.Workspace("sub-1", "rg-1", "ws-1"), "empty")
+    before = len(cloud.calls)
+    assert azure.list_experiments() == ["big", "small"]
+    calls = calls_since(cloud, before)
+    assert calls.count("Experiment.list") == 1 and calls.count("Run.list") == 3  # big, small, empty
+    assert conversions(cloud) == 0 and "Run.get" not in calls
+    assert {run.experiment for run in azure.list_runs(limit=10_000)} == {"big", "small"}
+
+
+def test_listing_the_runs_of_an_unknown_experiment_does_not_make_it(azure, cloud):
+    """Experiment(ws, name) gets the experiment, and makes it when Azure has none: listing runs made one."""
+    add_finished_runs(cloud, "known", 1, created=A_MONTH_AGO)
+    before = len(cloud.calls)
+    assert azure.list_runs(experiment="typo") == [] and azure.search_runs(experiment="typo").total == 0
+    assert [run.experiment for run in azure.list_runs(experiment="known")] == ["known"]
+    assert "typo" not in cloud.experiments and "Experiment" not in calls_since(cloud, before)
+
+
+# -- the Runs page's search: runs checked as they were listed, only the page returned asked more of ---------
+
+REQUESTS = ("Run.get", "Run.get_details", "Run.parent", "Run.get_children", "Run.get_metrics")
+
+
+def requests_since(cloud, before: int) -> dict[str, int]:
+    """Requests about single runs opml made since ``before`` (the listing's own aside), by kind."""
+    calls = calls_since(cloud, before)
+    return {name: calls.count(name) for name in REQUESTS if name in calls}
+
+
+def test_searching_5000_runs_asks_azure_only_about_the_runs_it_returns(azure, cloud):
+    """search_runs listed up to 10,000 runs with list_runs, converting each (a get_details, a parent GET, and
+    an AutoML parent's children and metrics), then filtered: the Runs page does that three times a view. A
+    listed run is checked as its RunDto says; only the page returned gets AutoML progress, and only runs the
+    other clauses let through are asked for their metrics."""
+    runs = add_finished_runs(cloud, "big", 5000, created=A_MONTH_AGO)
+    for index, run in enumerate(runs):
+        if index % 2:
+            run.tags["owner"] = "ana"
+        if index % 3 == 0:
+            run._status, run._details["error"] = "Failed", {"error": {"code": "UserError", "message": "boom"}}
+        if index % 100 == 97:
+            run.type = "automl"  # an AutoML parent: its progress costs its children and their metrics
+        run._metrics = {"accuracy": index / 5000}
+    matching = [run for run in reversed(runs) if run.tags.get("owner") == "ana" and run._status == "Completed"]
+    shown = matching[:20]
+    automl_shown = sum(1 for run in shown if run.type == "automl")
+    assert automl_shown >= 1
+
+    before = len(cloud.calls)
+    page = azure.search_runs(filter="tags.owner = 'ana'", statuses=[COMPLETED], limit=20)
+    assert [run.id for run in page.runs] == [run.id for run in shown] and page.total == len(matching)
+    assert all(run.progress for run in page.runs if run.run_type == "automl")
+    assert requests_since(cloud, before) == {"Run.get_children": automl_shown, "Run.get_metrics": automl_shown}
+
+    before = len(cloud.calls)
+    page = azure.search_runs(filter="metrics.accuracy >= 0.5 and tags.owner = 'ana'", statuses=[COMPLETED], limit=20)
+    assert [run.id for run in page.runs] == [run.id for run in shown]
+    assert page.total == sum(1 for run in matching if run._metrics["accuracy"] >= 0.5)
+    metric_requests = [
+        args for call, args in cloud.calls[before:] if call == "Run.get_metrics" and not args["recursive"]
+    ]
+    assert len(metric_requests) == len(matching)  # the runs the other clauses let through, not all 5,000
+    assert "Run.get_details" not in calls_since(cloud, before) and "Run.get" not in calls_since(cloud, before)
+
+
+@pytest.fixture
+def mixed_runs(azure, cloud, bank_small_csv):
+    """Runs of each kind, in three experiments: an AutoML run with its trials (one failed), command runs that
+    completed, failed, were canceled or still wait, with tags, display names and metrics."""
+    cloud.automl_failures = {1: "Iteration failed: out of memory"}
+    submit_automl(azure, bank_small_csv)
+
+    def command(code: str, experiment: str, **arguments):
+        params = python_command(code)
+        return azure.submit_run(
+            experiment=experiment, run_type="command", compute="cpu-cluster", params=params, **arguments
+        )
+
+    done = command("print(1)", "e1", tags={"owner": "ana"}, display_name="Smoke test")
+    failed = command("raise SystemExit(3)", "e2", tags={"owner": "bob"})
+    azure.cancel_run(command("pass", "e1", tags={"owner": "ana"}).id)
+    cloud.execute_all()
+    command("pass", "e2", display_name="waiting")
+    cloud.runs[done.id]._metrics = {"accuracy": 0.95}
+    cloud.runs[failed.id]._metrics = {"accuracy": 0.5}
+    return azure
+
+
+SEARCHES = [
+    ({}, 5),
+    ({"filter": "status = 'Failed'"}, 1),
+    ({"statuses": [COMPLETED, CANCELED]}, 3),
+    ({"filter": "tags.owner = 'ana'"}, 2),
+    ({"filter": "tags.owner = 'ana'", "experiment": "e1", "statuses": [COMPLETED]}, 1),
+    ({"filter": "params.primary_metric = 'accuracy'"}, 1),
+    ({"filter": "params.algorithm = 'LightGBM'", "top_level_only": False}, 2),
+    ({"filter": "metrics.accuracy > 0.9"}, 1),
+    ({"filter": "metrics.accuracy > 0.9", "top_level_only": False}, 5),
+    ({"filter": "metrics.accuracy < 0.9 and run_type = 'command'", "top_level_only": False}, 1),
+    ({"filter": "run_type != 'command'", "top_level_only": False}, 2),  # the AutoML run and its setup child
+    ({"filter": "compute = 'cpu-cluster' and created > '2000-01-01'"}, 5),
+    ({"filter": "display_name ILIKE '%SMOKE%'"}, 1),
+    ({"filter": "run_id LIKE 'e%'", "limit": 2, "offset": 1}, 4),
+    ({"top_level_only": False, "limit": 3, "offset": 2}, 11),
+]
+
+
+@pytest.mark.parametrize(("arguments", "total"), SEARCHES)
+def test_the_search_finds_what_checking_each_converted_run_finds(mixed_runs, arguments, total):
+    """The same page (runs, their fields and an AutoML parent's progress) and total as the generic search, which
+    converts every listed run with get_details before checking it."""
+    from opml.backends.base import Backend
+    from opml.runsearch import RunQuery, parse
+
+    query = RunQuery(
+        parse(arguments.get("filter", "")),
+        arguments.get("experiment"),
+        tuple(arguments.get("statuses", ())),
+        arguments.get("top_level_only", True),
+        arguments.get("limit", 200),
+        arguments.get("offset", 0),
+    )
+    found = mixed_runs.search_runs(**arguments)
+    assert found == Backend._search_runs(mixed_runs, query)
+    assert found.total == total and found.runs
+
+
+def test_a_listed_runs_parent_is_the_one_its_run_dto_names(mixed_runs, cloud):
+    """The parent id is read from the RunDto a run was listed with: the SDK's ``Run.parent`` GETs the parent."""
+    children = [run for run in mixed_runs.search_runs(top_level_only=False).runs if run.parent_id]
+    assert children
+    sdk = make_fake_sdk(cloud)
+    workspace = sdk.Workspace("sub-1", "rg-1", "ws-1")
+    assert all(sdk.Run.get(workspace, run.id).parent.id == run.parent_id for run in children)
+
+
+def test_listing_20_pipeline_runs_of_1000_asks_azure_about_none_of_them(azure, cloud):
+    """list_pipeline_runs converted every pipeline run of every experiment (a get_details each, and a GET of each
+    while the SDK rehydrated the listing into PipelineRuns), then sorted: the Pipelines page does so every two
+    seconds while a run is active. It takes a limit now, chooses and orders runs as listed and converts only
+    those it returns, from the listing."""
+    runs = add_finished_runs(cloud, "nightly", 1000, created=A_MONTH_AGO)
+    for index, run in enumerate(runs):
+        run.type = "azureml.PipelineRun"
+        run.tags["opml_pipeline_id"] = "p-odd" if index % 2 else "p-even"
+        run.properties["azureml.pipelineid"] = "published-1" if index % 4 == 1 else "published-2"
+    add_finished_runs(cloud, "commands", 10, created=A_MONTH_AGO + timedelta(days=1))  # newer, not pipeline runs
+    newest = list(reversed(runs))
+    before = len(cloud.calls)
+    assert [run.id for run in azure.list_pipeline_runs(limit=20)] == [run.id for run in newest[:20]]
+    assert requests_since(cloud, before) == {}
+    odd = azure.list_pipeline_runs(pipeline_id="p-odd", limit=5)
+    assert [run.id for run in odd] == [run.id for run in newest if run.tags["opml_pipeline_id"] == "p-odd"][:5]
+    published = azure.list_pipeline_runs(published_pipeline_id="published-1")
+    assert [run.id for run in published] == [
+        run.id for run in newest if run.properties["azureml.pipelineid"] == "published-1"
+    ][:200]
+    assert published[0].status == COMPLETED and published[0].ended_at and published[0].run_type == "pipeline"
+    assert len(azure.list_pipeline_runs()) == 200 and conversions(cloud) == 0
+
+
 # -- finding 9: Azure's AutoML limits ----------------------------------------------------------------
 
 
@@ -220,13 +379,45 @@ def test_a_timeout_under_azures_15_minutes_is_refused_before_anything_is_submitt
         submit_automl(azure, bank_small_csv, experiment_timeout_minutes=5)
     with pytest.raises(InvalidInput, match="whole minutes"):
         submit_automl(azure, bank_small_csv, experiment_timeout_minutes=20.5)
-    steps = [{**PIPELINE_STEPS[0], "settings": {**PIPELINE_STEPS[0]["settings"], "experiment_timeout_minutes": 5}}]
-    pipeline = azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank"})
-    with pytest.raises(InvalidInput, match="Azure ML's minimum is 15 minutes"):
-        azure.run_pipeline(pipeline.id, experiment="short")
+    steps = [with_settings(experiment_timeout_minutes="${timeout}"), PIPELINE_STEPS[1]]
+    pipeline = azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank", "timeout": 20})
+    with pytest.raises(InvalidInput, match="Azure ML's minimum is 15 minutes"):  # a value given to the run
+        azure.run_pipeline(pipeline.id, experiment="short", parameters={"timeout": 5})
     assert submitted(cloud) == []
     assert submit_automl(azure, bank_small_csv, experiment_timeout_minutes=15).status == QUEUED
     assert submitted(cloud)[-1]["config"].settings["experiment_timeout_hours"] == 0.25
+
+
+def with_settings(**settings) -> dict:
+    """The AutoML step of ``PIPELINE_STEPS`` with these settings."""
+    return {**PIPELINE_STEPS[0], "settings": {**PIPELINE_STEPS[0]["settings"], **settings}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "parameters", "message"),
+    [
+        ({"experiment_timeout_minutes": 5}, {}, r"automl step 'train': .*\(Azure ML's minimum is 15 minutes\), got 5"),
+        ({"experiment_timeout_minutes": "${timeout}"}, {"timeout": 14}, r"minimum is 15 minutes\), got 14"),
+        ({"experiment_timeout_minutes": 20.5}, {}, "whole minutes"),
+        ({"max_iterations": 1001}, {}, "max_iterations must be at most 1,000 on Azure ML"),
+    ],
+)
+def test_a_pipeline_whose_automl_step_azure_refuses_is_refused_when_created(
+    azure, bank_small_csv, settings, parameters, message
+):
+    """The draft (with its parameters' defaults, which publishing uses) was accepted and refused only when run or
+    published; it is refused as it is created, as an AutoML run is submitted, with the same words."""
+    azure.register_dataset(name="bank", source=bank_small_csv)
+    steps = [with_settings(**settings), PIPELINE_STEPS[1]]
+    with pytest.raises(InvalidInput, match=message):
+        azure.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank", **parameters})
+    assert azure.list_pipelines() == []
+
+
+def test_the_local_backend_takes_the_pipelines_azure_refuses(local_backend, bank_small_csv):
+    local_backend.register_dataset(name="bank", source=bank_small_csv)
+    steps = [with_settings(experiment_timeout_minutes=5, max_iterations=1001), PIPELINE_STEPS[1]]
+    assert local_backend.create_pipeline(name="short", steps=steps, parameters={"dataset": "bank"}).steps[0] == steps[0]
 
 
 def test_the_backend_says_what_its_automl_takes(azure):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
+from tests.azure_fixtures import PIPELINE_STEPS, add_finished_runs, submit_automl
 from tests.test_pages import PAGES, page
 
 
@@ -113,3 +113,22 @@ def test_automl_form_and_run_on_azure_say_when_iterations_will_wait_for_nodes(az
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [w.value for w in at.warning] == [note, note]  # the form's, and the launched run's (followed below)
     assert azure_dashboard.get_run(at.session_state["automl_run"]).progress["notes"] == [note]
+
+
+def test_the_runs_page_on_azure_asks_about_the_run_it_shows_only(azure, cloud, monkeypatch, tmp_path):
+    """The Runs page names the experiments and searches three times a view: each listed and converted every run on
+    Azure (a get_details each, up to 10,000). Now it lists, and converts from the listing the page it shows; the
+    one run shown in detail is asked for its details."""
+    from datetime import UTC, datetime, timedelta
+
+    add_finished_runs(cloud, "big", 600, created=datetime.now(UTC) - timedelta(days=1))
+    add_finished_runs(cloud, "small", 3, created=datetime.now(UTC) - timedelta(days=2))
+    monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config: azure)
+    before = len(cloud.calls)
+    at = page("pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="runs_experiment").options == ["(all)", "big", "small"]
+    assert at.selectbox(key="runs_page").options == ["page 1 of 4", "page 2 of 4", "page 3 of 4", "page 4 of 4"]
+    details = [arguments["run_id"] for call, arguments in cloud.calls[before:] if call == "Run.get_details"]
+    assert set(details) == {"big_599"}  # the run shown (its status, then its log), newest first

@@ -282,6 +282,10 @@ def test_pipelines_through_the_cli(gateway_backend, tmp_path):
         opml("--json", "pipelines", "run", created["id"], "--experiment", "cli", "--param", "timeout=0.5").stdout
     )
     assert run["status"] == "Queued" and run["params"]["parameters"] == {"timeout": 0.5}
+    listed = json.loads(opml("--json", "pipelines", "runs", "--pipeline", created["id"], "--limit", "1").stdout)
+    assert [listed_run["id"] for listed_run in listed] == [run["id"]]
+    too_many = opml("pipelines", "runs", "--limit", "10001")
+    assert too_many.returncode == 2 and "limit must be a whole number from 1 to 10,000" in too_many.stderr
     assert opml("pipelines", "disable", published["id"]).returncode == 0
     assert gateway_backend.get_published_pipeline(published["id"]).status == "Disabled"
     bad = opml("pipelines", "run", created["id"], "--experiment", "cli", "--param", "nope=1")

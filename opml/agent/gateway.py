@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opml.backends.base import MAX_PIPELINE_RUNS
 from opml.entities import NOT_STARTED, QUEUED, Run
 from opml.errors import InvalidInput, OpmlError, Unauthorized
 from opml.httpserver import GATEWAY_BOUNDS, BodyError, read_body, server_config
@@ -161,7 +162,7 @@ def create_gateway_app(backend: Any) -> FastAPI:
     def runs_of(published_id: str, request: Request) -> JSONResponse:
         authorize(request)
         backend.get_published_pipeline(published_id)
-        runs = backend.list_pipeline_runs(published_pipeline_id=published_id)
+        runs = backend.list_pipeline_runs(published_pipeline_id=published_id, limit=MAX_PIPELINE_RUNS)
         return JSONResponse([run_document(backend, run) for run in runs])
 
     @app.get(PREFIX + "/{run_id}")

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 DatasetSource = str | os.PathLike | bytes
 
 SEARCH_SCAN_LIMIT = 10_000
+MAX_PIPELINE_RUNS = 10_000  # the most list_pipeline_runs returns at once
 
 
 def _mapping(value: object, what: str) -> dict[str, Any] | None:
@@ -713,14 +714,15 @@ class Backend(abc.ABC):
         compute: str = "cpu-cluster",
         description: str = "",
     ) -> Pipeline:
-        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem,
-        or NotFound (compute)."""
+        """Define a pipeline (see ``opml.pipelines.spec``). Raises InvalidInput naming the first problem (an
+        AutoML step whose settings, with the parameters' defaults, this backend's AutoML refuses included:
+        ``automl_limits``), or NotFound (compute)."""
         from opml.pipelines.spec import check_spec
 
         name = check_name(name, "pipeline")
         if not isinstance(description, str):
             raise InvalidInput("description must be text")
-        clean_steps, clean_parameters = check_spec(steps, _mapping(parameters, "parameters"))
+        clean_steps, clean_parameters = check_spec(steps, _mapping(parameters, "parameters"), self.automl_limits)
         return self._create_pipeline(
             name=name,
             steps=clean_steps,
@@ -829,11 +831,22 @@ class Backend(abc.ABC):
         """``trigger_published_pipeline`` of an existing published pipeline with a checked experiment name and
         tags; the backend checks the parameters (and the status: Conflict when disabled)."""
 
-    @abc.abstractmethod
     def list_pipeline_runs(
-        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
+        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None, limit: int = 200
     ) -> list[Run]:
-        """Pipeline runs, newest first, of one pipeline or published pipeline when given."""
+        """The newest ``limit`` (1 to 10,000) pipeline runs, newest first, of one pipeline or published pipeline
+        when given. Raises InvalidInput for another limit."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PIPELINE_RUNS:
+            raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PIPELINE_RUNS:,}, got {limit!r}")
+        return self._list_pipeline_runs(
+            pipeline_id=pipeline_id, published_pipeline_id=published_pipeline_id, limit=limit
+        )
+
+    @abc.abstractmethod
+    def _list_pipeline_runs(
+        self, *, pipeline_id: str | None, published_pipeline_id: str | None, limit: int
+    ) -> list[Run]:
+        """``list_pipeline_runs`` with a checked limit."""
 
     def create_schedule(
         self,

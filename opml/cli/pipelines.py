@@ -88,7 +88,9 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    runs = backend_of(args).list_pipeline_runs(published_pipeline_id=args.published, pipeline_id=args.pipeline)
+    runs = backend_of(args).list_pipeline_runs(
+        published_pipeline_id=args.published, pipeline_id=args.pipeline, limit=args.limit
+    )
     emit(args, runs, ("id", "experiment", "status", "created_at", "display_name"))
     return 0
 
@@ -174,6 +176,7 @@ def add_commands(commands: Any) -> None:
     runs = command(pipelines, "runs", cmd_runs, "list pipeline runs")
     runs.add_argument("--published", help="only runs of this published pipeline id")
     runs.add_argument("--pipeline", help="only runs of this pipeline id")
+    runs.add_argument("--limit", type=int, default=200, help="the newest this many (default 200, at most 10,000)")
 
     schedule = command(pipelines, "schedule", cmd_schedule, "run a published pipeline on a recurrence")
     schedule.add_argument("published_id")

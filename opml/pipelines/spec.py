@@ -22,10 +22,13 @@ import ast
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opml.errors import InvalidInput
 from opml.naming import check_alias, check_name
+
+if TYPE_CHECKING:
+    from opml.automl.settings import AutoMLLimits
 
 STEP_TYPES = ("data_prep", "automl", "register_model")
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -67,8 +70,11 @@ def check_script(path: Any) -> str:
     return str(script.resolve())
 
 
-def check_spec(steps: Any, parameters: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Validated (steps, parameters); InvalidInput names the first problem."""
+def check_spec(
+    steps: Any, parameters: Any, limits: AutoMLLimits | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Validated (steps, parameters); InvalidInput names the first problem. The AutoML step's settings, with the
+    parameters' defaults, must be what the backend's AutoML takes (``limits``: ``Backend.automl_limits``)."""
     if parameters is None:
         parameters = {}
     if not isinstance(parameters, dict) or not all(isinstance(k, str) and k for k in parameters):
@@ -113,18 +119,19 @@ def check_spec(steps: Any, parameters: Any) -> tuple[list[dict[str, Any]], dict[
     undeclared = sorted(references(clean) - set(parameters))
     if undeclared:
         raise InvalidInput(f"steps reference undeclared parameter(s): {', '.join(undeclared)}")
-    check_values(clean, dict(parameters))
+    check_values(clean, dict(parameters), limits)
     return clean, dict(parameters)
 
 
-def check_values(steps: list[dict[str, Any]], values: dict[str, Any]) -> None:
+def check_values(steps: list[dict[str, Any]], values: dict[str, Any], limits: AutoMLLimits | None = None) -> None:
     """The steps with these parameter values must make a valid AutoML step (a timeout of -1 is refused
-    when the run is asked for, not when its step starts). Raises InvalidInput naming the step."""
-    from opml.automl.settings import settings_problems
+    when the run is asked for, not when its step starts), within ``limits`` when given (the backend's: Azure
+    ML's AutoML refuses less than 15 minutes). Raises InvalidInput naming the step."""
+    from opml.automl.settings import LOCAL_LIMITS, settings_problems
 
     for step in resolve(steps, values):
         if step["type"] == "automl":
-            problems = settings_problems(dict(step["settings"]))
+            problems = settings_problems(dict(step["settings"]), limits or LOCAL_LIMITS)
             if problems:
                 raise InvalidInput(f"automl step {step['name']!r}: {next(iter(problems.values()))}")
 

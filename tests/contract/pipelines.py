@@ -6,7 +6,7 @@ import pytest
 
 from opml.entities import ACTIVE, DISABLED, QUEUED
 from opml.errors import Conflict, InvalidInput, NotFound
-from tests.contract.fixtures import TRAINING_STEPS, ContractFixtures, ids
+from tests.contract.fixtures import TRAINING_STEPS, ContractFixtures, ids, python_command
 
 TRAIN, REGISTER = TRAINING_STEPS
 
@@ -60,6 +60,19 @@ class PipelineContract(ContractFixtures):
         assert ids(backend.list_pipeline_runs(pipeline_id=pipeline.id)) == [run.id]
         assert backend.list_pipeline_runs(pipeline_id=other.id) == []
         assert ids(backend.list_pipeline_runs()) == [run.id]
+
+    def test_pipeline_runs_are_newest_first_and_limited(self, backend, pipeline):
+        first = backend.run_pipeline(pipeline.id, experiment="a")
+        second = backend.run_pipeline(pipeline.id, experiment="b")
+        third = backend.run_pipeline(pipeline.id, experiment="a")
+        submit_command = {"experiment": "a", "run_type": "command", "compute": "cpu-cluster"}
+        backend.submit_run(**submit_command, params=python_command("pass"))  # not a pipeline run
+        assert ids(backend.list_pipeline_runs()) == [third.id, second.id, first.id]
+        assert ids(backend.list_pipeline_runs(limit=2)) == [third.id, second.id]
+        assert ids(backend.list_pipeline_runs(pipeline_id=pipeline.id, limit=1)) == [third.id]
+        for limit in (0, 10_001, True, 2.0):
+            with pytest.raises(InvalidInput, match="limit"):
+                backend.list_pipeline_runs(limit=limit)
 
     def test_bad_pipeline_runs_queue_nothing(self, backend, pipeline):
         with pytest.raises(InvalidInput, match="nope"):

@@ -40,6 +40,7 @@ from opml.entities import (
     Pipeline,
     PublishedPipeline,
     Run,
+    RunPage,
     Schedule,
     Service,
     ServiceKeys,
@@ -47,6 +48,7 @@ from opml.entities import (
     WorkspaceInfo,
 )
 from opml.errors import InvalidInput, NotFound
+from opml.runsearch import RunQuery
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
@@ -188,6 +190,13 @@ class AzureMLBackend(Backend):
     ) -> list[Run]:
         return self.runs.list(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only, limit=limit)
 
+    def _search_runs(self, query: RunQuery) -> RunPage:
+        runs, total = self.runs.search(query)
+        return RunPage(runs=runs, total=total, offset=query.offset)
+
+    def list_experiments(self) -> list[str]:
+        return self.runs.experiment_names()
+
     def cancel_run(self, run_id: str) -> Run:
         return self.runs.cancel(run_id)
 
@@ -325,10 +334,12 @@ class AzureMLBackend(Backend):
             published, experiment=experiment, parameters=parameters, trigger=trigger, description=description, tags=tags
         )
 
-    def list_pipeline_runs(
-        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
+    def _list_pipeline_runs(
+        self, *, pipeline_id: str | None, published_pipeline_id: str | None, limit: int
     ) -> list[Run]:
-        return self.pipelines.list_runs(pipeline_id=pipeline_id, published_pipeline_id=published_pipeline_id)
+        return self.pipelines.list_runs(
+            pipeline_id=pipeline_id, published_pipeline_id=published_pipeline_id, limit=limit
+        )
 
     # -- schedules -----------------------------------------------------------------
 

@@ -105,17 +105,44 @@ def run_params(run: Any) -> dict[str, Any]:
     return params
 
 
+def _cached_dto(run: Any) -> dict[str, Any] | None:
+    dto = getattr(run, "_run_dto", None)
+    return dto if isinstance(dto, dict) else None
+
+
 def created_time(run: Any) -> datetime | None:
     """When Azure created ``run``: ``created_utc`` of the RunDto the run object was listed or fetched with (the
     SDK keeps it as ``Run._run_dto``, a dict of its fields, times as ISO 8601 text), so reading it costs no
     request. ``get_details()`` has no creation time."""
-    dto = getattr(run, "_run_dto", None)
-    return parse_time(dto.get("created_utc")) if isinstance(dto, dict) else None
+    dto = _cached_dto(run)
+    return parse_time(dto.get("created_utc")) if dto is not None else None
+
+
+def parent_run_id(run: Any) -> str | None:
+    """The id of the run's parent, from the RunDto the run object came with (``Run.parent`` GETs the parent)."""
+    dto = _cached_dto(run)
+    if dto is not None:
+        return dto.get("parent_run_id") or None
+    parent = run.parent
+    return parent.id if parent is not None else None
+
+
+def listed_details(run: Any) -> dict[str, Any]:
+    """What ``run.get_details()`` says of the status, compute, times and error of a run, read from the RunDto the run
+    object was listed (or fetched) with, which holds the same fields (``Run._run_dto``: snake_case names, times as
+    ISO 8601 text, the error as Azure's object): as fresh as the listing, and no request."""
+    dto = _cached_dto(run) or {}
+    return {
+        "status": dto.get("status") or run.status,
+        "target": dto.get("target"),
+        "startTimeUtc": dto.get("start_time_utc"),
+        "endTimeUtc": dto.get("end_time_utc"),
+        "error": dto.get("error"),
+    }
 
 
 def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None = None) -> Run:
-    """``details`` is ``run.get_details()``, fetched once by the caller."""
-    parent = run.parent
+    """``details`` is ``run.get_details()``, fetched once by the caller (or ``listed_details(run)``)."""
     started = parse_time(details.get("startTimeUtc"))
     submitted = parse_time((run.tags or {}).get(SUBMITTED_TAG))
     return Run(
@@ -127,7 +154,7 @@ def to_run(run: Any, *, details: dict[str, Any], progress: dict[str, Any] | None
         created_at=created_time(run) or submitted or started or EPOCH,
         params=run_params(run),
         tags=user_tags(run.tags),
-        parent_id=parent.id if parent is not None else None,
+        parent_id=parent_run_id(run),
         started_at=started,
         ended_at=parse_time(details.get("endTimeUtc")),
         error=_error_message(details),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import parse_time, submitted_now, to_published
+from opml.backends.azure.convert import EPOCH, created_time, listed_details, parse_time, submitted_now, to_published
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.pipeline_steps import build_steps
@@ -171,14 +171,18 @@ class AzurePipelines(AzurePart):
                 f"({', '.join(changed)} differ); publish a new version to change them"
             )
 
-    def list_runs(self, *, pipeline_id: str | None, published_pipeline_id: str | None) -> list[Run]:
+    def list_runs(self, *, pipeline_id: str | None, published_pipeline_id: str | None, limit: int) -> list[Run]:
+        """The newest ``limit`` pipeline runs across experiments, newest created first. Each listed run is chosen
+        by the tags and properties it was listed with, ordered by its creation time, and only those returned are
+        converted, from the RunDto listed (status, times, error: as fresh as the listing, no request each)."""
         runs = []
-        for experiment in self.sdk.Experiment.list(self.ws):
-            for run in self.sdk.Experiment(self.ws, experiment.name).get_runs(type="azureml.PipelineRun"):
+        for experiment in self.runs.experiments():
+            for run in self.runs.runs_of(experiment, type="azureml.PipelineRun"):
                 tags, properties = run.tags or {}, run.properties or {}
                 if pipeline_id and tags.get("opml_pipeline_id") != pipeline_id:
                     continue
                 if published_pipeline_id and properties.get("azureml.pipelineid") != published_pipeline_id:
                     continue
-                runs.append(self.runs.to_run(run))
-        return sorted(runs, key=lambda run: run.created_at, reverse=True)
+                runs.append(run)
+        runs.sort(key=lambda run: created_time(run) or EPOCH, reverse=True)
+        return [self.runs.to_run(run, listed_details(run)) for run in runs[:limit]]

@@ -6,19 +6,31 @@ import json
 import math
 import re
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from opml.automl.settings import AutoMLLimits
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import EPOCH, created_time, opml_status, parse_time, submitted_now, to_run
+from opml.backends.azure.convert import (
+    EPOCH,
+    created_time,
+    listed_details,
+    opml_status,
+    parent_run_id,
+    parse_time,
+    submitted_now,
+    to_run,
+)
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
+from opml.backends.base import SEARCH_SCAN_LIMIT
 from opml.entities import TERMINAL_STATUSES, Run, masked_params
 from opml.errors import Conflict, InvalidInput, NotFound
 from opml.files import make_private_dir
+from opml.runsearch import RunQuery, matches
 from opml.settings import get_settings
 
 
@@ -84,7 +96,7 @@ class AzureRuns(AzurePart):
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
         metric = params.get("primary_metric", "accuracy")
-        trials = {child.id for child in run.get_children() if is_automl_trial(child)}
+        trials = {child.id for child in run.get_children(_rehydrate_runs=False) if is_automl_trial(child)}
         best_id, best = None, None
         for child_id, metrics in run.get_metrics(recursive=True).items():
             value = last_scalar(metrics.get(metric)) if child_id in trials else None
@@ -110,9 +122,11 @@ class AzureRuns(AzurePart):
             raise Conflict(f"AutoML run {parent.id} has no completed model yet")
         return self.sdk_run(progress["best_child_id"])
 
-    def to_run(self, run: Any) -> Run:
-        details = run.get_details()  # one call per run: it is a request to Azure
-        is_automl_parent = run.type == "automl" and run.parent is None
+    def to_run(self, run: Any, details: dict[str, Any] | None = None) -> Run:
+        """``details``: what ``run.get_details()`` says, when known (``listed_details``); asked of Azure otherwise (a
+        request). An AutoML parent's progress costs two more (its children, their metrics)."""
+        details = run.get_details() if details is None else details
+        is_automl_parent = run.type == "automl" and parent_run_id(run) is None
         progress = self.automl_progress(run, details) if is_automl_parent else None
         return to_run(run, details=details, progress=progress)
 
@@ -209,27 +223,77 @@ class AzureRuns(AzurePart):
     def get(self, run_id: str) -> Run:
         return self.to_run(self.sdk_run(run_id))
 
+    def experiments(self, name: str | None = None) -> list[Any]:
+        """The workspace's experiments (``name`` only, when given) as ``Experiment.list`` answers in one request:
+        the active ones (its default; an archived experiment's runs are not listed). Their runs are read from these
+        objects: ``Experiment(ws, name)`` is a request of its own, and makes the experiment when Azure has none of
+        that name."""
+        return [experiment for experiment in self.sdk.Experiment.list(self.ws) if name in (None, experiment.name)]
+
+    def experiment_names(self) -> list[str]:
+        """``Backend.list_experiments`` without converting every run: the experiments ``Experiment.list`` gives that
+        have a run. Azure keeps experiments without runs (``Experiment(ws, name)`` makes one, a submission Azure
+        refused leaves one), so each is asked for its first page of runs, and none is converted."""
+        have_runs = [
+            experiment for experiment in self.experiments() if next(self.runs_of(experiment), None) is not None
+        ]
+        return sorted(experiment.name for experiment in have_runs)
+
+    def runs_of(self, experiment: Any, *, include_children: bool = False, type: str | None = None) -> Iterator[Any]:
+        """The runs of an experiment (``Experiment.list``'s), newest started first, as ``Run`` objects built from the
+        RunDtos listed, 500 a request. Not as ``Experiment.get_runs`` builds them: it "rehydrates" each into its
+        SDK class, and those of AutoML, pipeline, step and HyperDrive runs are built from the run id alone, a GET of
+        each run listed."""
+        return iter(self.sdk.Run.list(experiment, type=type, include_children=include_children, _rehydrate_runs=False))
+
     def list(
         self, *, experiment: str | None = None, parent_id: str | None = None, top_level_only: bool = False, limit: int
     ) -> list[Run]:
-        """Newest created first, across experiments. Azure lists runs 500 to a request, newest started first (a
-        run still waiting has no start time): they are ordered here by the creation time each listed run carries,
-        and only the ``limit`` returned are converted (each conversion asks Azure for the run's details, and for
-        an AutoML run its children and metrics)."""
+        """Newest created first, across experiments; only the ``limit`` returned are converted (each conversion asks
+        Azure for the run's details, and for an AutoML run its children and metrics)."""
+        runs = self.sdk_runs(experiment=experiment, parent_id=parent_id, top_level_only=top_level_only)
+        return [self.to_run(run) for run in runs[:limit]]
+
+    def search(self, query: RunQuery) -> tuple[list[Run], int]:
+        """``Backend._search_runs`` (the newest ``SEARCH_SCAN_LIMIT`` runs listed, each checked, one page returned)
+        without converting each run it checks: a run is checked as the RunDto it was listed with says (status,
+        compute, times, tags, ...: no request), metric clauses only for runs the other clauses let through (a
+        get_metrics each), and only the runs returned get an AutoML parent's progress (its children and metrics).
+        The runs returned are those the generic search returns, as of the listing."""
+        by_metrics = [clause for clause in query.clauses if clause.kind == "metric"]
+        others = [clause for clause in query.clauses if clause.kind != "metric"]
+        listed = self.sdk_runs(experiment=query.experiment, parent_id=None, top_level_only=query.top_level_only)
+        found = []
+        for run in listed[:SEARCH_SCAN_LIMIT]:
+            details = listed_details(run)
+            entity = to_run(run, details=details)
+            if query.statuses and entity.status not in query.statuses:
+                continue
+            if not matches(entity, {}, others):
+                continue
+            if by_metrics and not matches(entity, self.metrics_of(run), by_metrics):
+                continue
+            found.append((run, details))
+        page = found[query.offset : query.offset + query.limit]
+        return [self.to_run(run, details) for run, details in page], len(found)
+
+    def sdk_runs(self, *, experiment: str | None, parent_id: str | None, top_level_only: bool) -> list[Any]:
+        """The SDK's Run objects, newest created first, across experiments. Azure lists runs 500 to a request,
+        newest started first (a run still waiting has no start time): they are ordered here by the creation time
+        each listed run carries."""
         if parent_id is not None:
             parent = self.sdk_run(parent_id)
-            runs = list(parent.get_children())
+            runs = list(parent.get_children(_rehydrate_runs=False))  # as runs_of: no GET of each child
             if parent.type == "automl":  # its trials only, as AutoMLRun lists them (not the _setup child)
                 runs = [run for run in runs if is_automl_trial(run)]
             if experiment:
                 runs = [run for run in runs if run.experiment.name == experiment]
         else:
-            names = [experiment] if experiment else [e.name for e in self.sdk.Experiment.list(self.ws)]
             runs = []
-            for name in names:
-                runs.extend(self.sdk.Experiment(self.ws, name).get_runs(include_children=not top_level_only))
+            for listed in self.experiments(experiment):
+                runs.extend(self.runs_of(listed, include_children=not top_level_only))
         runs.sort(key=lambda run: created_time(run) or EPOCH, reverse=True)
-        return [self.to_run(run) for run in runs[:limit]]
+        return runs
 
     def cancel(self, run_id: str) -> Run:
         run = self.sdk_run(run_id)
@@ -245,8 +309,11 @@ class AzureRuns(AzurePart):
         return chunk.decode(errors="replace"), offset + len(chunk)
 
     def metrics(self, run_id: str) -> dict[str, float]:
-        metrics = self.sdk_run(run_id).get_metrics()
-        return {name: value for name, raw in metrics.items() if (value := last_scalar(raw)) is not None}
+        return self.metrics_of(self.sdk_run(run_id))
+
+    def metrics_of(self, run: Any) -> dict[str, float]:
+        """The last value of each metric of an SDK Run (a request)."""
+        return {name: value for name, raw in run.get_metrics().items() if (value := last_scalar(raw)) is not None}
 
     def output(self, run_id: str, name: str) -> Any:
         run = self.sdk_run(run_id)

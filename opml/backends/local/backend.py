@@ -369,15 +369,15 @@ class LocalBackend(Backend):
             display_name=description or published.name,
         )
 
-    def list_pipeline_runs(
-        self, *, pipeline_id: str | None = None, published_pipeline_id: str | None = None
+    def _list_pipeline_runs(
+        self, *, pipeline_id: str | None, published_pipeline_id: str | None, limit: int
     ) -> list[Run]:
         runs = [r for r in self.runs.list(top_level_only=True, limit=10_000) if r.run_type == "pipeline"]
         if pipeline_id is not None:
             runs = [r for r in runs if r.params.get("pipeline_id") == pipeline_id]
         if published_pipeline_id is not None:
             runs = [r for r in runs if r.params.get("published_pipeline_id") == published_pipeline_id]
-        return runs
+        return runs[:limit]
 
     def _create_schedule(
         self,
