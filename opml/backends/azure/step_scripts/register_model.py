@@ -8,6 +8,8 @@ The ``--model_path`` input is the AutoML step's model output: it makes this step
 Only ``azureml.core`` is imported: the step runs in a curated environment (``AzureML-sklearn-1.5``
 by default) that has azureml-core but neither azureml-pipeline-core nor azureml-train-automl-client,
 so ``PipelineRun.find_step_run`` and ``AutoMLRun.get_best_child`` are done here by hand, as they do it.
+Children are listed as plain runs (``_rehydrate_runs=False``, as AutoMLRun lists them): rebuilding each in
+its own SDK class would need those packages too.
 """
 
 import argparse
@@ -28,7 +30,7 @@ def best_trial(automl_run, primary_metric):
     completed ``automl_child`` runs (``AutoMLRun.get_best_child``'s rule; classification metrics rise)."""
     trials = {
         child.id: child
-        for child in automl_run.get_children()
+        for child in automl_run.get_children(_rehydrate_runs=False)
         if (child.properties or {}).get("runTemplate") == "automl_child" and child.status == "Completed"
     }
     tagged = (automl_run.tags or {}).get(BEST_CHILD_TAG)
@@ -47,7 +49,7 @@ def best_trial(automl_run, primary_metric):
 
 def register_best(step_run, *, automl_step, model_name, primary_metric, dataset):
     """Register the best trial of the AutoML step run named ``automl_step`` in ``step_run``'s pipeline run."""
-    found = [run for run in step_run.parent.get_children() if _name(run) == automl_step]
+    found = [run for run in step_run.parent.get_children(_rehydrate_runs=False) if _name(run) == automl_step]
     if not found:
         raise RuntimeError(f"no step run named {automl_step} in pipeline run {step_run.parent.id}")
     best = best_trial(found[0], primary_metric)
