@@ -110,6 +110,19 @@ def test_failed_children_are_iterations_that_failed(azure, cloud, bank_small_csv
     assert rows[0]["best"] and rows[0]["status"] == COMPLETED
 
 
+def test_the_best_model_is_a_completed_iterations(azure, cloud, bank_small_csv):
+    """An iteration logs its metrics as it goes, and can still fail or be canceled after: the best child is the
+    best completed one (as AutoMLRun.get_best_child chooses), so registering it does not refuse a run that has
+    completed ones."""
+    run = submit_automl(azure, bank_small_csv)
+    cloud.execute_all()
+    top = azure.get_run(run.id).progress["best_child_id"]
+    cloud.runs[top]._status = "Failed"  # its metrics stay logged
+    progress = azure.get_run(run.id).progress
+    assert progress["best_child_id"] != top and cloud.runs[progress["best_child_id"]]._status == "Completed"
+    assert azure.register_model(name="bank-model", run_id=run.id).run_id == progress["best_child_id"]
+
+
 # -- finding 10: listing converts only what it returns, newest created first --------------------
 
 

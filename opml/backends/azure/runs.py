@@ -96,10 +96,12 @@ class AzureRuns(AzurePart):
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
         metric = params.get("primary_metric", "accuracy")
-        trials = {child.id for child in run.get_children(_rehydrate_runs=False) if is_automl_trial(child)}
+        children = [child for child in run.get_children(_rehydrate_runs=False) if is_automl_trial(child)]
+        trials = {child.id for child in children}
+        completed = {child.id for child in children if child.status == "Completed"}  # the best is a finished one
         best_id, best = None, None
         for child_id, metrics in run.get_metrics(recursive=True).items():
-            value = last_scalar(metrics.get(metric)) if child_id in trials else None
+            value = last_scalar(metrics.get(metric)) if child_id in completed else None
             if value is not None and (best is None or value > best):
                 best_id, best = child_id, value
         details = details if details is not None else run.get_details()
