@@ -87,3 +87,23 @@ PIPELINE_STEPS = [
     },
     {"name": "register", "type": "register_model", "model_name": "bank-model"},
 ]
+
+
+def prep_pipeline_steps(tmp_path: Path, prepare: str, output_dataset: str, *, register: bool = False) -> list[dict]:
+    """A data-prep step over the dataset ``bank`` (its ``prepare(df)`` returning ``prepare``, an expression of
+    ``df``), an AutoML step on its output, and optionally a register step."""
+    script = tmp_path / "prep.py"
+    script.write_text(f"def prepare(df):\n    return {prepare}\n")
+    steps = [
+        {
+            "name": "prep",
+            "type": "data_prep",
+            "script": str(script),
+            "input_dataset": "bank",
+            "output_dataset": output_dataset,
+        },
+        {"name": "train", "type": "automl", "settings": {"dataset": output_dataset, "label_column": "y"}},
+    ]
+    if register:
+        steps.append({"name": "register", "type": "register_model", "model_name": "bank-model"})
+    return steps

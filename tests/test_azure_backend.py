@@ -38,7 +38,7 @@ from tests.azure_fakes import (
     network_error,
     pipelines_error,
 )
-from tests.azure_fixtures import PIPELINE_STEPS, submit_automl, write_config
+from tests.azure_fixtures import PIPELINE_STEPS, prep_pipeline_steps, submit_automl, write_config
 from tests.contract import BackendContract, Capabilities, python_command
 
 AZURE = Capabilities(
@@ -568,47 +568,16 @@ def test_pipeline_is_an_automl_step_and_a_register_step(azure, pipeline, cloud, 
         azure.run_pipeline(pipeline.id, experiment="bank-pipeline", parameters={"nope": 1})
 
 
-def test_data_prep_step_feeds_automl(azure, cloud, bank_small_csv, tmp_path):
-    azure.register_dataset(name="bank", source=bank_small_csv)
-    script = tmp_path / "prep.py"
-    script.write_text("def prepare(df):\n    return df.dropna()\n")
-    steps = [
-        {
-            "name": "prep",
-            "type": "data_prep",
-            "script": str(script),
-            "input_dataset": "bank",
-            "output_dataset": "bank-prepared",
-        },
-        {"name": "train", "type": "automl", "settings": {"dataset": "bank-prepared", "label_column": "y"}},
-    ]
-    pipeline = azure.create_pipeline(name="prep-train", steps=steps)
-    azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
-    prep, train = cloud.last_call("Experiment.submit")["config"].steps
-    assert prep.script_name == "prep_runner.py" and prep.inputs[0][1] == "raw"
-    assert (Path(prep.source_directory) / "prep.py").read_text() == script.read_text()
-    assert train.automl_config.settings["training_data"] is prep.outputs[0]
-
-
 def test_data_prep_output_is_registered_as_the_steps_output_dataset(azure, cloud, bank_small_csv, tmp_path):
     """The prep step's output is promoted to a tabular dataset, registered under ``output_dataset`` when the step
     completes, and is what the AutoML step trains on (it was a plain folder, and ``output_dataset`` was ignored)."""
     azure.register_dataset(name="bank", source=bank_small_csv)
-    script = tmp_path / "prep.py"
-    script.write_text("def prepare(df):\n    return df[df['age'] >= 40]\n")
-    steps = [
-        {
-            "name": "prep",
-            "type": "data_prep",
-            "script": str(script),
-            "input_dataset": "bank",
-            "output_dataset": "bank-over-40",
-        },
-        {"name": "train", "type": "automl", "settings": {"dataset": "bank-over-40", "label_column": "y"}},
-    ]
+    steps = prep_pipeline_steps(tmp_path, "df[df['age'] >= 40]", "bank-over-40")
     pipeline = azure.create_pipeline(name="prep-train", steps=steps)
     run = azure.run_pipeline(pipeline.id, experiment="bank-pipeline")
     prep, train = cloud.last_call("Experiment.submit")["config"].steps
+    assert prep.script_name == "prep_runner.py" and prep.inputs[0][1] == "raw"
+    assert (Path(prep.source_directory) / "prep.py").read_text() == Path(steps[0]["script"]).read_text()
     output = prep.outputs[0]
     assert output.registration_name == "bank-over-40" and prep.arguments == ["--output", output]
     assert train.automl_config.settings["training_data"] is output

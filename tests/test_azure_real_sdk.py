@@ -12,7 +12,7 @@ import pytest
 
 from opml.backends.azure import AzureMLBackend
 from tests.azure_fakes import make_fake_sdk
-from tests.azure_fixtures import PIPELINE_STEPS, write_config
+from tests.azure_fixtures import PIPELINE_STEPS, prep_pipeline_steps, write_config
 from tests.azure_offline import AzureStandIn, offline_workspace, real_pipeline_sdk
 
 
@@ -85,19 +85,7 @@ def test_the_real_graph_builder_takes_the_automl_and_register_steps(real, stand_
 def test_the_real_graph_builder_takes_a_prep_step_whose_output_is_a_registered_tabular_dataset(
     real, stand_in, tmp_path
 ):
-    script = tmp_path / "prep.py"
-    script.write_text("def prepare(df):\n    return df.dropna()\n")
-    steps = [
-        {
-            "name": "prep",
-            "type": "data_prep",
-            "script": str(script),
-            "input_dataset": "bank",
-            "output_dataset": "bank-prepared",
-        },
-        {"name": "train", "type": "automl", "settings": {"dataset": "bank-prepared", "label_column": "y"}},
-        {"name": "register", "type": "register_model", "model_name": "bank-model"},
-    ]
+    steps = prep_pipeline_steps(tmp_path, "df.dropna()", "bank-prepared", register=True)
     built = nodes(build(real, steps))
     assert {"prep", "train", "register"} <= built.keys()
     producer, port = source_of(built["train"], "training_data")
