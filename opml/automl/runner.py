@@ -149,6 +149,11 @@ class AutoMLJob:
             reserve_seconds=self._reserve,
         )
         trials = search.run()
+        if not trials:  # the deadline came before the first trial started (a timeout of seconds)
+            minutes = settings.experiment_timeout_minutes
+            raise RunFailed(
+                f"the experiment timeout ({minutes:g} minutes) ended before any trial could run: give it more time"
+            )
         if not any(t.ok for t in trials):
             raise RunFailed("every trial failed; see the child runs for their errors")
 
