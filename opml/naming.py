@@ -14,11 +14,12 @@ def check_name(name: object, what: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"{what} name is required")
     name = name.strip()
+    shown = repr(name) if len(name) <= 80 else f"{name[:60]!r}... ({len(name):,} characters)"
     if "/" in name or "\\" in name or ".." in name:
-        raise InvalidInput(f"{what} name {name!r} must not contain '/', '\\' or '..'")
+        raise InvalidInput(f"{what} name {shown} must not contain '/', '\\' or '..'")
     if not _NAME.match(name):
         raise InvalidInput(
-            f"{what} name {name!r} is not valid: use 1-64 letters, digits, '_', '.' or '-', "
+            f"{what} name {shown} is not valid: use 1-64 letters (a-z, A-Z), digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
     return name

@@ -78,6 +78,9 @@ def test_bad_input_exits_2_with_a_message(workspace: Path, tmp_path: Path):
     assert bad_tag.returncode == 2 and "key=value" in bad_tag.stderr
     unknown = opml("runs", "show", "nope", workspace=workspace)
     assert unknown.returncode == 2 and "no run" in unknown.stderr
+    huge = opml("runs", "submit", "--experiment", "x" * 100_000, "--", "true", workspace=workspace)
+    assert huge.returncode == 2 and "(100,000 characters)" in huge.stderr
+    assert len(huge.stderr) < 500  # the name is cut, not echoed whole (a 100,115-character "one-line" error)
 
 
 def test_runs_submit_logs_and_cancel(workspace: Path, agent):
