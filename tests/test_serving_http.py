@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import math
 import re
 import socket
 import time
 
+import jsonschema
 import pandas as pd
 import pytest
 import requests
@@ -72,6 +74,31 @@ def test_azure_shape_with_probabilities(deployed, service, headers, records):
         timeout=10,
     ).json()
     assert set(labels["Results"]) <= {"no", "yes"}
+
+
+def test_explain_gives_contributions_that_add_up_to_the_probability(deployed, service, headers, records):
+    def post(method: str, rows: list[dict]) -> requests.Response:
+        body = {"Inputs": {"data": rows}, "GlobalParameters": {"method": method}}
+        return requests.post(service.scoring_uri, json=body, headers=headers, timeout=30)
+
+    response = post("explain", records[:5])
+    assert response.status_code == 200, response.text
+    results = response.json()["Results"]
+    probabilities = [r["yes"] for r in post("predict_proba", records[:5]).json()["Results"]]
+    labels = post("predict", records[:5]).json()["Results"]
+    columns = sorted(records[0])
+    for result, probability, label in zip(results, probabilities, labels, strict=True):
+        assert result["prediction"] == label and result["positive_class"] == "yes"
+        assert result["probabilities"]["yes"] == pytest.approx(probability, abs=1e-6)
+        assert sorted(result["contributions"]) == columns
+        assert result["base_value"] + sum(result["contributions"].values()) == pytest.approx(probability, abs=1e-6)
+        log_odds = result["log_odds"]
+        total = log_odds["base_value"] + sum(log_odds["contributions"].values())
+        assert total == pytest.approx(math.log(probability / (1 - probability)), abs=1e-5)
+    assert len({r["base_value"] for r in results}) == 1  # one base value per model
+    too_many = post("explain", records[:1] * 1001)
+    assert_error(too_many, 400, "at most 1,000 records")
+    assert_error(post("why", records[:1]), 400, '"explain"')
 
 
 def test_each_request_gets_a_fresh_request_id(service, headers, records):
@@ -140,7 +167,7 @@ def _with(record: dict, **changes) -> dict:
         (b'{"data": {"age": 1}}', 400, ["list of records"]),
         (b'{"data": [1]}', 400, ["record 0 must be a JSON object"]),
         (b'{"data": [], "extra": 1}', 400, ["extra"]),
-        (b'{"Inputs": {"data": []}, "GlobalParameters": {"method": "explain"}}', 400, ["predict_proba"]),
+        (b'{"Inputs": {"data": []}, "GlobalParameters": {"method": "shap"}}', 400, ["predict_proba", "explain"]),
         (b'{"Inputs": {"data": [{}]}, "GlobalParameters": 0}', 400, ["GlobalParameters"]),
         (b'{"Inputs": {"data": [{}], "z": 1}}', 400, ["Inputs.z"]),
         (b'{"Inputs": {"data": [{}]}, "data": []}', 400, ["unknown field(s) data"]),
@@ -231,6 +258,15 @@ def test_swagger_is_valid_and_its_example_scores(service, headers):
     example = document["definitions"]["ServiceInput"]["example"]
     response = requests.post(service.scoring_uri, json=example, headers=headers, timeout=5)
     assert response.status_code == 200 and len(response.json()["result"]) == len(example["data"])
+    explained = requests.post(
+        service.scoring_uri,
+        json={"Inputs": example, "GlobalParameters": {"method": "explain"}},
+        headers=headers,
+        timeout=10,
+    ).json()["Results"]
+    assert '"explain"' in document["paths"]["/score"]["post"]["parameters"][0]["description"]
+    for result in explained:  # the answer is what the documented Explanation says
+        jsonschema.validate(result, document["definitions"]["Explanation"])
 
 
 def test_swagger_ui_is_served_without_external_urls(service):

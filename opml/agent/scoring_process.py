@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import uvicorn
@@ -17,6 +18,7 @@ import uvicorn
 def main(workspace: Path, name: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("opml.serving")
+    from opml.automl.explain import prepare_explainers
     from opml.backends.local.backend import LocalBackend
     from opml.httpserver import SCORING_BOUNDS, raise_file_limit, server_config
     from opml.serving.app import RuntimeConfig, ScoringService, create_app
@@ -27,6 +29,8 @@ def main(workspace: Path, name: str) -> int:
     model_entry = backend.get_model(row["model_name"], row["model_version"])
     log.info("service %s: loading model %s (%s)", name, model_entry.id, model_entry.algorithm)
     model = backend.load_model(model_entry.name, model_entry.version).prepare_for_serving()
+    # Explainers are built in the background: the service answers /score while a big forest converts.
+    threading.Thread(target=prepare_explainers, args=(model,), name="explainers", daemon=True).start()
     telemetry = TelemetryWriter(backend.layout.db, name, backend.layout.service_telemetry_status(name))
     service = ScoringService(
         name=name,

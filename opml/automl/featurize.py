@@ -131,11 +131,14 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             std = float(filled.std()) if filled.notna().sum() > 1 else 0.0
             self.scales_[column] = std if std > 0 else 1.0
         self.categories_ = {}
+        self.category_shares_: dict[str, list[float]] = {}
         target = _binary_target(y) if self.category_order == "target" else None
         for column in self.categorical_:
             values = X[column].astype(str).where(X[column].notna(), None)
-            kept = [str(v) for v in values.value_counts().index[: self.max_categories]]
+            counts = values.value_counts()
+            kept = [str(v) for v in counts.index[: self.max_categories]]
             self.categories_[column] = kept if target is None else _by_target_rate(values, target, kept)
+            self.category_shares_[column] = [float(counts[c]) / max(len(X), 1) for c in self.categories_[column]]
         self.codes_ = {c: {value: i for i, value in enumerate(cats)} for c, cats in self.categories_.items()}
         self.frequencies_: dict[str, dict[float | None, float]] = {}
         if self.frequencies:
@@ -237,6 +240,22 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         table = self.frequencies_[column]
         out[:, position] = [table.get(key, 0.0) for key in _frequency_keys(values)]
         return position + 1
+
+    def feature_means(self) -> np.ndarray:
+        """The mean of each output feature over the training rows, from the statistics kept by ``fit``
+        (what a linear model's contributions are measured from). Featurizers pickled before the category
+        shares were kept measure categories from "no known category" (zeros)."""
+        means = [float(self._numeric(column, np.array([self.means_[column]]))[0]) for column in self.numeric_]
+        shares_of = getattr(self, "category_shares_", {})
+        for column in self.categorical_:
+            shares = np.asarray(shares_of.get(column, [0.0] * len(self.categories_[column])), dtype=float)
+            if self.encoding == "ordinal":
+                means.append(float(np.arange(len(shares)) @ shares + MISSING_CODE * (1.0 - shares.sum())))
+            else:
+                means.extend(shares.tolist())
+        for column in self._frequency_columns():
+            means.append(float(sum(share * share for share in self.frequencies_[column].values())))
+        return np.asarray(means, dtype=float)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = list(self.numeric_)

@@ -37,6 +37,7 @@ request_log = logging.getLogger("opml.serving.requests")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 10_000
+MAX_EXPLAIN_ROWS = 1_000  # an explanation costs ~10-100x a prediction
 # Bodies larger than this (about 30 records) are handled off the event loop, so health checks and small
 # requests are answered while a big batch is parsed and scored.
 THREADPOOL_BYTES = 16 * 1024
@@ -89,6 +90,8 @@ def parse_and_check(raw: bytes, validator: SchemaValidator) -> Payload:
 def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
     """(response body, predicted labels) for a validated payload."""
     model = service.model
+    if payload.method == "explain":
+        return explain_payload(service, payload)
     proba = model.predict_proba_records(payload.records)
     labels = [str(label) for label in model.labels_for(proba)]
     if payload.method == "predict_proba":
@@ -97,6 +100,22 @@ def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
     else:
         results = labels
     return ({"Results": results} if payload.azure_v2_shape else {"result": results}), labels
+
+
+def explain_payload(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
+    """``{"Results": [explanation per record]}`` (see ``opml.automl.explain``), or a 400 that says why not."""
+    from opml.automl.explain import NotExplainable, explain
+
+    if len(payload.records) > MAX_EXPLAIN_ROWS:
+        raise RequestError(
+            400, f"explain takes at most {MAX_EXPLAIN_ROWS:,} records per request, got {len(payload.records):,}"
+        )
+    try:
+        explanations = explain(service.model, payload.records)
+    except NotExplainable as exc:
+        raise RequestError(400, f"this service's model cannot be explained: {exc}") from None
+    results = [explanations.record(i) for i in range(len(payload.records))]
+    return {"Results": results}, explanations.labels
 
 
 def create_app(service: ScoringService) -> FastAPI:

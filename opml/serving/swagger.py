@@ -53,8 +53,10 @@ def swagger_document(
                 "in": "body",
                 "required": True,
                 "description": 'Either {"data": [records]} (answered with {"result": [labels]}) or '
-                '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict" | "predict_proba"}} '
-                '(answered with {"Results": [...]}).',
+                '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict" | "predict_proba" | '
+                '"explain"}} (answered with {"Results": [...]}: labels, {class: probability} objects, or one '
+                "Explanation per record: the prediction, the probabilities and each input column's contribution "
+                "to the probability of the positive class; at most 1,000 records per explain request).",
                 "schema": {"$ref": "#/definitions/ServiceInput"},
             }
         ],
@@ -123,10 +125,38 @@ def swagger_document(
                 },
                 "example": {"result": classes[: len(example)] or classes[:1]},
             },
+            "Explanation": explanation_schema(schema, classes),
             "ErrorResponse": {
                 "type": "object",
                 "properties": {"error": {"type": "string"}, "status_code": {"type": "integer"}},
                 "required": ["error", "status_code"],
             },
         },
+    }
+
+
+def explanation_schema(schema: list[dict[str, Any]], classes: list[str]) -> dict[str, Any]:
+    """One record's answer to ``"method": "explain"`` (see ``opml.automl.explain.Explanations.record``)."""
+    per_column = {
+        "type": "object",
+        "properties": {c["name"]: {"type": "number"} for c in schema},
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "description": "base_value + the sum of contributions = the probability of positive_class (and the "
+        "same in log_odds). Tree models are explained by exact TreeSHAP, logistic regression by its "
+        "coefficients, ensembles by their combination rule (see the opml docs).",
+        "properties": {
+            "prediction": {"type": "string", "enum": classes},
+            "probabilities": {"type": "object", "properties": {c: {"type": "number"} for c in classes}},
+            "positive_class": {"type": "string", "enum": classes[1:] or classes},
+            "base_value": {"type": "number"},
+            "contributions": per_column,
+            "log_odds": {
+                "type": "object",
+                "properties": {"base_value": {"type": "number"}, "contributions": per_column},
+            },
+        },
+        "required": ["prediction", "probabilities", "positive_class", "base_value", "contributions", "log_odds"],
     }

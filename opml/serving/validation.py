@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-METHODS = ("predict", "predict_proba")
+METHODS = ("predict", "predict_proba", "explain")
 MAX_MAGNITUDE = 1e38  # tree models compare in float32 (largest ~3.4e38)
 
 
@@ -76,7 +76,7 @@ def parse_payload(body: bytes) -> Payload:
         method = parameters.get("method", "predict")
         if method not in METHODS:
             raise RequestError(
-                400, f'GlobalParameters "method" must be "predict" or "predict_proba", got {quote(method)}'
+                400, f'GlobalParameters "method" must be "predict", "predict_proba" or "explain", got {quote(method)}'
             )
         unknown = set(parameters) - {"method"}
         if unknown:
