@@ -38,7 +38,9 @@ def table() -> tuple[pd.DataFrame, np.ndarray]:
     )
     frame.loc[rng.random(n) < 0.08, "rate"] = np.nan
     frame.loc[rng.random(n) < 0.05, "job"] = None
-    signal = 0.04 * (frame["age"] - 50) - 0.8 * frame["rate"].fillna(0) + frame["job"].isin(["student", "retired"]) * 1.5
+    signal = (
+        0.04 * (frame["age"] - 50) - 0.8 * frame["rate"].fillna(0) + frame["job"].isin(["student", "retired"]) * 1.5
+    )
     y = (signal + rng.normal(0, 1, n) > 0).astype(int).to_numpy()
     return frame, y
 
@@ -123,9 +125,9 @@ def test_logistic_regression_contributions_are_coefficients_times_distance_from_
     job_columns = [i for i, source in enumerate(featurizer.source_columns()) if source == "job"]
     assert len(job_columns) == 5
     means = featurizer.feature_means()
-    expected_job = ((featurizer.transform_records(records)[:, job_columns] - means[job_columns]) * estimator.coef_[0][
-        job_columns
-    ]).sum(axis=1)
+    expected_job = (
+        (featurizer.transform_records(records)[:, job_columns] - means[job_columns]) * estimator.coef_[0][job_columns]
+    ).sum(axis=1)
     np.testing.assert_allclose(explanations.log_odds_contributions[:, explanations.columns.index("job")], expected_job)
 
 
@@ -143,7 +145,9 @@ def test_voting_ensemble_averages_the_members_probability_contributions(table):
     records = _records(table[0].head(300))
     explanations = explain(model, records)
     expected = model.predict_proba_records(records)[:, 1]
-    np.testing.assert_allclose(explanations.base_probability + explanations.contributions.sum(axis=1), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        explanations.base_probability + explanations.contributions.sum(axis=1), expected, atol=1e-6
+    )
     assert explanations.exact == "probability"
     weights = np.array([3.0, 2.0, 1.0]) / 6.0
     singles = []
@@ -174,7 +178,9 @@ def test_stack_ensemble_combines_the_members_log_odds_contributions_by_its_coeff
     np.testing.assert_allclose(
         explanations.base_log_odds + explanations.log_odds_contributions.sum(axis=1), logit(expected), atol=1e-6
     )
-    np.testing.assert_allclose(explanations.base_probability + explanations.contributions.sum(axis=1), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        explanations.base_probability + explanations.contributions.sum(axis=1), expected, atol=1e-6
+    )
     singles = [
         explain(_model(table, {"kind": "single", "members": [m], "weights": [1.0], "threshold": 0.5}), records)
         for m in spec["members"]
@@ -204,7 +210,9 @@ def test_older_stacks_on_probabilities_add_up_in_probability(table):
     records = _records(table[0].head(200))
     explanations = explain(model, records)
     expected = model.predict_proba_records(records)[:, 1]
-    np.testing.assert_allclose(explanations.base_probability + explanations.contributions.sum(axis=1), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        explanations.base_probability + explanations.contributions.sum(axis=1), expected, atol=1e-6
+    )
     assert expit(explanations.base_log_odds) == pytest.approx(explanations.base_probability)
 
 
