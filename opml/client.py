@@ -53,16 +53,19 @@ def score(
     *,
     key: str | None = None,
     probabilities: bool = False,
+    explain: bool = False,
     timeout: float = 60.0,
     session: requests.Session | None = None,
 ) -> ScoreResult:
-    """POST records to a scoring URI; labels (or class probabilities) for each record.
+    """POST records to a scoring URI; labels (or class probabilities, or with ``explain`` the explanation of
+    each record: prediction, probabilities and contributions) for each record.
 
     Raises ScoringError with the server's message on any non-200 answer.
     """
     body: dict[str, Any]
-    if probabilities:
-        body = {"Inputs": {"data": list(records)}, "GlobalParameters": {"method": "predict_proba"}}
+    if probabilities or explain:
+        method = "explain" if explain else "predict_proba"
+        body = {"Inputs": {"data": list(records)}, "GlobalParameters": {"method": method}}
     else:
         body = {"data": list(records)}
     headers = {"Content-Type": "application/json"}

@@ -104,26 +104,38 @@ def score_in_chunks(
     *,
     key: str | None,
     probabilities: bool = False,
+    explain: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Any]:
-    """Score many records through the endpoint, ``chunk_rows`` per request; raises ScoringError on the first failure."""
+    """Score many records through the endpoint, ``chunk_rows`` per request (at most 1,000, what an explain
+    request takes); raises ScoringError on the first failure."""
     predictions: list[Any] = []
     for start in range(0, len(records), chunk_rows):
-        result: ScoreResult = score(uri, records[start : start + chunk_rows], key=key, probabilities=probabilities)
+        chunk = records[start : start + chunk_rows]
+        result: ScoreResult = score(uri, chunk, key=key, probabilities=probabilities, explain=explain)
         predictions.extend(result.predictions)
         if on_progress:
             on_progress(min(start + chunk_rows, len(records)), len(records))
     return predictions
 
 
-def scored_csv(frame: pd.DataFrame, labels: list[Any], probabilities: list[dict[str, float]] | None) -> bytes:
-    """The input CSV with the predictions appended (and a probability column per class)."""
+def scored_csv(
+    frame: pd.DataFrame,
+    labels: list[Any],
+    probabilities: list[dict[str, float]] | None,
+    reasons: list[list[str]] | None = None,
+) -> bytes:
+    """The input CSV with the predictions appended (and a probability column per class, and with ``reasons``
+    the top reasons of each row in words: reason_1, reason_2, ...)."""
     out = frame.copy()
     out["prediction"] = labels
     if probabilities:
         for name in probabilities[0]:
             out[f"probability_{name}"] = [row[name] for row in probabilities]
+    if reasons:
+        for index in range(max(len(row) for row in reasons)):
+            out[f"reason_{index + 1}"] = [row[index] if index < len(row) else "" for row in reasons]
     buffer = io.StringIO()
     out.to_csv(buffer, index=False)
     return buffer.getvalue().encode()

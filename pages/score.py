@@ -8,6 +8,7 @@ import streamlit as st
 
 from opml.client import get_swagger, score
 from opml.errors import OpmlError
+from opml.reasons import top_reasons
 from opml.scoring import (
     coerce,
     labels_from_probabilities,
@@ -19,6 +20,7 @@ from opml.scoring import (
 )
 from opml.snippets import KEY_PLACEHOLDER, ab_snippet, curl_snippet, python_snippet, request_body
 from opml.ui.access import audit_once, secret_toggle
+from opml.ui.charts import explanation_waterfall
 from opml.ui.feedback import user_errors
 from opml.ui.workspace import get_backend
 
@@ -57,15 +59,26 @@ form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"],
 result_key = f"score_result_{name}"
 
 
-def send(records: list[dict], source: str) -> None:
-    """Score ``records`` through the endpoint and keep what was sent with what came back."""
+# Models opml trained explain their answers (binary classification); Azure AutoML's scoring scripts do not.
+explainable = "input_schema" in manifest and len(classes) == 2
+
+
+def send(records: list[dict], source: str, explain: bool) -> None:
+    """Score ``records`` through the endpoint (one request: probabilities, or explanations that hold them)
+    and keep what was sent with what came back."""
     if not records:
         raise OpmlError("add at least one record to the table to score it")
-    result = score(service.scoring_uri, records, key=key, probabilities=True)
-    st.session_state[result_key] = (source, records, result)
+    result = score(service.scoring_uri, records, key=key, probabilities=True, explain=explain)
+    st.session_state[result_key] = (source, records, result, explain)
 
 
 with form_tab:
+    explain_on = explainable and st.toggle(
+        "Explain the predictions",
+        value=True,
+        key="score_explain",
+        help="Each column's contribution to the probability (exact TreeSHAP for tree models)",
+    )
     with st.form(f"score_form_{name}"):
         columns = st.columns(3)
         record = {}
@@ -106,7 +119,7 @@ with form_tab:
             for warning in out_of_range(record, schema):
                 st.warning(f"{'Flagged, still sent' if score_record else 'Flagged, still added'}: {warning}")
             if score_record:
-                send([record], "the form's record")
+                send([record], "the form's record", explain_on)
             else:
                 st.session_state[rows_key] = pd.concat(
                     [st.session_state[rows_key], pd.DataFrame([record])], ignore_index=True
@@ -118,17 +131,19 @@ with form_tab:
     if st.button("Score the table", key="score_table", icon=":material/table_rows:"):
         with user_errors():
             rows = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")]
-            send(rows, f"the table's {len(rows)} record(s)")
+            send(rows, f"the table's {len(rows)} record(s)", explain_on)
     if result_key in st.session_state:
-        source, records, result = st.session_state[result_key]
-        shown_classes = classes or list(result.predictions[0])
-        labels = labels_from_probabilities(result.predictions, shown_classes, manifest.get("threshold"))
+        source, records, result, explained = st.session_state[result_key]
+        explanations = result.predictions if explained else None
+        probabilities = [e["probabilities"] for e in explanations] if explanations else result.predictions
+        shown_classes = classes or list(probabilities[0])
+        labels = labels_from_probabilities(probabilities, shown_classes, manifest.get("threshold"))
         st.success(
             f"{len(labels)} prediction(s) for {source} in {result.latency_ms:.1f} ms · request {result.request_id}"
         )
         table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
         for cls in shown_classes:
-            table[f"P({cls})"] = [round(p[cls], 4) for p in result.predictions]
+            table[f"P({cls})"] = [round(p[cls], 4) for p in probabilities]
         st.caption("What was sent, with what came back")
         st.dataframe(pd.concat([table, pd.DataFrame(records)], axis=1), hide_index=True, key="score_results")
         long = table.melt(id_vars=["record", "prediction"], var_name="class", value_name="probability")
@@ -136,6 +151,14 @@ with form_tab:
         for index, sent in enumerate(records):
             for warning in out_of_range(sent, schema):
                 st.caption(f"record {index}: {warning}")
+        if explanations:
+            chosen = 0
+            if len(explanations) > 1:
+                chosen = st.selectbox("Record to explain", range(len(explanations)), key="score_explain_record")
+            st.markdown(
+                "**Top reasons:** " + "; ".join(top_reasons(explanations[chosen], records[chosen], 3) or ["none"])
+            )
+            st.plotly_chart(explanation_waterfall(explanations[chosen], records[chosen]), key="score_waterfall")
         with st.expander("Request and response"):
             masked = {"Content-Type": "application/json"}
             if key:
@@ -160,25 +183,36 @@ with batch_tab:
                 f"{len(batch.records):,} rows; extra columns kept: "
                 f"{', '.join(c for c in batch.frame.columns if c not in {s['name'] for s in schema}) or 'none'}"
             )
+            with_reasons = explainable and st.checkbox(
+                "Add the top 3 reasons per row to the download", key="score_batch_reasons"
+            )
             if st.button("Score the file", type="primary", key="score_batch"):
                 st.session_state.pop(batch_key, None)
                 bar = st.progress(0.0, text="Scoring…")
                 started = time.perf_counter()
-                probabilities = score_in_chunks(
+                answers = score_in_chunks(
                     service.scoring_uri,
                     batch.records,
                     key=key,
                     probabilities=True,
+                    explain=with_reasons,
                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
                 )
+                reasons = None
+                probabilities = answers
+                if with_reasons:
+                    probabilities = [answer["probabilities"] for answer in answers]
+                    reasons = [top_reasons(a, r, 3) for a, r in zip(answers, batch.records, strict=True)]
                 labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
-                st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities)
+                st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities, reasons)
                 seconds = time.perf_counter() - started
                 took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
                 st.success(f"Scored {len(labels):,} rows in {took}")
     if batch_key in st.session_state:
-        _, batch, labels, probabilities = st.session_state[batch_key]
+        _, batch, labels, probabilities, reasons = st.session_state[batch_key]
         output = batch.frame.assign(prediction=labels)
+        if reasons:
+            output = output.assign(reasons=["; ".join(row) for row in reasons])
         st.dataframe(output.head(200), key="score_batch_preview")
         if batch.label_column:
             truth = batch.frame[batch.label_column].astype(str)
@@ -188,7 +222,7 @@ with batch_tab:
             st.plotly_chart(px.imshow(confusion, text_auto=True, title="Confusion matrix"), key="score_batch_confusion")
         st.download_button(
             "Download scored CSV",
-            data=scored_csv(batch.frame, labels, probabilities),
+            data=scored_csv(batch.frame, labels, probabilities, reasons),
             file_name=f"{name}-scored.csv",
             key="score_batch_download",
             icon=":material/download:",

@@ -9,11 +9,12 @@ import xgboost
 from scipy.special import expit, logit
 
 from opml.automl.ensembles import build_model
-from opml.automl.explain import NotExplainable, explain, reason_text
+from opml.automl.explain import NotExplainable, explain
 from opml.automl.featurize import TabularFeaturizer
 from opml.automl.learners import LEARNERS, build_estimator
 from opml.automl.model import LOG_ODDS_CLIP
 from opml.automl.treeshap import tree_explainer
+from opml.reasons import reason_text
 
 TREE_CONFIGS = {
     "LightGBM": {"n_estimators": 60, "num_leaves": 31},

@@ -68,13 +68,58 @@ def test_score_this_record_sends_the_form_not_the_table(live):
     at.number_input(key=f"score_field_{name}_duration").set_value(900)
     at.button(key="score_record").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    source, records, result = at.session_state[f"score_result_{name}"]
+    source, records, result, _ = at.session_state[f"score_result_{name}"]
     sent = result.request_body["Inputs"]["data"] if "Inputs" in result.request_body else result.request_body["data"]
     assert [r["age"] for r in sent] == [table_age + 7] and sent[0]["duration"] == 900
     assert source == "the form's record" and records == sent
     shown = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
     assert list(shown["age"]) == [table_age + 7] and list(shown["duration"]) == [900]
     assert len(at.session_state[f"score_rows_{name}"]) == 1  # the table is left as it was
+
+
+def test_the_form_explains_the_record_it_scored(live):
+    _, name = live
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    at.number_input(key=f"score_field_{name}_duration").set_value(1234)
+    at.button(key="score_record").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _, records, result, explained = at.session_state[f"score_result_{name}"]
+    assert explained and result.request_body["GlobalParameters"] == {"method": "explain"}
+    explanation = result.predictions[0]
+    shown = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
+    assert shown["P(yes)"][0] == round(explanation["probabilities"]["yes"], 4)  # one request gave both
+    reasons = next(m.value for m in at.markdown if m.value.startswith("**Top reasons:**"))
+    biggest = max(explanation["contributions"].items(), key=lambda item: abs(item[1]))
+    value = records[0][biggest[0]]
+    assert f"{biggest[0]} = {value:g}" in reasons if isinstance(value, float) else f"{biggest[0]} = {value}" in reasons
+    waterfall = json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith("score_waterfall")).proto.spec)
+    bars = waterfall["data"][0]
+    assert bars["type"] == "waterfall" and "duration = 1234" in bars["y"]
+    assert bars["x"][-1] == pytest.approx(explanation["probabilities"]["yes"])
+
+    at.toggle(key="score_explain").set_value(False).run()
+    at.button(key="score_record").click().run()
+    _, _, result, explained = at.session_state[f"score_result_{name}"]
+    assert not explained and result.request_body["GlobalParameters"] == {"method": "predict_proba"}
+    assert not any(m.value.startswith("**Top reasons:**") for m in at.markdown)
+
+
+def test_batch_reasons_go_into_the_download(live, bank_csv):
+    backend, name = live
+    rows = pd.read_csv(bank_csv).head(30)
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    at.file_uploader(key=f"score_upload_{name}").set_value(("rows.csv", rows.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    at.checkbox(key="score_batch_reasons").check().run()
+    at.button(key="score_batch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _, batch, labels, probabilities, reasons = at.session_state[f"score_batch_result_{name}"]
+    model = backend.load_model("bank-model")
+    assert labels == list(model.predict(rows.drop(columns=["y"])))
+    assert len(reasons) == 30 and all(1 <= len(r) <= 3 for r in reasons)
+    assert all(" P(yes) by " in reason for row in reasons for reason in row)
+    out = pd.read_csv(__import__("io").BytesIO(scored_csv(batch.frame, labels, probabilities, reasons)))
+    assert list(out.columns[-3:]) == ["reason_1", "reason_2", "reason_3"] and out["reason_1"][0] == reasons[0][0]
 
 
 def test_a_bad_batch_file_clears_the_previous_results(live, bank_csv):

@@ -40,6 +40,7 @@ from scipy.special import expit, logit
 
 from opml.automl.model import LOG_ODDS_CLIP, OpmlClassifier
 from opml.automl.treeshap import tree_explainer
+from opml.reasons import top_reasons
 
 PROBABILITY = "probability"
 LOG_ODDS = "log_odds"
@@ -85,19 +86,7 @@ class Explanations:
     def top_reasons(self, index: int, records: Sequence[Mapping[str, Any]], count: int = 3) -> list[str]:
         """The ``count`` largest contributions of record ``index`` in words, largest first:
         "duration = 371 raised P(yes) by 0.21"."""
-        row = self.contributions[index]
-        order = np.argsort(-np.abs(row), kind="stable")[:count]
-        return [
-            reason_text(self.columns[j], records[index].get(self.columns[j]), float(row[j]), self.positive_class)
-            for j in order
-            if row[j] != 0
-        ]
-
-
-def reason_text(column: str, value: Any, contribution: float, positive_class: str) -> str:
-    shown = "missing" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
-    verb = "raised" if contribution > 0 else "lowered"
-    return f"{column} = {shown} {verb} P({positive_class}) by {abs(contribution):.2f}"
+        return top_reasons(self.record(index), records[index], count)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Trains a model with a short AutoML run on --data (or uses --workspace/--model),
 deploys it through the agent, then measures with keep-alive HTTP clients:
-single-record p50/p99, 100-record batch p50, throughput at concurrency 8, and the
+single-record p50/p99, 100-record batch p50, one record explained, throughput at concurrency 8, and the
 in-process floor (the model's own predict on one record).
 """
 
@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         client = Client(host, port, key)
         single = latencies(client, one, args.requests)
         batch = latencies(client, hundred, max(50, args.requests // 10))
+        explain_one = json.dumps({"Inputs": {"data": [row]}, "GlobalParameters": {"method": "explain"}}).encode()
+        explained = latencies(client, explain_one, max(200, args.requests // 4))
         results = {}
         for insights in (False, True):
             backend.update_service(name, app_insights_enabled=insights)
@@ -97,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"in-process floor, 1 record: p50 {statistics.median(floor):.3f} ms")
     print(f"HTTP 1 record: p50 {p(single, 50):.2f} ms  p99 {p(single, 99):.2f} ms  ({len(single)} requests)")
     print(f"HTTP 100 records: p50 {p(batch, 50):.2f} ms  p99 {p(batch, 99):.2f} ms")
+    print(
+        f"HTTP explain 1 record: p50 {p(explained, 50):.2f} ms  p99 {p(explained, 99):.2f} ms  (goal p50 <= 5 ms; "
+        f"{len(explained)} requests)"
+    )
     off, on = results[False], results[True]
     print(
         f"throughput at concurrency {args.concurrency}: telemetry off {off:.0f} req/s, on {on:.0f} req/s "

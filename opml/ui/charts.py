@@ -196,3 +196,40 @@ def pipeline_graph(steps: list[tuple[str, str, str]]) -> go.Figure:
     figure.update_xaxes(visible=False, range=[-0.6, max(len(steps) - 0.4, 0.6)])
     figure.update_yaxes(visible=False, range=[-1.2, 0.6])
     return figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+
+
+def explanation_waterfall(explanation: dict, record: dict, top: int = 10) -> go.Figure:
+    """One record's explanation (the endpoint's explain answer): from the base value, each column's
+    contribution to P(positive class), the ``top`` largest by size and the rest as one bar, to the
+    record's probability."""
+    contributions = sorted(explanation["contributions"].items(), key=lambda item: -abs(item[1]))
+    shown, rest = contributions[:top], contributions[top:]
+    labels = [f"{column} = {record.get(column)}" for column, _ in shown]
+    values = [value for _, value in shown]
+    if rest:
+        labels.append(f"{len(rest)} other columns")
+        values.append(sum(value for _, value in rest))
+    positive = explanation["positive_class"]
+    probability = explanation["probabilities"][positive]
+    figure = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            measure=["absolute", *["relative"] * len(values), "total"],
+            y=["average record (base)", *labels, f"P({positive}) of this record"],
+            x=[explanation["base_value"], *values, probability],
+            text=[f"{explanation['base_value']:.3f}", *[f"{v:+.3f}" for v in values], f"{probability:.3f}"],
+            textposition="outside",
+            increasing={"marker": {"color": "#d62728"}},
+            decreasing={"marker": {"color": "#1f77b4"}},
+            totals={"marker": {"color": "#7f7f7f"}},
+        )
+    )
+    figure.update_layout(
+        title=f"Why P({positive}) = {probability:.3f}",
+        yaxis={"autorange": "reversed"},
+        xaxis_title=f"P({positive})",
+        height=140 + 28 * (len(values) + 2),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+    )
+    return figure
