@@ -306,6 +306,13 @@ def test_4_score_two_records_and_open_swagger_ui(journey, product):
     journey.cell("P(yes)", re.compile("^30$")).wait_for(
         state="attached"
     )  # the record on screen (age 30) is the one scored
+    journey.text("Top reasons:")  # explained in the same request: reasons in words and a waterfall chart
+    title = journey.widget("score_waterfall").locator("text.gtitle")
+    title.wait_for()
+    assert title.text_content().startswith("Why P(yes) = "), title.text_content()
+    assert journey.widget("score_waterfall").get_by_text("duration = 900").count() == 1
+    journey.widget("score_waterfall").scroll_into_view_if_needed()
+    journey.check("explained")
     journey.settle()  # a click while the page still runs can be lost
     journey.click("score_add")
     journey.text("Added: the table has 2 record(s).")

@@ -215,7 +215,7 @@ def explanation_waterfall(explanation: dict, record: dict, top: int = 10) -> go.
         go.Waterfall(
             orientation="h",
             measure=["absolute", *["relative"] * len(values), "total"],
-            y=["average record (base)", *labels, f"P({positive}) of this record"],
+            y=["base value", *labels, f"P({positive}) of this record"],
             x=[explanation["base_value"], *values, probability],
             text=[f"{explanation['base_value']:.3f}", *[f"{v:+.3f}" for v in values], f"{probability:.3f}"],
             textposition="outside",
