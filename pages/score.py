@@ -159,6 +159,10 @@ with form_tab:
                 "**Top reasons:** " + "; ".join(top_reasons(explanations[chosen], records[chosen], 3) or ["none"])
             )
             st.plotly_chart(explanation_waterfall(explanations[chosen], records[chosen]), key="score_waterfall")
+            st.caption(
+                "The base value is what the model says of an average training record (for boosting models, its "
+                "average log-odds as a probability); each bar is one column's contribution for this record."
+            )
         with st.expander("Request and response"):
             masked = {"Content-Type": "application/json"}
             if key:
