@@ -446,3 +446,30 @@ def test_telemetry_and_restart_through_the_cli(deployed, service, headers, recor
     assert bad.returncode == 2 and "--hours must be a number of hours" in bad.stderr
     healthy = opml("services", "restart", name)
     assert healthy.returncode == 2 and "only a Failed service is restarted" in healthy.stderr
+
+
+def test_explain_through_the_cli(deployed, service, headers, records, tmp_path):
+    import subprocess
+    import sys
+
+    backend, name = deployed
+
+    def opml(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "opml", "--workspace", str(backend.path), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    (tmp_path / "records.json").write_text(json.dumps({"data": records[:2]}))
+    shown = opml("services", "explain", name, "--json", str(tmp_path / "records.json"), "--top", "2")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("record 0: ") and "P(yes) = " in lines[0]
+    body = {"Inputs": {"data": records[:2]}, "GlobalParameters": {"method": "explain"}}
+    expected = requests.post(service.scoring_uri, json=body, headers=headers, timeout=10).json()["Results"][0]
+    biggest = max(expected["contributions"].items(), key=lambda item: abs(item[1]))
+    assert lines[1].startswith(f"  {biggest[0]} = ") and " P(yes) by " in lines[1]
+    assert len([line for line in lines if line.startswith("  ")]) == 4  # two reasons per record
+    as_json = opml("--json", "services", "explain", name, "--record", "age=40", "duration=500")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["Results"][0]["positive_class"] == "yes"
+    bad = opml("services", "explain", name, "--record", "age=40", "--top", "0")
+    assert bad.returncode == 2 and "--top must be from 1 to 1000" in bad.stderr

@@ -179,6 +179,36 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from opml.client import score
+    from opml.reasons import top_reasons
+
+    if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
+        raise InvalidInput("give exactly one of --json FILE, --csv FILE or --record key=value ...")
+    if not 1 <= args.top <= 1000:
+        raise InvalidInput(f"--top must be from 1 to 1000, got {args.top}")
+    backend = backend_of(args)
+    service = backend.get_service(args.name)
+    schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
+    records = _records_from_args(args, schema)
+    key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
+    result = score(service.scoring_uri, records, key=key, explain=True)
+    if args.json:
+        print_json(result.response_body)
+    else:
+        for index, (explanation, record) in enumerate(zip(result.predictions, records, strict=True)):
+            positive = explanation["positive_class"]
+            probability = explanation["probabilities"][positive]
+            print(
+                f"record {index}: {explanation['prediction']} (P({positive}) = {probability:.3f}, "
+                f"base value {explanation['base_value']:.3f})"
+            )
+            for reason in top_reasons(explanation, record, args.top):
+                print(f"  {reason}")
+    print(f"({len(records)} record(s) in {result.latency_ms:.1f} ms, request {result.request_id})", file=sys.stderr)
+    return 0
+
+
 def add_commands(commands: Any) -> None:
     services = group(commands, "services", "deploy models as HTTP scoring services and operate them")
     deploy = command(services, "deploy", cmd_deploy, "deploy a registered model as a scoring service")
@@ -218,6 +248,12 @@ def add_commands(commands: Any) -> None:
     logs = command(services, "logs", cmd_logs, "print the end of a service's log")
     logs.add_argument("name")
     logs.add_argument("--tail", type=int, default=200, help="number of lines (default 200)")
+    explainer = command(services, "explain", cmd_explain, "why the service's model predicts what it does, per record")
+    explainer.add_argument("name")
+    explainer.add_argument("--json", dest="json_file", metavar="FILE", help='records as JSON (list or {"data": [...]})')
+    explainer.add_argument("--csv", dest="csv_file", metavar="FILE", help="records as CSV with the training columns")
+    explainer.add_argument("--record", nargs="+", metavar="KEY=VALUE", help="one record given column by column")
+    explainer.add_argument("--top", type=int, default=5, help="reasons shown per record (default 5)")
     delete = command(services, "delete", cmd_delete, "stop and remove a service")
     delete.add_argument("name")
     delete.add_argument("--wait", action="store_true", help="wait until it is gone")
