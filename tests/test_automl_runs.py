@@ -73,6 +73,11 @@ def test_registered_model_predicts_raw_records_with_unseen_and_missing_values(
     assert schema["job"]["type"] == "categorical" and "admin." in schema["job"]["categories"]
     assert schema["age"]["type"] == "numeric" and schema["age"]["min"] <= schema["age"]["max"]
     assert {"scikit-learn", "lightgbm", "python"} <= set(manifest["libraries"])
+    # the class mix the model predicts out of fold: the baseline of prediction drift
+    confusion = np.array(trained_backend.get_run_output(best, "details.json")["curves"]["confusion_matrix"])
+    predicted = confusion.sum(axis=0) / confusion.sum()
+    assert manifest["prediction_distribution"] == pytest.approx({"no": predicted[0], "yes": predicted[1]})
+    assert manifest["prediction_distribution"] != manifest["label_distribution"]
 
     model = trained_backend.load_model("bank-model")
     frame = pd.read_csv(bank_small_csv).drop(columns="y").head(50)

@@ -63,6 +63,7 @@ def refit_and_save(
         primary_metric=settings.primary_metric,
         metrics=metrics,
         threshold=details["spec"].get("threshold"),
+        confusion_matrix=details.get("curves", {}).get("confusion_matrix"),
     )
     save_model(model, outputs, manifest)
     return outputs

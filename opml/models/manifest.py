@@ -93,9 +93,18 @@ def build_manifest(
     primary_metric: str,
     metrics: dict[str, float],
     threshold: float | None,
+    confusion_matrix: list[list[int]] | None = None,
 ) -> dict[str, Any]:
+    """``confusion_matrix`` (out of fold, rows actual, columns predicted, in ``classes`` order) gives
+    ``prediction_distribution``: the share of each class the model predicts out of fold, the baseline of
+    prediction drift."""
     balance = y.astype(str).value_counts(normalize=True)
     schema = input_schema(X)
+    predicted: dict[str, float] | None = None
+    if confusion_matrix:
+        columns = [sum(row[j] for row in confusion_matrix) for j in range(len(classes))]
+        total = sum(columns)
+        predicted = {c: n / total for c, n in zip(classes, columns, strict=True)} if total else None
     return {
         "format": "opml.automl.OpmlClassifier/1",
         "task": "classification",
@@ -103,6 +112,7 @@ def build_manifest(
         "label_column": label_column,
         "classes": classes,
         "label_distribution": {c: float(balance.get(c, 0.0)) for c in classes},
+        **({"prediction_distribution": predicted} if predicted else {}),
         "threshold": threshold,
         "input_schema": schema,
         "example": example_records(schema),
