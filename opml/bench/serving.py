@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"throughput at concurrency {args.concurrency}, telemetry off: data collection off {off:.0f} req/s, "
             f"on (every request) {on:.0f} req/s ({100 * (off - on) / off:+.1f} % cost; median of {args.collect} "
-            f"alternating rounds; {collection['rows']:,} records collected, {collection['dropped']:,} dropped)"
+            f"alternating rounds; {collection['sent']:,.0f} requests sent with it on, {collection['rows']:,} records "
+            f"collected, {collection['dropped']:,} dropped)"
         )
     return 0
 
@@ -132,6 +133,7 @@ def collection_cost(bench, body: bytes, args: argparse.Namespace) -> dict[str, f
     time.sleep(6)  # the writer's last flush
     service = backend.get_service(name)
     return {
+        "sent": sum(rates[True]) * args.seconds,
         "off": statistics.median(rates[False]),
         "on": statistics.median(rates[True]),
         "rows": service.collection_rows,
