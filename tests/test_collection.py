@@ -325,3 +325,25 @@ def test_live_accuracy_without_both_classes_has_no_auc(tmp_path: Path):
     )
     assert (result.labelled, result.correct, result.accuracy, result.auc) == (2, 1, 0.5, None)
     assert result.buckets[0]["auc"] is None and result.cv_accuracy is None
+
+
+def test_collected_data_is_newest_first_across_files_of_one_minute(trained_backend, automl_run_id):
+    backend = trained_backend
+    backend.register_model(name="bank-model", run_id=automl_run_id)
+    backend.deploy_model(name="svc", model_name="bank-model")
+    folder = backend.layout.service_dir("svc")
+    base = (time.time() // 60) * 60 - 60  # the start of the last full minute
+    times = {0: [1, 30, 58], 1: [2, 40], 2: [10, 20, 59]}  # three flushes (or processes) in the same minute
+    for flush, offsets in times.items():
+        collection = writer(folder)
+        for offset in offsets:
+            request(collection, f"{flush}-{offset}", base + offset, [{"age": offset}], [0.4])
+        collection.close()
+    _write_old(folder, [3])  # an older day
+    assert len(collected_files(folder)) == 4
+    newest = backend.get_collected_data("svc", limit=4)
+    assert [row["request_id"] for row in newest] == ["2-59", "0-58", "1-40", "0-30"]
+    assert [row["input.age"] for row in newest] == [59.0, 58.0, 40.0, 30.0]
+    assert len(backend.get_collected_data("svc")) == 9
+    since = backend.get_collected_data("svc", since=base + 20)
+    assert [row["request_id"] for row in since] == ["2-59", "0-58", "1-40", "0-30", "2-20"]

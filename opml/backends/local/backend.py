@@ -335,17 +335,18 @@ class LocalBackend(Backend):
     # -- collected data and ground truth ---------------------------------------------
 
     def _get_collected_data(self, name: str, *, since: float | None, limit: int) -> list[dict[str, Any]]:
-        from opml.monitoring.collected import collected_files, read_collected
+        from opml.monitoring.collected import collected_files, read_collected, span_of
 
         self.services.row(name)
+        newest_first = lambda row: (-row["at"], row["request_id"], row["record"])  # noqa: E731
         rows: list[dict[str, Any]] = []
         for path in reversed(collected_files(self.layout.service_dir(name), since=since)):
-            table = read_collected([path])
-            rows.extend(row for row in table.to_pylist() if since is None or row["at"] >= since)
-            if len(rows) >= limit:  # files are read newest first; the next holds only older rows
-                break
-        rows.sort(key=lambda row: (row["at"], row["request_id"], row["record"]), reverse=True)
-        return rows[:limit]
+            if len(rows) >= limit and span_of(path)[1] <= rows[limit - 1]["at"]:
+                break  # files come newest first: this one and the rest hold only older rows than those kept
+            rows.extend(row for row in read_collected([path]).to_pylist() if since is None or row["at"] >= since)
+            rows.sort(key=newest_first)
+            del rows[limit:]
+        return rows
 
     def _service_classes(self, name: str) -> list[str]:
         row = self.services.row(name)
