@@ -92,7 +92,11 @@ def collected_files(service_dir: Path, *, since: float | None = None, until: flo
             continue
         if until is not None and start > until:
             continue
-        for path in day.iterdir():
+        try:
+            paths = list(day.iterdir())
+        except FileNotFoundError:  # deleted by retention meanwhile
+            continue
+        for path in paths:
             span = span_of(path)
             if span is None:
                 continue
