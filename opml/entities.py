@@ -255,6 +255,12 @@ class Service:
     compute_type: str = "local"  # "ACI" on Azure
     telemetry_dropped: int = 0  # requests the service could not record (its queue was full or a write failed)
     telemetry_note: str = ""  # where telemetry goes: App Insights export on, off, or failing
+    data_collection: bool = False  # the inputs and outputs of sampled requests are kept (opt-in)
+    collection_sampling_rate: float = 1.0  # the share of successful requests collected (0 < r <= 1)
+    collection_retention_days: int = 30  # collected files older than this are deleted by the agent
+    collection_rows: int = 0  # records written to the collected files by the running process
+    collection_dropped: int = 0  # sampled records the service could not keep (queue full, write failed)
+    collection_error: str | None = None  # the last write error of the collection, if any
 
     @property
     def model_name(self) -> str:
@@ -284,6 +290,30 @@ class TelemetrySummary:
     failed: int
     buckets: list[dict[str, Any]]
     recent: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LiveAccuracy:
+    """How right a service's model is on the requests labelled later (ground truth), since a moment.
+
+    Labels are joined with the collected outputs by (request id, record). ``buckets``: one per
+    ``bucket_seconds`` of the requests' time that holds labelled records, in time order: ``at`` (bucket start,
+    epoch seconds), ``labelled``, ``correct``, ``accuracy`` and ``auc`` (of ``positive_class``'s probability;
+    None unless both classes are among the bucket's labels). ``unmatched``: labels given since ``since`` whose
+    request is not among the collected records of the window (collection off or not sampled, or an older
+    request). ``cv_accuracy`` and ``cv_auc_weighted``: the model's cross-validated figures, for comparison."""
+
+    since: float
+    bucket_seconds: int
+    labelled: int
+    correct: int
+    accuracy: float | None
+    auc: float | None
+    unmatched: int
+    buckets: list[dict[str, Any]]
+    positive_class: str | None = None
+    cv_accuracy: float | None = None
+    cv_auc_weighted: float | None = None
 
 
 @dataclass(frozen=True)

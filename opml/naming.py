@@ -132,3 +132,22 @@ def check_lineage(lineage: object) -> str | None:
     if len(lineage) > 500 or not lineage.isprintable():
         raise InvalidInput("lineage must be printable text of at most 500 characters (no line breaks or controls)")
     return lineage.strip()
+
+
+MAX_RETENTION_DAYS = 3650
+
+
+def check_sampling_rate(rate: object) -> float:
+    """A data-collection sampling rate: the share of requests collected, 0 < rate <= 1."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:  # NaN fails too
+        raise InvalidInput(
+            f"the sampling rate must be a number above 0 and at most 1 (1 = every request), got {rate!r}"
+        )
+    return float(rate)
+
+
+def check_retention_days(days: object) -> int:
+    """How many days collected data is kept: a whole number from 1 to 3,650."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS:
+        raise InvalidInput(f"retention must be a whole number of days from 1 to {MAX_RETENTION_DAYS:,}, got {days!r}")
+    return days

@@ -1,4 +1,4 @@
-"""Endpoints: deploy models as authenticated scoring services; keys, telemetry, logs, Swagger."""
+"""Endpoints: deploy models as authenticated scoring services; keys, telemetry, data collection, logs, Swagger."""
 
 import time
 
@@ -22,6 +22,11 @@ from opml.ui.forms import field_problems, keep_choice
 from opml.ui.models import production_version, version_label
 from opml.ui.workspace import get_backend
 
+COLLECTION_HELP = (
+    "Keep the inputs and outputs of a share of the successful requests (Parquet files in the workspace), for "
+    "drift and live accuracy; never the key. Deleted after the retention period."
+)
+
 st.title("Endpoints")
 backend = get_backend()
 show_flash()
@@ -44,9 +49,10 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
         name = left.text_input("Service name", value=f"{model_name}-service", key="ep_name")
         # No min/max: the browser would silently keep the last valid value; the check below says what is wrong.
         port = right.number_input("Port (0 = automatic)", value=0, step=1, key="ep_port")
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         auth = left.toggle("Key authentication", value=True, key="ep_auth")
-        insights = right.toggle("App Insights telemetry", value=False, key="ep_insights")
+        insights = middle.toggle("App Insights telemetry", value=False, key="ep_insights")
+        collect = right.toggle("Data collection", value=False, key="ep_collect", help=COLLECTION_HELP)
         description = st.text_input("Description", key="ep_description")
         problems = field_problems(
             ("Service name", lambda: check_name(name, "service")),
@@ -65,6 +71,7 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
                     app_insights_enabled=insights,
                     port=int(port) or None,
                     description=description,
+                    data_collection=collect,
                 )
                 audit(backend, "deploy_service", f"service {service.name} ({service.model})")
                 st.session_state["ep_service"] = service.name
@@ -143,6 +150,19 @@ def switch_telemetry(name: str, key: str) -> None:
         flash(f"App Insights telemetry of {name} {state} (no redeploy needed).", kind="toast")
 
 
+def change_collection(name: str, setting: str, key: str) -> None:
+    """Data collection's switch, sampling rate or retention, applied before the page runs again."""
+    with user_errors():  # the backend checks the value (and Azure says what it offers instead)
+        value = st.session_state[key]
+        service = backend.update_service(name, **{setting: int(value) if setting.endswith("days") else value})
+        state = "on" if service.data_collection else "off"
+        flash(
+            f"Data collection of {name} {state}: {service.collection_sampling_rate:.0%} of requests, kept "
+            f"{service.collection_retention_days} days (no redeploy needed).",
+            kind="toast",
+        )
+
+
 def regenerate_key(name: str, which: str, confirm_key: str) -> None:
     """Each regeneration needs its own confirmation: the tick is cleared once the key is replaced."""
     with user_errors():
@@ -191,6 +211,40 @@ with user_errors():
         )
         if service.telemetry_note:
             st.caption(service.telemetry_note)
+        collect_key, rate_key, days_key = (f"ep_{part}_{selected}" for part in ("collect", "sampling", "retention"))
+        left, middle, right = st.columns(3)
+        left.toggle(
+            "Data collection",
+            value=service.data_collection,
+            key=collect_key,
+            help=COLLECTION_HELP,
+            on_change=change_collection,
+            args=(selected, "data_collection", collect_key),
+        )
+        # No min/max (see the deploy form's port): the backend's check says what is wrong.
+        middle.number_input(
+            "Sampling rate (0-1]",
+            value=service.collection_sampling_rate,
+            step=0.05,
+            format="%.2f",
+            key=rate_key,
+            on_change=change_collection,
+            args=(selected, "collection_sampling_rate", rate_key),
+        )
+        right.number_input(
+            "Retention (days)",
+            value=service.collection_retention_days,
+            step=1,
+            key=days_key,
+            on_change=change_collection,
+            args=(selected, "collection_retention_days", days_key),
+        )
+        if service.collection_rows or service.collection_dropped:
+            st.caption(
+                f"{service.collection_rows:,} record(s) collected by the running process, "
+                f"{service.collection_dropped:,} dropped"
+                + (f"; last error: {service.collection_error}" if service.collection_error else "")
+            )
         if service.telemetry_dropped:
             st.warning(
                 f"{service.telemetry_dropped:,} request(s) could not be recorded (the service's telemetry queue "

@@ -52,6 +52,7 @@ AZURE = Capabilities(
     service_delete_is_asynchronous=False,
     service_telemetry_recorded=False,
     services_restart_in_place=False,
+    service_data_collected=False,
     published_parameters_overridable=False,
     register_step_moves_aliases=False,
     schedules_fired_by_opml=False,

@@ -17,6 +17,7 @@ LOCAL = Capabilities(
     service_delete_is_asynchronous=True,
     service_telemetry_recorded=True,
     services_restart_in_place=True,
+    service_data_collected=True,
     published_parameters_overridable=True,
     register_step_moves_aliases=True,
     schedules_fired_by_opml=True,

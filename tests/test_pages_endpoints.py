@@ -173,3 +173,24 @@ def test_a_failed_service_says_why_and_restarts_on_request(trained_backend: Loca
     assert trained_backend.get_service("svc").state == "Transitioning"
     assert any("Restarting svc" in s.value for s in at.success)
     assert not any(b.key == "ep_restart_svc" for b in at.button)  # no longer Failed: no Restart button
+
+
+def test_data_collection_is_switched_and_tuned_on_the_page(trained_backend: LocalBackend, automl_run_id):
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    at = page().run()
+    at.text_input(key="ep_name").input("svc")
+    at.toggle(key="ep_collect").set_value(True)
+    at.button(key="ep_deploy").click().run()
+    assert trained_backend.get_service("svc").data_collection
+    at = page().run()
+    at.toggle(key="ep_collect_svc").set_value(False).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert trained_backend.services.runtime("svc")["data_collection"] is False
+    at.number_input(key="ep_sampling_svc").set_value(0.25).run()
+    at.number_input(key="ep_retention_svc").set_value(7).run()
+    service = trained_backend.get_service("svc")
+    assert (service.collection_sampling_rate, service.collection_retention_days) == (0.25, 7)
+    assert any("0.25" in t.value or "25%" in t.value for t in at.toast)
+    at.number_input(key="ep_sampling_svc").set_value(1.5).run()  # refused by the backend, said in words
+    assert any("sampling rate" in e.value for e in at.error)
+    assert trained_backend.get_service("svc").collection_sampling_rate == 0.25

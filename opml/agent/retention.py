@@ -1,5 +1,6 @@
-"""What the agent keeps bounded over time: telemetry rows older than the retention period, and log files
-(its own and the scoring services') larger than ``OPML_LOG_MAX_MB``."""
+"""What the agent keeps bounded over time: telemetry rows older than the retention period, each service's
+collected data older than its own retention (``collection_retention_days``), and log files (its own and the
+scoring services') larger than ``OPML_LOG_MAX_MB``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 from opml.backends.local.backend import LocalBackend
 from opml.files import rotate_log
+from opml.monitoring.collected import prune_collected
 from opml.settings import get_settings
 
 log = logging.getLogger("opml.agent")
@@ -17,7 +19,8 @@ ROTATE_EVERY_SECONDS = 10.0
 
 
 class Retention:
-    """Prunes telemetry at the agent's first tick and hourly; rotates logs at most every 10 s."""
+    """Prunes telemetry and collected data at the agent's first tick and hourly; rotates logs at most every
+    10 s."""
 
     def __init__(self, backend: LocalBackend):
         self.backend = backend
@@ -34,6 +37,29 @@ class Retention:
         removed = self.backend.services.prune_telemetry(now - days * 86_400)
         if removed:
             log.info("pruned %d telemetry rows older than %d days", removed, days)
+        self.prune_collected(now)
+        return removed
+
+    def prune_collected(self, now: float) -> dict[str, int]:
+        """Delete each service's collected files older than its retention; returns the files deleted per
+        service (those that lost any). A service whose settings cannot be read is skipped (logged)."""
+        removed: dict[str, int] = {}
+        for service in self.backend.list_services():
+            try:
+                count = prune_collected(
+                    self.backend.layout.service_dir(service.name), now - service.collection_retention_days * 86_400
+                )
+            except OSError as exc:
+                log.warning("could not prune the collected data of %s: %s", service.name, exc)
+                continue
+            if count:
+                removed[service.name] = count
+                log.info(
+                    "deleted %d collected file(s) of %s older than %d days",
+                    count,
+                    service.name,
+                    service.collection_retention_days,
+                )
         return removed
 
     def rotate_logs(self, now: float) -> list[str]:

@@ -2,7 +2,9 @@
 
 Started and watched by the agent's supervisor, like one Azure Container
 Instance per service. Loads the registered model (refusing a tampered file),
-then serves it with uvicorn on the service's address and port.
+then serves it with uvicorn on the service's address and port. Its telemetry
+and collected data are written by threads of this process and flushed when it
+stops; labels POSTed to it go to the workspace's store in one transaction each.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def main(workspace: Path, name: str) -> int:
     from opml.backends.local.backend import LocalBackend
     from opml.httpserver import SCORING_BOUNDS, raise_file_limit, server_config
     from opml.serving.app import RuntimeConfig, ScoringService, create_app
+    from opml.serving.collection import CollectionWriter
     from opml.serving.telemetry import TelemetryWriter
 
     backend = LocalBackend(workspace)
@@ -32,12 +35,21 @@ def main(workspace: Path, name: str) -> int:
     # Explainers are built in the background: the service answers /score while a big forest converts.
     threading.Thread(target=prepare_explainers, args=(model,), name="explainers", daemon=True).start()
     telemetry = TelemetryWriter(backend.layout.db, name, backend.layout.service_telemetry_status(name))
+    collection = CollectionWriter(
+        backend.layout.service_dir(name),
+        deployment=model_entry.id,
+        input_schema=model_entry.manifest["input_schema"],
+        classes=[str(c) for c in model.classes_],
+        status_path=backend.layout.service_collection_status(name),
+    )
     service = ScoringService(
         name=name,
         model=model,
         manifest=model_entry.manifest,
         runtime=RuntimeConfig(backend.layout.service_runtime(name)),
         telemetry=telemetry,
+        collection=collection,
+        store_labels=lambda rows: backend.labels.add(name, rows),
     )
     log.info("service %s: listening on http://%s:%s", name, row["host"], row["port"])
     raise_file_limit()
@@ -48,6 +60,7 @@ def main(workspace: Path, name: str) -> int:
         uvicorn.Server(config).run()
     finally:
         telemetry.close()
+        collection.close()
     return 0
 
 

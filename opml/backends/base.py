@@ -27,6 +27,7 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    LiveAccuracy,
     Model,
     Pipeline,
     PublishedPipeline,
@@ -47,6 +48,8 @@ from opml.naming import (
     check_name,
     check_port,
     check_recurrence,
+    check_retention_days,
+    check_sampling_rate,
     check_tags,
     check_version,
 )
@@ -87,6 +90,18 @@ def _summary_arguments(since: object, bucket_seconds: object, recent: object) ->
     if isinstance(recent, bool) or not isinstance(recent, int) or not 0 <= recent <= 1000:
         raise InvalidInput(f"recent must be a whole number from 0 to 1,000, got {recent!r}")
     return float(since), bucket_seconds, recent
+
+
+def _time(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(f"{what} must be a time in epoch seconds, got {value!r}")
+    return float(value)
+
+
+def _whole(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{what} must be a whole number from {low:,} to {high:,}, got {value!r}")
+    return value
 
 
 def nearest_rank(values: Sequence[float], quantile: float) -> float:
@@ -567,11 +582,17 @@ class Backend(abc.ABC):
         app_insights_enabled: bool = False,
         port: int | None = None,
         description: str = "",
+        data_collection: bool = False,
+        collection_sampling_rate: float = 1.0,
+        collection_retention_days: int = 30,
     ) -> Service:
         """Deploy a registered model as an HTTP scoring service; returns at once (state Transitioning).
 
-        The service becomes Healthy when its scoring endpoint answers (``wait_for_service``).
-        Raises InvalidInput (bad name or port), NotFound (model) or AlreadyExists (name or port taken).
+        The service becomes Healthy when its scoring endpoint answers (``wait_for_service``). With
+        ``data_collection`` the inputs and outputs of a ``collection_sampling_rate`` share of its successful
+        requests are kept for ``collection_retention_days`` (see ``update_service``).
+        Raises InvalidInput (bad name, port, rate or days), NotFound (model), AlreadyExists (name or port
+        taken), or BackendUnavailable (a backend that cannot collect data, asked to).
         """
         if model_version is not None:
             check_version(model_version)
@@ -585,6 +606,9 @@ class Backend(abc.ABC):
             app_insights_enabled=_switch(app_insights_enabled, "app_insights_enabled"),
             port=check_port(port),
             description=description,
+            data_collection=_switch(data_collection, "data_collection"),
+            collection_sampling_rate=check_sampling_rate(collection_sampling_rate),
+            collection_retention_days=check_retention_days(collection_retention_days),
         )
 
     @abc.abstractmethod
@@ -598,8 +622,11 @@ class Backend(abc.ABC):
         app_insights_enabled: bool,
         port: int | None,
         description: str,
+        data_collection: bool,
+        collection_sampling_rate: float,
+        collection_retention_days: int,
     ) -> Service:
-        """``deploy_model`` with a checked name, version, switches and port."""
+        """``deploy_model`` with a checked name, version, switches, port and collection settings."""
 
     @abc.abstractmethod
     def list_services(self) -> list[Service]:
@@ -633,10 +660,19 @@ class Backend(abc.ABC):
         """``regenerate_service_key`` with ``key`` exactly "Primary" or "Secondary"."""
 
     def update_service(
-        self, name: str, *, app_insights_enabled: bool | None = None, auth_enabled: bool | None = None
+        self,
+        name: str,
+        *,
+        app_insights_enabled: bool | None = None,
+        auth_enabled: bool | None = None,
+        data_collection: bool | None = None,
+        collection_sampling_rate: float | None = None,
+        collection_retention_days: int | None = None,
     ) -> Service:
-        """Switch telemetry or auth without redeploying (effective on the next request). Raises NotFound,
-        or InvalidInput for a switch that is not a boolean.
+        """Switch telemetry, auth or data collection, or change the collection's sampling rate (0 < r <= 1)
+        or retention (1 to 3,650 days), without redeploying (effective on the next request). None leaves a
+        setting as it is. Raises NotFound, InvalidInput (a switch that is not a boolean, a rate or a number of
+        days out of range), or BackendUnavailable (a backend that cannot change data collection).
 
         A Failed service (one that crashed repeatedly) is not restarted by an update: delete and redeploy it."""
         return self._update_service(
@@ -645,11 +681,27 @@ class Backend(abc.ABC):
             if app_insights_enabled is None
             else _switch(app_insights_enabled, "app_insights_enabled"),
             auth_enabled=None if auth_enabled is None else _switch(auth_enabled, "auth_enabled"),
+            data_collection=None if data_collection is None else _switch(data_collection, "data_collection"),
+            collection_sampling_rate=None
+            if collection_sampling_rate is None
+            else check_sampling_rate(collection_sampling_rate),
+            collection_retention_days=None
+            if collection_retention_days is None
+            else check_retention_days(collection_retention_days),
         )
 
     @abc.abstractmethod
-    def _update_service(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
-        """``update_service`` with switches that are booleans or None (unchanged)."""
+    def _update_service(
+        self,
+        name: str,
+        *,
+        app_insights_enabled: bool | None,
+        auth_enabled: bool | None,
+        data_collection: bool | None,
+        collection_sampling_rate: float | None,
+        collection_retention_days: int | None,
+    ) -> Service:
+        """``update_service`` with switches that are booleans or None (unchanged), a checked rate and days."""
 
     @abc.abstractmethod
     def restart_service(self, name: str) -> Service:
@@ -691,6 +743,62 @@ class Backend(abc.ABC):
         """Summarise by reading every request (backends with a query language do better)."""
         events = self.get_service_telemetry(name, since=since)
         return summarize_telemetry(events, since=since, bucket_seconds=bucket_seconds, recent=recent)
+
+    # -- collected data and ground truth ---------------------------------------------
+
+    def get_collected_data(self, name: str, *, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest ``limit`` (1 to 10,000) records the service collected (since ``since``, epoch seconds,
+        when given), newest first, as flat dicts of the collected columns (``request_id``, ``record``, ``at``,
+        ``deployment``, ``input.<column>``, ``output.label``, ``output.proba.<class>``: see
+        ``opml.monitoring.collected``). Raises NotFound, InvalidInput, or BackendUnavailable (a backend whose
+        collected data opml cannot read)."""
+        if since is not None:
+            since = _time(since, "since")
+        return self._get_collected_data(name, since=since, limit=_whole(limit, "limit", 1, 10_000))
+
+    @abc.abstractmethod
+    def _get_collected_data(self, name: str, *, since: float | None, limit: int) -> list[dict[str, Any]]:
+        """``get_collected_data`` with a finite ``since`` (or None) and a checked limit."""
+
+    def add_service_labels(self, name: str, labels: Sequence[Mapping[str, Any]]) -> int:
+        """Store the ground truth of scored records: ``labels`` are ``{"request_id": the request's
+        X-Ms-Request-Id, "label": one of the served model's classes, "record": the record's index in the
+        request (default 0)}``, at most 100,000 per call. Labelling a record again replaces its label. Returns
+        how many were stored. Raises NotFound, InvalidInput naming the first bad label (nothing is stored
+        then), or BackendUnavailable (a backend that keeps no labels)."""
+        from opml.monitoring.labels import check_labels
+
+        classes = self._service_classes(name)
+        return self._add_service_labels(name, check_labels(labels, classes))
+
+    @abc.abstractmethod
+    def _service_classes(self, name: str) -> list[str]:
+        """The classes of the model the service serves (what a label may be). Raises NotFound."""
+
+    @abc.abstractmethod
+    def _add_service_labels(self, name: str, labels: list[tuple[str, int, str]]) -> int:
+        """``add_service_labels`` with checked (request_id, record, label) rows."""
+
+    def list_service_labels(self, name: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest ``limit`` (1 to 100,000) labels of the service, newest first: request_id, record,
+        label, at (when it was given, epoch seconds). Raises NotFound, InvalidInput or BackendUnavailable."""
+        return self._list_service_labels(name, limit=_whole(limit, "limit", 1, 100_000))
+
+    @abc.abstractmethod
+    def _list_service_labels(self, name: str, *, limit: int) -> list[dict[str, Any]]:
+        """``list_service_labels`` with a checked limit."""
+
+    def get_live_accuracy(self, name: str, *, since: float, bucket_seconds: int = 3600) -> LiveAccuracy:
+        """How right the served model was on the labelled records of the requests made since ``since``
+        (epoch seconds), per ``bucket_seconds`` (60 to 604,800) of request time, beside its cross-validated
+        figures (see ``LiveAccuracy``). Raises NotFound, InvalidInput or BackendUnavailable."""
+        return self._get_live_accuracy(
+            name, since=_time(since, "since"), bucket_seconds=_whole(bucket_seconds, "bucket_seconds", 60, 604_800)
+        )
+
+    @abc.abstractmethod
+    def _get_live_accuracy(self, name: str, *, since: float, bucket_seconds: int) -> LiveAccuracy:
+        """``get_live_accuracy`` with a finite ``since`` and a checked bucket."""
 
     def wait_for_service(self, name: str, *, timeout: float = 120.0, poll_seconds: float = 0.25) -> Service:
         """Poll until the service is Healthy or Failed; returns it. Raises OperationTimeout."""

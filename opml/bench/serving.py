@@ -3,7 +3,9 @@
 Trains a model with a short AutoML run on --data (or uses --workspace/--model),
 deploys it through the agent, then measures with keep-alive HTTP clients:
 single-record p50/p99, 100-record batch p50, one record explained, throughput at concurrency 8, and the
-in-process floor (the model's own predict on one record).
+in-process floor (the model's own predict on one record). With --collect, also the
+cost of data collection (every request collected) on throughput: off and on in
+alternating rounds, the median of each.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="single-record requests (default 2000)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run (default 10)")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--collect", type=int, default=0, metavar="ROUNDS", help="also measure data collection's cost over N rounds"
+    )
     parser.set_defaults(run=run)
 
 
@@ -92,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         for insights in (False, True):
             backend.update_service(name, app_insights_enabled=insights)
             results[insights] = throughput(host, port, key, one, args.concurrency, args.seconds)
+        backend.update_service(name, app_insights_enabled=False)
+        collection = collection_cost(bench, one, args) if args.collect > 0 else None
+        writer_cost = collection_cpu(model_entry, row) if args.collect > 0 else None
     finally:
         bench.close()
     p = lambda values, q: float(np.percentile(values, q))  # noqa: E731
@@ -108,4 +117,64 @@ def run(args: argparse.Namespace) -> int:
         f"throughput at concurrency {args.concurrency}: telemetry off {off:.0f} req/s, on {on:.0f} req/s "
         f"({100 * (off - on) / off:+.1f} % cost)"
     )
+    if collection is not None:
+        off, on = collection["off"], collection["on"]
+        print(
+            f"throughput at concurrency {args.concurrency}, telemetry off: data collection off {off:.0f} req/s, "
+            f"on (every request) {on:.0f} req/s ({100 * (off - on) / off:+.1f} % cost; median of {args.collect} "
+            f"alternating rounds; {collection['sent']:,.0f} requests sent with it on, {collection['rows']:,} records "
+            f"collected, {collection['dropped']:,} dropped)"
+        )
+        enqueue_us, total_us = writer_cost
+        print(
+            f"data collection CPU per 1-record request, in process: {enqueue_us:.1f} us on the request path "
+            f"(enqueue), {total_us:.1f} us in all (with the writer thread's Arrow table and Parquet file); an HTTP "
+            f"request's p50 above is {p(single, 50) * 1000:.0f} us"
+        )
     return 0
+
+
+def collection_cpu(model_entry, record: dict, count: int = 20_000) -> tuple[float, float]:
+    """CPU microseconds per 1-record request of data collection: on the request path, and in all."""
+    import tempfile
+
+    from opml.serving.collection import CollectionWriter
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer = CollectionWriter(
+            Path(folder),
+            deployment=model_entry.id,
+            input_schema=model_entry.manifest["input_schema"],
+            classes=model_entry.manifest["classes"],
+            flush_seconds=60,
+        )
+        proba = np.array([[0.9, 0.1]])
+        cpu, started = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            writer.record(request_id="0f8fad5b-d9cb-469f-a165-70867728950e", at=time.time(), records=[record],
+                          labels=["no"], proba=proba)  # fmt: skip
+        enqueue = time.perf_counter() - started
+        writer.close()
+        total = time.process_time() - cpu
+    return enqueue / count * 1e6, total / count * 1e6
+
+
+def collection_cost(bench, body: bytes, args: argparse.Namespace) -> dict[str, float]:
+    """Median throughput with data collection off and on (rate 1), in alternating rounds, and the records
+    the service wrote and dropped."""
+    backend, name = bench.backend, bench.service.name
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(args.collect):
+        for collect in (False, True):
+            backend.update_service(name, data_collection=collect, collection_sampling_rate=1.0)
+            rates[collect].append(throughput(bench.host, bench.port, bench.key, body, args.concurrency, args.seconds))
+    backend.update_service(name, data_collection=False)
+    time.sleep(6)  # the writer's last flush
+    service = backend.get_service(name)
+    return {
+        "sent": sum(rates[True]) * args.seconds,
+        "off": statistics.median(rates[False]),
+        "on": statistics.median(rates[True]),
+        "rows": service.collection_rows,
+        "dropped": service.collection_dropped,
+    }

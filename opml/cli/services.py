@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from opml.cli.common import audit, backend_of, command, emit, group, model_reference, print_json, print_table
 from opml.errors import InvalidInput
 
-SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "scoring_uri")
+SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "data_collection", "scoring_uri")
 
 
 def _on_off(value: str | None) -> bool | None:
@@ -30,6 +31,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         app_insights_enabled=args.app_insights == "on",
         port=args.port,
         description=args.description,
+        data_collection=args.data_collection == "on",
+        collection_sampling_rate=args.sampling,
+        collection_retention_days=args.retention_days,
     )
     audit(backend, "deploy_service", f"service {service.name} ({service.model})")
     if args.wait:
@@ -68,13 +72,72 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    if args.app_insights is None and args.auth is None:
-        raise InvalidInput("nothing to update: give --app-insights on|off and/or --auth on|off")
+    changes = (args.app_insights, args.auth, args.data_collection, args.sampling, args.retention_days)
+    if all(change is None for change in changes):
+        raise InvalidInput(
+            "nothing to update: give --app-insights on|off, --auth on|off, --data-collection on|off, "
+            "--sampling R and/or --retention-days D"
+        )
     service = backend_of(args).update_service(
-        args.name, app_insights_enabled=_on_off(args.app_insights), auth_enabled=_on_off(args.auth)
+        args.name,
+        app_insights_enabled=_on_off(args.app_insights),
+        auth_enabled=_on_off(args.auth),
+        data_collection=_on_off(args.data_collection),
+        collection_sampling_rate=args.sampling,
+        collection_retention_days=args.retention_days,
     )
     emit(args, service, ())
     return 0
+
+
+def cmd_collected(args: argparse.Namespace) -> int:
+    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
+        raise InvalidInput(f"--hours must be a number of hours from 0 to 87,600, got {args.hours}")
+    rows = backend_of(args).get_collected_data(args.name, since=time.time() - args.hours * 3600, limit=args.limit)
+    if args.json:
+        print_json(rows)
+        return 0
+    shown = [
+        {
+            **row,
+            "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["at"])),
+            **{
+                key: f"{value:.3f}"
+                for key, value in row.items()
+                if key.startswith("output.proba.") and value is not None
+            },
+        }
+        for row in rows
+    ]
+    columns = ["at", "request_id", "record", "output.label"]
+    columns += [key for key in (rows[0] if rows else {}) if key.startswith("output.proba.")]
+    print_table(shown, columns)
+    print(
+        f"({len(rows)} collected record(s) in the last {args.hours:g} h; --json gives the inputs too)", file=sys.stderr
+    )
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from opml.monitoring.labels import check_labels, read_labels_csv
+
+    labels, lines = read_labels_csv(_read_file(args.csv))
+    check_labels(labels, where=lambda index: f"{args.csv}, line {lines[index]}")  # the CSV's own lines named
+    backend = backend_of(args)
+    try:
+        stored = backend.add_service_labels(args.name, labels)
+    except InvalidInput as exc:  # a label that is not a class of the model: name the CSV line
+        raise InvalidInput(_with_line(str(exc), lines, args.csv)) from None
+    print(f"stored {stored:,} label(s) for service {args.name}")
+    return 0
+
+
+def _with_line(message: str, lines: list[int], file: str) -> str:
+    """``label N: ...`` (the backend's name of the N-th label) as the CSV line it came from."""
+    match = re.match(r"label (\d+): (.*)", message, re.DOTALL)
+    if match is None or not 1 <= int(match.group(1)) <= len(lines):
+        return message
+    return f"{file}, line {lines[int(match.group(1)) - 1]}: {match.group(2)}"
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -221,6 +284,16 @@ def add_commands(commands: Any) -> None:
     deploy.add_argument("--app-insights", choices=("on", "off"), default="off", help="request telemetry (default off)")
     deploy.add_argument("--port", type=int, help="port (default: a free one)")
     deploy.add_argument("--description", default="", help="free text")
+    deploy.add_argument(
+        "--data-collection",
+        choices=("on", "off"),
+        default="off",
+        help="keep requests' inputs and outputs (default off)",
+    )
+    deploy.add_argument(
+        "--sampling", type=float, default=1.0, help="share of requests collected, 0 < R <= 1 (default 1)"
+    )
+    deploy.add_argument("--retention-days", type=int, default=30, help="days collected data is kept (default 30)")
     deploy.add_argument("--wait", action="store_true", help="wait until the service is Healthy or Failed")
     deploy.add_argument("--wait-seconds", type=float, default=120, help="how long --wait waits (default 120)")
     command(services, "list", cmd_list, "list services with their state and scoring URI")
@@ -234,10 +307,13 @@ def add_commands(commands: Any) -> None:
     regenerate.add_argument(
         "--key", choices=("Primary", "Secondary"), default="Primary", help="which key (default Primary)"
     )
-    update = command(services, "update", cmd_update, "switch telemetry or auth without redeploying")
+    update = command(services, "update", cmd_update, "switch telemetry, auth or data collection without redeploying")
     update.add_argument("name")
     update.add_argument("--app-insights", choices=("on", "off"), help="request telemetry on or off")
     update.add_argument("--auth", choices=("on", "off"), help="key authentication on or off")
+    update.add_argument("--data-collection", choices=("on", "off"), help="data collection on or off")
+    update.add_argument("--sampling", type=float, help="share of requests collected, 0 < R <= 1")
+    update.add_argument("--retention-days", type=int, help="days collected data is kept (1 to 3,650)")
     restart = command(services, "restart", cmd_restart, "start a Failed service again (given up on after a crash loop)")
     restart.add_argument("name")
     telemetry = command(services, "telemetry", cmd_telemetry, "requests, failures and latency per time bucket")
@@ -245,6 +321,13 @@ def add_commands(commands: Any) -> None:
     telemetry.add_argument("--hours", type=float, default=24, help="how far back (default 24)")
     telemetry.add_argument("--bucket-seconds", type=int, default=3600, help="seconds per row (default 3600)")
     telemetry.add_argument("--recent", type=int, default=0, help="also give the newest N requests (with --json)")
+    collected = command(services, "collected", cmd_collected, "the newest records a service collected")
+    collected.add_argument("name")
+    collected.add_argument("--hours", type=float, default=24, help="how far back (default 24)")
+    collected.add_argument("--limit", type=int, default=100, help="at most N records (default 100, up to 10,000)")
+    labels = command(services, "labels", cmd_labels, "store ground truth for scored requests from a CSV file")
+    labels.add_argument("name")
+    labels.add_argument("--csv", required=True, metavar="FILE", help="columns request_id,label[,record]")
     logs = command(services, "logs", cmd_logs, "print the end of a service's log")
     logs.add_argument("name")
     logs.add_argument("--tail", type=int, default=200, help="number of lines (default 200)")

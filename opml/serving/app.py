@@ -1,18 +1,22 @@
-"""The scoring ASGI app of one service: ``GET /``, ``POST /score``, ``/swagger.json``, ``/docs``.
+"""The scoring ASGI app of one service: ``GET /``, ``POST /score``, ``POST /labels``, ``/swagger.json``, ``/docs``.
 
 Errors are real status codes with ``{"error", "status_code"}`` bodies; every
 ``/score`` answer carries ``X-Ms-Request-Id`` and ``X-Ms-Run-Function-Failed``.
 Records go straight from JSON to the model's arrays (no DataFrame), one thread
-per prediction.
+per prediction. With data collection on, a sampled successful request's records
+and outputs are queued for the ``CollectionWriter`` (nothing else on the request
+path). ``POST /labels`` takes ground truth for earlier requests, with the same key.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +28,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opml.errors import InvalidInput, OpmlError
 from opml.httpserver import BodyError, read_body
 from opml.keys import bearer_token, key_matches
+from opml.monitoring.labels import check_labels
+from opml.serving.collection import CollectionWriter
 from opml.serving.swagger import swagger_document
 from opml.serving.telemetry import TelemetryWriter
 from opml.serving.validation import Payload, RequestError, SchemaValidator, parse_payload
@@ -73,6 +80,8 @@ class ScoringService:
     manifest: dict[str, Any]
     runtime: RuntimeConfig
     telemetry: TelemetryWriter | None = None
+    collection: CollectionWriter | None = None
+    store_labels: Callable[[list[tuple[str, int, str]]], int] | None = None  # checked labels -> how many stored
     max_body_bytes: int = MAX_BODY_BYTES
     max_rows: int = MAX_ROWS
 
@@ -87,8 +96,8 @@ def parse_and_check(raw: bytes, validator: SchemaValidator) -> Payload:
     return payload
 
 
-def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
-    """(response body, predicted labels) for a validated payload."""
+def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str], Any]:
+    """(response body, predicted labels, probabilities) for a validated payload."""
     model = service.model
     if payload.method == "explain":
         return explain_payload(service, payload)
@@ -99,11 +108,48 @@ def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
         results: list = [dict(zip(classes, map(float, row), strict=True)) for row in proba]
     else:
         results = labels
-    return ({"Results": results} if payload.azure_v2_shape else {"result": results}), labels
+    return ({"Results": results} if payload.azure_v2_shape else {"result": results}), labels, proba
 
 
-def explain_payload(service: ScoringService, payload: Payload) -> tuple[Any, list[str]]:
-    """``{"Results": [explanation per record]}`` (see ``opml.automl.explain``), or a 400 that says why not."""
+def authorize(request: Request, runtime: dict[str, Any]) -> None:
+    """The service key check of every authenticated path (RequestError 401)."""
+    if runtime.get("auth_enabled", True):
+        token = bearer_token(request.headers.get("authorization"))
+        if not key_matches(token, [runtime["primary_key"], runtime["secondary_key"]]):
+            raise RequestError(401, "missing or wrong key: send 'Authorization: Bearer <primary or secondary key>'")
+
+
+def require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise RequestError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
+
+
+def parse_labels(raw: bytes, classes: list[str]) -> list[tuple[str, int, str]]:
+    """The checked labels of a ``POST /labels`` body ``{"labels": [...]}`` (RequestError 400 naming the bad one)."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or set(document) != {"labels"}:
+        raise RequestError(400, 'the body must be {"labels": [{"request_id": ..., "label": ..., "record": 0}, ...]}')
+    try:
+        return check_labels(document["labels"], classes, where=lambda index: f"labels[{index}]")
+    except InvalidInput as exc:
+        raise RequestError(400, str(exc)) from None
+
+
+def collect(service: ScoringService, runtime: dict[str, Any], request_id: str, at: float, payload, labels, proba):
+    """Queue a successful request for data collection when it is on and the request is sampled."""
+    if service.collection is None or not runtime.get("data_collection"):
+        return
+    if random.random() < float(runtime.get("collection_sampling_rate", 1.0)):  # noqa: S311 (sampling, not a secret)
+        service.collection.record(request_id=request_id, at=at, records=payload.records, labels=labels, proba=proba)
+
+
+def explain_payload(service: ScoringService, payload: Payload) -> tuple[Any, list[str], Any]:
+    """(``{"Results": [explanation per record]}`` (see ``opml.automl.explain``), labels, probabilities), or a
+    400 that says why not."""
     from opml.automl.explain import NotExplainable, explain
 
     if len(payload.records) > MAX_EXPLAIN_ROWS:
@@ -115,7 +161,7 @@ def explain_payload(service: ScoringService, payload: Payload) -> tuple[Any, lis
     except NotExplainable as exc:
         raise RequestError(400, f"this service's model cannot be explained: {exc}") from None
     results = [explanations.record(i) for i in range(len(payload.records))]
-    return {"Results": results}, explanations.labels
+    return {"Results": results}, explanations.labels, explanations.probabilities
 
 
 def create_app(service: ScoringService) -> FastAPI:
@@ -156,19 +202,13 @@ def create_app(service: ScoringService) -> FastAPI:
     @app.post("/score")
     async def score(request: Request) -> Response:
         started = time.perf_counter()
+        received = time.time()
         request_id = str(uuid.uuid4())
         status, error, records, labels = 200, None, 0, []
         try:
             runtime = service.runtime.current()
-            if runtime.get("auth_enabled", True):
-                token = bearer_token(request.headers.get("authorization"))
-                if not key_matches(token, [runtime["primary_key"], runtime["secondary_key"]]):
-                    raise RequestError(
-                        401, "missing or wrong key: send 'Authorization: Bearer <primary or secondary key>'"
-                    )
-            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type != "application/json":
-                raise RequestError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
+            authorize(request, runtime)
+            require_json(request)
             if service.model is None:
                 raise RequestError(503, "the model is not loaded")
             try:
@@ -178,12 +218,13 @@ def create_app(service: ScoringService) -> FastAPI:
             if len(raw) > THREADPOOL_BYTES:  # a big batch: parsed, checked and scored off the event loop
                 payload = await run_in_threadpool(parse_and_check, raw, validator)
                 records = len(payload.records)
-                body, labels = await run_in_threadpool(predict, service, payload)
+                body, labels, proba = await run_in_threadpool(predict, service, payload)
             else:
                 payload = parse_and_check(raw, validator)
                 records = len(payload.records)
-                body, labels = predict(service, payload)
+                body, labels, proba = predict(service, payload)
             response: Response = ORJSONResponse(body)
+            collect(service, runtime, request_id, received, payload, labels, proba)
         except RequestError as exc:
             status, error = exc.status, exc.message
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -203,6 +244,34 @@ def create_app(service: ScoringService) -> FastAPI:
                 error=error,
                 client=request.client.host if request.client else None,
             )
+        return response
+
+    @app.post("/labels")
+    async def add_labels(request: Request) -> Response:
+        """Ground truth for earlier requests: ``{"labels": [{"request_id", "label", "record"}]}`` -> accepted."""
+        started = time.perf_counter()
+        status, accepted = 200, 0
+        try:
+            authorize(request, service.runtime.current())
+            require_json(request)
+            if service.store_labels is None:
+                raise RequestError(503, "this service does not store labels")
+            try:
+                raw = await read_body(request, service.max_body_bytes)
+            except BodyError as exc:
+                raise RequestError(exc.status, exc.message) from None
+            classes = [str(c) for c in service.manifest.get("classes", [])]
+            rows = await run_in_threadpool(parse_labels, raw, classes)
+            try:
+                accepted = await run_in_threadpool(service.store_labels, rows)
+            except OpmlError as exc:  # the store busy or full: nothing was stored
+                raise RequestError(exc.http_status, str(exc)) from None
+            response: Response = ORJSONResponse({"accepted": accepted})
+        except RequestError as exc:
+            status = exc.status
+            response = error_response(status, exc.message, {"WWW-Authenticate": "Bearer"} if status == 401 else None)
+        latency_ms = (time.perf_counter() - started) * 1000
+        request_log.info("POST /labels %d %.1f ms %d label(s)", status, latency_ms, accepted)
         return response
 
     mount_swagger_ui(app)

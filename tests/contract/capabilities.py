@@ -52,6 +52,11 @@ class Capabilities:
     """``get_service_telemetry`` returns the requests a service recorded. An Azure service sends its
     telemetry to Application Insights: ``get_service_telemetry`` raises BackendUnavailable pointing there."""
 
+    service_data_collected: bool
+    """A service collects its requests' inputs and outputs when asked (``data_collection``, a sampling rate, a
+    retention), takes labels for them and gives its live accuracy. SDK v1 cannot do it for the AutoML scoring
+    script opml deploys: asking is BackendUnavailable saying what Azure offers (Application Insights)."""
+
     published_parameters_overridable: bool
     """A published pipeline runs with any values of its declared parameters. On Azure (SDK v1: AutoMLStep
     settings cannot be PipelineParameters) only with the values it was published with; others are

@@ -12,6 +12,9 @@ from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInpu
 from tests.contract.fixtures import ContractFixtures
 from tests.helpers import free_port, wait_until
 
+REQUEST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+OTHER_REQUEST_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
 
 def is_gone(backend, name: str) -> bool:
     try:
@@ -92,6 +95,123 @@ class ServiceContract(ContractFixtures):
         with pytest.raises(InvalidInput):
             backend.update_service("bank-svc", auth_enabled="yes")
 
+    def test_data_collection_settings(self, registered_model, capabilities):
+        backend = registered_model
+        bad_settings = [
+            {"collection_sampling_rate": 0},
+            {"collection_sampling_rate": 1.5},
+            {"collection_sampling_rate": "1"},
+            {"collection_sampling_rate": float("nan")},
+            {"collection_retention_days": 0},
+            {"collection_retention_days": 3651},
+            {"collection_retention_days": 1.5},
+            {"data_collection": "on"},
+        ]
+        for bad in bad_settings:
+            with pytest.raises(InvalidInput, match=r"sampling rate|retention|data_collection"):
+                backend.deploy_model(name="bank-svc", model_name="bank-model", **bad)
+        assert backend.list_services() == []
+        if not capabilities.service_data_collected:
+            with pytest.raises(BackendUnavailable, match="Application Insights"):
+                backend.deploy_model(name="bank-svc", model_name="bank-model", data_collection=True)
+            assert backend.list_services() == []
+            service = backend.deploy_model(name="bank-svc", model_name="bank-model")
+            assert not service.data_collection
+            for change in ({"data_collection": True}, {"collection_sampling_rate": 0.5}):
+                with pytest.raises(BackendUnavailable, match="ModelDataCollector"):
+                    backend.update_service("bank-svc", **change)
+            assert not backend.get_service("bank-svc").data_collection
+            return
+        service = backend.deploy_model(
+            name="bank-svc",
+            model_name="bank-model",
+            data_collection=True,
+            collection_sampling_rate=0.25,
+            collection_retention_days=7,
+        )
+        assert (service.data_collection, service.collection_sampling_rate, service.collection_retention_days) == (
+            True,
+            0.25,
+            7,
+        )
+        assert (service.collection_rows, service.collection_dropped, service.collection_error) == (0, 0, None)
+        updated = backend.update_service("bank-svc", collection_sampling_rate=1, collection_retention_days=90)
+        assert (updated.data_collection, updated.collection_sampling_rate, updated.collection_retention_days) == (
+            True,
+            1.0,
+            90,
+        )
+        off = backend.update_service("bank-svc", data_collection=False)
+        assert not off.data_collection and off.collection_retention_days == 90
+        with pytest.raises(InvalidInput, match="sampling rate"):
+            backend.update_service("bank-svc", collection_sampling_rate=-1)
+        assert backend.get_service("bank-svc") == off
+        default = backend.deploy_model(name="other-svc", model_name="bank-model")
+        assert (default.data_collection, default.collection_sampling_rate, default.collection_retention_days) == (
+            False,
+            1.0,
+            30,
+        )
+
+    def test_labels_collected_data_and_live_accuracy(self, registered_model, capabilities):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        since = time.time() - 3600
+        labels = [
+            {"request_id": REQUEST_ID, "label": "yes"},
+            {"request_id": REQUEST_ID, "label": "no", "record": 3},
+            {"request_id": OTHER_REQUEST_ID.upper(), "label": "no"},
+        ]
+        if not capabilities.service_data_collected:
+            for operation in (
+                lambda: backend.add_service_labels("bank-svc", labels),
+                lambda: backend.list_service_labels("bank-svc"),
+                lambda: backend.get_collected_data("bank-svc"),
+                lambda: backend.get_live_accuracy("bank-svc", since=since),
+            ):
+                with pytest.raises(BackendUnavailable, match="Application Insights"):
+                    operation()
+            return
+        assert backend.add_service_labels("bank-svc", labels) == 3
+        stored = backend.list_service_labels("bank-svc")
+        assert sorted((row["request_id"], row["record"], row["label"]) for row in stored) == [
+            (REQUEST_ID, 0, "yes"),
+            (REQUEST_ID, 3, "no"),
+            (OTHER_REQUEST_ID, 0, "no"),  # request ids are kept in lower case, as the service issues them
+        ]
+        assert backend.add_service_labels("bank-svc", [{"request_id": REQUEST_ID, "label": "no"}]) == 1
+        relabelled = backend.list_service_labels("bank-svc", limit=1)
+        assert [(row["request_id"], row["record"], row["label"]) for row in relabelled] == [(REQUEST_ID, 0, "no")]
+        assert len(backend.list_service_labels("bank-svc")) == 3  # replaced, not added
+        for bad, fragment in (
+            ([{"request_id": REQUEST_ID, "label": "no"}, {"request_id": REQUEST_ID, "label": "maybe"}], "label 2"),
+            ([{"request_id": "r-1", "label": "no"}], "request_id"),
+            ([{"request_id": REQUEST_ID, "label": "no", "record": -1}], "record"),
+            ([{"request_id": REQUEST_ID, "label": "no", "extra": 1}], "extra"),
+            ([], "no labels"),
+            ("labels", "must be a list"),
+        ):
+            with pytest.raises(InvalidInput, match=fragment):
+                backend.add_service_labels("bank-svc", bad)
+        assert len(backend.list_service_labels("bank-svc")) == 3
+        for limit in (0, 100_001, "10"):
+            with pytest.raises(InvalidInput, match="limit"):
+                backend.list_service_labels("bank-svc", limit=limit)
+        assert backend.get_collected_data("bank-svc") == []
+        with pytest.raises(InvalidInput, match="limit"):
+            backend.get_collected_data("bank-svc", limit=0)
+        accuracy = backend.get_live_accuracy("bank-svc", since=since, bucket_seconds=600)
+        assert (accuracy.labelled, accuracy.unmatched, accuracy.buckets) == (0, 3, [])  # nothing was collected
+        metrics = backend.get_model("bank-model").manifest["metrics"]
+        assert accuracy.cv_accuracy == pytest.approx(metrics["accuracy"])
+        assert accuracy.cv_auc_weighted == pytest.approx(metrics["AUC_weighted"])
+        assert accuracy.positive_class == "yes"
+        for bucket in (0, 59, 604_801, 1.5):
+            with pytest.raises(InvalidInput, match="bucket_seconds"):
+                backend.get_live_accuracy("bank-svc", since=since, bucket_seconds=bucket)
+        with pytest.raises(InvalidInput, match="since"):
+            backend.get_live_accuracy("bank-svc", since=float("inf"))
+
     def test_service_logs_and_telemetry(self, registered_model, capabilities):
         backend = registered_model
         backend.deploy_model(name="bank-svc", model_name="bank-model")
@@ -154,6 +274,11 @@ class ServiceContract(ContractFixtures):
             backend.get_service_logs,
             backend.get_service_telemetry,
             lambda name: backend.get_service_telemetry_summary(name, since=0),
+            backend.get_collected_data,
+            backend.list_service_labels,
+            lambda name: backend.add_service_labels(name, [{"request_id": REQUEST_ID, "label": "yes"}]),
+            lambda name: backend.get_live_accuracy(name, since=0),
+            lambda name: backend.update_service(name, data_collection=True),
         ):
             with pytest.raises(NotFound):
                 operation("nope")

@@ -26,7 +26,7 @@ from opml.backends.azure.pipelines import AzurePipelines
 from opml.backends.azure.runs import AZURE_AUTOML_LIMITS, AzureRuns, check_experiment_name
 from opml.backends.azure.schedules import AzureSchedules
 from opml.backends.azure.sdk import AzureSDK, load_sdk
-from opml.backends.azure.services import AzureServices
+from opml.backends.azure.services import NO_DATA_COLLECTION, AzureServices
 from opml.backends.azure.state import AzureState
 from opml.backends.azure.workspace import AzureWorkspace, read_config
 from opml.backends.base import Backend, DatasetSource
@@ -36,6 +36,7 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    LiveAccuracy,
     Model,
     Pipeline,
     PublishedPipeline,
@@ -47,7 +48,7 @@ from opml.entities import (
     Token,
     WorkspaceInfo,
 )
-from opml.errors import InvalidInput, NotFound
+from opml.errors import BackendUnavailable, InvalidInput, NotFound
 from opml.runsearch import RunQuery
 from opml.settings import get_settings
 
@@ -250,7 +251,12 @@ class AzureMLBackend(Backend):
         app_insights_enabled: bool,
         port: int | None,
         description: str,
+        data_collection: bool,
+        collection_sampling_rate: float,
+        collection_retention_days: int,
     ) -> Service:
+        if data_collection:
+            raise BackendUnavailable(NO_DATA_COLLECTION)
         return self.services.deploy(
             name=name,
             model_name=model_name,
@@ -276,7 +282,19 @@ class AzureMLBackend(Backend):
     def _regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
         return self.services.regenerate_key(name, key)
 
-    def _update_service(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
+    def _update_service(
+        self,
+        name: str,
+        *,
+        app_insights_enabled: bool | None,
+        auth_enabled: bool | None,
+        data_collection: bool | None,
+        collection_sampling_rate: float | None,
+        collection_retention_days: int | None,
+    ) -> Service:
+        if data_collection or collection_sampling_rate is not None or collection_retention_days is not None:
+            self.services.webservice(name)  # an unknown service is NotFound as such
+            raise BackendUnavailable(NO_DATA_COLLECTION)
         return self.services.update(name, app_insights_enabled=app_insights_enabled, auth_enabled=auth_enabled)
 
     def restart_service(self, name: str) -> Service:
@@ -287,6 +305,21 @@ class AzureMLBackend(Backend):
 
     def _get_service_telemetry(self, name: str, *, since: float | None) -> list[dict[str, Any]]:
         return self.services.telemetry(name)
+
+    def _get_collected_data(self, name: str, *, since: float | None, limit: int) -> list[dict[str, Any]]:
+        return self.services.no_collected_data(name)
+
+    def _service_classes(self, name: str) -> list[str]:
+        return self.services.no_collected_data(name)
+
+    def _add_service_labels(self, name: str, labels: list[tuple[str, int, str]]) -> int:
+        return self.services.no_collected_data(name)
+
+    def _list_service_labels(self, name: str, *, limit: int) -> list[dict[str, Any]]:
+        return self.services.no_collected_data(name)
+
+    def _get_live_accuracy(self, name: str, *, since: float, bucket_seconds: int) -> LiveAccuracy:
+        return self.services.no_collected_data(name)
 
     # -- pipelines -----------------------------------------------------------------
 

@@ -16,6 +16,12 @@ from opml.files import make_private_dir
 
 SCORING_FILE = "outputs/scoring_file_v_1_0_0.py"  # what an AutoML child run writes for deployment
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+NO_DATA_COLLECTION = (
+    "Azure ML (SDK v1) collects model data only from a scoring script that calls ModelDataCollector, which the "
+    "AutoML scoring script opml deploys does not, and only into the workspace's blob storage, which opml does not "
+    "read back (AciWebservice.update cannot switch it either); an Azure service's requests are in Application "
+    "Insights (turn on app_insights_enabled). Data collection, labels and live accuracy are for local services"
+)
 
 
 @translate_methods
@@ -111,6 +117,12 @@ class AzureServices(AzurePart):
 
     def logs(self, name: str, *, tail: int) -> str:
         return self.webservice(name).get_logs(num_lines=tail)
+
+    def no_collected_data(self, name: str) -> Any:
+        """What an Azure service cannot give: collected data, labels, live accuracy. NotFound for an unknown
+        service; BackendUnavailable saying what Azure offers instead for a known one."""
+        self.webservice(name)
+        raise BackendUnavailable(NO_DATA_COLLECTION)
 
     def telemetry(self, name: str) -> list[dict[str, Any]]:
         self.webservice(name)

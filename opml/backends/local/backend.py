@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from opml.backends.local.agents import AgentRepository
 from opml.backends.local.audit import AuditRepository
 from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
+from opml.backends.local.labels import LabelRepository
 from opml.backends.local.layout import WorkspaceLayout
 from opml.backends.local.models import ModelRepository
 from opml.backends.local.pipelines import PipelineRepository
@@ -28,6 +30,7 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    LiveAccuracy,
     Model,
     Pipeline,
     PublishedPipeline,
@@ -63,6 +66,7 @@ class LocalBackend(Backend):
         self.runs = RunRepository(self.store)
         self.models = ModelRepository(self.store, self.layout)
         self.services = ServiceRepository(self.store, self.layout)
+        self.labels = LabelRepository(self.store)
         self.pipelines = PipelineRepository(self.store)
         self.tokens = TokenRepository(self.store, self.layout)
         self.schedules = ScheduleRepository(self.store)
@@ -251,6 +255,9 @@ class LocalBackend(Backend):
         app_insights_enabled: bool,
         port: int | None,
         description: str,
+        data_collection: bool,
+        collection_sampling_rate: float,
+        collection_retention_days: int,
     ) -> Service:
         model = self.models.get(model_name, model_version)
         return self.services.create(
@@ -262,6 +269,11 @@ class LocalBackend(Backend):
             port=port,
             host=get_settings().bind_address,
             description=description,
+            collection={
+                "data_collection": data_collection,
+                "collection_sampling_rate": collection_sampling_rate,
+                "collection_retention_days": collection_retention_days,
+            },
         )
 
     def list_services(self) -> list[Service]:
@@ -279,8 +291,26 @@ class LocalBackend(Backend):
     def _regenerate_service_key(self, name: str, key: str) -> ServiceKeys:
         return self.services.regenerate_key(name, key)
 
-    def _update_service(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
-        return self.services.update(name, app_insights_enabled=app_insights_enabled, auth_enabled=auth_enabled)
+    def _update_service(
+        self,
+        name: str,
+        *,
+        app_insights_enabled: bool | None,
+        auth_enabled: bool | None,
+        data_collection: bool | None,
+        collection_sampling_rate: float | None,
+        collection_retention_days: int | None,
+    ) -> Service:
+        return self.services.update(
+            name,
+            app_insights_enabled=app_insights_enabled,
+            auth_enabled=auth_enabled,
+            collection={
+                "data_collection": data_collection,
+                "collection_sampling_rate": collection_sampling_rate,
+                "collection_retention_days": collection_retention_days,
+            },
+        )
 
     def restart_service(self, name: str) -> Service:
         return self.services.restart(name)
@@ -301,6 +331,48 @@ class LocalBackend(Backend):
     def _telemetry_summary(self, name: str, *, since: float, bucket_seconds: int, recent: int) -> TelemetrySummary:
         self.services.row(name)
         return self.services.telemetry_summary(name, since=since, bucket_seconds=bucket_seconds, recent=recent)
+
+    # -- collected data and ground truth ---------------------------------------------
+
+    def _get_collected_data(self, name: str, *, since: float | None, limit: int) -> list[dict[str, Any]]:
+        from opml.monitoring.collected import collected_files, read_collected, span_of
+
+        self.services.row(name)
+        newest_first = lambda row: (-row["at"], row["request_id"], row["record"])  # noqa: E731
+        rows: list[dict[str, Any]] = []
+        for path in reversed(collected_files(self.layout.service_dir(name), since=since)):
+            if len(rows) >= limit and span_of(path)[1] <= rows[limit - 1]["at"]:
+                break  # files come newest first: this one and the rest hold only older rows than those kept
+            rows.extend(row for row in read_collected([path]).to_pylist() if since is None or row["at"] >= since)
+            rows.sort(key=newest_first)
+            del rows[limit:]
+        return rows
+
+    def _service_classes(self, name: str) -> list[str]:
+        row = self.services.row(name)
+        return [str(c) for c in self.models.get(row["model_name"], row["model_version"]).manifest.get("classes", [])]
+
+    def _add_service_labels(self, name: str, labels: list[tuple[str, int, str]]) -> int:
+        return self.labels.add(name, labels)
+
+    def _list_service_labels(self, name: str, *, limit: int) -> list[dict[str, Any]]:
+        self.services.row(name)
+        return self.labels.list(name, limit=limit)
+
+    def _get_live_accuracy(self, name: str, *, since: float, bucket_seconds: int) -> LiveAccuracy:
+        from opml.monitoring.accuracy import live_accuracy
+
+        row = self.services.row(name)
+        model = self.models.get(row["model_name"], row["model_version"])
+        return live_accuracy(
+            self.layout.service_dir(name),
+            self.labels.since(name, since),
+            classes=[str(c) for c in model.manifest.get("classes", [])],
+            manifest=model.manifest,
+            since=since,
+            until=time.time(),
+            bucket_seconds=bucket_seconds,
+        )
 
     # -- pipelines -----------------------------------------------------------------
 

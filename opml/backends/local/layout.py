@@ -58,6 +58,10 @@ class WorkspaceLayout:
         """What the service's telemetry writer reports: requests dropped, App Insights export state."""
         return self.service_dir(name) / "telemetry.json"
 
+    def service_collection_status(self, name: str) -> Path:
+        """What the service's data collection reports: records written and dropped, the last error."""
+        return self.service_dir(name) / "collection.json"
+
     def service_log(self, name: str) -> Path:
         return self.logs / "services" / f"{name}.log"
 

@@ -1,10 +1,10 @@
 """Services of a local workspace: desired state in SQLite, keys and switches in an owner-only runtime file.
 
 The backend writes what should be (a service deployed with a model, auth on,
-telemetry on); the agent's supervisor makes the processes match. A running
-scoring process re-reads ``runtime.json`` when its modification time changes,
-so a regenerated key or a telemetry switch takes effect on the next request,
-without a redeploy.
+telemetry on, data collection at some rate); the agent's supervisor makes the
+processes match. A running scoring process re-reads ``runtime.json`` when its
+modification time changes, so a regenerated key or a switch takes effect on the
+next request, without a redeploy.
 """
 
 from __future__ import annotations
@@ -60,8 +60,15 @@ _PREDICTIONS = """
     WHERE t.service = :name AND t.at >= :since GROUP BY bucket, label"""
 
 
-def _to_service(row: sqlite3.Row, telemetry: dict[str, Any]) -> Service:
+# Data collection settings kept in runtime.json, with their values for a service deployed before they existed.
+COLLECTION_DEFAULTS = {"data_collection": False, "collection_sampling_rate": 1.0, "collection_retention_days": 30}
+
+
+def _to_service(
+    row: sqlite3.Row, telemetry: dict[str, Any], runtime: dict[str, Any], collection: dict[str, Any]
+) -> Service:
     base = f"http://{row['host']}:{row['port']}"
+    settings = {key: runtime.get(key, default) for key, default in COLLECTION_DEFAULTS.items()}
     return Service(
         name=row["name"],
         model=f"{row['model_name']}:{row['model_version']}",
@@ -77,7 +84,20 @@ def _to_service(row: sqlite3.Row, telemetry: dict[str, Any]) -> Service:
         restarts=row["restarts"],
         telemetry_dropped=int(telemetry.get("dropped", 0)),
         telemetry_note=str(telemetry.get("export", "")),
+        data_collection=bool(settings["data_collection"]),
+        collection_sampling_rate=float(settings["collection_sampling_rate"]),
+        collection_retention_days=int(settings["collection_retention_days"]),
+        collection_rows=int(collection.get("rows", 0)),
+        collection_dropped=int(collection.get("dropped", 0)),
+        collection_error=collection.get("last_error"),
     )
+
+
+def _read_json(path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # not written yet (a process not started), being deleted, or written by an older opml
 
 
 class ServiceRepository:
@@ -98,6 +118,7 @@ class ServiceRepository:
         port: int | None,
         host: str,
         description: str,
+        collection: dict[str, Any] | None = None,
     ) -> Service:
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM services WHERE name = ?", (name,)).fetchone():
@@ -113,6 +134,8 @@ class ServiceRepository:
                     "secondary_key": new_key(),
                     "auth_enabled": bool(auth_enabled),
                     "app_insights_enabled": bool(app_insights_enabled),
+                    **COLLECTION_DEFAULTS,
+                    **(collection or {}),
                 },
             )
             now = to_text(utcnow())
@@ -138,13 +161,16 @@ class ServiceRepository:
         return self.get(name)
 
     def get(self, name: str) -> Service:
-        return _to_service(self.row(name), self._telemetry_status(name))
+        return self._entity(self.row(name))
 
-    def _telemetry_status(self, name: str) -> dict[str, Any]:
-        try:
-            return json.loads(self._layout.service_telemetry_status(name).read_text())
-        except (OSError, ValueError):
-            return {}  # not started yet, or written by an older opml
+    def _entity(self, row: sqlite3.Row) -> Service:
+        name = row["name"]
+        return _to_service(
+            row,
+            _read_json(self._layout.service_telemetry_status(name)),
+            _read_json(self._layout.service_runtime(name)),
+            _read_json(self._layout.service_collection_status(name)),
+        )
 
     def row(self, name: str) -> sqlite3.Row:
         row = self._store.query_one("SELECT * FROM services WHERE name = ?", (name,))
@@ -154,7 +180,7 @@ class ServiceRepository:
 
     def list(self) -> list[Service]:
         rows = self._store.query("SELECT * FROM services ORDER BY created_at DESC")
-        return [_to_service(row, self._telemetry_status(row["name"])) for row in rows]
+        return [self._entity(row) for row in rows]
 
     def rows(self) -> list[sqlite3.Row]:
         return self._store.query("SELECT * FROM services")
@@ -166,8 +192,11 @@ class ServiceRepository:
         )
 
     def purge(self, name: str) -> None:
-        """Forget a service whose process has stopped (the supervisor's last step of a delete)."""
-        self._store.execute("DELETE FROM services WHERE name = ?", (name,))
+        """Forget a service whose process has stopped (the supervisor's last step of a delete): its row, its
+        labels, and its folder (keys, collected data)."""
+        with self._store.transaction() as connection:
+            connection.execute("DELETE FROM services WHERE name = ?", (name,))
+            connection.execute("DELETE FROM service_labels WHERE service = ?", (name,))
         shutil.rmtree(self._layout.service_dir(name), ignore_errors=True)
 
     def using_model(self, model_name: str, version: int) -> list[str]:
@@ -248,13 +277,24 @@ class ServiceRepository:
             keys = ServiceKeys(primary=runtime["primary_key"], secondary=runtime["secondary_key"])
         return keys
 
-    def update(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
+    def update(
+        self,
+        name: str,
+        *,
+        app_insights_enabled: bool | None,
+        auth_enabled: bool | None,
+        collection: dict[str, Any] | None = None,
+    ) -> Service:
+        """Change switches (None: unchanged) and data collection settings (``COLLECTION_DEFAULTS``' keys)."""
         self.row(name)
         with self._changing_runtime(name) as runtime:
             if app_insights_enabled is not None:
                 runtime["app_insights_enabled"] = bool(app_insights_enabled)
             if auth_enabled is not None:
                 runtime["auth_enabled"] = bool(auth_enabled)
+            for key, value in (collection or {}).items():
+                if key in COLLECTION_DEFAULTS and value is not None:
+                    runtime[key] = value
         self._store.execute(
             "UPDATE services SET app_insights = ?, auth_enabled = ?, updated_at = ? WHERE name = ?",
             (int(runtime["app_insights_enabled"]), int(runtime["auth_enabled"]), to_text(utcnow()), name),

@@ -104,6 +104,12 @@ MIGRATIONS: list[list[str]] = [
             id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
             target TEXT NOT NULL)""",
     ],
+    [
+        """CREATE TABLE service_labels (
+            service TEXT NOT NULL, request_id TEXT NOT NULL, record INTEGER NOT NULL, label TEXT NOT NULL,
+            at REAL NOT NULL, PRIMARY KEY (service, request_id, record))""",
+        "CREATE INDEX service_labels_by_time ON service_labels (service, at)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
