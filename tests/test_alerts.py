@@ -108,6 +108,25 @@ def test_latency_p99_fires_on_the_windows_nearest_rank_and_resolves_without_requ
     assert resolved.state == RESOLVED and resolved.message.endswith("resolved: no requests in the last 5 min")
 
 
+@pytest.mark.parametrize("size", [1, 2, 99, 100, 101, 1000])
+def test_the_windows_percentile_is_the_nearest_rank_of_its_requests(backend, size):
+    import random
+
+    from opml.backends.base import nearest_rank
+
+    rng = random.Random(size)
+    now = time.time()
+    inside = [(now - 500 + i * 0.1, 200, float(rng.randint(1, 50))) for i in range(size)]  # ties included
+    record(backend, [*inside, (now - 700, 200, 1e6), (now + 5, 200, 1e6)])  # before and after the window
+    requests, failed = backend.services.window_counts(SERVICE, since=now - 600, until=now)
+    assert (requests, failed) == (size, 0)
+    for quantile in (0.5, 0.95, 0.99, 1.0):
+        found = backend.services.window_percentile(
+            SERVICE, since=now - 600, until=now, quantile=quantile, requests=requests
+        )
+        assert found == nearest_rank([latency for _, _, latency in inside], quantile)
+
+
 def test_unhealthy_counts_from_when_the_service_stopped_being_healthy(backend):
     rule = backend.create_alert_rule(SERVICE, kind="unhealthy", threshold=5)
     deployed = time.time()  # a new service is Transitioning: not Healthy since its deployment

@@ -53,15 +53,16 @@ def read_signal(
     since = now - rule.window_minutes * 60
     window = f"in the last {_minutes(rule.window_minutes)}"
     if rule.kind == "failure_rate":
-        requests, failed, _ = backend.services.window_stats(rule.service, since=since, until=now)
+        requests, failed = backend.services.window_counts(rule.service, since=since, until=now)
         if requests < MIN_REQUESTS:
             return Reading(None, f"{requests} request(s) {window}: a failure rate is judged from {MIN_REQUESTS}")
         rate = 100.0 * failed / requests
         return Reading(rate, f"{failed:,} of {requests:,} requests failed ({rate:.1f} %) {window}")
     if rule.kind == "latency_p99":
-        requests, _, p99 = backend.services.window_stats(rule.service, since=since, until=now)
-        if not requests or p99 is None:
+        requests, _ = backend.services.window_counts(rule.service, since=since, until=now)
+        if not requests:
             return Reading(None, f"no requests {window}")
+        p99 = backend.services.window_percentile(rule.service, since=since, until=now, quantile=0.99, requests=requests)
         return Reading(p99, f"p99 latency {p99:,.1f} ms over {requests:,} requests {window}")
     if rule.kind == "unhealthy":
         state, since_when = backend.services.not_healthy_since(rule.service)

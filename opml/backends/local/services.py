@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 import socket
 import sqlite3
@@ -55,13 +56,14 @@ _SUMMARY = """
            MIN(CASE WHEN position >= 0.99 * n THEN latency_ms END) AS p99
     FROM ranked GROUP BY bucket"""
 
-_WINDOW = """
-    WITH ranked AS (
-        SELECT status, latency_ms, ROW_NUMBER() OVER (ORDER BY latency_ms) AS position, COUNT(*) OVER () AS n
-        FROM telemetry WHERE service = :name AND at >= :since AND at <= :until)
-    SELECT COUNT(*) AS requests, COALESCE(SUM(status >= 400), 0) AS failed,
-           MIN(CASE WHEN position >= 0.99 * n THEN latency_ms END) AS p99
-    FROM ranked"""
+_WINDOW_COUNTS = """
+    SELECT COUNT(*) AS requests, COALESCE(SUM(status >= 400), 0) AS failed
+    FROM telemetry WHERE service = :name AND at >= :since AND at <= :until"""
+
+# The k-th smallest latency as the (n - k + 1)-th largest: SQLite's sorter then keeps only the top rows.
+_WINDOW_RANKED = """
+    SELECT latency_ms FROM telemetry WHERE service = :name AND at >= :since AND at <= :until
+    ORDER BY latency_ms DESC LIMIT 1 OFFSET :skip"""
 
 _PREDICTIONS = """
     SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, p.key AS label, SUM(p.value) AS count
@@ -338,11 +340,20 @@ class ServiceRepository:
             recent=[{**dict(row), "predictions": json.loads(row["predictions"])} for row in newest],
         )
 
-    def window_stats(self, name: str, *, since: float, until: float) -> tuple[int, int, float | None]:
-        """Requests recorded from ``since`` to ``until`` (epoch seconds), how many failed (status >= 400), and
-        their nearest-rank p99 latency in ms (None without requests), in one SQL query."""
-        row = self._store.query_one(_WINDOW, {"name": name, "since": since, "until": until})
-        return int(row["requests"]), int(row["failed"]), row["p99"]
+    def window_counts(self, name: str, *, since: float, until: float) -> tuple[int, int]:
+        """Requests recorded from ``since`` to ``until`` (epoch seconds) and how many failed (status >= 400)."""
+        row = self._store.query_one(_WINDOW_COUNTS, {"name": name, "since": since, "until": until})
+        return int(row["requests"]), int(row["failed"])
+
+    def window_percentile(self, name: str, *, since: float, until: float, quantile: float, requests: int) -> float:
+        """The nearest-rank ``quantile`` of the latencies (ms) of the ``requests`` (> 0, from ``window_counts``)
+        recorded from ``since`` to ``until``: the smallest whose rank is at least ``quantile`` times the count,
+        found without sorting the whole window."""
+        rank = max(1, math.ceil(quantile * requests))
+        row = self._store.query_one(
+            _WINDOW_RANKED, {"name": name, "since": since, "until": until, "skip": requests - rank}
+        )
+        return row["latency_ms"]
 
     def telemetry(self, name: str, *, since: float | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
         rows = self._store.query(
