@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from opml.ui.feedback import user_errors
 from opml.entities import FIRING
+from opml.ui.feedback import user_errors
 from opml.ui.format import alerts_frame, audit_frame, computes_frame, runs_frame
 from opml.ui.workspace import get_backend
 
