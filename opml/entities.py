@@ -369,3 +369,53 @@ class Schedule:
     next_run_at: datetime | None
     last_run_id: str | None
     created_at: datetime
+
+
+# Alerts on scoring services (see ``opml.monitoring.rules`` for what each kind measures).
+FIRING, RESOLVED = "Firing", "Resolved"
+ALERT_STATES = (FIRING, RESOLVED)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """A condition on one service that the agent checks once a minute.
+
+    ``note`` says in words what the last evaluation found (the measured value, or why there was nothing to
+    judge: "no collected data yet"); ``pending_since`` is when the condition started holding while it waits
+    ``for_minutes`` before firing."""
+
+    id: str
+    service: str
+    name: str
+    kind: str  # drift, accuracy, failure_rate, latency_p99 or unhealthy
+    threshold: float
+    window_minutes: float
+    for_minutes: float
+    enabled: bool
+    created_at: datetime
+    webhook_url: str | None = None
+    pipeline: str | None = None  # a published pipeline id, triggered when the rule fires
+    pipeline_parameters: dict[str, Any] = field(default_factory=dict)
+    experiment: str | None = None
+    note: str = ""
+    evaluated_at: datetime | None = None
+    pending_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One firing of a rule: Firing until its condition stops holding, then Resolved (never both at once)."""
+
+    id: str
+    rule_id: str
+    rule_name: str
+    service: str
+    kind: str
+    state: str  # Firing or Resolved
+    value: float  # the measured value when it fired
+    threshold: float
+    message: str
+    fired_at: datetime
+    resolved_at: datetime | None = None
+    webhook_status: str | None = None  # what became of the POST to the rule's webhook, if it has one
+    run_id: str | None = None  # the pipeline run the firing started, if the rule names a published pipeline

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from opml.entities import FIRING
 from opml.ui.feedback import user_errors
-from opml.ui.format import audit_frame, computes_frame, runs_frame
+from opml.ui.format import alerts_frame, audit_frame, computes_frame, runs_frame
 from opml.ui.workspace import get_backend
 
 st.title("Workspace overview")
@@ -28,6 +29,13 @@ with user_errors():
     columns = st.columns(len(info.counts))
     for column, (name, count) in zip(columns, info.counts.items(), strict=True):
         column.metric(name.capitalize(), count)
+
+    firing = backend.list_alerts(state=FIRING, limit=100)
+    if firing:  # nothing at all while none fires
+        st.subheader("Firing alerts")
+        frame = alerts_frame(firing).drop(columns=["State", "Resolved (UTC)"])
+        st.dataframe(frame, hide_index=True, key="overview_alerts")
+        st.caption("Rules and every alert: `opml services alert-rules NAME`, `opml services alerts NAME`.")
 
     st.subheader("Computes")
     computes = backend.list_computes()

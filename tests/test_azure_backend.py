@@ -57,6 +57,7 @@ AZURE = Capabilities(
     register_step_moves_aliases=False,
     schedules_fired_by_opml=False,
     workspace_tokens=False,
+    alert_rules_evaluated_by_opml=False,
 )
 
 

@@ -22,6 +22,7 @@ LOCAL = Capabilities(
     register_step_moves_aliases=True,
     schedules_fired_by_opml=True,
     workspace_tokens=True,
+    alert_rules_evaluated_by_opml=True,
 )
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from opml.agent.alerts import AlertEvaluator
 from opml.agent.gateway import Gateway
 from opml.agent.processes import describe_exit, process_exit, process_matches, spawn_detached
 from opml.agent.retention import Retention
@@ -67,6 +68,7 @@ class Agent:
         self._tracked: dict[str, TrackedProcess] = {}
         self.supervisor = ServiceSupervisor(backend)
         self.retention = Retention(backend)
+        self.alerts = AlertEvaluator(backend)
         self._last_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -94,6 +96,7 @@ class Agent:
             # Scoring services stop with the agent (like containers with their host) and come back
             # with the next agent; runs go on and are adopted by it.
             self.supervisor.shutdown()
+            self.alerts.close()
             gateway.stop()
             self._lock.release()
             log.info("agent %s stopped", os.getpid())
@@ -107,6 +110,7 @@ class Agent:
         self._start_queued()
         self.supervisor.tick()
         self.retention.tick()
+        self._evaluate_alerts()
         self._heartbeat()
 
     # -- steps of a tick ---------------------------------------------------------------
@@ -195,6 +199,13 @@ class Agent:
         """Record the end of a run whose process is gone, and of the child runs it left open."""
         self.backend.runs.finish_open_children(run_id, CANCELED if status == CANCELED else FAILED, error or "canceled")
         self.backend.runs.finish(run_id, status, error)
+
+    def _evaluate_alerts(self) -> None:
+        """Once a minute; a failure here (the store busy, say) must not keep the tick from its heartbeat."""
+        try:
+            self.alerts.tick()
+        except Exception:
+            log.exception("evaluating alert rules failed; retrying next time")
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_heartbeat < HEARTBEAT_SECONDS:

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 from opml.audit import AuditEvent, check_event
 from opml.automl.settings import LOCAL_LIMITS, AutoMLLimits
 from opml.entities import (
+    ALERT_STATES,
     HEALTHY,
     RUN_STATUSES,
     SERVICE_FAILED,
     AgentStatus,
+    Alert,
+    AlertRule,
     AliasChange,
     Compute,
     Dataset,
@@ -147,7 +150,7 @@ def summarize_telemetry(
 
 
 def _trigger(value: object) -> str:
-    """Who or what started a run (UI, REST, schedule, CLI): short printable text."""
+    """Who or what started a run (UI, REST, Schedule, CLI, Alert): short printable text."""
     if not isinstance(value, str) or not value.strip() or len(value) > 64 or not value.isprintable():
         raise InvalidInput(f"trigger must be short text such as 'UI' or 'REST', got {value!r}")
     return value.strip()
@@ -810,6 +813,134 @@ class Backend(abc.ABC):
             if time.monotonic() >= deadline:
                 raise OperationTimeout(f"service {name} is still {service.state} after {timeout:.0f} s")
             time.sleep(poll_seconds)
+
+    # -- alerts --------------------------------------------------------------------
+
+    def create_alert_rule(
+        self,
+        service: str,
+        *,
+        kind: str,
+        threshold: float,
+        window_minutes: float = 60,
+        for_minutes: float = 0,
+        webhook_url: str | None = None,
+        pipeline: str | None = None,
+        pipeline_parameters: Mapping[str, Any] | None = None,
+        experiment: str | None = None,
+        name: str | None = None,
+    ) -> AlertRule:
+        """A rule on ``service`` that the agent evaluates once a minute (enabled when created).
+
+        ``kind`` and the meaning of ``threshold`` are listed in ``opml.monitoring.rules`` (drift: a PSI;
+        accuracy: a fraction; failure_rate: percent, judged from ``MIN_REQUESTS`` requests in the window;
+        latency_p99: ms; unhealthy: minutes not Healthy). The condition is measured over the last
+        ``window_minutes`` (1 minute to 7 days) and must hold for ``for_minutes`` (0 to 1,440) before the rule
+        fires. When it fires (and when it resolves) the alert is POSTed as JSON to ``webhook_url``; when it
+        fires, the published pipeline ``pipeline`` is triggered with ``pipeline_parameters`` in ``experiment``
+        (default: the published pipeline's name), with the trigger "Alert". ``name`` defaults to the condition
+        in words.
+
+        Raises NotFound (service, published pipeline), InvalidInput (naming the first problem), or
+        BackendUnavailable where this backend's workspace cannot evaluate rules."""
+        from opml.monitoring.rules import (
+            MAX_FOR_MINUTES,
+            MAX_WINDOW_MINUTES,
+            check_kind,
+            check_minutes,
+            check_rule_name,
+            check_threshold,
+            check_webhook_url,
+        )
+
+        if not isinstance(service, str) or not service.strip():
+            raise InvalidInput(f"name the service the rule watches, got {service!r}")
+        rule_kind = check_kind(kind)
+        clean_threshold = check_threshold(rule_kind, threshold)
+        window = check_minutes(window_minutes, "window_minutes", low=1, high=MAX_WINDOW_MINUTES)
+        hold = check_minutes(for_minutes, "for_minutes", low=0, high=MAX_FOR_MINUTES)
+        url = check_webhook_url(webhook_url)
+        rule_name = check_rule_name(name, rule_kind, clean_threshold)
+        parameters = _mapping(pipeline_parameters, "pipeline_parameters") or {}
+        if pipeline is None and (parameters or experiment is not None):
+            raise InvalidInput("pipeline_parameters and experiment apply to a rule that names a published pipeline")
+        self.get_service(service)
+        published = None
+        if pipeline is not None:
+            if not isinstance(pipeline, str) or not pipeline.strip():
+                raise InvalidInput(f"pipeline must be the id of a published pipeline, got {pipeline!r}")
+            published = self.get_published_pipeline(pipeline.strip())
+            experiment = check_name(
+                published.name.replace(" ", "-") if experiment is None else experiment, "experiment"
+            )
+        return self._create_alert_rule(
+            service=service,
+            kind=rule_kind.name,
+            threshold=clean_threshold,
+            window_minutes=window,
+            for_minutes=hold,
+            webhook_url=url,
+            published=published,
+            pipeline_parameters=parameters,
+            experiment=experiment,
+            name=rule_name,
+        )
+
+    @abc.abstractmethod
+    def _create_alert_rule(
+        self,
+        *,
+        service: str,
+        kind: str,
+        threshold: float,
+        window_minutes: float,
+        for_minutes: float,
+        webhook_url: str | None,
+        published: PublishedPipeline | None,
+        pipeline_parameters: dict[str, Any],
+        experiment: str | None,
+        name: str,
+    ) -> AlertRule:
+        """``create_alert_rule`` on an existing service with checked settings (and an existing published
+        pipeline, whose parameters the backend checks)."""
+
+    def list_alert_rules(self, service: str | None = None) -> list[AlertRule]:
+        """The alert rules (of one service when given), newest first, each with what its last evaluation
+        found (``note``). Raises InvalidInput for a service that is not a name."""
+        if service is not None and not isinstance(service, str):
+            raise InvalidInput(f"service must be a name, got {service!r}")
+        return self._list_alert_rules(service)
+
+    @abc.abstractmethod
+    def _list_alert_rules(self, service: str | None) -> list[AlertRule]:
+        """``list_alert_rules`` with a checked service name (or None)."""
+
+    @abc.abstractmethod
+    def delete_alert_rule(self, rule_id: str) -> None:
+        """Delete a rule; a firing alert of it is resolved, past alerts are kept. Raises NotFound."""
+
+    def set_alert_rule_enabled(self, rule_id: str, enabled: bool) -> AlertRule:
+        """Enable or disable a rule (disabling resolves its firing alert). Raises NotFound or InvalidInput."""
+        return self._set_alert_rule_enabled(rule_id, _switch(enabled, "enabled"))
+
+    @abc.abstractmethod
+    def _set_alert_rule_enabled(self, rule_id: str, enabled: bool) -> AlertRule:
+        """``set_alert_rule_enabled`` with a checked switch."""
+
+    def list_alerts(self, service: str | None = None, *, state: str | None = None, limit: int = 100) -> list[Alert]:
+        """The newest ``limit`` (1 to 10,000) alerts, newest first, of one service and state (Firing or
+        Resolved) when given; kept after their rule or service is deleted. Raises InvalidInput."""
+        if service is not None and not isinstance(service, str):
+            raise InvalidInput(f"service must be a name, got {service!r}")
+        if state is not None and state not in ALERT_STATES:
+            raise InvalidInput(f"state must be one of {', '.join(ALERT_STATES)}, got {state!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 10,000, got {limit!r}")
+        return self._list_alerts(service, state=state, limit=limit)
+
+    @abc.abstractmethod
+    def _list_alerts(self, service: str | None, *, state: str | None, limit: int) -> list[Alert]:
+        """``list_alerts`` with checked arguments."""
 
     # -- pipelines -----------------------------------------------------------------
 

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import audit, backend_of, command, emit, group, print_json
+from opml.cli.common import audit, backend_of, command, emit, group, print_json, print_table
+from opml.entities import as_dict
 from opml.errors import InvalidInput
 
 
-def _assignments(pairs: list[str] | None) -> dict[str, Any]:
+def assignments(pairs: list[str] | None) -> dict[str, Any]:
+    """NAME=VALUE pairs as parameter assignments (a value that reads as JSON is that JSON value)."""
     values: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
@@ -55,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     backend = backend_of(args)
     run = backend.run_pipeline(
-        args.pipeline_id, experiment=args.experiment, parameters=_assignments(args.param), trigger="CLI"
+        args.pipeline_id, experiment=args.experiment, parameters=assignments(args.param), trigger="CLI"
     )
     audit(backend, "run_pipeline", f"run {run.id} of pipeline {backend.get_pipeline(args.pipeline_id).name}")
     if args.wait:
@@ -82,7 +84,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
     backend = backend_of(args)
     published = backend.get_published_pipeline(args.published_id)
-    answer = trigger_pipeline(published.endpoint, backend.auth_header(), args.experiment, _assignments(args.param))
+    answer = trigger_pipeline(published.endpoint, backend.auth_header(), args.experiment, assignments(args.param))
     print_json(answer)
     return 0
 
@@ -91,7 +93,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     runs = backend_of(args).list_pipeline_runs(
         published_pipeline_id=args.published, pipeline_id=args.pipeline, limit=args.limit
     )
-    emit(args, runs, ("id", "experiment", "status", "created_at", "display_name"))
+    if args.json:
+        emit(args, runs, ())
+        return 0
+    rows = [{**as_dict(run), "trigger": run.params.get("trigger", "")} for run in runs]
+    print_table(rows, ("id", "experiment", "status", "trigger", "created_at", "display_name"))
     return 0
 
 
@@ -102,7 +108,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         experiment=args.experiment,
         interval_minutes=args.every_minutes,
         cron=args.cron,
-        parameters=_assignments(args.param),
+        parameters=assignments(args.param),
         allow_overlap=args.allow_overlap,
     )
     emit(args, schedule, ())

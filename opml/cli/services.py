@@ -193,6 +193,98 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    backend.get_service(args.name)
+    alerts = backend.list_alerts(args.name, state=args.state, limit=args.limit)
+    if args.json:
+        emit(args, alerts, ())
+        return 0
+    from opml.monitoring.rules import KINDS
+
+    rows = [
+        {
+            "id": alert.id,
+            "state": alert.state,
+            "rule": alert.rule_name,
+            "value": KINDS[alert.kind].words(alert.value),
+            "fired (UTC)": alert.fired_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "resolved (UTC)": alert.resolved_at.strftime("%Y-%m-%d %H:%M:%S") if alert.resolved_at else "",
+            "webhook": alert.webhook_status or "",
+            "run": alert.run_id or "",
+        }
+        for alert in alerts
+    ]
+    print_table(rows, ["id", "state", "rule", "value", "fired (UTC)", "resolved (UTC)", "webhook", "run"])
+    return 0
+
+
+def cmd_alert_rules(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    backend.get_service(args.name)
+    rules = backend.list_alert_rules(args.name)
+    if args.json:
+        emit(args, rules, ())
+        return 0
+    from opml.monitoring.rules import shown_url
+
+    rows = [
+        {
+            "id": rule.id,
+            "name": rule.name,
+            "kind": rule.kind,
+            "threshold": f"{rule.threshold:g}",
+            "window": f"{rule.window_minutes:g} min",
+            "for": f"{rule.for_minutes:g} min",
+            "enabled": "yes" if rule.enabled else "no",
+            "webhook": shown_url(rule.webhook_url),
+            "pipeline": rule.pipeline or "",
+            "last evaluation": rule.note,
+        }
+        for rule in rules
+    ]
+    print_table(
+        rows, ["id", "name", "kind", "threshold", "window", "for", "enabled", "webhook", "pipeline", "last evaluation"]
+    )
+    return 0
+
+
+def cmd_alert_rule_add(args: argparse.Namespace) -> int:
+    from opml.cli.pipelines import assignments
+
+    if args.pipeline is None and (args.param or args.experiment):
+        raise InvalidInput("--param and --experiment go with --pipeline (the published pipeline to trigger)")
+    rule = backend_of(args).create_alert_rule(
+        args.name,
+        kind=args.kind,
+        threshold=args.threshold,
+        window_minutes=args.window_minutes,
+        for_minutes=args.for_minutes,
+        webhook_url=args.webhook,
+        pipeline=args.pipeline,
+        pipeline_parameters=assignments(args.param) if args.pipeline else None,
+        experiment=args.experiment,
+        name=args.rule_name,
+    )
+    if args.json:
+        emit(args, rule, ())
+    else:
+        print(f"alert rule {rule.id} on {rule.service}: {rule.name}")
+    return 0
+
+
+def cmd_alert_rule_delete(args: argparse.Namespace) -> int:
+    backend_of(args).delete_alert_rule(args.rule_id)
+    print(f"deleted alert rule {args.rule_id}")
+    return 0
+
+
+def cmd_alert_rule_switch(args: argparse.Namespace) -> int:
+    rule = backend_of(args).set_alert_rule_enabled(args.rule_id, args.action == "enable")
+    print(f"alert rule {rule.id} ({rule.name}) is {'enabled' if rule.enabled else 'disabled'}")
+    return 0
+
+
 def _read_file(name: str) -> bytes:
     try:
         return Path(name).expanduser().read_bytes()
@@ -340,6 +432,7 @@ def add_commands(commands: Any) -> None:
     delete = command(services, "delete", cmd_delete, "stop and remove a service")
     delete.add_argument("name")
     delete.add_argument("--wait", action="store_true", help="wait until it is gone")
+    _add_alert_commands(services)
 
     scorer = command(commands, "score", cmd_score, "score records through a service's HTTP endpoint")
     scorer.add_argument("--service", required=True, help="service name")
@@ -347,3 +440,43 @@ def add_commands(commands: Any) -> None:
     scorer.add_argument("--csv", dest="csv_file", metavar="FILE", help="records as CSV with the training columns")
     scorer.add_argument("--record", nargs="+", metavar="KEY=VALUE", help="one record given column by column")
     scorer.add_argument("--proba", action="store_true", help="print class probabilities instead of labels")
+
+
+def _add_alert_commands(services: Any) -> None:
+    from opml.monitoring.rules import KINDS
+
+    alerts = command(services, "alerts", cmd_alerts, "alerts a service's rules fired, newest first")
+    alerts.add_argument("name")
+    alerts.add_argument("--state", choices=("Firing", "Resolved"), help="only alerts in this state")
+    alerts.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    rules = command(services, "alert-rules", cmd_alert_rules, "a service's alert rules and their last evaluation")
+    rules.add_argument("name")
+    rule = group(services, "alert-rule", "add, delete, enable or disable an alert rule (evaluated once a minute)")
+    add = command(rule, "add", cmd_alert_rule_add, "add an alert rule to a service")
+    add.add_argument("name", help="service name")
+    add.add_argument(
+        "--kind",
+        required=True,
+        choices=tuple(KINDS),
+        help="; ".join(
+            f"{kind.name}: {kind.measure} {'above' if kind.above else 'below'} the threshold" for kind in KINDS.values()
+        ),
+    )
+    add.add_argument(
+        "--threshold",
+        type=float,
+        required=True,
+        help="drift: PSI (e.g. 0.2); accuracy: a fraction (0.85); failure_rate: percent (5); latency_p99: ms "
+        "(250); unhealthy: minutes not Healthy (10)",
+    )
+    add.add_argument("--window-minutes", type=float, default=60, help="measured over the last N minutes (default 60)")
+    add.add_argument("--for-minutes", type=float, default=0, help="fire once the condition held N minutes (default 0)")
+    add.add_argument("--webhook", metavar="URL", help="POST each firing and resolution as JSON to this http(s) URL")
+    add.add_argument("--pipeline", metavar="PUBLISHED_ID", help="trigger this published pipeline when the rule fires")
+    add.add_argument("--param", action="append", metavar="NAME=VALUE", help="a pipeline parameter (repeatable)")
+    add.add_argument("--experiment", help="experiment of the triggered runs (default: the published pipeline's name)")
+    add.add_argument("--name", dest="rule_name", help="the rule's name (default: its condition in words)")
+    delete = command(rule, "delete", cmd_alert_rule_delete, "delete an alert rule (its alerts are kept)")
+    delete.add_argument("rule_id")
+    for action, text in (("enable", "enable an alert rule"), ("disable", "disable an alert rule (resolves its alert)")):
+        command(rule, action, cmd_alert_rule_switch, text).add_argument("rule_id")

@@ -59,22 +59,25 @@ class TooBig(Exception):
         self.size, self.declared = size, declared
 
 
-def _check_host(url: str) -> None:
+def _check_host(url: str, action: str = "download", shown: str | None = None) -> None:
+    """Refuse ``url`` unless it is http(s) and every address its host resolves to is allowed. Messages say
+    "could not/refused to ``action`` ``shown``" (the URL itself unless a shorter form is given)."""
+    shown = shown or url
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise InvalidInput(f"not an http(s) URL: {url!r}")
+        raise InvalidInput(f"not an http(s) URL: {shown!r}")
     try:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
     except ValueError:
-        raise InvalidInput(f"not a valid port in {url!r}") from None
+        raise InvalidInput(f"not a valid port in {shown!r}") from None
     try:
         infos = socket.getaddrinfo(parsed.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise InvalidInput(f"could not download {url}: the host name {parsed.hostname} does not resolve") from None
+        raise InvalidInput(f"could not {action} {shown}: the host name {parsed.hostname} does not resolve") from None
     for address in sorted({info[4][0] for info in infos}):
         reason = refused_address(address)
         if reason:
-            raise InvalidInput(f"refused to download {url}: {parsed.hostname} is {reason} ({address})")
+            raise InvalidInput(f"refused to {action} {shown}: {parsed.hostname} is {reason} ({address})")
 
 
 class _Refused(OSError):
@@ -155,6 +158,58 @@ def download(url: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:
                         raise TooBig(int(declared), declared=True)
                     return _read(response, url, max_bytes, timeout, expired), url
             raise InvalidInput(f"could not download {url}: more than {MAX_REDIRECTS} redirects")
+    finally:
+        watchdog.cancel()
+
+
+def post_json(url: str, document: object, *, timeout: float, shown: str | None = None) -> int:
+    """POST ``document`` as JSON to ``url`` under the rules of a download (the host's addresses checked after
+    DNS resolution, the connected peer checked before a byte is sent, no proxies, one deadline for the
+    whole exchange); redirects are not followed. Returns the HTTP status. Raises InvalidInput (a refused
+    address, no answer, the deadline passed), whose message names ``shown`` (e.g. the URL without its
+    path, which may hold a secret) rather than the URL."""
+    import json
+
+    shown = shown or url
+    sockets: list[socket.socket] = []
+    expired = threading.Event()
+
+    def shut() -> None:
+        expired.set()
+        for sock in list(sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    _check_host(url, "post to", shown)
+    watchdog = threading.Timer(timeout, shut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        with requests.Session() as session:
+            session.trust_env = False
+            session.headers["Connection"] = "close"
+            adapter = _guarded_adapter(sockets)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            body = json.dumps(document, default=str).encode()
+            try:
+                response = session.post(
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.exceptions.RequestException as exc:
+                refused = _refusal(exc)
+                if refused:
+                    raise InvalidInput(f"refused to post to {shown}: {refused}") from None
+                if expired.is_set():
+                    raise InvalidInput(f"no answer from {shown} within {timeout:g} s") from None
+                raise InvalidInput(f"could not post to {shown}: no HTTP answer (refused, reset or silent)") from None
+            response.close()  # the answer's body is not needed
+            return response.status_code
     finally:
         watchdog.cancel()
 

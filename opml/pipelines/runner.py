@@ -19,7 +19,7 @@ from opml.files import PRIVATE_FILE, make_private_dir
 from opml.pipelines.spec import check_assignments, check_values, resolve
 from opml.runtypes.context import RunContext, RunFailed
 
-TRIGGERS = ("UI", "REST", "Schedule", "CLI")
+TRIGGERS = ("UI", "REST", "Schedule", "CLI", "Alert")  # who started a pipeline run
 
 
 def load_prepare(script: str):

@@ -88,3 +88,37 @@ def runs_frame(runs: list) -> pd.DataFrame:
             for r in runs
         ]
     )
+
+
+ALERT_COLUMNS = ["Service", "Rule", "State", "Value", "Threshold", "Since (UTC)", "Resolved (UTC)", "Message"]
+
+
+def alerts_frame(alerts: list) -> pd.DataFrame:
+    """Alerts as the Overview and Monitoring pages list them: the service, the rule, the measured value
+    against the threshold (with their units), since when it fires and, when resolved, until when; the
+    webhook's outcome and the retraining run when there are any."""
+    from opml.monitoring.rules import KINDS
+
+    def moment(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+    rows = []
+    for alert in alerts:
+        kind = KINDS[alert.kind]
+        rows.append(
+            {
+                "Service": alert.service,
+                "Rule": alert.rule_name,
+                "State": alert.state,
+                "Value": kind.words(alert.value),
+                "Threshold": f"{'>' if kind.above else '<'} {kind.words(alert.threshold)}",
+                "Since (UTC)": moment(alert.fired_at),
+                "Resolved (UTC)": moment(alert.resolved_at),
+                "Message": alert.message,
+                "Webhook": alert.webhook_status or "",
+                "Retraining run": alert.run_id or "",
+            }
+        )
+    columns = [*ALERT_COLUMNS, "Webhook", "Retraining run"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.drop(columns=[c for c in ("Webhook", "Retraining run") if not frame[c].astype(bool).any()])

@@ -8,6 +8,7 @@ with a finished AutoML run: the backend and two run ids whose models differ) and
 contract leaves it room).
 """
 
+from tests.contract.alerts import AlertContract
 from tests.contract.audit import AuditContract
 from tests.contract.capabilities import Capabilities
 from tests.contract.computes import ComputeContract
@@ -35,5 +36,6 @@ class BackendContract(
     ScheduleContract,
     TokenContract,
     AuditContract,
+    AlertContract,
 ):
     """Every concern of the contract; a backend's test class subclasses this."""

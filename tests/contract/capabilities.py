@@ -75,3 +75,9 @@ class Capabilities:
     """The workspace issues its own REST tokens (create, list, revoke; ``auth_header`` uses the owner's,
     listed as such). Azure ML signs clients in with Azure AD: ``create_token`` is InvalidInput,
     ``list_tokens`` is empty and ``revoke_token`` is NotFound."""
+
+    alert_rules_evaluated_by_opml: bool
+    """opml's agent evaluates alert rules on a service's recorded telemetry and state: rules are created,
+    listed, switched and deleted. An Azure service's telemetry is in Application Insights (Azure Monitor
+    alerts are Azure's way): ``create_alert_rule`` raises BackendUnavailable saying so, the listings are
+    empty, and deleting or switching a rule is NotFound."""

@@ -32,6 +32,8 @@ from opml.backends.azure.workspace import AzureWorkspace, read_config
 from opml.backends.base import Backend, DatasetSource
 from opml.entities import (
     AgentStatus,
+    Alert,
+    AlertRule,
     AliasChange,
     Compute,
     Dataset,
@@ -405,6 +407,34 @@ class AzureMLBackend(Backend):
 
     def delete_schedule(self, schedule_id: str) -> None:
         self.schedules.delete(schedule_id)
+
+    # -- alerts --------------------------------------------------------------------
+    # opml's agent evaluates alert rules on this machine from the local telemetry table; an ACI service's
+    # telemetry lives in Application Insights, which opml does not read. Azure's own alerting (Azure Monitor
+    # alert rules on Application Insights metrics, with action groups for webhooks) covers this: a rule is
+    # refused saying so, there are none to list, and none to delete or switch (as with workspace tokens).
+
+    AZURE_ALERTS = (
+        "alert rules are evaluated by opml's agent from the telemetry a local service records; an Azure ML "
+        "service's telemetry is in Application Insights: create an Azure Monitor alert rule on its Application "
+        "Insights resource (failed requests, server response time, availability), with an action group for the "
+        "webhook, in the Azure portal or with `az monitor metrics alert create`"
+    )
+
+    def _create_alert_rule(self, **settings: Any) -> AlertRule:
+        raise BackendUnavailable(self.AZURE_ALERTS)
+
+    def _list_alert_rules(self, service: str | None) -> list[AlertRule]:
+        return []
+
+    def delete_alert_rule(self, rule_id: str) -> None:
+        raise NotFound(f"no alert rule {rule_id!r}: {self.AZURE_ALERTS}")
+
+    def _set_alert_rule_enabled(self, rule_id: str, enabled: bool) -> AlertRule:
+        raise NotFound(f"no alert rule {rule_id!r}: {self.AZURE_ALERTS}")
+
+    def _list_alerts(self, service: str | None, *, state: str | None, limit: int) -> list[Alert]:
+        return []
 
     # -- tokens --------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from opml.audit import AuditEvent
 from opml.backends.base import Backend, DatasetSource
 from opml.backends.local.agents import AgentRepository
+from opml.backends.local.alerts import AlertRepository
 from opml.backends.local.audit import AuditRepository
 from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
@@ -26,6 +27,8 @@ from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
     ACTIVE,
     AgentStatus,
+    Alert,
+    AlertRule,
     AliasChange,
     Compute,
     Dataset,
@@ -72,6 +75,7 @@ class LocalBackend(Backend):
         self.schedules = ScheduleRepository(self.store)
         self.agents = AgentRepository(self.store)
         self.audit = AuditRepository(self.store)
+        self.alerts = AlertRepository(self.store)
         self.computes.ensure_default()
 
     @property
@@ -373,6 +377,53 @@ class LocalBackend(Backend):
             until=time.time(),
             bucket_seconds=bucket_seconds,
         )
+
+    # -- alerts --------------------------------------------------------------------
+
+    def _create_alert_rule(
+        self,
+        *,
+        service: str,
+        kind: str,
+        threshold: float,
+        window_minutes: float,
+        for_minutes: float,
+        webhook_url: str | None,
+        published: PublishedPipeline | None,
+        pipeline_parameters: dict[str, Any],
+        experiment: str | None,
+        name: str,
+    ) -> AlertRule:
+        from opml.pipelines.spec import check_assignments
+
+        if published is not None:
+            pipeline_parameters = check_assignments(
+                self.pipelines.get(published.pipeline_id).parameters, pipeline_parameters
+            )
+        return self.alerts.create_rule(
+            service=service,
+            kind=kind,
+            threshold=threshold,
+            window_minutes=window_minutes,
+            for_minutes=for_minutes,
+            webhook_url=webhook_url,
+            pipeline=published.id if published else None,
+            pipeline_parameters=pipeline_parameters,
+            experiment=experiment,
+            name=name,
+        )
+
+    def _list_alert_rules(self, service: str | None) -> list[AlertRule]:
+        return self.alerts.rules(service)
+
+    def delete_alert_rule(self, rule_id: str) -> None:
+        self.alerts.delete_rule(rule_id, time.time())
+
+    def _set_alert_rule_enabled(self, rule_id: str, enabled: bool) -> AlertRule:
+        return self.alerts.set_enabled(rule_id, enabled, time.time())
+
+    def _list_alerts(self, service: str | None, *, state: str | None, limit: int) -> list[Alert]:
+        return self.alerts.alerts(service, state, limit)
 
     # -- pipelines -----------------------------------------------------------------
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
-from opml.entities import DELETING, SERVICE_FAILED, TRANSITIONING, Service, ServiceKeys, TelemetrySummary
+from opml.entities import DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING, Service, ServiceKeys, TelemetrySummary
 from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from opml.keys import new_key
 from opml.locks import locked
@@ -53,6 +55,15 @@ _SUMMARY = """
            MIN(CASE WHEN position >= 0.95 * n THEN latency_ms END) AS p95,
            MIN(CASE WHEN position >= 0.99 * n THEN latency_ms END) AS p99
     FROM ranked GROUP BY bucket"""
+
+_WINDOW_COUNTS = """
+    SELECT COUNT(*) AS requests, COALESCE(SUM(status >= 400), 0) AS failed
+    FROM telemetry WHERE service = :name AND at >= :since AND at <= :until"""
+
+# The k-th smallest latency as the (n - k + 1)-th largest: SQLite's sorter then keeps only the top rows.
+_WINDOW_RANKED = """
+    SELECT latency_ms FROM telemetry WHERE service = :name AND at >= :since AND at <= :until
+    ORDER BY latency_ms DESC LIMIT 1 OFFSET :skip"""
 
 _PREDICTIONS = """
     SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, p.key AS label, SUM(p.value) AS count
@@ -141,8 +152,8 @@ class ServiceRepository:
             now = to_text(utcnow())
             connection.execute(
                 """INSERT INTO services (name, model_name, model_version, description, auth_enabled, app_insights,
-                   host, port, desired, state, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   host, port, desired, state, created_at, updated_at, not_healthy_since)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     name,
                     model_name,
@@ -156,6 +167,7 @@ class ServiceRepository:
                     TRANSITIONING,
                     now,
                     now,
+                    time.time(),
                 ),
             )
         return self.get(name)
@@ -193,10 +205,12 @@ class ServiceRepository:
 
     def purge(self, name: str) -> None:
         """Forget a service whose process has stopped (the supervisor's last step of a delete): its row, its
-        labels, and its folder (keys, collected data)."""
+        labels, its alert rules (a later service of the same name starts without them; its alerts stay as
+        history), and its folder (keys, collected data)."""
         with self._store.transaction() as connection:
             connection.execute("DELETE FROM services WHERE name = ?", (name,))
             connection.execute("DELETE FROM service_labels WHERE service = ?", (name,))
+            connection.execute("DELETE FROM alert_rules WHERE service = ?", (name,))
         shutil.rmtree(self._layout.service_dir(name), ignore_errors=True)
 
     def using_model(self, model_name: str, version: int) -> list[str]:
@@ -211,10 +225,29 @@ class ServiceRepository:
     # -- observed state (written by the supervisor) -----------------------------------
 
     def set_state(self, name: str, state: str, *, error: str | None = None, restarts: int | None = None) -> None:
+        """Record the observed state; leaving Healthy starts the service's not-Healthy time, reaching it ends
+        it (``not_healthy_since``, read by ``unhealthy`` alert rules)."""
         self._store.execute(
-            "UPDATE services SET state = ?, error = ?, restarts = COALESCE(?, restarts), updated_at = ? WHERE name = ?",
-            (state, error, restarts, to_text(utcnow()), name),
+            """UPDATE services SET state = :state, error = :error, restarts = COALESCE(:restarts, restarts),
+               updated_at = :updated,
+               not_healthy_since = CASE WHEN :state = :healthy THEN NULL ELSE COALESCE(not_healthy_since, :now) END
+               WHERE name = :name""",
+            {
+                "state": state,
+                "error": error,
+                "restarts": restarts,
+                "updated": to_text(utcnow()),
+                "healthy": HEALTHY,
+                "now": time.time(),
+                "name": name,
+            },
         )
+
+    def not_healthy_since(self, name: str) -> tuple[str, float | None]:
+        """The service's state and since when (epoch seconds) it has not been Healthy (None when Healthy).
+        Raises NotFound."""
+        row = self.row(name)
+        return (DELETING if row["desired"] == DELETED else row["state"]), row["not_healthy_since"]
 
     def restart(self, name: str) -> Service:
         """Ask the agent to start a Failed service again (its crash count starts afresh)."""
@@ -345,6 +378,21 @@ class ServiceRepository:
             buckets=ordered,
             recent=[{**dict(row), "predictions": json.loads(row["predictions"])} for row in newest],
         )
+
+    def window_counts(self, name: str, *, since: float, until: float) -> tuple[int, int]:
+        """Requests recorded from ``since`` to ``until`` (epoch seconds) and how many failed (status >= 400)."""
+        row = self._store.query_one(_WINDOW_COUNTS, {"name": name, "since": since, "until": until})
+        return int(row["requests"]), int(row["failed"])
+
+    def window_percentile(self, name: str, *, since: float, until: float, quantile: float, requests: int) -> float:
+        """The nearest-rank ``quantile`` of the latencies (ms) of the ``requests`` (> 0, from ``window_counts``)
+        recorded from ``since`` to ``until``: the smallest whose rank is at least ``quantile`` times the count,
+        found without sorting the whole window."""
+        rank = max(1, math.ceil(quantile * requests))
+        row = self._store.query_one(
+            _WINDOW_RANKED, {"name": name, "since": since, "until": until, "skip": requests - rank}
+        )
+        return row["latency_ms"]
 
     def telemetry(self, name: str, *, since: float | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
         rows = self._store.query(

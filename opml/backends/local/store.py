@@ -110,6 +110,26 @@ MIGRATIONS: list[list[str]] = [
             at REAL NOT NULL, PRIMARY KEY (service, request_id, record))""",
         "CREATE INDEX service_labels_by_time ON service_labels (service, at)",
     ],
+    [  # alerts on services; a service's not-Healthy time (since when it has not been Healthy, epoch seconds)
+        "ALTER TABLE services ADD COLUMN not_healthy_since REAL",
+        """UPDATE services SET not_healthy_since = (julianday(updated_at) - 2440587.5) * 86400.0
+           WHERE state != 'Healthy'""",
+        """CREATE TABLE alert_rules (
+            id TEXT PRIMARY KEY, service TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+            threshold REAL NOT NULL, window_minutes REAL NOT NULL, for_minutes REAL NOT NULL,
+            enabled INTEGER NOT NULL, webhook_url TEXT, pipeline TEXT, pipeline_parameters TEXT NOT NULL,
+            experiment TEXT, note TEXT NOT NULL DEFAULT '', evaluated_at REAL, pending_since REAL,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX alert_rules_by_service ON alert_rules (service)",
+        """CREATE TABLE alerts (
+            id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, rule_name TEXT NOT NULL, service TEXT NOT NULL,
+            kind TEXT NOT NULL, state TEXT NOT NULL, value REAL NOT NULL, threshold REAL NOT NULL,
+            message TEXT NOT NULL, fired_at REAL NOT NULL, resolved_at REAL, webhook_status TEXT, run_id TEXT)""",
+        "CREATE INDEX alerts_by_service ON alerts (service, fired_at)",
+        "CREATE INDEX alerts_by_time ON alerts (fired_at)",
+        # one firing alert per rule, whoever evaluates it
+        "CREATE UNIQUE INDEX alerts_one_firing ON alerts (rule_id) WHERE state = 'Firing'",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
