@@ -19,6 +19,7 @@ PURE_HELPERS = {
     "opml.errors",
     "opml.leaderboard",
     "opml.naming",
+    "opml.reasons",
     "opml.pipelines.spec",
     "opml.scoring",
     "opml.snippets",
