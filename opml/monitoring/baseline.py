@@ -3,8 +3,8 @@
 Per input column of the manifest's ``input_schema``:
 
 - **numeric**: bin edges at the training deciles (the 10th, ..., 90th percentiles of the non-missing values),
-  deduplicated, so a column with few distinct values gets fewer bins; a single value holding a tenth of the rows
-  or more gets a bin of its own (an extra edge at the next smaller value seen), else a column such as
+  deduplicated, so a column with few distinct values gets fewer bins; a single value holding more than a fifth of
+  the rows gets a bin of its own (an extra edge at the next smaller value seen), else a column such as
   ``pdays`` (96 % at 999) would have one bin for everything. Bins are closed on the right and the first
   and last are open-ended: with edges ``e0 < ... < ek`` the bins are ``<= e0``, ``e0 - e1``, ..., ``> ek``, so any
   value, however far from the training range, falls in a bin. Beside the bins: the missing share (null or NaN).
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 FORMAT = "opml.monitoring.Baseline/1"
 QUANTILES = tuple(q / 10 for q in range(1, 10))  # deciles: at most 10 bins
-HEAVY_SHARE = 0.1  # a value holding this share of the rows gets a bin of its own
+HEAVY_SHARE = 0.2  # a value holding more than this share of the rows (two deciles) gets a bin of its own
 MAX_CATEGORIES = 50
 OTHER = "other"
 MISSING = "missing"
@@ -205,13 +205,13 @@ class Baseline:
 
 
 def decile_edges(finite: np.ndarray) -> np.ndarray:
-    """The deduplicated deciles of ``finite``, plus, below each value holding at least a tenth of the rows,
-    the next smaller value seen, so that such a point mass has a bin of its own."""
+    """The deduplicated deciles of ``finite``, plus, below each value holding more than a fifth of the rows (the
+    deciles collapse on it), the next smaller value seen, so that such a point mass has a bin of its own."""
     if not len(finite):
         return np.array([], dtype=np.float64)
     edges = np.quantile(finite, QUANTILES)
     distinct, counts = np.unique(finite, return_counts=True)
-    heavy = np.flatnonzero(counts >= HEAVY_SHARE * len(finite))
+    heavy = np.flatnonzero(counts > HEAVY_SHARE * len(finite))
     below = distinct[heavy[heavy > 0] - 1]
     return np.unique(np.concatenate([edges, below]))
 
