@@ -340,3 +340,22 @@ def test_the_benchmark_flags_the_shifted_features_on_bank_marketing(bank_csv: Pa
     assert "flagged on day 2: age, euribor3m, job; stable on day 1: 20 of 20 -> as expected" in out
     assert "drift table over all 20,000 rows, read from 10 files" in out
     assert bench.run(parser.parse_args(["--data", "/no/such.csv"])) == 2
+
+
+def test_a_file_that_cannot_be_read_is_left_out_whole_and_named(crafted, tmp_path: Path):
+    baseline, same, _ = crafted
+    paths = write_files(tmp_path, collected(same.head(3000), T0 + np.arange(3000.0)))  # 3 files of 1,000 rows
+    truncated, retyped, gone = paths[0], tmp_path / "retyped.parquet", tmp_path / "deleted-since-listed.parquet"
+    truncated.write_bytes(truncated.read_bytes()[:-100])  # a writer that died mid-file
+    wrong = collected(same.head(5), np.full(5, T0)).set_column(4, "input.income", pa.array(["a"] * 5))
+    pq.write_table(wrong, retyped)  # income as text: cannot be read as a number
+    files = [*paths, retyped, gone]
+
+    report = drift_of_files(baseline, files)
+    assert report.rows == 2000  # the two good files, and nothing of the bad ones
+    assert report.skipped_files == (str(truncated), str(retyped), str(gone))
+    assert report.feature("tenure").verdict == "stable"
+    over_time = drift_over_time_of_files(baseline, files, bucket="hour")
+    assert sum(over_time.rows) == 2000 and over_time.skipped_files == report.skipped_files
+    skipped: list[str] = []
+    assert read_collected(files, baseline, skipped=skipped).num_rows == 2000 and len(skipped) == 3

@@ -132,16 +132,42 @@ def collected_schema(baseline: Baseline) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _dataset(paths: Iterable[str | PathLike[str]], schema: pa.Schema) -> Any:
+def _parquet_format(schema: pa.Schema) -> Any:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     dictionaries = [f.name for f in schema if pa.types.is_dictionary(f.type)]
-    parquet = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=dictionaries))
-    try:
-        return ds.dataset([str(path) for path in paths], format=parquet, schema=schema)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InvalidInput(f"the collected files cannot be read: {exc}") from exc
+    return ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=dictionaries))
+
+
+def _scan(
+    paths: Iterable[str | PathLike[str]],
+    schema: pa.Schema,
+    since: float | None,
+    until: float | None,
+    skipped: list[str],
+) -> Iterator[pa.Table]:
+    """The rows in the window of each file in turn (one table per file, at most ``SCAN_BATCH_ROWS`` per batch),
+    in ``schema``; a file that cannot be read as it (gone, truncated, a column of another type) is left out
+    whole and its path appended to ``skipped``."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    _window_check(since, until)
+    parquet, expression = _parquet_format(schema), _window_filter(since, until)
+    for path in paths:
+        try:
+            dataset = ds.dataset(str(path), format=parquet, schema=schema)
+            batches = [
+                batch
+                for batch in dataset.to_batches(columns=schema.names, filter=expression, batch_size=SCAN_BATCH_ROWS)
+                if batch.num_rows
+            ]
+        except (OSError, pa.ArrowException):
+            skipped.append(str(path))
+            continue
+        if batches:
+            yield pa.Table.from_batches(batches, schema=schema)
 
 
 def read_collected(
@@ -150,56 +176,19 @@ def read_collected(
     *,
     since: float | None = None,
     until: float | None = None,
+    skipped: list[str] | None = None,
 ) -> pa.Table:
     """The collected rows of ``paths`` in the window, with only the columns the baseline needs.
 
     Categorical columns are read as dictionaries (Parquet stores them so: no string is materialised per row);
     a file that lacks a column gives nulls there (counted as missing); row groups outside the window are
-    skipped by their statistics.
+    skipped by their statistics; a file that cannot be read is left out and its path added to ``skipped``.
     """
-    return _read_table(paths, collected_schema(baseline), since, until)
-
-
-def _read_table(
-    paths: Iterable[str | PathLike[str]], schema: pa.Schema, since: float | None, until: float | None
-) -> pa.Table:
     import pyarrow as pa
 
-    _window_check(since, until)
-    paths = list(paths)
-    if not paths:
-        return schema.empty_table()
-    try:
-        return _dataset(paths, schema).to_table(columns=schema.names, filter=_window_filter(since, until))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise InvalidInput(f"the collected files do not read as the model's columns: {exc}") from exc
-
-
-def scan_collected(
-    paths: Iterable[str | PathLike[str]],
-    baseline: Baseline,
-    *,
-    since: float | None = None,
-    until: float | None = None,
-) -> Iterator[pa.Table]:
-    """``read_collected`` in batches of at most ``SCAN_BATCH_ROWS`` rows, so memory stays bounded however many
-    rows were collected (the files are read ahead by a few batches, in Arrow's threads)."""
-    import pyarrow as pa
-
-    _window_check(since, until)
-    paths = list(paths)
-    if not paths:
-        return
     schema = collected_schema(baseline)
-    batches = _dataset(paths, schema).to_batches(
-        columns=schema.names, filter=_window_filter(since, until), batch_size=SCAN_BATCH_ROWS
-    )
-    try:
-        for batch in batches:
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        raise InvalidInput(f"the collected files do not read as the model's columns: {exc}") from exc
+    tables = list(_scan(paths, schema, since, until, skipped if skipped is not None else []))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def _window_filter(since: float | None, until: float | None) -> Any:
@@ -347,6 +336,7 @@ class DriftReport:
     features: tuple[FeatureDrift, ...]
     prediction: FeatureDrift | None
     prediction_source: str | None
+    skipped_files: tuple[str, ...] = ()  # collected files that could not be read (left out whole)
 
     def feature(self, name: str) -> FeatureDrift:
         for drift in self.features:
@@ -369,6 +359,7 @@ class DriftReport:
             "features": [drift.to_dict() for drift in self.features],
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "prediction_source": self.prediction_source,
+            "skipped_files": list(self.skipped_files),
         }
 
 
@@ -436,7 +427,9 @@ def _by_drift(drift: FeatureDrift) -> tuple[bool, float, str]:
     return (drift.psi is None, -(drift.psi or 0.0), drift.name)
 
 
-def _report(baseline: Baseline, counts: _Counts, since: float | None, until: float | None) -> DriftReport:
+def _report(
+    baseline: Baseline, counts: _Counts, since: float | None, until: float | None, skipped: Sequence[str] = ()
+) -> DriftReport:
     features = [_drift_of(feature, counts.counts[key][0]) for key, feature, _ in counts.targets if key != PREDICTION]
     prediction = _drift_of(baseline.prediction, counts.counts[PREDICTION][0]) if baseline.prediction else None
     return DriftReport(
@@ -446,6 +439,7 @@ def _report(baseline: Baseline, counts: _Counts, since: float | None, until: flo
         features=tuple(sorted(features, key=_by_drift)),
         prediction=prediction,
         prediction_source=baseline.prediction_source,
+        skipped_files=tuple(skipped),
     )
 
 
@@ -467,10 +461,10 @@ def drift_of_files(
 ) -> DriftReport:
     """``drift_report`` over the collected Parquet files ``paths``, read in batches (bounded memory) with only the
     columns it needs."""
-    counts = _Counts(baseline)
-    for table in scan_collected(paths, baseline, since=since, until=until):
+    counts, skipped = _Counts(baseline), []
+    for table in _scan(paths, collected_schema(baseline), since, until, skipped):
         counts.add(table)
-    return _report(baseline, counts, since, until)
+    return _report(baseline, counts, since, until, skipped)
 
 
 # --- over time --------------------------------------------------------------------------------------------------
@@ -492,6 +486,7 @@ class DriftOverTime:
     js: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
     prediction_psi: tuple[float | None, ...] = ()
     prediction_js: tuple[float | None, ...] = ()
+    skipped_files: tuple[str, ...] = ()  # collected files that could not be read (left out whole)
 
     def records(self) -> list[dict[str, Any]]:
         """Long form, one record per (bucket with rows, feature): ``{"start", "feature", "psi", "js", "rows"}``;
@@ -539,7 +534,7 @@ def _range(at: pa.ChunkedArray, since: float | None, until: float | None) -> tup
     return low, high
 
 
-def _over_time(baseline: Baseline, bucket: str, counts: _Counts) -> DriftOverTime:
+def _over_time(bucket: str, counts: _Counts, skipped: Sequence[str] = ()) -> DriftOverTime:
     rows = counts.rows
     psi_by_name: dict[str, tuple[float | None, ...]] = {}
     js_by_name: dict[str, tuple[float | None, ...]] = {}
@@ -564,6 +559,7 @@ def _over_time(baseline: Baseline, bucket: str, counts: _Counts) -> DriftOverTim
         js=js_by_name,
         prediction_psi=prediction_psi,
         prediction_js=prediction_js,
+        skipped_files=tuple(skipped),
     )
 
 
@@ -588,7 +584,7 @@ def drift_over_time(
     counts = _Counts(baseline, slots=count, first=first, seconds=seconds)
     if count:
         counts.add(table)
-    return _over_time(baseline, bucket, counts)
+    return _over_time(bucket, counts)
 
 
 def drift_over_time_of_files(
@@ -603,13 +599,15 @@ def drift_over_time_of_files(
     import pyarrow as pa
 
     _check_bucket(bucket)
+    paths, skipped = list(paths), []
     low, high = since, until
     if since is None or until is None:  # one pass over the times alone finds the range
-        times = _read_table(paths, pa.schema([pa.field(AT, pa.float64())]), since, until)
-        low, high = _range(times.column(AT), since, until)
+        only_at = pa.schema([pa.field(AT, pa.float64())])
+        chunks = [chunk for table in _scan(paths, only_at, since, until, []) for chunk in table.column(AT).chunks]
+        low, high = _range(pa.chunked_array(chunks, pa.float64()), since, until)
     seconds, first, count = _slots(bucket, low, high)
     counts = _Counts(baseline, slots=count, first=first, seconds=seconds)
     if count:
-        for table in scan_collected(paths, baseline, since=since, until=until):
+        for table in _scan(paths, collected_schema(baseline), since, until, skipped):
             counts.add(table)
-    return _over_time(baseline, bucket, counts)
+    return _over_time(bucket, counts, skipped)
