@@ -36,7 +36,9 @@ whole matrix of buckets at once.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,7 @@ DRIFT_FROM = 0.25  # PSI from: drift (between the two: moderate)
 BUCKET_SECONDS = {"hour": 3600, "day": 86400}
 MAX_TIME_BUCKETS = 2000
 SCAN_BATCH_ROWS = 256 * 1024
+READ_AHEAD = 2  # files read ahead of the one being counted: memory stays bounded by a few files
 STABLE, MODERATE, DRIFT, TOO_FEW, NO_ROWS = "stable", "moderate", "drift", "too few rows", "no rows"
 PREDICTION = "(predicted label)"  # how drift over time's records name the predictions
 
@@ -147,27 +150,36 @@ def _scan(
     until: float | None,
     skipped: list[str],
 ) -> Iterator[pa.Table]:
-    """The rows in the window of each file in turn (one table per file, at most ``SCAN_BATCH_ROWS`` per batch),
-    in ``schema``; a file that cannot be read as it (gone, truncated, a column of another type) is left out
-    whole and its path appended to ``skipped``."""
+    """The rows in the window of each file in turn (one table per file), in ``schema``; a file that cannot be
+    read as it (gone, truncated, a column of another type) is left out whole and its path appended to
+    ``skipped``. One thread reads up to ``READ_AHEAD`` files ahead while the caller counts the last one."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     _window_check(since, until)
     parquet, expression = _parquet_format(schema), _window_filter(since, until)
-    for path in paths:
+
+    def read(path: str) -> pa.Table:
+        dataset = ds.dataset(path, format=parquet, schema=schema)
+        return dataset.to_table(columns=schema.names, filter=expression, batch_size=SCAN_BATCH_ROWS)
+
+    def result(path: str, future: Future[pa.Table]) -> Iterator[pa.Table]:
         try:
-            dataset = ds.dataset(str(path), format=parquet, schema=schema)
-            batches = [
-                batch
-                for batch in dataset.to_batches(columns=schema.names, filter=expression, batch_size=SCAN_BATCH_ROWS)
-                if batch.num_rows
-            ]
+            table = future.result()
         except (OSError, pa.ArrowException):
-            skipped.append(str(path))
-            continue
-        if batches:
-            yield pa.Table.from_batches(batches, schema=schema)
+            skipped.append(path)
+            return
+        if table.num_rows:
+            yield table
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="opml-drift-read") as pool:
+        pending: deque[tuple[str, Future[pa.Table]]] = deque()
+        for path in map(str, paths):
+            pending.append((path, pool.submit(read, path)))
+            if len(pending) > READ_AHEAD:
+                yield from result(*pending.popleft())
+        while pending:
+            yield from result(*pending.popleft())
 
 
 def read_collected(
