@@ -109,11 +109,6 @@ def js_distance(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
 # --- reading ----------------------------------------------------------------------------------------------------
 
 
-def needed_columns(baseline: Baseline) -> list[str]:
-    columns = [AT, *(input_column(name) for name in baseline.names)]
-    return [*columns, LABEL] if baseline.prediction else columns
-
-
 def _window_check(since: float | None, until: float | None) -> None:
     for name, value in (("since", since), ("until", until)):
         if value is not None and (isinstance(value, bool) or not math.isfinite(float(value))):
