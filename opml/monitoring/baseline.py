@@ -236,15 +236,19 @@ def numeric_baseline(name: str, values: np.ndarray) -> FeatureBaseline:
 
 def categorical_baseline(name: str, values: Sequence[Any], *, boolean: bool = False) -> FeatureBaseline:
     """The shares of the 50 most frequent categories (ties by name), the rest as ``other``, and missing."""
-    rows = len(values)
+    import pandas as pd
+
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    distinct = series.value_counts(dropna=False)  # the rows are counted in C, the distinct values here
+    rows = int(distinct.sum())
     counts: dict[str, int] = {}
     missing = 0
-    for value in values:
+    for value, count in distinct.items():
         key = boolean_name(value) if boolean else category_name(value)
         if key is None:
-            missing += 1
+            missing += int(count)
         else:
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + int(count)
     if boolean:
         categories = list(BOOLEAN_CATEGORIES)
     else:
@@ -344,7 +348,7 @@ def build_baseline(training: pd.DataFrame, manifest: Mapping[str, Any]) -> Basel
             values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             features.append(numeric_baseline(name, values))
         else:
-            features.append(categorical_baseline(name, series.tolist(), boolean=kind == "boolean"))
+            features.append(categorical_baseline(name, series, boolean=kind == "boolean"))
     prediction, source = prediction_baseline(manifest)
     dataset = manifest.get("dataset")
     return Baseline(
