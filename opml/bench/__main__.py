@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from opml.bench import automl, faults, pipelines, serving, soak
+from opml.bench import automl, drift, faults, pipelines, serving, soak
 
 
 def main() -> int:
@@ -13,6 +13,7 @@ def main() -> int:
         ("pipelines", pipelines),
         ("soak", soak),
         ("faults", faults),
+        ("drift", drift),
     )
     for name, module in benchmarks:
         module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))
