@@ -62,6 +62,8 @@ from opml.settings import current_user
 if TYPE_CHECKING:
     import pandas as pd
 
+    from opml.monitoring.drift import DriftOverTime, DriftReport
+
 # What a dataset can be registered from: an http(s) URL or a local path (str or
 # PathLike), or the bytes of an uploaded file.
 DatasetSource = str | os.PathLike | bytes
@@ -99,6 +101,15 @@ def _time(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInput(f"{what} must be a time in epoch seconds, got {value!r}")
     return float(value)
+
+
+def _window(since: object, until: object) -> tuple[float, float]:
+    """A checked time window: ``since`` before ``until`` (default now), both epoch seconds."""
+    start = _time(since, "since")
+    end = time.time() if until is None else _time(until, "until")
+    if start >= end:
+        raise InvalidInput(f"since ({start:.0f}) must be before until ({end:.0f})")
+    return start, end
 
 
 def _whole(value: object, what: str, low: int, high: int) -> int:
@@ -802,6 +813,33 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def _get_live_accuracy(self, name: str, *, since: float, bucket_seconds: int) -> LiveAccuracy:
         """``get_live_accuracy`` with a finite ``since`` and a checked bucket."""
+
+    def get_service_drift(self, name: str, *, since: float, until: float | None = None) -> DriftReport:
+        """How the inputs (and predictions) the service collected from ``since`` to ``until`` (epoch seconds;
+        default now) differ from the served model's training data, per feature (PSI and Jensen-Shannon
+        distance, most drifted first, with histograms; see ``opml.monitoring.drift``). The training data is the
+        dataset version of the model's lineage. Raises NotFound, InvalidInput or BackendUnavailable."""
+        since, until = _window(since, until)
+        return self._get_service_drift(name, since=since, until=until)
+
+    @abc.abstractmethod
+    def _get_service_drift(self, name: str, *, since: float, until: float) -> DriftReport:
+        """``get_service_drift`` with a checked window (``since < until``)."""
+
+    def get_service_drift_over_time(
+        self, name: str, *, since: float, until: float | None = None, bucket: str = "hour"
+    ) -> DriftOverTime:
+        """PSI and Jensen-Shannon distance per feature per ``bucket`` ("hour" or "day") from ``since`` to
+        ``until``, for a chart. Raises NotFound, InvalidInput (also for more than 2,000 buckets) or
+        BackendUnavailable."""
+        since, until = _window(since, until)
+        if bucket not in ("hour", "day"):
+            raise InvalidInput(f'bucket must be "hour" or "day", got {bucket!r}')
+        return self._get_service_drift_over_time(name, since=since, until=until, bucket=bucket)
+
+    @abc.abstractmethod
+    def _get_service_drift_over_time(self, name: str, *, since: float, until: float, bucket: str) -> DriftOverTime:
+        """``get_service_drift_over_time`` with a checked window and bucket."""
 
     def wait_for_service(self, name: str, *, timeout: float = 120.0, poll_seconds: float = 0.25) -> Service:
         """Poll until the service is Healthy or Failed; returns it. Raises OperationTimeout."""

@@ -323,6 +323,12 @@ class AzureMLBackend(Backend):
     def _get_live_accuracy(self, name: str, *, since: float, bucket_seconds: int) -> LiveAccuracy:
         return self.services.no_collected_data(name)
 
+    def _get_service_drift(self, name: str, *, since: float, until: float) -> Any:
+        return self.services.no_collected_data(name)
+
+    def _get_service_drift_over_time(self, name: str, *, since: float, until: float, bucket: str) -> Any:
+        return self.services.no_collected_data(name)
+
     # -- pipelines -----------------------------------------------------------------
 
     def _create_pipeline(

@@ -46,12 +46,14 @@ from opml.entities import (
     Token,
     WorkspaceInfo,
 )
-from opml.errors import Conflict, InvalidInput
+from opml.errors import Conflict, InvalidInput, NotFound
 from opml.files import tail_lines
 from opml.locks import AgentLock
 from opml.runsearch import RunQuery
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace, get_settings
+
+BASELINE_FILE = "baseline.json"  # a model version's training baseline for drift, beside its files
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -377,6 +379,53 @@ class LocalBackend(Backend):
             until=time.time(),
             bucket_seconds=bucket_seconds,
         )
+
+    # -- drift -------------------------------------------------------------------
+
+    def _drift_inputs(self, name: str) -> tuple[Any, Path]:
+        """(the served model's training baseline, the service's folder). The baseline is built once per model
+        version from the dataset version of its lineage and kept beside the model (``baseline.json``)."""
+        from opml.files import write_private_file
+        from opml.monitoring.baseline import Baseline, build_baseline
+
+        row = self.services.row(name)
+        model = self.models.get(row["model_name"], row["model_version"])
+        cached = self.layout.model_dir(model.name, model.version) / BASELINE_FILE
+        if cached.exists():
+            return Baseline.from_json(cached.read_text()), self.layout.service_dir(name)
+        lineage = model.manifest.get("dataset") or ""
+        dataset, _, version = lineage.rpartition(":")
+        if not dataset or not version.isdigit():
+            raise InvalidInput(
+                f"model {model.id} does not name the dataset version it was trained on, so drift has nothing to "
+                "compare with"
+            )
+        try:
+            training = self.load_dataset(dataset, int(version))
+        except NotFound:
+            raise NotFound(
+                f"model {model.id} was trained on dataset {lineage}, which is no longer in the workspace: drift "
+                "compares with it"
+            ) from None
+        baseline = build_baseline(training, model.manifest)
+        write_private_file(cached, baseline.to_json().encode())
+        return baseline, self.layout.service_dir(name)
+
+    def _get_service_drift(self, name: str, *, since: float, until: float) -> Any:
+        from opml.monitoring.collected import collected_files
+        from opml.monitoring.drift import drift_of_files
+
+        baseline, folder = self._drift_inputs(name)
+        files = collected_files(folder, since=since, until=until)
+        return drift_of_files(baseline, files, since=since, until=until)
+
+    def _get_service_drift_over_time(self, name: str, *, since: float, until: float, bucket: str) -> Any:
+        from opml.monitoring.collected import collected_files
+        from opml.monitoring.drift import drift_over_time_of_files
+
+        baseline, folder = self._drift_inputs(name)
+        files = collected_files(folder, since=since, until=until)
+        return drift_over_time_of_files(baseline, files, bucket=bucket, since=since, until=until)
 
     # -- alerts --------------------------------------------------------------------
 
