@@ -310,6 +310,17 @@ def test_drift_flags_the_shifted_features_and_a_drift_rule_fires(collecting, ban
     assert "student" in [bar["bucket"] for bar in moved.feature("job").histogram()]
     assert moved.feature("job").actual[moved.feature("job").labels.index("student")] == pytest.approx(1.0)
 
+    command = [sys.executable, "-m", "opml", "--workspace", str(backend.path), "services", "drift", name, "--hours"]
+    shown = subprocess.run([*command, "1"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:] if line.strip()}
+    assert lines["age"][-2] == "drift" and lines["euribor3m"][-2] == "stable"  # 1,200 rows: both halves
+    assert "predictions against the prediction_distribution" in shown.stdout
+    over_time = subprocess.run([*command, "1", "--bucket", "hour"], capture_output=True, text=True, timeout=60)
+    assert over_time.returncode == 0 and "age" in over_time.stdout, over_time.stderr
+    refused = subprocess.run([*command, "nan"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--hours must be a number of hours" in refused.stderr
+
     feature, psi = signals.max_feature_drift(backend, name, since=shifted_window[0])
     assert feature in ("age", "job") and psi >= 0.25
     rule = backend.create_alert_rule(name, kind="drift", threshold=0.25, window_minutes=10)
