@@ -21,6 +21,7 @@ from opml.agent.alerts import evaluate_alerts
 from opml.backends.local import LocalBackend
 from opml.entities import FIRING, HEALTHY, RESOLVED, UNHEALTHY
 from opml.errors import InvalidInput
+from opml.monitoring import signals
 from opml.monitoring.webhook import WebhookSender
 from opml.serving.telemetry import TelemetryWriter
 from tests.helpers import free_port, wait_until
@@ -151,7 +152,8 @@ def test_drift_and_accuracy_rules_read_their_signals(backend):
     now = time.time()
     assert evaluate_alerts(backend, now) == []  # this workspace collects nothing yet: quiet, and says why
     notes = {r.kind: r.note for r in backend.list_alert_rules()}
-    assert notes == {"drift": "no collected data yet", "accuracy": "no ground-truth labels yet"}
+    assert notes == {"drift": signals.NO_COLLECTED_DATA, "accuracy": signals.NO_LABELS}
+    assert notes["drift"].startswith("no collected data yet") and notes["accuracy"] == "no ground-truth labels yet"
 
     asked = []
 

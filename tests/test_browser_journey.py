@@ -409,13 +409,18 @@ def test_6_pipeline_published_triggered_from_outside_and_watched(journey, produc
     journey.settle()
     compared = [backend.list_runs(experiment="bankmarketing-automl", top_level_only=True)[0].id, f"{run_id}_train"]
     for chosen in compared:
-        box = journey.widget("runs_compare").get_by_role("combobox")
-        box.evaluate("element => element.scrollIntoView({block: 'center'})")  # lists open badly at the edge
-        box.click()
-        box.press_sequentially(chosen[-12:])
-        journey.page.get_by_role("option", name=chosen, exact=True).click()
-        journey.page.keyboard.press("Escape")
-        journey.settle()
+        # A script run that redraws the box can swallow a choice (seen once under load): choose again until
+        # the box shows it.
+        for _ in range(3):
+            box = journey.widget("runs_compare").get_by_role("combobox")
+            box.evaluate("element => element.scrollIntoView({block: 'center'})")  # lists open badly at the edge
+            box.click()
+            box.press_sequentially(chosen[-12:])
+            journey.page.get_by_role("option", name=chosen, exact=True).click()
+            journey.page.keyboard.press("Escape")
+            journey.settle()
+            if chosen in (journey.widget("runs_compare").text_content() or ""):
+                break
     journey.widget("runs_compare_view_roc").wait_for()
     journey.cell(compared[0], "experiment_timeout_minutes").wait_for(state="attached")
     journey.widget("runs_compare_view_roc").scroll_into_view_if_needed()

@@ -270,17 +270,6 @@ def test_the_cli_shows_collected_records(collecting):
     backend.update_service(name, data_collection=False)
 
 
-def test_deleting_the_service_deletes_its_collected_data_and_labels(collecting):
-    backend, name = collecting
-    folder = backend.layout.service_dir(name)
-    assert collected_files(folder) and backend.list_service_labels(name)
-    backend.delete_service(name)
-    wait_until(lambda: not any(s.name == name for s in backend.list_services()), timeout=30, what="the delete")
-    assert not folder.exists()
-    rows = backend.store.query("SELECT COUNT(*) FROM service_labels WHERE service = ?", (name,))
-    assert rows[0][0] == 0
-
-
 def test_drift_flags_the_shifted_features_and_a_drift_rule_fires(collecting, bank_small_csv):
     from opml.agent.alerts import evaluate_alerts
     from opml.monitoring import signals
@@ -331,3 +320,14 @@ def test_drift_flags_the_shifted_features_and_a_drift_rule_fires(collecting, ban
         assert re.search(r"most drifted feature (age|job): PSI", firing[0].message), firing[0].message
     finally:
         backend.delete_alert_rule(rule.id)
+
+
+def test_deleting_the_service_deletes_its_collected_data_and_labels(collecting):
+    backend, name = collecting
+    folder = backend.layout.service_dir(name)
+    assert collected_files(folder) and backend.list_service_labels(name)
+    backend.delete_service(name)
+    wait_until(lambda: not any(s.name == name for s in backend.list_services()), timeout=30, what="the delete")
+    assert not folder.exists()
+    rows = backend.store.query("SELECT COUNT(*) FROM service_labels WHERE service = ?", (name,))
+    assert rows[0][0] == 0
