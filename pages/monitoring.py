@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from opml.errors import OpmlError
-from opml.ui.charts import drift_histogram_figure, drift_over_time_figure, live_accuracy_figure
+from opml.ui.charts import drift_histogram_figure, drift_over_time_figure, live_accuracy_figure, over_window
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.format import alert_rules_frame, alerts_frame, drift_frame, prediction_drift_words, styled_drift
 from opml.ui.forms import keep_choice
@@ -160,7 +160,7 @@ if accuracy_tab.open:
                 "or an older request)",
             )
             if accuracy.buckets:
-                st.plotly_chart(live_accuracy_figure(accuracy), key="mon_accuracy")
+                st.plotly_chart(over_window(live_accuracy_figure(accuracy), since, until), key="mon_accuracy")
             else:
                 st.info(
                     f"No labelled records among the requests collected in the {window.lower()}: upload the ground "

@@ -104,7 +104,8 @@ def recent_frame(events: list[dict]) -> pd.DataFrame:
 
 def over_window(figure: go.Figure, since: float, until: float) -> go.Figure:
     """The x axis spans the chosen window (a lone bucket would otherwise get an axis of milliseconds)."""
-    return figure.update_xaxes(range=[pd.to_datetime(since, unit="s"), pd.to_datetime(until, unit="s")])
+    # Whole seconds: plotly warns that it discards the nanoseconds of time.time()'s fractions.
+    return figure.update_xaxes(range=[pd.to_datetime(round(since), unit="s"), pd.to_datetime(round(until), unit="s")])
 
 
 def requests_figure(frame, bucket_seconds: int) -> go.Figure:

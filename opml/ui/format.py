@@ -154,13 +154,16 @@ def drift_frame(report) -> pd.DataFrame:
 
 
 def styled_drift(frame: pd.DataFrame):
-    """The drift table coloured by verdict, PSI and JS with 3 decimals (a pandas Styler for st.dataframe)."""
+    """The drift table coloured by verdict, PSI and JS with 3 decimals, rows with thousands separators (a pandas
+    Styler for st.dataframe)."""
 
     def colour(row: pd.Series) -> list[str]:
         background = VERDICT_BACKGROUNDS.get(row["Verdict"], "")
         return [f"background-color: {background}; color: #000000" if background else ""] * len(row)
 
-    return frame.style.apply(colour, axis=1).format({"PSI": "{:.3f}", "JS distance": "{:.3f}"}, na_rep="")
+    return frame.style.apply(colour, axis=1).format(
+        {"PSI": "{:.3f}", "JS distance": "{:.3f}", "Rows": "{:,}"}, na_rep=""
+    )
 
 
 def _shares(labels, shares) -> str:
