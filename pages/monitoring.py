@@ -79,6 +79,28 @@ else:
         args=(name,),
     )
 
+
+@st.fragment
+def feature_histogram(report) -> None:
+    """The chosen feature's histogram. A fragment: choosing another feature redraws this part from the report the
+    page shows, without reading the collected files again."""
+    features = [drift.name for drift in report.features]
+    keep_choice("mon_feature", features)
+    chosen = st.selectbox("Histogram of", features, key="mon_feature")
+    st.plotly_chart(drift_histogram_figure(report.feature(chosen)), key="mon_histogram")
+
+
+@st.fragment
+def drift_over_time(name: str, since: float, until: float, top: list[str]) -> None:
+    """PSI per hour or day of the ``top`` features and the predictions. A fragment: switching between hours and
+    days reads the files for this chart only."""
+    bucket = st.radio("Drift over time per", ["hour", "day"], horizontal=True, key="mon_bucket")
+    with user_errors():
+        over_time = backend.get_service_drift_over_time(name, since=since, until=until, bucket=bucket)
+        st.plotly_chart(drift_over_time_figure(over_time, top, prediction=PREDICTIONS), key="mon_drift_over_time")
+        st.caption(f"The {len(top)} most drifted features of the window, and the predicted classes (dashed).")
+
+
 # Only the chosen tab runs (on_change="rerun"): each reads collected files or the store, none needs the others.
 drift_tab, accuracy_tab, alerts_tab = st.tabs(["Drift", "Accuracy", "Alerts"], key="mon_tabs", on_change="rerun")
 
@@ -107,15 +129,8 @@ if drift_tab.open:
             words = prediction_drift_words(report)
             if words:
                 st.markdown(f"**Prediction drift.** {words}")
-            features = [drift.name for drift in report.features]
-            keep_choice("mon_feature", features)
-            chosen = st.selectbox("Histogram of", features, key="mon_feature")
-            st.plotly_chart(drift_histogram_figure(report.feature(chosen)), key="mon_histogram")
-            bucket = st.radio("Drift over time per", ["hour", "day"], horizontal=True, key="mon_bucket")
-            over_time = backend.get_service_drift_over_time(name, since=since, until=until, bucket=bucket)
-            top = [drift.name for drift in report.features if drift.psi is not None][:5]
-            st.plotly_chart(drift_over_time_figure(over_time, top, prediction=PREDICTIONS), key="mon_drift_over_time")
-            st.caption(f"The {len(top)} most drifted features of the window, and the predicted classes (dashed).")
+            feature_histogram(report)
+            drift_over_time(name, since, until, [drift.name for drift in report.features if drift.psi is not None][:5])
 
 
 LABELS_OUTCOME = "mon_labels_outcome"  # what the last upload of labels did, shown under its button
