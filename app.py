@@ -25,6 +25,7 @@ pages = {
     ],
     "Deploy": [
         st.Page("pages/endpoints.py", title="Endpoints", icon=":material/api:"),
+        st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitoring:"),
         st.Page("pages/score.py", title="Score", icon=":material/bolt:"),
     ],
 }

@@ -68,6 +68,27 @@ def test_endpoint_page_on_azure_points_to_app_insights_and_keeps_logs(azure_dash
     assert any("scoring service ready" in c.value for c in at.code)  # the Logs tab still renders
 
 
+def test_monitoring_page_on_azure_says_why_each_tab_has_nothing(azure_dashboard):
+    """Azure keeps no collected data, labels or alert rules opml could read: each tab shows the backend's reason."""
+    at = page("pages/monitoring.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Data collection is off for bank-svc" in w.value for w in at.warning)
+    assert any("Application Insights" in e.value and "ModelDataCollector" in e.value for e in at.error)
+    at.button(key="mon_collect_bank-svc").click().run()
+    assert not at.exception
+    assert any("ModelDataCollector" in e.value for e in at.error)  # the switch says why it cannot be on
+    at.session_state["mon_tabs"] = "Accuracy"
+    at.run()
+    assert not at.exception and any(
+        "Data collection, labels and live accuracy are for local" in e.value for e in at.error
+    )
+    at.session_state["mon_tabs"] = "Alerts"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.button(key="mon_rule_add").click().run()
+    assert any("Azure Monitor alert rule" in e.value for e in at.error)
+
+
 def test_pipeline_trigger_form_on_azure_sends_the_published_values(azure_dashboard, cloud):
     at = page("pages/pipelines.py").run()
     next(b for b in at.button if b.label == "Trigger").click().run()

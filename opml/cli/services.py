@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -119,7 +118,7 @@ def cmd_collected(args: argparse.Namespace) -> int:
 
 
 def cmd_labels(args: argparse.Namespace) -> int:
-    from opml.monitoring.labels import check_labels, read_labels_csv
+    from opml.monitoring.labels import check_labels, name_csv_line, read_labels_csv
 
     labels, lines = read_labels_csv(_read_file(args.csv))
     check_labels(labels, where=lambda index: f"{args.csv}, line {lines[index]}")  # the CSV's own lines named
@@ -127,17 +126,9 @@ def cmd_labels(args: argparse.Namespace) -> int:
     try:
         stored = backend.add_service_labels(args.name, labels)
     except InvalidInput as exc:  # a label that is not a class of the model: name the CSV line
-        raise InvalidInput(_with_line(str(exc), lines, args.csv)) from None
+        raise InvalidInput(name_csv_line(str(exc), lines, args.csv)) from None
     print(f"stored {stored:,} label(s) for service {args.name}")
     return 0
-
-
-def _with_line(message: str, lines: list[int], file: str) -> str:
-    """``label N: ...`` (the backend's name of the N-th label) as the CSV line it came from."""
-    match = re.match(r"label (\d+): (.*)", message, re.DOTALL)
-    if match is None or not 1 <= int(match.group(1)) <= len(lines):
-        return message
-    return f"{file}, line {lines[int(match.group(1)) - 1]}: {match.group(2)}"
 
 
 def cmd_restart(args: argparse.Namespace) -> int:

@@ -113,3 +113,12 @@ def read_labels_csv(data: bytes) -> tuple[list[dict[str, Any]], list[int]]:
     if not labels:
         raise InvalidInput("the labels file has a header but no labels")
     return labels, lines
+
+
+def name_csv_line(message: str, lines: Sequence[int], file: str) -> str:
+    """A message about ``label N`` (how ``check_labels`` names the N-th label) as one about the CSV line it came
+    from (``lines`` from ``read_labels_csv``): "FILE, line L: ..."; other messages unchanged."""
+    match = re.match(r"label (\d+): (.*)", message, re.DOTALL)
+    if match is None or not 1 <= int(match.group(1)) <= len(lines):
+        return message
+    return f"{file}, line {lines[int(match.group(1)) - 1]}: {match.group(2)}"

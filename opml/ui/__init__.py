@@ -6,5 +6,6 @@
 - ``feedback``: errors as messages, and messages kept across an action's rerun;
 - ``forms``: the backend's checks run on a form's fields, choices kept across reruns;
 - ``models``: model versions as pickers show them;
-- ``format``, ``charts``, ``views``: tables, plotly figures and the larger shared views.
+- ``format``, ``charts``, ``views``: tables, plotly figures and the larger shared views;
+- ``monitoring``: the Monitoring page's windows, labels stored from a CSV upload, the alert form's checks.
 """

@@ -104,7 +104,8 @@ def recent_frame(events: list[dict]) -> pd.DataFrame:
 
 def over_window(figure: go.Figure, since: float, until: float) -> go.Figure:
     """The x axis spans the chosen window (a lone bucket would otherwise get an axis of milliseconds)."""
-    return figure.update_xaxes(range=[pd.to_datetime(since, unit="s"), pd.to_datetime(until, unit="s")])
+    # Whole seconds: plotly warns that it discards the nanoseconds of time.time()'s fractions.
+    return figure.update_xaxes(range=[pd.to_datetime(round(since), unit="s"), pd.to_datetime(round(until), unit="s")])
 
 
 def requests_figure(frame, bucket_seconds: int) -> go.Figure:
@@ -233,3 +234,91 @@ def explanation_waterfall(explanation: dict, record: dict, top: int = 10) -> go.
         showlegend=False,
     )
     return figure
+
+
+VERDICT_COLORS = {"stable": "#2e7d32", "moderate": "#f9a825", "drift": "#c62828"}
+
+
+def drift_histogram_figure(drift) -> go.Figure:
+    """One feature's (a ``FeatureDrift``'s) training share vs recent share per bin or category, grouped bars."""
+    bars = drift.histogram()
+    buckets = [bar["bucket"] for bar in bars]
+    figure = go.Figure()
+    figure.add_bar(x=buckets, y=[bar["training"] for bar in bars], name="training", marker_color="#9e9e9e")
+    figure.add_bar(x=buckets, y=[bar["recent"] for bar in bars], name="recent", marker_color="#1565c0")
+    psi = "" if drift.psi is None else f": PSI {drift.psi:.3f}, {drift.verdict}"
+    return figure.update_layout(
+        title=f"{drift.name}, training vs recent{psi}",
+        barmode="group",
+        yaxis={"title": "share of rows", "tickformat": ".0%"},
+        xaxis={"type": "category", "title": "bin" if drift.kind == "numeric" else "category"},
+        **LAYOUT,
+    )
+
+
+def drift_over_time_figure(over_time, features: list[str], prediction: str | None = None) -> go.Figure:
+    """PSI per time bucket (a ``DriftOverTime``) of ``features`` and, named ``prediction``, of the predicted
+    labels; the verdicts' limits (0.1 moderate, 0.25 drift) as dotted lines. Buckets without rows are gaps."""
+    from opml.monitoring.drift import DRIFT_FROM, STABLE_BELOW
+
+    times = pd.to_datetime(list(over_time.starts), unit="s")
+    figure = go.Figure()
+    for feature in features:
+        figure.add_scatter(x=times, y=list(over_time.psi[feature]), mode="lines+markers", name=feature)
+    if prediction and over_time.prediction_psi:
+        figure.add_scatter(
+            x=times,
+            y=list(over_time.prediction_psi),
+            mode="lines+markers",
+            name=prediction,
+            line={"dash": "dash", "color": "black"},
+        )
+    figure.add_hline(y=STABLE_BELOW, line_dash="dot", line_color=VERDICT_COLORS["moderate"])
+    figure.add_hline(y=DRIFT_FROM, line_dash="dot", line_color=VERDICT_COLORS["drift"])
+    return figure.update_layout(
+        title=f"PSI per {over_time.bucket} (dotted: moderate from 0.1, drift from 0.25)",
+        yaxis={"title": "PSI", "rangemode": "tozero"},
+        **LAYOUT,
+    )
+
+
+def live_accuracy_figure(accuracy) -> go.Figure:
+    """Live accuracy and AUC per bucket of request time (a ``LiveAccuracy``), with the model's cross-validated
+    accuracy and AUC_weighted as dashed lines."""
+    times = pd.to_datetime([bucket["at"] for bucket in accuracy.buckets], unit="s")
+    figure = go.Figure()
+    figure.add_scatter(
+        x=times,
+        y=[bucket["accuracy"] for bucket in accuracy.buckets],
+        mode="lines+markers",
+        name="live accuracy",
+        line={"color": "#1565c0"},
+        customdata=[bucket["labelled"] for bucket in accuracy.buckets],
+        hovertemplate="%{y:.3f} over %{customdata} labelled",
+    )
+    if any(bucket["auc"] is not None for bucket in accuracy.buckets):
+        figure.add_scatter(
+            x=times,
+            y=[bucket["auc"] for bucket in accuracy.buckets],
+            mode="lines+markers",
+            name="live AUC",
+            line={"color": "#ef6c00"},
+        )
+    if accuracy.cv_accuracy is not None:
+        figure.add_hline(
+            y=accuracy.cv_accuracy,
+            line_dash="dash",
+            line_color="#1565c0",
+            annotation_text=f"cross-validated accuracy {accuracy.cv_accuracy:.3f}",
+        )
+    if accuracy.cv_auc_weighted is not None:
+        figure.add_hline(
+            y=accuracy.cv_auc_weighted,
+            line_dash="dash",
+            line_color="#ef6c00",
+            annotation_text=f"cross-validated AUC {accuracy.cv_auc_weighted:.3f}",
+            annotation_position="bottom right",
+        )
+    return figure.update_layout(
+        title=f"Live accuracy per {bucket_label(accuracy.bucket_seconds)}", yaxis={"range": [0, 1.02]}, **LAYOUT
+    )

@@ -122,3 +122,109 @@ def alerts_frame(alerts: list) -> pd.DataFrame:
     columns = [*ALERT_COLUMNS, "Webhook", "Retraining run"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.drop(columns=[c for c in ("Webhook", "Retraining run") if not frame[c].astype(bool).any()])
+
+
+DRIFT_COLUMNS = ["Feature", "Kind", "PSI", "JS distance", "Rows", "Verdict"]
+# Verdict backgrounds of the drift table: green stable, amber moderate, red drift, grey too few rows.
+VERDICT_BACKGROUNDS = {
+    "stable": "#c8e6c9",
+    "moderate": "#ffe082",
+    "drift": "#ef9a9a",
+    "too few rows": "#e0e0e0",
+    "no rows": "#e0e0e0",
+}
+
+
+def drift_frame(report) -> pd.DataFrame:
+    """A ``DriftReport``'s table, in the report's order (most drifted first)."""
+    return pd.DataFrame(
+        [
+            {
+                "Feature": row["feature"],
+                "Kind": row["kind"],
+                "PSI": row["psi"],
+                "JS distance": row["js"],
+                "Rows": row["rows"],
+                "Verdict": row["verdict"],
+            }
+            for row in report.table()
+        ],
+        columns=DRIFT_COLUMNS,
+    )
+
+
+def styled_drift(frame: pd.DataFrame):
+    """The drift table coloured by verdict, PSI and JS with 3 decimals, rows with thousands separators (a pandas
+    Styler for st.dataframe)."""
+
+    def colour(row: pd.Series) -> list[str]:
+        background = VERDICT_BACKGROUNDS.get(row["Verdict"], "")
+        return [f"background-color: {background}; color: #000000" if background else ""] * len(row)
+
+    return frame.style.apply(colour, axis=1).format(
+        {"PSI": "{:.3f}", "JS distance": "{:.3f}", "Rows": "{:,}"}, na_rep=""
+    )
+
+
+def _shares(labels, shares) -> str:
+    return ", ".join(f"{label} {share:.1%}" for label, share in zip(labels, shares, strict=True) if share > 0)
+
+
+PREDICTION_BASELINES = {
+    "prediction_distribution": "the out-of-fold predictions of the model's cross-validation",
+    "label_distribution": "the training data's label balance",
+}
+
+
+def prediction_drift_words(report) -> str | None:
+    """The prediction drift in one line: the predicted class mix of the window against the baseline it is
+    compared with (naming it), with PSI and verdict. None when the model's baseline has no class balance."""
+    drift = report.prediction
+    if drift is None:
+        return None
+    baseline = PREDICTION_BASELINES.get(report.prediction_source or "", "the training class balance")
+    recent = _shares(drift.labels, drift.actual) if drift.rows else "no predictions"
+    measured = "" if drift.psi is None else f": PSI {drift.psi:.3f}, {drift.verdict}"
+    return (
+        f"Predicted classes {recent} ({drift.rows:,} rows) against {baseline}: "
+        f"{_shares(drift.labels, drift.expected)}{measured}."
+    )
+
+
+def alert_rules_frame(rules: list) -> pd.DataFrame:
+    """Alert rules as the Monitoring page lists them: the condition, its window and wait, where it posts (the
+    webhook's scheme and host only: its path may hold a token), what it triggers, and its last evaluation."""
+    from opml.monitoring.rules import KINDS, shown_url
+
+    def moment(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+    return pd.DataFrame(
+        [
+            {
+                "Rule": rule.name,
+                "Condition": KINDS[rule.kind].condition(rule.threshold),
+                "Enabled": "yes" if rule.enabled else "no",
+                "Window (min)": f"{rule.window_minutes:g}",
+                "For (min)": f"{rule.for_minutes:g}",
+                "Webhook": shown_url(rule.webhook_url),
+                "Pipeline": rule.pipeline or "",
+                "Last evaluation": rule.note,
+                "Evaluated (UTC)": moment(rule.evaluated_at),
+                "Id": rule.id,
+            }
+            for rule in rules
+        ],
+        columns=[
+            "Rule",
+            "Condition",
+            "Enabled",
+            "Window (min)",
+            "For (min)",
+            "Webhook",
+            "Pipeline",
+            "Last evaluation",
+            "Evaluated (UTC)",
+            "Id",
+        ],
+    )
