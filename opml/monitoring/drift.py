@@ -177,6 +177,72 @@ def _scan(
             yield from result(*pending.popleft())
 
 
+def _combined(tables: list[pa.Table]) -> pa.Table:
+    """One table of one chunk per column (categories of all files under one dictionary): counting pays its
+    per-chunk cost once instead of once per file (a service writes a file a minute: many small files)."""
+    import pyarrow as pa
+
+    return pa.concat_tables(tables).unify_dictionaries().combine_chunks()
+
+
+def _in_batches(tables: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """``tables`` regrouped into tables of about ``SCAN_BATCH_ROWS`` rows (bounded memory)."""
+    pending: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        pending.append(table)
+        rows += table.num_rows
+        if rows >= SCAN_BATCH_ROWS:
+            yield _combined(pending)
+            pending, rows = [], 0
+    if pending:
+        yield _combined(pending)
+
+
+def _scan_together(
+    paths: Sequence[str], schema: pa.Schema, since: float | None, until: float | None
+) -> Iterator[pa.Table]:
+    """The rows in the window of all files through one Arrow scanner (files read in parallel by Arrow's own
+    threads: ~2x faster than file by file on 500 small files); raises if any file cannot be read."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    _window_check(since, until)
+    if not paths:
+        return
+    dataset = ds.dataset(list(paths), format=_parquet_format(schema), schema=schema)
+    scanner = dataset.scanner(
+        columns=schema.names, filter=_window_filter(since, until), batch_size=SCAN_BATCH_ROWS, use_threads=True
+    )
+    batches = (pa.Table.from_batches([batch]) for batch in scanner.to_batches() if batch.num_rows)
+    yield from _in_batches(batches)
+
+
+def _count_files(
+    paths: Sequence[str | PathLike[str]],
+    schema: pa.Schema,
+    since: float | None,
+    until: float | None,
+    new_counts: Any,
+) -> tuple[_Counts, list[str]]:
+    """Counts of the rows of ``paths`` in the window, and the files left out. All files are read together
+    first; if one of them cannot be read (gone, truncated, a column of another type), the counting starts
+    again file by file, leaving out those that fail, so one bad file never hides the others."""
+    import pyarrow as pa
+
+    names = [str(path) for path in paths]
+    counts = new_counts()
+    try:
+        for table in _scan_together(names, schema, since, until):
+            counts.add(table)
+        return counts, []
+    except (OSError, pa.ArrowException):
+        counts, skipped = new_counts(), []
+        for table in _in_batches(_scan(names, schema, since, until, skipped)):
+            counts.add(table)
+        return counts, skipped
+
+
 def read_collected(
     paths: Iterable[str | PathLike[str]],
     baseline: Baseline,
@@ -468,9 +534,7 @@ def drift_of_files(
 ) -> DriftReport:
     """``drift_report`` over the collected Parquet files ``paths``, read in batches (bounded memory) with only the
     columns it needs."""
-    counts, skipped = _Counts(baseline), []
-    for table in _scan(paths, collected_schema(baseline), since, until, skipped):
-        counts.add(table)
+    counts, skipped = _count_files(paths, collected_schema(baseline), since, until, lambda: _Counts(baseline))
     return _report(baseline, counts, since, until, skipped)
 
 
@@ -613,8 +677,11 @@ def drift_over_time_of_files(
         chunks = [chunk for table in _scan(paths, only_at, since, until, []) for chunk in table.column(AT).chunks]
         low, high = _range(pa.chunked_array(chunks, pa.float64()), since, until)
     seconds, first, count = _slots(bucket, low, high)
-    counts = _Counts(baseline, slots=count, first=first, seconds=seconds)
+
+    def new_counts() -> _Counts:
+        return _Counts(baseline, slots=count, first=first, seconds=seconds)
+
+    counts = new_counts()
     if count:
-        for table in _scan(paths, collected_schema(baseline), since, until, skipped):
-            counts.add(table)
+        counts, skipped = _count_files(paths, collected_schema(baseline), since, until, new_counts)
     return _over_time(bucket, counts, skipped)
