@@ -12,14 +12,17 @@ error, any Streamlit exception shown on a page, and any request that tries to le
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 import requests
 
@@ -345,6 +348,34 @@ def test_5_telemetry_chart_shows_the_requests(journey, product):
     text = log.inner_text()
     assert len(re.findall(r"POST /score [0-9a-f-]{36} 200 [\d.]+ ms \d+ record\(s\)", text)) == 2, text
     assert backend.get_service_keys("bank-service").primary not in text
+
+
+def test_5b_monitoring_shows_the_drift_of_shifted_requests(journey, product, bank_csv):
+    from opml.client import score
+
+    _, backend = product
+    journey.open_page("Monitoring")
+    journey.click("mon_collect_bank-service")  # collection is off: the page offers to switch it on
+    wait_until(lambda: backend.get_service("bank-service").data_collection, timeout=15, what="data collection on")
+    service = backend.get_service("bank-service")
+    key = backend.get_service_keys("bank-service").primary
+    rows = pd.read_csv(bank_csv).drop(columns="y").sample(n=800, random_state=1)
+    plain = json.loads(rows.to_json(orient="records"))
+    shifted = [{**record, "age": record["age"] + 30} for record in plain]  # an older clientele
+    since = time.time()
+    for chunk in range(0, 800, 200):  # an external program calling the endpoint
+        score(service.scoring_uri, plain[chunk : chunk + 200], key=key)
+        score(service.scoring_uri, shifted[chunk : chunk + 200], key=key)
+    wait_until(
+        lambda: backend.get_service_drift("bank-service", since=since).rows == 1600, timeout=30, what="collection"
+    )
+    journey.reopen("Monitoring")
+    journey.widget("mon_drift_table").wait_for()
+    journey.cell("Feature", re.compile("^age$")).wait_for(state="attached")
+    journey.cell("Verdict", re.compile("^drift$")).wait_for(state="attached")  # age, and only age
+    assert journey.widget("mon_histogram").locator("text.gtitle").text_content().startswith("age")
+    journey.widget("mon_histogram").scroll_into_view_if_needed()
+    journey.check("monitoring-drift")
 
 
 def test_6_pipeline_published_triggered_from_outside_and_watched(journey, product):
