@@ -114,7 +114,7 @@ def send(bench, bodies: list[bytes], concurrency: int) -> None:
                 if index is None or failures:
                     return
                 client.post(bodies[index])
-        except Exception as exc:  # noqa: BLE001 (reported below)
+        except Exception as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -134,7 +134,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 at = time.time()
                 length = int(self.headers.get("Content-Length") or 0)
                 if not 0 <= length <= MAX_WEBHOOK_BYTES:
@@ -150,7 +150,7 @@ class WebhookReceiver:
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet)
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -175,9 +175,9 @@ def wait_for(condition, timeout: float, poll: float = 0.2):
         time.sleep(poll)
 
 
-def grow_collected(folder: Path, target_rows: int) -> tuple[list[Path], int]:
+def grow_collected(folder: Path, target_rows: int) -> list[Path]:
     """Copy the service's collected files (as new files of the same minutes) until they hold at least
-    ``target_rows`` rows; the copies made and the rows in all."""
+    ``target_rows`` rows; the copies made."""
     import pyarrow.parquet as pq
 
     from opml.monitoring.collected import collected_files, span_of
@@ -197,7 +197,7 @@ def grow_collected(folder: Path, target_rows: int) -> tuple[list[Path], int]:
             shutil.copyfile(path, copy)
             copies.append(copy)
             total += pq.ParquetFile(path).metadata.num_rows
-    return copies, total
+    return copies
 
 
 def load() -> str:
@@ -279,7 +279,7 @@ def measure(bench, receiver: WebhookReceiver, bodies: list[bytes], args: argpars
             print(f"its webhook arrived {hook[0] - shifted_at:.1f} s after the shift: {hook[1]['summary']}")
 
     folder = backend.layout.service_dir(name)
-    copies, rows = grow_collected(folder, args.drift_rows)
+    copies = grow_collected(folder, args.drift_rows)
     try:
         seconds, cpu, report = drift_bench.best_of(3, lambda: backend.get_service_drift(name, since=started - 1))
     finally:
