@@ -268,10 +268,13 @@ def measure(bench, receiver: WebhookReceiver, bodies: list[bytes], args: argpars
         note = next(r for r in backend.list_alert_rules(name) if r.id == rule.id).note
         print(f"\nthe alert did not fire within {args.alert_timeout:g} s of the shift; the rule's last note: {note}")
     else:
+        fired = alert.fired_at.timestamp()
+        after = backend.get_service_drift(name, since=shifted_at, until=fired).rows
+        window = backend.get_service_drift(name, since=fired - args.window_minutes * 60, until=fired).rows
         print(
-            f"\nthe alert fired {alert.fired_at.timestamp() - shifted_at:.1f} s after the shift began (the shifted "
-            f"half took {ended - shifted_at:.1f} s; files are written every 5 s, rules evaluated every "
-            f"{args.evaluate_seconds} s): {alert.message}"
+            f"\nthe alert fired {fired - shifted_at:.1f} s after the shift began (the shifted half took "
+            f"{ended - shifted_at:.1f} s; files are written every 5 s, rules evaluated every {args.evaluate_seconds} "
+            f"s), after {after:,} shifted requests, {after / max(1, window):.0%} of its window's: {alert.message}"
         )
         if hook is None:
             print(f"its webhook did not arrive (status: {firing().webhook_status})")
