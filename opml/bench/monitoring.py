@@ -274,7 +274,8 @@ def measure(bench, receiver: WebhookReceiver, bodies: list[bytes], args: argpars
         print(
             f"\nthe alert fired {fired - shifted_at:.1f} s after the shift began (the shifted half took "
             f"{ended - shifted_at:.1f} s; files are written every 5 s, rules evaluated every {args.evaluate_seconds} "
-            f"s), after {after:,} shifted requests, {after / max(1, window):.0%} of its window's: {alert.message}"
+            f"s), when {after:,} shifted requests had been sent ({after / max(1, window):.0%} of the window): "
+            f"{alert.message}"
         )
         if hook is None:
             print(f"its webhook did not arrive (status: {firing().webhook_status})")
