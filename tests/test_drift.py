@@ -128,9 +128,9 @@ def test_a_shifted_number_and_a_remixed_category_are_flagged_and_the_rest_is_not
 
 
 def test_psi_and_js_agree_with_an_independent_computation_on_a_tiny_example(tmp_path: Path):
-    # Training 1..10: deciles 1.9, 2.8, ..., 9.1, so the bins hold one value each.
+    # Training 1..10: deciles 1.9, 2.8, ..., 9.1, moved half way to the next value seen: one value per bin.
     feature = numeric_baseline("x", np.arange(1.0, 11.0))
-    assert feature.edges == pytest.approx([1.9, 2.8, 3.7, 4.6, 5.5, 6.4, 7.3, 8.2, 9.1])
+    assert feature.edges == pytest.approx([1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5])
     assert feature.shares == pytest.approx([0.1] * 10) and feature.missing == 0.0
     baseline = Baseline(features=(feature,), prediction=None, prediction_source=None, dataset=None, training_rows=10)
     values = [1.0, 1.5, 2.0, 5.0, 50.0, None]  # bins 0, 0, 1, 4, 9 and missing
@@ -296,7 +296,20 @@ def test_bin_labels_and_histograms():
     assert bin_labels([4.9621, 4.9624]) == ["<= 4.9621", "4.9621 - 4.9624", "> 4.9624"]  # digits added to differ
     # A value holding most rows gets a bin of its own (else pdays-like columns have one bin for all).
     heavy = numeric_baseline("pdays", np.array([999.0] * 96 + [1.0, 2.0, 3.0, 27.0]))
-    assert heavy.edges == (27.0, 999.0) and heavy.shares == pytest.approx((0.04, 0.96, 0.0))
+    assert heavy.edges == (513.0, 999.0) and heavy.shares == pytest.approx((0.04, 0.96, 0.0))
+
+
+def test_values_a_digit_off_the_training_values_land_in_their_bins(tmp_path: Path):
+    """The training CSV parses 93.918 as 93.91799999999999; the same value sent as JSON is 93.918. An edge on a
+    training value would put every request on the other side of it (PSI 0.8 on training rows, seen)."""
+    parsed = np.repeat([92.89299999999999, 93.2, 93.444, 93.91799999999999, 93.994, 94.465], [20, 15, 15, 20, 20, 10])
+    feature = numeric_baseline("cons.price.idx", parsed)
+    baseline = Baseline(features=(feature,), prediction=None, prediction_source=None, dataset=None, training_rows=100)
+    sent = np.round(parsed, 3)  # what a client sends
+    assert not np.array_equal(sent, parsed)
+    table = pa.table({"at": pa.array([T0] * 100), "input.cons.price.idx": pa.array(sent, pa.float64())})
+    drift = drift_of_files(baseline, write_files(tmp_path, table)).feature("cons.price.idx")
+    assert drift.actual == pytest.approx(drift.expected) and drift.psi == pytest.approx(0.0, abs=1e-12)
 
 
 def test_baseline_json_round_trip_and_refusals(crafted):

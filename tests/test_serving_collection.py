@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -278,3 +279,55 @@ def test_deleting_the_service_deletes_its_collected_data_and_labels(collecting):
     assert not folder.exists()
     rows = backend.store.query("SELECT COUNT(*) FROM service_labels WHERE service = ?", (name,))
     assert rows[0][0] == 0
+
+
+def test_drift_flags_the_shifted_features_and_a_drift_rule_fires(collecting, bank_small_csv):
+    from opml.agent.alerts import evaluate_alerts
+    from opml.monitoring import signals
+
+    backend, name = collecting
+    scorer = Scorer(backend, name)
+    backend.update_service(name, data_collection=True, collection_sampling_rate=1.0)
+    frame = pd.read_csv(bank_small_csv).drop(columns="y").sample(n=600, random_state=3)  # the training rows
+    plain = json.loads(frame.to_json(orient="records"))
+    shifted = [{**record, "age": record["age"] + 30, "job": "student"} for record in plain]
+
+    def send(rows: list[dict]) -> tuple[float, float]:
+        started = time.time()
+        ids = [scorer.score(rows[i : i + 100])[0] for i in range(0, len(rows), 100)]
+        wait_until(lambda: set(ids) <= set(collected_ids(backend, name, started - 1)), timeout=30, what="collection")
+        return started, time.time() + 0.001
+
+    plain_window, shifted_window = send(plain), send(shifted)
+    backend.update_service(name, data_collection=False)
+    calm = backend.get_service_drift(name, since=plain_window[0], until=plain_window[1])
+    moved = backend.get_service_drift(name, since=shifted_window[0], until=shifted_window[1])
+    assert calm.rows == moved.rows == 600
+    assert {f.verdict for f in calm.features} == {"stable"}, calm.table()
+    assert [f.name for f in moved.features[:2]] == sorted(["age", "job"], key=lambda n: -moved.feature(n).psi)
+    assert {moved.feature("age").verdict, moved.feature("job").verdict} == {"drift"}
+    assert all(f.verdict == "stable" for f in moved.features[2:]), moved.table()
+    assert "student" in [bar["bucket"] for bar in moved.feature("job").histogram()]
+    assert moved.feature("job").actual[moved.feature("job").labels.index("student")] == pytest.approx(1.0)
+
+    command = [sys.executable, "-m", "opml", "--workspace", str(backend.path), "services", "drift", name, "--hours"]
+    shown = subprocess.run([*command, "1"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:] if line.strip()}
+    assert lines["age"][-2] == "drift" and lines["euribor3m"][-2] == "stable"  # 1,200 rows: both halves
+    assert "predictions against the prediction_distribution" in shown.stdout
+    over_time = subprocess.run([*command, "1", "--bucket", "hour"], capture_output=True, text=True, timeout=60)
+    assert over_time.returncode == 0 and "age" in over_time.stdout, over_time.stderr
+    refused = subprocess.run([*command, "nan"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--hours must be a number of hours" in refused.stderr
+
+    feature, psi = signals.max_feature_drift(backend, name, since=shifted_window[0])
+    assert feature in ("age", "job") and psi >= 0.25
+    rule = backend.create_alert_rule(name, kind="drift", threshold=0.25, window_minutes=10)
+    try:
+        evaluate_alerts(backend)
+        firing = [a for a in backend.list_alerts(service=name, state="Firing") if a.rule_id == rule.id]
+        assert len(firing) == 1 and firing[0].value >= 0.25  # over the rule's window: both halves
+        assert re.search(r"most drifted feature (age|job): PSI", firing[0].message), firing[0].message
+    finally:
+        backend.delete_alert_rule(rule.id)

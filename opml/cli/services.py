@@ -334,6 +334,49 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
+        raise InvalidInput(f"--hours must be a number of hours from 0 to 87,600, got {args.hours}")
+    backend = backend_of(args)
+    since = time.time() - args.hours * 3600
+    if args.bucket:
+        over_time = backend.get_service_drift_over_time(args.name, since=since, bucket=args.bucket)
+        if args.json:
+            print_json(over_time.records())
+            return 0
+        shown = [
+            {
+                **record,
+                "start": time.strftime("%Y-%m-%d %H:%M", time.gmtime(record["start"])),
+                "psi": f"{record['psi']:.3f}",
+                "js": f"{record['js']:.3f}",
+            }
+            for record in over_time.records()
+        ]
+        print_table(shown, ["start", "feature", "psi", "js", "rows"])
+        return 0
+    report = backend.get_service_drift(args.name, since=since)
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    rows = [{**row, "psi": number(row["psi"]), "js": number(row["js"])} for row in report.table()]
+    print_table(rows, ["feature", "kind", "psi", "js", "verdict", "rows"])
+    if report.prediction is not None:
+        prediction = report.prediction
+        print(
+            f"predictions against the {report.prediction_source}: PSI {number(prediction.psi)}, JS "
+            f"{number(prediction.js)} ({prediction.verdict})"
+        )
+    if report.skipped_files:
+        print(f"{len(report.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
+    print(f"({report.rows:,} collected record(s) in the last {args.hours:g} h)", file=sys.stderr)
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from opml.client import score
     from opml.reasons import top_reasons
@@ -423,6 +466,10 @@ def add_commands(commands: Any) -> None:
     logs = command(services, "logs", cmd_logs, "print the end of a service's log")
     logs.add_argument("name")
     logs.add_argument("--tail", type=int, default=200, help="number of lines (default 200)")
+    drift = command(services, "drift", cmd_drift, "how the collected inputs differ from the training data")
+    drift.add_argument("name")
+    drift.add_argument("--hours", type=float, default=24, help="how far back (default 24)")
+    drift.add_argument("--bucket", choices=("hour", "day"), help="drift over time, per hour or day, instead")
     explainer = command(services, "explain", cmd_explain, "why the service's model predicts what it does, per record")
     explainer.add_argument("name")
     explainer.add_argument("--json", dest="json_file", metavar="FILE", help='records as JSON (list or {"data": [...]})')

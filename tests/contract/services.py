@@ -212,6 +212,40 @@ class ServiceContract(ContractFixtures):
         with pytest.raises(InvalidInput, match="since"):
             backend.get_live_accuracy("bank-svc", since=float("inf"))
 
+    def test_drift_against_the_training_data(self, registered_model, capabilities):
+        backend = registered_model
+        backend.deploy_model(name="bank-svc", model_name="bank-model")
+        since = time.time() - 3600
+        if not capabilities.service_data_collected:
+            for operation in (
+                lambda: backend.get_service_drift("bank-svc", since=since),
+                lambda: backend.get_service_drift_over_time("bank-svc", since=since),
+            ):
+                with pytest.raises(BackendUnavailable, match="Application Insights"):
+                    operation()
+            return
+        report = backend.get_service_drift("bank-svc", since=since)
+        manifest = backend.get_model("bank-model").manifest
+        assert report.rows == 0 and report.since == since and report.until > since
+        assert sorted(f.name for f in report.features) == sorted(c["name"] for c in manifest["input_schema"])
+        assert {f.verdict for f in report.features} == {"no rows"}  # nothing collected: nothing to judge
+        assert report.prediction_source == "prediction_distribution"
+        expected = dict(zip(report.prediction.labels, report.prediction.expected, strict=True))
+        assert {c: expected[c] for c in ("no", "yes")} == pytest.approx(manifest["prediction_distribution"])
+        over_time = backend.get_service_drift_over_time("bank-svc", since=since, bucket="hour")
+        assert over_time.seconds == 3600 and set(over_time.rows) == {0} and over_time.records() == []
+        for bad, fragment in (
+            ({"since": float("nan")}, "since must be a time"),
+            ({"since": since, "until": since}, "must be before until"),
+            ({"since": since, "until": "now"}, "until must be a time"),
+        ):
+            with pytest.raises(InvalidInput, match=fragment):
+                backend.get_service_drift("bank-svc", **bad)
+        with pytest.raises(InvalidInput, match="bucket"):
+            backend.get_service_drift_over_time("bank-svc", since=since, bucket="week")
+        with pytest.raises(InvalidInput, match="too many"):
+            backend.get_service_drift_over_time("bank-svc", since=0, bucket="hour")  # 56 years of hours
+
     def test_service_logs_and_telemetry(self, registered_model, capabilities):
         backend = registered_model
         backend.deploy_model(name="bank-svc", model_name="bank-model")
@@ -278,6 +312,8 @@ class ServiceContract(ContractFixtures):
             backend.list_service_labels,
             lambda name: backend.add_service_labels(name, [{"request_id": REQUEST_ID, "label": "yes"}]),
             lambda name: backend.get_live_accuracy(name, since=0),
+            lambda name: backend.get_service_drift(name, since=0),
+            lambda name: backend.get_service_drift_over_time(name, since=0, bucket="day"),
             lambda name: backend.update_service(name, data_collection=True),
         ):
             with pytest.raises(NotFound):
