@@ -151,7 +151,10 @@ def test_drift_and_accuracy_rules_read_their_signals(backend):
     now = time.time()
     assert evaluate_alerts(backend, now) == []  # this workspace collects nothing yet: quiet, and says why
     notes = {r.kind: r.note for r in backend.list_alert_rules()}
-    assert notes == {"drift": "no collected data yet", "accuracy": "no ground-truth labels yet"}
+    assert notes == {
+        "drift": "no collected data yet (or too few rows in the window to judge drift)",
+        "accuracy": "no ground-truth labels yet",
+    }
 
     asked = []
 
