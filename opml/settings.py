@@ -85,6 +85,16 @@ def appinsights_connection_string() -> str | None:
     return os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None
 
 
+ALERT_EVALUATE_SECONDS_VARIABLE = "OPML_ALERT_EVALUATE_SECONDS"
+
+
+def alert_evaluate_seconds() -> float:
+    """How often the agent evaluates the alert rules, in seconds (``OPML_ALERT_EVALUATE_SECONDS``, a whole
+    number from 1 to 3,600; default 60). Benchmarks and demos shorten it; each evaluation of a drift rule reads
+    the window's collected files, so a short period costs CPU. Raises InvalidInput for another value."""
+    return float(_int_env(ALERT_EVALUATE_SECONDS_VARIABLE, 60, 1, 3600))
+
+
 def default_workspace() -> Path:
     return Path(os.environ.get("OPML_WORKSPACE") or Path.home() / ".opml" / "workspace").expanduser()
 

@@ -496,3 +496,17 @@ def test_overview_shows_firing_alerts_only_when_some_fire(backend):
     evaluate_alerts(backend, now + 2 * 3600)  # no requests in the window: resolved
     at = page("pages/overview.py").run()
     assert "Firing alerts" not in [s.value for s in at.subheader]
+
+
+def test_the_agent_evaluates_as_often_as_its_setting_says(tmp_path: Path, monkeypatch):
+    from opml.agent.scheduler import Agent
+
+    workspace = LocalBackend(tmp_path / "ws")
+    monkeypatch.delenv("OPML_ALERT_EVALUATE_SECONDS", raising=False)
+    assert Agent(workspace).alerts.period == 60
+    monkeypatch.setenv("OPML_ALERT_EVALUATE_SECONDS", "5")
+    assert Agent(workspace).alerts.period == 5
+    for bad in ("0", "2.5", "3601", "soon"):
+        monkeypatch.setenv("OPML_ALERT_EVALUATE_SECONDS", bad)
+        with pytest.raises(InvalidInput, match="OPML_ALERT_EVALUATE_SECONDS must be"):
+            Agent(workspace)

@@ -1,14 +1,17 @@
-"""The AutoML benchmark refuses bad arguments before it makes a workspace, starts an agent or trains."""
+"""The AutoML and monitoring benchmarks refuse bad arguments before they make a workspace, start an agent or
+train; the monitoring bench's shifted requests and webhook receiver."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from opml.bench import automl
+from opml.bench import automl, monitoring
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -47,3 +50,82 @@ def test_good_arguments_pass(bank_small_csv: Path):
 def test_split_seeds_must_be_whole_numbers_from_zero(seeds: str):
     with pytest.raises(SystemExit):
         parse("--data", "x.csv", "--seeds", seeds)
+
+
+def parse_monitoring(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    monitoring.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--requests", "999"], "--requests must be an even number"),
+        (["--requests", "2001"], "--requests must be an even number"),
+        (["--concurrency", "0"], "--concurrency must be from 1 to 64"),
+        (["--evaluate-seconds", "0"], "--evaluate-seconds must be a whole number from 1 to 3,600"),
+        (["--window-minutes", "0.5"], "--window-minutes must be from 1"),
+        (["--alert-timeout", "0"], "--alert-timeout must be"),
+        (["--seconds", "-1"], "--seconds from 0 to 600"),
+        (["--drift-rows", "0"], "--drift-rows must be"),
+        (["--rounds", "0"], "--rounds from 1 to 100"),
+        (["--timeout-minutes", "nan"], "--timeout-minutes must be a positive number"),
+        (["--label", "nope"], "has no column 'nope'"),
+        (["--workspace", "/no/such/workspace"], "no such workspace: /no/such/workspace"),
+        (["--data", "/no/such.csv"], "no such file: /no/such.csv"),
+    ],
+)
+def test_monitoring_refuses_bad_arguments_before_anything_runs(
+    bank_small_csv: Path, extra, message, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a workspace would be made
+    args = parse_monitoring("--data", str(bank_small_csv), *extra)
+    assert message in monitoring.usage_error(args)
+    assert monitoring.run(args) == 2
+    assert message in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+def test_monitoring_defaults_pass_and_its_second_half_is_shifted(bank_small_csv: Path):
+    import pandas as pd
+
+    args = parse_monitoring("--data", str(bank_small_csv))
+    assert monitoring.usage_error(args) is None
+    assert (args.requests, args.concurrency, args.evaluate_seconds) == (20_000, 8, 5)
+
+    bodies = [json.loads(body)["data"][0] for body in monitoring.request_bodies(str(bank_small_csv), "y", 2_000)]
+    frame = pd.read_csv(bank_small_csv, sep=None, engine="python")
+    same = lambda values: tuple(round(v, 6) if isinstance(v, float) else v for v in values)  # noqa: E731
+    rows = {tuple(row) for row in frame.drop(columns=["y"]).itertuples(index=False)}
+    first, second = bodies[:1_000], bodies[1_000:]
+    assert all(tuple(record.values()) in rows for record in first)  # exactly: 92.20100000000001 is not 92.201
+    assert sum(tuple(record.values()) in rows for record in second) < 10
+    inputs = frame.drop(columns=["y", "job"])
+    unjobbed = {same(row) for row in inputs.itertuples(index=False)}
+    for record in second:  # each a row of the data with age + 15 and euribor3m - 2.5 (and any job)
+        record = {**record, "age": record["age"] - 15, "euribor3m": record["euribor3m"] + 2.5}
+        assert same(record[column] for column in inputs.columns) in unjobbed
+    jobs = pd.Series([r["job"] for r in second]).value_counts(normalize=True)
+    assert set(jobs.index) == set(frame["job"].unique())
+    assert jobs.max() < 2 / len(jobs)  # uniform, unlike the data (admin. is about a quarter)
+    assert frame["job"].value_counts(normalize=True).max() > 2 / len(jobs)
+
+
+def test_the_webhook_receiver_keeps_firing_alerts(tmp_path):
+    import http.client
+    from urllib.parse import urlparse
+
+    receiver = monitoring.WebhookReceiver()
+    try:
+        url = urlparse(receiver.url)
+        assert url.hostname == "127.0.0.1"
+        for body, status in ((b"not json", 400), (json.dumps({"state": "Firing", "summary": "x"}).encode(), 204)):
+            connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+            connection.request("POST", url.path, body=body, headers={"Content-Type": "application/json"})
+            assert connection.getresponse().status == status
+            connection.close()
+        at, document = receiver.first_firing()
+        assert document == {"state": "Firing", "summary": "x"} and at <= time.time()
+    finally:
+        receiver.close()

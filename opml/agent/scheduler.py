@@ -33,7 +33,7 @@ from opml.entities import CANCEL_REQUESTED, CANCELED, FAILED, PREPARING, Run
 from opml.errors import Conflict
 from opml.httpserver import raise_file_limit
 from opml.locks import AgentLock
-from opml.settings import get_settings
+from opml.settings import alert_evaluate_seconds, get_settings
 
 log = logging.getLogger("opml.agent")
 
@@ -68,7 +68,7 @@ class Agent:
         self._tracked: dict[str, TrackedProcess] = {}
         self.supervisor = ServiceSupervisor(backend)
         self.retention = Retention(backend)
-        self.alerts = AlertEvaluator(backend)
+        self.alerts = AlertEvaluator(backend, period=alert_evaluate_seconds())
         self._last_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------

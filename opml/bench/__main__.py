@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from opml.bench import automl, drift, faults, pipelines, serving, soak
+from opml.bench import automl, drift, faults, monitoring, pipelines, serving, soak
 
 
 def main() -> int:
@@ -14,6 +14,7 @@ def main() -> int:
         ("soak", soak),
         ("faults", faults),
         ("drift", drift),
+        ("monitoring", monitoring),
     )
     for name, module in benchmarks:
         module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))

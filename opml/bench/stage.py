@@ -30,6 +30,7 @@ class Stage:
     model: Any  # the registered Model
     host: str
     port: int
+    agent_env: dict[str, str] | None = None  # the agent's extra environment (e.g. a shorter alert period)
 
     def record(self) -> dict[str, Any]:
         """A valid record: the model's made-up example."""
@@ -41,7 +42,7 @@ class Stage:
         if self.agent.poll() is None:
             self.agent.terminate()
             self.agent.wait(timeout=30)
-        self.agent = start_agent(self.backend.path)
+        self.agent = start_agent(self.backend.path, extra_env=self.agent_env)
 
     def close(self) -> None:
         try:
@@ -56,8 +57,9 @@ class Stage:
                 self.agent.wait(timeout=30)
 
 
-def stage(args: argparse.Namespace, *, telemetry: bool = True) -> Stage:
-    """Train (or find) the model, start an agent and deploy the model; raises SystemExit with a reason."""
+def stage(args: argparse.Namespace, *, telemetry: bool = True, agent_env: dict[str, str] | None = None) -> Stage:
+    """Train (or find) the model, start an agent (with ``agent_env`` added to its environment) and deploy the
+    model; raises SystemExit with a reason."""
     from opml.agent.launcher import start_agent
     from opml.backends.local import LocalBackend
 
@@ -76,7 +78,9 @@ def stage(args: argparse.Namespace, *, telemetry: bool = True) -> Stage:
         }
     else:
         raise SystemExit("give --data CSV (to train) or --workspace DIR (with a registered --model)")
-    agent = start_agent(backend.path)
+    agent = start_agent(backend.path, extra_env=agent_env)
+    if agent is None:
+        raise SystemExit(f"an agent already runs for {backend.path}: stop it, so the bench starts its own")
     if automl:
         run = backend.submit_run(experiment="bench", run_type="automl", compute="cpu-cluster", params=automl)
         finished = backend.wait_for_run(run.id, timeout=args.timeout_minutes * 120 + 120)
@@ -92,4 +96,4 @@ def stage(args: argparse.Namespace, *, telemetry: bool = True) -> Stage:
         agent.terminate()
         raise SystemExit(f"service is {service.state}: {service.error}")
     host, port = service.base_uri.removeprefix("http://").split(":")
-    return Stage(backend, agent, service, backend.get_service_keys(name).primary, model, host, int(port))
+    return Stage(backend, agent, service, backend.get_service_keys(name).primary, model, host, int(port), agent_env)
