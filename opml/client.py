@@ -74,6 +74,10 @@ def score(
     started = time.perf_counter()
     try:
         response = (session or requests).post(uri, json=body, headers=headers, timeout=timeout)
+    except requests.exceptions.InvalidJSONError:
+        raise ScoringError(
+            "the records hold a value JSON cannot carry (NaN or infinity): leave the column out for a missing value"
+        ) from None
     except requests.RequestException as exc:
         raise ScoringError(f"cannot reach {uri}: {type(exc).__name__}") from None
     latency = (time.perf_counter() - started) * 1000

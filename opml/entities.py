@@ -314,6 +314,7 @@ class LiveAccuracy:
     positive_class: str | None = None
     cv_accuracy: float | None = None
     cv_auc_weighted: float | None = None
+    skipped_files: tuple[str, ...] = ()  # collected files that could not be read (left out whole)
 
 
 @dataclass(frozen=True)

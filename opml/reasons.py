@@ -9,7 +9,10 @@ from typing import Any
 def reason_text(column: str, value: Any, contribution: float, positive_class: str) -> str:
     shown = "missing" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
     verb = "raised" if contribution > 0 else "lowered"
-    return f"{column} = {shown} {verb} P({positive_class}) by {abs(contribution):.2f}"
+    size = abs(contribution)
+    # Two decimals read well ("by 0.21"); a small contribution keeps one significant digit, not "by 0.00".
+    amount = f"{size:.2f}" if size >= 0.005 else f"{size:.1g}"
+    return f"{column} = {shown} {verb} P({positive_class}) by {amount}"
 
 
 def top_reasons(explanation: Mapping[str, Any], record: Mapping[str, Any], count: int = 3) -> list[str]:

@@ -156,6 +156,12 @@ if accuracy_tab.open:
     with accuracy_tab:
         with user_errors():
             accuracy = backend.get_live_accuracy(name, since=since, bucket_seconds=accuracy_bucket)
+            if accuracy.skipped_files:
+                st.warning(
+                    f"{len(accuracy.skipped_files):,} collected file(s) could not be read (removed, or cut short by "
+                    "a crash) and were left out of the figures below.",
+                    icon=":material/warning:",
+                )
             columns = st.columns(4)
             columns[0].metric("Labelled requests' records", f"{accuracy.labelled:,}")
             columns[1].metric(
@@ -269,7 +275,7 @@ if alerts_tab.open:
             by_id = {rule.id: rule for rule in rules}
             keep_choice("mon_rule", list(by_id))
             chosen_id = st.selectbox(
-                "Rule", list(by_id), format_func=lambda rule_id: by_id[rule_id].name, key="mon_rule"
+                "Rule", list(by_id), format_func=lambda rule_id: f"{by_id[rule_id].name} ({rule_id})", key="mon_rule"
             )
             rule = by_id[chosen_id]
             left, middle, right = st.columns([1, 2, 1])
@@ -291,6 +297,12 @@ if alerts_tab.open:
         st.subheader("Add a rule")
         with st.container(border=True):
             kind = st.selectbox("Kind", rule_kinds(), format_func=kind_label, key="mon_rule_kind")
+            if kind in ("failure_rate", "latency_p99") and not service.app_insights_enabled:
+                st.warning(
+                    f"App Insights telemetry is off for {name}: this rule has no requests to judge until it is "
+                    "switched on (Endpoints page, or `opml services update NAME --app-insights on`).",
+                    icon=":material/warning:",
+                )
             label, help_text = threshold_label(kind)
             left, middle, right = st.columns(3)
             # No min/max (see the Endpoints page's port): the backend's own checks below say what is wrong.

@@ -35,7 +35,7 @@ SERVICE = "svc"
 def backend(trained_backend: LocalBackend, automl_run_id) -> LocalBackend:
     """A workspace with a deployed service (no agent: its state is what the test writes)."""
     trained_backend.register_model(name="bank-model", run_id=automl_run_id)
-    trained_backend.deploy_model(name=SERVICE, model_name="bank-model")
+    trained_backend.deploy_model(name=SERVICE, model_name="bank-model", app_insights_enabled=True)
     return trained_backend
 
 
@@ -86,6 +86,22 @@ def test_failure_rate_fires_once_and_resolves(backend):
     assert "resolved: 0 of 40 requests failed (0.0 %) in the last 10 min" in resolved.message
     assert evaluate_alerts(backend, later + 60) == []
     assert [(a.id, a.state) for a in alerts(backend)] == [(fired.id, RESOLVED)]
+
+
+def test_request_rules_say_so_when_telemetry_is_off(backend):
+    from opml.agent.alerts import TELEMETRY_OFF
+
+    rules = [
+        backend.create_alert_rule(SERVICE, kind="failure_rate", threshold=10),
+        backend.create_alert_rule(SERVICE, kind="latency_p99", threshold=1),
+    ]
+    now = time.time()
+    record(backend, [(now - 60 + i, 500, 30.0) for i in range(30)])  # rows written before telemetry went off
+    backend.update_service(SERVICE, app_insights_enabled=False)
+    assert evaluate_alerts(backend, now) == []
+    assert {r.id: r.note for r in backend.list_alert_rules()} == {rule.id: TELEMETRY_OFF for rule in rules}
+    backend.update_service(SERVICE, app_insights_enabled=True)
+    assert len(evaluate_alerts(backend, now)) == 2
 
 
 def test_a_failure_rate_is_not_judged_from_a_few_requests(backend):
@@ -304,6 +320,22 @@ def test_the_webhook_gets_the_firing_and_the_resolution(backend, receiver, sende
     last = receiver.received[-1][2]
     assert last["resolved_at"] == resolved.resolved_at.isoformat() and last["message"] == resolved.message
     assert alerts(backend)[0].webhook_status.startswith("delivered")
+
+
+def test_disabling_a_firing_rule_sends_the_resolution_through_the_agent(backend, receiver, sender):
+    rule = backend.create_alert_rule(SERVICE, kind="drift", threshold=0.2, webhook_url=receiver.url)
+    now = time.time()
+    evaluate_alerts(backend, now, sender=sender, drift=lambda *_: ("age", 0.31))
+    backend.set_alert_rule_enabled(rule.id, False)  # from the dashboard or the CLI: no sender there
+    (resolved,) = alerts(backend)
+    assert resolved.state == RESOLVED and resolved.message.endswith("resolved: the rule was disabled")
+    assert evaluate_alerts(backend, now + 60, sender=sender) == []  # the agent's next evaluation sends it
+    assert sender.drain(10)
+    assert [d["state"] for _, _, d in receiver.received] == [FIRING, RESOLVED]
+    assert receiver.received[-1][2]["message"] == resolved.message
+    assert alerts(backend)[0].webhook_status.startswith("delivered")
+    evaluate_alerts(backend, now + 120, sender=sender)
+    assert sender.drain(10) and len(receiver.received) == 2  # sent once
 
 
 def test_a_failing_webhook_is_retried_recorded_and_does_not_break_evaluation(backend, sender):

@@ -347,3 +347,26 @@ def test_collected_data_is_newest_first_across_files_of_one_minute(trained_backe
     assert len(backend.get_collected_data("svc")) == 9
     since = backend.get_collected_data("svc", since=base + 20)
     assert [row["request_id"] for row in since] == ["2-59", "0-58", "1-40", "0-30", "2-20"]
+
+
+def test_a_file_cut_short_or_empty_is_left_out_and_named(tmp_path: Path):
+    start = time.time() - 600
+    collection = writer(tmp_path, flush_rows=2)  # one file per request
+    ids = [f"{index:08x}-0000-4000-8000-000000000000" for index in range(3)]
+    for index, request_id in enumerate(ids):
+        request(collection, request_id, start + 70 * index, [{"age": 30}, {"age": 40}], [0.9, 0.1])
+    collection.close()
+    files = collected_files(tmp_path)
+    assert len(files) == 3
+    files[1].write_bytes(files[1].read_bytes()[:40])  # a crash or a full disk cut it short
+    empty = files[0].parent / f"{int((start + 100) * 1000)}-1-99.parquet"  # inside the window
+    empty.write_bytes(b"")
+    skipped: list[str] = []
+    table = read_collected(collected_files(tmp_path), ["request_id", "record"], skipped=skipped)
+    assert sorted(set(table.column("request_id").to_pylist())) == [ids[0], ids[2]]
+    assert sorted(skipped) == sorted([str(files[1]), str(empty)])
+    labels = [(ids[0], 0, "yes"), (ids[2], 1, "yes")]
+    result = live_accuracy(
+        tmp_path, labels, classes=CLASSES, manifest={}, since=start - 1, until=time.time(), bucket_seconds=3600
+    )
+    assert (result.labelled, result.correct) == (2, 1) and len(result.skipped_files) == 2

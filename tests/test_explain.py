@@ -237,6 +237,7 @@ def test_reasons_in_words_name_the_value_and_the_direction(table):
     assert len(reasons) == 3 and reasons[0].startswith(f"{biggest} = ")
     assert reason_text("duration", 371, 0.2149, "yes") == "duration = 371 raised P(yes) by 0.21"
     assert reason_text("rate", None, -0.05, "yes") == "rate = missing lowered P(yes) by 0.05"
+    assert reason_text("age", 41, -0.00042, "yes") == "age = 41 lowered P(yes) by 0.0004"  # not "by 0.00"
     document = explanations.record(5)
     assert set(document["contributions"]) == set(explanations.columns)
     assert document["prediction"] in ("no", "yes") and document["positive_class"] == "yes"

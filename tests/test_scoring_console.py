@@ -17,7 +17,7 @@ from opml.errors import InvalidInput
 from opml.scoring import labels_from_probabilities, read_scoring_csv, record_from_pairs, score_in_chunks, scored_csv
 from opml.settings import get_settings
 from opml.snippets import curl_snippet, python_snippet
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -203,6 +203,11 @@ def test_record_from_pairs_types_values_and_fills_defaults(deployed):
     assert set(record) == {c["name"] for c in schema} and record["marital"]
     with pytest.raises(InvalidInput, match="must be a number"):
         record_from_pairs(["age=old"], schema)
+
+
+def test_a_value_json_cannot_carry_is_named_before_any_request():
+    with pytest.raises(ScoringError, match="NaN or infinity"):
+        score(f"http://127.0.0.1:{free_port()}/score", [{"age": float("nan")}], explain=True)
 
 
 def test_client_reports_the_servers_message(deployed):

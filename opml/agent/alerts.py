@@ -46,12 +46,18 @@ def _minutes(value: float) -> str:
     return f"{value:g} min"
 
 
+TELEMETRY_KINDS = ("failure_rate", "latency_p99")  # rules that read the service's request telemetry
+TELEMETRY_OFF = "App Insights telemetry is off for this service, so no requests are recorded: switch it on"
+
+
 def read_signal(
     backend: LocalBackend, rule: AlertRule, now: float, drift: DriftSignal, accuracy: AccuracySignal
 ) -> Reading:
     """What ``rule`` watches, measured at ``now`` over its window."""
     since = now - rule.window_minutes * 60
     window = f"in the last {_minutes(rule.window_minutes)}"
+    if rule.kind in TELEMETRY_KINDS and not backend.get_service(rule.service).app_insights_enabled:
+        return Reading(None, TELEMETRY_OFF)
     if rule.kind == "failure_rate":
         requests, failed = backend.services.window_counts(rule.service, since=since, until=now)
         if requests < MIN_REQUESTS:
@@ -186,6 +192,10 @@ def evaluate_alerts(
     resolved. A rule whose evaluation fails is logged and noted; the others are evaluated."""
     now = time.time() if now is None else now
     changed = []
+    for alert, rule in backend.alerts.resolutions_to_send():  # rules disabled since the last evaluation
+        backend.alerts.set_webhook_status(alert.id, "queued")
+        if sender is not None:
+            sender.submit(alert.id, rule.webhook_url, webhook_document(alert, rule))
     for rule in backend.alerts.rules(enabled_only=True):
         try:
             alert = evaluate_rule(backend, rule, now, sender=sender, drift=drift, accuracy=accuracy)

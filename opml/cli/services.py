@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -91,7 +92,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def cmd_collected(args: argparse.Namespace) -> int:
     if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours from 0 to 87,600, got {args.hours}")
+        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
     rows = backend_of(args).get_collected_data(args.name, since=time.time() - args.hours * 3600, limit=args.limit)
     if args.json:
         print_json(rows)
@@ -138,7 +139,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
     if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours from 0 to 87,600, got {args.hours}")
+        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
     backend = backend_of(args)
     service = backend.get_service(args.name)
     summary = backend.get_service_telemetry_summary(
@@ -325,9 +326,45 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_drift(args: argparse.Namespace) -> int:
+def cmd_accuracy(args: argparse.Namespace) -> int:
     if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours from 0 to 87,600, got {args.hours}")
+        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
+    accuracy = backend_of(args).get_live_accuracy(
+        args.name, since=time.time() - args.hours * 3600, bucket_seconds=args.bucket_seconds
+    )
+    if args.json:
+        print_json(dataclasses.asdict(accuracy))
+        return 0
+
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    shown = [
+        {
+            "start": time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["at"])),
+            "labelled": bucket["labelled"],
+            "accuracy": number(bucket["accuracy"]),
+            "auc": number(bucket["auc"]),
+        }
+        for bucket in accuracy.buckets
+    ]
+    print_table(shown, ["start", "labelled", "accuracy", "auc"])
+    print(
+        f"live accuracy {number(accuracy.accuracy) or '-'} and AUC {number(accuracy.auc) or '-'} over "
+        f"{accuracy.labelled:,} labelled record(s) in the last {args.hours:g} h (cross-validated: accuracy "
+        f"{number(accuracy.cv_accuracy) or '-'}, AUC {number(accuracy.cv_auc_weighted) or '-'}); "
+        f"{accuracy.unmatched:,} label(s) matched no collected record"
+    )
+    if accuracy.skipped_files:
+        print(f"{len(accuracy.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
+
+    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
+        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
     backend = backend_of(args)
     since = time.time() - args.hours * 3600
     if args.bucket:
@@ -359,7 +396,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if report.prediction is not None:
         prediction = report.prediction
         print(
-            f"predictions against the {report.prediction_source}: PSI {number(prediction.psi)}, JS "
+            f"predictions against {PREDICTION_BASELINE_WORDS.get(report.prediction_source or '', 'the training')}:"
+            f" PSI {number(prediction.psi)}, JS "
             f"{number(prediction.js)} ({prediction.verdict})"
         )
     if report.skipped_files:
@@ -457,6 +495,10 @@ def add_commands(commands: Any) -> None:
     logs = command(services, "logs", cmd_logs, "print the end of a service's log")
     logs.add_argument("name")
     logs.add_argument("--tail", type=int, default=200, help="number of lines (default 200)")
+    accuracy = command(services, "accuracy", cmd_accuracy, "live accuracy on the labelled requests, per time bucket")
+    accuracy.add_argument("name")
+    accuracy.add_argument("--hours", type=float, default=24, help="how far back (default 24)")
+    accuracy.add_argument("--bucket-seconds", type=int, default=3600, help="seconds per row (default 3600)")
     drift = command(services, "drift", cmd_drift, "how the collected inputs differ from the training data")
     drift.add_argument("name")
     drift.add_argument("--hours", type=float, default=24, help="how far back (default 24)")

@@ -51,7 +51,8 @@ def live_accuracy(
     columns = ["request_id", "record", "at", LABEL_COLUMN]
     if positive is not None:
         columns.append(PROBA_PREFIX + positive)
-    table = read_collected(collected_files(service_dir, since=since, until=until), columns)
+    skipped: list[str] = []
+    table = read_collected(collected_files(service_dir, since=since, until=until), columns, skipped=skipped)
     cv_accuracy, cv_auc = cross_validated(manifest)
     empty = LiveAccuracy(
         since=since,
@@ -65,6 +66,7 @@ def live_accuracy(
         positive_class=positive,
         cv_accuracy=cv_accuracy,
         cv_auc_weighted=cv_auc,
+        skipped_files=tuple(skipped),
     )
     if not labels or table.num_rows == 0:
         return empty
@@ -119,4 +121,5 @@ def live_accuracy(
         positive_class=positive,
         cv_accuracy=cv_accuracy,
         cv_auc_weighted=cv_auc,
+        skipped_files=tuple(skipped),
     )

@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "opml.monitoring.Baseline/1"
+# What the predictions are compared with, in words, by where the prediction baseline came from.
+PREDICTION_BASELINE_WORDS = {
+    "prediction_distribution": "the out-of-fold predictions of the model's cross-validation",
+    "label_distribution": "the training data's label balance",
+}
 QUANTILES = tuple(q / 10 for q in range(1, 10))  # deciles: at most 10 bins
 HEAVY_SHARE = 0.2  # a value holding more than this share of the rows (two deciles) gets a bin of its own
 MAX_CATEGORIES = 50

@@ -25,6 +25,7 @@ one; ``collected_files`` ignores the temporary names.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ PROBA_PREFIX = "output.proba."
 KEY_COLUMNS = ("request_id", "record", "at", "deployment")
 _FILE = re.compile(r"^(\d{1,16})-(\d{1,10})-(\d{1,12})\.parquet$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+log = logging.getLogger("opml.monitoring")
 
 
 def collected_dir(service_dir: Path) -> Path:
@@ -107,10 +110,13 @@ def collected_files(service_dir: Path, *, since: float | None = None, until: flo
     return [path for _, _, path in sorted(chosen)]
 
 
-def read_collected(files: Sequence[Path], columns: Sequence[str] | None = None) -> pa.Table:
+def read_collected(
+    files: Sequence[Path], columns: Sequence[str] | None = None, *, skipped: list[str] | None = None
+) -> pa.Table:
     """The rows of ``files``, concatenated in the order given. ``columns`` picks columns (only those are
     read from disk); a column a file lacks (an older file, before the model's schema changed) is null in
-    that file's rows. Files that vanished meanwhile (retention) are skipped."""
+    that file's rows. Files that vanished meanwhile (retention) are skipped; a file that cannot be read
+    (cut short by a crash or a full disk, not Parquet) is left out and its path appended to ``skipped``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -123,6 +129,11 @@ def read_collected(files: Sequence[Path], columns: Sequence[str] | None = None) 
                 present = set(pq.read_schema(path).names)
                 table = pq.read_table(path, columns=[c for c in columns if c in present])
         except FileNotFoundError:
+            continue
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("collected file %s cannot be read and is left out: %s", path, exc)
+            if skipped is not None:
+                skipped.append(str(path))
             continue
         tables.append(table)
     if not tables:

@@ -19,6 +19,7 @@ unhealthy      the service has not been Healthy for longer than it       minutes
 from __future__ import annotations
 
 import math
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -41,6 +42,10 @@ class Kind:
     high: float
     low_inclusive: bool
     example: str
+
+    @property
+    def article(self) -> str:
+        return "an" if self.name[0] in "aeiou" else "a"
 
     def breached(self, value: float, threshold: float) -> bool:
         return value > threshold if self.above else value < threshold
@@ -79,13 +84,13 @@ def check_kind(kind: object) -> Kind:
 
 
 def check_threshold(kind: Kind, threshold: object) -> float:
-    value = _number(threshold, f"the threshold of a {kind.name} rule")
+    value = _number(threshold, f"the threshold of {kind.article} {kind.name} rule")
     low_ok = value >= kind.low if kind.low_inclusive else value > kind.low
     if not (low_ok and value <= kind.high):
         bound = "from" if kind.low_inclusive else "above"
         raise InvalidInput(
-            f"the threshold of a {kind.name} rule is the {kind.measure}: a number {bound} {kind.low:g} up to "
-            f"{kind.high:,g}{' ' + kind.unit if kind.unit else ''}, e.g. {kind.example}; got {value:g}"
+            f"the threshold of {kind.article} {kind.name} rule is the {kind.measure}: a number {bound} {kind.low:g} "
+            f"up to {kind.high:,g}{' ' + kind.unit if kind.unit else ''}, e.g. {kind.example}; got {value:g}"
         )
     return value
 
@@ -95,6 +100,10 @@ def check_minutes(value: object, what: str, *, low: float, high: float) -> float
     if not low <= minutes <= high:
         raise InvalidInput(f"{what} must be from {low:g} to {high:,g} minutes, got {minutes:g}")
     return minutes
+
+
+# Names of cloud metadata services (their addresses are refused after DNS too, when a webhook is sent).
+METADATA_NAMES = {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
 
 
 def check_webhook_url(url: object) -> str | None:
@@ -119,9 +128,15 @@ def check_webhook_url(url: object) -> str | None:
         raise InvalidInput(f"the webhook URL has an invalid port: {shown_url(url)}") from None
     from opml.data.download import refused_address
 
-    reason = refused_address(parsed.hostname)
-    if reason and reason != "not an IP address":
-        raise InvalidInput(f"the webhook may not go to {parsed.hostname}: it is {reason}")
+    host = parsed.hostname
+    reason = refused_address(host)
+    if reason == "not an IP address":
+        try:  # IPv4 in the other spellings resolvers accept: 2852039166, 0xa9fea9fe, 0251.0376.0251.0376
+            reason = refused_address(socket.inet_ntoa(socket.inet_aton(host)))
+        except OSError:
+            reason = "a cloud metadata name" if host.rstrip(".") in METADATA_NAMES else None
+    if reason:
+        raise InvalidInput(f"the webhook may not go to {host}: it is {reason}")
     return url
 
 

@@ -170,19 +170,15 @@ def _shares(labels, shares) -> str:
     return ", ".join(f"{label} {share:.1%}" for label, share in zip(labels, shares, strict=True) if share > 0)
 
 
-PREDICTION_BASELINES = {
-    "prediction_distribution": "the out-of-fold predictions of the model's cross-validation",
-    "label_distribution": "the training data's label balance",
-}
-
-
 def prediction_drift_words(report) -> str | None:
     """The prediction drift in one line: the predicted class mix of the window against the baseline it is
     compared with (naming it), with PSI and verdict. None when the model's baseline has no class balance."""
+    from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
+
     drift = report.prediction
     if drift is None:
         return None
-    baseline = PREDICTION_BASELINES.get(report.prediction_source or "", "the training class balance")
+    baseline = PREDICTION_BASELINE_WORDS.get(report.prediction_source or "", "the training class balance")
     recent = _shares(drift.labels, drift.actual) if drift.rows else "no predictions"
     measured = "" if drift.psi is None else f": PSI {drift.psi:.3f}, {drift.verdict}"
     return (

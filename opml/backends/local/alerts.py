@@ -61,6 +61,9 @@ def _to_alert(row: sqlite3.Row) -> Alert:
     )
 
 
+RESOLVE_TO_SEND = "resolved: to send"  # a disabled rule's alert, whose Resolved webhook the agent sends
+
+
 class AlertRepository:
     def __init__(self, store: Store):
         self._store = store
@@ -121,8 +124,25 @@ class AlertRepository:
             if not changed:
                 raise NotFound(f"no alert rule with id {rule_id!r}")
             if not enabled:
+                # The agent sends the Resolved webhook (this may be the dashboard's or the CLI's process).
+                connection.execute(
+                    """UPDATE alerts SET webhook_status = ? WHERE rule_id = ? AND state = ?
+                       AND EXISTS (SELECT 1 FROM alert_rules WHERE id = ? AND webhook_url IS NOT NULL)""",
+                    (RESOLVE_TO_SEND, rule_id, FIRING, rule_id),
+                )
                 self._resolve_quietly(connection, rule_id, now, "the rule was disabled")
         return self.rule(rule_id)
+
+    def resolutions_to_send(self) -> list[tuple[Alert, AlertRule]]:
+        """Alerts resolved by disabling their rule whose Resolved webhook the agent has not sent yet."""
+        rows = self._store.query("SELECT id, rule_id FROM alerts WHERE webhook_status = ?", (RESOLVE_TO_SEND,))
+        found = []
+        for row in rows:
+            try:
+                found.append((self.alert(row["id"]), self.rule(row["rule_id"])))
+            except NotFound:  # the rule was deleted meanwhile: nowhere to send it
+                self.set_webhook_status(row["id"], "not sent: the rule was deleted")
+        return found
 
     @staticmethod
     def _resolve_quietly(connection: sqlite3.Connection, rule_id: str, now: float, why: str) -> None:

@@ -206,12 +206,13 @@ class ServiceRepository:
     def purge(self, name: str) -> None:
         """Forget a service whose process has stopped (the supervisor's last step of a delete): its row, its
         labels, its alert rules (a later service of the same name starts without them; its alerts stay as
-        history), and its folder (keys, collected data)."""
+        history), and its folder (keys, collected data). The folder goes first, while the row still holds the
+        name: a service deployed again under it the moment the row is gone keeps the folder it makes."""
+        shutil.rmtree(self._layout.service_dir(name), ignore_errors=True)
         with self._store.transaction() as connection:
             connection.execute("DELETE FROM services WHERE name = ?", (name,))
             connection.execute("DELETE FROM service_labels WHERE service = ?", (name,))
             connection.execute("DELETE FROM alert_rules WHERE service = ?", (name,))
-        shutil.rmtree(self._layout.service_dir(name), ignore_errors=True)
 
     def using_model(self, model_name: str, version: int) -> list[str]:
         rows = self._store.query(
