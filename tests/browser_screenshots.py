@@ -25,6 +25,8 @@ CHOSEN = {
     "leaderboard-roc": "leaderboard-roc.png",
     "endpoint-healthy": "endpoint.png",
     "scored": "score.png",
+    "explained": "score-explained.png",
+    "monitoring-drift": "monitoring-drift.png",
     "telemetry": "telemetry.png",
     "swagger-ui": "swagger-ui.png",
     "pipeline-published": "pipeline-published.png",
