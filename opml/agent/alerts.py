@@ -193,7 +193,7 @@ def evaluate_alerts(
     now = time.time() if now is None else now
     changed = []
     for alert, rule in backend.alerts.resolutions_to_send():  # rules disabled since the last evaluation
-        backend.alerts.set_webhook_status(alert.id, "queued")
+        backend.alerts.set_webhook_status(alert.id, "queued", taking_resolution=True)
         if sender is not None:
             sender.submit(alert.id, rule.webhook_url, webhook_document(alert, rule))
     for rule in backend.alerts.rules(enabled_only=True):

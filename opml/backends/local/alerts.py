@@ -141,7 +141,7 @@ class AlertRepository:
             try:
                 found.append((self.alert(row["id"]), self.rule(row["rule_id"])))
             except NotFound:  # the rule was deleted meanwhile: nowhere to send it
-                self.set_webhook_status(row["id"], "not sent: the rule was deleted")
+                self.set_webhook_status(row["id"], "not sent: the rule was deleted", taking_resolution=True)
         return found
 
     @staticmethod
@@ -216,8 +216,17 @@ class AlertRepository:
         )
         return self.alert(alert_id) if changed else None
 
-    def set_webhook_status(self, alert_id: str, status: str) -> None:
-        self._store.execute("UPDATE alerts SET webhook_status = ? WHERE id = ?", (status, alert_id))
+    def set_webhook_status(self, alert_id: str, status: str, *, taking_resolution: bool = False) -> None:
+        """Record how a delivery went. A resolution still to send keeps its mark unless the agent is taking it
+        (``taking_resolution``): the Firing delivery of the same alert, finishing after its rule was disabled,
+        must not make the agent forget the resolution."""
+        if taking_resolution:
+            self._store.execute("UPDATE alerts SET webhook_status = ? WHERE id = ?", (status, alert_id))
+            return
+        self._store.execute(
+            "UPDATE alerts SET webhook_status = ? WHERE id = ? AND webhook_status IS NOT ?",
+            (status, alert_id, RESOLVE_TO_SEND),
+        )
 
     def set_run(self, alert_id: str, run_id: str | None, problem: str | None = None) -> None:
         """The pipeline run a firing started, or why none was (appended to the message)."""
