@@ -90,10 +90,20 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def _since(hours: float) -> float:
+    """The moment ``hours`` (--hours) ago, after checking it."""
+    if not 0 < hours <= 24 * 3650:  # NaN fails this too
+        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {hours}")
+    return time.time() - hours * 3600
+
+
+def _three_decimals(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
 def cmd_collected(args: argparse.Namespace) -> int:
-    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
-    rows = backend_of(args).get_collected_data(args.name, since=time.time() - args.hours * 3600, limit=args.limit)
+    since = _since(args.hours)
+    rows = backend_of(args).get_collected_data(args.name, since=since, limit=args.limit)
     if args.json:
         print_json(rows)
         return 0
@@ -138,12 +148,11 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
-    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
+    since = _since(args.hours)
     backend = backend_of(args)
     service = backend.get_service(args.name)
     summary = backend.get_service_telemetry_summary(
-        args.name, since=time.time() - args.hours * 3600, bucket_seconds=args.bucket_seconds, recent=args.recent
+        args.name, since=since, bucket_seconds=args.bucket_seconds, recent=args.recent
     )
     if args.json:
         print_json({**vars(summary), "dropped": service.telemetry_dropped, "export": service.telemetry_note})
@@ -327,32 +336,27 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
-    accuracy = backend_of(args).get_live_accuracy(
-        args.name, since=time.time() - args.hours * 3600, bucket_seconds=args.bucket_seconds
-    )
+    since = _since(args.hours)
+    accuracy = backend_of(args).get_live_accuracy(args.name, since=since, bucket_seconds=args.bucket_seconds)
     if args.json:
         print_json(dataclasses.asdict(accuracy))
         return 0
-
-    def number(value: float | None) -> str:
-        return "" if value is None else f"{value:.3f}"
 
     shown = [
         {
             "start": time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["at"])),
             "labelled": bucket["labelled"],
-            "accuracy": number(bucket["accuracy"]),
-            "auc": number(bucket["auc"]),
+            "accuracy": _three_decimals(bucket["accuracy"]),
+            "auc": _three_decimals(bucket["auc"]),
         }
         for bucket in accuracy.buckets
     ]
     print_table(shown, ["start", "labelled", "accuracy", "auc"])
     print(
-        f"live accuracy {number(accuracy.accuracy) or '-'} and AUC {number(accuracy.auc) or '-'} over "
+        f"live accuracy {_three_decimals(accuracy.accuracy) or '-'} and AUC {_three_decimals(accuracy.auc) or '-'} "
+        "over "
         f"{accuracy.labelled:,} labelled record(s) in the last {args.hours:g} h (cross-validated: accuracy "
-        f"{number(accuracy.cv_accuracy) or '-'}, AUC {number(accuracy.cv_auc_weighted) or '-'}); "
+        f"{_three_decimals(accuracy.cv_accuracy) or '-'}, AUC {_three_decimals(accuracy.cv_auc_weighted) or '-'}); "
         f"{accuracy.unmatched:,} label(s) matched no collected record"
     )
     if accuracy.skipped_files:
@@ -363,10 +367,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 def cmd_drift(args: argparse.Namespace) -> int:
     from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
 
-    if not 0 < args.hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {args.hours}")
+    since = _since(args.hours)
     backend = backend_of(args)
-    since = time.time() - args.hours * 3600
     if args.bucket:
         over_time = backend.get_service_drift_over_time(args.name, since=since, bucket=args.bucket)
         if args.json:
@@ -388,17 +390,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return 0
 
-    def number(value: float | None) -> str:
-        return "" if value is None else f"{value:.3f}"
-
-    rows = [{**row, "psi": number(row["psi"]), "js": number(row["js"])} for row in report.table()]
+    rows = [{**row, "psi": _three_decimals(row["psi"]), "js": _three_decimals(row["js"])} for row in report.table()]
     print_table(rows, ["feature", "kind", "psi", "js", "verdict", "rows"])
     if report.prediction is not None:
         prediction = report.prediction
         print(
             f"predictions against {PREDICTION_BASELINE_WORDS.get(report.prediction_source or '', 'the training')}:"
-            f" PSI {number(prediction.psi)}, JS "
-            f"{number(prediction.js)} ({prediction.verdict})"
+            f" PSI {_three_decimals(prediction.psi)}, JS "
+            f"{_three_decimals(prediction.js)} ({prediction.verdict})"
         )
     if report.skipped_files:
         print(f"{len(report.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
