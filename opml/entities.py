@@ -239,6 +239,32 @@ DELETING = "Deleting"
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """One registered model version behind an endpoint, with its share of the traffic.
+
+    ``state``: Healthy (loaded and answering), Transitioning (being loaded), Failed (its model could not be
+    loaded: ``error`` says why; it takes no traffic meanwhile, its share goes to the others), or the
+    endpoint's own state while the endpoint is not Healthy."""
+
+    service: str
+    name: str
+    model: str  # "name:version"
+    traffic: int  # percent of live requests
+    mirror: int  # percent of requests copied to it; its answers are recorded, not returned
+    state: str
+    created_at: datetime
+    error: str | None = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model.rsplit(":", 1)[0]
+
+    @property
+    def model_version(self) -> int:
+        return int(self.model.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     model: str  # "name:version"
@@ -261,6 +287,19 @@ class Service:
     collection_rows: int = 0  # records written to the collected files by the running process
     collection_dropped: int = 0  # sampled records the service could not keep (queue full, write failed)
     collection_error: str | None = None  # the last write error of the collection, if any
+    # The deployments behind the endpoint, oldest first (one for a service deployed the simple way). ``model``
+    # above is the endpoint's model: the one whose input schema swagger.json describes (see opml.rollout).
+    deployments: tuple[Deployment, ...] = ()
+
+    @property
+    def traffic(self) -> dict[str, int]:
+        """Live traffic per deployment, in percent (sums to 100)."""
+        return {deployment.name: deployment.traffic for deployment in self.deployments}
+
+    @property
+    def mirror_traffic(self) -> dict[str, int]:
+        """Mirror traffic per deployment, in percent of requests (at most one above 0)."""
+        return {deployment.name: deployment.mirror for deployment in self.deployments}
 
     @property
     def model_name(self) -> str:
@@ -290,6 +329,57 @@ class TelemetrySummary:
     failed: int
     buckets: list[dict[str, Any]]
     recent: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeploymentStats:
+    """What one deployment of an endpoint did over a window (``EndpointComparison``).
+
+    ``requests``/``failed``/``p50``/``p95``/``p99`` are of its live answers (None without requests);
+    ``mirrored``/``mirror_failed``/``mirror_p50`` of the mirrored requests it answered in the shadow;
+    ``agreement``: the share of mirrored records on which it predicted what the live deployment returned
+    (None without mirrored records); ``predictions``: {label: records} of its live answers (mirrored ones
+    when it took no live traffic); ``accuracy``/``labelled``: live accuracy on the labelled records it
+    answered (mirrored ones for a shadow), None without labels or collected data."""
+
+    name: str
+    model: str
+    traffic: int
+    mirror: int
+    requests: int = 0
+    failed: int = 0
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    mirrored: int = 0
+    mirror_failed: int = 0
+    mirror_p50: float | None = None
+    agreement: float | None = None
+    agreed_records: int = 0
+    compared_records: int = 0
+    predictions: dict[str, int] = field(default_factory=dict)
+    labelled: int = 0
+    accuracy: float | None = None
+    cv_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class EndpointComparison:
+    """The deployments of one endpoint side by side, from ``since`` to ``until`` (epoch seconds), from the
+    endpoint's telemetry (and, for accuracy, its collected data and labels). ``note`` says what is missing
+    (telemetry off, no labels) in words."""
+
+    service: str
+    since: float
+    until: float
+    deployments: list[DeploymentStats]
+    note: str = ""
+
+    def stats(self, name: str) -> DeploymentStats:
+        for stats in self.deployments:
+            if stats.name == name:
+                return stats
+        raise KeyError(name)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def test_collected_rows_hold_inputs_and_outputs_as_scored(collecting, records):
     model = backend.get_model("bank-model")
     schema = model.manifest["input_schema"]
     for row, record, result in zip(rows, records[:3], results, strict=True):
-        assert row["deployment"] == "bank-model:1" and since <= row["at"] <= time.time()
+        assert row["deployment"] == "blue" and since <= row["at"] <= time.time()
         for column in schema:
             value = record.get(column["name"])
             got = row[f"input.{column['name']}"]
@@ -169,8 +169,8 @@ def test_sampling_keeps_about_the_rate_and_never_the_key(collecting, records):
         if path.is_file():
             data = path.read_bytes()
             assert keys.primary.encode() not in data and keys.secondary.encode() not in data
-    status = backend.layout.service_collection_status(name).read_bytes()
-    assert keys.primary.encode() not in status
+    status = backend.layout.service_collection_status(name, "blue.live").read_bytes()
+    assert b'"rows"' in status and keys.primary.encode() not in status
 
 
 def test_labels_posted_with_the_key_and_live_accuracy(collecting, records, bank_small_csv):

@@ -30,6 +30,8 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    Deployment,
+    EndpointComparison,
     LiveAccuracy,
     Model,
     Pipeline,
@@ -56,6 +58,7 @@ from opml.naming import (
     check_tags,
     check_version,
 )
+from opml.rollout import DEFAULT_DEPLOYMENT, check_deployment_name, check_percent
 from opml.runsearch import RunQuery, parse
 from opml.settings import current_user
 
@@ -599,10 +602,12 @@ class Backend(abc.ABC):
         data_collection: bool = False,
         collection_sampling_rate: float = 1.0,
         collection_retention_days: int = 30,
+        deployment_name: str = DEFAULT_DEPLOYMENT,
     ) -> Service:
         """Deploy a registered model as an HTTP scoring service; returns at once (state Transitioning).
 
-        The service becomes Healthy when its scoring endpoint answers (``wait_for_service``). With
+        The service is an endpoint with one deployment, ``deployment_name``, taking all its traffic (more
+        deployments: ``create_deployment``). It becomes Healthy when it answers (``wait_for_service``). With
         ``data_collection`` the inputs and outputs of a ``collection_sampling_rate`` share of its successful
         requests are kept for ``collection_retention_days`` (see ``update_service``).
         Raises InvalidInput (bad name, port, rate or days), NotFound (model), AlreadyExists (name or port
@@ -623,6 +628,7 @@ class Backend(abc.ABC):
             data_collection=_switch(data_collection, "data_collection"),
             collection_sampling_rate=check_sampling_rate(collection_sampling_rate),
             collection_retention_days=check_retention_days(collection_retention_days),
+            deployment_name=check_deployment_name(deployment_name),
         )
 
     @abc.abstractmethod
@@ -639,6 +645,7 @@ class Backend(abc.ABC):
         data_collection: bool,
         collection_sampling_rate: float,
         collection_retention_days: int,
+        deployment_name: str,
     ) -> Service:
         """``deploy_model`` with a checked name, version, switches, port and collection settings."""
 
@@ -850,6 +857,141 @@ class Backend(abc.ABC):
                 return service
             if time.monotonic() >= deadline:
                 raise OperationTimeout(f"service {name} is still {service.state} after {timeout:.0f} s")
+            time.sleep(poll_seconds)
+
+    # -- deployments: safe rollout behind one endpoint (see opml.rollout) ------------
+
+    def list_deployments(self, service: str) -> list[Deployment]:
+        """The endpoint's deployments, oldest first, with their traffic and state. Raises NotFound."""
+        return list(self.get_service(service).deployments)
+
+    def create_deployment(
+        self,
+        service: str,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int | None = None,
+        traffic: int = 0,
+        mirror: int = 0,
+        allow_schema_change: bool = False,
+    ) -> Deployment:
+        """Add a deployment of a registered model (its latest version when ``model_version`` is None) behind the
+        endpoint, as a challenger: with ``traffic`` percent of live requests (the other deployments keep their
+        proportions of the rest) or ``mirror`` percent of requests copied to it as a shadow (at most 50; its
+        answers are recorded, never returned), or idle (reachable with the ``azureml-model-deployment``
+        header). The scoring URI and keys stay the endpoint's. It loads in the background (Transitioning):
+        until it is Healthy its share goes to the others.
+
+        A model whose input schema differs from the endpoint's is refused (Conflict, naming the differences)
+        unless ``allow_schema_change``: the endpoint's swagger.json then describes the new model's schema.
+        Raises InvalidInput (name, percents, both traffic and mirror, a second shadow), NotFound (service or
+        model), AlreadyExists (the name is taken on this endpoint), Conflict, or BackendUnavailable."""
+        if model_version is not None:
+            check_version(model_version)
+        traffic, mirror = check_percent(traffic, "traffic"), check_percent(mirror, "mirror traffic")
+        if traffic and mirror:
+            raise InvalidInput("a deployment takes live traffic or mirror traffic, not both; pick one")
+        if not isinstance(model_name, str) or not model_name.strip():
+            raise InvalidInput("model_name is required")
+        return self._create_deployment(
+            service,
+            name=check_deployment_name(name),
+            model_name=model_name.strip(),
+            model_version=model_version,
+            traffic=traffic,
+            mirror=mirror,
+            allow_schema_change=_switch(allow_schema_change, "allow_schema_change"),
+        )
+
+    @abc.abstractmethod
+    def _create_deployment(
+        self,
+        service: str,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int | None,
+        traffic: int,
+        mirror: int,
+        allow_schema_change: bool,
+    ) -> Deployment:
+        """``create_deployment`` with a checked name, version and percents."""
+
+    def delete_deployment(self, service: str, name: str) -> None:
+        """Remove an idle deployment (no live or mirror traffic). Raises NotFound, Conflict (it takes traffic:
+        move it first) or BackendUnavailable."""
+        self._delete_deployment(service, check_deployment_name(name))
+
+    @abc.abstractmethod
+    def _delete_deployment(self, service: str, name: str) -> None:
+        """``delete_deployment`` with a checked name."""
+
+    def set_traffic(self, service: str, traffic: Mapping[str, int]) -> Service:
+        """Split the live traffic: ``{deployment: percent}``, whole percents summing to 100 (deployments left
+        out get 0). Effective on the next request, with no restart. The split it replaces is kept for
+        ``rollback_traffic``. Raises InvalidInput (unknown name, a sum other than 100, live traffic to the
+        deployment receiving mirror traffic), NotFound or BackendUnavailable."""
+        if not isinstance(traffic, Mapping):
+            raise InvalidInput("traffic must map deployment names to percents, e.g. {'blue': 90, 'green': 10}")
+        return self._set_traffic(service, dict(traffic))
+
+    @abc.abstractmethod
+    def _set_traffic(self, service: str, traffic: dict[str, Any]) -> Service:
+        """``set_traffic`` (the split is checked against the endpoint's deployments by the backend)."""
+
+    def set_mirror_traffic(self, service: str, mirror: Mapping[str, int]) -> Service:
+        """Mirror ``{deployment: percent}`` of requests (at most one deployment, at most 50 %, one that takes
+        no live traffic; ``{}`` or 0 stops mirroring). Raises InvalidInput, NotFound or BackendUnavailable."""
+        if not isinstance(mirror, Mapping):
+            raise InvalidInput("mirror traffic must map a deployment name to a percent, e.g. {'green': 10}")
+        return self._set_mirror_traffic(service, dict(mirror))
+
+    @abc.abstractmethod
+    def _set_mirror_traffic(self, service: str, mirror: dict[str, Any]) -> Service:
+        """``set_mirror_traffic`` (checked against the endpoint's deployments by the backend)."""
+
+    def promote_deployment(self, service: str, name: str) -> Service:
+        """All live traffic to deployment ``name`` (its mirror traffic stops); the endpoint's model becomes its
+        model. Raises NotFound or BackendUnavailable."""
+        return self._promote_deployment(service, check_deployment_name(name))
+
+    @abc.abstractmethod
+    def _promote_deployment(self, service: str, name: str) -> Service:
+        """``promote_deployment`` with a checked name."""
+
+    @abc.abstractmethod
+    def rollback_traffic(self, service: str) -> Service:
+        """Put back the live split in force before the last change (a promote, a new split); rolling back
+        twice goes forth again. Raises NotFound, Conflict (no earlier split, or one of its deployments was
+        deleted) or BackendUnavailable."""
+
+    def compare_deployments(self, service: str, *, since: float, until: float | None = None) -> EndpointComparison:
+        """The endpoint's deployments side by side from ``since`` to ``until`` (default now): requests,
+        failures, latency percentiles, predicted class mix, agreement on mirrored requests and live accuracy
+        where labels exist (see ``EndpointComparison``). Raises NotFound, InvalidInput or BackendUnavailable."""
+        since, until = _window(since, until)
+        return self._compare_deployments(service, since=since, until=until)
+
+    @abc.abstractmethod
+    def _compare_deployments(self, service: str, *, since: float, until: float) -> EndpointComparison:
+        """``compare_deployments`` with a checked window."""
+
+    def wait_for_deployment(
+        self, service: str, name: str, *, timeout: float = 120.0, poll_seconds: float = 0.25
+    ) -> Deployment:
+        """Poll until the deployment is Healthy or Failed; returns it. Raises NotFound or OperationTimeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [d for d in self.list_deployments(service) if d.name == name]
+            if not found:
+                raise NotFound(f"endpoint {service!r} has no deployment named {name!r}")
+            if found[0].state in (HEALTHY, SERVICE_FAILED):
+                return found[0]
+            if time.monotonic() >= deadline:
+                raise OperationTimeout(
+                    f"deployment {name} of {service} is still {found[0].state} after {timeout:.0f} s"
+                )
             time.sleep(poll_seconds)
 
     # -- alerts --------------------------------------------------------------------

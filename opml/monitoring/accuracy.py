@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.entities import LiveAccuracy
-from opml.monitoring.collected import LABEL_COLUMN, PROBA_PREFIX, collected_files, read_collected
+from opml.monitoring.collected import COLLECTED, LABEL_COLUMN, PROBA_PREFIX, collected_files, read_collected
 
 
 def cross_validated(manifest: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -40,19 +40,29 @@ def live_accuracy(
     since: float,
     until: float,
     bucket_seconds: int,
+    deployment: str | None = None,
+    folder: str = COLLECTED,
 ) -> LiveAccuracy:
     """``LiveAccuracy`` of the collected records with ``since <= at <= until`` and ``labels`` (request id,
-    record, label: those given since ``since``; a label comes after its request). Only the key, time, label
+    record, label: those given since ``since``; a label comes after its request); only those ``deployment``
+    answered when given, and from the shadow answers with ``folder=MIRRORED``. Only the key, time, label
     and positive-class columns of the window's files are read."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     positive = str(classes[1]) if len(classes) == 2 else None
     columns = ["request_id", "record", "at", LABEL_COLUMN]
     if positive is not None:
         columns.append(PROBA_PREFIX + positive)
+    if deployment is not None:
+        columns.append("deployment")
     skipped: list[str] = []
-    table = read_collected(collected_files(service_dir, since=since, until=until), columns, skipped=skipped)
+    files = collected_files(service_dir, since=since, until=until, folder=folder)
+    table = read_collected(files, columns, skipped=skipped)
+    if deployment is not None and table.num_rows:
+        answered = table.column("deployment").cast(pa.string())  # all null (older files): matches nothing
+        table = table.filter(pc.fill_null(pc.equal(answered, pa.scalar(deployment, pa.string())), False))
     cv_accuracy, cv_auc = cross_validated(manifest)
     empty = LiveAccuracy(
         since=since,

@@ -12,11 +12,15 @@ File schema (one row per record of a request; other modules read it, keep it):
 - ``request_id`` (string): the request's ``X-Ms-Request-Id``
 - ``record`` (int32): the record's index in its request
 - ``at`` (float64): the request's time, unix seconds
-- ``deployment`` (string): the served model, ``MODEL:VERSION``
+- ``deployment`` (string): the deployment that answered (its name; ``MODEL:VERSION`` in files written
+  before endpoints held several deployments)
 - ``input.<column>`` per column of the model's input schema: float64 for numeric and boolean columns,
   string for the others; null when the record left it out
 - ``output.label`` (string): the predicted label
 - ``output.proba.<class>`` (float64) per class
+
+The answers of mirrored (shadow) requests are kept the same way under ``mirrored/`` instead of
+``collected/``: the same request ids, so labels join them too, and never mixed with what callers got.
 
 Files are written under a temporary name (starting with ".") and renamed, so a reader never sees half of
 one; ``collected_files`` ignores the temporary names.
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 COLLECTED = "collected"
+MIRRORED = "mirrored"  # the shadow answers of mirrored requests
 FILE_SPAN_SECONDS = 60  # a file holds rows of one minute (of the request time) at most
 INPUT_PREFIX = "input."
 LABEL_COLUMN = "output.label"
@@ -47,8 +52,8 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 log = logging.getLogger("opml.monitoring")
 
 
-def collected_dir(service_dir: Path) -> Path:
-    return Path(service_dir) / COLLECTED
+def collected_dir(service_dir: Path, folder: str = COLLECTED) -> Path:
+    return Path(service_dir) / folder
 
 
 def day_folder(at: float) -> str:
@@ -79,11 +84,13 @@ def _day_start(name: str) -> float | None:
         return None
 
 
-def collected_files(service_dir: Path, *, since: float | None = None, until: float | None = None) -> list[Path]:
-    """The service's collected files that may hold rows with ``since <= at <= until`` (epoch seconds), oldest
-    first. Chosen by their date folder and file name only (cheap: no file is opened). Empty when the service
-    never collected."""
-    root = collected_dir(service_dir)
+def collected_files(
+    service_dir: Path, *, since: float | None = None, until: float | None = None, folder: str = COLLECTED
+) -> list[Path]:
+    """The service's collected files (``folder``: ``COLLECTED`` or ``MIRRORED``) that may hold rows with
+    ``since <= at <= until`` (epoch seconds), oldest first. Chosen by their date folder and file name only
+    (cheap: no file is opened). Empty when the service never collected."""
+    root = collected_dir(service_dir, folder)
     if not root.is_dir():
         return []
     chosen: list[tuple[float, str, Path]] = []
@@ -148,9 +155,13 @@ def read_collected(
 
 
 def prune_collected(service_dir: Path, older_than: float) -> int:
-    """Delete the collected rows older than ``older_than`` (epoch seconds): whole date folders that ended
-    before it, and in the boundary day the files whose minute ended before it. Returns the files deleted."""
-    root = collected_dir(service_dir)
+    """Delete the collected rows (and mirrored answers) older than ``older_than`` (epoch seconds): whole date
+    folders that ended before it, and in the boundary day the files whose minute ended before it. Returns the
+    files deleted."""
+    return sum(_prune(collected_dir(service_dir, folder), older_than) for folder in (COLLECTED, MIRRORED))
+
+
+def _prune(root: Path, older_than: float) -> int:
     if not root.is_dir():
         return 0
     removed = 0

@@ -1,5 +1,9 @@
 """The scoring ASGI app of one service: ``GET /``, ``POST /score``, ``POST /labels``, ``/swagger.json``, ``/docs``.
 
+Each ``/score`` request is answered by one of the endpoint's deployments, drawn by the traffic split or
+named in the ``azureml-model-deployment`` header; the answer names it in the same header. A share of
+requests may also be mirrored to a shadow deployment, off the request path (``opml.serving.mirror``).
+
 Errors are real status codes with ``{"error", "status_code"}`` bodies; every
 ``/score`` answer carries ``X-Ms-Request-Id`` and ``X-Ms-Run-Function-Failed``.
 Records go straight from JSON to the model's arrays (no DataFrame), one thread
@@ -32,10 +36,12 @@ from opml.errors import InvalidInput, OpmlError
 from opml.httpserver import BodyError, read_body
 from opml.keys import bearer_token, key_matches
 from opml.monitoring.labels import check_labels
-from opml.serving.collection import CollectionWriter
+from opml.rollout import DEPLOYMENT_HEADER
+from opml.serving.mirror import Mirror
+from opml.serving.router import DeploymentRouter, LoadedDeployment
 from opml.serving.swagger import swagger_document
 from opml.serving.telemetry import TelemetryWriter
-from opml.serving.validation import Payload, RequestError, SchemaValidator, parse_payload
+from opml.serving.validation import Payload, RequestError, parse_payload
 
 log = logging.getLogger("opml.serving")
 # One line per scoring request in the service log: id, status, latency, records. Never the key or the body
@@ -51,18 +57,21 @@ THREADPOOL_BYTES = 16 * 1024
 
 
 class RuntimeConfig:
-    """The service's keys and switches, re-read whenever ``runtime.json`` changes (one stat per request)."""
+    """The service's keys, switches and routing, re-read whenever ``runtime.json`` changes (one stat per
+    request). The file is replaced whole on every change (a new inode), so two changes within the
+    filesystem's clock tick are told apart by the inode even when their modification times are equal."""
 
     def __init__(self, path: Path):
         self.path = path
-        self._mtime: int | None = None
+        self._version: tuple[int, int, int] | None = None
         self._values: dict[str, Any] = {}
 
     def current(self) -> dict[str, Any]:
-        mtime = self.path.stat().st_mtime_ns
-        if mtime != self._mtime:
+        stat = self.path.stat()
+        version = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+        if version != self._version:
             self._values = json.loads(self.path.read_text())
-            self._mtime = mtime
+            self._version = version
         return self._values
 
 
@@ -75,12 +84,13 @@ class ORJSONResponse(JSONResponse):
 
 @dataclass
 class ScoringService:
+    """An endpoint as its process serves it: the router picks the deployment of each request."""
+
     name: str
-    model: Any
-    manifest: dict[str, Any]
+    router: DeploymentRouter
     runtime: RuntimeConfig
     telemetry: TelemetryWriter | None = None
-    collection: CollectionWriter | None = None
+    mirror: Mirror | None = None
     store_labels: Callable[[list[tuple[str, int, str]]], int] | None = None  # checked labels -> how many stored
     max_body_bytes: int = MAX_BODY_BYTES
     max_rows: int = MAX_ROWS
@@ -90,17 +100,17 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return ORJSONResponse({"error": message, "status_code": status}, status_code=status, headers=headers)
 
 
-def parse_and_check(raw: bytes, validator: SchemaValidator) -> Payload:
+def parse_and_check(raw: bytes, deployment: LoadedDeployment) -> Payload:
     payload = parse_payload(raw)
-    validator.check(payload.records)
+    deployment.validator.check(payload.records)
     return payload
 
 
-def predict(service: ScoringService, payload: Payload) -> tuple[Any, list[str], Any]:
+def predict(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list[str], Any]:
     """(response body, predicted labels, probabilities) for a validated payload."""
-    model = service.model
+    model = deployment.model
     if payload.method == "explain":
-        return explain_payload(service, payload)
+        return explain_payload(deployment, payload)
     proba = model.predict_proba_records(payload.records)
     labels = [str(label) for label in model.labels_for(proba)]
     if payload.method == "predict_proba":
@@ -139,15 +149,18 @@ def parse_labels(raw: bytes, classes: list[str]) -> list[tuple[str, int, str]]:
         raise RequestError(400, str(exc)) from None
 
 
-def collect(service: ScoringService, runtime: dict[str, Any], request_id: str, at: float, payload, labels, proba):
-    """Queue a successful request for data collection when it is on and the request is sampled."""
-    if service.collection is None or not runtime.get("data_collection"):
-        return
-    if random.random() < float(runtime.get("collection_sampling_rate", 1.0)):  # noqa: S311 (sampling, not a secret)
-        service.collection.record(request_id=request_id, at=at, records=payload.records, labels=labels, proba=proba)
+def collect(deployment: LoadedDeployment, runtime: dict[str, Any], request_id: str, at: float, payload, labels, proba):
+    """Queue a successful request for data collection when it is on and the request is sampled; True if so
+    (its mirrored answer, if any, is then collected too)."""
+    if deployment.collection is None or not runtime.get("data_collection"):
+        return False
+    if random.random() >= float(runtime.get("collection_sampling_rate", 1.0)):  # noqa: S311 (sampling)
+        return False
+    deployment.collection.record(request_id=request_id, at=at, records=payload.records, labels=labels, proba=proba)
+    return True
 
 
-def explain_payload(service: ScoringService, payload: Payload) -> tuple[Any, list[str], Any]:
+def explain_payload(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list[str], Any]:
     """(``{"Results": [explanation per record]}`` (see ``opml.automl.explain``), labels, probabilities), or a
     400 that says why not."""
     from opml.automl.explain import NotExplainable, explain
@@ -157,7 +170,7 @@ def explain_payload(service: ScoringService, payload: Payload) -> tuple[Any, lis
             400, f"explain takes at most {MAX_EXPLAIN_ROWS:,} records per request, got {len(payload.records):,}"
         )
     try:
-        explanations = explain(service.model, payload.records)
+        explanations = explain(deployment.model, payload.records)
     except NotExplainable as exc:
         raise RequestError(400, f"this service's model cannot be explained: {exc}") from None
     results = [explanations.record(i) for i in range(len(payload.records))]
@@ -168,7 +181,7 @@ def create_app(service: ScoringService) -> FastAPI:
     app = FastAPI(
         title=service.name, docs_url=None, redoc_url=None, openapi_url=None, default_response_class=ORJSONResponse
     )
-    validator = SchemaValidator(service.manifest["input_schema"], max_rows=service.max_rows)
+    router = service.router
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
@@ -187,15 +200,16 @@ def create_app(service: ScoringService) -> FastAPI:
 
     @app.get("/", response_class=PlainTextResponse)
     async def health() -> Response:
-        if service.model is None:
-            return error_response(503, "the model is not loaded")
+        if not router.healthy():
+            return error_response(503, "no deployment that takes traffic is loaded")
         return PlainTextResponse("Healthy")
 
     @app.get("/swagger.json")
     async def swagger() -> ORJSONResponse:
         auth = bool(service.runtime.current().get("auth_enabled", True))
+        manifest = await run_in_threadpool(router.endpoint_manifest)
         document = swagger_document(
-            service_name=service.name, manifest=service.manifest, auth_enabled=auth, max_rows=service.max_rows
+            service_name=service.name, manifest=manifest, auth_enabled=auth, max_rows=service.max_rows
         )
         return ORJSONResponse(document)
 
@@ -205,32 +219,41 @@ def create_app(service: ScoringService) -> FastAPI:
         received = time.time()
         request_id = str(uuid.uuid4())
         status, error, records, labels = 200, None, 0, []
+        deployment: LoadedDeployment | None = None
+        client = request.client.host if request.client else None
         try:
             runtime = service.runtime.current()
             authorize(request, runtime)
             require_json(request)
-            if service.model is None:
-                raise RequestError(503, "the model is not loaded")
+            pinned = request.headers.get(DEPLOYMENT_HEADER, "").strip() or None
+            deployment = router.choose(pinned)
             try:
                 raw = await read_body(request, service.max_body_bytes)
             except BodyError as exc:
                 raise RequestError(exc.status, exc.message) from None
             if len(raw) > THREADPOOL_BYTES:  # a big batch: parsed, checked and scored off the event loop
-                payload = await run_in_threadpool(parse_and_check, raw, validator)
+                payload = await run_in_threadpool(parse_and_check, raw, deployment)
                 records = len(payload.records)
-                body, labels, proba = await run_in_threadpool(predict, service, payload)
+                body, labels, proba = await run_in_threadpool(predict, deployment, payload)
             else:
-                payload = parse_and_check(raw, validator)
+                payload = parse_and_check(raw, deployment)
                 records = len(payload.records)
-                body, labels, proba = predict(service, payload)
+                body, labels, proba = predict(deployment, payload)
             response: Response = ORJSONResponse(body)
-            collect(service, runtime, request_id, received, payload, labels, proba)
+            collected = collect(deployment, runtime, request_id, received, payload, labels, proba)
+            shadow = None if pinned or service.mirror is None else router.mirror_for(deployment)
+            if shadow is not None:
+                service.mirror.submit(
+                    shadow, payload, labels, request_id=request_id, at=received, collect=collected, client=client
+                )
         except RequestError as exc:
             status, error = exc.status, exc.message
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             response = error_response(status, error, headers)
         response.headers["X-Ms-Request-Id"] = request_id
         response.headers["X-Ms-Run-Function-Failed"] = "False" if status == 200 else "True"
+        if deployment is not None:
+            response.headers[DEPLOYMENT_HEADER] = deployment.name
         latency_ms = (time.perf_counter() - started) * 1000
         request_log.info("POST /score %s %d %.1f ms %d record(s)", request_id, status, latency_ms, records)
         if service.telemetry is not None and service.runtime.current().get("app_insights_enabled"):
@@ -242,7 +265,8 @@ def create_app(service: ScoringService) -> FastAPI:
                 records=records,
                 predictions=orjson.dumps(Counter(labels)).decode(),
                 error=error,
-                client=request.client.host if request.client else None,
+                client=client,
+                deployment=deployment.name if deployment is not None else None,
             )
         return response
 
@@ -260,7 +284,8 @@ def create_app(service: ScoringService) -> FastAPI:
                 raw = await read_body(request, service.max_body_bytes)
             except BodyError as exc:
                 raise RequestError(exc.status, exc.message) from None
-            classes = [str(c) for c in service.manifest.get("classes", [])]
+            manifest = await run_in_threadpool(router.endpoint_manifest)
+            classes = [str(c) for c in manifest.get("classes", [])]
             rows = await run_in_threadpool(parse_labels, raw, classes)
             try:
                 accepted = await run_in_threadpool(service.store_labels, rows)

@@ -11,6 +11,7 @@ builds Arrow tables from them and writes Parquet files (see
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from typing import Any
 
 from opml.files import PRIVATE_FILE, make_private_dir, write_private_file
 from opml.monitoring.collected import (
+    COLLECTED,
     FILE_SPAN_SECONDS,
     INPUT_PREFIX,
     LABEL_COLUMN,
@@ -40,6 +42,8 @@ MAX_QUEUED_ROWS = 100_000  # records waiting for the writer; more are dropped an
 MAX_ERROR = 300
 
 NUMERIC_TYPES = ("numeric", "boolean")
+# File numbers shared by the writers of one process (one per deployment write into the same folders).
+_FILE_NUMBERS = itertools.count(1)
 
 
 def _as_float(value: Any) -> float | None:
@@ -71,11 +75,12 @@ class CollectionWriter:
         input_schema: Sequence[Mapping[str, Any]],
         classes: Sequence[str],
         status_path: Path | None = None,
+        folder: str = COLLECTED,
         flush_seconds: float = FLUSH_SECONDS,
         flush_rows: int = FLUSH_ROWS,
         max_queued_rows: int = MAX_QUEUED_ROWS,
     ):
-        self.root = collected_dir(service_dir)
+        self.root = collected_dir(service_dir, folder)
         self.deployment = deployment
         self.status_path = status_path
         self.flush_seconds = flush_seconds
@@ -91,7 +96,6 @@ class CollectionWriter:
         self.files_written = 0
         self.dropped = 0
         self.last_error: str | None = None
-        self._seq = 0
         self._reported: tuple | None = None
         self._stop = threading.Event()
         self._save_status()
@@ -222,8 +226,7 @@ class CollectionWriter:
         import pyarrow.parquet as pq
 
         folder = make_private_dir(self.root / day_folder(first_at))
-        self._seq += 1
-        final = folder / file_name(first_at, os.getpid(), self._seq)
+        final = folder / file_name(first_at, os.getpid(), next(_FILE_NUMBERS))
         temp = folder / f".{final.name}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)

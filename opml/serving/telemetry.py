@@ -27,8 +27,9 @@ MAX_QUEUED = 50_000  # events waiting for the writer; more are dropped and count
 WRITE_ATTEMPTS = 50
 MAX_ERROR = 500  # characters of a request's error kept in its telemetry row
 
-INSERT = """INSERT INTO telemetry (service, at, request_id, status, latency_ms, records, predictions, error, client)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT = """INSERT INTO telemetry (service, at, request_id, status, latency_ms, records, predictions, error, client,
+                                   deployment, mirrored, agreed)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
 class TelemetryWriter:
@@ -65,13 +66,17 @@ class TelemetryWriter:
         predictions: str,
         error: str | None,
         client: str | None,
+        deployment: str | None = None,
+        mirrored: bool = False,
+        agreed: int | None = None,
     ) -> None:
+        """Queue one request: the deployment that answered it (None when refused before routing) and, for the
+        shadow answer of a mirrored request, ``mirrored`` with the records it predicted as the live answer did."""
         if error is not None and len(error) > MAX_ERROR:
             error = error[: MAX_ERROR - 1] + "…"
+        event = (self.service, at, request_id, status, latency_ms, records, predictions, error, client)
         try:
-            self._queue.put_nowait(
-                (self.service, at, request_id, status, latency_ms, records, predictions, error, client)
-            )
+            self._queue.put_nowait((*event, deployment, int(mirrored), agreed))
         except queue.Full:
             self._count_dropped(1)
 
@@ -187,9 +192,10 @@ def _azure_monitor_tracer(service: str):
     tracer = provider.get_tracer("opml.serving")
 
     def export(batch: list[tuple]) -> None:
-        for _, at, request_id, status, latency_ms, records, predictions, error, client in batch:
+        for event in batch:
+            _, at, request_id, status, latency_ms, records, predictions, error, client, deployment, mirrored, _ = event
             start = int(at * 1e9)
-            span = tracer.start_span("POST /score", start_time=start)
+            span = tracer.start_span("POST /score (mirrored)" if mirrored else "POST /score", start_time=start)
             span.set_attributes(
                 {
                     "http.method": "POST",
@@ -200,6 +206,7 @@ def _azure_monitor_tracer(service: str):
                     "opml.predictions": predictions,
                     "opml.error": error or "",
                     "client.address": client or "",
+                    "opml.deployment": deployment or "",
                 }
             )
             span.end(end_time=start + int(latency_ms * 1e6))

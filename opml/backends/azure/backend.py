@@ -38,6 +38,8 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    Deployment,
+    EndpointComparison,
     LiveAccuracy,
     Model,
     Pipeline,
@@ -256,6 +258,7 @@ class AzureMLBackend(Backend):
         data_collection: bool,
         collection_sampling_rate: float,
         collection_retention_days: int,
+        deployment_name: str,
     ) -> Service:
         if data_collection:
             raise BackendUnavailable(NO_DATA_COLLECTION)
@@ -413,6 +416,46 @@ class AzureMLBackend(Backend):
 
     def delete_schedule(self, schedule_id: str) -> None:
         self.schedules.delete(schedule_id)
+
+    # -- deployments ---------------------------------------------------------------
+    # An ACI webservice (SDK v1) serves one model version: no deployments behind one scoring URI, no traffic
+    # split, no mirror. Azure has them in managed online endpoints (SDK v2, azure-ai-ml) and, in SDK v1, only
+    # on AKS (AksEndpoint versions with traffic percentiles), which opml does not deploy to.
+
+    AZURE_ROLLOUT = (
+        "an ACI web service (Azure ML SDK v1) serves one model version: several deployments behind one scoring "
+        "URI, traffic split, mirror traffic, promote and rollback are Azure ML managed online endpoints' (SDK v2: "
+        "`az ml online-deployment create` and `az ml online-endpoint update --traffic`); with SDK v1, deploy the "
+        "new version as another service and switch your clients to its scoring URI"
+    )
+
+    def _create_deployment(self, service: str, **settings: Any) -> Deployment:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
+
+    def _delete_deployment(self, service: str, name: str) -> None:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
+
+    def _set_traffic(self, service: str, traffic: dict[str, Any]) -> Service:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
+
+    def _set_mirror_traffic(self, service: str, mirror: dict[str, Any]) -> Service:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
+
+    def _promote_deployment(self, service: str, name: str) -> Service:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
+
+    def rollback_traffic(self, service: str) -> Service:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
+
+    def _compare_deployments(self, service: str, *, since: float, until: float) -> EndpointComparison:
+        self.services.get(service)
+        raise BackendUnavailable(self.AZURE_ROLLOUT)
 
     # -- alerts --------------------------------------------------------------------
     # opml's agent evaluates alert rules on this machine from the local telemetry table; an ACI service's

@@ -15,6 +15,7 @@ from opml.backends.local.alerts import AlertRepository
 from opml.backends.local.audit import AuditRepository
 from opml.backends.local.computes import ComputeRepository
 from opml.backends.local.datasets import DatasetRepository
+from opml.backends.local.deployments import DeploymentRepository
 from opml.backends.local.labels import LabelRepository
 from opml.backends.local.layout import WorkspaceLayout
 from opml.backends.local.models import ModelRepository
@@ -33,6 +34,9 @@ from opml.entities import (
     Compute,
     Dataset,
     DatasetProfile,
+    Deployment,
+    DeploymentStats,
+    EndpointComparison,
     LiveAccuracy,
     Model,
     Pipeline,
@@ -49,6 +53,9 @@ from opml.entities import (
 from opml.errors import Conflict, InvalidInput, NotFound
 from opml.files import tail_lines
 from opml.locks import AgentLock
+from opml.monitoring.accuracy import cross_validated
+from opml.monitoring.collected import COLLECTED
+from opml.rollout import schema_differences
 from opml.runsearch import RunQuery
 from opml.runtypes import get_run_type
 from opml.settings import default_workspace, get_settings
@@ -71,6 +78,7 @@ class LocalBackend(Backend):
         self.runs = RunRepository(self.store)
         self.models = ModelRepository(self.store, self.layout)
         self.services = ServiceRepository(self.store, self.layout)
+        self.deployments = DeploymentRepository(self.store, self.services)
         self.labels = LabelRepository(self.store)
         self.pipelines = PipelineRepository(self.store)
         self.tokens = TokenRepository(self.store, self.layout)
@@ -264,9 +272,11 @@ class LocalBackend(Backend):
         data_collection: bool,
         collection_sampling_rate: float,
         collection_retention_days: int,
+        deployment_name: str,
     ) -> Service:
         model = self.models.get(model_name, model_version)
         return self.services.create(
+            deployment=deployment_name,
             name=name,
             model_name=model.name,
             model_version=model.version,
@@ -379,6 +389,98 @@ class LocalBackend(Backend):
             until=time.time(),
             bucket_seconds=bucket_seconds,
         )
+
+    # -- deployments -------------------------------------------------------------
+
+    def _create_deployment(
+        self,
+        service: str,
+        *,
+        name: str,
+        model_name: str,
+        model_version: int | None,
+        traffic: int,
+        mirror: int,
+        allow_schema_change: bool,
+    ) -> Deployment:
+        row = self.services.row(service)
+        model = self.models.get(model_name, model_version)
+        endpoint = self.models.get(row["model_name"], row["model_version"])
+        differences = schema_differences(endpoint.manifest["input_schema"], model.manifest["input_schema"])
+        if differences and not allow_schema_change:
+            raise Conflict(
+                f"model {model.id}'s input schema differs from endpoint {service!r}'s ({endpoint.id}): "
+                f"{'; '.join(differences)}. Requests in the endpoint's schema may be refused by it. Confirm the "
+                "schema change to deploy it anyway; the endpoint's swagger.json then describes the new schema"
+            )
+        created = self.deployments.create(
+            service, name=name, model=model.id, traffic=traffic, mirror=mirror, schema_changed=bool(differences)
+        )
+        return next(deployment for deployment in created.deployments if deployment.name == name)
+
+    def _delete_deployment(self, service: str, name: str) -> None:
+        self.deployments.delete(service, name)
+
+    def _set_traffic(self, service: str, traffic: dict[str, Any]) -> Service:
+        return self.deployments.set_traffic(service, traffic)
+
+    def _set_mirror_traffic(self, service: str, mirror: dict[str, Any]) -> Service:
+        return self.deployments.set_mirror(service, mirror)
+
+    def _promote_deployment(self, service: str, name: str) -> Service:
+        return self.deployments.promote(service, name)
+
+    def rollback_traffic(self, service: str) -> Service:
+        return self.deployments.rollback(service)
+
+    def _compare_deployments(self, service: str, *, since: float, until: float) -> EndpointComparison:
+        from opml.monitoring.accuracy import live_accuracy
+        from opml.monitoring.collected import MIRRORED
+
+        endpoint = self.services.get(service)
+        stats = self.services.deployment_stats(service, since=since, until=until)
+        labels = self.labels.since(service, since)
+        compared = []
+        for deployment in endpoint.deployments:
+            figures = stats.get(deployment.name, {})
+            manifest = self.models.get(deployment.model_name, deployment.model_version).manifest
+            accuracy = None
+            for folder in (COLLECTED, MIRRORED):
+                if not labels:
+                    break
+                accuracy = live_accuracy(
+                    self.layout.service_dir(service),
+                    labels,
+                    classes=[str(c) for c in manifest.get("classes", [])],
+                    manifest=manifest,
+                    since=since,
+                    until=until,
+                    bucket_seconds=86_400,
+                    deployment=deployment.name,
+                    folder=folder,
+                )
+                if accuracy.labelled:
+                    break
+            compared.append(
+                DeploymentStats(
+                    name=deployment.name,
+                    model=deployment.model,
+                    traffic=deployment.traffic,
+                    mirror=deployment.mirror,
+                    labelled=accuracy.labelled if accuracy else 0,
+                    accuracy=accuracy.accuracy if accuracy else None,
+                    cv_accuracy=cross_validated(manifest)[0],
+                    **figures,
+                )
+            )
+        notes = []
+        if not endpoint.app_insights_enabled:
+            notes.append("telemetry is off: switch it on to count requests, latency and agreement per deployment")
+        if not labels:
+            notes.append("no labels in this window: live accuracy needs ground truth (POST /labels)")
+        elif not endpoint.data_collection:
+            notes.append("data collection is off: live accuracy joins labels with the collected answers")
+        return EndpointComparison(service, since, until, compared, note="; ".join(notes))
 
     # -- drift -------------------------------------------------------------------
 

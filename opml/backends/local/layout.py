@@ -58,9 +58,14 @@ class WorkspaceLayout:
         """What the service's telemetry writer reports: requests dropped, App Insights export state."""
         return self.service_dir(name) / "telemetry.json"
 
-    def service_collection_status(self, name: str) -> Path:
-        """What the service's data collection reports: records written and dropped, the last error."""
-        return self.service_dir(name) / "collection.json"
+    def service_collection_status(self, name: str, writer: str | None = None) -> Path:
+        """What a data collection writer of the service reports: records written and dropped, the last error
+        (one file per ``writer``, a deployment's; ``collection.json`` was the one writer of older services)."""
+        return self.service_dir(name) / (f"collection.{writer}.json" if writer else "collection.json")
+
+    def service_deployments_status(self, name: str) -> Path:
+        """What the service's scoring process reports per deployment: loaded, loading or failed (and why)."""
+        return self.service_dir(name) / "deployments.json"
 
     def service_log(self, name: str) -> Path:
         return self.logs / "services" / f"{name}.log"

@@ -10,6 +10,7 @@ next request, without a redeploy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -21,10 +22,21 @@ from typing import Any
 
 from opml.backends.local.layout import WorkspaceLayout, write_private_file
 from opml.backends.local.store import Store, from_text, to_text, utcnow
-from opml.entities import DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING, Service, ServiceKeys, TelemetrySummary
+from opml.entities import (
+    DELETING,
+    HEALTHY,
+    SERVICE_FAILED,
+    TRANSITIONING,
+    Deployment,
+    Service,
+    ServiceKeys,
+    TelemetrySummary,
+)
 from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from opml.keys import new_key
 from opml.locks import locked
+from opml.rollout import DEFAULT_DEPLOYMENT
+from opml.serving.router import ENDPOINT_MODEL, ROUTING
 
 DEPLOYED, DELETED = "deployed", "deleted"
 
@@ -49,7 +61,7 @@ _SUMMARY = """
         SELECT CAST(at / :bucket AS INTEGER) AS bucket, status, latency_ms,
                ROW_NUMBER() OVER (PARTITION BY CAST(at / :bucket AS INTEGER) ORDER BY latency_ms) AS position,
                COUNT(*) OVER (PARTITION BY CAST(at / :bucket AS INTEGER)) AS n
-        FROM telemetry WHERE service = :name AND at >= :since)
+        FROM telemetry WHERE service = :name AND at >= :since AND mirrored = 0)
     SELECT bucket, n AS requests, SUM(status >= 400) AS failed,
            MIN(CASE WHEN position >= 0.50 * n THEN latency_ms END) AS p50,
            MIN(CASE WHEN position >= 0.95 * n THEN latency_ms END) AS p95,
@@ -58,18 +70,39 @@ _SUMMARY = """
 
 _WINDOW_COUNTS = """
     SELECT COUNT(*) AS requests, COALESCE(SUM(status >= 400), 0) AS failed
-    FROM telemetry WHERE service = :name AND at >= :since AND at <= :until"""
+    FROM telemetry WHERE service = :name AND at >= :since AND at <= :until AND mirrored = 0"""
 
 # The k-th smallest latency as the (n - k + 1)-th largest: SQLite's sorter then keeps only the top rows.
 _WINDOW_RANKED = """
-    SELECT latency_ms FROM telemetry WHERE service = :name AND at >= :since AND at <= :until
+    SELECT latency_ms FROM telemetry WHERE service = :name AND at >= :since AND at <= :until AND mirrored = 0
     ORDER BY latency_ms DESC LIMIT 1 OFFSET :skip"""
 
 _PREDICTIONS = """
     SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, p.key AS label, SUM(p.value) AS count
     FROM telemetry AS t, json_each(t.predictions) AS p
-    WHERE t.service = :name AND t.at >= :since GROUP BY bucket, label"""
+    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 GROUP BY bucket, label"""
 
+
+_DEPLOYMENT_STATS = """
+    WITH ranked AS (
+        SELECT deployment, mirrored, status, latency_ms, records, agreed,
+               ROW_NUMBER() OVER (PARTITION BY deployment, mirrored ORDER BY latency_ms) AS position,
+               COUNT(*) OVER (PARTITION BY deployment, mirrored) AS n
+        FROM telemetry
+        WHERE service = :name AND at >= :since AND at <= :until AND deployment IS NOT NULL)
+    SELECT deployment, mirrored, n AS requests, SUM(status >= 400) AS failed,
+           MIN(CASE WHEN position >= 0.50 * n THEN latency_ms END) AS p50,
+           MIN(CASE WHEN position >= 0.95 * n THEN latency_ms END) AS p95,
+           MIN(CASE WHEN position >= 0.99 * n THEN latency_ms END) AS p99,
+           SUM(CASE WHEN agreed IS NOT NULL THEN records ELSE 0 END) AS compared,
+           COALESCE(SUM(agreed), 0) AS agreed
+    FROM ranked GROUP BY deployment, mirrored"""
+
+_DEPLOYMENT_PREDICTIONS = """
+    SELECT t.deployment, t.mirrored, p.key AS label, SUM(p.value) AS count
+    FROM telemetry AS t, json_each(t.predictions) AS p
+    WHERE t.service = :name AND t.at >= :since AND t.at <= :until AND t.deployment IS NOT NULL
+    GROUP BY t.deployment, t.mirrored, label"""
 
 # Data collection settings kept in runtime.json, with their values for a service deployed before they existed.
 COLLECTION_DEFAULTS = {"data_collection": False, "collection_sampling_rate": 1.0, "collection_retention_days": 30}
@@ -104,6 +137,27 @@ def _to_service(
     )
 
 
+def _to_deployment(row: sqlite3.Row, service_state: str, loaded: dict[str, Any] | None) -> Deployment:
+    """A deployment as the store has it, with the state its scoring process reports (``deployments.json``);
+    while the endpoint itself is not Healthy, the endpoint's state."""
+    model = f"{row['model_name']}:{row['model_version']}"
+    state, error = service_state, None
+    if service_state == HEALTHY:
+        state = TRANSITIONING  # the process has not reported loading it yet
+        if loaded and loaded.get("model") == model:
+            state, error = loaded.get("state", TRANSITIONING), loaded.get("error")
+    return Deployment(
+        service=row["service"],
+        name=row["name"],
+        model=model,
+        traffic=row["traffic"],
+        mirror=row["mirror"],
+        state=state,
+        created_at=from_text(row["created_at"]),
+        error=error,
+    )
+
+
 def _read_json(path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -130,7 +184,9 @@ class ServiceRepository:
         host: str,
         description: str,
         collection: dict[str, Any] | None = None,
+        deployment: str = DEFAULT_DEPLOYMENT,
     ) -> Service:
+        """A new endpoint with one deployment, ``deployment``, of the model, taking all the traffic."""
         with self._store.transaction() as connection:
             if connection.execute("SELECT 1 FROM services WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"a service named {name!r} already exists; delete it or pick another name")
@@ -138,7 +194,7 @@ class ServiceRepository:
                 raise AlreadyExists(f"port {port} is used by another service")
             if port is not None and not port_free(host, port):  # e.g. the pipeline gateway's, or another program's
                 raise AlreadyExists(f"port {port} is in use on {host}; choose another or leave it automatic")
-            self._write_runtime(
+            self.write_runtime(
                 name,
                 {
                     "primary_key": new_key(),
@@ -147,9 +203,16 @@ class ServiceRepository:
                     "app_insights_enabled": bool(app_insights_enabled),
                     **COLLECTION_DEFAULTS,
                     **(collection or {}),
+                    ROUTING: {deployment: {"model": f"{model_name}:{int(model_version)}", "traffic": 100, "mirror": 0}},
+                    ENDPOINT_MODEL: f"{model_name}:{int(model_version)}",
                 },
             )
             now = to_text(utcnow())
+            connection.execute(
+                """INSERT INTO deployments (service, name, model_name, model_version, traffic, mirror, created_at)
+                   VALUES (?, ?, ?, ?, 100, 0, ?)""",
+                (name, deployment, model_name, int(model_version), now),
+            )
             connection.execute(
                 """INSERT INTO services (name, model_name, model_version, description, auth_enabled, app_insights,
                    host, port, desired, state, created_at, updated_at, not_healthy_since)
@@ -173,16 +236,37 @@ class ServiceRepository:
         return self.get(name)
 
     def get(self, name: str) -> Service:
-        return self._entity(self.row(name))
+        row = self.row(name)
+        return self._entity(row, self.deployment_rows(name))
 
-    def _entity(self, row: sqlite3.Row) -> Service:
+    def _entity(self, row: sqlite3.Row, deployments: list[sqlite3.Row]) -> Service:
         name = row["name"]
-        return _to_service(
+        service = _to_service(
             row,
             _read_json(self._layout.service_telemetry_status(name)),
             _read_json(self._layout.service_runtime(name)),
-            _read_json(self._layout.service_collection_status(name)),
+            self._collection_status(name),
         )
+        loaded = _read_json(self._layout.service_deployments_status(name))
+        return dataclasses.replace(
+            service, deployments=tuple(_to_deployment(d, service.state, loaded.get(d["name"])) for d in deployments)
+        )
+
+    def _collection_status(self, name: str) -> dict[str, Any]:
+        """The service's collection writers' reports summed: rows, dropped, the newest error."""
+        reports = [_read_json(path) for path in sorted(self._layout.service_dir(name).glob("collection*.json"))]
+        errors = sorted((r.get("updated_at", 0), r["last_error"]) for r in reports if r.get("last_error"))
+        return {
+            "rows": sum(int(r.get("rows", 0)) for r in reports),
+            "dropped": sum(int(r.get("dropped", 0)) for r in reports),
+            "last_error": errors[-1][1] if errors else None,
+        }
+
+    def deployment_rows(self, name: str | None = None) -> list[sqlite3.Row]:
+        """The deployments of service ``name`` (of every service when None), oldest first."""
+        if name is None:
+            return self._store.query("SELECT * FROM deployments ORDER BY created_at, rowid")
+        return self._store.query("SELECT * FROM deployments WHERE service = ? ORDER BY created_at, rowid", (name,))
 
     def row(self, name: str) -> sqlite3.Row:
         row = self._store.query_one("SELECT * FROM services WHERE name = ?", (name,))
@@ -192,7 +276,10 @@ class ServiceRepository:
 
     def list(self) -> list[Service]:
         rows = self._store.query("SELECT * FROM services ORDER BY created_at DESC")
-        return [self._entity(row) for row in rows]
+        deployments: dict[str, list[sqlite3.Row]] = {}
+        for deployment in self.deployment_rows():
+            deployments.setdefault(deployment["service"], []).append(deployment)
+        return [self._entity(row, deployments.get(row["name"], [])) for row in rows]
 
     def rows(self) -> list[sqlite3.Row]:
         return self._store.query("SELECT * FROM services")
@@ -211,14 +298,19 @@ class ServiceRepository:
         shutil.rmtree(self._layout.service_dir(name), ignore_errors=True)
         with self._store.transaction() as connection:
             connection.execute("DELETE FROM services WHERE name = ?", (name,))
+            connection.execute("DELETE FROM deployments WHERE service = ?", (name,))
             connection.execute("DELETE FROM service_labels WHERE service = ?", (name,))
             connection.execute("DELETE FROM alert_rules WHERE service = ?", (name,))
 
     def using_model(self, model_name: str, version: int) -> list[str]:
+        """The services that serve the model version (in a deployment, or as the endpoint's model)."""
         rows = self._store.query(
-            "SELECT name FROM services WHERE model_name = ? AND model_version = ?", (model_name, int(version))
+            """SELECT name FROM services WHERE model_name = :model AND model_version = :version
+               UNION SELECT service FROM deployments WHERE model_name = :model AND model_version = :version
+               ORDER BY 1""",
+            {"model": model_name, "version": int(version)},
         )
-        return [row["name"] for row in rows]
+        return [row[0] for row in rows]
 
     def count(self) -> int:
         return self._store.query_one("SELECT COUNT(*) FROM services WHERE desired = ?", (DEPLOYED,))[0]
@@ -283,7 +375,10 @@ class ServiceRepository:
             raise NotFound(f"service {name!r} has no runtime configuration")
         return json.loads(path.read_text())
 
-    def _write_runtime(self, name: str, runtime: dict[str, Any]) -> None:
+    def runtime_path(self, name: str):
+        return self._layout.service_runtime(name)
+
+    def write_runtime(self, name: str, runtime: dict[str, Any]) -> None:
         write_private_file(self._layout.service_runtime(name), json.dumps(runtime).encode())
 
     def keys(self, name: str) -> ServiceKeys:
@@ -292,21 +387,21 @@ class ServiceRepository:
         return ServiceKeys(primary=runtime["primary_key"], secondary=runtime["secondary_key"])
 
     @contextlib.contextmanager
-    def _changing_runtime(self, name: str) -> Iterator[dict[str, Any]]:
+    def changing_runtime(self, name: str) -> Iterator[dict[str, Any]]:
         """The service's runtime settings, to change in the block; written back when it ends. Changes are
         serialised (two dashboard tabs regenerating keys at once: both land, no old key stays valid)."""
         path = self._layout.service_runtime(name)
         with locked(path):
             runtime = self.runtime(name)
             yield runtime
-            self._write_runtime(name, runtime)
+            self.write_runtime(name, runtime)
 
     def regenerate_key(self, name: str, which: str) -> ServiceKeys:
         which = str(which).lower()
         if which not in ("primary", "secondary"):
             raise InvalidInput(f"key must be 'Primary' or 'Secondary', got {which!r}")
         self.row(name)
-        with self._changing_runtime(name) as runtime:
+        with self.changing_runtime(name) as runtime:
             runtime[f"{which}_key"] = new_key()
             keys = ServiceKeys(primary=runtime["primary_key"], secondary=runtime["secondary_key"])
         return keys
@@ -321,7 +416,7 @@ class ServiceRepository:
     ) -> Service:
         """Change switches (None: unchanged) and data collection settings (``COLLECTION_DEFAULTS``' keys)."""
         self.row(name)
-        with self._changing_runtime(name) as runtime:
+        with self.changing_runtime(name) as runtime:
             if app_insights_enabled is not None:
                 runtime["app_insights_enabled"] = bool(app_insights_enabled)
             if auth_enabled is not None:
@@ -368,7 +463,8 @@ class ServiceRepository:
         for row in self._store.query(_PREDICTIONS, {"name": name, "since": since, "bucket": bucket_seconds}):
             buckets[row["bucket"]]["predictions"][row["label"]] = row["count"]
         newest = self._store.query(
-            "SELECT * FROM telemetry WHERE service = ? AND at >= ? ORDER BY at DESC LIMIT ?", (name, since, recent)
+            "SELECT * FROM telemetry WHERE service = ? AND at >= ? AND mirrored = 0 ORDER BY at DESC LIMIT ?",
+            (name, since, recent),
         )
         ordered = [buckets[key] for key in sorted(buckets)]
         return TelemetrySummary(
@@ -379,6 +475,35 @@ class ServiceRepository:
             buckets=ordered,
             recent=[{**dict(row), "predictions": json.loads(row["predictions"])} for row in newest],
         )
+
+    def deployment_stats(self, name: str, *, since: float, until: float) -> dict[str, dict[str, Any]]:
+        """Per deployment, ``DeploymentStats`` fields from telemetry: live requests, failures and latency
+        percentiles; mirrored requests, failures, p50 and agreement; the predicted class mix (of the live
+        answers, or of the shadow ones for a deployment that answered none live)."""
+        window = {"name": name, "since": since, "until": until}
+        stats: dict[str, dict[str, Any]] = {}
+        for row in self._store.query(_DEPLOYMENT_STATS, window):
+            figures = stats.setdefault(row["deployment"], {})
+            if row["mirrored"]:
+                compared = int(row["compared"])
+                figures.update(
+                    mirrored=row["requests"],
+                    mirror_failed=int(row["failed"]),
+                    mirror_p50=row["p50"],
+                    compared_records=compared,
+                    agreed_records=int(row["agreed"]),
+                    agreement=int(row["agreed"]) / compared if compared else None,
+                )
+            else:
+                figures.update(
+                    requests=row["requests"], failed=int(row["failed"]), p50=row["p50"], p95=row["p95"], p99=row["p99"]
+                )
+        mixes: dict[tuple[str, int], dict[str, int]] = {}
+        for row in self._store.query(_DEPLOYMENT_PREDICTIONS, window):
+            mixes.setdefault((row["deployment"], row["mirrored"]), {})[row["label"]] = int(row["count"])
+        for deployment, figures in stats.items():
+            figures["predictions"] = mixes.get((deployment, 0)) or mixes.get((deployment, 1)) or {}
+        return stats
 
     def window_counts(self, name: str, *, since: float, until: float) -> tuple[int, int]:
         """Requests recorded from ``since`` to ``until`` (epoch seconds) and how many failed (status >= 400)."""
@@ -397,7 +522,7 @@ class ServiceRepository:
 
     def telemetry(self, name: str, *, since: float | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
         rows = self._store.query(
-            "SELECT * FROM telemetry WHERE service = ? AND at >= ? ORDER BY at LIMIT ?",
+            "SELECT * FROM telemetry WHERE service = ? AND at >= ? AND mirrored = 0 ORDER BY at LIMIT ?",
             (name, since or 0.0, int(limit)),
         )
         return [{**dict(row), "predictions": json.loads(row["predictions"])} for row in rows]

@@ -130,6 +130,18 @@ MIGRATIONS: list[list[str]] = [
         # one firing alert per rule, whoever evaluates it
         "CREATE UNIQUE INDEX alerts_one_firing ON alerts (rule_id) WHERE state = 'Firing'",
     ],
+    [  # safe rollout: deployments behind an endpoint; which deployment answered a request (or mirrored it)
+        """CREATE TABLE deployments (
+            service TEXT NOT NULL, name TEXT NOT NULL, model_name TEXT NOT NULL, model_version INTEGER NOT NULL,
+            traffic INTEGER NOT NULL, mirror INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+            PRIMARY KEY (service, name))""",
+        """INSERT INTO deployments (service, name, model_name, model_version, traffic, mirror, created_at)
+           SELECT name, 'blue', model_name, model_version, 100, 0, created_at FROM services""",
+        "ALTER TABLE services ADD COLUMN previous_traffic TEXT",  # the split before the last change (rollback)
+        "ALTER TABLE telemetry ADD COLUMN deployment TEXT",
+        "ALTER TABLE telemetry ADD COLUMN mirrored INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE telemetry ADD COLUMN agreed INTEGER",  # mirrored: records predicted as the live answer did
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,300 @@
+"""Safe rollout on the local backend, through a real agent and real scoring processes over loopback HTTP:
+two deployments of different models behind one endpoint, traffic split, header routing, mirror traffic,
+promote and rollback, switching under load, a kill -9 of the scoring process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import threading
+import time
+from collections import Counter
+
+import pandas as pd
+import pytest
+import requests
+
+from opml.entities import HEALTHY
+from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from opml.rollout import DEPLOYMENT_HEADER
+from tests.helpers import free_port, wait_until
+
+ENDPOINT = "bank-endpoint"
+
+
+@pytest.fixture(scope="module")
+def rollout(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
+    """An endpoint of bank-model:1 (deployment "blue", telemetry on) served by a real agent, and bank-model:2,
+    a logistic regression from the same AutoML run: (backend, endpoint name)."""
+    import shutil
+
+    from opml.agent.launcher import start_agent
+    from opml.backends.local import LocalBackend
+
+    source, run_id = trained_workspace
+    root = tmp_path_factory.mktemp("rollout") / "workspace"
+    shutil.copytree(source, root)
+    backend = LocalBackend(root)
+    best = backend.register_model(name="bank-model", run_id=run_id)
+    children = [
+        run
+        for run in backend.list_runs(parent_id=run_id)
+        if run.status == "Completed" and run.display_name == "LogisticRegression"
+    ]
+    second = backend.register_model(name="bank-model", run_id=children[0].id)
+    assert (best.version, second.version) == (1, 2) and best.algorithm != second.algorithm
+    backend.deploy_model(name=ENDPOINT, model_name="bank-model", model_version=1, app_insights_enabled=True)
+    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    try:
+        assert backend.wait_for_service(ENDPOINT, timeout=120).state == HEALTHY
+        yield backend, ENDPOINT
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def records(bank_small_csv) -> list[dict]:
+    frame = pd.read_csv(bank_small_csv).drop(columns="y")
+    return json.loads(frame.head(40).to_json(orient="records"))
+
+
+class Client:
+    def __init__(self, backend, name: str):
+        service = backend.get_service(name)
+        self.uri = service.scoring_uri
+        self.session = requests.Session()
+        self.headers = {
+            "Authorization": f"Bearer {backend.get_service_keys(name).primary}",
+            "Content-Type": "application/json",
+        }
+
+    def score(self, records: list[dict], deployment: str | None = None) -> requests.Response:
+        headers = dict(self.headers)
+        if deployment is not None:
+            headers[DEPLOYMENT_HEADER] = deployment
+        return self.session.post(self.uri, data=json.dumps({"data": records}), headers=headers, timeout=30)
+
+
+def answered_by(client: Client, records: list[dict], count: int) -> Counter:
+    counts: Counter = Counter()
+    for index in range(count):
+        response = client.score([records[index % len(records)]])
+        assert response.status_code == 200, response.text
+        counts[response.headers[DEPLOYMENT_HEADER]] += 1
+    return counts
+
+
+def reset(backend, name: str) -> None:
+    """Back to blue alone, no mirror, green deleted (each test starts from one deployment)."""
+    backend.set_mirror_traffic(name, {})
+    backend.promote_deployment(name, "blue")
+    for deployment in backend.list_deployments(name):
+        if deployment.name != "blue":
+            backend.delete_deployment(name, deployment.name)
+
+
+def test_a_service_is_an_endpoint_with_one_deployment_taking_all_traffic(rollout, records):
+    backend, name = rollout
+    (blue,) = backend.list_deployments(name)
+    assert (blue.name, blue.model, blue.traffic, blue.mirror, blue.state) == ("blue", "bank-model:1", 100, 0, HEALTHY)
+    response = Client(backend, name).score(records[:2])
+    assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "blue"
+
+
+def test_a_challenger_takes_its_share_and_the_header_picks_a_deployment(rollout, records):
+    backend, name = rollout
+    before = backend.get_service(name)
+    green = backend.create_deployment(name, name="green", model_name="bank-model", model_version=2, traffic=30)
+    assert (green.model, green.traffic) == ("bank-model:2", 30)
+    assert backend.get_service(name).traffic == {"blue": 70, "green": 30}
+    assert backend.wait_for_deployment(name, "green", timeout=60).state == HEALTHY
+    service = backend.get_service(name)
+    assert (service.scoring_uri, backend.get_service_keys(name)) == (before.scoring_uri, backend.get_service_keys(name))
+    client = Client(backend, name)
+    counts = answered_by(client, records, 600)
+    # Binomial(600, 0.3): mean 180, standard deviation 11.2; 5 deviations either side.
+    assert set(counts) == {"blue", "green"} and 124 <= counts["green"] <= 236, counts
+    for deployment in ("blue", "green"):
+        response = client.score(records[:3], deployment=deployment)
+        assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == deployment
+    unknown = client.score(records[:1], deployment="purple")
+    assert unknown.status_code == 400 and "blue, green" in unknown.json()["error"]
+    reset(backend, name)
+
+
+def test_an_idle_deployment_answers_only_when_named(rollout, records):
+    backend, name = rollout
+    backend.create_deployment(name, name="green", model_name="bank-model", model_version=2)
+    backend.wait_for_deployment(name, "green", timeout=60)
+    client = Client(backend, name)
+    assert answered_by(client, records, 50) == Counter({"blue": 50})
+    assert client.score(records[:1], deployment="green").headers[DEPLOYMENT_HEADER] == "green"
+    reset(backend, name)
+
+
+def test_mirror_answers_are_recorded_and_never_returned(rollout, records):
+    backend, name = rollout
+    since = time.time()
+    backend.create_deployment(name, name="shadow", model_name="bank-model", model_version=2, mirror=50)
+    assert backend.wait_for_deployment(name, "shadow", timeout=60).state == HEALTHY
+    client = Client(backend, name)
+    bodies = []
+    for index in range(200):
+        response = client.score(records[index % 20 : index % 20 + 2])
+        assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "blue"
+        bodies.append(response.json())
+    wait_until(
+        lambda: backend.compare_deployments(name, since=since).stats("shadow").mirrored >= 60,
+        timeout=20,
+        what="mirrored requests in telemetry",
+    )
+    comparison = backend.compare_deployments(name, since=since)
+    blue, shadow = comparison.stats("blue"), comparison.stats("shadow")
+    assert blue.requests == 200 and shadow.requests == 0
+    # Binomial(200, 0.5): 100 +- 7; 5 deviations either side.
+    assert 65 <= shadow.mirrored <= 135 and shadow.mirror_failed == 0
+    assert shadow.compared_records == 2 * shadow.mirrored and 0 <= shadow.agreed_records <= shadow.compared_records
+    assert shadow.agreement == pytest.approx(shadow.agreed_records / shadow.compared_records)
+    assert sum(shadow.predictions.values()) == shadow.compared_records
+    # what callers were told came from blue alone: the endpoint's telemetry holds no mirrored row
+    summary = backend.get_service_telemetry_summary(name, since=since)
+    assert summary.requests == 200
+    assert all(row["deployment"] == "blue" for row in backend.get_service_telemetry(name, since=since))
+    reset(backend, name)
+
+
+def test_promote_and_rollback_move_all_traffic_in_one_step(rollout, records):
+    backend, name = rollout
+    backend.create_deployment(name, name="green", model_name="bank-model", model_version=2, traffic=10)
+    backend.wait_for_deployment(name, "green", timeout=60)
+    promoted = backend.promote_deployment(name, "green")
+    assert promoted.traffic == {"blue": 0, "green": 100} and promoted.model == "bank-model:2"
+    client = Client(backend, name)
+    wait_until(lambda: client.score(records[:1]).headers[DEPLOYMENT_HEADER] == "green", timeout=5)
+    assert answered_by(client, records, 40) == Counter({"green": 40})
+    rolled = backend.rollback_traffic(name)
+    assert rolled.traffic == {"blue": 90, "green": 10} and rolled.model == "bank-model:1"
+    assert backend.rollback_traffic(name).traffic == {"blue": 0, "green": 100}  # twice: forth again
+    reset(backend, name)
+
+
+def test_bad_changes_are_refused_and_change_nothing(rollout):
+    backend, name = rollout
+    backend.create_deployment(name, name="green", model_name="bank-model", model_version=2)
+    before = backend.get_service(name)
+    refusals = [
+        (InvalidInput, "add up to 100", lambda: backend.set_traffic(name, {"blue": 60, "green": 30})),
+        (InvalidInput, "unknown deployment", lambda: backend.set_traffic(name, {"blue": 50, "purple": 50})),
+        (InvalidInput, "whole percent", lambda: backend.set_traffic(name, {"blue": 99.5, "green": 0.5})),
+        (AlreadyExists, "already has a deployment", lambda: backend.create_deployment(
+            name, name="green", model_name="bank-model", model_version=2)),
+        (Conflict, "takes 100 % of live traffic", lambda: backend.delete_deployment(name, "blue")),
+        (InvalidInput, "at most 50", lambda: backend.set_mirror_traffic(name, {"green": 60})),
+        (InvalidInput, "takes none", lambda: backend.set_mirror_traffic(name, {"blue": 10})),
+        (InvalidInput, "not both", lambda: backend.create_deployment(
+            name, name="red", model_name="bank-model", model_version=2, traffic=10, mirror=10)),
+        (InvalidInput, "not valid", lambda: backend.create_deployment(name, name="Blue!", model_name="bank-model")),
+        (NotFound, "no deployment named", lambda: backend.promote_deployment(name, "purple")),
+        (NotFound, "bank-model", lambda: backend.create_deployment(
+            name, name="red", model_name="bank-model", model_version=9)),
+    ]  # fmt: skip
+    for error, message, change in refusals:
+        with pytest.raises(error, match=message):
+            change()
+    after = backend.get_service(name)
+    assert (after.traffic, after.mirror_traffic, after.model) == (before.traffic, before.mirror_traffic, before.model)
+    reset(backend, name)
+    with pytest.raises(Conflict, match="roll back"):  # the last change (promote blue) changed nothing
+        backend.rollback_traffic(name)
+
+
+def test_a_model_with_another_input_schema_needs_confirming_and_then_changes_swagger(rollout, bank_small_csv, tmp_path):
+    backend, name = rollout
+    dropped = backend.get_model("bank-model", 1).manifest["input_schema"][-1]["name"]
+    narrow_csv = tmp_path / "narrow.csv"
+    pd.read_csv(bank_small_csv).drop(columns=dropped).to_csv(narrow_csv, index=False)
+    backend.register_dataset(name="bank-narrow", source=narrow_csv)
+    params = {"dataset": "bank-narrow", "label_column": "y", "max_iterations": 2, "n_cross_validations": 2,
+              "experiment_timeout_minutes": 0.5}  # fmt: skip
+    run = backend.submit_run(experiment="narrow", run_type="automl", compute="cpu-cluster", params=params)
+    assert backend.wait_for_run(run.id, timeout=180).status == "Completed"
+    backend.register_model(name="narrow-model", run_id=run.id)
+    client, swagger_uri = Client(backend, name), backend.get_service(name).swagger_uri
+
+    def swagger_columns() -> set[str]:
+        document = requests.get(swagger_uri, timeout=10).json()
+        return set(document["definitions"]["ServiceInput"]["properties"]["data"]["items"]["properties"])
+
+    assert dropped in swagger_columns()
+    with pytest.raises(Conflict, match=f"no column\\(s\\) {dropped}.*Confirm"):
+        backend.create_deployment(name, name="narrow", model_name="narrow-model")
+    assert [d.name for d in backend.list_deployments(name)] == ["blue"]
+    backend.create_deployment(name, name="narrow", model_name="narrow-model", allow_schema_change=True)
+    assert backend.get_service(name).model == "narrow-model:1"
+    wait_until(lambda: dropped not in swagger_columns(), timeout=10, what="swagger.json of the new schema")
+    backend.wait_for_deployment(name, "narrow", timeout=60)
+    record = {key: value for key, value in records_of(bank_small_csv)[0].items() if key != dropped}
+    assert client.score([record], deployment="narrow").status_code == 200
+    refused = client.score([record], deployment="blue")  # blue's schema still needs the column
+    assert refused.status_code == 400 and dropped in refused.json()["error"]
+    backend.delete_deployment(name, "narrow")
+    assert backend.get_service(name).model == "bank-model:1"
+    wait_until(lambda: dropped in swagger_columns(), timeout=10, what="swagger.json back to blue's schema")
+
+
+def records_of(csv) -> list[dict]:
+    return json.loads(pd.read_csv(csv).drop(columns="y").head(5).to_json(orient="records"))
+
+
+def test_traffic_changes_under_load_fail_no_request(rollout, records):
+    backend, name = rollout
+    backend.create_deployment(name, name="green", model_name="bank-model", model_version=2)
+    backend.wait_for_deployment(name, "green", timeout=60)
+    stop = threading.Event()
+    failures: list[str] = []
+    answered: Counter = Counter()
+
+    def load() -> None:
+        client = Client(backend, name)
+        while not stop.is_set():
+            response = client.score(records[:2])
+            if response.status_code != 200:
+                failures.append(response.text)
+            else:
+                answered[response.headers[DEPLOYMENT_HEADER]] += 1
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for split in ({"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}):
+            backend.set_traffic(name, split)
+            time.sleep(0.7)
+        backend.rollback_traffic(name)
+        time.sleep(0.5)
+        backend.promote_deployment(name, "blue")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert failures == [] and answered["blue"] > 50 and answered["green"] > 50, (failures[:3], answered)
+    reset(backend, name)
+
+
+def test_a_killed_scoring_process_comes_back_with_both_deployments(rollout, records):
+    backend, name = rollout
+    backend.create_deployment(name, name="green", model_name="bank-model", model_version=2, traffic=50)
+    backend.wait_for_deployment(name, "green", timeout=60)
+    pid, _ = backend.services.process_of(name)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: backend.services.process_of(name)[0] not in (None, pid), timeout=30, what="a new process")
+    assert backend.wait_for_service(name, timeout=120).state == HEALTHY
+    states = {d.name: d.state for d in backend.list_deployments(name)}
+    assert states == {"blue": HEALTHY, "green": HEALTHY}
+    counts = answered_by(Client(backend, name), records, 100)
+    assert set(counts) == {"blue", "green"} and statistics.mean([counts["blue"], counts["green"]]) == 50
+    reset(backend, name)
