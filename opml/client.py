@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from opml.errors import OpmlError
+from opml.rollout import DEPLOYMENT_HEADER
 
 
 class ScoringError(OpmlError):
@@ -33,6 +34,7 @@ class ScoreResult:
     request_id: str | None
     request_body: dict[str, Any]
     response_body: Any
+    deployment: str | None = None  # the deployment that answered (its azureml-model-deployment header)
 
 
 def _error_message(response: requests.Response) -> str:
@@ -56,9 +58,12 @@ def score(
     explain: bool = False,
     timeout: float = 60.0,
     session: requests.Session | None = None,
+    deployment: str | None = None,
 ) -> ScoreResult:
     """POST records to a scoring URI; labels (or class probabilities, or with ``explain`` the explanation of
-    each record: prediction, probabilities and contributions) for each record.
+    each record: prediction, probabilities and contributions) for each record. ``deployment`` names the
+    deployment of the endpoint that should answer (the ``azureml-model-deployment`` header, as on Azure);
+    by default the endpoint's traffic split decides.
 
     Raises ScoringError with the server's message on any non-200 answer.
     """
@@ -71,6 +76,8 @@ def score(
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    if deployment:
+        headers[DEPLOYMENT_HEADER] = deployment
     started = time.perf_counter()
     try:
         response = (session or requests).post(uri, json=body, headers=headers, timeout=timeout)
@@ -92,6 +99,7 @@ def score(
         request_id=response.headers.get("X-Ms-Request-Id"),
         request_body=body,
         response_body=payload,
+        deployment=response.headers.get(DEPLOYMENT_HEADER),
     )
 
 

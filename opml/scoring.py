@@ -107,13 +107,16 @@ def score_in_chunks(
     explain: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
+    deployment: str | None = None,
 ) -> list[Any]:
     """Score many records through the endpoint, ``chunk_rows`` per request (at most 1,000, what an explain
-    request takes); raises ScoringError on the first failure."""
+    request takes), by ``deployment`` when named; raises ScoringError on the first failure."""
     predictions: list[Any] = []
     for start in range(0, len(records), chunk_rows):
         chunk = records[start : start + chunk_rows]
-        result: ScoreResult = score(uri, chunk, key=key, probabilities=probabilities, explain=explain)
+        result: ScoreResult = score(
+            uri, chunk, key=key, probabilities=probabilities, explain=explain, deployment=deployment
+        )
         predictions.extend(result.predictions)
         if on_progress:
             on_progress(min(start + chunk_rows, len(records)), len(records))
