@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +45,18 @@ def emit(args: argparse.Namespace, entities: list[Any] | Any, columns: Sequence[
     else:
         for key, value in dicts[0].items():
             print(f"{key}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
+
+
+def since_hours(hours: float) -> float:
+    """The moment ``hours`` (--hours) ago, after checking it."""
+    if not 0 < hours <= 24 * 3650:  # NaN fails this too
+        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {hours}")
+    return time.time() - hours * 3600
+
+
+def three_decimals(value: float | None) -> str:
+    """A fraction (accuracy, AUC, PSI, agreement) as the commands print it: 3 decimals, empty for None."""
+    return "" if value is None else f"{value:.3f}"
 
 
 def parse_tags(pairs: Sequence[str] | None) -> dict[str, str]:

@@ -10,7 +10,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opml.cli.common import audit, backend_of, command, emit, group, model_reference, print_json, print_table
+from opml.cli.common import (
+    audit,
+    backend_of,
+    command,
+    emit,
+    group,
+    model_reference,
+    print_json,
+    print_table,
+    since_hours,
+    three_decimals,
+)
 from opml.errors import InvalidInput
 
 SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "data_collection", "scoring_uri")
@@ -90,19 +101,8 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
-def _since(hours: float) -> float:
-    """The moment ``hours`` (--hours) ago, after checking it."""
-    if not 0 < hours <= 24 * 3650:  # NaN fails this too
-        raise InvalidInput(f"--hours must be a number of hours above 0 and at most 87,600, got {hours}")
-    return time.time() - hours * 3600
-
-
-def _three_decimals(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
-
-
 def cmd_collected(args: argparse.Namespace) -> int:
-    since = _since(args.hours)
+    since = since_hours(args.hours)
     rows = backend_of(args).get_collected_data(args.name, since=since, limit=args.limit)
     if args.json:
         print_json(rows)
@@ -148,7 +148,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_telemetry(args: argparse.Namespace) -> int:
-    since = _since(args.hours)
+    since = since_hours(args.hours)
     backend = backend_of(args)
     service = backend.get_service(args.name)
     summary = backend.get_service_telemetry_summary(
@@ -336,7 +336,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    since = _since(args.hours)
+    since = since_hours(args.hours)
     accuracy = backend_of(args).get_live_accuracy(args.name, since=since, bucket_seconds=args.bucket_seconds)
     if args.json:
         print_json(dataclasses.asdict(accuracy))
@@ -346,17 +346,17 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
         {
             "start": time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["at"])),
             "labelled": bucket["labelled"],
-            "accuracy": _three_decimals(bucket["accuracy"]),
-            "auc": _three_decimals(bucket["auc"]),
+            "accuracy": three_decimals(bucket["accuracy"]),
+            "auc": three_decimals(bucket["auc"]),
         }
         for bucket in accuracy.buckets
     ]
     print_table(shown, ["start", "labelled", "accuracy", "auc"])
     print(
-        f"live accuracy {_three_decimals(accuracy.accuracy) or '-'} and AUC {_three_decimals(accuracy.auc) or '-'} "
+        f"live accuracy {three_decimals(accuracy.accuracy) or '-'} and AUC {three_decimals(accuracy.auc) or '-'} "
         "over "
         f"{accuracy.labelled:,} labelled record(s) in the last {args.hours:g} h (cross-validated: accuracy "
-        f"{_three_decimals(accuracy.cv_accuracy) or '-'}, AUC {_three_decimals(accuracy.cv_auc_weighted) or '-'}); "
+        f"{three_decimals(accuracy.cv_accuracy) or '-'}, AUC {three_decimals(accuracy.cv_auc_weighted) or '-'}); "
         f"{accuracy.unmatched:,} label(s) matched no collected record"
     )
     if accuracy.skipped_files:
@@ -367,7 +367,7 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 def cmd_drift(args: argparse.Namespace) -> int:
     from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
 
-    since = _since(args.hours)
+    since = since_hours(args.hours)
     backend = backend_of(args)
     if args.bucket:
         over_time = backend.get_service_drift_over_time(args.name, since=since, bucket=args.bucket)
@@ -390,14 +390,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return 0
 
-    rows = [{**row, "psi": _three_decimals(row["psi"]), "js": _three_decimals(row["js"])} for row in report.table()]
+    rows = [{**row, "psi": three_decimals(row["psi"]), "js": three_decimals(row["js"])} for row in report.table()]
     print_table(rows, ["feature", "kind", "psi", "js", "verdict", "rows"])
     if report.prediction is not None:
         prediction = report.prediction
         print(
             f"predictions against {PREDICTION_BASELINE_WORDS.get(report.prediction_source or '', 'the training')}:"
-            f" PSI {_three_decimals(prediction.psi)}, JS "
-            f"{_three_decimals(prediction.js)} ({prediction.verdict})"
+            f" PSI {three_decimals(prediction.psi)}, JS "
+            f"{three_decimals(prediction.js)} ({prediction.verdict})"
         )
     if report.skipped_files:
         print(f"{len(report.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
