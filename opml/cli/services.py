@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opml.cli import deployments
 from opml.cli.common import (
     audit,
     backend_of,
@@ -23,6 +24,7 @@ from opml.cli.common import (
     three_decimals,
 )
 from opml.errors import InvalidInput
+from opml.rollout import DEFAULT_DEPLOYMENT
 
 SERVICE_COLUMNS = ("name", "model", "state", "auth_enabled", "app_insights_enabled", "data_collection", "scoring_uri")
 
@@ -45,6 +47,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         data_collection=args.data_collection == "on",
         collection_sampling_rate=args.sampling,
         collection_retention_days=args.retention_days,
+        deployment_name=args.deployment,
     )
     audit(backend, "deploy_service", f"service {service.name} ({service.model})")
     if args.wait:
@@ -443,6 +446,11 @@ def add_commands(commands: Any) -> None:
         "--model", required=True, help="registered model: NAME (latest version), NAME:VERSION or NAME@ALIAS"
     )
     deploy.add_argument("--version", type=int, help="model version (default: latest)")
+    deploy.add_argument(
+        "--deployment",
+        default=DEFAULT_DEPLOYMENT,
+        help=f"name of the endpoint's first deployment, taking all its traffic (default {DEFAULT_DEPLOYMENT})",
+    )
     deploy.add_argument("--no-auth", action="store_true", help="serve without key authentication (not advised)")
     deploy.add_argument("--app-insights", choices=("on", "off"), default="off", help="request telemetry (default off)")
     deploy.add_argument("--port", type=int, help="port (default: a free one)")
@@ -512,6 +520,7 @@ def add_commands(commands: Any) -> None:
     delete.add_argument("name")
     delete.add_argument("--wait", action="store_true", help="wait until it is gone")
     _add_alert_commands(services)
+    deployments.add_commands(services)
 
     scorer = command(commands, "score", cmd_score, "score records through a service's HTTP endpoint")
     scorer.add_argument("--service", required=True, help="service name")
