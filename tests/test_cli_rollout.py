@@ -261,9 +261,9 @@ def test_deploy_version_wait_exits_1_when_the_model_cannot_be_loaded(endpoint, c
         capsys, workspace, "services", "deploy-version", ENDPOINT, "--deployment", "broken", "--model",
         "broken-model", "--wait",
     )  # fmt: skip
-    assert code == 1 and f"deployment broken (broken-model:1) of {ENDPOINT}: Failed" in out
-    (line,) = err.splitlines()
-    assert line.startswith("error: deployment broken failed: ") and "sha256" in line.lower(), err
+    assert code == 1 and f"deployment broken (broken-model:1) of {ENDPOINT}: Failed" in out, (code, out, err)
+    assert err.startswith("error: deployment broken failed: ") and err.count("\n") == 1, err
+    assert "does not match its registered sha256" in err
     assert backend.get_service(ENDPOINT).traffic == {"prod": 100, "broken": 0}
     assert cli(capsys, workspace, "services", "delete-deployment", ENDPOINT, "broken")[0] == 0
 
