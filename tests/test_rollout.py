@@ -298,3 +298,27 @@ def test_a_killed_scoring_process_comes_back_with_both_deployments(rollout, reco
     counts = answered_by(Client(backend, name), records, 100)
     assert set(counts) == {"blue", "green"} and statistics.mean([counts["blue"], counts["green"]]) == 50
     reset(backend, name)
+
+
+def test_a_challenger_that_cannot_load_fails_alone_and_takes_no_traffic(rollout, records, trained_workspace):
+    backend, name = rollout
+    _, run_id = trained_workspace
+    forest = next(
+        run for run in backend.list_runs(parent_id=run_id) if run.display_name == "RandomForest"
+    )  # a third version, its file then tampered with
+    broken = backend.register_model(name="bank-model", run_id=forest.id)
+    path = backend.download_model("bank-model", broken.version)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    backend.create_deployment(name, name="broken", model_name="bank-model", model_version=broken.version, traffic=50)
+    failed = backend.wait_for_deployment(name, "broken", timeout=60)
+    assert failed.state == "Failed" and "refusing to load" in failed.error
+    assert backend.get_service(name).state == HEALTHY
+    client = Client(backend, name)
+    assert answered_by(client, records, 30) == Counter({"blue": 30})  # its 50 % went to blue
+    pinned = client.score(records[:1], deployment="broken")
+    assert pinned.status_code == 503 and "failed to load" in pinned.json()["error"]
+    with pytest.raises(Conflict, match="failed to load"):
+        backend.promote_deployment(name, "broken")
+    backend.set_traffic(name, {"blue": 100})
+    backend.delete_deployment(name, "broken")
+    assert [d.name for d in backend.list_deployments(name)] == ["blue"]

@@ -27,6 +27,7 @@ from opml.backends.local.store import Store
 from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
     ACTIVE,
+    SERVICE_FAILED,
     AgentStatus,
     Alert,
     AlertRule,
@@ -421,13 +422,24 @@ class LocalBackend(Backend):
     def _delete_deployment(self, service: str, name: str) -> None:
         self.deployments.delete(service, name)
 
+    def _refuse_failed(self, service: str, names: list[str]) -> None:
+        """Conflict when live traffic would go to a deployment whose model failed to load."""
+        for deployment in self.services.get(service).deployments:
+            if deployment.name in names and deployment.state == SERVICE_FAILED:
+                raise Conflict(
+                    f"deployment {deployment.name!r} failed to load ({deployment.error}); it cannot take traffic: "
+                    "delete it and deploy a model that loads"
+                )
+
     def _set_traffic(self, service: str, traffic: dict[str, Any]) -> Service:
+        self._refuse_failed(service, [name for name, share in traffic.items() if share])
         return self.deployments.set_traffic(service, traffic)
 
     def _set_mirror_traffic(self, service: str, mirror: dict[str, Any]) -> Service:
         return self.deployments.set_mirror(service, mirror)
 
     def _promote_deployment(self, service: str, name: str) -> Service:
+        self._refuse_failed(service, [name])
         return self.deployments.promote(service, name)
 
     def rollback_traffic(self, service: str) -> Service:
