@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from opml.entities import HEALTHY
-from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SchemaChange
 from opml.rollout import DEPLOYMENT_HEADER
 from tests.helpers import free_port, wait_until
 
@@ -229,7 +229,7 @@ def test_a_model_with_another_input_schema_needs_confirming_and_then_changes_swa
         return set(document["definitions"]["ServiceInput"]["properties"]["data"]["items"]["properties"])
 
     assert dropped in swagger_columns()
-    with pytest.raises(Conflict, match=f"no column\\(s\\) {dropped}.*Confirm"):
+    with pytest.raises(SchemaChange, match=f"no column\\(s\\) {dropped}.*Confirm"):
         backend.create_deployment(name, name="narrow", model_name="narrow-model")
     assert [d.name for d in backend.list_deployments(name)] == ["blue"]
     backend.create_deployment(name, name="narrow", model_name="narrow-model", allow_schema_change=True)
