@@ -298,3 +298,14 @@ def test_a_killed_scoring_process_comes_back_with_both_deployments(rollout, reco
     counts = answered_by(Client(backend, name), records, 100)
     assert set(counts) == {"blue", "green"} and statistics.mean([counts["blue"], counts["green"]]) == 50
     reset(backend, name)
+
+
+def test_the_names_a_refused_deployment_name_suggests_are_valid():
+    import re
+
+    from opml.rollout import check_deployment_name
+
+    with pytest.raises(InvalidInput, match="'v2' is not valid") as refused:
+        check_deployment_name("v2")  # 2 characters: Azure's rule is 3 to 32
+    examples = re.findall(r"'([^']+)'", str(refused.value).split("e.g.", 1)[1])
+    assert len(examples) >= 3 and all(check_deployment_name(example) == example for example in examples)
