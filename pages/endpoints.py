@@ -7,7 +7,6 @@ import streamlit as st
 
 from opml.errors import OpmlError
 from opml.naming import check_name, check_port
-from opml.rollout import check_deployment_name
 from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import (
     TELEMETRY_WINDOWS,
@@ -32,6 +31,7 @@ from opml.ui.rollout import (
     comparison_frame,
     comparison_is_empty,
     deployments_frame,
+    name_problems,
     schema_confirmation,
     split_words,
     suggest_deployment_name,
@@ -239,6 +239,15 @@ def deployments_view(service) -> None:
         "copies requests to one idle deployment whose answers are compared (Compare tab), never returned."
     )
     st.dataframe(deployments_frame(deployments), hide_index=True, key="ep_deployments")
+    if deployments:
+        traffic_controls(name, deployments)
+    else:  # an Azure ML v1 web service serves one model: adding a deployment says what Azure offers instead
+        st.info("This endpoint lists no deployments to split traffic over.", icon=":material/info:")
+    add_deployment_form(service, deployments)
+
+
+def traffic_controls(name: str, deployments: list) -> None:
+    """Promote, delete, roll back, the traffic form and the mirror control of the endpoint ``name``."""
     for deployment in deployments:
         label, promote, delete = st.columns([4, 1, 1])
         label.markdown(f"**{deployment.name}** · {deployment.model} · {deployment.traffic} % · {deployment.state}")
@@ -311,6 +320,12 @@ def deployments_view(service) -> None:
         args=("mirror", name),
         kwargs={"target_key": target_key, "percent_key": percent_key},
     )
+
+
+def add_deployment_form(service, deployments: list) -> None:
+    """A deployment of a registered model version behind the endpoint, with a share of live or mirror traffic;
+    a model of another input schema needs the confirmation ``schema_confirmation`` shows."""
+    name = service.name
     st.subheader("Add a deployment")
     if not models:
         st.info("Register a model first (Leaderboard page).")
@@ -335,7 +350,7 @@ def deployments_view(service) -> None:
     left, right = st.columns([2, 1])
     how = left.radio("Takes", [LIVE, MIRRORED], horizontal=True, key="ep_add_how")
     share = right.number_input("Percent", value=10, step=1, key="ep_add_share")
-    problems = field_problems(("Deployment name", lambda: check_deployment_name(deployment_name)))
+    problems = name_problems(deployment_name)
     show_problems(problems)
     if st.button("Add deployment", key="ep_add", icon=":material/add_circle:", type="primary", disabled=bool(problems)):
         with user_errors():  # the backend checks the percent, the name's uniqueness, the model's schema

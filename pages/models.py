@@ -4,11 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from opml.naming import check_alias
-from opml.rollout import check_deployment_name
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.forms import field_problems, keep_choice
 from opml.ui.models import actor
-from opml.ui.rollout import LIVE, MIRRORED, add_deployment, schema_confirmation, suggest_deployment_name
+from opml.ui.rollout import LIVE, MIRRORED, add_deployment, name_problems, schema_confirmation, suggest_deployment_name
 from opml.ui.workspace import get_backend
 
 st.title("Models")
@@ -70,7 +69,7 @@ def challenger_form(model) -> None:
     share = right.number_input(
         "Percent", value=10, step=1, key="models_ch_share", help="live traffic, or requests mirrored (at most 50)"
     )
-    problems = field_problems(("Deployment name", lambda: check_deployment_name(deployment)))
+    problems = name_problems(deployment)
     show_problems(problems)
     if st.button(
         f"Deploy v{model.version} to {endpoint}",

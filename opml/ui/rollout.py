@@ -16,8 +16,10 @@ import streamlit as st
 
 from opml.backends.base import Backend
 from opml.errors import OpmlError, SchemaChange
+from opml.rollout import check_deployment_name
 from opml.ui.access import audit
 from opml.ui.feedback import flash
+from opml.ui.forms import field_problems
 
 # Windows the Compare tab offers: label -> seconds looked back.
 COMPARE_WINDOWS = {"Last hour": 3_600, "Last 24 hours": 86_400, "Last 7 days": 7 * 86_400}
@@ -38,6 +40,11 @@ def suggest_deployment_name(taken: list[str], version: int) -> str:
         if name not in taken:
             return name
     return ""
+
+
+def name_problems(name: str) -> list[str]:
+    """What is wrong with a deployment name the user typed (the backend's own check), for ``show_problems``."""
+    return field_problems(("Deployment name", lambda: check_deployment_name(name)))
 
 
 def deployments_frame(deployments) -> pd.DataFrame:
