@@ -238,12 +238,20 @@ def deployments_view(service) -> None:
         "Deployments share the endpoint's scoring URI and keys. Live traffic is split over them; mirror traffic "
         "copies requests to one idle deployment whose answers are compared (Compare tab), never returned."
     )
-    st.dataframe(deployments_frame(deployments), hide_index=True, key="ep_deployments")
+    loading = any(d.state == "Transitioning" for d in deployments)
+    st.fragment(run_every=2 if loading else None)(deployments_table)(name)
     if deployments:
         traffic_controls(name, deployments)
     else:  # an Azure ML v1 web service serves one model: adding a deployment says what Azure offers instead
         st.info("This endpoint lists no deployments to split traffic over.", icon=":material/info:")
     add_deployment_form(service, deployments)
+
+
+def deployments_table(name: str) -> None:
+    """The deployments table; run as a fragment that reads them again every 2 s while one is loading (its state
+    goes from Transitioning to Healthy or Failed without a click)."""
+    with user_errors():
+        st.dataframe(deployments_frame(backend.list_deployments(name)), hide_index=True, key="ep_deployments")
 
 
 def traffic_controls(name: str, deployments: list) -> None:

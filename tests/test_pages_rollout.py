@@ -197,19 +197,31 @@ def test_the_add_deployment_form_adds_a_challenger_with_its_share(live):
     assert backend.get_service(name).traffic == {"blue": 90, "green": 10}
 
 
-def test_compare_shows_the_figures_of_compare_deployments(live, records):
+def test_compare_shows_the_figures_of_compare_deployments(live, records, bank_small_csv):
     backend, name = live
     add_green(backend, name, "teal")
-    service = backend.get_service(name)
+    service = backend.update_service(name, data_collection=True)  # live accuracy joins labels with these
     key = backend.get_service_keys(name).primary
+    truth = list(pd.read_csv(bank_small_csv)["y"].head(20).astype(str))
     since = time.time()
-    for index in range(12):
-        score(service.scoring_uri, records[index : index + 2], key=key, deployment="teal" if index < 4 else None)
-    wait_until(
-        lambda: backend.compare_deployments(name, since=since).stats("blue").requests == 8,
-        timeout=20,
-        what="12 requests in telemetry",
-    )
+    labels = []
+    try:
+        for index in range(12):
+            result = score(
+                service.scoring_uri, records[index : index + 2], key=key, deployment="teal" if index < 4 else None
+            )
+            labels += [{"request_id": result.request_id, "record": r, "label": truth[index + r]} for r in (0, 1)]
+        backend.add_service_labels(name, labels)
+        wait_until(
+            lambda: (
+                (stats := backend.compare_deployments(name, since=since)).stats("blue").labelled == 16
+                and stats.stats("teal").labelled == 8
+            ),
+            timeout=30,
+            what="12 requests in telemetry and their 24 records collected",
+        )
+    finally:
+        backend.update_service(name, data_collection=False)
     at = page("pages/endpoints.py")
     at.session_state["ep_tabs"] = "Compare"
     at.run()
@@ -223,6 +235,7 @@ def test_compare_shows_the_figures_of_compare_deployments(live, records):
             stats.p99, abs=0.01
         )
         assert row["Failed %"] == 0 and row["CV accuracy"] == pytest.approx(stats.cv_accuracy, abs=1e-4)
+        assert row["Labelled"] == stats.labelled and row["Live accuracy"] == pytest.approx(stats.accuracy, abs=1e-4)
     assert shown.loc["teal", "Requests"] == 4 and shown.loc["blue", "Requests"] >= 8  # blue: other tests' too
     charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     charts = {chart["layout"]["title"]["text"]: chart for chart in charts}
@@ -236,7 +249,7 @@ def test_compare_shows_the_figures_of_compare_deployments(live, records):
     }
     teal = [s.name for s in comparison.deployments].index("teal")
     assert sum(values[teal] for values in counts.values()) == 8  # its 4 requests of 2 records
-    assert any("No labels in this window" in i.value for i in at.info)  # the comparison's note
+    assert shown.loc["teal", "Labelled"] == 8 and 0 <= shown.loc["teal", "Live accuracy"] <= 1
 
 
 def test_compare_says_why_it_is_empty(live):
@@ -248,6 +261,7 @@ def test_compare_says_why_it_is_empty(live):
         at.session_state["ep_service"] = "quiet-endpoint"
         ok(at.run())
         assert any("Telemetry is off for this endpoint" in i.value for i in at.info)
+        assert any(i.value.startswith("Telemetry is off: switch it on") for i in at.info)  # the comparison's note
         assert not at.get("plotly_chart")
         assert list(table(at, "Agreement %")["Requests"]) == [0]
         backend.update_service("quiet-endpoint", app_insights_enabled=True)
