@@ -287,6 +287,9 @@ def traffic_controls(name: str, deployments: list) -> None:
         on_click=change_deployments,
         args=("rollback", name),
     )
+    if len(deployments) < 2:
+        st.caption("Add a deployment (below) to split the traffic or mirror requests to it.")
+        return
     signature = "-".join(f"{d.name}{d.traffic}" for d in deployments)  # new values after a change
     keys = {d.name: f"ep_traffic_{name}_{signature}_{d.name}" for d in deployments}
     with st.form(f"ep_traffic_form_{name}"):
@@ -306,6 +309,9 @@ def traffic_controls(name: str, deployments: list) -> None:
         )
     shadows = [d.name for d in deployments if not d.traffic]
     mirrored = next((d for d in deployments if d.mirror), None)
+    if not shadows:
+        st.caption("Mirror traffic goes to a deployment that takes no live traffic: give one 0 % to mirror to it.")
+        return
     left, middle, right = st.columns([2, 1, 1])
     target_key, percent_key = f"ep_mirror_target_{name}", f"ep_mirror_percent_{name}"
     options = [MIRROR_OFF, *shadows]

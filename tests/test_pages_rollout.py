@@ -177,6 +177,8 @@ def test_mirror_traffic_and_deleting_an_idle_deployment(live):
 def test_the_add_deployment_form_adds_a_challenger_with_its_share(live):
     backend, name = live
     at = ok(endpoints_page())
+    assert not [n for n in at.number_input if n.label == "blue %"]  # one deployment: nothing to split yet
+    assert any("Add a deployment (below) to split the traffic" in c.value for c in at.caption)
     assert at.selectbox(key="ep_add_model").value == "bank-model"
     assert at.selectbox(key="ep_add_version").value == 2  # the newest version first
     assert at.text_input(key=f"ep_add_name_{name}_2_blue").value == "green"
@@ -189,6 +191,7 @@ def test_the_add_deployment_form_adds_a_challenger_with_its_share(live):
     ok(at)
     assert backend.get_service(name).traffic == {"blue": 90, "green": 10}
     assert backend.get_service(name).deployments[1].model == "bank-model:2"
+    assert (traffic_input(at, "blue").value, traffic_input(at, "green").value) == (90, 10)
     assert any("Added deployment **green** (bank-model:2)" in s.value for s in at.success)
     assert at.text_input(key=f"ep_add_name_{name}_2_blue-green").value == "version-2"  # green is taken now
     at.text_input(key=f"ep_add_name_{name}_2_blue-green").input("green").run()

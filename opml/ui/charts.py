@@ -359,6 +359,7 @@ def deployment_class_mix_figure(comparison) -> go.Figure:
     return figure.update_layout(
         title="Predicted class mix per deployment",
         barmode="stack",
+        showlegend=True,  # the class names, even when every answer was one class
         xaxis_title="deployment",
         yaxis={"title": "share of records", "tickformat": ".0%", "range": [0, 1]},
         **LAYOUT,
