@@ -146,10 +146,15 @@ def test_mirror_answers_are_recorded_and_never_returned(rollout, records):
         response = client.score(records[index % 20 : index % 20 + 2])
         assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "blue"
         bodies.append(response.json())
+    # Both kinds of rows are written asynchronously (the last live ones too): wait for all 200 live rows, and
+    # for the lower bound of the mirrored ones asserted below.
     wait_until(
-        lambda: backend.compare_deployments(name, since=since).stats("shadow").mirrored >= 60,
+        lambda: (
+            (seen := backend.compare_deployments(name, since=since)).stats("blue").requests == 200
+            and seen.stats("shadow").mirrored >= 65
+        ),
         timeout=20,
-        what="mirrored requests in telemetry",
+        what="200 live and 65 mirrored requests in telemetry",
     )
     comparison = backend.compare_deployments(name, since=since)
     blue, shadow = comparison.stats("blue"), comparison.stats("shadow")
