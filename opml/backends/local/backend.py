@@ -51,7 +51,7 @@ from opml.entities import (
     Token,
     WorkspaceInfo,
 )
-from opml.errors import Conflict, InvalidInput, NotFound
+from opml.errors import Conflict, InvalidInput, NotFound, SchemaChange
 from opml.files import tail_lines
 from opml.locks import AgentLock
 from opml.monitoring.accuracy import cross_validated
@@ -409,7 +409,7 @@ class LocalBackend(Backend):
         endpoint = self.models.get(row["model_name"], row["model_version"])
         differences = schema_differences(endpoint.manifest["input_schema"], model.manifest["input_schema"])
         if differences and not allow_schema_change:
-            raise Conflict(
+            raise SchemaChange(
                 f"model {model.id}'s input schema differs from endpoint {service!r}'s ({endpoint.id}): "
                 f"{'; '.join(differences)}. Requests in the endpoint's schema may be refused by it. Confirm the "
                 "schema change to deploy it anyway; the endpoint's swagger.json then describes the new schema"
