@@ -3,12 +3,14 @@
 The routing lives in the service's ``runtime.json`` (``{"deployments": {name: {"model", "traffic",
 "mirror"}}, "endpoint_model": "name:version"}``), which the backend rewrites (under a lock, renamed into
 place) and the process re-reads when it changes. So a new split applies to the next request, with no
-restart and no request refused: a request is routed with the table in force when it arrived, and a
-deployment leaves the table only after its replacement is loaded.
+restart and no request refused: a request is routed with the table in force when it arrived (tables are
+swapped whole), and only an idle deployment can be removed.
 
 A deployment added to the routing is loaded in the background (``Transitioning``); until it is loaded, or
-when its model cannot be loaded (``Failed``), its share of the traffic goes to the others in proportion.
-What the process has loaded is written to ``deployments.json`` for the backend to show.
+when its model cannot be loaded (``Failed``), its share of the traffic goes to the others in proportion,
+and when the split names no loaded deployment at all (everything promoted to one still loading), the
+loaded ones keep answering until it is ready. What the process has loaded is written to
+``deployments.json`` for the backend to show.
 """
 
 from __future__ import annotations
@@ -228,6 +230,12 @@ class DeploymentRouter:
                 bounds.append(total)
             if loaded and mirrored > 0:
                 mirror, share = name, mirrored / 100
+        if not names:  # the split names only deployments still loading: the loaded ones answer meanwhile
+            for name, slot in self._slots.items():
+                if slot.loaded is not None and name != mirror:
+                    total += 1
+                    names.append(name)
+                    bounds.append(total)
         self.table = RoutingTable(tuple(names), tuple(bounds), mirror, share, frozenset(self._routing))
 
     def _watch(self) -> None:
