@@ -264,6 +264,9 @@ def test_deploy_version_wait_exits_1_when_the_model_cannot_be_loaded(endpoint, c
     assert code == 1 and f"deployment broken (broken-model:1) of {ENDPOINT}: Failed" in out, (code, out, err)
     assert err.startswith("error: deployment broken failed: ") and err.count("\n") == 1, err
     assert "does not match its registered sha256" in err
+    for argv in (["traffic", ENDPOINT, "prod=90", "broken=10"], ["promote", ENDPOINT, "broken"]):
+        code, out, err = cli(capsys, workspace, "services", *argv)
+        assert (code, out) == (2, "") and "'broken' failed to load" in err and err.count("\n") == 1, err
     assert backend.get_service(ENDPOINT).traffic == {"prod": 100, "broken": 0}
     assert cli(capsys, workspace, "services", "delete-deployment", ENDPOINT, "broken")[0] == 0
 

@@ -27,7 +27,7 @@ from opml.cli.common import (
     three_decimals,
 )
 from opml.entities import as_dict
-from opml.errors import Conflict, InvalidInput
+from opml.errors import InvalidInput, SchemaChange
 
 _PERCENT = re.compile(r"[0-9]{1,3}%?")
 
@@ -99,10 +99,8 @@ def cmd_deploy_version(args: argparse.Namespace) -> int:
             mirror=args.mirror,
             allow_schema_change=args.allow_schema_change,
         )
-    except Conflict as exc:
-        if "schema" not in str(exc):
-            raise
-        raise Conflict(f"{exc} (--allow-schema-change)") from None
+    except SchemaChange as exc:  # confirmed on the command line with a flag
+        raise SchemaChange(f"{exc} (--allow-schema-change)") from None
     share = f"{deployment.mirror} % mirrored" if deployment.mirror else f"{deployment.traffic} % of traffic"
     audit(backend, "deploy_service", f"service {args.name}: deployment {deployment.name} ({deployment.model}, {share})")
     if args.wait:
