@@ -293,3 +293,48 @@ def test_a_model_of_another_schema_needs_allow_schema_change(endpoint, bank_smal
     backend.wait_for_deployment(ENDPOINT, "narrow", timeout=60)
     assert cli(capsys, workspace, "services", "delete-deployment", ENDPOINT, "narrow")[0] == 0
     assert backend.get_service(ENDPOINT).model == "bank-model:1"
+
+
+def test_the_commands_against_an_azure_workspace(azure, azure_executor, cloud, bank_small_csv, tmp_path, monkeypatch,
+                                                 capsys):  # fmt: skip
+    """Azure ML SDK v1 (offline fakes): deploy names the ACI service's one deployment, deployments lists it, and
+    what v1 cannot do is one line naming what Azure offers, exit code 2, nothing asked of Azure."""
+    from tests.azure_fakes import make_fake_sdk
+    from tests.azure_fixtures import submit_automl, write_config
+
+    run = submit_automl(azure, bank_small_csv)
+    azure.wait_for_run(run.id, timeout=30)
+    azure.register_model(name="bank-model", run_id=run.id)
+    monkeypatch.setattr("opml.backends.azure.backend.load_sdk", lambda: make_fake_sdk(cloud))
+    for variable, value in (("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")):
+        monkeypatch.setenv(variable, value)
+    config = str(write_config(tmp_path))
+
+    def azure_cli(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["--config", config, *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = azure_cli(
+        "services", "deploy", "bank-svc", "--model", "bank-model", "--deployment", "green", "--wait"
+    )
+    assert code == 0, err
+    assert cloud.services["bank-svc"].tags == {"opml_deployment": "green"}
+    code, out, _ = azure_cli("services", "deployments", "bank-svc")
+    assert code == 0 and out.splitlines()[1].split() == ["green", "bank-model:1", "100", "0", HEALTHY]
+    before = len(cloud.calls)
+    for argv in (
+        ["traffic", "bank-svc", "green=100"],
+        ["mirror", "bank-svc", "--off"],
+        ["deploy-version", "bank-svc", "--deployment", "blue", "--model", "bank-model", "--traffic", "10"],
+        ["promote", "bank-svc", "green"],
+        ["rollback", "bank-svc"],
+        ["delete-deployment", "bank-svc", "blue"],
+        ["compare", "bank-svc"],
+    ):
+        code, out, err = azure_cli("services", *argv)
+        assert (code, out) == (2, "") and err.count("\n") == 1 and "managed online endpoints" in err, (argv, err)
+    asked = {call for call, _ in cloud.calls[before:]}  # opening the workspace and reading the model, no more
+    assert asked == {"Workspace.from_config", "Model"}, asked
+    assert [(d.name, d.traffic) for d in azure.list_deployments("bank-svc")] == [("green", 100)]
