@@ -338,3 +338,16 @@ def test_the_names_a_refused_deployment_name_suggests_are_valid():
         check_deployment_name("v2")  # 2 characters: Azure's rule is 3 to 32
     examples = re.findall(r"'([^']+)'", str(refused.value).split("e.g.", 1)[1])
     assert len(examples) >= 3 and all(check_deployment_name(example) == example for example in examples)
+
+
+def test_a_deployment_made_again_under_its_name_is_not_taken_for_the_one_before(rollout, records):
+    backend, name = rollout
+    backend.create_deployment(name, name="again", model_name="bank-model", model_version=2)
+    assert backend.wait_for_deployment(name, "again", timeout=60).state == HEALTHY
+    backend.delete_deployment(name, "again")
+    made = backend.create_deployment(name, name="again", model_name="bank-model", model_version=2)
+    assert made.state == "Transitioning"  # the process's report of the deleted one does not count for it
+    assert backend.wait_for_deployment(name, "again", timeout=60).state == HEALTHY
+    response = Client(backend, name).score(records[:1], deployment="again")
+    assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "again"
+    backend.delete_deployment(name, "again")
