@@ -168,7 +168,7 @@ def test_rollout_defaults_pass_and_a_workspace_needs_no_data(bank_small_csv: Pat
     args = parse_rollout()
     assert args.data == str(bank_small_csv)  # the environment names the reference data; no product dependency
     assert rollout.usage_error(args) is None
-    assert (args.concurrency, args.phase_seconds, args.requests, args.rounds) == (8, 4.0, 1500, 3)
+    assert (args.concurrency, args.phase_seconds, args.requests, args.rounds) == (8, 4.0, 600, 8)
     args = parse_rollout("--workspace", str(tmp_path), "--data", "/no/such.csv", "--concurrency", "2")
     assert rollout.usage_error(args) is None and args.concurrency == 2
     with pytest.raises(SystemExit):
