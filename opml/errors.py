@@ -37,6 +37,11 @@ class Conflict(OpmlError):
     http_status = 409
 
 
+class SchemaChange(Conflict):
+    """A model's input schema differs from the endpoint's: refused until the caller confirms the change
+    (``create_deployment(..., allow_schema_change=True)``), which changes the endpoint's swagger.json."""
+
+
 class Unauthorized(OpmlError):
     """Missing or wrong credentials."""
 

@@ -33,7 +33,7 @@ def check_deployment_name(name: object) -> str:
         shown = repr(name) if len(name) <= 40 else f"{name[:30]!r}... ({len(name)} characters)"
         raise InvalidInput(
             f"deployment name {shown} is not valid: use 3-32 lowercase letters, digits or '-', starting with a "
-            "letter and not ending with '-' (e.g. 'blue', 'green', 'v2')"
+            "letter and not ending with '-' (e.g. 'blue', 'green', 'v12', 'version-2')"
         )
     return name
 

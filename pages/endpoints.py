@@ -5,10 +5,13 @@ import time
 import pandas as pd
 import streamlit as st
 
+from opml.errors import OpmlError
 from opml.naming import check_name, check_port
 from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import (
     TELEMETRY_WINDOWS,
+    deployment_class_mix_figure,
+    deployment_latency_figure,
     failure_rate_figure,
     latency_figure,
     over_window,
@@ -20,8 +23,22 @@ from opml.ui.charts import (
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.forms import field_problems, keep_choice
 from opml.ui.models import production_version, version_label
+from opml.ui.rollout import (
+    COMPARE_WINDOWS,
+    LIVE,
+    MIRRORED,
+    add_deployment,
+    comparison_frame,
+    comparison_is_empty,
+    deployments_frame,
+    name_problems,
+    schema_confirmation,
+    split_words,
+    suggest_deployment_name,
+)
 from opml.ui.workspace import get_backend
 
+MIRROR_OFF = "off"
 COLLECTION_HELP = (
     "Keep the inputs and outputs of a share of the successful requests (Parquet files in the workspace), for "
     "drift and live accuracy; never the key. Deleted after the retention period."
@@ -172,11 +189,225 @@ def regenerate_key(name: str, which: str, confirm_key: str) -> None:
     st.session_state[confirm_key] = False
 
 
+ROLLOUT_OUTCOME = "ep_rollout_outcome"  # what the last change of the Deployments tab did, shown in the tab
+PENDING = "ep_pending_deployment"  # an added deployment refused for its input schema, awaiting confirmation
+
+
+def change_deployments(action: str, name: str, **arguments) -> None:
+    """A traffic change of the Deployments tab (a button's callback, applied before the page runs again, so the
+    table drawn next shows it): ``set_traffic``, ``set_mirror_traffic``, ``promote_deployment``,
+    ``rollback_traffic`` or ``delete_deployment``."""
+    try:
+        if action == "traffic":
+            split = {d: int(st.session_state[key]) for d, key in arguments["keys"].items()}
+            service = backend.set_traffic(name, split)
+            message = f"Traffic of {name}: {split_words(service.traffic)}."
+        elif action == "mirror":
+            target, percent = st.session_state[arguments["target_key"]], st.session_state[arguments["percent_key"]]
+            service = backend.set_mirror_traffic(name, {} if target == MIRROR_OFF else {target: int(percent)})
+            mirrored = {d: share for d, share in service.mirror_traffic.items() if share}
+            message = (
+                f"{name} mirrors {', '.join(f'{share} % of requests to {d}' for d, share in mirrored.items())}."
+                if mirrored
+                else f"{name} mirrors no traffic."
+            )
+        elif action == "promote":
+            service = backend.promote_deployment(name, arguments["deployment"])
+            message = f"Promoted {arguments['deployment']}: {split_words(service.traffic)}."
+        elif action == "rollback":
+            service = backend.rollback_traffic(name)
+            message = f"Rolled back {name}: {split_words(service.traffic)}."
+        else:
+            backend.delete_deployment(name, arguments["deployment"])
+            message = f"Deleted deployment {arguments['deployment']} of {name}."
+    except OpmlError as exc:
+        st.session_state[ROLLOUT_OUTCOME] = ("error", f"Nothing changed. {exc}")
+        return
+    st.session_state[ROLLOUT_OUTCOME] = ("success", message)
+
+
+def deployments_view(service) -> None:
+    """The endpoint's deployments: the table, the traffic and mirror controls, promote, roll back, delete, and
+    the form that adds one."""
+    name = service.name
+    outcome = st.session_state.pop(ROLLOUT_OUTCOME, None)
+    if outcome:
+        (st.success if outcome[0] == "success" else st.error)(outcome[1])
+    deployments = backend.list_deployments(name)
+    st.caption(
+        "Deployments share the endpoint's scoring URI and keys. Live traffic is split over them; mirror traffic "
+        "copies requests to one idle deployment whose answers are compared (Compare tab), never returned."
+    )
+    loading = any(d.state == "Transitioning" for d in deployments)
+    st.fragment(run_every=2 if loading else None)(deployments_table)(name)
+    if deployments:
+        traffic_controls(name, deployments)
+    else:  # an Azure ML v1 web service serves one model: adding a deployment says what Azure offers instead
+        st.info("This endpoint lists no deployments to split traffic over.", icon=":material/info:")
+    add_deployment_form(service, deployments)
+
+
+def deployments_table(name: str) -> None:
+    """The deployments table; run as a fragment that reads them again every 2 s while one is loading (its state
+    goes from Transitioning to Healthy or Failed without a click)."""
+    with user_errors():
+        st.dataframe(deployments_frame(backend.list_deployments(name)), hide_index=True, key="ep_deployments")
+
+
+def traffic_controls(name: str, deployments: list) -> None:
+    """Promote, delete, roll back, the traffic form and the mirror control of the endpoint ``name``."""
+    for deployment in deployments:
+        label, promote, delete = st.columns([4, 1, 1])
+        label.markdown(f"**{deployment.name}** · {deployment.model} · {deployment.traffic} % · {deployment.state}")
+        if deployment.traffic < 100:
+            promote.button(
+                "Promote",
+                key=f"ep_promote_{name}_{deployment.name}",
+                icon=":material/trending_up:",
+                help=f"All live traffic to {deployment.name} (Roll back undoes it)",
+                on_click=change_deployments,
+                args=("promote", name),
+                kwargs={"deployment": deployment.name},
+            )
+        if not deployment.traffic and not deployment.mirror:
+            delete.button(
+                "Delete",
+                key=f"ep_delete_deployment_{name}_{deployment.name}",
+                icon=":material/delete:",
+                help="Only an idle deployment (no live or mirror traffic) is deleted",
+                on_click=change_deployments,
+                args=("delete", name),
+                kwargs={"deployment": deployment.name},
+            )
+    st.button(
+        "Roll back",
+        key=f"ep_rollback_{name}",
+        icon=":material/undo:",
+        help="Put back the live split in force before the last change (twice: forth again)",
+        on_click=change_deployments,
+        args=("rollback", name),
+    )
+    if len(deployments) < 2:
+        st.caption("Add a deployment (below) to split the traffic or mirror requests to it.")
+        return
+    signature = "-".join(f"{d.name}{d.traffic}" for d in deployments)  # new values after a change
+    keys = {d.name: f"ep_traffic_{name}_{signature}_{d.name}" for d in deployments}
+    with st.form(f"ep_traffic_form_{name}"):
+        st.caption("Live traffic in whole percents, adding up to 100")
+        columns = st.columns(min(len(deployments), 4))
+        for index, deployment in enumerate(deployments):
+            # No min/max (see the deploy form's port): the backend's check says what is wrong.
+            columns[index % len(columns)].number_input(
+                f"{deployment.name} %", value=deployment.traffic, step=1, key=keys[deployment.name]
+            )
+        st.form_submit_button(
+            "Set traffic",
+            icon=":material/call_split:",
+            on_click=change_deployments,
+            args=("traffic", name),
+            kwargs={"keys": keys},
+        )
+    shadows = [d.name for d in deployments if not d.traffic]
+    mirrored = next((d for d in deployments if d.mirror), None)
+    if not shadows:
+        st.caption("Mirror traffic goes to a deployment that takes no live traffic: give one 0 % to mirror to it.")
+        return
+    left, middle, right = st.columns([2, 1, 1])
+    target_key, percent_key = f"ep_mirror_target_{name}", f"ep_mirror_percent_{name}"
+    options = [MIRROR_OFF, *shadows]
+    keep_choice(target_key, options, options.index(mirrored.name) if mirrored else 0)
+    left.selectbox(
+        "Mirror traffic to",
+        options,
+        key=target_key,
+        help="A deployment that takes no live traffic: its answers are recorded and compared, never returned",
+    )
+    middle.number_input(
+        "Mirror %", value=mirrored.mirror if mirrored else 10, step=1, key=percent_key, help="at most 50"
+    )
+    right.write("")
+    right.button(
+        "Set mirror",
+        key=f"ep_mirror_set_{name}",
+        icon=":material/content_copy:",
+        on_click=change_deployments,
+        args=("mirror", name),
+        kwargs={"target_key": target_key, "percent_key": percent_key},
+    )
+
+
+def add_deployment_form(service, deployments: list) -> None:
+    """A deployment of a registered model version behind the endpoint, with a share of live or mirror traffic;
+    a model of another input schema needs the confirmation ``schema_confirmation`` shows."""
+    name = service.name
+    st.subheader("Add a deployment")
+    if not models:
+        st.info("Register a model first (Leaderboard page).")
+        return
+    left, middle, right = st.columns([2, 2, 1])
+    model_names = sorted({m.name for m in models})
+    keep_choice(
+        "ep_add_model", model_names, model_names.index(service.model_name) if service.model_name in model_names else 0
+    )
+    model_name = middle.selectbox("Model", model_names, key="ep_add_model")
+    versions = {m.version: m for m in backend.list_models(model_name)}
+    keep_choice("ep_add_version", list(versions))
+    version = right.selectbox(
+        "Version", list(versions), format_func=lambda v: version_label(versions[v]), key="ep_add_version"
+    )
+    taken = [d.name for d in deployments]
+    deployment_name = left.text_input(
+        "Deployment name",
+        value=suggest_deployment_name(taken, version),
+        key=f"ep_add_name_{name}_{version}_{'-'.join(taken)}",
+    )
+    left, right = st.columns([2, 1])
+    how = left.radio("Takes", [LIVE, MIRRORED], horizontal=True, key="ep_add_how")
+    share = right.number_input("Percent", value=10, step=1, key="ep_add_share")
+    problems = name_problems(deployment_name)
+    show_problems(problems)
+    if st.button("Add deployment", key="ep_add", icon=":material/add_circle:", type="primary", disabled=bool(problems)):
+        with user_errors():  # the backend checks the percent, the name's uniqueness, the model's schema
+            request = {"name": deployment_name, "model_name": model_name, "model_version": version}
+            request["traffic" if how == LIVE else "mirror"] = int(share)
+            if add_deployment(backend, PENDING, name, **request):
+                st.rerun()
+    schema_confirmation(backend, PENDING, name)
+
+
+def compare_view(service) -> None:
+    """The endpoint's deployments side by side over a window, from its telemetry (only while the tab is open)."""
+    window = st.selectbox("Window", list(COMPARE_WINDOWS), index=1, key="ep_compare_window")
+    comparison = backend.compare_deployments(service.name, since=time.time() - COMPARE_WINDOWS[window])
+    if comparison_is_empty(comparison):
+        why = (
+            "Telemetry is off for this endpoint: switch it on (Telemetry tab) to count requests per deployment."
+            if not service.app_insights_enabled
+            else f"No requests in the {window.lower()}: send some (the Score page, or your client); each answer is "
+            "recorded with the deployment that gave it."
+        )
+        st.info(why, icon=":material/info:")
+    st.dataframe(comparison_frame(comparison), hide_index=True, key="ep_compare_table")
+    st.caption(
+        "Failed %, latency and class mix are of live answers (a shadow's: of its mirrored answers); agreement is "
+        "the share of mirrored records on which a shadow predicted what the live deployment returned."
+    )
+    if not comparison_is_empty(comparison):
+        left, right = st.columns(2)
+        left.plotly_chart(deployment_latency_figure(comparison), key="ep_compare_latency")
+        right.plotly_chart(deployment_class_mix_figure(comparison), key="ep_compare_mix")
+    if comparison.note:
+        st.info(comparison.note[0].upper() + comparison.note[1:] + ".", icon=":material/info:")
+
+
 services_overview()
 
 with user_errors():
     service = backend.get_service(selected)
-    keys_tab, insights_tab, logs_tab, manage_tab = st.tabs(["Keys", "Telemetry", "Logs", "Manage"], key="ep_tabs")
+    # Compare reads the telemetry table: it runs only while its tab is open (on_change="rerun").
+    keys_tab, insights_tab, deployments_tab, compare_tab, logs_tab, manage_tab = st.tabs(
+        ["Keys", "Telemetry", "Deployments", "Compare", "Logs", "Manage"], key="ep_tabs", on_change="rerun"
+    )
     with keys_tab:
         if not service.auth_enabled:
             st.warning("Authentication is off: anyone who can reach the endpoint can score.")
@@ -277,6 +508,11 @@ with user_errors():
                     hide_index=True,
                     key="ep_recent",
                 )
+    with deployments_tab, user_errors():
+        deployments_view(service)
+    if compare_tab.open:
+        with compare_tab, user_errors():  # Azure ML v1 has no deployments to compare: it says so
+            compare_view(service)
     with logs_tab:
         tail = st.number_input("Lines", min_value=10, max_value=5000, value=200, step=50, key="ep_log_lines")
         st.button("Refresh", key="ep_log_refresh", icon=":material/refresh:")

@@ -7,6 +7,7 @@ from opml.naming import check_alias
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.forms import field_problems, keep_choice
 from opml.ui.models import actor
+from opml.ui.rollout import LIVE, MIRRORED, add_deployment, name_problems, schema_confirmation, suggest_deployment_name
 from opml.ui.workspace import get_backend
 
 st.title("Models")
@@ -39,6 +40,52 @@ st.dataframe(
     key="models_table",
 )
 
+PENDING = "models_pending_deployment"  # a challenger refused for its input schema, awaiting confirmation
+
+
+def challenger_form(model) -> None:
+    """Deploy this version behind an existing endpoint, beside what it serves: a share of live traffic or
+    mirrored requests only (``create_deployment``)."""
+    st.caption(
+        "Deploy this version behind an endpoint that is already serving: it keeps its scoring URI and keys, the "
+        "current deployments keep the rest of the traffic. Compare them on the Endpoints page, then promote it or "
+        "roll back."
+    )
+    services = backend.list_services()
+    if not services:
+        st.info("No endpoints yet: deploy a model on the Endpoints page first.")
+        return
+    endpoints = [s.name for s in services]
+    keep_choice("models_ch_endpoint", endpoints)
+    endpoint = st.selectbox("Endpoint", endpoints, key="models_ch_endpoint")
+    taken = [d.name for d in next(s for s in services if s.name == endpoint).deployments]
+    left, middle, right = st.columns([2, 2, 1])
+    deployment = left.text_input(
+        "Deployment name",
+        value=suggest_deployment_name(taken, model.version),
+        key=f"models_ch_name_{endpoint}_{model.id}_{'-'.join(taken)}",  # a new suggestion once one is taken
+    )
+    how = middle.radio("Takes", [LIVE, MIRRORED], horizontal=True, key="models_ch_how")
+    share = right.number_input(
+        "Percent", value=10, step=1, key="models_ch_share", help="live traffic, or requests mirrored (at most 50)"
+    )
+    problems = name_problems(deployment)
+    show_problems(problems)
+    if st.button(
+        f"Deploy v{model.version} to {endpoint}",
+        type="primary",
+        key="models_ch_deploy",
+        icon=":material/call_split:",
+        disabled=bool(problems),
+    ):
+        with user_errors():  # the backend checks the percent, the name's uniqueness, the model's schema
+            request = {"name": deployment, "model_name": model.name, "model_version": model.version}
+            request["traffic" if how == LIVE else "mirror"] = int(share)
+            if add_deployment(backend, PENDING, endpoint, **request):
+                st.rerun()
+    schema_confirmation(backend, PENDING, endpoint)
+
+
 names = sorted({m.name for m in models})
 left, right = st.columns([3, 1])
 name = left.selectbox("Model", names, key="models_name")
@@ -55,8 +102,8 @@ with user_errors():
     )
     if model.description:
         st.write(model.description)
-    details, inputs, environment, aliases_tab = st.tabs(
-        ["Metrics", "Inputs", "Environment", "Aliases"], key="models_tabs"
+    details, inputs, environment, aliases_tab, challenger_tab = st.tabs(
+        ["Metrics", "Inputs", "Environment", "Aliases", "Deploy as a challenger"], key="models_tabs"
     )
     with details:
         st.dataframe(
@@ -119,6 +166,8 @@ with user_errors():
                 hide_index=True,
                 key="models_alias_history",
             )
+    with challenger_tab:
+        challenger_form(model)
     path = backend.download_model(name, version)
     st.download_button(
         "Download model.pkl",

@@ -22,6 +22,7 @@ from opml.snippets import KEY_PLACEHOLDER, ab_snippet, curl_snippet, python_snip
 from opml.ui.access import audit_once, secret_toggle
 from opml.ui.charts import explanation_waterfall
 from opml.ui.feedback import user_errors
+from opml.ui.forms import keep_choice
 from opml.ui.workspace import get_backend
 
 st.title("Score")
@@ -50,6 +51,18 @@ st.caption(f"{service.state} · model {service.model} ({model.algorithm}) · {se
 if service.state != "Healthy":
     st.warning(f"The endpoint is {service.state}: requests may fail until it is Healthy.")
 
+BY_SPLIT = "By traffic split"
+deployments = [d.name for d in service.deployments]
+keep_choice("score_deployment", [BY_SPLIT, *deployments])
+chosen_deployment = st.selectbox(
+    "Deployment",
+    [BY_SPLIT, *deployments],
+    key="score_deployment",
+    help="Which of the endpoint's deployments answers: the traffic split decides, or one named with the "
+    "azureml-model-deployment header",
+)
+deployment = None if chosen_deployment == BY_SPLIT else chosen_deployment
+
 rows_key = f"score_rows_{name}"
 if rows_key not in st.session_state:
     st.session_state[rows_key] = pd.DataFrame(examples[:1], columns=[c["name"] for c in schema])
@@ -68,7 +81,7 @@ def send(records: list[dict], source: str, explain: bool) -> None:
     and keep what was sent with what came back."""
     if not records:
         raise OpmlError("add at least one record to the table to score it")
-    result = score(service.scoring_uri, records, key=key, probabilities=True, explain=explain)
+    result = score(service.scoring_uri, records, key=key, probabilities=True, explain=explain, deployment=deployment)
     st.session_state[result_key] = (source, records, result, explain)
 
 
@@ -138,8 +151,10 @@ with form_tab:
         probabilities = [e["probabilities"] for e in explanations] if explanations else result.predictions
         shown_classes = classes or list(probabilities[0])
         labels = labels_from_probabilities(probabilities, shown_classes, manifest.get("threshold"))
+        answered = f" · answered by deployment **{result.deployment}**" if result.deployment else ""
         st.success(
             f"{len(labels)} prediction(s) for {source} in {result.latency_ms:.1f} ms · request {result.request_id}"
+            + answered
         )
         table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
         for cls in shown_classes:
@@ -201,6 +216,7 @@ with batch_tab:
                     probabilities=True,
                     explain=with_reasons,
                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
+                    deployment=deployment,
                 )
                 reasons = None
                 probabilities = answers
@@ -211,7 +227,8 @@ with batch_tab:
                 st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities, reasons)
                 seconds = time.perf_counter() - started
                 took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-                st.success(f"Scored {len(labels):,} rows in {took}")
+                by = f"deployment {deployment}" if deployment else "the traffic split"
+                st.success(f"Scored {len(labels):,} rows in {took} (answered by {by})")
     if batch_key in st.session_state:
         _, batch, labels, probabilities, reasons = st.session_state[batch_key]
         output = batch.frame.assign(prediction=labels)

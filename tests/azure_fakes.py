@@ -1034,6 +1034,7 @@ class FakeAciWebservice:
         service.auth_enabled = bool(config["auth_enabled"])
         service.enable_app_insights = bool(config["enable_app_insights"])
         service.description = config["description"]
+        service.tags = config["tags"]  # the SDK's kvTags: None when the deployment gave none
         service.scoring_uri = f"http://{name}.westeurope.azurecontainer.io/score"
         service.swagger_uri = f"http://{name}.westeurope.azurecontainer.io/swagger.json"
         service.created_time = service.updated_time = _now()
@@ -1050,7 +1051,7 @@ class FakeAciWebservice:
                              cmk_key_name=None, cmk_key_version=None, vnet_name=None, subnet_name=None):  # fmt: skip
         return {
             "cpu_cores": cpu_cores, "memory_gb": memory_gb, "auth_enabled": auth_enabled,
-            "enable_app_insights": enable_app_insights, "description": description,
+            "enable_app_insights": enable_app_insights, "description": description, "tags": tags,
         }  # fmt: skip
 
     def get_keys(self):

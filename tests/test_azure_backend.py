@@ -58,6 +58,7 @@ AZURE = Capabilities(
     schedules_fired_by_opml=False,
     workspace_tokens=False,
     alert_rules_evaluated_by_opml=False,
+    endpoints_hold_deployments=False,
 )
 
 
@@ -466,6 +467,7 @@ def test_deploy_is_aci_with_auth_and_the_automl_scoring_script(azure, azure_mode
         "auth_enabled": True,
         "enable_app_insights": True,
         "description": "",
+        "tags": {"opml_deployment": "blue"},  # the name of its one deployment (the default)
     }
     assert deploy["overwrite"] is False and deploy["models"][0].version == 1
     entry = Path(deploy["inference_config"].entry_script)
@@ -481,6 +483,47 @@ def test_deploy_is_aci_with_auth_and_the_automl_scoring_script(azure, azure_mode
         azure.deploy_model(name="other-svc", model_name="bank-model", port=9000)
     with pytest.raises(InvalidInput, match="Azure's rule"):
         azure.deploy_model(name="Bank_Svc", model_name="bank-model")
+
+
+def test_an_aci_service_is_one_deployment_named_at_deploy(azure, azure_model, cloud):
+    """SDK v1's web service serves one model: the endpoint shows it as one deployment taking all traffic, named
+    by the tag opml sets at deploy, in the service's own state (so listing and waiting work)."""
+    service = azure.deploy_model(name="bank-svc", model_name="bank-model", deployment_name="green")
+    assert cloud.last_call("Model.deploy")["deployment_config"]["tags"] == {"opml_deployment": "green"}
+    assert cloud.services["bank-svc"].tags == {"opml_deployment": "green"}
+    (deployment,) = service.deployments
+    assert (deployment.service, deployment.name, deployment.model) == ("bank-svc", "green", "bank-model:1")
+    assert (deployment.traffic, deployment.mirror, deployment.state) == (100, 0, "Transitioning")
+    assert (service.traffic, service.mirror_traffic) == ({"green": 100}, {"green": 0})
+    cloud.execute_pending()
+    assert azure.wait_for_deployment("bank-svc", "green", timeout=5).state == HEALTHY
+    assert [(d.name, d.state) for d in azure.list_deployments("bank-svc")] == [("green", HEALTHY)]
+    with pytest.raises(NotFound, match="no deployment named 'blue'"):
+        azure.wait_for_deployment("bank-svc", "blue", timeout=5)
+    before = len(cloud.calls)
+    with pytest.raises(BackendUnavailable, match="managed online endpoints"):
+        azure.create_deployment("bank-svc", name="blue", model_name="bank-model", traffic=10)
+    assert [call for call, _ in cloud.calls[before:] if call != "Model"] == []  # nothing asked of Azure
+
+
+@pytest.mark.parametrize("tags", [None, {}, {"team": "risk"}, {"opml_deployment": "Not A Name"}])
+def test_a_service_opml_did_not_tag_shows_a_default_deployment(azure, azure_model, cloud, tags):
+    """A web service deployed outside opml (the studio, another script) has no deployment tag, or one edited
+    into something that is not a deployment name: its one deployment is called "default"."""
+    sdk = make_fake_sdk(cloud)
+    model = sdk.Model(sdk.Workspace("sub-1", "rg-1", "ws-1"), name="bank-model", version=1)
+    config = sdk.AciWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, tags=tags)
+    sdk.Model.deploy(sdk.Workspace("sub-1", "rg-1", "ws-1"), "studio-svc", [model], deployment_config=config)
+    (deployment,) = azure.list_deployments("studio-svc")
+    assert (deployment.name, deployment.model, deployment.traffic) == ("default", "bank-model:1", 100)
+
+
+def test_a_failed_aci_deployment_is_a_failed_deployment(azure, azure_model, cloud):
+    cloud.deployment_outcomes["bank-svc"] = ("Failed", {"code": "AciDeploymentFailed", "message": "no quota"})
+    azure.deploy_model(name="bank-svc", model_name="bank-model")
+    cloud.execute_pending()
+    failed = azure.wait_for_deployment("bank-svc", "blue", timeout=5)
+    assert (failed.state, failed.error) == ("Failed", "no quota")
 
 
 @pytest.mark.parametrize("state", ["Failed", "Unhealthy"])

@@ -1,6 +1,7 @@
 """The Azure backend against Azure ML's SDK v1 itself where it works offline (``tests/azure_offline.py``):
 the pipeline graph builder, AutoML's settings validation (run by ``AutoMLStep`` while the graph is built,
-ending in the validation request Azure would receive), ``PipelineData`` and ``OutputFileDatasetConfig``.
+ending in the validation request Azure would receive), ``PipelineData`` and ``OutputFileDatasetConfig``, the run
+history's listings, and an ACI service's deployment configuration and listing (its tags).
 Fakes stand in only for what crosses the network; nothing leaves loopback. (``ScheduleRecurrence`` is the
 real class in every Azure test: the fakes use it, and the fake ``Schedule.create`` validates it as Azure's does.)"""
 
@@ -250,3 +251,95 @@ def test_experiment_names_and_search_ask_azure_for_listings_only(history, stand_
     generic = Backend._search_runs(history, RunQuery(parse("tags.owner = 'ana'"), top_level_only=False))
     assert generic == page
     assert len(asked(stand_in)) == len(listings) + 3 * len(RUNS)  # each run: its details, two log folders
+
+
+# -- web services: the deployment tag travels as Azure's kvTags ------------------------------------------------
+
+
+def aci_service(name: str, tags: dict | None, model: str) -> dict:
+    """An ACI web service as Azure's model management service lists it (JSON), serving ``model``."""
+    model_name, version = model.split(":")
+    return {
+        "computeType": "ACI",
+        "createdTime": "2026-11-30T12:00:00.000000+00:00",
+        "updatedTime": "2026-11-30T12:05:00.000000+00:00",
+        "description": "",
+        "kvTags": tags,
+        "name": name,
+        "properties": {},
+        "state": "Healthy",
+        "error": None,
+        "appInsightsEnabled": False,
+        "authEnabled": True,
+        "cname": None,
+        "containerResourceRequirements": {"cpu": 1, "cpuLimit": 1, "memoryInGB": 2, "memoryInGBLimit": 2, "gpu": 0},
+        "location": "westeurope",
+        "publicIp": None,
+        "scoringUri": f"http://{name}.westeurope.azurecontainer.io/score",
+        "sslCertificate": None,
+        "sslEnabled": False,
+        "sslKey": None,
+        "models": [
+            {
+                "id": model,
+                "name": model_name,
+                "version": int(version),
+                "createdTime": "2026-11-30T11:00:00.000000+00:00",
+                "createdBy": {},
+                "description": "",
+                "mimeType": "application/octet-stream",
+                "framework": "Custom",
+                "frameworkVersion": None,
+                "kvTags": {},
+                "properties": {},
+                "unpack": False,
+                "url": "aml://asset/bank-model",
+                "experimentName": "bank",
+                "runId": "bank_1",
+                "datasets": [],
+            }
+        ],
+    }
+
+
+def test_the_deployment_tag_goes_to_azure_and_comes_back_as_the_deployment_name(
+    cloud, stand_in, tmp_path, no_internet, azure, azure_executor, bank_small_csv
+):
+    """The real deployment configuration, given what opml gives the fake one, sends the tag in the create
+    request (kvTags); the real ``Webservice.list`` reads kvTags from Azure's answer, and opml shows the tagged
+    service's one deployment by that name and an untagged one's as "default"."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from opml.backends.azure.sdk import load_sdk
+    from tests.azure_fixtures import submit_automl
+
+    run = submit_automl(azure, bank_small_csv)
+    azure.wait_for_run(run.id, timeout=30)
+    azure.register_model(name="bank-model", run_id=run.id)
+    azure.deploy_model(name="bank-svc", model_name="bank-model", deployment_name="green")
+    given = cloud.last_call("Model.deploy")["deployment_config"]  # the fake's: the keywords opml passed
+    real = load_sdk()
+    configuration = real.AciWebservice.deploy_configuration(**given)
+    assert configuration._build_create_payload("bank-svc", {"name": "image"})["kvTags"] == {"opml_deployment": "green"}
+
+    stand_in.answers["/services"] = {
+        "value": [
+            aci_service("bank-svc", {"opml_deployment": "green"}, "bank-model:1"),
+            aci_service("studio-svc", None, "bank-model:1"),
+        ]
+    }
+    workspace = offline_workspace(cloud, stand_in)
+    sdk = replace(
+        make_fake_sdk(cloud),
+        Workspace=SimpleNamespace(from_config=lambda path=None, auth=None, **kwargs: workspace),
+        Webservice=real.Webservice,
+    )
+    backend = AzureMLBackend(
+        config=write_config(tmp_path), sdk=sdk, auth=workspace._auth_object, state_dir=tmp_path / "s"
+    )
+    (green,) = backend.list_deployments("bank-svc")
+    assert (green.name, green.model, green.traffic, green.state) == ("green", "bank-model:1", 100, "Healthy")
+    assert [d.name for d in backend.list_deployments("studio-svc")] == ["default"]
+    assert [type(s).__name__ for s in real.Webservice.list(workspace)] == ["AciWebservice", "AciWebservice"]
+    assert stand_in.paths("GET", "/services")  # Azure's listing answered these, not a fake

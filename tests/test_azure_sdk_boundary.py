@@ -58,7 +58,7 @@ def instance_attributes(cls) -> str:
         (
             "AciWebservice",
             "name models state auth_enabled enable_app_insights scoring_uri swagger_uri created_time "
-            "updated_time description error compute_type",
+            "updated_time description error compute_type tags",
         ),
         ("PublishedPipeline", "id name description version status endpoint"),
         ("ScriptRunConfig", "source_directory command run_config"),

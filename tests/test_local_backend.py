@@ -23,6 +23,7 @@ LOCAL = Capabilities(
     schedules_fired_by_opml=True,
     workspace_tokens=True,
     alert_rules_evaluated_by_opml=True,
+    endpoints_hold_deployments=True,
 )
 
 

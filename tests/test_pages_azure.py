@@ -153,3 +153,17 @@ def test_the_runs_page_on_azure_asks_about_the_run_it_shows_only(azure, cloud, m
     assert at.selectbox(key="runs_page").options == ["page 1 of 4", "page 2 of 4", "page 3 of 4", "page 4 of 4"]
     details = [arguments["run_id"] for call, arguments in cloud.calls[before:] if call == "Run.get_details"]
     assert set(details) == {"big_599"}  # the run shown (its status, then its log), newest first
+
+
+def test_endpoint_rollout_tabs_on_azure_say_what_v1_cannot_do(azure_dashboard):
+    """An ACI web service serves one model: adding a deployment and comparing show the backend's reason."""
+    at = page("pages/endpoints.py")
+    at.session_state["ep_tabs"] = "Compare"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("managed online endpoints" in e.value for e in at.error)  # Compare: Azure's reason
+    assert any("lists no deployments" in i.value for i in at.info)
+    at.button(key="ep_add").click().run()
+    assert not at.exception
+    assert any("managed online endpoints" in e.value and "SDK v1" in e.value for e in at.error)
+    assert [d.name for d in azure_dashboard.list_deployments("bank-svc")] == []

@@ -117,7 +117,11 @@ def test_telemetry_charts_render_from_recorded_requests(trained_backend: LocalBa
         for i in range(30)
     ]
     with trained_backend.store.transaction() as connection:
-        connection.executemany("INSERT INTO telemetry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        connection.executemany(
+            """INSERT INTO telemetry (service, at, request_id, status, latency_ms, records, predictions, error, client)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
     at = page().run()
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}

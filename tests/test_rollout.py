@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from opml.entities import HEALTHY
-from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SchemaChange
 from opml.rollout import DEPLOYMENT_HEADER
 from tests.helpers import free_port, wait_until
 
@@ -146,10 +146,15 @@ def test_mirror_answers_are_recorded_and_never_returned(rollout, records):
         response = client.score(records[index % 20 : index % 20 + 2])
         assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "blue"
         bodies.append(response.json())
+    # Both kinds of rows are written asynchronously (the last live ones too): wait for all 200 live rows, and
+    # for the lower bound of the mirrored ones asserted below.
     wait_until(
-        lambda: backend.compare_deployments(name, since=since).stats("shadow").mirrored >= 60,
+        lambda: (
+            (seen := backend.compare_deployments(name, since=since)).stats("blue").requests == 200
+            and seen.stats("shadow").mirrored >= 65
+        ),
         timeout=20,
-        what="mirrored requests in telemetry",
+        what="200 live and 65 mirrored requests in telemetry",
     )
     comparison = backend.compare_deployments(name, since=since)
     blue, shadow = comparison.stats("blue"), comparison.stats("shadow")
@@ -229,7 +234,7 @@ def test_a_model_with_another_input_schema_needs_confirming_and_then_changes_swa
         return set(document["definitions"]["ServiceInput"]["properties"]["data"]["items"]["properties"])
 
     assert dropped in swagger_columns()
-    with pytest.raises(Conflict, match=f"no column\\(s\\) {dropped}.*Confirm"):
+    with pytest.raises(SchemaChange, match=f"no column\\(s\\) {dropped}.*Confirm"):
         backend.create_deployment(name, name="narrow", model_name="narrow-model")
     assert [d.name for d in backend.list_deployments(name)] == ["blue"]
     backend.create_deployment(name, name="narrow", model_name="narrow-model", allow_schema_change=True)
@@ -298,3 +303,51 @@ def test_a_killed_scoring_process_comes_back_with_both_deployments(rollout, reco
     counts = answered_by(Client(backend, name), records, 100)
     assert set(counts) == {"blue", "green"} and statistics.mean([counts["blue"], counts["green"]]) == 50
     reset(backend, name)
+
+
+def test_a_challenger_that_cannot_load_fails_alone_and_takes_no_traffic(rollout, records, trained_workspace):
+    backend, name = rollout
+    _, run_id = trained_workspace
+    forest = next(
+        run for run in backend.list_runs(parent_id=run_id) if run.display_name == "RandomForest"
+    )  # a third version, its file then tampered with
+    broken = backend.register_model(name="bank-model", run_id=forest.id)
+    path = backend.download_model("bank-model", broken.version)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    backend.create_deployment(name, name="broken", model_name="bank-model", model_version=broken.version, traffic=50)
+    failed = backend.wait_for_deployment(name, "broken", timeout=60)
+    assert failed.state == "Failed" and "refusing to load" in failed.error
+    assert backend.get_service(name).state == HEALTHY
+    client = Client(backend, name)
+    assert answered_by(client, records, 30) == Counter({"blue": 30})  # its 50 % went to blue
+    pinned = client.score(records[:1], deployment="broken")
+    assert pinned.status_code == 503 and "failed to load" in pinned.json()["error"]
+    with pytest.raises(Conflict, match="failed to load"):
+        backend.promote_deployment(name, "broken")
+    backend.set_traffic(name, {"blue": 100})
+    backend.delete_deployment(name, "broken")
+    assert [d.name for d in backend.list_deployments(name)] == ["blue"]
+
+
+def test_the_names_a_refused_deployment_name_suggests_are_valid():
+    import re
+
+    from opml.rollout import check_deployment_name
+
+    with pytest.raises(InvalidInput, match="'v2' is not valid") as refused:
+        check_deployment_name("v2")  # 2 characters: Azure's rule is 3 to 32
+    examples = re.findall(r"'([^']+)'", str(refused.value).split("e.g.", 1)[1])
+    assert len(examples) >= 3 and all(check_deployment_name(example) == example for example in examples)
+
+
+def test_a_deployment_made_again_under_its_name_is_not_taken_for_the_one_before(rollout, records):
+    backend, name = rollout
+    backend.create_deployment(name, name="again", model_name="bank-model", model_version=2)
+    assert backend.wait_for_deployment(name, "again", timeout=60).state == HEALTHY
+    backend.delete_deployment(name, "again")
+    made = backend.create_deployment(name, name="again", model_name="bank-model", model_version=2)
+    assert made.state == "Transitioning"  # the process's report of the deleted one does not count for it
+    assert backend.wait_for_deployment(name, "again", timeout=60).state == HEALTHY
+    response = Client(backend, name).score(records[:1], deployment="again")
+    assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "again"
+    backend.delete_deployment(name, "again")

@@ -883,8 +883,9 @@ class Backend(abc.ABC):
         header). The scoring URI and keys stay the endpoint's. It loads in the background (Transitioning):
         until it is Healthy its share goes to the others.
 
-        A model whose input schema differs from the endpoint's is refused (Conflict, naming the differences)
-        unless ``allow_schema_change``: the endpoint's swagger.json then describes the new model's schema.
+        A model whose input schema differs from the endpoint's is refused (SchemaChange, a Conflict naming the
+        differences) unless ``allow_schema_change``: the endpoint's swagger.json then describes the new model's
+        schema.
         Raises InvalidInput (name, percents, both traffic and mirror, a second shadow), NotFound (service or
         model), AlreadyExists (the name is taken on this endpoint), Conflict, or BackendUnavailable."""
         if model_version is not None:

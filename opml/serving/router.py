@@ -1,14 +1,16 @@
 """The deployments one scoring process serves, and which of them answers a request.
 
 The routing lives in the service's ``runtime.json`` (``{"deployments": {name: {"model", "traffic",
-"mirror"}}, "endpoint_model": "name:version"}``), which the backend rewrites (under a lock, renamed into
+"mirror", "created"}}, "endpoint_model": "name:version"}``), which the backend rewrites (under a lock, renamed into
 place) and the process re-reads when it changes. So a new split applies to the next request, with no
-restart and no request refused: a request is routed with the table in force when it arrived, and a
-deployment leaves the table only after its replacement is loaded.
+restart and no request refused: a request is routed with the table in force when it arrived (tables are
+swapped whole), and only an idle deployment can be removed.
 
 A deployment added to the routing is loaded in the background (``Transitioning``); until it is loaded, or
-when its model cannot be loaded (``Failed``), its share of the traffic goes to the others in proportion.
-What the process has loaded is written to ``deployments.json`` for the backend to show.
+when its model cannot be loaded (``Failed``), its share of the traffic goes to the others in proportion,
+and when the split names no loaded deployment at all (everything promoted to one still loading), the
+loaded ones keep answering until it is ready. What the process has loaded is written to
+``deployments.json`` for the backend to show.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def routing_of(runtime: Mapping[str, Any], fallback_model: str) -> dict[str, dic
 @dataclass
 class _Slot:
     model_id: str
+    created: str = ""  # when the deployment was made: one re-created under the same name is another
     state: str = TRANSITIONING
     error: str | None = None
     loaded: LoadedDeployment | None = None
@@ -106,6 +109,7 @@ class DeploymentRouter:
     _routing: dict[str, dict[str, Any]] = field(default_factory=dict)
     _source: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _status_lock: threading.Lock = field(default_factory=threading.Lock)
     _to_load: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -117,7 +121,7 @@ class DeploymentRouter:
         routing in the background. Raises RuntimeError when no deployment that takes traffic could load."""
         routing = self._read()
         for name, spec in routing.items():
-            slot = self._slots[name] = _Slot(str(spec["model"]))
+            slot = self._slots[name] = _Slot(str(spec["model"]), str(spec.get("created", "")))
             self._load_into(name, slot)
         with self._lock:
             self._rebuild()
@@ -200,11 +204,16 @@ class DeploymentRouter:
             if self.runtime.current() is self._source:
                 return
             routing = self._read()
-            gone = [name for name, slot in self._slots.items() if routing.get(name, {}).get("model") != slot.model_id]
+            gone = [
+                name
+                for name, slot in self._slots.items()
+                if (routing.get(name, {}).get("model"), str(routing.get(name, {}).get("created", "")))
+                != (slot.model_id, slot.created)
+            ]
             retired = [self._slots.pop(name) for name in gone]
             for name, spec in routing.items():
                 if name not in self._slots:
-                    self._slots[name] = _Slot(str(spec["model"]))
+                    self._slots[name] = _Slot(str(spec["model"]), str(spec.get("created", "")))
                     self._to_load.put(name)
                     log.info("deployment %s (%s) added: loading", name, spec["model"])
             self._rebuild()
@@ -228,6 +237,12 @@ class DeploymentRouter:
                 bounds.append(total)
             if loaded and mirrored > 0:
                 mirror, share = name, mirrored / 100
+        if not names:  # the split names only deployments still loading: the loaded ones answer meanwhile
+            for name, slot in self._slots.items():
+                if slot.loaded is not None and name != mirror:
+                    total += 1
+                    names.append(name)
+                    bounds.append(total)
         self.table = RoutingTable(tuple(names), tuple(bounds), mirror, share, frozenset(self._routing))
 
     def _watch(self) -> None:
@@ -265,13 +280,15 @@ class DeploymentRouter:
         log.info("deployment %s (%s) loaded in %.1f s", name, slot.model_id, time.perf_counter() - started)
 
     def _write_status(self) -> None:
+        """Report what is loaded; built and written under one lock, so an older report never lands last."""
         if self.status_path is None:
             return
-        document = {
-            name: {"model": slot.model_id, "state": slot.state, "error": slot.error}
-            for name, slot in list(self._slots.items())
-        }
-        try:
-            write_private_file(self.status_path, json.dumps(document).encode())
-        except OSError as exc:
-            log.warning("could not write the deployments' status (%s)", exc)
+        with self._status_lock:
+            document = {
+                name: {"model": slot.model_id, "created": slot.created, "state": slot.state, "error": slot.error}
+                for name, slot in list(self._slots.items())
+            }
+            try:
+                write_private_file(self.status_path, json.dumps(document).encode())
+            except OSError as exc:
+                log.warning("could not write the deployments' status (%s)", exc)

@@ -322,3 +322,45 @@ def live_accuracy_figure(accuracy) -> go.Figure:
     return figure.update_layout(
         title=f"Live accuracy per {bucket_label(accuracy.bucket_seconds)}", yaxis={"range": [0, 1.02]}, **LAYOUT
     )
+
+
+def deployment_latency_figure(comparison) -> go.Figure:
+    """p50/p95/p99 latency of each deployment's live answers (an ``EndpointComparison``) as grouped bars; a
+    shadow's bar is its mirrored answers' p50."""
+    figure = go.Figure()
+    names = [s.name for s in comparison.deployments]
+    for label, figures in (
+        ("p50", [s.p50 if s.requests else s.mirror_p50 for s in comparison.deployments]),
+        ("p95", [s.p95 for s in comparison.deployments]),
+        ("p99", [s.p99 for s in comparison.deployments]),
+    ):
+        figure.add_bar(x=names, y=figures, name=label, hovertemplate="%{x}: %{y:.2f} ms")
+    return figure.update_layout(
+        title="Latency per deployment", barmode="group", xaxis_title="deployment", yaxis_title="ms", **LAYOUT
+    )
+
+
+def deployment_class_mix_figure(comparison) -> go.Figure:
+    """The share of each predicted class per deployment (live answers; mirrored ones for a shadow) as stacked
+    bars, with the record counts on hover."""
+    classes = sorted({label for s in comparison.deployments for label in s.predictions})
+    names = [s.name for s in comparison.deployments]
+    totals = [sum(s.predictions.values()) for s in comparison.deployments]
+    figure = go.Figure()
+    for label in classes:
+        counts = [s.predictions.get(label, 0) for s in comparison.deployments]
+        figure.add_bar(
+            x=names,
+            y=[count / total if total else None for count, total in zip(counts, totals, strict=True)],
+            name=label,
+            customdata=counts,
+            hovertemplate=f"{label}: %{{y:.1%}} (%{{customdata}} records)",
+        )
+    return figure.update_layout(
+        title="Predicted class mix per deployment",
+        barmode="stack",
+        showlegend=True,  # the class names, even when every answer was one class
+        xaxis_title="deployment",
+        yaxis={"title": "share of records", "tickformat": ".0%", "range": [0, 1]},
+        **LAYOUT,
+    )

@@ -13,6 +13,7 @@ from tests.contract.audit import AuditContract
 from tests.contract.capabilities import Capabilities
 from tests.contract.computes import ComputeContract
 from tests.contract.datasets import DatasetContract
+from tests.contract.deployments import DeploymentContract
 from tests.contract.fixtures import python_command
 from tests.contract.models import ModelContract
 from tests.contract.pipelines import PipelineContract
@@ -32,6 +33,7 @@ class BackendContract(
     RunContract,
     ModelContract,
     ServiceContract,
+    DeploymentContract,
     PipelineContract,
     ScheduleContract,
     TokenContract,

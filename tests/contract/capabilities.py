@@ -81,3 +81,10 @@ class Capabilities:
     listed, switched and deleted. An Azure service's telemetry is in Application Insights (Azure Monitor
     alerts are Azure's way): ``create_alert_rule`` raises BackendUnavailable saying so, the listings are
     empty, and deleting or switching a rule is NotFound."""
+
+    endpoints_hold_deployments: bool
+    """A service is an endpoint holding several deployments (model versions) behind one scoring URI: they are
+    created and deleted, the live traffic is split over them, mirrored to one, promoted and rolled back, and
+    compared from the endpoint's telemetry. An ACI web service (Azure SDK v1) serves one model: it lists as
+    one deployment taking all traffic (``list_deployments``, ``wait_for_deployment`` work) and every other
+    rollout operation is BackendUnavailable saying what Azure offers (managed online endpoints, SDK v2)."""

@@ -270,6 +270,7 @@ class AzureMLBackend(Backend):
             app_insights_enabled=app_insights_enabled,
             port=port,
             description=description,
+            deployment_name=deployment_name,
         )
 
     def list_services(self) -> list[Service]:
@@ -418,15 +419,19 @@ class AzureMLBackend(Backend):
         self.schedules.delete(schedule_id)
 
     # -- deployments ---------------------------------------------------------------
-    # An ACI webservice (SDK v1) serves one model version: no deployments behind one scoring URI, no traffic
-    # split, no mirror. Azure has them in managed online endpoints (SDK v2, azure-ai-ml) and, in SDK v1, only
-    # on AKS (AksEndpoint versions with traffic percentiles), which opml does not deploy to.
+    # An ACI webservice (SDK v1) serves one model version: the endpoint shows it as its one deployment (named
+    # by the tag opml set at deploy, see convert.to_service), so listing and waiting work. More deployments
+    # behind one scoring URI, a traffic split and mirror traffic are Azure's managed online endpoints' (SDK v2,
+    # azure-ai-ml) and, in SDK v1, AKS endpoints' (AksEndpoint versions), which opml does not deploy to: the
+    # rest is refused, after NotFound for an unknown service, and changes nothing.
 
     AZURE_ROLLOUT = (
-        "an ACI web service (Azure ML SDK v1) serves one model version: several deployments behind one scoring "
-        "URI, traffic split, mirror traffic, promote and rollback are Azure ML managed online endpoints' (SDK v2: "
-        "`az ml online-deployment create` and `az ml online-endpoint update --traffic`); with SDK v1, deploy the "
-        "new version as another service and switch your clients to its scoring URI"
+        "an ACI web service (Azure ML SDK v1) serves one model version, shown as its one deployment: adding or "
+        "deleting deployments behind one scoring URI, traffic split, mirror traffic, promote, rollback and "
+        "comparing deployments are Azure ML managed online endpoints' (SDK v2: `az ml online-deployment create`, "
+        "`az ml online-endpoint update --traffic` and `--mirror-traffic`, per-deployment metrics in Azure "
+        "Monitor); with SDK v1, deploy the new version as another service and switch your clients to its "
+        "scoring URI"
     )
 
     def _create_deployment(self, service: str, **settings: Any) -> Deployment:

@@ -18,15 +18,20 @@ from opml.entities import (
     QUEUED,
     RUNNING,
     Compute,
+    Deployment,
     Model,
     PublishedPipeline,
     Run,
     Service,
 )
+from opml.errors import InvalidInput
+from opml.rollout import check_deployment_name
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # shown for objects whose creation time Azure does not expose
 OPML_TAG_PREFIX = "opml_"
 SUBMITTED_TAG = "opml_submitted_at"  # when opml submitted a run (ISO 8601, UTC)
+DEPLOYMENT_TAG = "opml_deployment"  # the deployment name opml gave an ACI web service (its one deployment)
+UNTAGGED_DEPLOYMENT = "default"  # the deployment of a web service opml did not deploy (or did not tag)
 
 
 def submitted_now() -> dict[str, str]:
@@ -220,14 +225,37 @@ def service_error(error: Any) -> str | None:
     return "\n".join(parts)
 
 
+def deployment_name(tags: dict[str, str] | None) -> str:
+    """The name of an ACI web service's one deployment: the one opml tagged it with at deploy, else
+    ``default`` (a service deployed outside opml, or a tag edited into something that is not a name)."""
+    try:
+        return check_deployment_name((tags or {}).get(DEPLOYMENT_TAG))
+    except InvalidInput:
+        return UNTAGGED_DEPLOYMENT
+
+
 def to_service(service: Any) -> Service:
+    """An ACI web service as an endpoint. SDK v1's web service serves one model (the first of its models),
+    so the endpoint holds one deployment taking all its traffic, in the service's own state."""
     models = service.models or []
     model = f"{models[0].name}:{models[0].version}" if models else ":0"
     created = parse_time(service.created_time) or EPOCH
+    state = service.state or "Transitioning"
+    error = service_error(service.error)
+    deployment = Deployment(
+        service=service.name,
+        name=deployment_name(service.tags),
+        model=model,
+        traffic=100,
+        mirror=0,
+        state=state,
+        created_at=created,
+        error=error,
+    )
     return Service(
         name=service.name,
         model=model,
-        state=service.state or "Transitioning",
+        state=state,
         auth_enabled=bool(getattr(service, "auth_enabled", False)),
         app_insights_enabled=bool(getattr(service, "enable_app_insights", False)),
         scoring_uri=service.scoring_uri or "",
@@ -235,8 +263,9 @@ def to_service(service: Any) -> Service:
         created_at=created,
         updated_at=parse_time(service.updated_time) or created,
         description=service.description or "",
-        error=service_error(service.error),
+        error=error,
         compute_type=service.compute_type or "ACI",
+        deployments=(deployment,),
     )
 
 

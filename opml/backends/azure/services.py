@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opml.backends.azure.convert import to_service
+from opml.backends.azure.convert import DEPLOYMENT_TAG, to_service
 from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.models import AzureModels
 from opml.backends.azure.runs import AzureRuns
@@ -47,7 +47,10 @@ class AzureServices(AzurePart):
         app_insights_enabled: bool,
         port: int | None,
         description: str,
+        deployment_name: str,
     ) -> Service:
+        """An ACI web service of the model, tagged with ``deployment_name``: the name of the one deployment
+        the endpoint shows (SDK v1's web service serves one model; see ``convert.to_service``)."""
         if not _SERVICE_NAME.match(name):
             raise InvalidInput(
                 f"service name {name!r}: 3-32 lowercase letters, digits and '-', starting with a letter (Azure's rule)"
@@ -71,6 +74,7 @@ class AzureServices(AzurePart):
             auth_enabled=auth_enabled,
             enable_app_insights=app_insights_enabled,
             description=description,
+            tags={DEPLOYMENT_TAG: deployment_name},
         )
         service = self.sdk.Model.deploy(
             self.ws, name, [model], inference_config=inference, deployment_config=deployment, overwrite=False

@@ -27,6 +27,7 @@ from opml.backends.local.store import Store
 from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
     ACTIVE,
+    SERVICE_FAILED,
     AgentStatus,
     Alert,
     AlertRule,
@@ -50,7 +51,7 @@ from opml.entities import (
     Token,
     WorkspaceInfo,
 )
-from opml.errors import Conflict, InvalidInput, NotFound
+from opml.errors import Conflict, InvalidInput, NotFound, SchemaChange
 from opml.files import tail_lines
 from opml.locks import AgentLock
 from opml.monitoring.accuracy import cross_validated
@@ -408,7 +409,7 @@ class LocalBackend(Backend):
         endpoint = self.models.get(row["model_name"], row["model_version"])
         differences = schema_differences(endpoint.manifest["input_schema"], model.manifest["input_schema"])
         if differences and not allow_schema_change:
-            raise Conflict(
+            raise SchemaChange(
                 f"model {model.id}'s input schema differs from endpoint {service!r}'s ({endpoint.id}): "
                 f"{'; '.join(differences)}. Requests in the endpoint's schema may be refused by it. Confirm the "
                 "schema change to deploy it anyway; the endpoint's swagger.json then describes the new schema"
@@ -421,13 +422,24 @@ class LocalBackend(Backend):
     def _delete_deployment(self, service: str, name: str) -> None:
         self.deployments.delete(service, name)
 
+    def _refuse_failed(self, service: str, names: list[str]) -> None:
+        """Conflict when live traffic would go to a deployment whose model failed to load."""
+        for deployment in self.services.get(service).deployments:
+            if deployment.name in names and deployment.state == SERVICE_FAILED:
+                raise Conflict(
+                    f"deployment {deployment.name!r} failed to load ({deployment.error}); it cannot take traffic: "
+                    "delete it and deploy a model that loads"
+                )
+
     def _set_traffic(self, service: str, traffic: dict[str, Any]) -> Service:
+        self._refuse_failed(service, [name for name, share in traffic.items() if share])
         return self.deployments.set_traffic(service, traffic)
 
     def _set_mirror_traffic(self, service: str, mirror: dict[str, Any]) -> Service:
         return self.deployments.set_mirror(service, mirror)
 
     def _promote_deployment(self, service: str, name: str) -> Service:
+        self._refuse_failed(service, [name])
         return self.deployments.promote(service, name)
 
     def rollback_traffic(self, service: str) -> Service:

@@ -101,8 +101,14 @@ class DeploymentRepository:
                 ),
             )
             runtime = self._services.runtime(service)
+            created = {r["name"]: r["created_at"] for r in rows} | dict.fromkeys(routing.created, now)
             runtime[ROUTING] = {
-                name: {"model": model, "traffic": routing.traffic[name], "mirror": routing.mirror[name]}
+                name: {
+                    "model": model,
+                    "traffic": routing.traffic[name],
+                    "mirror": routing.mirror[name],
+                    "created": created[name],
+                }
                 for name, model in routing.models.items()
             }
             runtime[ENDPOINT_MODEL] = routing.endpoint_model

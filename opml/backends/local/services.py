@@ -145,7 +145,10 @@ def _to_deployment(row: sqlite3.Row, service_state: str, loaded: dict[str, Any] 
     state, error = service_state, None
     if service_state == HEALTHY:
         state = TRANSITIONING  # the process has not reported loading it yet
-        if loaded and loaded.get("model") == model:
+        # the same model, and the same deployment, not an earlier one of that name (a routing written before
+        # deployments had a creation time has none: the name and model tell)
+        created = (loaded or {}).get("created") or row["created_at"]
+        if loaded and loaded.get("model") == model and created == row["created_at"]:
             state, error = loaded.get("state", TRANSITIONING), loaded.get("error")
     return Deployment(
         service=row["service"],
@@ -195,6 +198,7 @@ class ServiceRepository:
                 raise AlreadyExists(f"port {port} is used by another service")
             if port is not None and not port_free(host, port):  # e.g. the pipeline gateway's, or another program's
                 raise AlreadyExists(f"port {port} is in use on {host}; choose another or leave it automatic")
+            now = to_text(utcnow())
             self.write_runtime(
                 name,
                 {
@@ -204,11 +208,17 @@ class ServiceRepository:
                     "app_insights_enabled": bool(app_insights_enabled),
                     **COLLECTION_DEFAULTS,
                     **(collection or {}),
-                    ROUTING: {deployment: {"model": f"{model_name}:{int(model_version)}", "traffic": 100, "mirror": 0}},
+                    ROUTING: {
+                        deployment: {
+                            "model": f"{model_name}:{int(model_version)}",
+                            "traffic": 100,
+                            "mirror": 0,
+                            "created": now,
+                        }
+                    },
                     ENDPOINT_MODEL: f"{model_name}:{int(model_version)}",
                 },
             )
-            now = to_text(utcnow())
             connection.execute(
                 """INSERT INTO deployments (service, name, model_name, model_version, traffic, mirror, created_at)
                    VALUES (?, ?, ?, ?, 100, 0, ?)""",
