@@ -281,6 +281,7 @@ class Service:
     compute_type: str = "local"  # "ACI" on Azure
     telemetry_dropped: int = 0  # requests the service could not record (its queue was full or a write failed)
     telemetry_note: str = ""  # where telemetry goes: App Insights export on, off, or failing
+    mirror_dropped: int = 0  # mirrored requests not scored since the process started: the shadow's queue was full
     data_collection: bool = False  # the inputs and outputs of sampled requests are kept (opt-in)
     collection_sampling_rate: float = 1.0  # the share of successful requests collected (0 < r <= 1)
     collection_retention_days: int = 30  # collected files older than this are deleted by the agent

@@ -1,5 +1,5 @@
-"""The AutoML and monitoring benchmarks refuse bad arguments before they make a workspace, start an agent or
-train; the monitoring bench's shifted requests and webhook receiver."""
+"""The AutoML, monitoring and rollout benchmarks refuse bad arguments before they make a workspace, start an
+agent or train; the monitoring bench's shifted requests and webhook receiver."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opml.bench import automl, monitoring
+from opml.bench import automl, monitoring, rollout
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -129,3 +129,47 @@ def test_the_webhook_receiver_keeps_firing_alerts(tmp_path):
         assert document == {"state": "Firing", "summary": "x"} and at <= time.time()
     finally:
         receiver.close()
+
+
+def parse_rollout(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    rollout.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--concurrency", "0"], "--concurrency must be from 1 to 64"),
+        (["--concurrency", "65"], "--concurrency must be from 1 to 64"),
+        (["--phase-seconds", "0.1"], "--phase-seconds must be from 0.5 to 600"),
+        (["--phase-seconds", "nan"], "--phase-seconds must be from 0.5 to 600"),
+        (["--requests", "99"], "--requests must be from 100"),
+        (["--rounds", "0"], "--rounds must be from 1 to 100"),
+        (["--timeout-minutes", "inf"], "--timeout-minutes must be a positive number"),
+        (["--label", "nope"], "has no column 'nope'"),
+        (["--data", "/no/such.csv"], "no such file: /no/such.csv"),
+        (["--workspace", "/no/such/workspace"], "no such workspace: /no/such/workspace"),
+    ],
+)
+def test_rollout_refuses_bad_arguments_before_anything_runs(
+    bank_small_csv: Path, extra, message, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a workspace would be made
+    args = parse_rollout("--data", str(bank_small_csv), *extra)
+    assert message in rollout.usage_error(args)
+    assert rollout.run(args) == 2
+    assert message in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+def test_rollout_defaults_pass_and_a_workspace_needs_no_data(bank_small_csv: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("OPML_BANK_CSV", str(bank_small_csv))
+    args = parse_rollout()
+    assert args.data == str(bank_small_csv)  # the environment names the reference data; no product dependency
+    assert rollout.usage_error(args) is None
+    assert (args.concurrency, args.phase_seconds, args.requests, args.rounds) == (8, 4.0, 600, 8)
+    args = parse_rollout("--workspace", str(tmp_path), "--data", "/no/such.csv", "--concurrency", "2")
+    assert rollout.usage_error(args) is None and args.concurrency == 2
+    with pytest.raises(SystemExit):
+        parse_rollout("--rounds", "two")

@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from opml.bench import automl, drift, faults, monitoring, pipelines, serving, soak
+from opml.bench import automl, drift, faults, monitoring, pipelines, rollout, serving, soak
 
 
 def main() -> int:
@@ -15,6 +15,7 @@ def main() -> int:
         ("faults", faults),
         ("drift", drift),
         ("monitoring", monitoring),
+        ("rollout", rollout),
     )
     for name, module in benchmarks:
         module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))

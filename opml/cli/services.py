@@ -158,12 +158,21 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
         args.name, since=since, bucket_seconds=args.bucket_seconds, recent=args.recent
     )
     if args.json:
-        print_json({**vars(summary), "dropped": service.telemetry_dropped, "export": service.telemetry_note})
+        print_json(
+            {
+                **vars(summary),
+                "dropped": service.telemetry_dropped,
+                "mirror_dropped": service.mirror_dropped,
+                "export": service.telemetry_note,
+            }
+        )
         return 0
     rate = 100 * summary.failed / summary.requests if summary.requests else 0.0
     print(f"{summary.requests:,} request(s) in the last {args.hours:g} h, {rate:.1f} % failed")
     if service.telemetry_dropped:
         print(f"{service.telemetry_dropped:,} request(s) could not be recorded")
+    if service.mirror_dropped:
+        print(f"{service.mirror_dropped:,} mirrored request(s) were not scored: the shadow deployment fell behind")
     if service.telemetry_note:
         print(service.telemetry_note)
     rows = [

@@ -2,9 +2,10 @@
 
 The request handler only hands the already parsed records and the live labels to one background thread;
 the caller's answer never waits for the shadow. At most ``MAX_PENDING`` copies wait; more are dropped and
-counted (a slow shadow model never builds up memory or delays the live one). Each shadow answer becomes a
-telemetry row marked ``mirrored`` with how many records it predicted as the live answer did (its
-agreement), and, when the live request was collected, a row set in the service's ``mirrored/`` data.
+counted (``Service.mirror_dropped``; a slow shadow model never builds up memory or delays the live one).
+Each shadow answer becomes a telemetry row marked ``mirrored`` with how many records it predicted as the
+live answer did (its agreement), and, when the live request was collected, a row set in the service's
+``mirrored/`` data.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Mirror:
         with self._lock:
             if self._pending >= self._max_pending:
                 self.dropped += 1
+                if self._telemetry is not None:  # shown as Service.mirror_dropped
+                    self._telemetry.count_mirror_dropped()
                 return False
             self._pending += 1
         self._executor.submit(self._run, shadow, payload, list(live_labels), request_id, at, collect, client)

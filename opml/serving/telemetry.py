@@ -49,7 +49,8 @@ class TelemetryWriter:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.dropped = 0
-        self._reported: tuple[int, str] | None = None
+        self.mirror_dropped = 0  # mirrored requests not scored: the shadow's queue was full (opml.serving.mirror)
+        self._reported: tuple[int, str, int] | None = None
         self._exporter, self._exporter_shutdown, self.export_note = _azure_monitor_tracer(service)
         self._save_status()
         self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
@@ -84,13 +85,23 @@ class TelemetryWriter:
         with self._lock:
             self.dropped += count
 
+    def count_mirror_dropped(self) -> None:
+        """Count a mirrored request the shadow could not take (shown with the drops of this writer)."""
+        with self._lock:
+            self.mirror_dropped += 1
+
     def _save_status(self) -> None:
-        """Write the status file when what it says changed (at most once per batch)."""
-        current = (self.dropped, self.export_note)
+        """Write the status file when what it says changed (at most once per batch or idle second)."""
+        current = (self.dropped, self.export_note, self.mirror_dropped)
         if self.status_path is None or current == self._reported:
             return
         self._reported = current
-        document = {"dropped": self.dropped, "export": self.export_note, "updated_at": time.time()}
+        document = {
+            "dropped": self.dropped,
+            "export": self.export_note,
+            "mirror_dropped": self.mirror_dropped,
+            "updated_at": time.time(),
+        }
         try:
             write_private_file(self.status_path, json.dumps(document).encode())
         except OSError as exc:
@@ -141,6 +152,7 @@ class TelemetryWriter:
             except queue.Empty:
                 if self._stop.is_set():
                     break
+                self._save_status()  # drops counted while nothing was recorded (the mirror's, telemetry off)
                 continue
             self._write_safely(connection, self._drain(first))
         remaining = self._drain(None)

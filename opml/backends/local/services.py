@@ -128,6 +128,7 @@ def _to_service(
         restarts=row["restarts"],
         telemetry_dropped=int(telemetry.get("dropped", 0)),
         telemetry_note=str(telemetry.get("export", "")),
+        mirror_dropped=int(telemetry.get("mirror_dropped", 0)),
         data_collection=bool(settings["data_collection"]),
         collection_sampling_rate=float(settings["collection_sampling_rate"]),
         collection_retention_days=int(settings["collection_retention_days"]),
