@@ -240,11 +240,8 @@ def deployments_view(service) -> None:
     )
     loading = any(d.state == "Transitioning" for d in deployments)
     st.fragment(run_every=2 if loading else None)(deployments_table)(name)
-    if deployments:
-        traffic_controls(name, deployments)
-    else:  # an Azure ML v1 web service serves one model: adding a deployment says what Azure offers instead
-        st.info("This endpoint lists no deployments to split traffic over.", icon=":material/info:")
-    add_deployment_form(service, deployments)
+    traffic_controls(name, deployments)
+    add_deployment_form(service, deployments)  # on Azure ML v1 adding one answers what Azure offers instead
 
 
 def deployments_table(name: str) -> None:

@@ -162,8 +162,9 @@ def test_endpoint_rollout_tabs_on_azure_say_what_v1_cannot_do(azure_dashboard):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("managed online endpoints" in e.value for e in at.error)  # Compare: Azure's reason
-    assert any("lists no deployments" in i.value for i in at.info)
+    before = [(d.name, d.model, d.traffic) for d in azure_dashboard.list_deployments("bank-svc")]
+    assert len(before) == 1 and before[0][2] == 100  # the web service's one model, all its traffic
     at.button(key="ep_add").click().run()
     assert not at.exception
     assert any("managed online endpoints" in e.value and "SDK v1" in e.value for e in at.error)
-    assert [d.name for d in azure_dashboard.list_deployments("bank-svc")] == []
+    assert [(d.name, d.model, d.traffic) for d in azure_dashboard.list_deployments("bank-svc")] == before
