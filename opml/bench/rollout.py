@@ -360,8 +360,8 @@ def print_mirror(result: dict, counts: dict, args: argparse.Namespace, live: str
         f"agreement with the live answers {agreement}"
     )
     print(
-        "  (the shadow scores in a thread of the serving process: a live request that arrives while it predicts "
-        "waits for the GIL, and one client sending back to back always arrives then)"
+        "  (the shadow scores the mirrored copies in batches, every 0.25 s, in a thread of the serving process: a "
+        "live request waits for the GIL only when it arrives during a batch; the shadow's p50 is a batch's)"
     )
     return cost
 
