@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -186,6 +187,67 @@ def deployed(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
     finally:
         agent.terminate()
         agent.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class RolloutWorkspace:
+    """A workspace for safe rollout tests (copy it: ``copy_to``): the trained workspace with bank-model:1 (the
+    AutoML run's best), bank-model:2 (its LogisticRegression child) and narrow-model:1 (a short AutoML run on
+    the data without ``dropped``, the last input column: a model of another input schema)."""
+
+    root: Path
+    run_id: str
+    dropped: str
+
+    def copy_to(self, tmp_path_factory: pytest.TempPathFactory, name: str) -> LocalBackend:
+        import shutil
+
+        root = tmp_path_factory.mktemp(name) / "workspace"
+        shutil.copytree(self.root, root)
+        return LocalBackend(root)
+
+
+@pytest.fixture(scope="session")
+def rollout_workspace(trained_workspace, bank_small_csv: Path, tmp_path_factory) -> RolloutWorkspace:
+    """Built once per session: the narrow model's AutoML run is the costly part (a real agent runs it)."""
+    import shutil
+
+    import pandas as pd
+
+    from opml.agent.launcher import start_agent
+
+    source, run_id = trained_workspace
+    root = tmp_path_factory.mktemp("rollout-source") / "workspace"
+    shutil.copytree(source, root)
+    backend = LocalBackend(root)
+    best = backend.register_model(name="bank-model", run_id=run_id)
+    logistic = next(
+        run
+        for run in backend.list_runs(parent_id=run_id)
+        if run.status == "Completed" and run.display_name == "LogisticRegression"
+    )
+    assert backend.register_model(name="bank-model", run_id=logistic.id).version == 2
+    dropped = best.manifest["input_schema"][-1]["name"]
+    narrow_csv = tmp_path_factory.mktemp("narrow") / "narrow.csv"
+    pd.read_csv(bank_small_csv).drop(columns=dropped).to_csv(narrow_csv, index=False)
+    backend.register_dataset(name="bank-narrow", source=narrow_csv)
+    params = {
+        "dataset": "bank-narrow",
+        "label_column": "y",
+        "max_iterations": 1,
+        "n_cross_validations": 2,
+        "experiment_timeout_minutes": 0.5,
+    }
+    run = backend.submit_run(experiment="narrow", run_type="automl", compute="cpu-cluster", params=params)
+    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    try:
+        assert backend.wait_for_run(run.id, timeout=180).status == "Completed"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+    backend.register_model(name="narrow-model", run_id=run.id)
+    backend.store.close()
+    return RolloutWorkspace(root, run_id, dropped)
 
 
 @pytest.fixture

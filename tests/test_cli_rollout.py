@@ -20,34 +20,19 @@ ENDPOINT = "bank-endpoint"
 
 
 @pytest.fixture(scope="module")
-def endpoint(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
+def endpoint(rollout_workspace, tmp_path_factory: pytest.TempPathFactory):
     """An endpoint deployed with ``opml services deploy --deployment prod`` (bank-model:1, telemetry and data
-    collection on), served by a real agent; bank-model:2 (a logistic regression of the same run) is registered
-    with the alias ``challenger``: (backend, workspace folder)."""
-    import shutil
-
+    collection on), served by a real agent; bank-model:2 (a logistic regression of the same run) has the alias
+    ``challenger``, narrow-model:1 is registered: (backend, workspace folder)."""
     from opml.agent.launcher import start_agent
-    from opml.backends.local import LocalBackend
 
-    source, run_id = trained_workspace
-    root = tmp_path_factory.mktemp("cli-rollout") / "workspace"
-    shutil.copytree(source, root)
-    backend = LocalBackend(root)
-    backend.register_model(name="bank-model", run_id=run_id)
-    second = next(
-        run
-        for run in backend.list_runs(parent_id=run_id)
-        if run.status == "Completed" and run.display_name == "LogisticRegression"
-    )
-    backend.register_model(name="bank-model", run_id=second.id)
+    backend = rollout_workspace.copy_to(tmp_path_factory, "cli-rollout")
     backend.set_model_alias("bank-model", "challenger", 2)
+    root = backend.path
     agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
     try:
-        deployed = main(
-            ["--workspace", str(root), "services", "deploy", ENDPOINT, "--model", "bank-model:1", "--deployment",
-             "prod", "--app-insights", "on", "--data-collection", "on", "--wait"]
-        )  # fmt: skip
-        assert deployed == 0
+        deploy = f"services deploy {ENDPOINT} --model bank-model:1 --deployment prod --app-insights on"
+        assert main(["--workspace", str(root), *deploy.split(), "--data-collection", "on", "--wait"]) == 0
         yield backend, root
     finally:
         agent.terminate()
@@ -85,17 +70,32 @@ def test_deploy_names_the_first_deployment_and_deployments_lists_it(endpoint, ca
     code, out, _ = cli(capsys, workspace, "--json", "services", "deployments", ENDPOINT)
     (prod,) = json.loads(out)
     assert (prod["name"], prod["model"], prod["traffic"], prod["mirror"], prod["state"], prod["error"]) == (
-        "prod", "bank-model:1", 100, 0, HEALTHY, None
-    )  # fmt: skip
+        "prod",
+        "bank-model:1",
+        100,
+        0,
+        HEALTHY,
+        None,
+    )
 
 
 def test_a_challenger_gets_its_share_then_promote_rollback_and_delete(endpoint, records, capsys):
     backend, workspace = endpoint
     rows, _ = records
     code, out, err = cli(
-        capsys, workspace, "services", "deploy-version", ENDPOINT, "--deployment", "green", "--model",
-        "bank-model:2", "--traffic", "10", "--wait",
-    )  # fmt: skip
+        capsys,
+        workspace,
+        "services",
+        "deploy-version",
+        ENDPOINT,
+        "--deployment",
+        "green",
+        "--model",
+        "bank-model:2",
+        "--traffic",
+        "10",
+        "--wait",
+    )
     assert code == 0, err
     assert out.splitlines() == [
         f"deployment green (bank-model:2) of {ENDPOINT}: {HEALTHY}",
@@ -104,15 +104,18 @@ def test_a_challenger_gets_its_share_then_promote_rollback_and_delete(endpoint, 
     assert backend.get_service(ENDPOINT).traffic == {"prod": 90, "green": 10}
     event = backend.list_audit_events()[0]
     assert (event.action, event.target) == (
-        "deploy_service", f"service {ENDPOINT}: deployment green (bank-model:2, 10 % of traffic)"
-    )  # fmt: skip
+        "deploy_service",
+        f"service {ENDPOINT}: deployment green (bank-model:2, 10 % of traffic)",
+    )
 
     code, out, err = cli(capsys, workspace, "--json", "services", "traffic", ENDPOINT, "prod=50", "green=50")
     assert code == 0, err
     assert json.loads(out) == {
-        "service": ENDPOINT, "model": "bank-model:1", "traffic": {"prod": 50, "green": 50},
+        "service": ENDPOINT,
+        "model": "bank-model:1",
+        "traffic": {"prod": 50, "green": 50},
         "mirror": {"prod": 0, "green": 0},
-    }  # fmt: skip
+    }
 
     code, out, err = cli(capsys, workspace, "services", "promote", ENDPOINT, "green")
     assert code == 0 and out == f"{ENDPOINT}: traffic prod=0 green=100, mirror off (endpoint model bank-model:2)\n"
@@ -140,9 +143,19 @@ def test_a_mirrored_challenger_is_compared_with_the_live_deployment(endpoint, re
     rows, truth = records
     before = time.time()  # the requests of other tests were sent before this
     code, out, err = cli(
-        capsys, workspace, "services", "deploy-version", ENDPOINT, "--deployment", "shadow", "--model",
-        "bank-model@challenger", "--mirror", "50", "--wait",
-    )  # fmt: skip
+        capsys,
+        workspace,
+        "services",
+        "deploy-version",
+        ENDPOINT,
+        "--deployment",
+        "shadow",
+        "--model",
+        "bank-model@challenger",
+        "--mirror",
+        "50",
+        "--wait",
+    )
     assert code == 0, err
     assert f"{ENDPOINT}: traffic prod=100 shadow=0, mirror shadow=50 (endpoint model bank-model:1)" in out
     service = backend.get_service(ENDPOINT)
@@ -226,20 +239,19 @@ REFUSALS = [
     (["deploy-version", ENDPOINT, "--deployment", "Red!", "--model", "bank-model:2"], "'Red!' is not valid"),
     (["deploy-version", ENDPOINT, "--deployment", "red", "--model", "bank-model:9"], "bank-model"),
     (["deploy-version", ENDPOINT, "--deployment", "red", "--model", "bank-model:x"], "whole number"),
-    (["deploy-version", ENDPOINT, "--deployment", "red", "--model", "bank-model:2", "--traffic", "10", "--mirror",
-      "10"], "live traffic or mirror traffic, not both"),
+    (f"deploy-version {ENDPOINT} --deployment red --model bank-model:2 --traffic 10 --mirror 10".split(), "not both"),
     (["deploy-version", ENDPOINT, "--deployment", "red", "--model", "bank-model:2", "--mirror", "60"], "at most 50"),
     (["deploy-version", "nope", "--deployment", "red", "--model", "bank-model:2"], "no service named 'nope'"),
     (["deployments", "nope"], "no service named 'nope'"),
     (["compare", ENDPOINT, "--hours", "0"], "--hours must be a number of hours above 0"),
     (["compare", "nope"], "no service named 'nope'"),
-]  # fmt: skip
+]
 
 
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(endpoint, capsys):
     backend, workspace = endpoint
-    assert cli(capsys, workspace, "services", "deploy-version", ENDPOINT, "--deployment", "idle", "--model",
-               "bank-model:2")[0] == 0  # fmt: skip
+    idle = f"services deploy-version {ENDPOINT} --deployment idle --model bank-model:2".split()
+    assert cli(capsys, workspace, *idle)[0] == 0
     before = backend.get_service(ENDPOINT)
     events = len(backend.list_audit_events())
     for argv, message in REFUSALS:
@@ -258,9 +270,17 @@ def test_deploy_version_wait_exits_1_when_the_model_cannot_be_loaded(endpoint, c
     with open(backend.layout.model_dir(best.name, best.version) / "model.pkl", "ab") as artifact:
         artifact.write(b"tampered")  # the sha256 check refuses to load it
     code, out, err = cli(
-        capsys, workspace, "services", "deploy-version", ENDPOINT, "--deployment", "broken", "--model",
-        "broken-model", "--wait",
-    )  # fmt: skip
+        capsys,
+        workspace,
+        "services",
+        "deploy-version",
+        ENDPOINT,
+        "--deployment",
+        "broken",
+        "--model",
+        "broken-model",
+        "--wait",
+    )
     assert code == 1 and f"deployment broken (broken-model:1) of {ENDPOINT}: Failed" in out, (code, out, err)
     assert err.startswith("error: deployment broken failed: ") and err.count("\n") == 1, err
     assert "does not match its registered sha256" in err
@@ -271,17 +291,9 @@ def test_deploy_version_wait_exits_1_when_the_model_cannot_be_loaded(endpoint, c
     assert cli(capsys, workspace, "services", "delete-deployment", ENDPOINT, "broken")[0] == 0
 
 
-def test_a_model_of_another_schema_needs_allow_schema_change(endpoint, bank_small_csv, tmp_path, capsys):
+def test_a_model_of_another_schema_needs_allow_schema_change(endpoint, rollout_workspace, capsys):
     backend, workspace = endpoint
-    dropped = backend.get_model("bank-model", 1).manifest["input_schema"][-1]["name"]
-    narrow_csv = tmp_path / "narrow.csv"
-    pd.read_csv(bank_small_csv).drop(columns=dropped).to_csv(narrow_csv, index=False)
-    backend.register_dataset(name="bank-narrow", source=narrow_csv)
-    params = {"dataset": "bank-narrow", "label_column": "y", "max_iterations": 1, "n_cross_validations": 2,
-              "experiment_timeout_minutes": 0.5}  # fmt: skip
-    run = backend.submit_run(experiment="narrow", run_type="automl", compute="cpu-cluster", params=params)
-    assert backend.wait_for_run(run.id, timeout=180).status == "Completed"
-    backend.register_model(name="narrow-model", run_id=run.id)
+    dropped = rollout_workspace.dropped  # narrow-model:1 was trained without it
     deploy = ["services", "deploy-version", ENDPOINT, "--deployment", "narrow", "--model", "narrow-model"]
     code, out, err = cli(capsys, workspace, *deploy)
     assert (code, out) == (2, "") and err.count("\n") == 1
@@ -295,8 +307,9 @@ def test_a_model_of_another_schema_needs_allow_schema_change(endpoint, bank_smal
     assert backend.get_service(ENDPOINT).model == "bank-model:1"
 
 
-def test_the_commands_against_an_azure_workspace(azure, azure_executor, cloud, bank_small_csv, tmp_path, monkeypatch,
-                                                 capsys):  # fmt: skip
+def test_the_commands_against_an_azure_workspace(
+    azure, azure_executor, cloud, bank_small_csv, tmp_path, monkeypatch, capsys
+):
     """Azure ML SDK v1 (offline fakes): deploy names the ACI service's one deployment, deployments lists it, and
     what v1 cannot do is one line naming what Azure offers, exit code 2, nothing asked of Azure."""
     from tests.azure_fakes import make_fake_sdk

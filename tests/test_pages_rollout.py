@@ -15,30 +15,21 @@ from streamlit.testing.v1 import AppTest
 from opml.client import score
 from opml.entities import HEALTHY
 from opml.settings import get_settings
-from tests.helpers import free_port, other_model_run, wait_until
+from tests.helpers import free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 ENDPOINT = "bank-endpoint"
 
 
 @pytest.fixture(scope="module")
-def endpoint(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
+def endpoint(rollout_workspace, tmp_path_factory: pytest.TempPathFactory):
     """(backend, endpoint name): bank-model:1 (the AutoML run's best) as deployment "blue" with telemetry on,
-    served by a real agent, and bank-model:2 (another of the run's models) registered."""
-    import shutil
-
+    served by a real agent; bank-model:2 (another of the run's models) and narrow-model:1 registered."""
     from opml.agent.launcher import start_agent
-    from opml.backends.local import LocalBackend
 
-    source, run_id = trained_workspace
-    root = tmp_path_factory.mktemp("pages-rollout") / "workspace"
-    shutil.copytree(source, root)
-    backend = LocalBackend(root)
-    best = backend.register_model(name="bank-model", run_id=run_id)
-    second = backend.register_model(name="bank-model", run_id=other_model_run(backend, run_id))
-    assert (best.version, second.version) == (1, 2)
+    backend = rollout_workspace.copy_to(tmp_path_factory, "pages-rollout")
     backend.deploy_model(name=ENDPOINT, model_name="bank-model", model_version=1, app_insights_enabled=True)
-    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    agent = start_agent(backend.path, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
     try:
         assert backend.wait_for_service(ENDPOINT, timeout=120).state == HEALTHY
         yield backend, ENDPOINT
@@ -314,20 +305,9 @@ def test_the_score_page_picks_a_deployment_and_says_which_answered(live):
 
 
 @pytest.fixture(scope="module")
-def narrow_model(endpoint, bank_small_csv, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """narrow-model:1, trained (a short AutoML run through the fixture's agent) without the last input column of
-    bank-model: another input schema. Returns the column it lacks."""
-    backend, _ = endpoint
-    dropped = backend.get_model("bank-model", 1).manifest["input_schema"][-1]["name"]
-    narrow_csv = tmp_path_factory.mktemp("narrow") / "narrow.csv"
-    pd.read_csv(bank_small_csv).drop(columns=dropped).to_csv(narrow_csv, index=False)
-    backend.register_dataset(name="bank-narrow", source=narrow_csv)
-    params = {"dataset": "bank-narrow", "label_column": "y", "max_iterations": 2, "n_cross_validations": 2,
-              "experiment_timeout_minutes": 0.5}  # fmt: skip
-    run = backend.submit_run(experiment="narrow", run_type="automl", compute="cpu-cluster", params=params)
-    assert backend.wait_for_run(run.id, timeout=180).status == "Completed"
-    backend.register_model(name="narrow-model", run_id=run.id)
-    return dropped
+def narrow_model(rollout_workspace) -> str:
+    """narrow-model:1 lacks the last input column of bank-model (another input schema): the column it lacks."""
+    return rollout_workspace.dropped
 
 
 def test_another_input_schema_is_deployed_only_once_confirmed(live, narrow_model):

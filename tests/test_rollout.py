@@ -25,28 +25,14 @@ ENDPOINT = "bank-endpoint"
 
 
 @pytest.fixture(scope="module")
-def rollout(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
-    """An endpoint of bank-model:1 (deployment "blue", telemetry on) served by a real agent, and bank-model:2,
-    a logistic regression from the same AutoML run: (backend, endpoint name)."""
-    import shutil
-
+def rollout(rollout_workspace, tmp_path_factory: pytest.TempPathFactory):
+    """An endpoint of bank-model:1 (deployment "blue", telemetry on) served by a real agent; bank-model:2 (a
+    logistic regression from the same AutoML run) and narrow-model:1 registered: (backend, endpoint name)."""
     from opml.agent.launcher import start_agent
-    from opml.backends.local import LocalBackend
 
-    source, run_id = trained_workspace
-    root = tmp_path_factory.mktemp("rollout") / "workspace"
-    shutil.copytree(source, root)
-    backend = LocalBackend(root)
-    best = backend.register_model(name="bank-model", run_id=run_id)
-    children = [
-        run
-        for run in backend.list_runs(parent_id=run_id)
-        if run.status == "Completed" and run.display_name == "LogisticRegression"
-    ]
-    second = backend.register_model(name="bank-model", run_id=children[0].id)
-    assert (best.version, second.version) == (1, 2) and best.algorithm != second.algorithm
+    backend = rollout_workspace.copy_to(tmp_path_factory, "rollout")
     backend.deploy_model(name=ENDPOINT, model_name="bank-model", model_version=1, app_insights_enabled=True)
-    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    agent = start_agent(backend.path, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
     try:
         assert backend.wait_for_service(ENDPOINT, timeout=120).state == HEALTHY
         yield backend, ENDPOINT
@@ -194,18 +180,29 @@ def test_bad_changes_are_refused_and_change_nothing(rollout):
         (InvalidInput, "add up to 100", lambda: backend.set_traffic(name, {"blue": 60, "green": 30})),
         (InvalidInput, "unknown deployment", lambda: backend.set_traffic(name, {"blue": 50, "purple": 50})),
         (InvalidInput, "whole percent", lambda: backend.set_traffic(name, {"blue": 99.5, "green": 0.5})),
-        (AlreadyExists, "already has a deployment", lambda: backend.create_deployment(
-            name, name="green", model_name="bank-model", model_version=2)),
+        (
+            AlreadyExists,
+            "already has a deployment",
+            lambda: backend.create_deployment(name, name="green", model_name="bank-model", model_version=2),
+        ),
         (Conflict, "takes 100 % of live traffic", lambda: backend.delete_deployment(name, "blue")),
         (InvalidInput, "at most 50", lambda: backend.set_mirror_traffic(name, {"green": 60})),
         (InvalidInput, "takes none", lambda: backend.set_mirror_traffic(name, {"blue": 10})),
-        (InvalidInput, "not both", lambda: backend.create_deployment(
-            name, name="red", model_name="bank-model", model_version=2, traffic=10, mirror=10)),
+        (
+            InvalidInput,
+            "not both",
+            lambda: backend.create_deployment(
+                name, name="red", model_name="bank-model", model_version=2, traffic=10, mirror=10
+            ),
+        ),
         (InvalidInput, "not valid", lambda: backend.create_deployment(name, name="Blue!", model_name="bank-model")),
         (NotFound, "no deployment named", lambda: backend.promote_deployment(name, "purple")),
-        (NotFound, "bank-model", lambda: backend.create_deployment(
-            name, name="red", model_name="bank-model", model_version=9)),
-    ]  # fmt: skip
+        (
+            NotFound,
+            "bank-model",
+            lambda: backend.create_deployment(name, name="red", model_name="bank-model", model_version=9),
+        ),
+    ]
     for error, message, change in refusals:
         with pytest.raises(error, match=message):
             change()
@@ -216,17 +213,11 @@ def test_bad_changes_are_refused_and_change_nothing(rollout):
         backend.rollback_traffic(name)
 
 
-def test_a_model_with_another_input_schema_needs_confirming_and_then_changes_swagger(rollout, bank_small_csv, tmp_path):
+def test_a_model_with_another_input_schema_needs_confirming_and_then_changes_swagger(
+    rollout, rollout_workspace, bank_small_csv
+):
     backend, name = rollout
-    dropped = backend.get_model("bank-model", 1).manifest["input_schema"][-1]["name"]
-    narrow_csv = tmp_path / "narrow.csv"
-    pd.read_csv(bank_small_csv).drop(columns=dropped).to_csv(narrow_csv, index=False)
-    backend.register_dataset(name="bank-narrow", source=narrow_csv)
-    params = {"dataset": "bank-narrow", "label_column": "y", "max_iterations": 2, "n_cross_validations": 2,
-              "experiment_timeout_minutes": 0.5}  # fmt: skip
-    run = backend.submit_run(experiment="narrow", run_type="automl", compute="cpu-cluster", params=params)
-    assert backend.wait_for_run(run.id, timeout=180).status == "Completed"
-    backend.register_model(name="narrow-model", run_id=run.id)
+    dropped = rollout_workspace.dropped  # narrow-model:1 was trained without it
     client, swagger_uri = Client(backend, name), backend.get_service(name).swagger_uri
 
     def swagger_columns() -> set[str]:

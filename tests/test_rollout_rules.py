@@ -82,8 +82,11 @@ def test_the_live_deployment_is_the_one_with_most_traffic_the_oldest_on_a_tie():
 
 def test_schema_differences_name_added_removed_and_retyped_columns():
     endpoint = [{"name": "age", "type": "numeric"}, {"name": "job", "type": "categorical"}, {"name": "x", "type": "x"}]
-    same = [{"name": "job", "type": "categorical", "categories": ["a"]}, {"name": "age", "type": "numeric"},
-            {"name": "x", "type": "x"}]  # fmt: skip
+    same = [
+        {"name": "job", "type": "categorical", "categories": ["a"]},
+        {"name": "age", "type": "numeric"},
+        {"name": "x", "type": "x"},
+    ]
     assert schema_differences(endpoint, same) == []
     other = [{"name": "age", "type": "categorical"}, {"name": "job", "type": "categorical"}, {"name": "y", "type": "x"}]
     assert schema_differences(endpoint, other) == [

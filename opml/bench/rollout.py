@@ -252,9 +252,13 @@ def routing_overhead(bench, body: bytes, args: argparse.Namespace) -> dict:
     splits = {"single": {GREEN: 100}, "split": {GREEN: 50, TWIN: 50}}
     client = Client(bench.host, bench.port, bench.key)
     return alternate(
-        lambda config: backend.set_traffic(name, splits[config]), client, body, tuple(splits), args.rounds,
+        lambda config: backend.set_traffic(name, splits[config]),
+        client,
+        body,
+        tuple(splits),
+        args.rounds,
         args.requests,
-    )  # fmt: skip
+    )
 
 
 def pick_microseconds(count: int = 200_000) -> dict[str, float]:
@@ -311,9 +315,13 @@ def mirror_cost(bench, body: bytes, args: argparse.Namespace) -> tuple[dict, dic
     client = Client(bench.host, bench.port, bench.key)
     mirrors = {0: {}, MIRROR_PERCENT: {BLUE: MIRROR_PERCENT}}
     result = alternate(
-        lambda percent: backend.set_mirror_traffic(name, mirrors[percent]), client, body, tuple(mirrors),
-        args.rounds, args.requests,
-    )  # fmt: skip
+        lambda percent: backend.set_mirror_traffic(name, mirrors[percent]),
+        client,
+        body,
+        tuple(mirrors),
+        args.rounds,
+        args.requests,
+    )
     backend.set_mirror_traffic(name, {})
     until = time.time()
     sent = (args.requests + 100) * args.rounds  # with the mirror on, warm-up requests included
@@ -332,8 +340,14 @@ def mirror_cost(bench, body: bytes, args: argparse.Namespace) -> tuple[dict, dic
         previous = current
     stats, dropped = current
     backend.update_service(name, app_insights_enabled=False)
-    counts = {"sent": sent, "recorded": stats.mirrored, "failed": stats.mirror_failed, "dropped": dropped,
-              "agreement": stats.agreement, "shadow_p50": stats.mirror_p50}  # fmt: skip
+    counts = {
+        "sent": sent,
+        "recorded": stats.mirrored,
+        "failed": stats.mirror_failed,
+        "dropped": dropped,
+        "agreement": stats.agreement,
+        "shadow_p50": stats.mirror_p50,
+    }
     return result, counts
 
 
