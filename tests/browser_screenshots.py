@@ -24,6 +24,7 @@ CHOSEN = {
     "leaderboard": "leaderboard.png",
     "leaderboard-roc": "leaderboard-roc.png",
     "endpoint-healthy": "endpoint.png",
+    "endpoint-deployments": "endpoint-deployments.png",
     "scored": "score.png",
     "explained": "score-explained.png",
     "monitoring-drift": "monitoring-drift.png",

@@ -4,6 +4,7 @@ The product is started exactly as the README's run command does, on its own work
 Then, as a user: register the Bank Marketing CSV by upload, launch AutoML and watch it complete,
 find an ensemble on the leaderboard and register the best model, deploy it with auth, switch App
 Insights on, score records from the form, open Swagger UI, see the requests on the telemetry chart,
+deploy a second version from the registry as a challenger at 10 %, score it, promote it and roll back,
 build, run and publish the training pipeline, trigger it with ``requests`` and the token the page
 shows, and watch that run complete. Each step saves a screenshot (the folder is printed; the README's
 images are copied from it by ``python -m tests.browser_screenshots``). The test fails on any console
@@ -19,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -27,6 +29,7 @@ import pytest
 import requests
 
 from opml.backends.local import LocalBackend
+from opml.rollout import DEPLOYMENT_HEADER
 from tests.helpers import free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,6 +175,19 @@ class Journey:
         )
         table.first.scroll_into_view_if_needed()
         return table.first.locator('[role="gridcell"]').filter(has_text=text).first
+
+    def rows(self, column: str) -> dict[str, list[str]]:
+        """The rows of the first table that has a column named ``column``, as its accessible cells show them, by
+        their first cell (see ``cell``)."""
+        table = self.page.locator('[data-testid="stDataFrame"]').filter(
+            has=self.page.locator('[role="columnheader"]', has_text=column)
+        )
+        rows = {}
+        for row in table.first.locator('[role="row"]').all():
+            cells = row.locator('[role="gridcell"]').all_inner_texts()
+            if cells:
+                rows[cells[0].strip()] = [cell.strip() for cell in cells]
+        return rows
 
     def click(self, key: str) -> None:
         self.widget(key).locator("button").first.click()
@@ -375,6 +391,94 @@ def test_5b_monitoring_shows_the_drift_of_shifted_requests(journey, product, ban
     assert journey.widget("mon_histogram").locator("text.gtitle").text_content().startswith("age")
     journey.widget("mon_histogram").scroll_into_view_if_needed()
     journey.check("monitoring-drift")
+
+
+def answered_by(service, key: str, record: dict, count: int) -> Counter:
+    """Which deployments answered ``count`` requests of ``record`` (the response header), as an external client."""
+    answers: Counter = Counter()
+    with requests.Session() as session:
+        for _ in range(count):
+            response = session.post(
+                service.scoring_uri, json={"data": [record]}, headers={"Authorization": f"Bearer {key}"}, timeout=10
+            )
+            assert response.status_code == 200, response.text
+            answers[response.headers[DEPLOYMENT_HEADER]] += 1
+    return answers
+
+
+def test_5c_a_challenger_from_the_registry_is_scored_promoted_and_rolled_back(journey, product, bank_csv):
+    _, backend = product
+    # A second version of bank-model: another child of the same AutoML run (a logistic regression if there is one).
+    automl = backend.list_runs(experiment="bankmarketing-automl", top_level_only=True)[0]
+    best = backend.get_model("bank-model", 1)
+    children = [
+        run
+        for run in backend.list_runs(parent_id=automl.id)
+        if run.status == "Completed" and run.id != best.run_id and "Ensemble" not in run.display_name
+    ]
+    children.sort(key=lambda run: run.display_name != "LogisticRegression")
+    second = backend.register_model(name="bank-model", run_id=children[0].id)
+    assert second.version == 2
+
+    journey.open_page("Models")
+    journey.choose("models_version", "v2")
+    journey.open_tab("Deploy as a challenger", shows="models_ch_deploy")
+    assert journey.selected("models_ch_endpoint") == "bank-service"
+    journey.click("models_ch_deploy")  # the form's defaults: "green", 10 % of live traffic
+    journey.text("Added deployment green (bank-model:2) to bank-service with 10 % of live traffic")
+
+    journey.open_page("Endpoints")
+    journey.open_tab("Deployments", shows="ep_rollback_bank-service")
+    healthy = {
+        "blue": ["blue", "bank-model:1", "90", "0", "Healthy"],
+        "green": ["green", "bank-model:2", "10", "0", "Healthy"],
+    }
+
+    def shows(split: dict[str, list[str]]) -> bool:
+        rows = journey.rows("Mirror %")
+        return all(rows.get(name, [])[:5] == cells for name, cells in split.items())
+
+    wait_until(lambda: shows(healthy), timeout=60, what="green Healthy, 90/10, in the table")  # no click: it follows
+    assert backend.get_service("bank-service").traffic == {"blue": 90, "green": 10}
+    journey.widget("ep_rollback_bank-service").scroll_into_view_if_needed()
+    journey.check("endpoint-deployments")
+
+    journey.open_page("Score")
+    journey.choose("score_deployment", "green")
+    journey.settle()
+    journey.click("score_record")
+    journey.text("answered by deployment green")
+    journey.check("score-deployment")
+
+    service = backend.get_service("bank-service")
+    key = backend.get_service_keys("bank-service").primary
+    record = json.loads(pd.read_csv(bank_csv, nrows=1).drop(columns="y").to_json(orient="records"))[0]
+    journey.open_page("Endpoints")
+    journey.open_tab("Deployments", shows="ep_promote_bank-service_green")
+    journey.click("ep_promote_bank-service_green")
+    journey.text("Promoted green: blue 0 %, green 100 %.")
+    promoted = {
+        "blue": ["blue", "bank-model:1", "0", "0", "Healthy"],
+        "green": ["green", "bank-model:2", "100", "0", "Healthy"],
+    }
+    wait_until(lambda: shows(promoted), timeout=15, what="0/100 in the table")
+    # The scoring process re-reads its routing within a moment: then every answer is green's.
+    wait_until(lambda: answered_by(service, key, record, 1) == {"green": 1}, timeout=10, what="green answering")
+    assert answered_by(service, key, record, 20) == {"green": 20}
+
+    journey.settle()
+    journey.click("ep_rollback_bank-service")
+    journey.text("Rolled back bank-service: blue 90 %, green 10 %.")
+    wait_until(lambda: shows(healthy), timeout=15, what="90/10 again in the table")
+    wait_until(lambda: answered_by(service, key, record, 1) == {"blue": 1}, timeout=10, what="blue answering")
+    answers = answered_by(service, key, record, 200)  # at 10 %, no green answer in 200 has odds of 7e-10
+    assert set(answers) == {"blue", "green"} and answers["blue"] > answers["green"], answers
+    journey.check("endpoint-rolled-back")
+
+    # Leave the endpoint as the later steps found it: one deployment, blue, all traffic.
+    backend.promote_deployment("bank-service", "blue")
+    backend.delete_deployment("bank-service", "green")
+    assert [d.name for d in backend.list_deployments("bank-service")] == ["blue"]
 
 
 def test_6_pipeline_published_triggered_from_outside_and_watched(journey, product):
