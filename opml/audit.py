@@ -15,6 +15,7 @@ from opml.errors import InvalidInput
 ACTIONS = {
     "sign_in_refused": "was refused (not on the allow-list)",
     "deploy_service": "deployed a service",
+    "change_traffic": "changed an endpoint's traffic",
     "reveal_service_key": "revealed a service key",
     "regenerate_service_key": "regenerated a service key",
     "create_token": "created a token",

@@ -223,6 +223,7 @@ def change_deployments(action: str, name: str, **arguments) -> None:
     except OpmlError as exc:
         st.session_state[ROLLOUT_OUTCOME] = ("error", f"Nothing changed. {exc}")
         return
+    audit(backend, "change_traffic", f"service {name}: {message}"[:300])  # who promoted what, and when
     st.session_state[ROLLOUT_OUTCOME] = ("success", message)
 
 

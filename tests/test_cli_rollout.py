@@ -119,6 +119,9 @@ def test_a_challenger_gets_its_share_then_promote_rollback_and_delete(endpoint, 
 
     code, out, err = cli(capsys, workspace, "services", "promote", ENDPOINT, "green")
     assert code == 0 and out == f"{ENDPOINT}: traffic prod=0 green=100, mirror off (endpoint model bank-model:2)\n"
+    event = backend.list_audit_events()[0]  # who promoted what, and when
+    assert event.action == "change_traffic"
+    assert event.target == f"service {ENDPOINT}: promoted green; now prod=0 green=100"
     wait_until(lambda: answered_by(backend, rows) == "green", timeout=10, what="green answering every request")
     code, out, _ = cli(capsys, workspace, "services", "rollback", ENDPOINT)
     assert code == 0 and "traffic prod=50 green=50" in out

@@ -133,6 +133,8 @@ def test_promote_and_roll_back_are_one_click_each(live):
     ok(at)
     assert backend.get_service(name).traffic == {"blue": 0, "green": 100}
     assert [s.value for s in at.success] == ["Promoted green: blue 0 %, green 100 %."]
+    event = backend.list_audit_events()[0]
+    assert (event.action, event.target) == ("change_traffic", f"service {name}: Promoted green: blue 0 %, green 100 %.")
     assert list(table(at, "Mirror %")["Traffic %"]) == [0, 100]
     at.button(key=f"ep_rollback_{name}").click().run()
     ok(at)

@@ -114,9 +114,17 @@ def cmd_deploy_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _changed(backend, args: argparse.Namespace, what: str, service) -> None:
+    """Record a change of the endpoint's traffic in the audit trail (who promoted what, and when) and print it."""
+    live = " ".join(f"{name}={share}" for name, share in service.traffic.items())
+    audit(backend, "change_traffic", f"service {args.name}: {what}; now {live}"[:300])
+    _print_split(args, service)
+
+
 def cmd_traffic(args: argparse.Namespace) -> int:
     split = parse_split(args.split, "traffic")
-    _print_split(args, backend_of(args).set_traffic(args.name, split))
+    backend = backend_of(args)
+    _changed(backend, args, "traffic set", backend.set_traffic(args.name, split))
     return 0
 
 
@@ -124,17 +132,22 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     if args.off == bool(args.split):
         raise InvalidInput("give the mirror traffic as DEPLOYMENT=PERCENT (e.g. green=10; green=0 stops it) or --off")
     split = {} if args.off else parse_split(args.split, "mirror traffic")
-    _print_split(args, backend_of(args).set_mirror_traffic(args.name, split))
+    backend = backend_of(args)
+    service = backend.set_mirror_traffic(args.name, split)
+    mirrored = " ".join(f"{name}={share}" for name, share in service.mirror_traffic.items() if share) or "off"
+    _changed(backend, args, f"mirror {mirrored}", service)
     return 0
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    _print_split(args, backend_of(args).promote_deployment(args.name, args.deployment))
+    backend = backend_of(args)
+    _changed(backend, args, f"promoted {args.deployment}", backend.promote_deployment(args.name, args.deployment))
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    _print_split(args, backend_of(args).rollback_traffic(args.name))
+    backend = backend_of(args)
+    _changed(backend, args, "rolled back", backend.rollback_traffic(args.name))
     return 0
 
 
@@ -143,7 +156,7 @@ def cmd_delete_deployment(args: argparse.Namespace) -> int:
     backend.delete_deployment(args.name, args.deployment)
     if not args.json:
         print(f"deleted deployment {args.deployment} of {args.name}")
-    _print_split(args, backend.get_service(args.name))
+    _changed(backend, args, f"deleted deployment {args.deployment}", backend.get_service(args.name))
     return 0
 
 
