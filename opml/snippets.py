@@ -6,6 +6,8 @@ import json
 import shlex
 from typing import Any
 
+from opml.rollout import DEPLOYMENT_HEADER
+
 KEY_PLACEHOLDER = "<your-key>"
 
 
@@ -13,16 +15,21 @@ def request_body(records: list[dict[str, Any]]) -> str:
     return json.dumps({"data": records}, indent=2)
 
 
-def curl_snippet(uri: str, records: list[dict[str, Any]], key: str | None) -> str:
+def curl_snippet(uri: str, records: list[dict[str, Any]], key: str | None, deployment: str | None = None) -> str:
+    """``deployment``: the endpoint's deployment to answer (the ``azureml-model-deployment`` header)."""
     lines = [f"curl -X POST {shlex.quote(uri)}", "  -H 'Content-Type: application/json'"]
     if key is not None:
         lines.append(f"  -H {shlex.quote('Authorization: Bearer ' + key)}")
+    if deployment:
+        lines.append(f"  -H {shlex.quote(DEPLOYMENT_HEADER + ': ' + deployment)}")
     lines.append(f"  -d {shlex.quote(json.dumps({'data': records}))}")
     return " \\\n".join(lines)
 
 
-def python_snippet(uri: str, records: list[dict[str, Any]], key: str | None) -> str:
+def python_snippet(uri: str, records: list[dict[str, Any]], key: str | None, deployment: str | None = None) -> str:
     auth = "" if key is None else f'\nkey = "{key}"\nheaders["Authorization"] = f"Bearer {{key}}"'
+    if deployment:
+        auth += f'\nheaders["{DEPLOYMENT_HEADER}"] = "{deployment}"  # this deployment answers'
     return f'''import json
 
 import requests
@@ -37,6 +44,10 @@ print(response.json())
 '''
 
 
-def ab_snippet(uri: str, key: str | None, requests: int = 100, concurrency: int = 8) -> str:
+def ab_snippet(
+    uri: str, key: str | None, requests: int = 100, concurrency: int = 8, deployment: str | None = None
+) -> str:
     auth = "" if key is None else f" -H {shlex.quote('Authorization: Bearer ' + key)}"
+    if deployment:
+        auth += f" -H {shlex.quote(DEPLOYMENT_HEADER + ': ' + deployment)}"
     return f"ab -n {requests} -c {concurrency} -T 'application/json' -p data.json{auth} {shlex.quote(uri)}"

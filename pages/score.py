@@ -256,10 +256,10 @@ with snippets_tab:
     shown_key = (key if reveal else KEY_PLACEHOLDER) if service.auth_enabled else None
     records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")] or [example]
     st.caption("curl")
-    st.code(curl_snippet(service.scoring_uri, records, shown_key), language="bash")
+    st.code(curl_snippet(service.scoring_uri, records, shown_key, deployment), language="bash")
     st.caption("Python (endpoint.py)")
-    st.code(python_snippet(service.scoring_uri, records, shown_key), language="python")
+    st.code(python_snippet(service.scoring_uri, records, shown_key, deployment), language="python")
     st.caption("data.json, then ApacheBench")
     st.code(request_body(records), language="json")
-    st.code(ab_snippet(service.scoring_uri, shown_key), language="bash")
+    st.code(ab_snippet(service.scoring_uri, shown_key, deployment=deployment), language="bash")
     st.caption("Swagger: " + service.swagger_uri)

@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -19,6 +21,7 @@ import requests
 from opml.entities import HEALTHY
 from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SchemaChange
 from opml.rollout import DEPLOYMENT_HEADER
+from opml.snippets import curl_snippet, python_snippet
 from tests.helpers import free_port, wait_until
 
 ENDPOINT = "bank-endpoint"
@@ -111,13 +114,27 @@ def test_a_challenger_takes_its_share_and_the_header_picks_a_deployment(rollout,
     reset(backend, name)
 
 
-def test_an_idle_deployment_answers_only_when_named(rollout, records):
+def test_an_idle_deployment_answers_only_when_named(rollout, records, tmp_path):
     backend, name = rollout
     backend.create_deployment(name, name="green", model_name="bank-model", model_version=2)
     backend.wait_for_deployment(name, "green", timeout=60)
     client = Client(backend, name)
     assert answered_by(client, records, 50) == Counter({"blue": 50})
     assert client.score(records[:1], deployment="green").headers[DEPLOYMENT_HEADER] == "green"
+    # the Score page's snippets name the deployment picked, as an external program would
+    uri, key = backend.get_service(name).scoring_uri, backend.get_service_keys(name).primary
+    curl = subprocess.run(
+        ["bash", "-c", curl_snippet(uri, records[:2], key, "green") + " -s -D /dev/stderr"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"{DEPLOYMENT_HEADER}: green" in curl.stderr.lower() and len(json.loads(curl.stdout)["result"]) == 2
+    script = tmp_path / "endpoint.py"
+    for deployment, code in (("green", 0), ("purple", 1)):  # an unknown one: the 400 makes the script fail
+        script.write_text(python_snippet(uri, records[:1], key, deployment))
+        ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        assert ran.returncode == code, ran.stderr
     reset(backend, name)
 
 
