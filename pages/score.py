@@ -35,7 +35,20 @@ if not services:
 names = [s.name for s in services]
 name = st.selectbox("Endpoint", names, key="score_service")
 service = backend.get_service(name)
-model = backend.get_model(service.model_name, service.model_version)
+BY_SPLIT = "By traffic split"
+deployments = {d.name: d for d in service.deployments}
+keep_choice("score_deployment", [BY_SPLIT, *deployments])
+chosen_deployment = st.selectbox(
+    "Deployment",
+    [BY_SPLIT, *deployments],
+    key="score_deployment",
+    help="Which of the endpoint's deployments answers: the traffic split decides, or one named with the "
+    "azureml-model-deployment header",
+)
+deployment = None if chosen_deployment == BY_SPLIT else chosen_deployment
+# The form follows the input schema of the deployment picked (it may differ from the endpoint's, once confirmed).
+answering = deployments[deployment].model if deployment else service.model
+model = backend.resolve_model(answering)
 manifest = model.manifest
 if "input_schema" in manifest:
     schema, examples = manifest["input_schema"], manifest.get("example", [])
@@ -51,19 +64,10 @@ st.caption(f"{service.state} · model {service.model} ({model.algorithm}) · {se
 if service.state != "Healthy":
     st.warning(f"The endpoint is {service.state}: requests may fail until it is Healthy.")
 
-BY_SPLIT = "By traffic split"
-deployments = [d.name for d in service.deployments]
-keep_choice("score_deployment", [BY_SPLIT, *deployments])
-chosen_deployment = st.selectbox(
-    "Deployment",
-    [BY_SPLIT, *deployments],
-    key="score_deployment",
-    help="Which of the endpoint's deployments answers: the traffic split decides, or one named with the "
-    "azureml-model-deployment header",
-)
-deployment = None if chosen_deployment == BY_SPLIT else chosen_deployment
-
 rows_key = f"score_rows_{name}"
+if st.session_state.get(f"{rows_key}_model") != model.id:  # another deployment's model: its own columns
+    st.session_state.pop(rows_key, None)
+    st.session_state[f"{rows_key}_model"] = model.id
 if rows_key not in st.session_state:
     st.session_state[rows_key] = pd.DataFrame(examples[:1], columns=[c["name"] for c in schema])
 example = (examples or [{}])[0]

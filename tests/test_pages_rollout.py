@@ -344,3 +344,18 @@ def test_the_registry_form_asks_the_same_confirmation(live, narrow_model):
     green = backend.list_deployments(name)[1]
     assert (green.name, green.model, green.mirror) == ("green", "narrow-model:1", 10)
     assert backend.get_service(name).model == "narrow-model:1"
+
+
+def test_the_score_form_follows_the_schema_of_the_deployment_picked(live, narrow_model):
+    backend, name = live
+    backend.create_deployment(name, name="slim", model_name="narrow-model", allow_schema_change=True)
+    backend.wait_for_deployment(name, "slim", timeout=60)
+    backend.promote_deployment(name, "blue")  # the endpoint's model (its swagger) is blue's again
+    at = page("pages/score.py").run()
+    assert narrow_model in at.session_state[f"score_rows_{name}"].columns  # by traffic split: the endpoint's
+    at.selectbox(key="score_deployment").set_value("slim").run()
+    ok(at)
+    assert narrow_model not in at.session_state[f"score_rows_{name}"].columns  # slim's model lacks it
+    at.button(key="score_record").click().run()
+    ok(at)
+    assert at.session_state[f"score_result_{name}"][2].deployment == "slim"
