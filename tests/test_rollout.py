@@ -305,6 +305,53 @@ def test_a_killed_scoring_process_comes_back_with_both_deployments(rollout, reco
     reset(backend, name)
 
 
+def test_a_service_deployed_before_deployments_keeps_answering_through_its_first_change(rollout, records):
+    """Upgraded from an opml without deployments: its runtime.json has no routing (the process serves its one
+    model as "blue", with no creation time). The first change writes blue's creation time: that is the same
+    deployment, answering throughout, not a new one to load while requests fail."""
+    from opml.files import write_private_file
+
+    backend, name = rollout
+    path = backend.services.runtime_path(name)
+    old = json.loads(path.read_text())
+    del old["deployments"], old["endpoint_model"]
+    write_private_file(path, json.dumps(old).encode())
+    pid, _ = backend.services.process_of(name)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: backend.services.process_of(name)[0] not in (None, pid), timeout=30, what="a new process")
+    assert backend.wait_for_service(name, timeout=120).state == HEALTHY
+    assert [(d.name, d.model, d.traffic) for d in backend.list_deployments(name)] == [("blue", "bank-model:1", 100)]
+    log = backend.layout.service_log(name)
+    logged = log.stat().st_size
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def load() -> None:
+        client = Client(backend, name)
+        while not stop.is_set():
+            response = client.score(records[:1])
+            if response.status_code != 200:
+                failures.append(response.text)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        backend.create_deployment(name, name="green", model_name="bank-model", model_version=2, traffic=10)
+        assert backend.wait_for_deployment(name, "green", timeout=60).state == HEALTHY
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    with log.open("rb") as file:
+        file.seek(logged)
+        since = file.read().decode(errors="replace")
+    assert failures == [] and "deployment blue" not in since, (failures[:3], since)
+    reset(backend, name)
+
+
 def test_a_challenger_that_cannot_load_fails_alone_and_takes_no_traffic(rollout, records, trained_workspace):
     backend, name = rollout
     _, run_id = trained_workspace
