@@ -398,3 +398,27 @@ def test_a_deployment_made_again_under_its_name_is_not_taken_for_the_one_before(
     response = Client(backend, name).score(records[:1], deployment="again")
     assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "again"
     backend.delete_deployment(name, "again")
+
+
+def test_the_last_loaded_deployment_is_not_deleted_while_the_one_taking_its_traffic_cannot_answer(
+    rollout, records, trained_workspace
+):
+    """Blue at 0 % still answers every request while the deployment given its traffic loads (or failed to):
+    deleting it then would leave the endpoint with nothing to answer and no split to roll back to."""
+    backend, name = rollout
+    _, run_id = trained_workspace
+    forest = next(run for run in backend.list_runs(parent_id=run_id) if run.display_name == "RandomForest")
+    broken = backend.register_model(name="bank-model", run_id=forest.id)
+    path = backend.download_model("bank-model", broken.version)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    backend.create_deployment(name, name="broken", model_name="bank-model", model_version=broken.version, traffic=100)
+    assert backend.get_service(name).traffic == {"blue": 0, "broken": 100}
+    with pytest.raises(Conflict, match="blue.*still answers"):
+        backend.delete_deployment(name, "blue")  # broken is loading, or failed to: either way blue answers
+    assert backend.wait_for_deployment(name, "broken", timeout=60).state == "Failed"
+    with pytest.raises(Conflict, match="blue.*still answers"):
+        backend.delete_deployment(name, "blue")
+    assert answered_by(Client(backend, name), records, 10) == Counter({"blue": 10})
+    backend.set_traffic(name, {"blue": 100})
+    backend.delete_deployment(name, "broken")
+    assert [d.name for d in backend.list_deployments(name)] == ["blue"]
