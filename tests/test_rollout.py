@@ -420,5 +420,8 @@ def test_the_last_loaded_deployment_is_not_deleted_while_the_one_taking_its_traf
         backend.delete_deployment(name, "blue")
     assert answered_by(Client(backend, name), records, 10) == Counter({"blue": 10})
     backend.set_traffic(name, {"blue": 100})
+    with pytest.raises(Conflict, match="'broken' failed to load"):
+        backend.rollback_traffic(name)  # to the split giving broken all the traffic: refused, as set_traffic is
+    assert backend.get_service(name).traffic == {"blue": 100, "broken": 0}
     backend.delete_deployment(name, "broken")
     assert [d.name for d in backend.list_deployments(name)] == ["blue"]

@@ -461,6 +461,9 @@ class LocalBackend(Backend):
         return self.deployments.promote(service, name)
 
     def rollback_traffic(self, service: str) -> Service:
+        previous = self.services.row(service)["previous_traffic"]
+        if previous:  # the split it restores gives traffic to these, refused as set_traffic refuses it
+            self._refuse_failed(service, [name for name, share in json.loads(previous).items() if share])
         return self.deployments.rollback(service)
 
     def _compare_deployments(self, service: str, *, since: float, until: float) -> EndpointComparison:
