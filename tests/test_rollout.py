@@ -413,10 +413,10 @@ def test_the_last_loaded_deployment_is_not_deleted_while_the_one_taking_its_traf
     path.write_bytes(path.read_bytes() + b"tampered")
     backend.create_deployment(name, name="broken", model_name="bank-model", model_version=broken.version, traffic=100)
     assert backend.get_service(name).traffic == {"blue": 0, "broken": 100}
-    with pytest.raises(Conflict, match="blue.*still answers"):
+    with pytest.raises(Conflict, match=r"blue.*still answers"):
         backend.delete_deployment(name, "blue")  # broken is loading, or failed to: either way blue answers
     assert backend.wait_for_deployment(name, "broken", timeout=60).state == "Failed"
-    with pytest.raises(Conflict, match="blue.*still answers"):
+    with pytest.raises(Conflict, match=r"blue.*still answers"):
         backend.delete_deployment(name, "blue")
     assert answered_by(Client(backend, name), records, 10) == Counter({"blue": 10})
     backend.set_traffic(name, {"blue": 100})
