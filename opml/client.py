@@ -85,6 +85,11 @@ def score(
         raise ScoringError(
             "the records hold a value JSON cannot carry (NaN or infinity): leave the column out for a missing value"
         ) from None
+    except requests.exceptions.InvalidHeader:  # its message quotes the value: it may be the key
+        raise ScoringError(
+            "the key or the deployment name holds a character an HTTP header cannot carry (a line break, a "
+            "leading space): check them"
+        ) from None
     except requests.RequestException as exc:
         raise ScoringError(f"cannot reach {uri}: {type(exc).__name__}") from None
     latency = (time.perf_counter() - started) * 1000

@@ -39,9 +39,10 @@ def check_deployment_name(name: object) -> str:
 
 
 def _percent(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    # NaN and infinities fail the range test before int() (which raises on them) is reached
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
         raise InvalidInput(f"{what} must be a whole percent from 0 to 100, got {value!r}")
-    if not 0 <= int(value) <= 100:
+    if value != int(value):
         raise InvalidInput(f"{what} must be a whole percent from 0 to 100, got {value!r}")
     return int(value)
 

@@ -313,6 +313,53 @@ def test_a_killed_scoring_process_comes_back_with_both_deployments(rollout, reco
     reset(backend, name)
 
 
+def test_a_service_deployed_before_deployments_keeps_answering_through_its_first_change(rollout, records):
+    """Upgraded from an opml without deployments: its runtime.json has no routing (the process serves its one
+    model as "blue", with no creation time). The first change writes blue's creation time: that is the same
+    deployment, answering throughout, not a new one to load while requests fail."""
+    from opml.files import write_private_file
+
+    backend, name = rollout
+    path = backend.services.runtime_path(name)
+    old = json.loads(path.read_text())
+    del old["deployments"], old["endpoint_model"]
+    write_private_file(path, json.dumps(old).encode())
+    pid, _ = backend.services.process_of(name)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: backend.services.process_of(name)[0] not in (None, pid), timeout=30, what="a new process")
+    assert backend.wait_for_service(name, timeout=120).state == HEALTHY
+    assert [(d.name, d.model, d.traffic) for d in backend.list_deployments(name)] == [("blue", "bank-model:1", 100)]
+    log = backend.layout.service_log(name)
+    logged = log.stat().st_size
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def load() -> None:
+        client = Client(backend, name)
+        while not stop.is_set():
+            response = client.score(records[:1])
+            if response.status_code != 200:
+                failures.append(response.text)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        backend.create_deployment(name, name="green", model_name="bank-model", model_version=2, traffic=10)
+        assert backend.wait_for_deployment(name, "green", timeout=60).state == HEALTHY
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    with log.open("rb") as file:
+        file.seek(logged)
+        since = file.read().decode(errors="replace")
+    assert failures == [] and "deployment blue" not in since, (failures[:3], since)
+    reset(backend, name)
+
+
 def test_a_challenger_that_cannot_load_fails_alone_and_takes_no_traffic(rollout, records, trained_workspace):
     backend, name = rollout
     _, run_id = trained_workspace
@@ -359,3 +406,30 @@ def test_a_deployment_made_again_under_its_name_is_not_taken_for_the_one_before(
     response = Client(backend, name).score(records[:1], deployment="again")
     assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "again"
     backend.delete_deployment(name, "again")
+
+
+def test_the_last_loaded_deployment_is_not_deleted_while_the_one_taking_its_traffic_cannot_answer(
+    rollout, records, trained_workspace
+):
+    """Blue at 0 % still answers every request while the deployment given its traffic loads (or failed to):
+    deleting it then would leave the endpoint with nothing to answer and no split to roll back to."""
+    backend, name = rollout
+    _, run_id = trained_workspace
+    forest = next(run for run in backend.list_runs(parent_id=run_id) if run.display_name == "RandomForest")
+    broken = backend.register_model(name="bank-model", run_id=forest.id)
+    path = backend.download_model("bank-model", broken.version)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    backend.create_deployment(name, name="broken", model_name="bank-model", model_version=broken.version, traffic=100)
+    assert backend.get_service(name).traffic == {"blue": 0, "broken": 100}
+    with pytest.raises(Conflict, match=r"blue.*still answers"):
+        backend.delete_deployment(name, "blue")  # broken is loading, or failed to: either way blue answers
+    assert backend.wait_for_deployment(name, "broken", timeout=60).state == "Failed"
+    with pytest.raises(Conflict, match=r"blue.*still answers"):
+        backend.delete_deployment(name, "blue")
+    assert answered_by(Client(backend, name), records, 10) == Counter({"blue": 10})
+    backend.set_traffic(name, {"blue": 100})
+    with pytest.raises(Conflict, match="'broken' failed to load"):
+        backend.rollback_traffic(name)  # to the split giving broken all the traffic: refused, as set_traffic is
+    assert backend.get_service(name).traffic == {"blue": 100, "broken": 0}
+    backend.delete_deployment(name, "broken")
+    assert [d.name for d in backend.list_deployments(name)] == ["blue"]

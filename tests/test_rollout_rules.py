@@ -33,9 +33,11 @@ def test_a_split_is_completed_with_zeros_and_must_sum_to_100():
         check_traffic({"blue": 90, "green": 5}, ["blue", "green"], {})
     with pytest.raises(InvalidInput, match=r"unknown deployment.*'red'.*blue, green"):
         check_traffic({"blue": 50, "red": 50}, ["blue", "green"], {})
-    for bad in (-10, 101, 12.5, True, "50", None):
+    for bad in (-10, 101, 12.5, True, "50", None, float("nan"), float("inf"), float("-inf"), 1e300):
         with pytest.raises(InvalidInput, match="whole percent"):
             check_traffic({"blue": bad, "green": 50}, ["blue", "green"], {})
+    with pytest.raises(InvalidInput, match="whole percent"):
+        check_mirror({"green": float("nan")}, ["blue", "green"], {"blue": 100})
     with pytest.raises(InvalidInput, match="must map"):
         check_traffic([("blue", 100)], ["blue"], {})
 

@@ -210,6 +210,14 @@ def test_a_value_json_cannot_carry_is_named_before_any_request():
         score(f"http://127.0.0.1:{free_port()}/score", [{"age": float("nan")}], explain=True)
 
 
+def test_a_header_value_with_a_line_break_is_named_not_taken_for_an_unreachable_endpoint():
+    uri = f"http://127.0.0.1:{free_port()}/score"
+    for arguments in ({"deployment": "blue\r\nX-Injected: 1"}, {"key": "secret-key\n"}):
+        with pytest.raises(ScoringError, match="HTTP header cannot carry") as error:
+            score(uri, [{"age": 30}], **arguments)
+        assert "secret-key" not in str(error.value) and "cannot reach" not in str(error.value)
+
+
 def test_client_reports_the_servers_message(deployed):
     backend, name = deployed
     with pytest.raises(ScoringError, match="HTTP 401: missing or wrong key") as error:

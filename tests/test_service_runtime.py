@@ -78,3 +78,20 @@ def test_switches_and_keys_changed_together_keep_both(service):
         thread.join()
     assert service.get_service("svc").app_insights_enabled is True
     assert service.get_service_keys("svc").primary != before.primary
+
+
+def test_a_runtime_file_that_does_not_parse_keeps_the_last_good_settings(tmp_path):
+    """A runtime.json edited by hand into invalid JSON: the scoring process keeps serving with the settings
+    it last read (every request used to fail with a 500, health checks too) until the file parses again."""
+    from opml.files import write_private_file
+    from opml.serving.app import RuntimeConfig
+
+    path = tmp_path / "runtime.json"
+    write_private_file(path, b'{"primary_key": "a", "auth_enabled": true}')
+    runtime = RuntimeConfig(path)
+    assert runtime.current() == {"primary_key": "a", "auth_enabled": True}
+    for broken in (b'{"primary_key": "b", "auth_en', b"", b"[1, 2]"):
+        write_private_file(path, broken)
+        assert runtime.current() == {"primary_key": "a", "auth_enabled": True}
+    write_private_file(path, b'{"primary_key": "c", "auth_enabled": false}')
+    assert runtime.current() == {"primary_key": "c", "auth_enabled": False}

@@ -921,7 +921,8 @@ class Backend(abc.ABC):
 
     def delete_deployment(self, service: str, name: str) -> None:
         """Remove an idle deployment (no live or mirror traffic). Raises NotFound, Conflict (it takes traffic:
-        move it first) or BackendUnavailable."""
+        move it first; or it is the last loaded one, still answering while the deployments given its traffic
+        load or failed to) or BackendUnavailable."""
         self._delete_deployment(service, check_deployment_name(name))
 
     @abc.abstractmethod

@@ -59,7 +59,9 @@ THREADPOOL_BYTES = 16 * 1024
 class RuntimeConfig:
     """The service's keys, switches and routing, re-read whenever ``runtime.json`` changes (one stat per
     request). The file is replaced whole on every change (a new inode), so two changes within the
-    filesystem's clock tick are told apart by the inode even when their modification times are equal."""
+    filesystem's clock tick are told apart by the inode even when their modification times are equal.
+    A file that does not parse as a JSON object (edited by hand) keeps the settings last read, logged once
+    per version; only the first read raises."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -70,7 +72,16 @@ class RuntimeConfig:
         stat = self.path.stat()
         version = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
         if version != self._version:
-            self._values = json.loads(self.path.read_text())
+            try:
+                values = json.loads(self.path.read_text())
+                if not isinstance(values, dict):
+                    raise ValueError(f"a JSON object is expected, got {type(values).__name__}")
+            except ValueError as exc:
+                if self._version is None:
+                    raise
+                log.error("%s does not parse (%s): the settings last read stay in force", self.path, exc)
+            else:
+                self._values = values
             self._version = version
         return self._values
 

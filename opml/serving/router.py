@@ -204,12 +204,16 @@ class DeploymentRouter:
             if self.runtime.current() is self._source:
                 return
             routing = self._read()
-            gone = [
-                name
-                for name, slot in self._slots.items()
-                if (routing.get(name, {}).get("model"), str(routing.get(name, {}).get("created", "")))
-                != (slot.model_id, slot.created)
-            ]
+            gone = []
+            for name, slot in self._slots.items():
+                spec = routing.get(name, {})
+                created = str(spec.get("created", ""))
+                if spec.get("model") != slot.model_id or (slot.created and created != slot.created):
+                    gone.append(name)
+                elif created != slot.created:
+                    # a routing written before deployments had a creation time (an endpoint served since before
+                    # an upgrade) gets one at its first change: the same deployment, kept answering
+                    slot.created = created
             retired = [self._slots.pop(name) for name in gone]
             for name, spec in routing.items():
                 if name not in self._slots:

@@ -27,6 +27,7 @@ from opml.backends.local.store import Store
 from opml.backends.local.tokens import TokenRepository
 from opml.entities import (
     ACTIVE,
+    HEALTHY,
     SERVICE_FAILED,
     AgentStatus,
     Alert,
@@ -420,7 +421,24 @@ class LocalBackend(Backend):
         return next(deployment for deployment in created.deployments if deployment.name == name)
 
     def _delete_deployment(self, service: str, name: str) -> None:
+        self._refuse_last_answering(service, name)
         self.deployments.delete(service, name)
+
+    def _refuse_last_answering(self, service: str, name: str) -> None:
+        """Conflict when ``name`` is loaded and no deployment taking live traffic is: until one is, the
+        process sends their traffic to the loaded ones (see ``opml.serving.router``), so deleting it would
+        leave the endpoint nothing to answer with."""
+        deployments = self.services.get(service).deployments
+        target = next((d for d in deployments if d.name == name), None)
+        if target is None or target.state != HEALTHY:
+            return  # unknown (the repository says so) or not answering anything
+        taking = [d for d in deployments if d.name != name and d.traffic]
+        if taking and not any(d.state == HEALTHY for d in taking):
+            states = ", ".join(f"{d.name} {d.state}" for d in taking)
+            raise Conflict(
+                f"deployment {name!r} still answers the endpoint's requests: the deployment(s) given its traffic "
+                f"are not loaded ({states}); wait until one is Healthy, or move the traffic back to {name!r}"
+            )
 
     def _refuse_failed(self, service: str, names: list[str]) -> None:
         """Conflict when live traffic would go to a deployment whose model failed to load."""
@@ -443,6 +461,9 @@ class LocalBackend(Backend):
         return self.deployments.promote(service, name)
 
     def rollback_traffic(self, service: str) -> Service:
+        previous = self.services.row(service)["previous_traffic"]
+        if previous:  # the split it restores gives traffic to these, refused as set_traffic refuses it
+            self._refuse_failed(service, [name for name, share in json.loads(previous).items() if share])
         return self.deployments.rollback(service)
 
     def _compare_deployments(self, service: str, *, since: float, until: float) -> EndpointComparison:
