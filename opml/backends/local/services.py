@@ -256,16 +256,22 @@ class ServiceRepository:
             row,
             _read_json(self._layout.service_telemetry_status(name)),
             _read_json(self._layout.service_runtime(name)),
-            self._collection_status(name),
+            self._collection_status(name, [d["name"] for d in deployments]),
         )
         loaded = _read_json(self._layout.service_deployments_status(name))
         return dataclasses.replace(
             service, deployments=tuple(_to_deployment(d, service.state, loaded.get(d["name"])) for d in deployments)
         )
 
-    def _collection_status(self, name: str) -> dict[str, Any]:
-        """The service's collection writers' reports summed: rows, dropped, the newest error."""
-        reports = [_read_json(path) for path in sorted(self._layout.service_dir(name).glob("collection*.json"))]
+    def _collection_status(self, name: str, deployments: list[str]) -> dict[str, Any]:
+        """The reports of the collection writers of the service's current deployments (a deleted deployment's
+        no longer count), summed: rows, dropped, the newest error."""
+        paths = [self._layout.service_collection_status(name)] + [
+            self._layout.service_collection_status(name, f"{deployment}.{folder}")
+            for deployment in deployments
+            for folder in ("live", "mirrored")
+        ]
+        reports = [_read_json(path) for path in paths]
         errors = sorted((r.get("updated_at", 0), r["last_error"]) for r in reports if r.get("last_error"))
         return {
             "rows": sum(int(r.get("rows", 0)) for r in reports),
