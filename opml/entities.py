@@ -238,8 +238,22 @@ SERVICE_FAILED = "Failed"
 DELETING = "Deleting"
 
 
+class _ModelReference:
+    """``model_name`` and ``model_version`` of an entity whose ``model`` is "name:version"."""
+
+    model: str
+
+    @property
+    def model_name(self) -> str:
+        return self.model.rsplit(":", 1)[0]
+
+    @property
+    def model_version(self) -> int:
+        return int(self.model.rsplit(":", 1)[1])
+
+
 @dataclass(frozen=True)
-class Deployment:
+class Deployment(_ModelReference):
     """One registered model version behind an endpoint, with its share of the traffic.
 
     ``state``: Healthy (loaded and answering), Transitioning (being loaded), Failed (its model could not be
@@ -255,17 +269,9 @@ class Deployment:
     created_at: datetime
     error: str | None = None
 
-    @property
-    def model_name(self) -> str:
-        return self.model.rsplit(":", 1)[0]
-
-    @property
-    def model_version(self) -> int:
-        return int(self.model.rsplit(":", 1)[1])
-
 
 @dataclass(frozen=True)
-class Service:
+class Service(_ModelReference):
     name: str
     model: str  # "name:version"
     state: str
@@ -301,14 +307,6 @@ class Service:
     def mirror_traffic(self) -> dict[str, int]:
         """Mirror traffic per deployment, in percent of requests (at most one above 0)."""
         return {deployment.name: deployment.mirror for deployment in self.deployments}
-
-    @property
-    def model_name(self) -> str:
-        return self.model.rsplit(":", 1)[0]
-
-    @property
-    def model_version(self) -> int:
-        return int(self.model.rsplit(":", 1)[1])
 
     @property
     def base_uri(self) -> str:

@@ -206,6 +206,22 @@ class RolloutWorkspace:
         shutil.copytree(self.root, root)
         return LocalBackend(root)
 
+    @contextlib.contextmanager
+    def serving(self, tmp_path_factory: pytest.TempPathFactory, name: str, endpoint: str) -> Iterator[LocalBackend]:
+        """A copy with ``endpoint`` serving bank-model:1 as deployment "blue" (telemetry on), through a real
+        agent stopped at the end."""
+        from opml.agent.launcher import start_agent
+
+        backend = self.copy_to(tmp_path_factory, name)
+        backend.deploy_model(name=endpoint, model_name="bank-model", model_version=1, app_insights_enabled=True)
+        agent = start_agent(backend.path, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+        try:
+            assert backend.wait_for_service(endpoint, timeout=120).state == "Healthy"
+            yield backend
+        finally:
+            agent.terminate()
+            agent.wait(timeout=30)
+
 
 @pytest.fixture(scope="session")
 def rollout_workspace(trained_workspace, bank_small_csv: Path, tmp_path_factory) -> RolloutWorkspace:

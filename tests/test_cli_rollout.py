@@ -85,16 +85,7 @@ def test_a_challenger_gets_its_share_then_promote_rollback_and_delete(endpoint, 
     code, out, err = cli(
         capsys,
         workspace,
-        "services",
-        "deploy-version",
-        ENDPOINT,
-        "--deployment",
-        "green",
-        "--model",
-        "bank-model:2",
-        "--traffic",
-        "10",
-        "--wait",
+        *f"services deploy-version {ENDPOINT} --deployment green --model bank-model:2 --traffic 10 --wait".split(),
     )
     assert code == 0, err
     assert out.splitlines() == [
@@ -145,20 +136,8 @@ def test_a_mirrored_challenger_is_compared_with_the_live_deployment(endpoint, re
     backend, workspace = endpoint
     rows, truth = records
     before = time.time()  # the requests of other tests were sent before this
-    code, out, err = cli(
-        capsys,
-        workspace,
-        "services",
-        "deploy-version",
-        ENDPOINT,
-        "--deployment",
-        "shadow",
-        "--model",
-        "bank-model@challenger",
-        "--mirror",
-        "50",
-        "--wait",
-    )
+    shadow = f"services deploy-version {ENDPOINT} --deployment shadow --model bank-model@challenger --mirror 50"
+    code, out, err = cli(capsys, workspace, *shadow.split(), "--wait")
     assert code == 0, err
     assert f"{ENDPOINT}: traffic prod=100 shadow=0, mirror shadow=50 (endpoint model bank-model:1)" in out
     service = backend.get_service(ENDPOINT)
@@ -275,14 +254,7 @@ def test_deploy_version_wait_exits_1_when_the_model_cannot_be_loaded(endpoint, c
     code, out, err = cli(
         capsys,
         workspace,
-        "services",
-        "deploy-version",
-        ENDPOINT,
-        "--deployment",
-        "broken",
-        "--model",
-        "broken-model",
-        "--wait",
+        *f"services deploy-version {ENDPOINT} --deployment broken --model broken-model --wait".split(),
     )
     assert code == 1 and f"deployment broken (broken-model:1) of {ENDPOINT}: Failed" in out, (code, out, err)
     assert err.startswith("error: deployment broken failed: ") and err.count("\n") == 1, err

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from opml.client import score
 from opml.entities import HEALTHY
 from opml.settings import get_settings
-from tests.helpers import free_port, wait_until
+from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 ENDPOINT = "bank-endpoint"
@@ -25,17 +25,8 @@ ENDPOINT = "bank-endpoint"
 def endpoint(rollout_workspace, tmp_path_factory: pytest.TempPathFactory):
     """(backend, endpoint name): bank-model:1 (the AutoML run's best) as deployment "blue" with telemetry on,
     served by a real agent; bank-model:2 (another of the run's models) and narrow-model:1 registered."""
-    from opml.agent.launcher import start_agent
-
-    backend = rollout_workspace.copy_to(tmp_path_factory, "pages-rollout")
-    backend.deploy_model(name=ENDPOINT, model_name="bank-model", model_version=1, app_insights_enabled=True)
-    agent = start_agent(backend.path, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
-    try:
-        assert backend.wait_for_service(ENDPOINT, timeout=120).state == HEALTHY
+    with rollout_workspace.serving(tmp_path_factory, "pages-rollout", ENDPOINT) as backend:
         yield backend, ENDPOINT
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from opml.entities import HEALTHY
 from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SchemaChange
 from opml.rollout import DEPLOYMENT_HEADER
 from opml.snippets import curl_snippet, python_snippet
-from tests.helpers import free_port, wait_until
+from tests.helpers import wait_until
 
 ENDPOINT = "bank-endpoint"
 
@@ -31,17 +31,8 @@ ENDPOINT = "bank-endpoint"
 def rollout(rollout_workspace, tmp_path_factory: pytest.TempPathFactory):
     """An endpoint of bank-model:1 (deployment "blue", telemetry on) served by a real agent; bank-model:2 (a
     logistic regression from the same AutoML run) and narrow-model:1 registered: (backend, endpoint name)."""
-    from opml.agent.launcher import start_agent
-
-    backend = rollout_workspace.copy_to(tmp_path_factory, "rollout")
-    backend.deploy_model(name=ENDPOINT, model_name="bank-model", model_version=1, app_insights_enabled=True)
-    agent = start_agent(backend.path, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
-    try:
-        assert backend.wait_for_service(ENDPOINT, timeout=120).state == HEALTHY
+    with rollout_workspace.serving(tmp_path_factory, "rollout", ENDPOINT) as backend:
         yield backend, ENDPOINT
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
-import math
 import os
 import shutil
 import statistics
@@ -30,7 +29,7 @@ import numpy as np
 
 from opml.bench import drift as drift_bench
 from opml.bench import serving
-from opml.bench.stage import add_model_arguments, stage
+from opml.bench.stage import add_model_arguments, model_arguments_error, stage
 
 SHIFT = {"age": 15, "euribor3m": -2.5}  # added to the numeric features; job is drawn uniformly
 SHIFTED = ("age", "euribor3m", "job")
@@ -56,16 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def usage_error(args: argparse.Namespace) -> str | None:
     """Why these arguments cannot run (nothing has started yet), or None."""
-    if not Path(args.data).is_file():
-        return f"no such file: {args.data} (give --data or set OPML_BANK_CSV)"
-    with open(args.data, encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    if args.label not in {name.strip().strip('"') for name in header.replace(";", ",").split(",")}:
-        return f"{args.data} has no column {args.label!r} (give --label)"
-    if args.workspace and not Path(args.workspace).is_dir():
-        return f"no such workspace: {args.workspace}"
-    if not (args.timeout_minutes > 0 and math.isfinite(args.timeout_minutes)):
-        return "--timeout-minutes must be a positive number"
+    problem = model_arguments_error(args, data_always=True)
+    if problem:
+        return problem
     if not 1_000 <= args.requests <= 10_000_000 or args.requests % 2:
         return "--requests must be an even number from 1,000 to 10,000,000"
     if not 1 <= args.concurrency <= 64:

@@ -29,12 +29,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from opml.bench import drift as drift_bench
-from opml.bench.stage import add_model_arguments, stage
+from opml.bench.stage import add_model_arguments, model_arguments_error, stage
 from opml.errors import OpmlError
 from opml.rollout import DEPLOYMENT_HEADER
 
@@ -56,18 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def usage_error(args: argparse.Namespace) -> str | None:
     """Why these arguments cannot run (nothing has started yet), or None."""
-    if args.workspace:
-        if not Path(args.workspace).is_dir():
-            return f"no such workspace: {args.workspace}"
-    else:
-        if not Path(args.data).is_file():
-            return f"no such file: {args.data} (give --data, set OPML_BANK_CSV or give --workspace)"
-        with open(args.data, encoding="utf-8", errors="replace") as handle:
-            header = handle.readline()
-        if args.label not in {name.strip().strip('"') for name in header.replace(";", ",").split(",")}:
-            return f"{args.data} has no column {args.label!r} (give --label)"
-    if not (args.timeout_minutes > 0 and math.isfinite(args.timeout_minutes)):
-        return "--timeout-minutes must be a positive number"
+    problem = model_arguments_error(args)
+    if problem:
+        return problem
     if not 1 <= args.concurrency <= 64:
         return "--concurrency must be from 1 to 64"
     if not (0.5 <= args.phase_seconds <= 600):
@@ -401,10 +391,6 @@ def second_model(backend, model):
     raise SystemExit(f"run {parent} has no completed child of another algorithm to deploy as green")
 
 
-def load() -> str:
-    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-
-
 def run(args: argparse.Namespace) -> int:
     problem = usage_error(args)
     if problem:
@@ -426,13 +412,13 @@ def measure(bench, args: argparse.Namespace) -> int:
         raise SystemExit(f"deployment green ({other.id}) did not load")
     print(
         f"endpoint {name}: blue = {best.id} ({best.algorithm}), green = {other.id} ({other.algorithm}); "
-        f"telemetry off unless said; {load()}"
+        f"telemetry off unless said; {drift_bench.load()}"
     )
     body = json.dumps({"data": [bench.record()]}).encode()
 
     phases = switch_under_load(bench, body, args.concurrency, args.phase_seconds)
     problems = print_switching(phases, args.concurrency, args.phase_seconds)
-    print(f"  ({load()})")
+    print(f"  ({drift_bench.load()})")
 
     # the routing on the fastest model (the least noise around it): green takes all, twin is green's model
     backend.promote_deployment(name, GREEN)
@@ -440,11 +426,11 @@ def measure(bench, args: argparse.Namespace) -> int:
     if backend.wait_for_deployment(name, TWIN, timeout=120).state != "Healthy":
         raise SystemExit("deployment twin did not load")
     overhead = print_overhead(routing_overhead(bench, body, args), args, f"{other.id} ({other.algorithm})")
-    print(f"  ({load()})")
+    print(f"  ({drift_bench.load()})")
     backend.set_traffic(name, {GREEN: 100})
     backend.delete_deployment(name, TWIN)
 
     result, counts = mirror_cost(bench, body, args)
     print_mirror(result, counts, args, f"{other.id}, {other.algorithm}", f"{best.id}, {best.algorithm}")
-    print(f"  ({load()})")
+    print(f"  ({drift_bench.load()})")
     return 0 if problems == 0 and overhead <= 0.2 else 1

@@ -4,6 +4,7 @@ trained by a short AutoML run (or one already registered), deployed as a service
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +20,29 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-minutes", type=float, default=1.0, help="AutoML budget when training (default 1)")
     parser.add_argument("--workspace", help="use this workspace's registered model instead of training")
     parser.add_argument("--model", default="bench", help="registered model name (default bench)")
+
+
+def model_arguments_error(args: argparse.Namespace, *, data_always: bool = False) -> str | None:
+    """Why the values of ``add_model_arguments`` cannot run (nothing has started yet), or None: the workspace
+    must exist; the CSV (unless a workspace is given and not ``data_always``) must exist and hold the label;
+    the AutoML budget must be a positive number."""
+    if args.workspace and not Path(args.workspace).is_dir():
+        return f"no such workspace: {args.workspace}"
+    if data_always or not args.workspace:
+        if not Path(args.data).is_file():
+            hint = (
+                "give --data or set OPML_BANK_CSV"
+                if data_always
+                else "give --data, set OPML_BANK_CSV or give --workspace"
+            )
+            return f"no such file: {args.data} ({hint})"
+        with open(args.data, encoding="utf-8", errors="replace") as handle:
+            header = handle.readline()
+        if args.label not in {name.strip().strip('"') for name in header.replace(";", ",").split(",")}:
+            return f"{args.data} has no column {args.label!r} (give --label)"
+    if not (args.timeout_minutes > 0 and math.isfinite(args.timeout_minutes)):
+        return "--timeout-minutes must be a positive number"
+    return None
 
 
 @dataclass
