@@ -212,8 +212,11 @@ def change_deployments(action: str, name: str, **arguments) -> None:
                 else f"{name} mirrors no traffic."
             )
         elif action == "promote":
+            mirrored = backend.get_service(name).mirror_traffic.get(arguments["deployment"])
             service = backend.promote_deployment(name, arguments["deployment"])
             message = f"Promoted {arguments['deployment']}: {split_words(service.traffic)}."
+            if mirrored:
+                message += f" Its mirror traffic ({mirrored} %) stopped: it takes live traffic now."
         elif action == "rollback":
             service = backend.rollback_traffic(name)
             message = f"Rolled back {name}: {split_words(service.traffic)}."
@@ -256,7 +259,10 @@ def traffic_controls(name: str, deployments: list) -> None:
     """Promote, delete, roll back, the traffic form and the mirror control of the endpoint ``name``."""
     for deployment in deployments:
         label, promote, delete = st.columns([4, 1, 1])
-        label.markdown(f"**{deployment.name}** · {deployment.model} · {deployment.traffic} % · {deployment.state}")
+        mirror = f" · mirror {deployment.mirror} %" if deployment.mirror else ""
+        label.markdown(
+            f"**{deployment.name}** · {deployment.model} · {deployment.traffic} %{mirror} · {deployment.state}"
+        )
         if deployment.traffic < 100:
             promote.button(
                 "Promote",

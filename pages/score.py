@@ -60,7 +60,12 @@ else:  # a model opml did not train (Azure AutoML): its service's swagger.json d
         st.stop()
 classes = manifest.get("classes") or []
 key = backend.get_service_keys(name).primary if service.auth_enabled else None
-st.caption(f"{service.state} · model {service.model} ({model.algorithm}) · {service.scoring_uri}")
+answers = (
+    f"deployment {deployment}: model {model.id} ({model.algorithm})"
+    if deployment
+    else "traffic split " + ", ".join(f"{d.name} {d.traffic} % ({d.model})" for d in service.deployments if d.traffic)
+)
+st.caption(f"{service.state} · {answers} · {service.scoring_uri}")
 if service.state != "Healthy":
     st.warning(f"The endpoint is {service.state}: requests may fail until it is Healthy.")
 

@@ -295,6 +295,7 @@ def test_the_score_page_picks_a_deployment_and_says_which_answered(live):
     ok(at)
     assert at.session_state[f"score_result_{name}"][2].deployment == "coral"
     assert "answered by deployment **coral**" in at.success[0].value
+    assert any("deployment coral: model bank-model:2" in c.value for c in at.caption)  # the model that answers
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +351,16 @@ def test_the_score_form_follows_the_schema_of_the_deployment_picked(live, narrow
     at.button(key="score_record").click().run()
     ok(at)
     assert at.session_state[f"score_result_{name}"][2].deployment == "slim"
+
+
+def test_promoting_the_mirrored_deployment_says_its_mirror_stopped(live):
+    backend, name = live
+    add_green(backend, name, mirror=20)
+    at = ok(endpoints_page())
+    assert any("**green** · bank-model:2 · 0 % · mirror 20 %" in m.value for m in at.markdown)
+    at.button(key=f"ep_promote_{name}_green").click().run()
+    ok(at)
+    assert [s.value for s in at.success] == [
+        "Promoted green: blue 0 %, green 100 %. Its mirror traffic (20 %) stopped: it takes live traffic now."
+    ]
+    assert backend.get_service(name).mirror_traffic == {"blue": 0, "green": 0}

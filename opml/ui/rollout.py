@@ -85,6 +85,8 @@ def comparison_frame(comparison) -> pd.DataFrame:
                 "p95 ms": _rounded(s.p95, 2),
                 "p99 ms": _rounded(s.p99, 2),
                 "Mirrored": s.mirrored,
+                "Mirror failed": s.mirror_failed if s.mirrored else None,
+                "Mirror p50 ms": _rounded(s.mirror_p50, 2),
                 "Agreement %": _rounded(None if s.agreement is None else 100 * s.agreement, 1),
                 "Live accuracy": _rounded(s.accuracy, 4),
                 "Labelled": s.labelled,
@@ -123,7 +125,7 @@ def add_deployment(backend: Backend, pending_key: str, service: str, **request: 
     changed = " The endpoint's swagger.json now describes its schema." if request.get("allow_schema_change") else ""
     flash(
         f"Added deployment **{deployment.name}** ({deployment.model}) to {service} with {share}; it loads in the "
-        f"background and takes its share once Healthy.{changed}"
+        f"background{' and takes its share once Healthy' if deployment.traffic or deployment.mirror else ''}.{changed}"
     )
     return True
 

@@ -510,7 +510,10 @@ class LocalBackend(Backend):
         if not endpoint.app_insights_enabled:
             notes.append("telemetry is off: switch it on to count requests, latency and agreement per deployment")
         if not labels:
-            notes.append("no labels in this window: live accuracy needs ground truth (POST /labels)")
+            notes.append(
+                "no labels in this window: live accuracy needs ground truth (a CSV on Monitoring → Accuracy, "
+                "`opml services labels`, or POST /labels on the endpoint)"
+            )
         elif not endpoint.data_collection:
             notes.append("data collection is off: live accuracy joins labels with the collected answers")
         return EndpointComparison(service, since, until, compared, note="; ".join(notes))
