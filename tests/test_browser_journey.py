@@ -134,7 +134,8 @@ class Journey:
         self.widget(shows).wait_for()
 
     def widget(self, key: str):
-        return self.page.locator(f".st-key-{key}")
+        # not an element a rerun is about to replace (Streamlit keeps it, marked stale, until the new one is drawn)
+        return self.page.locator(f'.st-key-{key}:not([data-stale="true"])')
 
     def fill(self, key: str, value: str) -> None:
         box = self.widget(key).locator("input, textarea").first

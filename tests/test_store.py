@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from opml.backends.local import LocalBackend
 from opml.backends.local.store import SCHEMA_VERSION, Store
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_database_uses_wal_and_current_schema(local_backend: LocalBackend):
@@ -55,13 +58,16 @@ def _submit_many(workspace: str, count: int) -> None:
 
 
 def test_concurrent_writers_from_several_processes(local_backend: LocalBackend):
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_submit_many, args=(str(local_backend.path), 40)) for _ in range(4)]
+    # Plain interpreters, not multiprocessing's spawn: spawn re-runs the parent's __main__, which in a test
+    # worker that ran AppTests can be a page script.
+    submit = "import sys; from tests.test_store import _submit_many; _submit_many(sys.argv[1], 40)"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", submit, str(local_backend.path)], cwd=REPO, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
     for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr.decode()[-2000:]
     assert local_backend.store.query_one("SELECT COUNT(*) FROM runs")[0] == 160
     assert local_backend.store.query_one("PRAGMA integrity_check")[0] == "ok"
 
