@@ -16,7 +16,7 @@ import pytest
 from opml import client
 from opml.backends.azure import AzureMLBackend
 from opml.backends.azure.auth import make_auth
-from opml.backends.azure.errors import translate
+from opml.backends.azure_common.errors import translate
 from opml.entities import COMPLETED, HEALTHY, MASK
 from opml.errors import (
     AlreadyExists,

@@ -12,28 +12,26 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from opml.backends.azure.sdk import AzureSDK
-
-SERVICE_PRINCIPAL_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+from opml.backends.azure_common.credentials import service_principal, tenant
 
 
 def make_auth(sdk: AzureSDK, environ: Mapping[str, str] | None = None, *, cli_available: bool | None = None) -> Any:
-    environ = os.environ if environ is None else environ
-    if all(environ.get(name) for name in SERVICE_PRINCIPAL_VARIABLES):
+    principal = service_principal(environ)
+    if principal:
         return sdk.ServicePrincipalAuthentication(
-            tenant_id=environ["AZURE_TENANT_ID"],
-            service_principal_id=environ["AZURE_CLIENT_ID"],
-            service_principal_password=environ["AZURE_CLIENT_SECRET"],
+            tenant_id=principal["tenant_id"],
+            service_principal_id=principal["client_id"],
+            service_principal_password=principal["client_secret"],
         )
     if cli_available is None:
         cli_available = azure_cli_installed()
     if cli_available:
         return sdk.AzureCliAuthentication()
-    return sdk.InteractiveLoginAuthentication(tenant_id=environ.get("AZURE_TENANT_ID") or None)
+    return sdk.InteractiveLoginAuthentication(tenant_id=tenant(environ))
 
 
 def azure_cli_installed() -> bool:

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from opml.backends.azure.convert import to_compute
-from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.workspace import AzurePart
+from opml.backends.azure_common.errors import translate_methods
 from opml.entities import Compute
 from opml.errors import AlreadyExists, InvalidInput, NotFound
 

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -27,7 +28,6 @@ from opml.entities import (
 from opml.errors import InvalidInput
 from opml.rollout import check_deployment_name
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # shown for objects whose creation time Azure does not expose
 OPML_TAG_PREFIX = "opml_"
 SUBMITTED_TAG = "opml_submitted_at"  # when opml submitted a run (ISO 8601, UTC)
 DEPLOYMENT_TAG = "opml_deployment"  # the deployment name opml gave an ACI web service (its one deployment)
@@ -61,19 +61,6 @@ _RUN_TYPES = {"automl": "automl", "azureml.PipelineRun": "pipeline", "azureml.St
 
 def opml_status(azure_status: str) -> str:
     return _STATUSES.get(azure_status, azure_status)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = str(value).replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def user_tags(tags: dict | None) -> dict[str, str]:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opml.backends.azure.convert import EPOCH, parse_time
-from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart
+from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.base import DatasetSource
 from opml.entities import Dataset, DatasetProfile
 from opml.errors import NotFound, Unauthorized

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from opml.backends.azure.convert import to_model
-from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
+from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.entities import COMPLETED, AliasChange, Model
 from opml.errors import BackendUnavailable, Conflict
 from opml.files import make_private_dir

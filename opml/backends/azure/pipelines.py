@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.computes import AzureComputes
-from opml.backends.azure.convert import EPOCH, created_time, listed_details, parse_time, submitted_now, to_published
+from opml.backends.azure.convert import created_time, listed_details, submitted_now, to_published
 from opml.backends.azure.datasets import AzureDatasets
-from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.pipeline_steps import build_steps
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace
+from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import ACTIVE, Pipeline, PublishedPipeline, Run
 from opml.errors import Conflict, InvalidInput
 

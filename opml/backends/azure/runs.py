@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,18 +13,17 @@ from typing import Any
 from opml.automl.settings import AutoMLLimits
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.convert import (
-    EPOCH,
     created_time,
     listed_details,
     opml_status,
     parent_run_id,
-    parse_time,
     submitted_now,
     to_run,
 )
 from opml.backends.azure.datasets import AzureDatasets
-from opml.backends.azure.errors import lookup_failed, translate_methods
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
+from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.base import SEARCH_SCAN_LIMIT
 from opml.entities import TERMINAL_STATUSES, Run, masked_params
 from opml.errors import Conflict, InvalidInput, NotFound
@@ -62,20 +60,6 @@ def timeout_hours(minutes: float) -> float:
     while int(hours * 60) < minutes:
         hours = math.nextafter(hours, math.inf)
     return hours
-
-
-# Azure's rule for experiment names (azureml/_base_sdk_common/common.py, checked by Experiment()): stricter than
-# opml's (no '.'), and the SDK's refusal would read as "Azure ML unavailable".
-_EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
-
-
-def check_experiment_name(name: str) -> None:
-    """Raise InvalidInput when Azure ML would refuse ``name`` as an experiment's name."""
-    if not _EXPERIMENT_NAME.fullmatch(name):
-        raise InvalidInput(
-            f"experiment name {name!r}: on Azure ML up to 255 letters, digits, '_' and '-', starting with a letter "
-            "or digit (no '.')"
-        )
 
 
 @translate_methods

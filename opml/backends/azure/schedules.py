@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from opml.backends.azure.convert import EPOCH, parse_time
-from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.pipelines import AzurePipelines
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace
+from opml.backends.azure_common.errors import translate_methods
+from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import ACTIVE, PublishedPipeline, Schedule
 from opml.errors import InvalidInput, NotFound
 

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from opml.backends.azure.convert import DEPLOYMENT_TAG, to_service
-from opml.backends.azure.errors import translate_methods
 from opml.backends.azure.models import AzureModels
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace
+from opml.backends.azure_common.errors import translate_methods
 from opml.entities import Service, ServiceKeys
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound
 from opml.files import make_private_dir

@@ -51,7 +51,7 @@ class AzureState:
 
     @staticmethod
     def _to_pipeline(item: dict[str, Any]) -> Pipeline:
-        from opml.backends.azure.convert import parse_time
+        from opml.backends.azure_common.times import parse_time
 
         return Pipeline(**{**item, "created_at": parse_time(item["created_at"])})
 
