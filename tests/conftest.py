@@ -24,7 +24,7 @@ from tests.helpers import free_port
 os.environ.setdefault("HBI_WORKSPACE_JOB", "true")
 loopback_guard.install()
 
-pytest_plugins = ["tests.azure_fixtures"]
+pytest_plugins = ["tests.azure_fixtures", "tests.azure_v2_fixtures"]
 pytest.register_assert_rewrite("tests.contract")  # its modules hold the contract's asserts
 
 # Checks against a real Azure ML workspace are collected only when one is configured (CI has none).

@@ -247,7 +247,7 @@ class AzureBackend(Backend):
         collection_retention_days: int | None,
     ) -> Service:
         if data_collection or collection_sampling_rate is not None or collection_retention_days is not None:
-            self.services.webservice(name)  # an unknown service is NotFound as such
+            self.services.get(name)  # an unknown service is NotFound as such
             raise BackendUnavailable(self.no_data_collection)
         return self.services.update(name, app_insights_enabled=app_insights_enabled, auth_enabled=auth_enabled)
 

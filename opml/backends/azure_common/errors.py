@@ -1,4 +1,8 @@
-"""Azure's exceptions as opml errors, keeping Azure's message.
+"""Azure's exceptions as opml errors, keeping Azure's message (both SDKs).
+
+SDK v2 raises azure-core's ``HttpResponseError`` family (``ResourceNotFoundError``, ``ResourceExistsError``,
+``ClientAuthenticationError``: a ``status_code`` and a parsed ``error`` with Azure's code and message) and
+``azure.ai.ml``'s ``ValidationException``; SDK v1 as follows.
 
 The SDK raises a handful of exception classes (``UserErrorException``,
 ``WebserviceException``, ``ComputeTargetException``, ``ProjectSystemException``,
@@ -133,13 +137,18 @@ def _kinds(exc: Exception) -> str:
     while isinstance(error, dict):
         names.append(str(error.get("code") or ""))
         error = error.get("inner_error")
+    code = getattr(getattr(exc, "error", None), "code", None)  # azure-core's parsed error (SDK v2)
+    if isinstance(code, str):
+        names.append(code)
     return " ".join(names)
 
 
 def _message(exc: Exception) -> str:
     """Azure's message. ``message`` first: some SDK classes' ``str()`` is a multi-line report (and a
     ``ServiceException`` without details even fails to print)."""
-    message = getattr(exc, "message", None)
+    message = getattr(getattr(exc, "error", None), "message", None)  # azure-core's parsed error (SDK v2)
+    if not isinstance(message, str) or not message.strip():
+        message = getattr(exc, "message", None)
     if not isinstance(message, str) or not message.strip():
         try:
             message = str(exc)
