@@ -57,6 +57,15 @@ def azure_config_from_environment() -> str | None:
     return os.environ.get(AZURE_CONFIG_VARIABLE) or None
 
 
+AZURE_SDK_VARIABLE = "OPML_AZURE_SDK"
+
+
+def azure_sdk_from_environment() -> str | None:
+    """The Azure ML SDK to open Azure workspaces with (``v1`` or ``v2``) named by ``$OPML_AZURE_SDK``
+    (``opml up --sdk`` sets it), if any."""
+    return os.environ.get(AZURE_SDK_VARIABLE) or None
+
+
 def autostart_agent() -> bool:
     """Whether the dashboard starts the local workspace's agent when none runs (``OPML_AUTOSTART_AGENT=0``: no)."""
     return os.environ.get("OPML_AUTOSTART_AGENT", "1") != "0"

@@ -1,19 +1,22 @@
 """Open a workspace: pick the backend by name and import it lazily.
 
 ``open_workspace()`` gives the local backend on ``OPML_WORKSPACE`` (or
-``~/.opml/workspace``); ``open_workspace(config="config.json")`` gives the
-Azure ML backend for the workspace that file names.
+``~/.opml/workspace``); ``open_workspace(config="config.json")`` gives an
+Azure ML backend for the workspace that file names, through SDK v2
+(``azure-ai-ml``, the supported path) or SDK v1 (``azureml-core``) as
+``sdk=`` or ``default_sdk`` says.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from pathlib import Path
 
 from opml.backends.base import Backend
 from opml.errors import BackendUnavailable, InvalidInput
-from opml.settings import azure_config_from_environment
+from opml.settings import azure_config_from_environment, azure_sdk_from_environment, get_settings
 
 # name -> (module, class, what to install when the import fails)
 KNOWN_BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -23,7 +26,40 @@ KNOWN_BACKENDS: dict[str, tuple[str, str, str]] = {
         "AzureMLBackend",
         "install the Azure ML SDK v1: pip install -r requirements.txt (azureml-core, azureml-pipeline-core)",
     ),
+    "azure-v2": (
+        "opml.backends.azure_v2",
+        "AzureMLv2Backend",
+        "install the Azure ML SDK v2: pip install -r requirements.txt (azure-ai-ml)",
+    ),
 }
+
+AZURE_SDKS = {"v2": "azure-v2", "v1": "azure"}  # the SDK an Azure workspace is opened with -> its backend
+
+
+def check_sdk(sdk: str) -> str:
+    if sdk not in AZURE_SDKS:
+        raise InvalidInput(f"unknown Azure ML SDK {sdk!r}: choose v2 (azure-ai-ml) or v1 (azureml-core)")
+    return sdk
+
+
+def default_sdk(config: str | os.PathLike) -> str:
+    """The SDK an Azure workspace opens with when none is named: ``$OPML_AZURE_SDK`` when set; else v1 for a
+    workspace opml has already opened with SDK v1 (its state folder exists: its pipelines, aliases and
+    profiles are there), and v2, the supported SDK, for a new one."""
+    named = azure_sdk_from_environment()
+    if named:
+        return check_sdk(named)
+    try:
+        workspace_name = json.loads(Path(config).expanduser().read_text()).get("workspace_name")
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return "v2"  # the backend reports what is wrong with the file
+    opened_with_v1 = (
+        isinstance(workspace_name, str)
+        and workspace_name.strip("./")
+        and "/" not in workspace_name
+        and (get_settings().workspace / "azure" / workspace_name).is_dir()
+    )
+    return "v1" if opened_with_v1 else "v2"
 
 
 def azure_config_candidates() -> list[Path]:
@@ -64,17 +100,21 @@ def open_workspace(
     *,
     backend: str | None = None,
     config: str | os.PathLike | None = None,
+    sdk: str | None = None,
 ) -> Backend:
-    """Open (creating if needed) a local workspace folder, or an Azure ML workspace from ``config``.
+    """Open (creating if needed) a local workspace folder, or an Azure ML workspace from ``config`` through
+    ``sdk`` ("v2" or "v1"; ``default_sdk`` when None).
 
-    Raises InvalidInput for an unknown backend name or a bad path, and
+    Raises InvalidInput for an unknown backend name or SDK or a bad path, and
     BackendUnavailable when the backend's libraries cannot be imported.
     """
-    name = backend or ("azure" if config else "local")
+    if backend is None and config:
+        backend = AZURE_SDKS[check_sdk(sdk or default_sdk(config))]
+    name = backend or "local"
     cls = backend_class(name)
-    if name == "azure":
+    if name in AZURE_SDKS.values():
         if not config:
-            raise InvalidInput("the azure backend needs config=<path to the workspace's config.json>")
+            raise InvalidInput(f"the {name} backend needs config=<path to the workspace's config.json>")
         return cls(config=Path(config))
     return cls(path)
 
@@ -85,8 +125,11 @@ def chosen_config(config: str | os.PathLike | None = None) -> str | None:
     return str(config) if config else azure_config_from_environment()
 
 
-def open_chosen_workspace(path: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None) -> Backend:
-    """The workspace a command works on: Azure ML when a ``config.json`` is chosen (``chosen_config``), else
-    the local folder ``path`` (default ``$OPML_WORKSPACE``, else ``~/.opml/workspace``)."""
+def open_chosen_workspace(
+    path: str | os.PathLike | None = None, *, config: str | os.PathLike | None = None, sdk: str | None = None
+) -> Backend:
+    """The workspace a command works on: Azure ML when a ``config.json`` is chosen (``chosen_config``), through
+    ``sdk`` (``default_sdk`` when None), else the local folder ``path`` (default ``$OPML_WORKSPACE``, else
+    ``~/.opml/workspace``)."""
     azure = chosen_config(config)
-    return open_workspace(config=azure) if azure else open_workspace(path)
+    return open_workspace(config=azure, sdk=sdk) if azure else open_workspace(path)

@@ -109,7 +109,7 @@ def test_open_workspace_with_config_gives_the_azure_backend(tmp_path, cloud, mon
     monkeypatch.setenv("AZURE_TENANT_ID", "t")
     monkeypatch.setenv("AZURE_CLIENT_ID", "c")
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "s")
-    backend = open_workspace(config=write_config(tmp_path))
+    backend = open_workspace(config=write_config(tmp_path), sdk="v1")
     assert backend.kind == "azure"
     assert "ws-1" in backend.describe().location
     assert "service principal" in backend.agent_status().detail

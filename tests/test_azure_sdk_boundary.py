@@ -134,7 +134,7 @@ def test_missing_sdk_is_a_clear_error(tmp_path):
         "from opml.workspace import open_workspace\n"
         "from opml.errors import BackendUnavailable\n"
         "try:\n"
-        f"    open_workspace(config={str(config)!r})\n"
+        f"    open_workspace(config={str(config)!r}, sdk='v1')\n"
         "except BackendUnavailable as exc:\n"
         "    print('BackendUnavailable:', exc)\n"
     )

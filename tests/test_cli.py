@@ -252,6 +252,7 @@ def test_cli_works_against_an_azure_workspace(cloud, tmp_path, monkeypatch, caps
     for variable, value in (("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")):
         monkeypatch.setenv(variable, value)
     config = str(write_config(tmp_path))
+    monkeypatch.setenv("OPML_AZURE_SDK", "v1")
     assert (
         main(
             [

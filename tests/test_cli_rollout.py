@@ -300,7 +300,7 @@ def test_the_commands_against_an_azure_workspace(
 
     def azure_cli(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        code = main(["--config", config, *args])
+        code = main(["--config", config, "--sdk", "v1", *args])
         out, err = capsys.readouterr()
         return code, out, err
 

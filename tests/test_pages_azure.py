@@ -19,7 +19,7 @@ def azure_dashboard(azure, azure_executor, bank_small_csv, monkeypatch, tmp_path
     pipeline = azure.create_pipeline(name="bank-train", steps=PIPELINE_STEPS, parameters={"dataset": "bank"})
     azure.publish_pipeline(pipeline.id, name="Bankmarketing Train")
     monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
-    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config: azure)
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config, sdk: azure)
     return azure
 
 
@@ -145,7 +145,7 @@ def test_the_runs_page_on_azure_asks_about_the_run_it_shows_only(azure, cloud, m
     add_finished_runs(cloud, "big", 600, created=datetime.now(UTC) - timedelta(days=1))
     add_finished_runs(cloud, "small", 3, created=datetime.now(UTC) - timedelta(days=2))
     monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
-    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config: azure)
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config, sdk: azure)
     before = len(cloud.calls)
     at = page("pages/runs.py").run()
     assert not at.exception, [e.value for e in at.exception]

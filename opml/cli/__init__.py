@@ -20,6 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workspace", metavar="DIR", help="local workspace folder")
     parser.add_argument("--config", metavar="FILE", help="an Azure ML workspace's config.json (Azure backend)")
+    parser.add_argument(
+        "--sdk",
+        choices=("v2", "v1"),
+        help="the Azure ML SDK to open --config with: v2 (azure-ai-ml, the default for a workspace opml has not "
+        "opened with v1) or v1 (azureml-core, past end of support); also $OPML_AZURE_SDK",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     workspace.add_commands(commands)

@@ -100,7 +100,7 @@ def local_backend_of(args: argparse.Namespace):
 def backend_of(args: argparse.Namespace):
     from opml.workspace import open_chosen_workspace
 
-    return open_chosen_workspace(args.workspace, config=getattr(args, "config", None))
+    return open_chosen_workspace(args.workspace, config=getattr(args, "config", None), sdk=getattr(args, "sdk", None))
 
 
 def group(subparsers: Any, name: str, help_text: str) -> Any:

@@ -24,7 +24,12 @@ from opml.access import Access, AccessRefused, decide_access
 from opml.errors import InvalidInput
 from opml.files import write_private_file
 from opml.keys import new_key
-from opml.settings import ALLOW_UNAUTHENTICATED_VARIABLE, allow_unauthenticated, allowed_users
+from opml.settings import (
+    ALLOW_UNAUTHENTICATED_VARIABLE,
+    AZURE_SDK_VARIABLE,
+    allow_unauthenticated,
+    allowed_users,
+)
 
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 
@@ -133,6 +138,7 @@ def plan_dashboard(
     secrets_file: str | None,
     allow_unauthenticated_flag: bool,
     azure_config: str | None,
+    azure_sdk: str | None = None,
 ) -> DashboardPlan:
     """Decide the access mode (AccessRefused when the dashboard must not start) and plan its process."""
     files = [Path(secrets_file).expanduser().resolve()] if secrets_file else default_secret_files(app_file.parent)
@@ -151,6 +157,8 @@ def plan_dashboard(
         env[ALLOW_UNAUTHENTICATED_VARIABLE] = "1"
     if azure_config:  # the dashboard opens this Azure ML workspace first (the local one stays selectable)
         env["OPML_AZURE_CONFIG"] = str(Path(azure_config).expanduser().resolve())
+    if azure_sdk:  # ... through this SDK (v1 or v2)
+        env[AZURE_SDK_VARIABLE] = azure_sdk
     command = [
         sys.executable,
         "-m",

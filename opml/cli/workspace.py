@@ -55,6 +55,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         secrets_file=args.secrets,
         allow_unauthenticated_flag=args.allow_unauthenticated,
         azure_config=args.config,
+        azure_sdk=args.sdk,
     )
     agent = start_agent(workspace)
     print(f"workspace: {workspace}")
@@ -271,6 +272,9 @@ def add_commands(commands: Any) -> None:
     )
     up.add_argument(  # also accepted after "up", so that ./scripts/run.sh --config FILE works
         "--config", default=argparse.SUPPRESS, metavar="FILE", help="open this Azure ML workspace's config.json first"
+    )
+    up.add_argument(
+        "--sdk", default=argparse.SUPPRESS, choices=("v2", "v1"), help="the Azure ML SDK to open --config with"
     )
     command(commands, "agent", cmd_agent, "run the agent (scheduler) in the foreground; one per workspace")
     command(commands, "status", cmd_status, "show the workspace, its agent and object counts")

@@ -43,13 +43,28 @@ def _leave_legacy_pages_mode() -> None:
 
 
 WORKSPACE_CHOICE = "opml_workspace_choice"  # session key: "local", or the path of an Azure ML config.json
+SDK_CHOICE = "opml_workspace_sdk"  # session key: {config.json path: "v2" or "v1"}
+SDK_LABELS = {"v2": "SDK v2 (azure-ai-ml)", "v1": "SDK v1 (azureml-core, past end of support)"}
 
 
 @st.cache_resource(show_spinner="Connecting to Azure ML…")
-def _open_azure(config: str) -> Backend:
+def _open_azure(config: str, sdk: str) -> Backend:
     from opml.workspace import open_workspace
 
-    return open_workspace(config=config)
+    return open_workspace(config=config, sdk=sdk)
+
+
+def chosen_sdk(config: str) -> str:
+    """The SDK this session opens ``config`` with: what it chose in the sidebar, else ``default_sdk``."""
+    from opml.workspace import default_sdk
+
+    chosen = st.session_state.setdefault(SDK_CHOICE, {})
+    if config not in chosen:
+        try:
+            chosen[config] = default_sdk(config)
+        except OpmlError:  # $OPML_AZURE_SDK names no SDK: v2, and opening says nothing more
+            chosen[config] = "v2"
+    return chosen[config]
 
 
 LOCAL = "local"
@@ -75,9 +90,25 @@ def workspace_selector() -> None:
         "Workspace",
         options,
         index=options.index(current),
-        format_func=lambda option: "Local" if option == LOCAL else f"Azure ML: {Path(option).parent.name}/config.json",
+        format_func=lambda option: (
+            "Local" if option == LOCAL else f"Azure ML ({chosen_sdk(option)}): {Path(option).parent.name}/config.json"
+        ),
         key="workspace_select",
     )
+    if current != LOCAL and chosen == current:
+        sdk = chosen_sdk(current)
+        picked = st.sidebar.radio(
+            "Azure ML SDK",
+            list(SDK_LABELS),
+            index=list(SDK_LABELS).index(sdk),
+            format_func=SDK_LABELS.get,
+            key=f"workspace_sdk_{current}",
+            help="the SDK this workspace is opened with: v2 is the supported path (managed online endpoints, AutoML "
+            "v2 jobs, batch endpoints); v1 keeps what opml made through it (ACI services, published pipelines)",
+        )
+        if picked != sdk:
+            st.session_state[SDK_CHOICE][current] = picked
+            st.rerun()
     with st.sidebar.expander("Open an Azure ML workspace"):
         paths = local_paths_allowed()  # a path typed here is read on this machine
         typed = st.text_input(
@@ -110,7 +141,7 @@ def get_backend() -> Backend:
     config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
     if config != LOCAL:
         try:
-            return _open_azure(config)
+            return _open_azure(config, chosen_sdk(config))
         except OpmlError as exc:
             st.error(f"The Azure ML workspace of {config} cannot be opened: {exc}. Showing the local workspace.")
     path = str(default_workspace())
