@@ -7,13 +7,16 @@ import sys
 
 import pytest
 
+from opml.entities import COMPLETED
 from opml.errors import BackendUnavailable, InvalidInput, NotFound
+from tests.azure_fixtures import submit_automl
 from tests.azure_v2_capabilities import AZURE_V2
 from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fakes.data import add_external_data
 from tests.contract import Capabilities
 from tests.contract.computes import ComputeContract
 from tests.contract.datasets import DatasetContract
+from tests.contract.runs import RunContract
 
 
 @pytest.fixture
@@ -35,6 +38,14 @@ class V2Fixtures:
     @pytest.fixture
     def capabilities(self) -> Capabilities:
         return AZURE_V2
+
+    @pytest.fixture
+    def model_runs(self, v2_backend, azure_v2_executor, bank_small_csv):
+        run = submit_automl(v2_backend, bank_small_csv)
+        finished = v2_backend.wait_for_run(run.id, timeout=30, poll_seconds=0.05)
+        best = finished.progress["best_child_id"]
+        other = next(c.id for c in v2_backend.list_runs(parent_id=run.id) if c.id != best and c.status == COMPLETED)
+        return v2_backend, run.id, other
 
 
 class TestV2Computes(V2Fixtures, ComputeContract):
@@ -61,6 +72,10 @@ def test_compute_names_follow_azures_rule(v2_backend, v2_cloud, name):
 
 
 class TestV2Datasets(V2Fixtures, DatasetContract):
+    pass
+
+
+class TestV2Runs(V2Fixtures, RunContract):
     pass
 
 
