@@ -237,7 +237,7 @@ class FakeJobOperations:
         *,
         download_path: os.PathLike | str = ".",
         output_name: str | None = None,
-        all: bool = False,  # noqa: A002 (the SDK's name)
+        all: bool = False,
     ) -> None:
         """The job's default artifacts (logs, ``outputs/``) under ``download_path/artifacts``; refused, as by the
         SDK, while the job has not finished."""
