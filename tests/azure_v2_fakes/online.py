@@ -123,7 +123,7 @@ class FakeOnlineEndpointOperations:
                         "Listening on 0.0.0.0:31311",
                     ]
 
-    def stored(self, name: str) -> Any:
+    def _stored(self, name: str) -> Any:
         endpoint = self.endpoints.get(name)
         if endpoint is None:
             raise not_found("Online endpoint", name)
@@ -139,21 +139,21 @@ class FakeOnlineEndpointOperations:
     def get(self, name: str, *, local: bool = False) -> Any:
         self.cloud.called("online_endpoints.get", name=name)
         with self.cloud.lock:
-            return copy.deepcopy(self.stored(name))
+            return copy.deepcopy(self._stored(name))
 
     def get_keys(self, name: str) -> Any:
         from azure.ai.ml.entities import EndpointAuthKeys
 
         self.cloud.called("online_endpoints.get_keys", name=name)
         with self.cloud.lock:
-            self.stored(name)
+            self._stored(name)
             primary, secondary = self.keys[name]
             return EndpointAuthKeys(primary_key=primary, secondary_key=secondary)
 
     def begin_regenerate_keys(self, name: str, *, key_type: str = "primary") -> Any:
         self.cloud.called("online_endpoints.begin_regenerate_keys", name=name, key_type=key_type)
         with self.cloud.lock:
-            self.stored(name)
+            self._stored(name)
             primary, secondary = self.keys[name]
             if key_type == "primary":
                 self.keys[name] = (secrets.token_urlsafe(24), secondary)
@@ -166,15 +166,18 @@ class FakeOnlineEndpointOperations:
     def begin_delete(self, name: str | None = None, *, local: bool = False) -> Any:
         self.cloud.called("online_endpoints.begin_delete", name=name)
         with self.cloud.lock:
-            endpoint = self.stored(name)
+            endpoint = self._stored(name)
             azure_sets(endpoint, provisioning_state="Deleting")
         return FakePoller(None, done=lambda: name not in self.endpoints)
 
     def begin_create_or_update(self, endpoint: Any, *, local: bool = False) -> Any:
         self.cloud.called("online_endpoints.begin_create_or_update", endpoint=endpoint)
-        # the real operation drops zero shares before the PUT
-        traffic = {name: value for name, value in (endpoint.traffic or {}).items() if value}
-        mirror = {name: value for name, value in (endpoint.mirror_traffic or {}).items() if value}
+        # the real operation drops zero shares from the entity it is given before the PUT
+        if endpoint.traffic:
+            endpoint.traffic = {name: value for name, value in endpoint.traffic.items() if value}
+        if endpoint.mirror_traffic:
+            endpoint.mirror_traffic = {name: value for name, value in endpoint.mirror_traffic.items() if value}
+        traffic, mirror = dict(endpoint.traffic or {}), dict(endpoint.mirror_traffic or {})
         with self.cloud.lock:
             existing = self.endpoints.get(endpoint.name)
             if existing is None and not _ENDPOINT_NAME.match(endpoint.name or ""):
@@ -203,7 +206,7 @@ class FakeOnlineEndpointOperations:
                     provisioning_state="Creating",
                     scoring_uri=f"{host}/score",
                     openapi_uri=f"{host}/swagger.json",
-                    id=f"{self.arm_prefix()}/onlineEndpoints/{endpoint.name}",
+                    id=f"{self._arm_prefix()}/onlineEndpoints/{endpoint.name}",
                 )
                 stored.auth_mode = (endpoint.auth_mode or "key").lower()
                 self.keys[endpoint.name] = (secrets.token_urlsafe(24), secrets.token_urlsafe(24))
@@ -235,7 +238,7 @@ class FakeOnlineEndpointOperations:
             if traffic.get(deployment):
                 raise _bad_request(f"Deployment {deployment} cannot receive both live and mirror traffic")
 
-    def arm_prefix(self) -> str:
+    def _arm_prefix(self) -> str:
         c = self.cloud
         return (
             f"/subscriptions/{c.subscription_id}/resourceGroups/{c.resource_group}/providers/"
@@ -258,10 +261,10 @@ class FakeOnlineDeploymentOperations:
         self.endpoints = FakeOnlineEndpointOperations(cloud)
         self.deployments = cloud.kind("online_deployments")
 
-    def stored(self, name: str, endpoint_name: str) -> Any:
+    def _stored(self, name: str, endpoint_name: str) -> Any:
         deployment = self.deployments.get((endpoint_name, name))
         if deployment is None:
-            self.endpoints.stored(endpoint_name)
+            self.endpoints._stored(endpoint_name)
             raise not_found("Deployment", f"{name} of endpoint {endpoint_name}")
         return deployment
 
@@ -279,7 +282,7 @@ class FakeOnlineDeploymentOperations:
 
         self.cloud.called("online_deployments.begin_create_or_update", deployment=deployment)
         with self.cloud.lock:
-            endpoint = self.endpoints.stored(deployment.endpoint_name)
+            endpoint = self.endpoints._stored(deployment.endpoint_name)
             if endpoint.provisioning_state == "Deleting":
                 raise http_error(409, f"Endpoint {endpoint.name} is being deleted", "Conflict")
             if not deployment.instance_count or deployment.instance_count < 1:
@@ -288,7 +291,7 @@ class FakeOnlineDeploymentOperations:
             existing = self.deployments.get(key)
             name, version = model_key(deployment.model)
             stored = copy.deepcopy(deployment)
-            stored.model = f"{self.endpoints.arm_prefix()}/models/{name}/versions/{version}"
+            stored.model = f"{self.endpoints._arm_prefix()}/models/{name}/versions/{version}"
             if existing is None:
                 azure_sets(stored, provisioning_state="Creating", creation_context=SystemData(created_at=now()))
             else:
@@ -301,13 +304,13 @@ class FakeOnlineDeploymentOperations:
     def get(self, name: str, endpoint_name: str, *, local: bool | None = False) -> Any:
         self.cloud.called("online_deployments.get", name=name, endpoint_name=endpoint_name)
         with self.cloud.lock:
-            return copy.deepcopy(self.stored(name, endpoint_name))
+            return copy.deepcopy(self._stored(name, endpoint_name))
 
     def begin_delete(self, name: str, endpoint_name: str, *, local: bool | None = False) -> Any:
         self.cloud.called("online_deployments.begin_delete", name=name, endpoint_name=endpoint_name)
         with self.cloud.lock:
-            deployment = self.stored(name, endpoint_name)
-            endpoint = self.endpoints.stored(endpoint_name)
+            deployment = self._stored(name, endpoint_name)
+            endpoint = self.endpoints._stored(endpoint_name)
             if _live(endpoint).get(name) or (endpoint.mirror_traffic or {}).get(name):
                 raise _bad_request(
                     f"Deployment {name} cannot be deleted because it has traffic; set its traffic to 0 first"
@@ -326,12 +329,12 @@ class FakeOnlineDeploymentOperations:
     ) -> str:
         self.cloud.called("online_deployments.get_logs", name=name, endpoint_name=endpoint_name, lines=lines)
         with self.cloud.lock:
-            self.stored(name, endpoint_name)
+            self._stored(name, endpoint_name)
             logs = self.cloud.kind("online_logs").get((endpoint_name, name), [])
             return "\n".join(logs[-lines:]) if lines > 0 else ""
 
     def list(self, endpoint_name: str, *, local: bool = False) -> Any:
         self.cloud.called("online_deployments.list", endpoint_name=endpoint_name)
         with self.cloud.lock:
-            self.endpoints.stored(endpoint_name)
+            self.endpoints._stored(endpoint_name)
             return [copy.deepcopy(d) for key, d in self.deployments.items() if key[0] == endpoint_name]

@@ -84,8 +84,9 @@ STATES = {
 REQUEST_FORMAT = "input_data"  # MLflow models on managed endpoints: {"input_data": {"columns", "index", "data"}}
 INPUT_SCHEMA_PROPERTY = "opml_input_schema"  # a registered model's input columns, when its lineage has them
 
-# Azure's rule for endpoint names: the name is part of the scoring host (<name>.<region>.inference.ml.azure.com)
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
+# Azure's rule for endpoint names (the name is part of the scoring host, <name>.<region>.inference.ml.azure.com),
+# lowercase only: ManagedOnlineEndpoint lowercases the name it is given, which would no longer be the service's
+_ENDPOINT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _MODEL_ARM = re.compile(r"/models/([^/]+)/versions/(\d+)$")
 _MODEL_SHORT = re.compile(r"^azureml:([^:/]+):(\d+)$")
 
@@ -208,8 +209,8 @@ class AzureV2Endpoints(AzureV2Part):
         ``deployment_name``, taking all its traffic. Returns at once (Transitioning)."""
         if not _ENDPOINT_NAME.match(name):
             raise InvalidInput(
-                f"service name {name!r}: 3-32 letters, digits and '-', starting with a letter and ending with a "
-                "letter or digit (Azure's rule for managed online endpoints; the name is part of the scoring "
+                f"service name {name!r}: 3-32 lowercase letters, digits and '-', starting with a letter and ending "
+                "with a letter or digit (Azure's rule for managed online endpoints; the name is part of the scoring "
                 "address, so it must be unique in the workspace's Azure region, not only in the workspace)"
             )
         if port is not None:
@@ -333,7 +334,7 @@ class AzureV2Endpoints(AzureV2Part):
                 f"endpoint {service!r} has {MAX_DEPLOYMENTS} deployments, the most one endpoint serves; delete an "
                 "idle one first"
             )
-        current = self._split(endpoint, names)
+        current = _split(endpoint, names)
         mirror_split = dict(current[1])
         if mirror:
             check_mirror({name: mirror}, [*names, name], {name: 0})
@@ -377,7 +378,7 @@ class AzureV2Endpoints(AzureV2Part):
         endpoint = self.endpoint(service)
         names = [d.name for d in self._deployments(service)]
         _known(service, name, names)
-        traffic, mirror = self._split(endpoint, names)
+        traffic, mirror = _split(endpoint, names)
         if traffic[name] or mirror[name]:
             what = f"{traffic[name]} % of live traffic" if traffic[name] else "mirror traffic"
             raise Conflict(
@@ -394,13 +395,13 @@ class AzureV2Endpoints(AzureV2Part):
     def set_traffic(self, service: str, split: dict[str, Any]) -> Service:
         endpoint = self.endpoint(service)
         names = [d.name for d in self._deployments(service)]
-        current = self._split(endpoint, names)
+        current = _split(endpoint, names)
         return self._change(service, endpoint, current, check_traffic(split, names, current[1]), current[1])
 
     def set_mirror_traffic(self, service: str, split: dict[str, Any]) -> Service:
         endpoint = self.endpoint(service)
         names = [d.name for d in self._deployments(service)]
-        current = self._split(endpoint, names)
+        current = _split(endpoint, names)
         return self._change(service, endpoint, current, current[0], check_mirror(split, names, current[0]))
 
     def promote(self, service: str, name: str) -> Service:
@@ -408,7 +409,7 @@ class AzureV2Endpoints(AzureV2Part):
         endpoint = self.endpoint(service)
         names = [d.name for d in self._deployments(service)]
         _known(service, name, names)
-        current = self._split(endpoint, names)
+        current = _split(endpoint, names)
         traffic = {other: 100 if other == name else 0 for other in names}
         return self._change(service, endpoint, current, traffic, {**current[1], name: 0})
 
@@ -422,7 +423,7 @@ class AzureV2Endpoints(AzureV2Part):
                 f"endpoint {service!r} has no earlier traffic split to roll back to (none was changed since it was "
                 "deployed, or a deployment of the earlier split was deleted)"
             )
-        current = self._split(endpoint, names)
+        current = _split(endpoint, names)
         mirror = {other: 0 if previous.get(other) else value for other, value in current[1].items()}
         return self._change(service, endpoint, current, {n: previous.get(n, 0) for n in names}, mirror)
 
@@ -431,13 +432,6 @@ class AzureV2Endpoints(AzureV2Part):
         raise BackendUnavailable(COMPARE)
 
     # -- the split -----------------------------------------------------------------
-
-    @staticmethod
-    def _split(endpoint: Any, names: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-        """(live, mirror) of every deployment, 0 for those Azure leaves out."""
-        live = {name: int((endpoint.traffic or {}).get(name, 0)) for name in names}
-        mirror = {name: int((endpoint.mirror_traffic or {}).get(name, 0)) for name in names}
-        return live, mirror
 
     def _previous(self, service: str) -> dict[str, int] | None:
         return self.state.endpoint(service).get("previous_traffic")
@@ -469,6 +463,13 @@ class AzureV2Endpoints(AzureV2Part):
         endpoint.traffic = dict(traffic)
         endpoint.mirror_traffic = dict(mirror or {})
         self.client.online_endpoints.begin_create_or_update(endpoint)
+
+
+def _split(endpoint: Any, names: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(live, mirror) of every deployment, 0 for those Azure leaves out."""
+    live = {name: int((endpoint.traffic or {}).get(name, 0)) for name in names}
+    mirror = {name: int((endpoint.mirror_traffic or {}).get(name, 0)) for name in names}
+    return live, mirror
 
 
 def _created(deployment: Any) -> Any:
