@@ -131,6 +131,14 @@ class AzureState:
     def schedule(self, schedule_id: str) -> dict[str, Any]:
         return self._read("schedules").get(schedule_id, {})
 
+    # -- endpoints (SDK v2): what Azure does not keep, e.g. the split before the last change ----------
+
+    def save_endpoint(self, name: str, **values: Any) -> None:
+        self._update("endpoints", name, values)
+
+    def endpoint(self, name: str) -> dict[str, Any]:
+        return self._read("endpoints").get(name, {})
+
     # -- datasets ------------------------------------------------------------------
 
     def save_dataset_meta(self, name: str, version: int, meta: dict[str, Any]) -> None:
