@@ -16,6 +16,7 @@ from tests.azure_v2_fakes.data import add_external_data
 from tests.contract import Capabilities
 from tests.contract.computes import ComputeContract
 from tests.contract.datasets import DatasetContract
+from tests.contract.models import ModelContract
 from tests.contract.runs import RunContract
 
 
@@ -76,6 +77,10 @@ class TestV2Datasets(V2Fixtures, DatasetContract):
 
 
 class TestV2Runs(V2Fixtures, RunContract):
+    pass
+
+
+class TestV2Models(V2Fixtures, ModelContract):
     pass
 
 
