@@ -255,6 +255,7 @@ def test_progress_and_leaderboard_come_from_child_jobs_and_mlflow(v2_backend, v2
     children = v2_backend.list_runs(parent_id=finished_automl.id)
     assert f"{finished_automl.id}_setup" not in [c.id for c in children]  # not a trial
     assert {c.experiment for c in children} == {"bank-automl"}  # not the experiment's id the SDK gives
+    assert {c.run_type for c in children} == {"automl"}
     assert {c.params["algorithm"] for c in children} == {"LightGBM", "LogisticRegression", "RandomForest"}
     board = leaderboard(v2_backend, finished_automl.id)
     assert board[0]["run_id"] == progress["best_child_id"]
@@ -409,3 +410,14 @@ def test_no_v2_job_status_is_left_unmapped():
     from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
 
     assert {opml_status(status.value) for status in JobStatus} <= set(RUN_STATUSES)
+
+
+def test_a_child_jobs_run_type_follows_its_parent():
+    from azure.ai.ml.entities._job.base_job import _BaseJob
+
+    from opml.backends.azure_v2.jobs import run_type_of
+
+    step = _BaseJob(name="p_step", properties={"azureml.nodeid": "a1b2"})
+    assert run_type_of(step) == run_type_of(_BaseJob(name="s"), "pipeline") == "pipeline_step"
+    assert run_type_of(_BaseJob(name="t", properties={"runTemplate": "automl_child"})) == "automl"
+    assert run_type_of(_BaseJob(name="c")) == "command"

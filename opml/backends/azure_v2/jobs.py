@@ -46,8 +46,21 @@ AZURE_V2_AUTOML_LIMITS = AutoMLLimits(
 SUBMITTED_TAG = "opml_submitted_at"
 NOTES_TAG = "opml_notes"  # what to know about a job's settings where it runs (JSON list), shown with its progress
 MLFLOW_MODEL_PATH = "outputs/mlflow-model"  # where an AutoML v2 trial writes its MLflow model (its artifacts)
-_JOB_TYPES = {"automl": "automl", "command": "command", "pipeline": "pipeline", "base": "automl"}
+_JOB_TYPES = {"automl": "automl", "command": "command", "pipeline": "pipeline"}
 _EXIT = re.compile(r"exit(ed)?\b.*\bcode\b|error|exception|traceback", re.I)
+
+
+def run_type_of(job: Any, parent_type: str | None = None) -> str:
+    """opml's run type of a job. A child job comes as a base job (the SDK builds it from the run's record): an
+    AutoML job's child is "automl" (its trials, setup, ...), a pipeline's is "pipeline_step"."""
+    if job.type != "base":
+        return _JOB_TYPES.get(str(job.type), str(job.type))
+    properties = job.properties or {}
+    if parent_type == "automl" or str(properties.get("runTemplate", "")).startswith("automl"):
+        return "automl"
+    if parent_type == "pipeline" or "azureml.nodeid" in properties:  # a pipeline step's run carries its node id
+        return "pipeline_step"
+    return "command"
 
 
 def is_automl_trial(job: Any) -> bool:
@@ -211,10 +224,11 @@ class AzureV2Jobs(AzureV2Part):
             jobs = [job for job in jobs if is_automl_trial(job)]
         return jobs
 
-    def automl_progress(self, job: Any, children: list[Any] | None = None) -> dict[str, Any]:
+    def automl_progress(self, job: Any, mlflow_run: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``mlflow_run``: the job's own MLflow run, when fetched already."""
         params = params_of(job)
         metric = params.get("primary_metric", "accuracy")
-        trials = children if children is not None else self.children(job)
+        trials = self.children(job)
         completed = {child.name for child in trials if child.status == "Completed"}  # the best is a finished one
         best_id, best = None, None
         sign = -1 if metric in LOWER_IS_BETTER else 1
@@ -224,7 +238,7 @@ class AzureV2Jobs(AzureV2Part):
                 value = metrics_of(run).get(metric)
                 if run_id in completed and value is not None and (best is None or sign * value > sign * best):
                     best_id, best = run_id, value
-        info = (self.mlflow.run(job.name) or {}).get("info") or {}
+        info = ((mlflow_run if mlflow_run is not None else self.mlflow.run(job.name)) or {}).get("info") or {}
         started = _millis(info.get("start_time"))
         ended = _millis(info.get("end_time")) or datetime.now(UTC)
         notes = json.loads((job.tags or {}).get(NOTES_TAG, "[]"))
@@ -255,6 +269,7 @@ class AzureV2Jobs(AzureV2Part):
         parent_id: str | None = None,
         experiment: str | None = None,
         mlflow_run: dict[str, Any] | None = None,
+        parent_type: str | None = None,
         light: bool = False,
     ) -> Run:
         """``light``: from the job alone (no MLflow request, no download): what a search filters on."""
@@ -273,7 +288,7 @@ class AzureV2Jobs(AzureV2Part):
         return Run(
             id=job.name,
             experiment=experiment,
-            run_type=_JOB_TYPES.get(str(job.type), str(job.type)),
+            run_type=run_type_of(job, parent_type),
             status=status,
             compute=str(job.compute or "").rsplit("/", 1)[-1],
             created_at=created_at(job) or parse_time(tags.get(SUBMITTED_TAG)) or EPOCH,
@@ -283,7 +298,7 @@ class AzureV2Jobs(AzureV2Part):
             started_at=_millis(info.get("start_time")),
             ended_at=_millis(info.get("end_time")) if status in TERMINAL_STATUSES else None,
             error=self.failure(job) if status == FAILED and not light else None,
-            progress=self.automl_progress(job) if is_automl_parent else {},
+            progress=self.automl_progress(job, mlflow_run) if is_automl_parent else {},
             display_name=job.display_name or "",
         )
 
@@ -312,7 +327,11 @@ class AzureV2Jobs(AzureV2Part):
         found = {(run.get("info") or {}).get("run_id"): run for run in mlflow_runs}
         return [
             self.to_run(
-                child, parent_id=parent_id, experiment=parent.experiment_name, mlflow_run=found.get(child.name) or {}
+                child,
+                parent_id=parent_id,
+                experiment=parent.experiment_name,
+                mlflow_run=found.get(child.name) or {},
+                parent_type=parent.type,
             )
             for child in children
         ]
