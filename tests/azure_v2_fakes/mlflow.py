@@ -1,6 +1,7 @@
 """The workspace's MLflow tracking server, played by a real HTTP server on loopback (what opml's MLflow REST
 client talks to), answering from the cloud's store: ``kind("jobs")`` (runs), ``kind("metrics")[run_id]`` (their
-metrics) and ``kind("job_times")[run_id]`` (start and end, in ms). Each request is recorded as
+metrics), ``kind("job_times")[run_id]`` (start and end, in ms) and ``kind("mlflow_tags")[run_id]`` (tags Azure
+sets on the MLflow run, e.g. an AutoML job's ``automl_best_child_run_id``). Each request is recorded as
 ``mlflow.<route>`` (``cloud.calls_of("mlflow.runs/search")``: headers, params, body); ``cloud.refuse`` of such an
 operation with an ``http_error`` makes the server answer that status with Azure's message."""
 
@@ -37,6 +38,7 @@ def mlflow_run(cloud: FakeAzureML, name: str) -> dict[str, Any]:
     tags = [{"key": str(k), "value": str(v)} for k, v in (job.tags or {}).items()]
     if parent:
         tags.append({"key": "mlflow.parentRunId", "value": parent})
+    tags.extend({"key": k, "value": v} for k, v in cloud.kind("mlflow_tags").get(name, {}).items())
     metrics = [
         {"key": key, "value": value, "timestamp": times.get("end", 0), "step": 0}
         for key, value in cloud.kind("metrics").get(name, {}).items()
