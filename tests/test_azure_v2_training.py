@@ -124,6 +124,7 @@ def test_assets_made_outside_opml_are_listed_when_they_are_tables(v2_backend, v2
     monkeypatch.setitem(sys.modules, "mltable", None)  # not installed
     with pytest.raises(BackendUnavailable, match="pip install mltable"):
         v2_backend.load_dataset("sales")
+    assert (v2_backend.get_dataset("sales").version, v2_backend.get_dataset("sales").columns) == (3, ())
     with pytest.raises(NotFound, match="mltable"):
         v2_backend.runs.datasets.training_input("sales", 3)
 
