@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from opml.backends.azure_v2 import AzureMLv2Backend
+from opml.backends.azure_v2 import AzureMLv2Backend, endpoint_view
 from opml.backends.azure_v2 import endpoints as v2_endpoints
 from opml.backends.azure_v2.models import AzureV2Models
 from opml.entities import DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING
@@ -109,20 +109,42 @@ class TestV2DeploymentContract(V2Fixtures, DeploymentContract):
 # -- what opml builds ----------------------------------------------------------------------------------------
 
 
+def settle(backend, cloud: FakeAzureML, name: str = "bank-svc"):
+    """Azure's ticks and opml's looks until every step asked for is sent and provisioned."""
+    for _ in range(10):
+        cloud.execute_pending()
+        service = backend.get_service(name)  # a look sends the next step Azure is ready for
+        meta = backend.services.state.endpoint(name)
+        if service.state == HEALTHY and not meta.get("pending_deployments") and meta.get("pending_split") is None:
+            endpoint = cloud.kind("online_endpoints")[name]
+            if endpoint.provisioning_state == "Succeeded":
+                return service
+    raise AssertionError(f"{name} did not settle: {service}")
+
+
 @pytest.fixture
 def deployed(azure_v2, v2_cloud):
     put_model(v2_cloud, version=1)
     put_model(v2_cloud, version=2, job="other_job")
     azure_v2.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True, description="d")
+    settle(azure_v2, v2_cloud)
     return azure_v2
 
 
-def test_deploy_builds_a_key_endpoint_and_a_no_code_mlflow_deployment(deployed, v2_cloud):
+def test_deploy_builds_a_key_endpoint_and_a_no_code_mlflow_deployment(azure_v2, v2_cloud):
     from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
 
+    put_model(v2_cloud, version=1)
+    put_model(v2_cloud, version=2, job="other_job")
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True, description="d")
     created = v2_cloud.calls_of("online_endpoints.begin_create_or_update")[0]["endpoint"]
     assert type(created) is ManagedOnlineEndpoint
     assert (created.name, created.auth_mode, created.description) == ("bank-svc", "key", "d")
+    # Azure creates a deployment only in a provisioned endpoint, and opml gives traffic only to a provisioned one
+    assert v2_cloud.calls_of("online_deployments.begin_create_or_update") == []
+    assert len(v2_cloud.calls_of("online_endpoints.begin_create_or_update")) == 1
+    v2_cloud.execute_pending()  # the endpoint is provisioned
+    azure_v2.get_service("bank-svc")
     deployment = v2_cloud.calls_of("online_deployments.begin_create_or_update")[0]["deployment"]
     assert type(deployment) is ManagedOnlineDeployment
     assert (deployment.name, deployment.endpoint_name, deployment.model) == (
@@ -135,9 +157,12 @@ def test_deploy_builds_a_key_endpoint_and_a_no_code_mlflow_deployment(deployed, 
     assert deployment.code_configuration is None and deployment.environment is None  # MLflow: no-code
     rest = deployment._to_rest_object(location="westeurope")  # what the SDK would send
     assert (rest.properties.model, rest.sku.capacity) == ("azureml:bank-model:2", 1)
+    assert len(v2_cloud.calls_of("online_endpoints.begin_create_or_update")) == 1  # blue is still Creating
+    settle(azure_v2, v2_cloud)
     traffic = v2_cloud.calls_of("online_endpoints.begin_create_or_update")[-1]["endpoint"]
-    assert traffic.traffic == {"blue": 100}
+    assert (traffic.traffic, traffic.mirror_traffic) == ({"blue": 100}, {})
     assert str(traffic._to_rest_online_endpoint(location="westeurope").properties.auth_mode).endswith("KEY")
+    assert len(v2_cloud.calls_of("online_deployments.begin_create_or_update")) == 1
 
 
 def test_opmls_instance_types_are_azures():
@@ -145,21 +170,25 @@ def test_opmls_instance_types_are_azures():
     assert set(v2_endpoints.MANAGED_INSTANCE_TYPES) == MANAGED_SKUS
 
 
-def test_the_service_of_an_endpoint(deployed, v2_cloud):
-    service = deployed.get_service("bank-svc")
+def test_the_service_of_an_endpoint(azure_v2, v2_cloud):
+    put_model(v2_cloud, version=1)
+    put_model(v2_cloud, version=2, job="other_job")
+    service = azure_v2.deploy_model(
+        name="bank-svc", model_name="bank-model", app_insights_enabled=True, description="d"
+    )
     assert service.request_format == "input_data"
     assert service.scoring_uri == "https://bank-svc.westeurope.inference.ml.azure.com/score"
     assert service.swagger_uri == "https://bank-svc.westeurope.inference.ml.azure.com/swagger.json"
     assert (service.model, service.state, service.compute_type) == ("bank-model:2", TRANSITIONING, "Managed")
     assert service.auth_enabled and service.app_insights_enabled and service.description == "d"
     assert service.created_at.year >= 2026 and service.updated_at >= service.created_at
-    v2_cloud.execute_pending()
-    healthy = deployed.get_service("bank-svc")
-    assert healthy.state == HEALTHY and healthy.deployments[0].state == HEALTHY
+    assert [(d.name, d.traffic, d.state) for d in service.deployments] == [("blue", 100, TRANSITIONING)]
+    healthy = settle(azure_v2, v2_cloud)
+    assert healthy.deployments[0].state == HEALTHY and healthy.traffic == {"blue": 100}
 
 
 def test_provisioning_states_map_onto_service_states():
-    states = v2_endpoints.STATES
+    states = endpoint_view.STATES
     assert (states["Creating"], states["Updating"], states["Scaling"]) == (TRANSITIONING,) * 3
     assert (states["Succeeded"], states["Failed"], states["Canceled"], states["Deleting"]) == (
         HEALTHY,
@@ -183,6 +212,8 @@ def test_a_deployment_azure_cannot_provision_fails_with_its_reason_in_the_logs(d
 def test_a_missing_model_fails_the_deployment(azure_v2, v2_cloud):
     put_model(v2_cloud, version=1)
     azure_v2.deploy_model(name="bank-svc", model_name="bank-model")
+    v2_cloud.execute_pending()
+    azure_v2.get_service("bank-svc")  # the deployment is sent
     del v2_cloud.kind("models")[("bank-model", "1")]  # gone before Azure provisioned the deployment
     v2_cloud.execute_pending()
     service = azure_v2.get_service("bank-svc")
@@ -221,6 +252,7 @@ def test_keys_come_from_the_endpoint_and_are_regenerated_by_type(deployed, v2_cl
 
 def test_app_insights_is_switched_on_every_deployment(deployed, v2_cloud):
     deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1)
+    settle(deployed, v2_cloud)
     off = deployed.update_service("bank-svc", app_insights_enabled=False)
     assert not off.app_insights_enabled
     sent = [call["deployment"] for call in v2_cloud.calls_of("online_deployments.begin_create_or_update")[2:]]
@@ -231,9 +263,15 @@ def test_app_insights_is_switched_on_every_deployment(deployed, v2_cloud):
 def test_the_split_is_the_endpoints_own(deployed, v2_cloud):
     deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1, traffic=10)
     stored = v2_cloud.kind("online_endpoints")["bank-svc"]
+    assert stored.traffic == {"blue": 100}  # until green is provisioned
+    assert deployed.get_service("bank-svc").traffic == {"blue": 90, "green": 10}  # what was asked for
+    settle(deployed, v2_cloud)
+    stored = v2_cloud.kind("online_endpoints")["bank-svc"]
     assert (stored.traffic, stored.mirror_traffic) == ({"blue": 90, "green": 10}, {})
     deployed.set_traffic("bank-svc", {"blue": 100})
+    settle(deployed, v2_cloud)
     deployed.set_mirror_traffic("bank-svc", {"green": 20})
+    settle(deployed, v2_cloud)
     sent = v2_cloud.calls_of("online_endpoints.begin_create_or_update")[-1]["endpoint"]
     assert (sent.traffic, sent.mirror_traffic) == ({"blue": 100}, {"green": 20})  # zeroes dropped, as the SDK does
     assert deployed.get_service("bank-svc").mirror_traffic == {"blue": 0, "green": 20}
