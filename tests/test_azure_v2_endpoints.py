@@ -115,7 +115,13 @@ def settle(backend, cloud: FakeAzureML, name: str = "bank-svc"):
         cloud.execute_pending()
         service = backend.get_service(name)  # a look sends the next step Azure is ready for
         meta = backend.services.state.endpoint(name)
-        if service.state == HEALTHY and not meta.get("pending_deployments") and meta.get("pending_split") is None:
+        busy = [d.name for d in service.deployments if d.state == TRANSITIONING]
+        if (
+            service.state == HEALTHY
+            and not busy
+            and not meta.get("pending_deployments")
+            and not meta.get("pending_split")
+        ):
             endpoint = cloud.kind("online_endpoints")[name]
             if endpoint.provisioning_state == "Succeeded":
                 return service
@@ -375,3 +381,59 @@ def test_an_unknown_model_deploys_nothing(azure_v2, v2_cloud):
     with pytest.raises(NotFound, match="no model nope"):
         azure_v2.deploy_model(name="bank-svc", model_name="nope")
     assert v2_cloud.kind("online_endpoints") == {}
+
+
+BUSY = "Cannot create a deployment in endpoint bank-svc because it is in Updating provisioning state."
+
+
+def test_a_step_azure_is_not_ready_for_is_sent_again_later(deployed, v2_cloud):
+    for _ in range(2):  # creating it, then the look at the endpoint that create_deployment returns
+        v2_cloud.refuse("online_deployments.begin_create_or_update", http_error(409, BUSY, "Conflict"))
+    green = deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1)
+    assert (green.state, green.error) == (TRANSITIONING, None)
+    assert ("bank-svc", "green") not in v2_cloud.kind("online_deployments")
+    assert len(v2_cloud.calls_of("online_deployments.begin_create_or_update")) == 3  # blue, then green twice
+    settle(deployed, v2_cloud)
+    assert v2_cloud.kind("online_deployments")[("bank-svc", "green")].provisioning_state == "Succeeded"
+
+
+def test_a_planned_deployment_azure_refuses_shows_azures_reason(azure_v2, v2_cloud):
+    put_model(v2_cloud)
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model")
+    v2_cloud.refuse(
+        "online_deployments.begin_create_or_update",
+        http_error(400, "Not enough quota available for Standard_DS3_v2 in SubscriptionId sub-1", "BadArgument"),
+    )
+    v2_cloud.execute_pending()
+    service = azure_v2.get_service("bank-svc")
+    assert service.state == SERVICE_FAILED and "Not enough quota" in service.error
+    assert "Not enough quota" in service.deployments[0].error
+    azure_v2.get_service("bank-svc")
+    assert len(v2_cloud.calls_of("online_deployments.begin_create_or_update")) == 1  # not sent again and again
+
+
+def test_a_split_azure_refuses_shows_on_the_service_until_another_is_asked_for(deployed, v2_cloud):
+    deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1, traffic=10)
+    v2_cloud.execute_pending()  # green is provisioned
+    v2_cloud.refuse(
+        "online_endpoints.begin_create_or_update", http_error(400, "Traffic update rejected", "BadArgument")
+    )
+    refused = deployed.get_service("bank-svc")
+    assert "Traffic update rejected" in refused.error and refused.traffic == {"blue": 90, "green": 10}
+    assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"blue": 100}
+    deployed.set_traffic("bank-svc", {"blue": 80, "green": 20})
+    assert settle(deployed, v2_cloud).error is None
+    assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"blue": 80, "green": 20}
+
+
+def test_a_deployment_still_answering_on_azure_is_not_deleted(deployed, v2_cloud):
+    deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1)
+    promoted = deployed.promote_deployment("bank-svc", "green")  # green is still Creating on Azure
+    assert promoted.traffic == {"blue": 0, "green": 100}
+    with pytest.raises(Conflict, match="still answers on Azure"):
+        deployed.delete_deployment("bank-svc", "blue")
+    settle(deployed, v2_cloud)
+    deployed.delete_deployment("bank-svc", "blue")
+    v2_cloud.execute_pending()
+    assert [d.name for d in deployed.list_deployments("bank-svc")] == ["green"]
+    assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"green": 100}

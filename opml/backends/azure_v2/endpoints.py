@@ -122,6 +122,8 @@ class AzureV2Endpoints(AzureV2Part):
             try:
                 self._create(view.name, item)
             except Exception as exc:
+                if _not_ready(exc):  # the endpoint is busy again: the next look retries
+                    break
                 item.error = str(translate(exc))
             else:
                 del planned[item.name]
@@ -138,7 +140,8 @@ class AzureV2Endpoints(AzureV2Part):
         try:
             self._put_split(fresh.endpoint, view.pending_split["traffic"], view.pending_split["mirror"])
         except Exception as exc:
-            self.state.save_endpoint(view.name, split_error=str(translate(exc)))
+            if not _not_ready(exc):
+                self.state.save_endpoint(view.name, split_error=str(translate(exc)))
         else:
             self.state.save_endpoint(view.name, pending_split=None)
 
@@ -322,9 +325,15 @@ class AzureV2Endpoints(AzureV2Part):
         main = view.live() or (names[0] if names else None)
         insights = bool(main and _insights(view, main))
         planned = Planned(name, f"{model.name}:{model.version}", insights, _now())
+        created = False
         if view.endpoint.provisioning_state == "Succeeded" and not view.planned:
-            self._create(service, planned)  # Azure's refusal (quota, ...) is this call's error
-        else:
+            try:
+                self._create(service, planned)  # Azure's refusal (quota, ...) is this call's error
+                created = True
+            except Exception as exc:
+                if not _not_ready(exc):
+                    raise
+        if not created:
             view.planned[name] = planned
             self._save_planned(view)
         view = self._read(self.endpoint(service))
@@ -442,6 +451,12 @@ class AzureV2Endpoints(AzureV2Part):
         self.state.save_endpoint(
             view.name, pending_deployments={name: p.to_state() for name, p in view.planned.items()}
         )
+
+
+def _not_ready(exc: Exception) -> bool:
+    """Azure refused because the endpoint is busy with an earlier step ("Cannot create a deployment in endpoint X
+    because it is in Updating provisioning state"): a later attempt succeeds."""
+    return "provisioning state" in str(translate(exc))
 
 
 def _insights(view: EndpointView, name: str) -> bool:
