@@ -153,3 +153,11 @@ class AzureState:
     def profile(self, name: str, version: int) -> DatasetProfile | None:
         item = self._read("profiles").get(f"{name}:{version}")
         return None if item is None else DatasetProfile.from_dict(item)
+
+    # -- models (SDK v2): versions opml deleted (archived: SDK v2 cannot delete a model version) ----------
+
+    def mark_model_deleted(self, name: str, version: int) -> None:
+        self._update("deleted_models", f"{name}:{version}", {"at": datetime.now(UTC).isoformat()})
+
+    def model_deleted(self, name: str, version: int | str) -> bool:
+        return f"{name}:{version}" in self._read("deleted_models")
