@@ -434,3 +434,15 @@ def test_a_deployment_still_answering_on_azure_is_not_deleted(deployed, v2_cloud
     v2_cloud.execute_pending()
     assert [d.name for d in deployed.list_deployments("bank-svc")] == ["green"]
     assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"green": 100}
+
+
+def test_an_endpoint_azure_cannot_provision_is_a_failed_service(azure_v2, v2_cloud):
+    from tests.azure_v2_fakes import azure_sets
+
+    put_model(v2_cloud)
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model")
+    azure_sets(v2_cloud.kind("online_endpoints")["bank-svc"], provisioning_state="Failed")
+    service = azure_v2.get_service("bank-svc")
+    assert service.state == SERVICE_FAILED and "could not provision endpoint 'bank-svc'" in service.error
+    assert [d.state for d in service.deployments] == [SERVICE_FAILED]
+    assert v2_cloud.calls_of("online_deployments.begin_create_or_update") == []  # nothing sent to a failed one

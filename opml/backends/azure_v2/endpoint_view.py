@@ -142,6 +142,12 @@ class EndpointView:
         if endpoint_state == HEALTHY:
             state = main.state if main is not None else TRANSITIONING
         error = main.error if main is not None and state == SERVICE_FAILED else None
+        if endpoint_state == SERVICE_FAILED:
+            error = (
+                f"Azure ML could not provision endpoint {endpoint.name!r} (provisioning state "
+                f"{endpoint.provisioning_state}): see the endpoint's activity log in the Azure portal, then delete "
+                "the service and deploy again"
+            )
         if self.split_error:
             error = f"Azure ML refused the traffic split opml sent: {self.split_error}"
         properties = endpoint.properties or {}
