@@ -239,7 +239,10 @@ class AzureV2Jobs(AzureV2Part):
         }
 
     def best_child(self, job: Any) -> Any:
-        """The best completed trial of an AutoML job (the SDK's job). Raises Conflict when there is none yet."""
+        """The best completed trial (the SDK's job) of an AutoML job (its name, or the SDK's job). Raises NotFound,
+        or Conflict when it has none yet."""
+        if isinstance(job, str):
+            job = self.sdk_job(job)
         progress = self.automl_progress(job)
         if not progress["best_child_id"]:
             raise Conflict(f"AutoML run {job.name} has no completed model yet")
