@@ -360,7 +360,7 @@ def test_logs_are_the_live_deployments(deployed, v2_cloud):
     [
         (
             http_error(400, "Not enough quota available for Standard_DS3_v2 in SubscriptionId", "BadArgument"),
-            InvalidInput,
+            Conflict,
             "Not enough quota",
         ),
         (expired_sign_in(), Unauthorized, "AADSTS700082"),
