@@ -3,14 +3,15 @@ contract over the fakes, the endpoint and deployment objects opml builds, Azure'
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 
 import pytest
 
-from opml.backends.azure_v2 import AzureMLv2Backend
+from opml.backends.azure_v2 import AzureMLv2Backend, endpoint_view
 from opml.backends.azure_v2 import endpoints as v2_endpoints
-from opml.backends.azure_v2.models import AzureV2Models
-from opml.entities import DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING
+from opml.entities import COMPLETED, DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING
 from opml.errors import (
     BackendUnavailable,
     Conflict,
@@ -19,9 +20,10 @@ from opml.errors import (
     SchemaChange,
     Unauthorized,
 )
-from tests.azure_fixtures import write_config
+from tests.azure_fixtures import submit_automl, write_config
 from tests.azure_v2_capabilities import AZURE_V2
 from tests.azure_v2_fakes import FakeAzureML, expired_sign_in, http_error, make_fake_sdk
+from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fakes.online import MANAGED_SKUS
 from tests.contract import Capabilities
 from tests.contract.deployments import DeploymentContract
@@ -51,30 +53,26 @@ def put_model(cloud: FakeAzureML, name: str = "bank-model", version: int = 1, *,
     )
 
 
-@pytest.fixture(autouse=True)
-def models_part(monkeypatch):
-    """Until the models part (branch wt21) gives ``AzureV2Models.sdk_model``: the same lookup through
-    ``MLClient.models.get`` (latest version by label, as the SDK wants), so the endpoints' tests run now."""
-    if not hasattr(AzureV2Models, "sdk_model"):
-        from opml.backends.azure_common.errors import lookup_failed
-
-        def sdk_model(self, name, version=None):
-            try:
-                if version is None:
-                    return self.client.models.get(name, label="latest")
-                return self.client.models.get(name, version=str(version))
-            except Exception as exc:
-                raise lookup_failed(exc, f"no model {name}" + (f" version {version}" if version else "")) from exc
-
-        monkeypatch.setattr(AzureV2Models, "sdk_model", sdk_model, raising=False)
-
-
 # -- the contract --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def ticking(cloud: FakeAzureML):
+    """Azure's side every 20 ms, only inside the block."""
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: [cloud.execute_pending() for _ in iter(lambda: stop.wait(0.02), True)])
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class V2Fixtures:
     @pytest.fixture
-    def backend(self, azure_v2):
+    def backend(self, azure_v2, v2_cloud):
+        add_cluster(v2_cloud, "cpu-cluster", max_instances=4)
         return azure_v2
 
     @pytest.fixture
@@ -86,16 +84,15 @@ class V2Fixtures:
         return AZURE_V2
 
     @pytest.fixture
-    def registered_model(self, azure_v2, v2_cloud):
-        put_model(v2_cloud, version=1)
-        return azure_v2
-
-    @pytest.fixture
-    def endpoint(self, azure_v2, v2_cloud):
-        put_model(v2_cloud, version=1)
-        put_model(v2_cloud, version=2, job="other_job")
-        azure_v2.deploy_model(name="bank-svc", model_name="bank-model", model_version=1)
-        return azure_v2
+    def model_runs(self, backend, v2_cloud, bank_small_csv):
+        """A finished AutoML job (trained on Azure's ticks, which stop before the test: a test that wants Azure to
+        go on takes ``executor``) and two of its trials."""
+        with ticking(v2_cloud):
+            run = submit_automl(backend, bank_small_csv)
+            finished = backend.wait_for_run(run.id, timeout=30, poll_seconds=0.05)
+        best = finished.progress["best_child_id"]
+        other = next(c.id for c in backend.list_runs(parent_id=run.id) if c.id != best and c.status == COMPLETED)
+        return backend, run.id, other
 
 
 class TestV2ServiceContract(V2Fixtures, ServiceContract):
@@ -109,20 +106,48 @@ class TestV2DeploymentContract(V2Fixtures, DeploymentContract):
 # -- what opml builds ----------------------------------------------------------------------------------------
 
 
+def settle(backend, cloud: FakeAzureML, name: str = "bank-svc"):
+    """Azure's ticks and opml's looks until every step asked for is sent and provisioned."""
+    for _ in range(10):
+        cloud.execute_pending()
+        service = backend.get_service(name)  # a look sends the next step Azure is ready for
+        meta = backend.services.state.endpoint(name)
+        busy = [d.name for d in service.deployments if d.state == TRANSITIONING]
+        if (
+            service.state == HEALTHY
+            and not busy
+            and not meta.get("pending_deployments")
+            and not meta.get("pending_split")
+        ):
+            endpoint = cloud.kind("online_endpoints")[name]
+            if endpoint.provisioning_state == "Succeeded":
+                return service
+    raise AssertionError(f"{name} did not settle: {service}")
+
+
 @pytest.fixture
 def deployed(azure_v2, v2_cloud):
     put_model(v2_cloud, version=1)
     put_model(v2_cloud, version=2, job="other_job")
     azure_v2.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True, description="d")
+    settle(azure_v2, v2_cloud)
     return azure_v2
 
 
-def test_deploy_builds_a_key_endpoint_and_a_no_code_mlflow_deployment(deployed, v2_cloud):
+def test_deploy_builds_a_key_endpoint_and_a_no_code_mlflow_deployment(azure_v2, v2_cloud):
     from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
 
+    put_model(v2_cloud, version=1)
+    put_model(v2_cloud, version=2, job="other_job")
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model", app_insights_enabled=True, description="d")
     created = v2_cloud.calls_of("online_endpoints.begin_create_or_update")[0]["endpoint"]
     assert type(created) is ManagedOnlineEndpoint
     assert (created.name, created.auth_mode, created.description) == ("bank-svc", "key", "d")
+    # Azure creates a deployment only in a provisioned endpoint, and opml gives traffic only to a provisioned one
+    assert v2_cloud.calls_of("online_deployments.begin_create_or_update") == []
+    assert len(v2_cloud.calls_of("online_endpoints.begin_create_or_update")) == 1
+    v2_cloud.execute_pending()  # the endpoint is provisioned
+    azure_v2.get_service("bank-svc")
     deployment = v2_cloud.calls_of("online_deployments.begin_create_or_update")[0]["deployment"]
     assert type(deployment) is ManagedOnlineDeployment
     assert (deployment.name, deployment.endpoint_name, deployment.model) == (
@@ -135,9 +160,12 @@ def test_deploy_builds_a_key_endpoint_and_a_no_code_mlflow_deployment(deployed, 
     assert deployment.code_configuration is None and deployment.environment is None  # MLflow: no-code
     rest = deployment._to_rest_object(location="westeurope")  # what the SDK would send
     assert (rest.properties.model, rest.sku.capacity) == ("azureml:bank-model:2", 1)
+    assert len(v2_cloud.calls_of("online_endpoints.begin_create_or_update")) == 1  # blue is still Creating
+    settle(azure_v2, v2_cloud)
     traffic = v2_cloud.calls_of("online_endpoints.begin_create_or_update")[-1]["endpoint"]
-    assert traffic.traffic == {"blue": 100}
+    assert (traffic.traffic, traffic.mirror_traffic) == ({"blue": 100}, {})
     assert str(traffic._to_rest_online_endpoint(location="westeurope").properties.auth_mode).endswith("KEY")
+    assert len(v2_cloud.calls_of("online_deployments.begin_create_or_update")) == 1
 
 
 def test_opmls_instance_types_are_azures():
@@ -145,21 +173,25 @@ def test_opmls_instance_types_are_azures():
     assert set(v2_endpoints.MANAGED_INSTANCE_TYPES) == MANAGED_SKUS
 
 
-def test_the_service_of_an_endpoint(deployed, v2_cloud):
-    service = deployed.get_service("bank-svc")
+def test_the_service_of_an_endpoint(azure_v2, v2_cloud):
+    put_model(v2_cloud, version=1)
+    put_model(v2_cloud, version=2, job="other_job")
+    service = azure_v2.deploy_model(
+        name="bank-svc", model_name="bank-model", app_insights_enabled=True, description="d"
+    )
     assert service.request_format == "input_data"
     assert service.scoring_uri == "https://bank-svc.westeurope.inference.ml.azure.com/score"
     assert service.swagger_uri == "https://bank-svc.westeurope.inference.ml.azure.com/swagger.json"
     assert (service.model, service.state, service.compute_type) == ("bank-model:2", TRANSITIONING, "Managed")
     assert service.auth_enabled and service.app_insights_enabled and service.description == "d"
     assert service.created_at.year >= 2026 and service.updated_at >= service.created_at
-    v2_cloud.execute_pending()
-    healthy = deployed.get_service("bank-svc")
-    assert healthy.state == HEALTHY and healthy.deployments[0].state == HEALTHY
+    assert [(d.name, d.traffic, d.state) for d in service.deployments] == [("blue", 100, TRANSITIONING)]
+    healthy = settle(azure_v2, v2_cloud)
+    assert healthy.deployments[0].state == HEALTHY and healthy.traffic == {"blue": 100}
 
 
 def test_provisioning_states_map_onto_service_states():
-    states = v2_endpoints.STATES
+    states = endpoint_view.STATES
     assert (states["Creating"], states["Updating"], states["Scaling"]) == (TRANSITIONING,) * 3
     assert (states["Succeeded"], states["Failed"], states["Canceled"], states["Deleting"]) == (
         HEALTHY,
@@ -183,6 +215,8 @@ def test_a_deployment_azure_cannot_provision_fails_with_its_reason_in_the_logs(d
 def test_a_missing_model_fails_the_deployment(azure_v2, v2_cloud):
     put_model(v2_cloud, version=1)
     azure_v2.deploy_model(name="bank-svc", model_name="bank-model")
+    v2_cloud.execute_pending()
+    azure_v2.get_service("bank-svc")  # the deployment is sent
     del v2_cloud.kind("models")[("bank-model", "1")]  # gone before Azure provisioned the deployment
     v2_cloud.execute_pending()
     service = azure_v2.get_service("bank-svc")
@@ -221,6 +255,7 @@ def test_keys_come_from_the_endpoint_and_are_regenerated_by_type(deployed, v2_cl
 
 def test_app_insights_is_switched_on_every_deployment(deployed, v2_cloud):
     deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1)
+    settle(deployed, v2_cloud)
     off = deployed.update_service("bank-svc", app_insights_enabled=False)
     assert not off.app_insights_enabled
     sent = [call["deployment"] for call in v2_cloud.calls_of("online_deployments.begin_create_or_update")[2:]]
@@ -231,9 +266,15 @@ def test_app_insights_is_switched_on_every_deployment(deployed, v2_cloud):
 def test_the_split_is_the_endpoints_own(deployed, v2_cloud):
     deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1, traffic=10)
     stored = v2_cloud.kind("online_endpoints")["bank-svc"]
+    assert stored.traffic == {"blue": 100}  # until green is provisioned
+    assert deployed.get_service("bank-svc").traffic == {"blue": 90, "green": 10}  # what was asked for
+    settle(deployed, v2_cloud)
+    stored = v2_cloud.kind("online_endpoints")["bank-svc"]
     assert (stored.traffic, stored.mirror_traffic) == ({"blue": 90, "green": 10}, {})
     deployed.set_traffic("bank-svc", {"blue": 100})
+    settle(deployed, v2_cloud)
     deployed.set_mirror_traffic("bank-svc", {"green": 20})
+    settle(deployed, v2_cloud)
     sent = v2_cloud.calls_of("online_endpoints.begin_create_or_update")[-1]["endpoint"]
     assert (sent.traffic, sent.mirror_traffic) == ({"blue": 100}, {"green": 20})  # zeroes dropped, as the SDK does
     assert deployed.get_service("bank-svc").mirror_traffic == {"blue": 0, "green": 20}
@@ -319,7 +360,7 @@ def test_logs_are_the_live_deployments(deployed, v2_cloud):
     [
         (
             http_error(400, "Not enough quota available for Standard_DS3_v2 in SubscriptionId", "BadArgument"),
-            InvalidInput,
+            Conflict,
             "Not enough quota",
         ),
         (expired_sign_in(), Unauthorized, "AADSTS700082"),
@@ -337,3 +378,71 @@ def test_an_unknown_model_deploys_nothing(azure_v2, v2_cloud):
     with pytest.raises(NotFound, match="no model nope"):
         azure_v2.deploy_model(name="bank-svc", model_name="nope")
     assert v2_cloud.kind("online_endpoints") == {}
+
+
+BUSY = "Cannot create a deployment in endpoint bank-svc because it is in Updating provisioning state."
+
+
+def test_a_step_azure_is_not_ready_for_is_sent_again_later(deployed, v2_cloud):
+    for _ in range(2):  # creating it, then the look at the endpoint that create_deployment returns
+        v2_cloud.refuse("online_deployments.begin_create_or_update", http_error(409, BUSY, "Conflict"))
+    green = deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1)
+    assert (green.state, green.error) == (TRANSITIONING, None)
+    assert ("bank-svc", "green") not in v2_cloud.kind("online_deployments")
+    assert len(v2_cloud.calls_of("online_deployments.begin_create_or_update")) == 3  # blue, then green twice
+    settle(deployed, v2_cloud)
+    assert v2_cloud.kind("online_deployments")[("bank-svc", "green")].provisioning_state == "Succeeded"
+
+
+def test_a_planned_deployment_azure_refuses_shows_azures_reason(azure_v2, v2_cloud):
+    put_model(v2_cloud)
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model")
+    v2_cloud.refuse(
+        "online_deployments.begin_create_or_update",
+        http_error(400, "Not enough quota available for Standard_DS3_v2 in SubscriptionId sub-1", "BadArgument"),
+    )
+    v2_cloud.execute_pending()
+    service = azure_v2.get_service("bank-svc")
+    assert service.state == SERVICE_FAILED and "Not enough quota" in service.error
+    assert "Not enough quota" in service.deployments[0].error
+    azure_v2.get_service("bank-svc")
+    assert len(v2_cloud.calls_of("online_deployments.begin_create_or_update")) == 1  # not sent again and again
+
+
+def test_a_split_azure_refuses_shows_on_the_service_until_another_is_asked_for(deployed, v2_cloud):
+    deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1, traffic=10)
+    v2_cloud.execute_pending()  # green is provisioned
+    v2_cloud.refuse(
+        "online_endpoints.begin_create_or_update", http_error(400, "Traffic update rejected", "BadArgument")
+    )
+    refused = deployed.get_service("bank-svc")
+    assert "Traffic update rejected" in refused.error and refused.traffic == {"blue": 90, "green": 10}
+    assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"blue": 100}
+    deployed.set_traffic("bank-svc", {"blue": 80, "green": 20})
+    assert settle(deployed, v2_cloud).error is None
+    assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"blue": 80, "green": 20}
+
+
+def test_a_deployment_still_answering_on_azure_is_not_deleted(deployed, v2_cloud):
+    deployed.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=1)
+    promoted = deployed.promote_deployment("bank-svc", "green")  # green is still Creating on Azure
+    assert promoted.traffic == {"blue": 0, "green": 100}
+    with pytest.raises(Conflict, match="still answers on Azure"):
+        deployed.delete_deployment("bank-svc", "blue")
+    settle(deployed, v2_cloud)
+    deployed.delete_deployment("bank-svc", "blue")
+    v2_cloud.execute_pending()
+    assert [d.name for d in deployed.list_deployments("bank-svc")] == ["green"]
+    assert v2_cloud.kind("online_endpoints")["bank-svc"].traffic == {"green": 100}
+
+
+def test_an_endpoint_azure_cannot_provision_is_a_failed_service(azure_v2, v2_cloud):
+    from tests.azure_v2_fakes import azure_sets
+
+    put_model(v2_cloud)
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model")
+    azure_sets(v2_cloud.kind("online_endpoints")["bank-svc"], provisioning_state="Failed")
+    service = azure_v2.get_service("bank-svc")
+    assert service.state == SERVICE_FAILED and "could not provision endpoint 'bank-svc'" in service.error
+    assert [d.state for d in service.deployments] == [SERVICE_FAILED]
+    assert v2_cloud.calls_of("online_deployments.begin_create_or_update") == []  # nothing sent to a failed one

@@ -5,9 +5,11 @@ Store: ``kind("online_endpoints")[name]`` (a ``ManagedOnlineEndpoint``), ``kind(
 name)]`` (a ``ManagedOnlineDeployment``), ``kind("endpoint_keys")[name] = (primary, secondary)``, and the
 deployments' container logs in ``kind("online_logs")[(endpoint, name)]`` (lines).
 
-Azure's side, on ticks: an endpoint goes Creating -> Succeeded, a deployment Creating -> Succeeded once its
-endpoint has, or Failed (its model is not registered, or its instance type is not a managed online SKU), with
-Azure's reason in its logs (the deployment resource itself carries no error message); Deleting ones go away.
+Azure's side, on ticks: an endpoint goes Creating -> Succeeded (and Updating -> Succeeded after a change of its
+traffic; Azure refuses to create a deployment in, or to update, an endpoint that is not Succeeded), a deployment
+Creating -> Succeeded once its endpoint has, or Failed (its model is not registered, or its instance type is not
+a managed online SKU), with Azure's reason in its logs (the deployment resource itself carries no error
+message); Deleting ones go away.
 Refused at once, as Azure refuses the PUT: traffic that does not add up to 100 over existing deployments, mirror
 traffic above 50 %, to more than one deployment or to one that takes live traffic, deleting a deployment that
 takes traffic. Like the real ``begin_create_or_update``, zero shares are dropped from the traffic dicts before
@@ -83,7 +85,7 @@ class FakeOnlineEndpointOperations:
 
     def _tick(self) -> None:
         for name, endpoint in list(self.endpoints.items()):
-            if endpoint.provisioning_state == "Creating":
+            if endpoint.provisioning_state in ("Creating", "Updating"):
                 azure_sets(endpoint, provisioning_state="Succeeded")
             elif endpoint.provisioning_state == "Deleting":
                 del self.endpoints[name]
@@ -211,10 +213,18 @@ class FakeOnlineEndpointOperations:
                 stored.auth_mode = (endpoint.auth_mode or "key").lower()
                 self.keys[endpoint.name] = (secrets.token_urlsafe(24), secrets.token_urlsafe(24))
             else:
+                if existing.provisioning_state not in ("Succeeded", "Failed"):
+                    raise http_error(
+                        409,
+                        f"Cannot update endpoint {endpoint.name} because it is in {existing.provisioning_state} "
+                        "provisioning state.",
+                        "Conflict",
+                    )
+                changed = (existing.traffic, existing.mirror_traffic) != (traffic, mirror)
                 stored.properties = {**(existing.properties or {}), "lastModifiedAt": stamp}
                 azure_sets(
                     stored,
-                    provisioning_state=existing.provisioning_state,
+                    provisioning_state="Updating" if changed else existing.provisioning_state,
                     scoring_uri=existing.scoring_uri,
                     openapi_uri=existing.openapi_uri,
                     id=existing.id,
@@ -283,8 +293,13 @@ class FakeOnlineDeploymentOperations:
         self.cloud.called("online_deployments.begin_create_or_update", deployment=deployment)
         with self.cloud.lock:
             endpoint = self.endpoints._stored(deployment.endpoint_name)
-            if endpoint.provisioning_state == "Deleting":
-                raise http_error(409, f"Endpoint {endpoint.name} is being deleted", "Conflict")
+            if endpoint.provisioning_state != "Succeeded":  # Azure's words
+                raise http_error(
+                    409,
+                    f"Cannot create a deployment in endpoint {endpoint.name} because it is in "
+                    f"{endpoint.provisioning_state} provisioning state.",
+                    "Conflict",
+                )
             if not deployment.instance_count or deployment.instance_count < 1:
                 raise _bad_request("instance_count must be at least 1")
             key = (deployment.endpoint_name, deployment.name)

@@ -5,41 +5,28 @@ its deployments are ``ManagedOnlineDeployment``s of registered MLflow models: a 
 the scoring server and environment from the MLflow model, so there is no scoring script or environment to send)
 on ``DEFAULT_INSTANCE_TYPE``, one instance. Azure's endpoint holds the live and mirror traffic split itself
 (``traffic``/``mirror_traffic``); the rules are opml's (``opml.rollout``), which are Azure's. What Azure does not
-keep, the split before the last change (what ``rollback`` restores), is in the state folder.
+keep is in the state folder: the split before the last change (what ``rollback`` restores), and the steps Azure
+cannot take yet (``endpoint_view``).
 
 Everything returns at once: Azure provisions the endpoint and each deployment in the background (minutes); the
-service and deployments show Transitioning until Azure says Succeeded (``STATES``).
+service and deployments show Transitioning until Azure says Succeeded (``endpoint_view.STATES``), and each look
+at the endpoint sends the next step Azure is ready for (``advance``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate, translate_methods
-from opml.backends.azure_common.times import EPOCH, parse_time
+from opml.backends.azure_v2.endpoint_view import EndpointView, Planned, created_at
 from opml.backends.azure_v2.models import AzureV2Models
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
-from opml.entities import (
-    DELETING,
-    HEALTHY,
-    SERVICE_FAILED,
-    TRANSITIONING,
-    Deployment,
-    EndpointComparison,
-    Service,
-    ServiceKeys,
-)
+from opml.entities import Deployment, EndpointComparison, Service, ServiceKeys
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, SchemaChange
-from opml.rollout import (
-    MAX_DEPLOYMENTS,
-    check_mirror,
-    check_traffic,
-    live_deployment,
-    schema_differences,
-    with_newcomer,
-)
+from opml.rollout import MAX_DEPLOYMENTS, check_mirror, check_traffic, schema_differences, with_newcomer
 
 NO_DATA_COLLECTION = (
     "opml does not collect the requests of an Azure ML managed online endpoint: a managed deployment can log its "
@@ -70,39 +57,11 @@ MANAGED_INSTANCE_TYPES = (
     "Standard_NC24ads_A100_v4",
 )
 INSTANCE_COUNT = 1
-
-# Azure's provisioning states of endpoints and deployments -> opml's service states
-STATES = {
-    "Succeeded": HEALTHY,
-    "Creating": TRANSITIONING,
-    "Updating": TRANSITIONING,
-    "Scaling": TRANSITIONING,
-    "Failed": SERVICE_FAILED,
-    "Canceled": SERVICE_FAILED,
-    "Deleting": DELETING,
-}
-REQUEST_FORMAT = "input_data"  # MLflow models on managed endpoints: {"input_data": {"columns", "index", "data"}}
 INPUT_SCHEMA_PROPERTY = "opml_input_schema"  # a registered model's input columns, when its lineage has them
 
 # Azure's rule for endpoint names (the name is part of the scoring host, <name>.<region>.inference.ml.azure.com),
 # lowercase only: ManagedOnlineEndpoint lowercases the name it is given, which would no longer be the service's
 _ENDPOINT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_MODEL_ARM = re.compile(r"/models/([^/]+)/versions/(\d+)$")
-_MODEL_SHORT = re.compile(r"^azureml:([^:/]+):(\d+)$")
-
-
-def model_reference(model: Any) -> str:
-    """opml's "name:version" of a deployment's model: the ARM id Azure gives back (``.../models/NAME/versions/
-    V``), ``azureml:NAME:V`` or a ``Model`` entity."""
-    if getattr(model, "name", None) and getattr(model, "version", None):
-        return f"{model.name}:{model.version}"
-    text = str(model or "")
-    found = _MODEL_ARM.search(text) or _MODEL_SHORT.match(text)
-    return f"{found.group(1)}:{found.group(2)}" if found else ":0"
-
-
-def _state(provisioning_state: Any) -> str:
-    return STATES.get(str(provisioning_state or "Creating"), TRANSITIONING)
 
 
 @translate_methods
@@ -126,70 +85,72 @@ class AzureV2Endpoints(AzureV2Part):
         except Exception as exc:
             raise lookup_failed(exc, f"no service named {name!r}") from exc
 
-    def _deployments(self, name: str) -> list[Any]:
-        """The endpoint's deployments, oldest first; those Azure is deleting are gone for opml (they take no
-        traffic and cannot be used again)."""
-        found = [d for d in self.client.online_deployments.list(name) if d.provisioning_state != "Deleting"]
-        return sorted(found, key=lambda d: (_created(d), d.name))
+    def view(self, name: str, endpoint: Any = None) -> EndpointView:
+        """The endpoint with what opml planned, after sending the next steps Azure is ready for."""
+        endpoint = endpoint if endpoint is not None else self.endpoint(name)
+        view = self._read(endpoint)
+        if view.planned or view.pending_split is not None:
+            self.advance(view)
+            view = self._read(self.endpoint(name))
+        return view
 
-    def _to_service(self, endpoint: Any, deployments: list[Any]) -> Service:
-        traffic = {d.name: int((endpoint.traffic or {}).get(d.name, 0)) for d in deployments}
-        mirror = {d.name: int((endpoint.mirror_traffic or {}).get(d.name, 0)) for d in deployments}
-        endpoint_state = _state(endpoint.provisioning_state)
-        items = []
-        for d in deployments:
-            state = _state(d.provisioning_state) if endpoint_state == HEALTHY else endpoint_state
-            error = None
-            if state == SERVICE_FAILED:
-                error = (
-                    f"Azure ML could not provision deployment {d.name!r} (provisioning state {d.provisioning_state}); "
-                    "Azure's reason is in its logs (opml service logs) and in Azure ML studio, Endpoints > "
-                    f"{endpoint.name} > Logs"
-                )
-            items.append(
-                Deployment(
-                    service=endpoint.name,
-                    name=d.name,
-                    model=model_reference(d.model),
-                    traffic=traffic[d.name],
-                    mirror=mirror[d.name],
-                    state=state,
-                    created_at=_created(d),
-                    error=error,
-                )
-            )
-        live = live_deployment(traffic, [d.name for d in deployments])
-        main = next((item for item in items if item.name == live), items[0] if items else None)
-        main_sdk = next((d for d in deployments if main is not None and d.name == main.name), None)
-        state = endpoint_state
-        if endpoint_state == HEALTHY:
-            state = main.state if main is not None else TRANSITIONING
-        properties = endpoint.properties or {}
-        created = parse_time(properties.get("createdAt")) or EPOCH
-        return Service(
-            name=endpoint.name,
-            model=main.model if main is not None else ":0",
-            state=state,
-            auth_enabled=True,  # key or aml_token: a managed online endpoint always authenticates
-            app_insights_enabled=bool(main_sdk is not None and main_sdk.app_insights_enabled),
-            scoring_uri=endpoint.scoring_uri or "",
-            swagger_uri=endpoint.openapi_uri or "",
-            created_at=created,
-            updated_at=parse_time(properties.get("lastModifiedAt")) or created,
-            description=endpoint.description or "",
-            error=main.error if main is not None and state == SERVICE_FAILED else None,
-            compute_type="Managed",
-            deployments=tuple(items),
-            request_format=REQUEST_FORMAT,
+    def _read(self, endpoint: Any) -> EndpointView:
+        # those Azure is deleting are gone for opml: they take no traffic and cannot be used again
+        found = [d for d in self.client.online_deployments.list(endpoint.name) if d.provisioning_state != "Deleting"]
+        found.sort(key=lambda d: (created_at(d), d.name))
+        meta = self.state.endpoint(endpoint.name)
+        planned = {
+            name: Planned.from_state(name, item) for name, item in (meta.get("pending_deployments") or {}).items()
+        }
+        return EndpointView(
+            endpoint=endpoint,
+            deployments={d.name: d for d in found},
+            planned={name: p for name, p in planned.items() if name not in {d.name for d in found}},
+            pending_split=meta.get("pending_split"),
+            split_error=meta.get("split_error"),
         )
 
+    def advance(self, view: EndpointView) -> None:
+        """Send what Azure is ready for: planned deployments once the endpoint has finished provisioning, the
+        planned split once the endpoint and every deployment given a share have. A refusal is kept (shown as
+        the deployment's or the service's error) instead of failing every later look at the endpoint."""
+        if view.endpoint.provisioning_state != "Succeeded":
+            return
+        planned = dict(view.planned)
+        waiting = [item for item in planned.values() if not item.error]
+        for item in waiting:
+            try:
+                self._create(view.name, item)
+            except Exception as exc:
+                if _not_ready(exc):  # the endpoint is busy again: the next look retries
+                    break
+                item.error = str(translate(exc))
+            else:
+                del planned[item.name]
+        if waiting:
+            self.state.save_endpoint(view.name, pending_deployments={n: p.to_state() for n, p in planned.items()})
+        if view.pending_split is None or view.split_error or planned.keys() & _shares(view.pending_split):
+            return
+        fresh = self._read(self.endpoint(view.name))
+        if fresh.endpoint.provisioning_state != "Succeeded":
+            return
+        ready = {name for name, d in fresh.deployments.items() if d.provisioning_state == "Succeeded"}
+        if not _shares(view.pending_split) <= ready:
+            return
+        try:
+            self._put_split(fresh.endpoint, view.pending_split["traffic"], view.pending_split["mirror"])
+        except Exception as exc:
+            if not _not_ready(exc):
+                self.state.save_endpoint(view.name, split_error=str(translate(exc)))
+        else:
+            self.state.save_endpoint(view.name, pending_split=None)
+
     def list(self) -> list[Service]:
-        services = [self._to_service(e, self._deployments(e.name)) for e in self.client.online_endpoints.list()]
+        services = [self.view(e.name, e).to_service() for e in self.client.online_endpoints.list()]
         return sorted(services, key=lambda s: s.created_at, reverse=True)
 
     def get(self, name: str) -> Service:
-        endpoint = self.endpoint(name)
-        return self._to_service(endpoint, self._deployments(name))
+        return self.view(name).to_service()
 
     # -- the endpoint --------------------------------------------------------------
 
@@ -206,7 +167,8 @@ class AzureV2Endpoints(AzureV2Part):
         deployment_name: str,
     ) -> Service:
         """A managed online endpoint ``name`` (key authentication) with one no-code deployment of the MLflow model,
-        ``deployment_name``, taking all its traffic. Returns at once (Transitioning)."""
+        ``deployment_name``, taking all its traffic. Returns at once (Transitioning): the deployment is created
+        once Azure has provisioned the endpoint, and given the traffic once it is provisioned itself."""
         if not _ENDPOINT_NAME.match(name):
             raise InvalidInput(
                 f"service name {name!r}: 3-32 lowercase letters, digits and '-', starting with a letter and ending "
@@ -229,28 +191,36 @@ class AzureV2Endpoints(AzureV2Part):
         model = self.models.sdk_model(model_name, model_version)  # NotFound before anything is created
         endpoint = self.sdk.ManagedOnlineEndpoint(name=name, auth_mode="key", description=description or None)
         self.client.online_endpoints.begin_create_or_update(endpoint)
-        self.state.save_endpoint(name, previous_traffic=None)  # a new endpoint has no earlier split
-        self.client.online_deployments.begin_create_or_update(
-            self._deployment(name, deployment_name, model, app_insights_enabled)
+        planned = Planned(deployment_name, f"{model.name}:{model.version}", app_insights_enabled, _now())
+        self.state.save_endpoint(  # a new endpoint: nothing of an earlier one of the same name
+            name,
+            previous_traffic=None,
+            pending_deployments={deployment_name: planned.to_state()},
+            pending_split={"traffic": {deployment_name: 100}, "mirror": {}},
+            split_error=None,
         )
-        self._put_traffic(name, traffic={deployment_name: 100})
         return self.get(name)
 
-    def _deployment(self, endpoint: str, name: str, model: Any, app_insights_enabled: bool) -> Any:
+    def _create(self, endpoint: str, planned: Planned) -> None:
         """A no-code deployment of a registered MLflow model: no scoring script, no environment."""
-        return self.sdk.ManagedOnlineDeployment(
-            name=name,
-            endpoint_name=endpoint,
-            model=f"azureml:{model.name}:{model.version}",
-            instance_type=DEFAULT_INSTANCE_TYPE,
-            instance_count=INSTANCE_COUNT,
-            app_insights_enabled=app_insights_enabled,
+        name, version = planned.model.rsplit(":", 1)
+        self.client.online_deployments.begin_create_or_update(
+            self.sdk.ManagedOnlineDeployment(
+                name=planned.name,
+                endpoint_name=endpoint,
+                model=f"azureml:{name}:{version}",
+                instance_type=DEFAULT_INSTANCE_TYPE,
+                instance_count=INSTANCE_COUNT,
+                app_insights_enabled=planned.app_insights_enabled,
+            )
         )
 
     def delete(self, name: str) -> None:
         self.endpoint(name)
         self.client.online_endpoints.begin_delete(name=name)
-        self.state.save_endpoint(name, previous_traffic=None)
+        self.state.save_endpoint(
+            name, previous_traffic=None, pending_deployments={}, pending_split=None, split_error=None
+        )
 
     def keys(self, name: str) -> ServiceKeys:
         keys = self.client.online_endpoints.get_keys(name)
@@ -268,17 +238,20 @@ class AzureV2Endpoints(AzureV2Part):
 
     def update(self, name: str, *, app_insights_enabled: bool | None, auth_enabled: bool | None) -> Service:
         """Application Insights is a deployment's switch: every deployment of the endpoint is updated."""
-        self.endpoint(name)
+        view = self.view(name)
         if auth_enabled is False:
             raise InvalidInput(
                 "managed online endpoints always authenticate (key or Azure ML token); authentication cannot be "
                 "turned off"
             )
         if app_insights_enabled is not None:
-            for deployment in self._deployments(name):
+            for deployment in view.deployments.values():
                 if bool(deployment.app_insights_enabled) != app_insights_enabled:
                     deployment.app_insights_enabled = app_insights_enabled
                     self.client.online_deployments.begin_create_or_update(deployment)
+            for planned in view.planned.values():
+                planned.app_insights_enabled = app_insights_enabled
+            self._save_planned(view)
         return self.get(name)
 
     def restart(self, name: str) -> Service:
@@ -292,11 +265,12 @@ class AzureV2Endpoints(AzureV2Part):
 
     def logs(self, name: str, *, tail: int) -> str:
         """The last ``tail`` lines of the inference server of the deployment taking the most traffic."""
-        service = self.get(name)
-        live = live_deployment(service.traffic, [d.name for d in service.deployments])
-        target = live or (service.deployments[0].name if service.deployments else None)
+        view = self.view(name)
+        target = view.live() or (view.names[0] if view.names else None)
         if target is None:
             return ""
+        if target not in view.deployments:
+            return f"deployment {target} is not created yet: Azure is still provisioning endpoint {name}"
         return self.client.online_deployments.get_logs(target, name, tail) or ""
 
     def telemetry(self, name: str) -> list[dict[str, Any]]:
@@ -321,12 +295,14 @@ class AzureV2Endpoints(AzureV2Part):
         allow_schema_change: bool,
     ) -> Deployment:
         """A new no-code deployment of the model behind the endpoint, with ``traffic`` (the others keep their
-        proportions of the rest) or ``mirror`` percent. The schema check compares the input columns opml keeps
-        in the models' lineage (``opml_input_schema``); when either model lacks them there is nothing to compare
-        and Azure does not check either: the MLflow signature is enforced per request by the scoring server."""
-        endpoint = self.endpoint(service)
-        deployments = self._deployments(service)
-        names = [d.name for d in deployments]
+        proportions of the rest) or ``mirror`` percent. Created on Azure at once when the endpoint is ready
+        (Azure's refusal is the error), else as soon as it is.
+
+        The schema check compares the input columns opml keeps in the models' lineage (``opml_input_schema``);
+        when either model lacks them there is nothing to compare and Azure does not check either: the MLflow
+        signature is enforced per request by the scoring server."""
+        view = self.view(service)
+        names = view.names
         if name in names:
             raise AlreadyExists(f"endpoint {service!r} already has a deployment named {name!r}")
         if len(names) >= MAX_DEPLOYMENTS:
@@ -334,33 +310,41 @@ class AzureV2Endpoints(AzureV2Part):
                 f"endpoint {service!r} has {MAX_DEPLOYMENTS} deployments, the most one endpoint serves; delete an "
                 "idle one first"
             )
-        current = _split(endpoint, names)
-        mirror_split = dict(current[1])
+        live, shadow = view.split
         if mirror:
             check_mirror({name: mirror}, [*names, name], {name: 0})
-            others = [other for other, value in current[1].items() if value]
+            others = [other for other, value in shadow.items() if value]
             if others:
                 raise InvalidInput(
                     f"deployment {others[0]!r} already receives mirror traffic, and mirror traffic goes to one "
                     "deployment at a time; set its mirror traffic to 0 first"
                 )
-            mirror_split[name] = mirror
         model = self.models.sdk_model(model_name, model_version)
         if names:
-            live = live_deployment(current[0], names) or names[0]
-            endpoint_model = next(d for d in deployments if d.name == live).model
-            self._check_schema(service, endpoint_model, model, allow_schema_change)
-        self.client.online_deployments.begin_create_or_update(
-            self._deployment(service, name, model, bool(deployments and deployments[0].app_insights_enabled))
-        )
+            self._check_schema(service, view.model_of(view.live() or names[0]), model, allow_schema_change)
+        main = view.live() or (names[0] if names else None)
+        insights = bool(main and _insights(view, main))
+        planned = Planned(name, f"{model.name}:{model.version}", insights, _now())
+        created = False
+        if view.endpoint.provisioning_state == "Succeeded" and not view.planned:
+            try:
+                self._create(service, planned)  # Azure's refusal (quota, ...) is this call's error
+                created = True
+            except Exception as exc:
+                if not _not_ready(exc):
+                    raise
+        if not created:
+            view.planned[name] = planned
+            self._save_planned(view)
+        view = self._read(self.endpoint(service))
         if traffic or mirror:
-            new_traffic = with_newcomer(current[0], name, traffic) if traffic else current[0]
-            self._change(service, endpoint, current, new_traffic, mirror_split)
+            new_live = with_newcomer(live, name, traffic) if traffic else live
+            self._plan_split(view, (live, shadow), new_live, {**shadow, name: mirror})
         created = self.get(service)
         return next(d for d in created.deployments if d.name == name)
 
-    def _check_schema(self, service: str, endpoint_model: Any, model: Any, allow: bool) -> None:
-        name, version = model_reference(endpoint_model).rsplit(":", 1)
+    def _check_schema(self, service: str, endpoint_model: str, model: Any, allow: bool) -> None:
+        name, version = endpoint_model.rsplit(":", 1)
         before = _input_schema(self.models.sdk_model(name, int(version)))
         after = _input_schema(model)
         if before is None or after is None:
@@ -369,63 +353,74 @@ class AzureV2Endpoints(AzureV2Part):
         if differences and not allow:
             raise SchemaChange(
                 f"model {model.name}:{model.version}'s input schema differs from endpoint {service!r}'s "
-                f"({name}:{version}): {'; '.join(differences)}. Requests in the endpoint's schema may be refused by "
+                f"({endpoint_model}): {'; '.join(differences)}. Requests in the endpoint's schema may be refused by "
                 "it. Confirm the schema change to deploy it anyway"
             )
 
     def delete_deployment(self, service: str, name: str) -> None:
-        """Remove an idle deployment (no live or mirror traffic)."""
-        endpoint = self.endpoint(service)
-        names = [d.name for d in self._deployments(service)]
-        _known(service, name, names)
-        traffic, mirror = _split(endpoint, names)
-        if traffic[name] or mirror[name]:
-            what = f"{traffic[name]} % of live traffic" if traffic[name] else "mirror traffic"
+        """Remove an idle deployment (no live or mirror traffic, asked for or still on Azure)."""
+        view = self.view(service)
+        _known(service, name, view.names)
+        live, shadow = view.split
+        if live[name] or shadow[name]:
+            what = f"{live[name]} % of live traffic" if live[name] else "mirror traffic"
             raise Conflict(
                 f"deployment {name!r} takes {what}; move its traffic to another deployment first (only an idle "
                 "deployment is deleted)"
             )
-        self.client.online_deployments.begin_delete(name, service)
-        previous = self._previous(service)
+        on_azure = view.azure_split
+        if on_azure[0].get(name) or on_azure[1].get(name):
+            raise Conflict(
+                f"deployment {name!r} still answers on Azure until the deployments given its traffic are provisioned "
+                f"(wait_for_deployment); delete it then"
+            )
+        if name in view.planned:
+            del view.planned[name]
+            self._save_planned(view)
+        else:
+            self.client.online_deployments.begin_delete(name, service)
+        if view.pending_split is not None:
+            split = {
+                kind: {n: v for n, v in shares.items() if n != name} for kind, shares in view.pending_split.items()
+            }
+            self.state.save_endpoint(service, pending_split=split)
+        previous = self.state.endpoint(service).get("previous_traffic")
         if previous and previous.get(name):
             self.state.save_endpoint(service, previous_traffic=None)  # the split it took part in cannot come back
         elif previous and name in previous:
             self.state.save_endpoint(service, previous_traffic={k: v for k, v in previous.items() if k != name})
 
     def set_traffic(self, service: str, split: dict[str, Any]) -> Service:
-        endpoint = self.endpoint(service)
-        names = [d.name for d in self._deployments(service)]
-        current = _split(endpoint, names)
-        return self._change(service, endpoint, current, check_traffic(split, names, current[1]), current[1])
+        view = self.view(service)
+        current = view.split
+        return self._plan_split(view, current, check_traffic(split, view.names, current[1]), current[1])
 
     def set_mirror_traffic(self, service: str, split: dict[str, Any]) -> Service:
-        endpoint = self.endpoint(service)
-        names = [d.name for d in self._deployments(service)]
-        current = _split(endpoint, names)
-        return self._change(service, endpoint, current, current[0], check_mirror(split, names, current[0]))
+        view = self.view(service)
+        current = view.split
+        return self._plan_split(view, current, current[0], check_mirror(split, view.names, current[0]))
 
     def promote(self, service: str, name: str) -> Service:
         """All live traffic to ``name`` (its mirror traffic stops)."""
-        endpoint = self.endpoint(service)
-        names = [d.name for d in self._deployments(service)]
-        _known(service, name, names)
-        current = _split(endpoint, names)
-        traffic = {other: 100 if other == name else 0 for other in names}
-        return self._change(service, endpoint, current, traffic, {**current[1], name: 0})
+        view = self.view(service)
+        _known(service, name, view.names)
+        current = view.split
+        traffic = {other: 100 if other == name else 0 for other in view.names}
+        return self._plan_split(view, current, traffic, {**current[1], name: 0})
 
     def rollback(self, service: str) -> Service:
         """The live split before the last change, back (twice: forth again)."""
-        endpoint = self.endpoint(service)
-        names = [d.name for d in self._deployments(service)]
-        previous = self._previous(service)
+        view = self.view(service)
+        names = view.names
+        previous = self.state.endpoint(service).get("previous_traffic")
         if not previous or sum(previous.values()) != 100 or set(previous) - set(names):
             raise Conflict(
                 f"endpoint {service!r} has no earlier traffic split to roll back to (none was changed since it was "
                 "deployed, or a deployment of the earlier split was deleted)"
             )
-        current = _split(endpoint, names)
+        current = view.split
         mirror = {other: 0 if previous.get(other) else value for other, value in current[1].items()}
-        return self._change(service, endpoint, current, {n: previous.get(n, 0) for n in names}, mirror)
+        return self._plan_split(view, current, {n: previous.get(n, 0) for n in names}, mirror)
 
     def compare(self, service: str, *, since: float, until: float) -> EndpointComparison:
         self.endpoint(service)
@@ -433,47 +428,50 @@ class AzureV2Endpoints(AzureV2Part):
 
     # -- the split -----------------------------------------------------------------
 
-    def _previous(self, service: str) -> dict[str, int] | None:
-        return self.state.endpoint(service).get("previous_traffic")
-
-    def _change(
+    def _plan_split(
         self,
-        service: str,
-        endpoint: Any,
+        view: EndpointView,
         current: tuple[dict[str, int], dict[str, int]],
         traffic: dict[str, int],
         mirror: dict[str, int],
     ) -> Service:
-        """Send the new split to Azure (one update of the endpoint); the live split it replaces is kept for
-        rollback when it differs."""
-        self._put_traffic(service, traffic=traffic, mirror=mirror, endpoint=endpoint)
+        """Ask for a new split (sent to Azure now if it is ready for it, else by a later look); the live split it
+        replaces is kept for rollback when it differs."""
         if traffic != current[0]:
-            self.state.save_endpoint(service, previous_traffic=current[0])
-        return self.get(service)
+            self.state.save_endpoint(view.name, previous_traffic=current[0])
+        self.state.save_endpoint(view.name, pending_split={"traffic": traffic, "mirror": mirror}, split_error=None)
+        return self.get(view.name)
 
-    def _put_traffic(
-        self,
-        name: str,
-        *,
-        traffic: dict[str, int],
-        mirror: dict[str, int] | None = None,
-        endpoint: Any = None,
-    ) -> None:
-        endpoint = endpoint if endpoint is not None else self.endpoint(name)
+    def _put_split(self, endpoint: Any, traffic: dict[str, int], mirror: dict[str, int]) -> None:
         endpoint.traffic = dict(traffic)
-        endpoint.mirror_traffic = dict(mirror or {})
+        endpoint.mirror_traffic = dict(mirror)
         self.client.online_endpoints.begin_create_or_update(endpoint)
 
-
-def _split(endpoint: Any, names: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """(live, mirror) of every deployment, 0 for those Azure leaves out."""
-    live = {name: int((endpoint.traffic or {}).get(name, 0)) for name in names}
-    mirror = {name: int((endpoint.mirror_traffic or {}).get(name, 0)) for name in names}
-    return live, mirror
+    def _save_planned(self, view: EndpointView) -> None:
+        self.state.save_endpoint(
+            view.name, pending_deployments={name: p.to_state() for name, p in view.planned.items()}
+        )
 
 
-def _created(deployment: Any) -> Any:
-    return parse_time(getattr(deployment.creation_context, "created_at", None)) or EPOCH
+def _not_ready(exc: Exception) -> bool:
+    """Azure refused because the endpoint is busy with an earlier step ("Cannot create a deployment in endpoint X
+    because it is in Updating provisioning state"): a later attempt succeeds."""
+    return "provisioning state" in str(translate(exc))
+
+
+def _insights(view: EndpointView, name: str) -> bool:
+    if name in view.deployments:
+        return bool(view.deployments[name].app_insights_enabled)
+    return view.planned[name].app_insights_enabled
+
+
+def _shares(split: dict[str, dict[str, int]]) -> set[str]:
+    """The deployments a split gives live or mirror traffic."""
+    return {name for shares in split.values() for name, value in shares.items() if value}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _input_schema(model: Any) -> list[dict[str, Any]] | None:
