@@ -13,6 +13,7 @@ from opml.backends.azure_v2 import AzureMLv2Backend, endpoint_view
 from opml.backends.azure_v2 import endpoints as v2_endpoints
 from opml.entities import COMPLETED, DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING
 from opml.errors import (
+    AlreadyExists,
     BackendUnavailable,
     Conflict,
     InvalidInput,
@@ -446,3 +447,13 @@ def test_an_endpoint_azure_cannot_provision_is_a_failed_service(azure_v2, v2_clo
     assert service.state == SERVICE_FAILED and "could not provision endpoint 'bank-svc'" in service.error
     assert [d.state for d in service.deployments] == [SERVICE_FAILED]
     assert v2_cloud.calls_of("online_deployments.begin_create_or_update") == []  # nothing sent to a failed one
+
+
+def test_a_change_refused_while_the_endpoint_is_busy_is_a_conflict_to_retry():
+    """Azure answers 409 while an endpoint is still Updating: not "already exists"."""
+    from opml.backends.azure_common.errors import translate
+
+    busy = http_error(409, "Endpoint bank-svc cannot be updated while it is in provisioning state Updating", "Conflict")
+    error = translate(busy)
+    assert isinstance(error, Conflict) and "provisioning state Updating" in str(error) and "try again" in str(error)
+    assert isinstance(translate(http_error(409, "Endpoint bank-svc already exists", "Conflict")), AlreadyExists)

@@ -52,6 +52,27 @@ _QUOTA = _Rule(
     words=r"\bquota\b",
 )
 
+# A change refused because the resource is busy with an earlier one (a managed online endpoint still Updating:
+# "... cannot be updated while it is in provisioning state Updating") is a Conflict to retry later, not a
+# name that already exists (409) nor a bad argument (400).
+_BUSY = _Rule(
+    Conflict,
+    "Azure is still applying an earlier change to it: try again once it shows Succeeded",
+    statuses=(400, 409),
+    words=r"provisioning state|operation (is )?(already )?in progress",
+)
+
+
+def _overriding_rule(status: int | None, kinds: str, message: str) -> _Rule | None:
+    """The rules whose words decide over the HTTP status: a quota refusal (not a refused sign-in or role, nor
+    throttling: 429 is "try again", whatever its message says), and a busy resource."""
+    if status not in (401, 403, 429) and _QUOTA.matches(kinds, message):
+        return _QUOTA
+    if status in _BUSY.statuses and _BUSY.matches(kinds, message):
+        return _BUSY
+    return None
+
+
 # An HTTP status, when the exception carries one, decides alone (the first rule listing it). Otherwise the
 # first rule whose kinds or words match decides, so the order matters: the narrower rules come first.
 _RULES: tuple[_Rule, ...] = (
@@ -174,10 +195,8 @@ def translate(exc: Exception) -> OpmlError:
         return exc
     message, kinds = _message(exc), _kinds(exc)
     status = _status(exc, message)
-    # (not a refused sign-in or role, nor throttling: 429 is "try again", whatever its message says)
-    quota = _QUOTA if status not in (401, 403, 429) and _QUOTA.matches(kinds, message) else None
     rule = (
-        quota
+        _overriding_rule(status, kinds, message)
         or next((r for r in _RULES if status in r.statuses), None)
         or next((r for r in _RULES if r.matches(kinds, message)), None)
     )
