@@ -342,6 +342,10 @@ def test_the_best_trials_mlflow_model_is_registered_with_its_lineage(v2_backend,
     assert sent.properties["opml_algorithm"] == "RandomForest"
     assert (model.run_id, model.dataset, model.primary_metric) == (best, "bank:1", "accuracy")
     assert model.metrics["accuracy"] == pytest.approx(0.86) and model.tags == {"team": "ops"}
+    schema = json.loads(sent.properties["opml_input_schema"])  # what a new deployment's schema is compared with
+    columns = {column["name"]: column["type"] for column in schema}
+    assert "y" not in columns and len(columns) == len(v2_backend.get_dataset("bank").columns) - 1
+    assert (columns["age"], columns["job"]) == ("numeric", "categorical")
     trial = v2_backend.register_model(name="other", run_id=f"{finished_automl.id}_0")  # any completed trial
     assert trial.run_id == f"{finished_automl.id}_0" and trial.dataset == "bank:1"
     with pytest.raises(Conflict, match="not an AutoML trial"):

@@ -22,7 +22,7 @@ from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate, translate_methods
 from opml.backends.azure_v2.endpoint_view import EndpointView, Planned, created_at
-from opml.backends.azure_v2.models import AzureV2Models
+from opml.backends.azure_v2.models import INPUT_SCHEMA_PROPERTY, AzureV2Models
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
 from opml.entities import Deployment, EndpointComparison, Service, ServiceKeys
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, SchemaChange
@@ -57,7 +57,6 @@ MANAGED_INSTANCE_TYPES = (
     "Standard_NC24ads_A100_v4",
 )
 INSTANCE_COUNT = 1
-INPUT_SCHEMA_PROPERTY = "opml_input_schema"  # a registered model's input columns, when its lineage has them
 
 # Azure's rule for endpoint names (the name is part of the scoring host, <name>.<region>.inference.ml.azure.com),
 # lowercase only: ManagedOnlineEndpoint lowercases the name it is given, which would no longer be the service's

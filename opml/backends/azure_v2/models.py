@@ -23,8 +23,10 @@ from opml.backends.azure_v2.jobs import MLFLOW_MODEL_PATH, AzureV2Jobs, is_autom
 from opml.backends.azure_v2.mlflow_rest import metrics_of, tags_of
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
 from opml.entities import AliasChange, Model
-from opml.errors import BackendUnavailable, Conflict, NotFound
+from opml.errors import BackendUnavailable, Conflict, NotFound, OpmlError
 from opml.files import make_private_dir
+
+INPUT_SCHEMA_PROPERTY = "opml_input_schema"  # a registered model's input columns and kinds (JSON), from its lineage
 
 _MODEL_ARM = re.compile(r"/models/([^/]+)/versions/([^/]+)$")  # an ARM id of a model version
 _MODEL_SHORT = re.compile(r"^azureml:([^:/]+):([^:/]+)$")  # azureml:<name>:<version>
@@ -80,6 +82,9 @@ class AzureV2Models(AzureV2Part):
             "opml_metrics": json.dumps(metrics_of(mlflow_run)),
             "opml_dataset": f"{dataset}:{parent_params.get('dataset_version')}" if dataset else "",
         }
+        schema = self._input_schema(parent_params)
+        if schema:
+            properties[INPUT_SCHEMA_PROPERTY] = json.dumps(schema)
         model = self.sdk.Model(
             name=name,
             type=self.sdk.AssetTypes.MLFLOW_MODEL,
@@ -89,6 +94,19 @@ class AzureV2Models(AzureV2Part):
             properties=properties,
         )  # no version: Azure numbers it (the next whole number)
         return self._with_aliases(to_model(self.client.models.create_or_update(model)))
+
+    def _input_schema(self, params: dict[str, Any]) -> list[dict[str, str]] | None:
+        """The model's input columns and their kinds, from the profile of the dataset version it was trained on
+        (the label aside): what a new deployment's schema is compared with. None when the lineage names no
+        dataset or its profile cannot be read (a dataset deleted since): the model registers all the same."""
+        dataset, label = params.get("dataset"), params.get("label_column")
+        if not dataset:
+            return None
+        try:
+            profile = self.runs.datasets.profile(dataset, params.get("dataset_version"))
+        except OpmlError:
+            return None
+        return [{"name": column.name, "type": column.dtype} for column in profile.columns if column.name != label]
 
     # -- reading --------------------------------------------------------------------------
 
