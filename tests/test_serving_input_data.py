@@ -11,6 +11,8 @@ import jsonschema
 import pandas as pd
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opml.rollout import DEPLOYMENT_HEADER
 from tests.helpers import wait_until
@@ -187,3 +189,47 @@ def test_swagger_documents_the_split_body_and_its_answers(service, headers):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(refused, split_input)
         assert post(service, headers, refused).status_code == 400
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def test_no_split_body_is_a_server_error(deployed, service, headers, records):
+    """Any JSON under input_data (and params), and valid frames with one part replaced by any JSON: answered
+    200, or 4xx with the JSON error body, never 5xx."""
+    valid = split(records[:2])
+    session = requests.Session()
+    statuses = []
+
+    @given(
+        part=st.sampled_from(["input_data", "columns", "index", "data", "row", "cell", "params", "method"]),
+        value=json_values,
+    )
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def fuzz(part, value):
+        frame = json.loads(json.dumps(valid))
+        body: dict = {"input_data": frame}
+        if part == "input_data":
+            body["input_data"] = value
+        elif part in ("columns", "index", "data"):
+            frame[part] = value
+        elif part == "row":
+            frame["data"][1] = value
+        elif part == "cell":
+            frame["data"][0][0] = value
+        elif part == "params":
+            body["params"] = value
+        else:
+            body["params"] = {"method": value}
+        response = session.post(service.scoring_uri, data=json.dumps(body), headers=headers, timeout=10)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, response.text
+        if response.status_code != 200:
+            assert set(response.json()) == {"error", "status_code"}
+
+    fuzz()
+    assert len(statuses) >= 100 and 200 in statuses and 400 in statuses
