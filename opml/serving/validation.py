@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,7 @@ def _input_data(document: dict[str, Any]) -> Payload:
     if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
         raise RequestError(400, f'"input_data.columns" must be a list of column names (strings), got {quote(columns)}')
     if len(set(columns)) != len(columns):
-        repeated = sorted({name for name in columns if columns.count(name) > 1})
+        repeated = sorted(name for name, count in Counter(columns).items() if count > 1)  # linear: columns may be many
         raise RequestError(400, f"input_data.columns names a column more than once: {names(repeated)}")
     if not isinstance(rows, list):
         raise RequestError(400, f'"input_data.data" must be a list of rows (lists of values), got {quote(rows)}')
