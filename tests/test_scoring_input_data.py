@@ -73,6 +73,7 @@ def test_answers_of_every_shape_give_the_predictions():
 def test_client_scores_through_input_data_as_through_data(deployed):
     backend, name = deployed
     service, key = backend.get_service(name), backend.get_service_keys(name).primary
+    assert service.request_format == "data"  # a local service is described by its classic body
     records = backend.get_model("bank-model").manifest["example"]
     classic = score(service.scoring_uri, records, key=key)
     split = score(service.scoring_uri, records, key=key, request_format="input_data")

@@ -331,17 +331,6 @@ def test_drift_flags_the_shifted_features_and_a_drift_rule_fires(collecting, ban
         backend.delete_alert_rule(rule.id)
 
 
-def test_deleting_the_service_deletes_its_collected_data_and_labels(collecting):
-    backend, name = collecting
-    folder = backend.layout.service_dir(name)
-    assert collected_files(folder) and backend.list_service_labels(name)
-    backend.delete_service(name)
-    wait_until(lambda: not any(s.name == name for s in backend.list_services()), timeout=30, what="the delete")
-    assert not folder.exists()
-    rows = backend.store.query("SELECT COUNT(*) FROM service_labels WHERE service = ?", (name,))
-    assert rows[0][0] == 0
-
-
 def test_input_data_requests_are_collected_as_their_rows(collecting, records):
     """The MLflow split body of SDK v2 managed endpoints: each row is collected as the record it stands for."""
     backend, name = collecting
@@ -363,3 +352,14 @@ def test_input_data_requests_are_collected_as_their_rows(collecting, records):
         assert row["input.age"] == pytest.approx(float(record["age"])) and row["input.job"] == record["job"]
         assert {cls: row[f"output.proba.{cls}"] for cls in result} == pytest.approx(result, abs=1e-12)
     backend.update_service(name, data_collection=False)
+
+
+def test_deleting_the_service_deletes_its_collected_data_and_labels(collecting):
+    backend, name = collecting
+    folder = backend.layout.service_dir(name)
+    assert collected_files(folder) and backend.list_service_labels(name)
+    backend.delete_service(name)
+    wait_until(lambda: not any(s.name == name for s in backend.list_services()), timeout=30, what="the delete")
+    assert not folder.exists()
+    rows = backend.store.query("SELECT COUNT(*) FROM service_labels WHERE service = ?", (name,))
+    assert rows[0][0] == 0
