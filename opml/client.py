@@ -7,6 +7,7 @@ Errors come back as ``ScoringError`` with the server's own message.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,8 +15,12 @@ from typing import Any
 
 import requests
 
-from opml.errors import OpmlError
+from opml.errors import InvalidInput, OpmlError
 from opml.rollout import DEPLOYMENT_HEADER
+
+# The request bodies a scoring URI takes (``Service.request_format``): ``{"data": [records]}`` (local and SDK v1
+# services), or the MLflow ``{"input_data": {"columns", "index", "data"}}`` of SDK v2 managed online endpoints.
+REQUEST_FORMATS = ("data", "input_data")
 
 
 class ScoringError(OpmlError):
@@ -49,6 +54,64 @@ def _error_message(response: requests.Response) -> str:
     return response.text.strip()[:500] or response.reason
 
 
+def check_request_format(request_format: str) -> str:
+    if request_format not in REQUEST_FORMATS:
+        raise InvalidInput(f"the request format must be one of {', '.join(REQUEST_FORMATS)}, got {request_format!r}")
+    return request_format
+
+
+def split_frame(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Records as a pandas DataFrame in "split" orientation: every column any record has (in the order first
+    seen), one row per record with null where a record leaves a column out (a missing value)."""
+    columns = list(dict.fromkeys(name for record in records for name in record))
+    return {
+        "columns": columns,
+        "index": list(range(len(records))),
+        "data": [[record.get(name) for name in columns] for record in records],
+    }
+
+
+def request_body(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    request_format: str = "data",
+    probabilities: bool = False,
+    explain: bool = False,
+) -> dict[str, Any]:
+    """The JSON body that asks a scoring URI taking ``request_format`` for labels, probabilities or (``data``
+    services of opml-trained models only) explanations of ``records``."""
+    if check_request_format(request_format) == "input_data":
+        if explain:
+            raise InvalidInput(
+                "this endpoint takes MLflow's input_data requests, which answer no explanations: score without "
+                "explanations"
+            )
+        body: dict[str, Any] = {"input_data": split_frame(records)}
+        if probabilities:
+            body["params"] = {"method": "predict_proba"}
+        return body
+    if probabilities or explain:
+        method = "explain" if explain else "predict_proba"
+        return {"Inputs": {"data": list(records)}, "GlobalParameters": {"method": method}}
+    return {"data": list(records)}
+
+
+def predictions_of(payload: Any) -> Any:
+    """The per-record answers in a scoring answer of any shape: ``{"result": [...]}``, ``{"Results": [...]}``,
+    or the bare list an MLflow model on a managed online endpoint answers (a JSON string holding it too, as a
+    custom scoring script may return)."""
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return payload
+    if isinstance(payload, dict):
+        for name in ("Results", "result", "predictions"):
+            if name in payload:
+                return payload[name]
+    return payload
+
+
 def score(
     uri: str,
     records: Sequence[Mapping[str, Any]],
@@ -59,20 +122,18 @@ def score(
     timeout: float = 60.0,
     session: requests.Session | None = None,
     deployment: str | None = None,
+    request_format: str = "data",
 ) -> ScoreResult:
     """POST records to a scoring URI; labels (or class probabilities, or with ``explain`` the explanation of
     each record: prediction, probabilities and contributions) for each record. ``deployment`` names the
     deployment of the endpoint that should answer (the ``azureml-model-deployment`` header, as on Azure);
-    by default the endpoint's traffic split decides.
+    by default the endpoint's traffic split decides. ``request_format`` is the body the URI takes (the
+    Service's ``request_format``): "data" or "input_data" (MLflow on an SDK v2 managed online endpoint, which
+    answers no explanations: InvalidInput with ``explain``).
 
     Raises ScoringError with the server's message on any non-200 answer.
     """
-    body: dict[str, Any]
-    if probabilities or explain:
-        method = "explain" if explain else "predict_proba"
-        body = {"Inputs": {"data": list(records)}, "GlobalParameters": {"method": method}}
-    else:
-        body = {"data": list(records)}
+    body = request_body(records, request_format=request_format, probabilities=probabilities, explain=explain)
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -95,10 +156,12 @@ def score(
     latency = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise ScoringError(f"HTTP {response.status_code}: {_error_message(response)}", response.status_code)
-    payload = response.json()
-    predictions = payload.get("Results", payload.get("result")) if isinstance(payload, dict) else payload
+    try:
+        payload = response.json()
+    except ValueError:
+        raise ScoringError(f"the endpoint answered 200 with a body that is not JSON: {response.text[:200]!r}") from None
     return ScoreResult(
-        predictions=predictions,
+        predictions=predictions_of(payload),
         status=response.status_code,
         latency_ms=latency,
         request_id=response.headers.get("X-Ms-Request-Id"),

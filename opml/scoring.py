@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from opml.client import ScoreResult, score
+from opml.client import ScoreResult, ScoringError, score
 from opml.errors import InvalidInput
 
 CHUNK_ROWS = 1000
@@ -108,15 +108,30 @@ def score_in_chunks(
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
     deployment: str | None = None,
+    request_format: str = "data",
 ) -> list[Any]:
     """Score many records through the endpoint, ``chunk_rows`` per request (at most 1,000, what an explain
-    request takes), by ``deployment`` when named; raises ScoringError on the first failure."""
+    request takes), by ``deployment`` when named, in the body ``request_format`` names (see
+    ``opml.client.score``); raises ScoringError on the first failure, or when an answer does not hold one
+    prediction per record."""
     predictions: list[Any] = []
     for start in range(0, len(records), chunk_rows):
         chunk = records[start : start + chunk_rows]
         result: ScoreResult = score(
-            uri, chunk, key=key, probabilities=probabilities, explain=explain, deployment=deployment
+            uri,
+            chunk,
+            key=key,
+            probabilities=probabilities,
+            explain=explain,
+            deployment=deployment,
+            request_format=request_format,
         )
+        if not isinstance(result.predictions, list) or len(result.predictions) != len(chunk):
+            raise ScoringError(
+                f"the endpoint answered rows {start} to {start + len(chunk) - 1} with "
+                f"{len(result.predictions) if isinstance(result.predictions, list) else 'no list of'} prediction(s) "
+                f"for {len(chunk)} record(s): is its request format {request_format!r}?"
+            )
         predictions.extend(result.predictions)
         if on_progress:
             on_progress(min(start + chunk_rows, len(records)), len(records))
@@ -144,6 +159,25 @@ def scored_csv(
     return buffer.getvalue().encode()
 
 
+def probability_rows(predictions: list[Any], classes: Sequence[str]) -> list[dict[str, float]]:
+    """{class: probability} per record from a predict_proba answer: objects, as opml's services and Azure
+    AutoML's scoring scripts answer, or rows of numbers in the order of the model's ``classes`` (an MLflow
+    model on a managed online endpoint may answer its probabilities as a plain array). Raises ScoringError
+    on an answer without probabilities (labels: an endpoint that ignored the request's method)."""
+    rows = []
+    for row in predictions:
+        if isinstance(row, dict):
+            rows.append(row)
+        elif isinstance(row, list) and classes and len(row) == len(classes):
+            rows.append(dict(zip(classes, row, strict=True)))
+        else:
+            raise ScoringError(
+                f"the endpoint answered {str(row)[:100]!r} where class probabilities were asked for: it may not "
+                "offer predict_proba"
+            )
+    return rows
+
+
 def labels_from_probabilities(
     probabilities: list[dict[str, float]], classes: list[str], threshold: float | None
 ) -> list[str]:
@@ -168,6 +202,8 @@ def schema_from_swagger(document: dict[str, Any]) -> tuple[list[dict[str, Any]],
     service_input = (document.get("definitions") or {}).get("ServiceInput") or {}
     properties = service_input.get("properties") or {}
     example = service_input.get("example") or {}
+    if "input_data" in properties and "data" not in properties:
+        return _schema_from_split(properties["input_data"], example.get("input_data"))
     if "Inputs" in properties:
         properties = properties["Inputs"].get("properties") or {}
         example = example.get("Inputs") or {}
@@ -182,3 +218,34 @@ def schema_from_swagger(document: dict[str, Any]) -> tuple[list[dict[str, Any]],
         schema.append({"name": name, "type": kind, "dtype": dtype, "categories": spec.get("enum") or []})
     records = example.get("data") or data.get("example") or []
     return schema, [r for r in records if isinstance(r, dict)][:5]
+
+
+def _schema_from_split(spec: dict[str, Any], example: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(input schema, example records) from the ``input_data`` body an MLflow model on a managed online
+    endpoint publishes (a DataFrame in "split" orientation): the column names and types from the row schema
+    when the document has one, else from its example (the types of the example's values)."""
+    frame = example if isinstance(example, dict) else (spec.get("example") or {})
+    columns = [name for name in frame.get("columns") or [] if isinstance(name, str)]
+    rows = [row for row in frame.get("data") or [] if isinstance(row, list) and len(row) == len(columns)]
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    typed = (((spec.get("properties") or {}).get("data") or {}).get("items") or {}).get("properties") or {}
+    if not columns and not typed:
+        raise InvalidInput("the service's swagger.json does not describe its input records (input_data)")
+    schema = []
+    for name in columns or list(typed):
+        if name in typed:
+            kind, dtype = _SWAGGER_TYPES.get(typed[name].get("type"), ("categorical", "string"))
+        else:
+            value = next((record[name] for record in records if record[name] is not None), None)
+            if isinstance(value, bool):
+                kind, dtype = "boolean", "bool"
+            elif isinstance(value, int):
+                kind, dtype = "numeric", "integer"
+            elif isinstance(value, float):
+                kind, dtype = "numeric", "float"
+            else:
+                kind, dtype = "categorical", "string"
+        schema.append(
+            {"name": name, "type": kind, "dtype": dtype, "categories": (typed.get(name) or {}).get("enum") or []}
+        )
+    return schema, records[:5]

@@ -1,4 +1,5 @@
-"""Copyable client code for a scoring endpoint: curl, Python requests (a classic endpoint.py), ApacheBench."""
+"""Copyable client code for a scoring endpoint: curl, Python requests (a classic endpoint.py), ApacheBench; in the
+body the endpoint takes (``{"data": [...]}``, or ``{"input_data": ...}`` for an SDK v2 managed online endpoint)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,49 @@ import json
 import shlex
 from typing import Any
 
+from opml.client import request_body as client_body
 from opml.rollout import DEPLOYMENT_HEADER
 
 KEY_PLACEHOLDER = "<your-key>"
 
 
-def request_body(records: list[dict[str, Any]]) -> str:
-    return json.dumps({"data": records}, indent=2)
+def body_of(records: list[dict[str, Any]], request_format: str = "data") -> dict[str, Any]:
+    """The request body of the snippets: ``{"data": [records]}``, or for an endpoint taking MLflow's shape
+    ``{"input_data": {"columns", "index", "data"}}`` (see ``opml.client.request_body``)."""
+    return client_body(records, request_format=request_format)
 
 
-def curl_snippet(uri: str, records: list[dict[str, Any]], key: str | None, deployment: str | None = None) -> str:
-    """``deployment``: the endpoint's deployment to answer (the ``azureml-model-deployment`` header)."""
+def request_body(records: list[dict[str, Any]], request_format: str = "data") -> str:
+    return json.dumps(body_of(records, request_format), indent=2)
+
+
+def curl_snippet(
+    uri: str,
+    records: list[dict[str, Any]],
+    key: str | None,
+    deployment: str | None = None,
+    request_format: str = "data",
+) -> str:
+    """``deployment``: the endpoint's deployment to answer (the ``azureml-model-deployment`` header);
+    ``request_format``: the body the endpoint takes (``Service.request_format``)."""
     lines = [f"curl -X POST {shlex.quote(uri)}", "  -H 'Content-Type: application/json'"]
     if key is not None:
         lines.append(f"  -H {shlex.quote('Authorization: Bearer ' + key)}")
     if deployment:
         lines.append(f"  -H {shlex.quote(DEPLOYMENT_HEADER + ': ' + deployment)}")
-    lines.append(f"  -d {shlex.quote(json.dumps({'data': records}))}")
+    lines.append(f"  -d {shlex.quote(json.dumps(body_of(records, request_format)))}")
     return " \\\n".join(lines)
 
 
-def python_snippet(uri: str, records: list[dict[str, Any]], key: str | None, deployment: str | None = None) -> str:
+def python_snippet(
+    uri: str,
+    records: list[dict[str, Any]],
+    key: str | None,
+    deployment: str | None = None,
+    request_format: str = "data",
+) -> str:
+    body = body_of(records, request_format)
+    ((field, value),) = body.items()
     auth = "" if key is None else f'\nkey = "{key}"\nheaders["Authorization"] = f"Bearer {{key}}"'
     if deployment:
         auth += f'\nheaders["{DEPLOYMENT_HEADER}"] = "{deployment}"  # this deployment answers'
@@ -35,7 +58,7 @@ def python_snippet(uri: str, records: list[dict[str, Any]], key: str | None, dep
 import requests
 
 scoring_uri = "{uri}"
-data = {{"data": {json.dumps(records, indent=4)}}}
+data = {{"{field}": {json.dumps(value, indent=4)}}}
 headers = {{"Content-Type": "application/json"}}{auth}
 
 response = requests.post(scoring_uri, data=json.dumps(data), headers=headers, timeout=60)

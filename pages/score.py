@@ -13,6 +13,7 @@ from opml.scoring import (
     coerce,
     labels_from_probabilities,
     out_of_range,
+    probability_rows,
     read_scoring_csv,
     schema_from_swagger,
     score_in_chunks,
@@ -81,8 +82,11 @@ form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"],
 result_key = f"score_result_{name}"
 
 
-# Models opml trained explain their answers (binary classification); Azure AutoML's scoring scripts do not.
-explainable = "input_schema" in manifest and len(classes) == 2
+# The body the endpoint takes: {"data": [...]}, or MLflow's {"input_data": ...} on an SDK v2 managed endpoint.
+request_format = service.request_format
+# Models opml trained explain their answers (binary classification); Azure AutoML's scoring scripts and MLflow
+# models on managed endpoints (the input_data shape) do not.
+explainable = "input_schema" in manifest and len(classes) == 2 and request_format == "data"
 
 
 def send(records: list[dict], source: str, explain: bool) -> None:
@@ -90,7 +94,17 @@ def send(records: list[dict], source: str, explain: bool) -> None:
     and keep what was sent with what came back."""
     if not records:
         raise OpmlError("add at least one record to the table to score it")
-    result = score(service.scoring_uri, records, key=key, probabilities=True, explain=explain, deployment=deployment)
+    result = score(
+        service.scoring_uri,
+        records,
+        key=key,
+        probabilities=True,
+        explain=explain,
+        deployment=deployment,
+        request_format=request_format,
+    )
+    # Checked here, so an answer without probabilities is an error now, not a broken result on a later run.
+    probability_rows([e["probabilities"] for e in result.predictions] if explain else result.predictions, classes)
     st.session_state[result_key] = (source, records, result, explain)
 
 
@@ -157,7 +171,9 @@ with form_tab:
     if result_key in st.session_state:
         source, records, result, explained = st.session_state[result_key]
         explanations = result.predictions if explained else None
-        probabilities = [e["probabilities"] for e in explanations] if explanations else result.predictions
+        probabilities = probability_rows(
+            [e["probabilities"] for e in explanations] if explanations else result.predictions, classes
+        )
         shown_classes = classes or list(probabilities[0])
         labels = labels_from_probabilities(probabilities, shown_classes, manifest.get("threshold"))
         answered = f" · answered by deployment **{result.deployment}**" if result.deployment else ""
@@ -226,9 +242,10 @@ with batch_tab:
                     explain=with_reasons,
                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
                     deployment=deployment,
+                    request_format=request_format,
                 )
                 reasons = None
-                probabilities = answers
+                probabilities = probability_rows(answers, classes)
                 if with_reasons:
                     probabilities = [answer["probabilities"] for answer in answers]
                     reasons = [top_reasons(a, r, 3) for a, r in zip(answers, batch.records, strict=True)]
@@ -264,11 +281,17 @@ with snippets_tab:
         audit_once(backend, "reveal_service_key", f"service {name}")
     shown_key = (key if reveal else KEY_PLACEHOLDER) if service.auth_enabled else None
     records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")] or [example]
+    if request_format == "input_data":
+        st.caption(
+            'This endpoint takes the MLflow {"input_data": {"columns", "index", "data"}} body (pandas split '
+            'orientation) and answers a list, one prediction per record; add "params": {"method": "predict_proba"} '
+            "for probabilities."
+        )
     st.caption("curl")
-    st.code(curl_snippet(service.scoring_uri, records, shown_key, deployment), language="bash")
+    st.code(curl_snippet(service.scoring_uri, records, shown_key, deployment, request_format), language="bash")
     st.caption("Python (endpoint.py)")
-    st.code(python_snippet(service.scoring_uri, records, shown_key, deployment), language="python")
+    st.code(python_snippet(service.scoring_uri, records, shown_key, deployment, request_format), language="python")
     st.caption("data.json, then ApacheBench")
-    st.code(request_body(records), language="json")
+    st.code(request_body(records, request_format), language="json")
     st.code(ab_snippet(service.scoring_uri, shown_key, deployment=deployment), language="bash")
     st.caption("Swagger: " + service.swagger_uri)

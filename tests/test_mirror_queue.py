@@ -42,7 +42,7 @@ def test_a_full_mirror_queue_drops_without_waiting_and_counts_the_drops(tmp_path
     schema = [{"name": "age", "type": "numeric"}]
     shadow = LoadedDeployment("green", "m:2", model, {"input_schema": schema}, SchemaValidator(schema, max_rows=10))
     mirror = Mirror(telemetry, lambda: True, max_pending_records=2)
-    payload = Payload(records=[{"age": 41}], method="predict", azure_v2_shape=False)
+    payload = Payload(records=[{"age": 41}], method="predict")
     try:
         started = time.perf_counter()
         taken = [
@@ -94,7 +94,7 @@ def test_copies_are_scored_together_and_each_gets_its_own_answer(tmp_path):
     }
     try:
         for request_id, (records, live) in sent.items():
-            payload = Payload(records=records, method="predict", azure_v2_shape=False)
+            payload = Payload(records=records, method="predict")
             assert mirror.submit(
                 shadow, payload, live, request_id=request_id, at=time.time(), collect=False, client=None
             )

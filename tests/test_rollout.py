@@ -165,6 +165,40 @@ def test_mirror_answers_are_recorded_and_never_returned(rollout, records):
     reset(backend, name)
 
 
+def test_input_data_requests_are_routed_by_the_header_and_mirrored(rollout, records):
+    """The MLflow split body of SDK v2 managed endpoints goes through the same routing and mirror as records."""
+    backend, name = rollout
+    since = time.time()
+    backend.create_deployment(name, name="shadow", model_name="bank-model", model_version=2, mirror=50)
+    assert backend.wait_for_deployment(name, "shadow", timeout=60).state == HEALTHY
+    client = Client(backend, name)
+
+    def post(rows: list[dict], deployment: str | None = None) -> requests.Response:
+        headers = dict(client.headers) | ({DEPLOYMENT_HEADER: deployment} if deployment else {})
+        body = {"input_data": pd.DataFrame(rows).to_dict(orient="split")}
+        return client.session.post(client.uri, data=json.dumps(body), headers=headers, timeout=30)
+
+    for index in range(60):
+        response = post(records[index % 20 : index % 20 + 2])
+        assert response.status_code == 200 and response.headers[DEPLOYMENT_HEADER] == "blue"
+        assert isinstance(response.json(), list) and len(response.json()) == 2
+    pinned = post(records[:3], deployment="shadow")  # named: the idle shadow answers, nothing is mirrored
+    assert pinned.status_code == 200 and pinned.headers[DEPLOYMENT_HEADER] == "shadow" and len(pinned.json()) == 3
+    wait_until(
+        lambda: (
+            (seen := backend.compare_deployments(name, since=since)).stats("blue").requests == 60
+            and seen.stats("shadow").mirrored >= 10
+        ),
+        timeout=20,
+        what="60 live and 10 mirrored split requests in telemetry",
+    )
+    shadow = backend.compare_deployments(name, since=since).stats("shadow")
+    # Binomial(60, 0.5): 30 +- 3.9; 5 deviations either side.
+    assert 10 <= shadow.mirrored <= 50 and shadow.mirror_failed == 0
+    assert shadow.compared_records == 2 * shadow.mirrored
+    reset(backend, name)
+
+
 def test_promote_and_rollback_move_all_traffic_in_one_step(rollout, records):
     backend, name = rollout
     backend.create_deployment(name, name="green", model_name="bank-model", model_version=2, traffic=10)

@@ -331,6 +331,29 @@ def test_drift_flags_the_shifted_features_and_a_drift_rule_fires(collecting, ban
         backend.delete_alert_rule(rule.id)
 
 
+def test_input_data_requests_are_collected_as_their_rows(collecting, records):
+    """The MLflow split body of SDK v2 managed endpoints: each row is collected as the record it stands for."""
+    backend, name = collecting
+    scorer = Scorer(backend, name)
+    backend.update_service(name, data_collection=True, collection_sampling_rate=1.0)
+    since = time.time() - 1
+    frame = pd.DataFrame(records[:3]).to_dict(orient="split")
+    body = {"input_data": frame, "params": {"method": "predict_proba"}}
+    response = scorer.session.post(scorer.uri, json=body, headers=scorer.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    request_id, results = response.headers["X-Ms-Request-Id"], response.json()
+    wait_until(lambda: request_id in collected_ids(backend, name, since), timeout=30, what="the split request")
+    rows = sorted(
+        (row for row in backend.get_collected_data(name, since=since) if row["request_id"] == request_id),
+        key=lambda row: row["record"],
+    )
+    assert [row["record"] for row in rows] == [0, 1, 2]
+    for row, record, result in zip(rows, records[:3], results, strict=True):
+        assert row["input.age"] == pytest.approx(float(record["age"])) and row["input.job"] == record["job"]
+        assert {cls: row[f"output.proba.{cls}"] for cls in result} == pytest.approx(result, abs=1e-12)
+    backend.update_service(name, data_collection=False)
+
+
 def test_deleting_the_service_deletes_its_collected_data_and_labels(collecting):
     backend, name = collecting
     folder = backend.layout.service_dir(name)

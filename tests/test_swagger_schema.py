@@ -82,3 +82,28 @@ def test_azure_automl_swagger_gives_the_form_its_fields():
 def test_swagger_without_records_is_a_clear_error():
     with pytest.raises(InvalidInput, match="does not describe its input"):
         schema_from_swagger({"swagger": "2.0", "definitions": {}})
+
+
+def test_the_split_body_is_documented_beside_the_classic_one():
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    document = swagger_document(service_name="bank", manifest=MANIFEST, auth_enabled=True, max_rows=3)
+    validate(document)  # still a valid Swagger 2.0 document with the extra definitions
+    split = document["definitions"]["ServiceInputSplit"]
+    example = split["example"]
+    jsonschema.validate(example, split)
+    frame = example["input_data"]
+    assert frame["columns"] == ["age", "euribor3m", "job"] and frame["index"] == [0, 1]
+    # The example's rows are the classic example's records, column by column.
+    assert [dict(zip(frame["columns"], row, strict=True)) for row in frame["data"]] == (
+        document["definitions"]["ServiceInput"]["example"]["data"]
+    )
+    too_many = {"input_data": {**frame, "data": frame["data"] * 2}}  # 4 rows, max_rows 3
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(too_many, split)
+    short_row = {"input_data": {**frame, "data": [frame["data"][0][:2]]}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(short_row, split)
+    # The classic shape still feeds the form (an opml document is read by its {"data": [...]} body).
+    assert [c["name"] for c in schema_from_swagger(document)[0]] == ["age", "euribor3m", "job"]

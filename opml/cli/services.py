@@ -312,9 +312,12 @@ def _records_from_args(args: argparse.Namespace, columns: list[dict[str, Any]]) 
         except ValueError as exc:
             raise InvalidInput(f"{args.json_file} is not JSON: {exc}") from None
         if isinstance(document, dict):
-            document = document.get("data", document.get("Inputs", {}).get("data"))
+            document = _records_in_body(document)
         if not isinstance(document, list):
-            raise InvalidInput(f'{args.json_file} must hold a list of records or {{"data": [...]}}')
+            raise InvalidInput(
+                f'{args.json_file} must hold a list of records, {{"data": [...]}} or {{"input_data": {{"columns": '
+                '[...], "data": [[...]]}}'
+            )
         return document
     if args.csv_file:
         from opml.scoring import read_scoring_csv
@@ -325,17 +328,63 @@ def _records_from_args(args: argparse.Namespace, columns: list[dict[str, Any]]) 
     return [record_from_pairs(args.record, columns)]
 
 
+def _records_in_body(document: dict[str, Any]) -> Any:
+    """The records of a request body of any shape a service takes (None when it holds none)."""
+    if "input_data" in document:
+        frame = document["input_data"]
+        if isinstance(frame, dict) and isinstance(frame.get("columns"), list) and isinstance(frame.get("data"), list):
+            columns = frame["columns"]
+            if all(isinstance(row, list) and len(row) == len(columns) for row in frame["data"]):
+                return [dict(zip(columns, row, strict=True)) for row in frame["data"]]
+        return None
+    inputs = document.get("Inputs")
+    return document.get("data", inputs.get("data") if isinstance(inputs, dict) else None)
+
+
+SCORING_KEY_VARIABLE = "OPML_SCORING_KEY"  # the key of a --url endpoint: never on the command line (ps shows it)
+
+
+def _url_target(args: argparse.Namespace) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """(scoring URI, key, input schema) of an endpoint given by URL, with no Service entity: the schema (needed
+    for --csv and --record only) from the swagger.json next to its /score."""
+    import os
+
+    from opml.client import ScoringError, get_swagger
+    from opml.scoring import schema_from_swagger
+
+    uri = args.url
+    if not uri.startswith(("http://", "https://")):
+        raise InvalidInput(f"--url must be an http(s) scoring URI, got {uri!r}")
+    schema: list[dict[str, Any]] = []
+    if not args.json_file:
+        swagger_uri = uri.rsplit("/score", 1)[0] + "/swagger.json"
+        try:
+            schema = schema_from_swagger(get_swagger(swagger_uri))[0]
+        except (ScoringError, InvalidInput) as exc:
+            raise InvalidInput(
+                f"cannot read the endpoint's input columns from {swagger_uri} ({exc}): give the records with --json"
+            ) from None
+    return uri, os.environ.get(SCORING_KEY_VARIABLE) or None, schema
+
+
 def cmd_score(args: argparse.Namespace) -> int:
-    from opml.client import score
+    from opml.client import check_request_format, score
 
     if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
         raise InvalidInput("give exactly one of --json FILE, --csv FILE or --record key=value ...")
-    backend = backend_of(args)
-    service = backend.get_service(args.service)
-    schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
+    if bool(args.service) == bool(args.url):
+        raise InvalidInput("give exactly one of --service NAME or --url SCORING_URI")
+    if args.url:
+        uri, key, schema = _url_target(args)
+        request_format = check_request_format(args.format or "data")
+    else:
+        backend = backend_of(args)
+        service = backend.get_service(args.service)
+        uri, request_format = service.scoring_uri, check_request_format(args.format or service.request_format)
+        schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
+        key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
     records = _records_from_args(args, schema)
-    key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
-    result = score(service.scoring_uri, records, key=key, probabilities=args.proba)
+    result = score(uri, records, key=key, probabilities=args.proba, request_format=request_format)
     if args.json:
         print_json(result.response_body)
     elif args.proba:
@@ -430,7 +479,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
     records = _records_from_args(args, schema)
     key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
-    result = score(service.scoring_uri, records, key=key, explain=True)
+    result = score(service.scoring_uri, records, key=key, explain=True, request_format=service.request_format)
     if args.json:
         print_json(result.response_body)
     else:
@@ -532,8 +581,26 @@ def add_commands(commands: Any) -> None:
     deployments.add_commands(services)
 
     scorer = command(commands, "score", cmd_score, "score records through a service's HTTP endpoint")
-    scorer.add_argument("--service", required=True, help="service name")
-    scorer.add_argument("--json", dest="json_file", metavar="FILE", help='records as JSON: a list or {"data": [...]}')
+    target = scorer.add_mutually_exclusive_group(required=True)
+    target.add_argument("--service", help="service name")
+    target.add_argument(
+        "--url",
+        metavar="SCORING_URI",
+        help=f"an endpoint with no service entity here (its key, if any, in ${SCORING_KEY_VARIABLE}; "
+        "--csv and --record read its columns from its swagger.json)",
+    )
+    scorer.add_argument(
+        "--format",
+        choices=("data", "input_data"),
+        help='the request body: "data" ({"data": [records]}) or "input_data" (MLflow on an Azure ML managed online '
+        "endpoint); default: the service's request format, or data for --url",
+    )
+    scorer.add_argument(
+        "--json",
+        dest="json_file",
+        metavar="FILE",
+        help='records as JSON: a list, {"data": [...]} or {"input_data": {"columns": [...], "data": [[...]]}}',
+    )
     scorer.add_argument("--csv", dest="csv_file", metavar="FILE", help="records as CSV with the training columns")
     scorer.add_argument("--record", nargs="+", metavar="KEY=VALUE", help="one record given column by column")
     scorer.add_argument("--proba", action="store_true", help="print class probabilities instead of labels")

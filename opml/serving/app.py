@@ -41,7 +41,7 @@ from opml.serving.mirror import Mirror
 from opml.serving.router import DeploymentRouter, LoadedDeployment
 from opml.serving.swagger import swagger_document
 from opml.serving.telemetry import TelemetryWriter
-from opml.serving.validation import Payload, RequestError, parse_payload
+from opml.serving.validation import INPUT_DATA, INPUTS, Payload, RequestError, parse_payload
 
 log = logging.getLogger("opml.serving")
 # One line per scoring request in the service log: id, status, latency, records. Never the key or the body
@@ -129,7 +129,9 @@ def predict(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list[s
         results: list = [dict(zip(classes, map(float, row), strict=True)) for row in proba]
     else:
         results = labels
-    return ({"Results": results} if payload.azure_v2_shape else {"result": results}), labels, proba
+    if payload.shape == INPUT_DATA:  # as Azure ML's MLflow scoring answers: the bare list, one item per row
+        return results, labels, proba
+    return ({"Results": results} if payload.shape == INPUTS else {"result": results}), labels, proba
 
 
 def authorize(request: Request, runtime: dict[str, Any]) -> None:

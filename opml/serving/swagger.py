@@ -31,7 +31,9 @@ def swagger_document(
 ) -> dict[str, Any]:
     """Swagger 2.0 has no oneOf, so the body schema is the classic ``{"data": [...]}`` shape, exactly as
     the server validates it; the Azure ``{"Inputs": ..., "GlobalParameters": ...}`` shape is described
-    in words. Every body that conforms to this schema is answered 200."""
+    in words, and the MLflow ``{"input_data": ...}`` shape (SDK v2 managed endpoints) in words and in its own
+    definition, ``ServiceInputSplit``, with its answers ``SplitOutputLabels`` and ``SplitOutputProbabilities``.
+    Every body that conforms to ``ServiceInput`` is answered 200."""
     schema = manifest["input_schema"]
     record = {
         "type": "object",
@@ -56,7 +58,12 @@ def swagger_document(
                 '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict" | "predict_proba" | '
                 '"explain"}} (answered with {"Results": [...]}: labels, {class: probability} objects, or one '
                 "Explanation per record: the prediction, the probabilities and each input column's contribution "
-                "to the probability of the positive class; at most 1,000 records per explain request).",
+                "to the probability of the positive class; at most 1,000 records per explain request), or, as an "
+                'MLflow model on an Azure ML managed online endpoint takes it, {"input_data": {"columns": [names], '
+                '"index": [ids], "data": [[values], ...]}, "params": {"method": "predict" | "predict_proba"}} '
+                "(pandas split orientation, index and params optional; see ServiceInputSplit), answered with a bare "
+                "list: SplitOutputLabels, or SplitOutputProbabilities for predict_proba. Swagger 2.0 has no oneOf: "
+                "the schema below is the first shape.",
                 "schema": {"$ref": "#/definitions/ServiceInput"},
             }
         ],
@@ -117,13 +124,32 @@ def swagger_document(
                 "additionalProperties": False,
                 "example": {"data": example},
             },
+            "ServiceInputSplit": split_input_schema(schema, example, max_rows),
+            # No "type": an object for the first two shapes, a list (SplitOutput*) for input_data.
             "ServiceOutput": {
-                "type": "object",
+                "description": '{"result": [labels]} or {"Results": [...]}; a list for an "input_data" request',
                 "properties": {
                     "result": {"type": "array", "items": {"type": "string", "enum": classes}},
                     "Results": {"type": "array", "items": {}},
                 },
                 "example": {"result": classes[: len(example)] or classes[:1]},
+            },
+            "SplitOutputLabels": {
+                "type": "array",
+                "description": "The answer to an input_data request: one label per row",
+                "items": {"type": "string", "enum": classes},
+                "example": classes[: len(example)] or classes[:1],
+            },
+            "SplitOutputProbabilities": {
+                "type": "array",
+                "description": 'The answer to an input_data request with "params": {"method": "predict_proba"}: '
+                "one {class: probability} object per row",
+                "items": {
+                    "type": "object",
+                    "properties": {c: {"type": "number", "minimum": 0, "maximum": 1} for c in classes},
+                    "required": list(classes),
+                    "additionalProperties": False,
+                },
             },
             "Explanation": explanation_schema(schema, classes),
             "ErrorResponse": {
@@ -132,6 +158,54 @@ def swagger_document(
                 "required": ["error", "status_code"],
             },
         },
+    }
+
+
+def split_input_schema(schema: list[dict[str, Any]], example: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
+    """The ``{"input_data": ...}`` body (a pandas DataFrame in "split" orientation), as the server validates its
+    shape: the columns are the model's (each once; a row's values in their order); the values' types are
+    checked as for records (``ServiceInput``), which a row of mixed types cannot say in Swagger 2.0."""
+    names = [c["name"] for c in schema]
+    frame = {
+        "columns": names,
+        "index": list(range(len(example))),
+        "data": [[record.get(name) for name in names] for record in example],
+    }
+    return {
+        "type": "object",
+        "required": ["input_data"],
+        "additionalProperties": False,
+        "properties": {
+            "input_data": {
+                "type": "object",
+                "required": ["columns", "data"],
+                "additionalProperties": False,
+                "properties": {
+                    "columns": {
+                        "type": "array",
+                        "description": "Every input column of the model, once, in any order",
+                        "items": {"type": "string", "enum": names},
+                        "uniqueItems": True,
+                        "minItems": len(names),
+                        "maxItems": len(names),
+                    },
+                    "index": {"type": "array", "description": "Optional: one id per row (not used)", "items": {}},
+                    "data": {
+                        "type": "array",
+                        "description": "One row per record: its values in the order of columns (null: missing)",
+                        "items": {"type": "array", "items": {}, "minItems": len(names), "maxItems": len(names)},
+                        "minItems": 1,
+                        "maxItems": max_rows,
+                    },
+                },
+            },
+            "params": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"method": {"type": "string", "enum": ["predict", "predict_proba"]}},
+            },
+        },
+        "example": {"input_data": frame},
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,11 +46,19 @@ class RequestError(Exception):
         self.message = message
 
 
+# The request shapes a service takes, and what each is answered with:
+DATA = "data"  # {"data": [records]} -> {"result": [labels]}
+INPUTS = "Inputs"  # {"Inputs": {"data": [records]}, "GlobalParameters": {...}} -> {"Results": [...]}
+INPUT_DATA = "input_data"  # {"input_data": {"columns", "index", "data"}, "params": {...}} -> [...]
+SPLIT_METHODS = ("predict", "predict_proba")  # an MLflow model on Azure ML answers no explanations
+SPLIT_HELP = '{"input_data": {"columns": [names], "index": [ids], "data": [[values], ...]}}'
+
+
 @dataclass(frozen=True)
 class Payload:
     records: list[dict[str, Any]]
     method: str
-    azure_v2_shape: bool  # {"Inputs": ...} in, {"Results": ...} out
+    shape: str = DATA  # DATA, INPUTS or INPUT_DATA: the answer comes back in the same family
 
 
 def parse_payload(body: bytes) -> Payload:
@@ -81,17 +90,91 @@ def parse_payload(body: bytes) -> Payload:
         unknown = set(parameters) - {"method"}
         if unknown:
             raise RequestError(400, f"unknown GlobalParameters: {names(sorted(map(str, unknown)))}")
-        return Payload(_records(inputs["data"]), method, azure_v2_shape=True)
+        return Payload(_records(inputs["data"]), method, INPUTS)
     if "data" in document:
         extra = set(document) - {"data"}
         if extra:
             raise RequestError(400, f'unknown top-level field(s) {names(sorted(extra))}; send only "data"')
-        return Payload(_records(document["data"]), "predict", azure_v2_shape=False)
+        return Payload(_records(document["data"]), "predict", DATA)
+    if "input_data" in document:
+        return _input_data(document)
     raise RequestError(
         400,
-        'the request body must be {"data": [ {record}, ... ]} or '
-        '{"Inputs": {"data": [...]}, "GlobalParameters": {...}}',
+        'the request body must be {"data": [ {record}, ... ]}, '
+        '{"Inputs": {"data": [...]}, "GlobalParameters": {...}} or ' + SPLIT_HELP,
     )
+
+
+def _input_data(document: dict[str, Any]) -> Payload:
+    """The body an MLflow model on an Azure ML managed online endpoint takes: a pandas DataFrame in "split"
+    orientation under ``input_data`` (``index`` optional, as pandas reads it), and optional ``params``
+    (``{"method": "predict_proba"}`` asks for probabilities). Its rows become records keyed by column, so the
+    schema check, telemetry, data collection and mirroring see the same records as for ``{"data": [...]}``."""
+    extra = set(document) - {"input_data", "params"}
+    if extra:
+        raise RequestError(400, f'unknown top-level field(s) {names(sorted(map(str, extra)))}; send "input_data" '
+                                'and optionally "params"')  # fmt: skip
+    frame = document["input_data"]
+    if isinstance(frame, list):  # records or a bare tensor: Azure ML takes neither for a tabular model
+        raise RequestError(
+            400, f'"input_data" must be a DataFrame in pandas "split" orientation: {SPLIT_HELP} (a list is not '
+            'taken; to send records use {"data": [ {record}, ... ]})'
+        )  # fmt: skip
+    if not isinstance(frame, dict):
+        raise RequestError(400, f'"input_data" must be an object, got {quote(frame)}: send {SPLIT_HELP}')
+    unknown = set(frame) - {"columns", "index", "data"}
+    if unknown:
+        raise RequestError(
+            400, f"unknown field(s) in input_data: {names(sorted(map(str, unknown)))}; send {SPLIT_HELP}"
+        )
+    missing = [field for field in ("columns", "data") if field not in frame]
+    if missing:
+        raise RequestError(400, f"input_data lacks {' and '.join(missing)}: send {SPLIT_HELP}")
+    columns, rows = frame["columns"], frame["data"]
+    if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
+        raise RequestError(400, f'"input_data.columns" must be a list of column names (strings), got {quote(columns)}')
+    if len(set(columns)) != len(columns):
+        repeated = sorted(name for name, count in Counter(columns).items() if count > 1)  # linear: columns may be many
+        raise RequestError(400, f"input_data.columns names a column more than once: {names(repeated)}")
+    if not isinstance(rows, list):
+        raise RequestError(400, f'"input_data.data" must be a list of rows (lists of values), got {quote(rows)}')
+    if not rows:
+        raise RequestError(400, '"input_data.data" is empty: send at least one row')
+    width = len(columns)
+    for index, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise RequestError(
+                400, f"input_data.data[{index}] must be a list of values in the order of columns, got {quote(row)}"
+            )
+        if len(row) != width:
+            raise RequestError(
+                400, f"input_data.data[{index}] has {len(row)} value(s); input_data.columns names {width}"
+            )
+    if "index" in frame:
+        ids = frame["index"]
+        if not isinstance(ids, list) or len(ids) != len(rows):
+            shown = f"{len(ids)} item(s)" if isinstance(ids, list) else quote(ids)
+            raise RequestError(400, f'"input_data.index" must be a list with one id per row ({len(rows)}), got {shown}')
+        if any(isinstance(item, (list, dict)) for item in ids):
+            raise RequestError(400, '"input_data.index" must hold scalars (one id per row)')
+    method = "predict"
+    if "params" in document:
+        params = document["params"]
+        if not isinstance(params, dict):
+            raise RequestError(
+                400, f'"params" must be an object, e.g. {{"method": "predict_proba"}}, got {quote(params)}'
+            )
+        unknown = set(params) - {"method"}
+        if unknown:
+            raise RequestError(400, f'unknown params: {names(sorted(map(str, unknown)))}; this model takes "method"')
+        method = params.get("method", "predict")
+        if method not in SPLIT_METHODS:
+            raise RequestError(
+                400, f'params "method" must be "predict" or "predict_proba", got {quote(method)} (explanations are '
+                'asked with {"Inputs": {"data": [...]}, "GlobalParameters": {"method": "explain"}})'
+            )  # fmt: skip
+    # Row i is record i: the schema check's "record i" names input_data.data[i].
+    return Payload([dict(zip(columns, row, strict=True)) for row in rows], method, INPUT_DATA)
 
 
 def _records(data: Any) -> list[dict[str, Any]]:
