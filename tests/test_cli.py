@@ -231,7 +231,7 @@ def test_services_and_score_through_the_cli(deployed, tmp_path: Path, bank_small
     off = json.loads(opml("--json", "services", "update", name, "--app-insights", "off", workspace=workspace).stdout)
     assert off["app_insights_enabled"] is False
     opml("services", "update", name, "--app-insights", "on", workspace=workspace)
-    assert "listening on" in opml("services", "logs", name, "--tail", "50", workspace=workspace).stdout
+    assert "listening on" in opml("services", "logs", name, "--tail", "100000", workspace=workspace).stdout
 
 
 @pytest.mark.parametrize(
