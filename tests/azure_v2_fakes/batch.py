@@ -14,6 +14,8 @@ from tests.azure_v2_fakes.cloud import FakeAzureML, FakePoller, azure_sets, http
 
 
 def _copy(entity: Any) -> Any:
+    """A copy of an endpoint or deployment (what a new answer would be): what opml changes on it reaches Azure
+    only through an update call."""
     return copy.deepcopy(entity)
 
 
@@ -145,7 +147,7 @@ class FakeComponentOperations:
         if not result.passed:
             raise http_error(400, f"Component is not valid: {result.error_messages}", "ValidationError")
         component._to_rest_object()  # what the SDK sends
-        stored = _copy(component)
+        stored = component  # kept as sent (a PipelineComponent's node dicts cannot be deep-copied)
         stored.version = version or stored.version or "1"
         with self.cloud.lock:
             key = (stored.name, str(stored.version))
@@ -153,7 +155,7 @@ class FakeComponentOperations:
                 raise http_error(409, f"Component {key[0]}:{key[1]} already exists with another definition", "Conflict")
             azure_sets(stored, creation_context=_created())
             self.cloud.kind("components")[key] = stored
-        return _copy(stored)
+        return stored
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
         self.cloud.called("components.get", name=name, version=version, label=label)
@@ -162,7 +164,7 @@ class FakeComponentOperations:
         chosen = versions.get(version) if version else (versions[max(versions, key=int)] if versions else None)
         if chosen is None:
             raise not_found("Component", f"{name}:{version}")
-        return _copy(chosen)
+        return chosen
 
 
 def _created() -> Any:

@@ -81,6 +81,7 @@ class BatchServer:
                 return 400, _error("BadArgument", f"No deployment was given and endpoint {parts[1]} has no default")
             name, version = deployment.component.removeprefix("azureml:").rsplit(":", 1)
             component = self.cloud.kind("components")[(name, version)]
+            reference = deployment.component
         inputs = {}
         for key, value in data.items():
             if value.get("jobInputType") == "Literal":
@@ -92,7 +93,8 @@ class BatchServer:
         unknown = set(inputs) - set(component.inputs)
         if unknown:
             return 400, _error("BadArgument", f"inputs {sorted(unknown)} are not inputs of the pipeline component")
-        job = PipelineJob(component=component, inputs=inputs, settings=None, experiment_name=experiment)
+        job = PipelineJob(component=reference, inputs=inputs, experiment_name=experiment)
+        job.settings.default_compute = (deployment.settings or {}).get("default_compute")
         started = start_pipeline_job(self.cloud, job, experiment or endpoint.name)
         return 200, {
             "id": f"/subscriptions/{self.cloud.subscription_id}/resourceGroups/{self.cloud.resource_group}/providers/"

@@ -9,7 +9,6 @@ parent are Completed. ``children_of(cloud, parent)`` is what ``jobs.list(parent_
 
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
@@ -35,11 +34,11 @@ def _created() -> Any:
 
 def start_pipeline_job(cloud: FakeAzureML, job: Any, experiment_name: str | None = None) -> Any:
     """Keep ``job`` (a PipelineJob) as Azure does on submission: named, NotStarted, created now."""
-    from azure.ai.ml.entities import PipelineJob
+    from azure.ai.ml.entities import Job, PipelineJob
 
     assert isinstance(job, PipelineJob), job
-    job._to_rest_object()  # what the SDK sends: refuses a graph it cannot serialize
-    stored = copy.deepcopy(job)
+    # what Azure keeps is what the SDK sends (its REST body), read back as the SDK reads an answer
+    stored = Job._from_rest_object(job._to_rest_object())
     stored.name = stored.name or f"pipeline-{uuid.uuid4().hex[:12]}"
     stored.experiment_name = experiment_name or stored.experiment_name or "Default"
     azure_sets(stored, status="NotStarted", creation_context=_created())
@@ -48,7 +47,7 @@ def start_pipeline_job(cloud: FakeAzureML, job: Any, experiment_name: str | None
         if not getattr(cloud, "_pipeline_ticks", False):
             cloud._pipeline_ticks = True
             cloud.on_tick(lambda: _advance(cloud))
-    return copy.deepcopy(stored)
+    return stored
 
 
 def _child(parent: Any, node_name: str, node: Any) -> Any:
@@ -65,11 +64,24 @@ def _child(parent: Any, node_name: str, node: Any) -> Any:
             experiment_name=parent.experiment_name,
             parent_job_name=parent.name,
         )
-    else:  # an AutoML node: the child is the AutoML job itself
-        child = copy.deepcopy(node)
-        child.name, child.display_name = name, node_name
-        child.experiment_name = parent.experiment_name
-        child.properties = {**(child.properties or {}), PARENT_PROPERTY: parent.name}
+    else:  # an AutoML node: the child is an AutoML job, its data resolved as Azure resolves the node's binding
+        from azure.ai.ml import Input, automl
+
+        binding = str(node.training_data)
+        given = parent.inputs.get("training_data") if binding == "${{parent.inputs.training_data}}" else None
+        path = getattr(getattr(given, "_data", given), "path", None) or (
+            f"azureml://datastores/workspaceblobstore/paths/azureml/{parent.name}/{node_name}/training_data/"
+        )
+        child = automl.classification(
+            training_data=Input(type="mltable", path=path),
+            target_column_name=node.target_column_name,
+            primary_metric=node.primary_metric,
+            compute=node.compute,
+            experiment_name=parent.experiment_name,
+            name=name,
+            display_name=node_name,
+            properties={PARENT_PROPERTY: parent.name},
+        )
     return azure_sets(child, status="Running", creation_context=_created())
 
 
@@ -78,7 +90,7 @@ def _advance(cloud: FakeAzureML) -> None:
         if job.type != "pipeline" or job.status in ("Completed", "Failed", "Canceled"):
             continue
         if job.status == "NotStarted":
-            jobs = job.jobs if job.jobs else job.component.jobs  # a job of a component (a batch invocation)
+            jobs = job.jobs or _component_jobs(cloud, job.component)  # a job of a registered component
             for node_name, node in jobs.items():
                 child = _child(job, node_name, node)
                 cloud.kind("jobs")[child.name] = child
@@ -87,3 +99,9 @@ def _advance(cloud: FakeAzureML) -> None:
             for child in children_of(cloud, job.name):
                 azure_sets(child, status="Completed")
             azure_sets(job, status="Completed")
+
+
+def _component_jobs(cloud: FakeAzureML, reference: Any) -> dict[str, Any]:
+    """The nodes of the registered pipeline component ``azureml:<name>:<version>`` a job runs."""
+    name, version = str(reference).removeprefix("azureml:").rsplit(":", 1)
+    return cloud.kind("components")[(name, version)].jobs

@@ -90,9 +90,10 @@ def build(
                 compute=compute,
             )
 
-    def graph(training_data: Any) -> None:
+    def graph(training_data):
         previous_output = None
-        automl_node, params = None, {}
+        automl_node: str | None = None  # the AutoML step's name
+        params: dict[str, Any] = {}
         for step in steps:
             if step["type"] == "data_prep":
                 node = commands[step["name"]](raw=training_data)
@@ -101,8 +102,10 @@ def build(
                 params = automl_params(dict(step["settings"]), previous_output is not None)
                 training = previous_output if previous_output is not None else training_data
                 node = automl_job(params, compute, training)
-                node.outputs[BEST_MODEL] = sdk.Output(type=sdk.AssetTypes.MLFLOW_MODEL)
-                automl_node = node
+                # declared after the job is built: the register node binds to it by expression (an output added
+                # to a built AutoML job is not a node output object the SDK binds)
+                node.outputs = {**(node.outputs or {}), BEST_MODEL: sdk.Output(type=sdk.AssetTypes.MLFLOW_MODEL)}
+                automl_node = step["name"]
             else:
                 if automl_node is None:  # check_spec puts the register step after the AutoML step
                     raise InvalidInput("a register_model step needs the AutoML step before it")
@@ -128,7 +131,7 @@ def build(
                     compute=compute,
                 )
                 node = register(
-                    model=automl_node.outputs[BEST_MODEL],
+                    model=f"${{{{parent.jobs.{automl_node}.outputs.{BEST_MODEL}}}}}",
                     model_name=step["model_name"],
                     primary_metric=params["primary_metric"],
                     dataset=trained_on,
@@ -136,7 +139,9 @@ def build(
             node.name = step["name"]  # the child job's name in the pipeline: opml's step name
             node.compute = compute
 
-    # dsl.pipeline reads the function's signature for the pipeline's inputs: one, the training data.
+    # dsl.pipeline reads the function's signature for the pipeline component's inputs: one, the training data, an
+    # mltable (an annotation object: this module's annotations are strings, which dsl cannot read)
+    graph.__annotations__ = {"training_data": sdk.Input(type=sdk.AssetTypes.MLTABLE)}
     graph.__name__ = _component_name(name)
     pipeline = sdk.dsl.pipeline(name=_component_name(name), description=description or None, compute=compute)(graph)
     job = pipeline(training_data=training_input)

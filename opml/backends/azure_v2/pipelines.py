@@ -46,7 +46,7 @@ def _same_value(value: Any, published: Any) -> bool:
 def endpoint_name(name: str) -> str:
     """A batch endpoint name for a published pipeline's display name: Azure's rule (3-32 characters: letters,
     digits, '-', starting with a letter) and unique in the region (endpoint names are), hence a random suffix."""
-    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in name.lower()).strip("-")
     slug = "-".join(part for part in slug.split("-") if part)[:22].strip("-")
     if not slug or not slug[0].isalpha():
         slug = f"pl-{slug}".strip("-")
@@ -170,24 +170,8 @@ class AzureV2Pipelines(AzureV2Part):
         pipeline_graph.validate(job)
         return job
 
-    @staticmethod
-    def run_tags(
-        pipeline_id: str, parameters: dict[str, Any], trigger: str, *, dated: bool = True, **more: str
-    ) -> dict[str, str]:
-        """The tags of a pipeline job opml starts: its pipeline, the trigger, the values (and when it was
-        submitted, unless a schedule creates it)."""
-        tags = {
-            "opml_pipeline_id": pipeline_id,
-            "opml_trigger": trigger,
-            "opml_params": json.dumps({"pipeline_id": pipeline_id, "parameters": parameters}),
-            **more,
-        }
-        if dated:
-            tags[SUBMITTED_TAG] = datetime.now(UTC).isoformat()
-        return tags
-
     def run(self, pipeline: Pipeline, *, experiment: str, parameters: dict[str, Any], trigger: str) -> Run:
-        job = self.pipeline_job(pipeline, parameters, tags=self.run_tags(pipeline.id, parameters, trigger))
+        job = self.pipeline_job(pipeline, parameters, tags=run_tags(pipeline.id, parameters, trigger))
         job.experiment_name = experiment
         submitted = self.client.jobs.create_or_update(job, experiment_name=experiment)
         return self.runs.get(submitted.name)
@@ -246,33 +230,18 @@ class AzureV2Pipelines(AzureV2Part):
             raise NotFound(f"no published pipeline {published_id} (batch endpoint {published_id} is not opml's)")
         return endpoint
 
-    @staticmethod
-    def _to_published(endpoint: Any) -> PublishedPipeline:
-        tags = endpoint.tags or {}
-        active = tags.get("opml_status", ACTIVE) == ACTIVE and default_deployment(endpoint) is not None
-        return PublishedPipeline(
-            id=endpoint.name,
-            name=tags.get("opml_name", endpoint.name),
-            description=endpoint.description or "",
-            version=tags.get("opml_version", ""),
-            pipeline_id=tags.get("opml_pipeline_id", ""),
-            status=ACTIVE if active else DISABLED,
-            endpoint=endpoint.scoring_uri or "",
-            created_at=parse_time(tags.get("opml_created_at")) or EPOCH,
-        )
-
     def list_published(self) -> list[PublishedPipeline]:
         """opml's published pipelines: the batch endpoints it created (tagged with their pipeline); batch
         endpoints of models, or made outside opml, are not pipelines opml can show."""
         found = [
-            self._to_published(endpoint)
+            to_published(endpoint)
             for endpoint in self.client.batch_endpoints.list()
             if "opml_pipeline_id" in (endpoint.tags or {})
         ]
         return sorted(found, key=lambda p: p.created_at, reverse=True)
 
     def get_published(self, published_id: str) -> PublishedPipeline:
-        return self._to_published(self._endpoint(published_id))
+        return to_published(self._endpoint(published_id))
 
     def set_enabled(self, published_id: str, enabled: bool) -> PublishedPipeline:
         endpoint = self._endpoint(published_id)
@@ -342,12 +311,16 @@ class AzureV2Pipelines(AzureV2Part):
             raise BackendUnavailable(f"the batch endpoint {published.id} answered without a job: {answer}")
         job = self.client.jobs.get(job_name)
         values = {**self.state.published(published.id).get("parameters", {}), **parameters}
-        bookkeeping = self.run_tags(published.pipeline_id, values, trigger, opml_published_id=published.id)
+        bookkeeping = run_tags(published.pipeline_id, values, trigger, opml_published_id=published.id)
         job.tags = {**(job.tags or {}), **tags, **bookkeeping}
         if description:
             job.display_name = description
         self.client.jobs.create_or_update(job)  # updates the tags and display name of the job Azure started
         return self.runs.get(job_name)
+
+    def trigger_body(self, published: PublishedPipeline, experiment: str) -> dict[str, Any]:
+        """The body ``trigger`` POSTs for a run with the published values (what the dashboard's snippets show)."""
+        return invoke_body(experiment, self.published_inputs(published, {}))
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         import requests
@@ -391,6 +364,37 @@ class AzureV2Pipelines(AzureV2Part):
             jobs.append(job)
         jobs.sort(key=lambda job: _created(job), reverse=True)
         return [self.runs.get(job.name) for job in jobs[:limit]]
+
+
+def to_published(endpoint: Any) -> PublishedPipeline:
+    tags = endpoint.tags or {}
+    active = tags.get("opml_status", ACTIVE) == ACTIVE and default_deployment(endpoint) is not None
+    return PublishedPipeline(
+        id=endpoint.name,
+        name=tags.get("opml_name", endpoint.name),
+        description=endpoint.description or "",
+        version=tags.get("opml_version", ""),
+        pipeline_id=tags.get("opml_pipeline_id", ""),
+        status=ACTIVE if active else DISABLED,
+        endpoint=endpoint.scoring_uri or "",
+        created_at=parse_time(tags.get("opml_created_at")) or EPOCH,
+    )
+
+
+def run_tags(
+    pipeline_id: str, parameters: dict[str, Any], trigger: str, *, dated: bool = True, **more: str
+) -> dict[str, str]:
+    """The tags of a pipeline job opml starts: its pipeline, the trigger, the values (and when it was
+    submitted, unless a schedule creates it)."""
+    tags = {
+        "opml_pipeline_id": pipeline_id,
+        "opml_trigger": trigger,
+        "opml_params": json.dumps({"pipeline_id": pipeline_id, "parameters": parameters}),
+        **more,
+    }
+    if dated:
+        tags[SUBMITTED_TAG] = datetime.now(UTC).isoformat()
+    return tags
 
 
 def _created(job: Any) -> datetime:

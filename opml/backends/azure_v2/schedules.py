@@ -15,7 +15,7 @@ from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.times import EPOCH, parse_time
-from opml.backends.azure_v2.pipelines import DEPLOYMENT, AzureV2Pipelines
+from opml.backends.azure_v2.pipelines import DEPLOYMENT, AzureV2Pipelines, run_tags
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
 from opml.entities import ACTIVE, PublishedPipeline, Schedule
 from opml.errors import AlreadyExists, InvalidInput, NotFound
@@ -83,9 +83,7 @@ class AzureV2Schedules(AzureV2Part):
             inputs=inputs,
             experiment_name=experiment,
             display_name=published.name,
-            tags=self.pipelines.run_tags(
-                published.pipeline_id, values, "Schedule", opml_published_id=published.id, dated=False
-            ),
+            tags=run_tags(published.pipeline_id, values, "Schedule", opml_published_id=published.id, dated=False),
         )
         job.settings.default_compute = (deployment.settings or {}).get("default_compute")
         job.settings.force_rerun = True
