@@ -14,10 +14,10 @@ import pytest
 from opml.backends.azure_v2 import pipeline_graph
 from opml.backends.azure_v2.pipelines import DEPLOYMENT, endpoint_name, invoke_body
 from opml.entities import ACTIVE, DISABLED
-from opml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unauthorized
+from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, Unauthorized
 from tests import azure_v2_interim_jobs as interim_jobs
 from tests.azure_v2_capabilities import AZURE_V2
-from tests.azure_v2_fakes import FakeAzureML
+from tests.azure_v2_fakes import FakeAzureML, http_error
 from tests.azure_v2_fakes.batch_server import EXPECTED_TOKEN
 from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fakes.pipeline_jobs import children_of
@@ -199,6 +199,14 @@ def test_disabling_removes_the_default_deployment_and_enabling_sets_it_back(bank
     assert v2_cloud.kind("batch_endpoints")[published.id].defaults == {"deployment_name": DEPLOYMENT}
 
 
+def test_a_refused_deployment_leaves_no_endpoint_behind(bank, v2_cloud):
+    pipeline = bank.create_pipeline(name="bank-train", steps=TRAINING_STEPS, parameters={"dataset": "bank"})
+    v2_cloud.refuse("batch_deployments.begin_create_or_update", http_error(400, "Quota exceeded for cores of the subscription", "QuotaExceeded"))
+    with pytest.raises(InvalidInput, match="Quota exceeded for cores"):
+        bank.publish_pipeline(pipeline.id, name="p")
+    assert v2_cloud.kind("batch_endpoints") == {} and bank.list_published_pipelines() == []
+
+
 def test_batch_endpoints_not_made_by_opml_are_not_published_pipelines(bank, v2_cloud):
     from azure.ai.ml.entities import BatchEndpoint
 
@@ -292,6 +300,22 @@ def test_the_requests_snippet_shown_to_users_triggers_the_endpoint(bank, v2_clou
     job_name = done.stdout.strip()
     assert job_name in v2_cloud.kind("jobs")
     assert v2_cloud.kind("jobs")[job_name].experiment_name == "pipeline-rest"
+
+
+def test_the_snippets_keep_the_v1_and_local_shape():
+    from opml.snippets import pipeline_trigger_snippets
+
+    curl, python = pipeline_trigger_snippets("http://h/PipelineSubmit/1", "tok", {"ExperimentName": "x"})
+    assert '-d \'{"ExperimentName": "x"}\'' in curl and "Authorization: Bearer tok" in curl
+    assert "json={'ExperimentName': 'x'}" in python and 'print(response.json()["Id"])' in python
+    compile(python, "snippet", "exec")
+
+
+def test_an_endpoint_that_fails_is_backend_unavailable_and_a_missing_one_not_found(bank, v2_cloud, published):
+    v2_cloud.batch_server.close()  # Azure unreachable
+    with pytest.raises(BackendUnavailable, match="cannot reach the batch endpoint"):
+        bank.trigger_published_pipeline(published.id, experiment="e")
+    del v2_cloud.batch_server
 
 
 # -- schedules ------------------------------------------------------------------------------------------------

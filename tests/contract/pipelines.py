@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from opml.entities import ACTIVE, DISABLED, QUEUED
@@ -110,6 +112,12 @@ class PipelineContract(ContractFixtures):
         direct = backend.run_pipeline(pipeline.id, experiment="bank-ui")
         assert ids(backend.list_pipeline_runs(published_pipeline_id=published.id)) == [triggered.id]
         assert set(ids(backend.list_pipeline_runs(pipeline_id=pipeline.id))) == {triggered.id, direct.id}
+
+    def test_the_body_a_rest_client_posts_names_the_experiment(self, backend, published):
+        body = backend.published_trigger_body(published.id, "bank-rest")  # what the dashboard's snippets send
+        assert "bank-rest" in json.dumps(body)
+        with pytest.raises(NotFound):
+            backend.published_trigger_body("nope", "e")
 
     def test_triggering_with_parameter_values(self, backend, published, capabilities, bank_small_csv):
         backend.trigger_published_pipeline(published.id, experiment="e", parameters={"dataset": "bank"})

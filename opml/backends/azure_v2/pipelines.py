@@ -204,6 +204,19 @@ class AzureV2Pipelines(AzureV2Part):
             name=endpoint_id, description=description or None, auth_mode="aad_token", tags=tags
         )
         self.client.batch_endpoints.begin_create_or_update(endpoint).result()
+        try:
+            self._deploy(pipeline, endpoint_id, registered, version)
+        except Exception:
+            # an endpoint without its pipeline would list as a (disabled) published pipeline: remove it
+            self.client.batch_endpoints.begin_delete(endpoint_id)
+            raise
+        self.state.save_published(
+            endpoint_id, pipeline_id=pipeline.id, created_at=created, parameters=pipeline.parameters
+        )
+        return self.get_published(endpoint_id)
+
+    def _deploy(self, pipeline: Pipeline, endpoint_id: str, registered: Any, version: str) -> None:
+        """The pipeline component's deployment on the endpoint, then made its default."""
         deployment = self.sdk.PipelineComponentBatchDeployment(
             name=DEPLOYMENT,
             endpoint_name=endpoint_id,
@@ -216,10 +229,6 @@ class AzureV2Pipelines(AzureV2Part):
         endpoint = self.client.batch_endpoints.get(endpoint_id)
         set_default_deployment(endpoint, DEPLOYMENT)
         self.client.batch_endpoints.begin_create_or_update(endpoint).result()
-        self.state.save_published(
-            endpoint_id, pipeline_id=pipeline.id, created_at=created, parameters=pipeline.parameters
-        )
-        return self.get_published(endpoint_id)
 
     def _endpoint(self, published_id: str) -> Any:
         try:
