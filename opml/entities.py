@@ -297,6 +297,10 @@ class Service(_ModelReference):
     # The deployments behind the endpoint, oldest first (one for a service deployed the simple way). ``model``
     # above is the endpoint's model: the one whose input schema swagger.json describes (see opml.rollout).
     deployments: tuple[Deployment, ...] = ()
+    # The request body the scoring URI takes: "data" (``{"data": [records]}``: local services and SDK v1 services)
+    # or "input_data" (``{"input_data": {"columns", "index", "data"}}``: MLflow models on SDK v2 managed online
+    # endpoints). Clients (opml.client.score, the CLI, the Score page) pick the shape from it.
+    request_format: str = "data"
 
     @property
     def traffic(self) -> dict[str, int]:

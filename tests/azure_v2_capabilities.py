@@ -10,8 +10,9 @@ AZURE_V2 = Capabilities(
     models_idempotent_on_content=False,
     loads_models=False,
     services_take_a_port=False,
-    service_delete_is_asynchronous=False,
+    service_delete_is_asynchronous=True,
     service_telemetry_recorded=False,
+    services_auth_optional=False,
     services_restart_in_place=False,
     service_data_collected=False,
     published_parameters_overridable=True,  # the dataset, a pipeline component input; others are InvalidInput
@@ -19,5 +20,6 @@ AZURE_V2 = Capabilities(
     schedules_fired_by_opml=False,
     workspace_tokens=False,
     alert_rules_evaluated_by_opml=False,
+    deployments_compared_by_opml=False,
     endpoints_hold_deployments=True,
 )

@@ -51,6 +51,7 @@ AZURE = Capabilities(
     services_take_a_port=False,
     service_delete_is_asynchronous=False,
     service_telemetry_recorded=False,
+    services_auth_optional=True,
     services_restart_in_place=False,
     service_data_collected=False,
     published_parameters_overridable=False,
@@ -58,6 +59,7 @@ AZURE = Capabilities(
     schedules_fired_by_opml=False,
     workspace_tokens=False,
     alert_rules_evaluated_by_opml=False,
+    deployments_compared_by_opml=False,
     endpoints_hold_deployments=False,
 )
 

@@ -16,6 +16,7 @@ LOCAL = Capabilities(
     services_take_a_port=True,
     service_delete_is_asynchronous=True,
     service_telemetry_recorded=True,
+    services_auth_optional=True,
     services_restart_in_place=True,
     service_data_collected=True,
     published_parameters_overridable=True,
@@ -23,6 +24,7 @@ LOCAL = Capabilities(
     schedules_fired_by_opml=True,
     workspace_tokens=True,
     alert_rules_evaluated_by_opml=True,
+    deployments_compared_by_opml=True,
     endpoints_hold_deployments=True,
 )
 

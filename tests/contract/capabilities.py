@@ -44,6 +44,10 @@ class Capabilities:
     """``delete_service`` shows the service "Deleting" until the agent has stopped its process; then it is
     gone. Azure deletes it at once."""
 
+    services_auth_optional: bool
+    """``update_service(auth_enabled=False)`` turns a service's authentication off. A managed online endpoint
+    (Azure SDK v2) always authenticates (key or Azure ML token): turning it off is InvalidInput."""
+
     services_restart_in_place: bool
     """``restart_service`` starts a Failed service again (Conflict for one that is not Failed). SDK v1 cannot
     restart an ACI service in place: it raises BackendUnavailable saying to redeploy."""
@@ -88,3 +92,8 @@ class Capabilities:
     compared from the endpoint's telemetry. An ACI web service (Azure SDK v1) serves one model: it lists as
     one deployment taking all traffic (``list_deployments``, ``wait_for_deployment`` work) and every other
     rollout operation is BackendUnavailable saying what Azure offers (managed online endpoints, SDK v2)."""
+
+    deployments_compared_by_opml: bool
+    """``compare_deployments`` sets the deployments side by side from the endpoint's telemetry recorded by opml.
+    A managed online endpoint's per-deployment metrics are in Azure Monitor and Application Insights, which opml
+    does not read: ``compare_deployments`` is BackendUnavailable pointing there."""

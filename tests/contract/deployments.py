@@ -231,6 +231,10 @@ class DeploymentContract(ContractFixtures):
             refused(lambda: backend.compare_deployments("bank-svc", since=since))
             return
         backend.create_deployment("bank-svc", name="green", model_name="bank-model", mirror=10)
+        if not capabilities.deployments_compared_by_opml:
+            with pytest.raises(BackendUnavailable, match="Azure Monitor"):
+                backend.compare_deployments("bank-svc", since=since)
+            return
         comparison = backend.compare_deployments("bank-svc", since=since)
         assert (comparison.service, comparison.since) == ("bank-svc", since) and comparison.until > since
         assert [(s.name, s.model, s.traffic, s.mirror) for s in comparison.deployments] == [

@@ -84,9 +84,20 @@ class ServiceContract(ContractFixtures):
             backend.regenerate_service_key("bank-svc", "Tertiary")
         assert backend.get_service_keys("bank-svc") == last
 
-    def test_update_switches_telemetry_and_auth(self, registered_model):
+    def test_update_switches_telemetry_and_auth(self, registered_model, capabilities):
         backend = registered_model
         backend.deploy_model(name="bank-svc", model_name="bank-model")
+        if not capabilities.services_auth_optional:
+            before = backend.get_service("bank-svc")
+            with pytest.raises(InvalidInput, match="always authenticate"):
+                backend.update_service("bank-svc", app_insights_enabled=True, auth_enabled=False)
+            assert backend.get_service("bank-svc") == before
+            updated = backend.update_service("bank-svc", app_insights_enabled=True, auth_enabled=True)
+            assert updated.app_insights_enabled and updated.auth_enabled
+            assert backend.update_service("bank-svc") == updated == backend.get_service("bank-svc")
+            with pytest.raises(InvalidInput):
+                backend.update_service("bank-svc", auth_enabled="yes")
+            return
         updated = backend.update_service("bank-svc", app_insights_enabled=True, auth_enabled=False)
         assert updated.app_insights_enabled and not updated.auth_enabled
         unchanged = backend.update_service("bank-svc")

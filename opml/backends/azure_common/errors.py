@@ -43,6 +43,15 @@ class _Rule:
 
 SIGN_IN = "sign in again (az login), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
 
+# A quota refusal is a Conflict whatever its HTTP status: Azure Resource Manager answers one with 400
+# (OperationNotAllowed, QuotaExceeded) or 409, which would otherwise read as a bad argument or an existing name.
+_QUOTA = _Rule(
+    Conflict,
+    "request a quota increase in the Azure portal or use a smaller VM size / fewer nodes",
+    kinds=r"QuotaExceeded",
+    words=r"\bquota\b",
+)
+
 # An HTTP status, when the exception carries one, decides alone (the first rule listing it). Otherwise the
 # first rule whose kinds or words match decides, so the order matters: the narrower rules come first.
 _RULES: tuple[_Rule, ...] = (
@@ -165,7 +174,9 @@ def translate(exc: Exception) -> OpmlError:
         return exc
     message, kinds = _message(exc), _kinds(exc)
     status = _status(exc, message)
-    rule = next((r for r in _RULES if status in r.statuses), None) or next(
+    # (not a refused sign-in or role, nor throttling: 429 is "try again", whatever its message says)
+    quota = _QUOTA if status not in (401, 403, 429) and _QUOTA.matches(kinds, message) else None
+    rule = quota or next((r for r in _RULES if status in r.statuses), None) or next(
         (r for r in _RULES if r.matches(kinds, message)), None
     )
     if rule is None:

@@ -131,6 +131,14 @@ class AzureState:
     def schedule(self, schedule_id: str) -> dict[str, Any]:
         return self._read("schedules").get(schedule_id, {})
 
+    # -- endpoints (SDK v2): what Azure does not keep, e.g. the split before the last change ----------
+
+    def save_endpoint(self, name: str, **values: Any) -> None:
+        self._update("endpoints", name, values)
+
+    def endpoint(self, name: str) -> dict[str, Any]:
+        return self._read("endpoints").get(name, {})
+
     # -- datasets ------------------------------------------------------------------
 
     def save_dataset_meta(self, name: str, version: int, meta: dict[str, Any]) -> None:
@@ -145,3 +153,11 @@ class AzureState:
     def profile(self, name: str, version: int) -> DatasetProfile | None:
         item = self._read("profiles").get(f"{name}:{version}")
         return None if item is None else DatasetProfile.from_dict(item)
+
+    # -- models (SDK v2): versions opml deleted (archived: SDK v2 cannot delete a model version) ----------
+
+    def mark_model_deleted(self, name: str, version: int) -> None:
+        self._update("deleted_models", f"{name}:{version}", {"at": datetime.now(UTC).isoformat()})
+
+    def model_deleted(self, name: str, version: int | str) -> bool:
+        return f"{name}:{version}" in self._read("deleted_models")

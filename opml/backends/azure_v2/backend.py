@@ -85,7 +85,7 @@ class AzureMLv2Backend(AzureBackend):
             "datasets": len({data.name for data in client.data.list()}),
             "computes": len(list(client.compute.list())),
             "models": len({model.name for model in client.models.list()}),
-            "endpoints": len(list(client.online_endpoints.list())),
+            "services": len(list(client.online_endpoints.list())),  # managed online endpoints
             "pipelines": len(self.state.pipelines()),
         }
         location = (
