@@ -15,7 +15,6 @@ from opml.backends.azure_v2 import pipeline_graph
 from opml.backends.azure_v2.pipelines import DEPLOYMENT, endpoint_name, invoke_body
 from opml.entities import ACTIVE, DISABLED
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, Unauthorized
-from tests import azure_v2_interim_jobs as interim_jobs
 from tests.azure_v2_capabilities import AZURE_V2
 from tests.azure_v2_fakes import FakeAzureML, http_error
 from tests.azure_v2_fakes.batch_server import EXPECTED_TOKEN
@@ -33,7 +32,6 @@ PREP_SCRIPT = "def prepare(df):\n    return df.dropna()\n"
 def v2(azure_v2, v2_cloud: FakeAzureML):
     """The v2 backend with its cluster cpu-cluster; the loopback batch server closed afterwards."""
     add_cluster(v2_cloud, "cpu-cluster")
-    interim_jobs.install(azure_v2, v2_cloud)  # INTERIM: until wt21's jobs part lands
     yield azure_v2
     server = getattr(v2_cloud, "batch_server", None)
     if server is not None:
@@ -201,8 +199,9 @@ def test_disabling_removes_the_default_deployment_and_enabling_sets_it_back(bank
 
 def test_a_refused_deployment_leaves_no_endpoint_behind(bank, v2_cloud):
     pipeline = bank.create_pipeline(name="bank-train", steps=TRAINING_STEPS, parameters={"dataset": "bank"})
-    v2_cloud.refuse("batch_deployments.begin_create_or_update", http_error(400, "Quota exceeded for cores of the subscription", "QuotaExceeded"))
-    with pytest.raises(InvalidInput, match="Quota exceeded for cores"):
+    quota = http_error(400, "Quota exceeded for cores of the subscription", "QuotaExceeded")
+    v2_cloud.refuse("batch_deployments.begin_create_or_update", quota)
+    with pytest.raises(Conflict, match="Quota exceeded for cores"):
         bank.publish_pipeline(pipeline.id, name="p")
     assert v2_cloud.kind("batch_endpoints") == {} and bank.list_published_pipelines() == []
 

@@ -134,7 +134,10 @@ class FakeBatchDeploymentOperations:
 
 class FakeComponentOperations:
     def __init__(self, cloud: FakeAzureML):
+        from tests.azure_v2_fakes.pipeline_jobs import play_pipeline_jobs
+
         self.cloud = cloud
+        play_pipeline_jobs(cloud)  # pipeline jobs (of components, or built by dsl) run their nodes on ticks
 
     def create_or_update(
         self, component: Any, version: str | None = None, *, skip_validation: bool = False, **kwargs: Any
