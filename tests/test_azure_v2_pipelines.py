@@ -30,12 +30,9 @@ PREP_SCRIPT = "def prepare(df):\n    return df.dropna()\n"
 
 @pytest.fixture
 def v2(azure_v2, v2_cloud: FakeAzureML):
-    """The v2 backend with its cluster cpu-cluster; the loopback batch server closed afterwards."""
+    """The v2 backend with its cluster cpu-cluster."""
     add_cluster(v2_cloud, "cpu-cluster")
-    yield azure_v2
-    server = getattr(v2_cloud, "batch_server", None)
-    if server is not None:
-        server.close()
+    return azure_v2
 
 
 @pytest.fixture
@@ -142,8 +139,15 @@ def test_a_pipeline_run_submits_the_job_in_its_experiment_and_its_steps_become_c
     assert json.loads(submitted.tags["opml_params"]) == {"pipeline_id": pipeline.id, "parameters": {}}
     v2_cloud.execute_pending()
     assert sorted(child.display_name for child in children_of(v2_cloud, run.id)) == ["register", "train"]
+    steps = bank.list_runs(parent_id=run.id)  # the steps, as the dashboard lists them (jobs.list(parent_job_name))
+    assert sorted((step.display_name, step.run_type, step.status) for step in steps) == [
+        ("register", "pipeline_step", "Running"),
+        ("train", "pipeline_step", "Running"),
+    ]
+    assert {step.experiment for step in steps} == {"bank-pipeline"}
     v2_cloud.execute_pending()
     assert bank.get_run(run.id).status == "Completed"
+    assert {step.status for step in bank.list_runs(parent_id=run.id)} == {"Completed"}
 
 
 def test_an_unknown_dataset_submits_nothing(v2, v2_cloud):
@@ -310,11 +314,17 @@ def test_the_snippets_keep_the_v1_and_local_shape():
     compile(python, "snippet", "exec")
 
 
-def test_an_endpoint_that_fails_is_backend_unavailable_and_a_missing_one_not_found(bank, v2_cloud, published):
+def test_an_unreachable_endpoint_is_backend_unavailable(bank, v2_cloud, published):
     v2_cloud.batch_server.close()  # Azure unreachable
     with pytest.raises(BackendUnavailable, match="cannot reach the batch endpoint"):
         bank.trigger_published_pipeline(published.id, experiment="e")
-    del v2_cloud.batch_server
+    del v2_cloud.batch_server  # closed already
+
+
+def test_an_endpoint_refusing_the_invocation_is_invalid_input_with_azures_message(bank, v2_cloud, published):
+    del v2_cloud.kind("batch_deployments")[(published.id, DEPLOYMENT)]  # removed in Azure's portal
+    with pytest.raises(InvalidInput, match="HTTP 400: .*has no default"):
+        bank.trigger_published_pipeline(published.id, experiment="e")
 
 
 # -- schedules ------------------------------------------------------------------------------------------------
