@@ -240,10 +240,19 @@ def test_trigger_posts_to_the_scoring_uri_with_an_azure_ml_token_and_the_batch_b
             "properties": {"experimentName": "bank-rest"},
         }
     }
-    job = v2_cloud.kind("jobs")[run.id]  # the job the endpoint started, tagged as opml tags its runs
+    job = v2_cloud.kind("jobs")[run.id]  # the job the endpoint started
     assert job.experiment_name == "bank-rest"
-    assert job.tags["team"] == "risk" and job.tags["opml_published_id"] == published.id
-    assert job.tags["opml_pipeline_id"] == published.pipeline_id and job.tags["opml_trigger"] == "UI"
+    # Azure refuses to update a fetched pipeline job (InputBindings "cannot be changed"): opml does not try, and
+    # shows the run with what it keeps of it
+    assert v2_cloud.calls_of("jobs.create_or_update") == []
+    assert (run.run_type, run.experiment, run.params) == (
+        "pipeline",
+        "bank-rest",
+        {"pipeline_id": published.pipeline_id, "parameters": {"dataset": "bank"}},
+    )
+    assert run.tags == {"team": "risk"}
+    assert [r.id for r in bank.list_pipeline_runs(published_pipeline_id=published.id)] == [run.id]
+    assert [r.tags for r in bank.list_pipeline_runs(pipeline_id=published.pipeline_id)] == [{"team": "risk"}]
     v2_cloud.execute_pending()
     assert sorted(child.display_name for child in children_of(v2_cloud, run.id)) == ["register", "train"]
 
@@ -266,7 +275,7 @@ def test_triggering_with_another_dataset_sends_its_latest_version(bank, v2_cloud
     run = bank.trigger_published_pipeline(published.id, experiment="e", parameters={"dataset": "bank-2"})
     body = json.loads(v2_cloud.batch_server.requests[-1]["body"])
     assert body["properties"]["inputData"]["training_data"]["uri"] == "azureml:bank-2:1"
-    assert json.loads(v2_cloud.kind("jobs")[run.id].tags["opml_params"])["parameters"] == {"dataset": "bank-2"}
+    assert run.params["parameters"] == {"dataset": "bank-2"}
 
 
 def test_parameters_fixed_in_the_graph_refuse_other_values(bank, v2_cloud):
@@ -323,7 +332,7 @@ def test_an_unreachable_endpoint_is_backend_unavailable(bank, v2_cloud, publishe
 
 def test_an_endpoint_refusing_the_invocation_is_invalid_input_with_azures_message(bank, v2_cloud, published):
     del v2_cloud.kind("batch_deployments")[(published.id, DEPLOYMENT)]  # removed in Azure's portal
-    with pytest.raises(InvalidInput, match="HTTP 400: .*has no default"):
+    with pytest.raises(InvalidInput, match=r"HTTP 400: .*has no default"):
         bank.trigger_published_pipeline(published.id, experiment="e")
 
 

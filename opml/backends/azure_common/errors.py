@@ -176,8 +176,10 @@ def translate(exc: Exception) -> OpmlError:
     status = _status(exc, message)
     # (not a refused sign-in or role, nor throttling: 429 is "try again", whatever its message says)
     quota = _QUOTA if status not in (401, 403, 429) and _QUOTA.matches(kinds, message) else None
-    rule = quota or next((r for r in _RULES if status in r.statuses), None) or next(
-        (r for r in _RULES if r.matches(kinds, message)), None
+    rule = (
+        quota
+        or next((r for r in _RULES if status in r.statuses), None)
+        or next((r for r in _RULES if r.matches(kinds, message)), None)
     )
     if rule is None:
         return BackendUnavailable(f"Azure ML: {message}")

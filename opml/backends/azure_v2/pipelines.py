@@ -5,7 +5,8 @@ Publishing registers the pipeline job's ``PipelineComponent`` (``components.crea
 behind a batch endpoint of its own (``BatchEndpoint``, Azure AD token auth) as a ``PipelineComponentBatchDeployment``,
 the endpoint's default deployment. The published pipeline's id is the endpoint's name; its REST endpoint is the
 endpoint's ``scoring_uri``, which takes ``POST`` with a token of ``https://ml.azure.com`` and answers with the
-pipeline job it started (``trigger``).
+pipeline job it started (``trigger``). Azure cannot tag that job (see ``trigger``): opml keeps its bookkeeping in
+the state folder.
 
 Batch endpoints cannot be disabled on Azure: a disabled published pipeline is an endpoint without a default
 deployment (an invocation naming no deployment is refused by Azure), its deployment kept and named in the tag
@@ -14,6 +15,7 @@ deployment (an invocation naming no deployment is refused by Azure), its deploym
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import uuid
@@ -308,9 +310,14 @@ class AzureV2Pipelines(AzureV2Part):
         description: str,
         tags: dict[str, str],
     ) -> Run:
-        """POST the published pipeline's endpoint as a REST client does (an Azure AD token of Azure ML), then tag
-        the job it started as opml tags the runs it starts: the user's tags, its pipeline, the trigger, the
-        published pipeline, the values."""
+        """POST the published pipeline's endpoint as a REST client does (an Azure AD token of Azure ML) and give
+        the pipeline job it started.
+
+        Azure takes no tags, display name or description in a batch invocation, and refuses to update a pipeline
+        job the SDK reads back (``jobs.create_or_update`` of a fetched pipeline job: "the existing job's
+        InputBindings cannot be changed"), so opml keeps what it would have tagged the job with (its pipeline, the
+        published pipeline, the trigger, the values, the user's tags and description) in its state folder, by the
+        job's name, and shows the run with them."""
         if published.status != ACTIVE:
             raise Conflict(f"published pipeline {published.id} is {published.status}: enable it first")
         inputs = self.published_inputs(published, parameters)
@@ -318,14 +325,32 @@ class AzureV2Pipelines(AzureV2Part):
         job_name = answer.get("name") or str(answer.get("id", "")).rsplit("/", 1)[-1]
         if not job_name:
             raise BackendUnavailable(f"the batch endpoint {published.id} answered without a job: {answer}")
-        job = self.client.jobs.get(job_name)
         values = {**self.state.published(published.id).get("parameters", {}), **parameters}
-        bookkeeping = run_tags(published.pipeline_id, values, trigger, opml_published_id=published.id)
-        job.tags = {**(job.tags or {}), **tags, **bookkeeping}
-        if description:
-            job.display_name = description
-        self.client.jobs.create_or_update(job)  # updates the tags and display name of the job Azure started
-        return self.runs.get(job_name)
+        self.state.save_triggered_run(
+            job_name,
+            tags={**tags, **run_tags(published.pipeline_id, values, trigger, opml_published_id=published.id)},
+            description=description,
+        )
+        return self.with_bookkeeping(self.runs.get(job_name))
+
+    def with_bookkeeping(self, run: Run) -> Run:
+        """``run`` with what opml keeps of it when Azure could not be told (a run started through a batch
+        endpoint): its parameters, the user's tags, its description."""
+        known = self.state.triggered_runs().get(run.id)
+        if not known:
+            return run
+        tags = known.get("tags", {})
+        try:
+            params = json.loads(tags.get("opml_params", "{}"))
+        except ValueError:
+            params = {}
+        user_tags = {k: v for k, v in tags.items() if not k.startswith("opml_")}
+        return dataclasses.replace(
+            run,
+            params=params or run.params,
+            tags={**run.tags, **user_tags},
+            display_name=known.get("description") or run.display_name,
+        )
 
     def trigger_body(self, published: PublishedPipeline, experiment: str) -> dict[str, Any]:
         """The body ``trigger`` POSTs for a run with the published values (what the dashboard's snippets show)."""
@@ -360,11 +385,15 @@ class AzureV2Pipelines(AzureV2Part):
     # -- runs --------------------------------------------------------------------------
 
     def list_runs(self, *, pipeline_id: str | None, published_pipeline_id: str | None, limit: int) -> list[Run]:
-        """The newest ``limit`` pipeline jobs opml started (tagged), newest created first."""
+        """The newest ``limit`` pipeline jobs opml started (run, scheduled: tagged; triggered through an endpoint:
+        known in the state folder), newest created first."""
+        triggered = self.state.triggered_runs()
         jobs = []
         for job in self.client.jobs.list():
-            tags = job.tags or {}
-            if job.type != "pipeline" or ("opml_pipeline_id" not in tags and "opml_published_id" not in tags):
+            if job.type != "pipeline":
+                continue
+            tags = {**(job.tags or {}), **triggered.get(job.name, {}).get("tags", {})}
+            if "opml_pipeline_id" not in tags and "opml_published_id" not in tags:
                 continue
             if pipeline_id and tags.get("opml_pipeline_id") != pipeline_id:
                 continue
@@ -372,7 +401,7 @@ class AzureV2Pipelines(AzureV2Part):
                 continue
             jobs.append(job)
         jobs.sort(key=lambda job: _created(job), reverse=True)
-        return [self.runs.get(job.name) for job in jobs[:limit]]
+        return [self.with_bookkeeping(self.runs.to_run(job)) for job in jobs[:limit]]
 
 
 def to_published(endpoint: Any) -> PublishedPipeline:
