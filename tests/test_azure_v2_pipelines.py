@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from opml.backends.azure_v2 import pipeline_graph
-from opml.backends.azure_v2.pipelines import DEPLOYMENT, endpoint_name, invoke_body
+from opml.backends.azure_v2.pipelines import DEPLOYMENT, default_deployment, endpoint_name, invoke_body
 from opml.entities import ACTIVE, DISABLED
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, Unauthorized
 from tests.azure_v2_capabilities import AZURE_V2
@@ -176,7 +176,7 @@ def test_publishing_registers_the_component_and_deploys_it_behind_a_batch_endpoi
     assert type(deployment).__name__ == "PipelineComponentBatchDeployment"
     assert deployment.component == f"azureml:{component.name}:1"
     assert deployment.settings == {"default_compute": "cpu-cluster", "continue_on_step_failure": "False"}
-    assert endpoint.defaults == {"deployment_name": DEPLOYMENT}  # the default deployment, set once deployed
+    assert default_deployment(endpoint) == DEPLOYMENT  # the default deployment, set once deployed
     assert published.endpoint == endpoint.scoring_uri and published.status == ACTIVE
     assert (published.name, published.version, published.pipeline_id) == ("Bankmarketing Train", "2.0", pipeline.id)
 
@@ -193,12 +193,12 @@ def test_disabling_removes_the_default_deployment_and_enabling_sets_it_back(bank
     published = bank.publish_pipeline(pipeline.id, name="p")
     assert bank.set_published_pipeline_enabled(published.id, False).status == DISABLED
     endpoint = v2_cloud.kind("batch_endpoints")[published.id]
-    assert endpoint.defaults is None and endpoint.tags["opml_status"] == DISABLED
+    assert default_deployment(endpoint) is None and endpoint.tags["opml_status"] == DISABLED
     assert (published.id, DEPLOYMENT) in v2_cloud.kind("batch_deployments")  # kept
     with pytest.raises(Conflict, match="enable it first"):
         bank.trigger_published_pipeline(published.id, experiment="e")
     assert bank.set_published_pipeline_enabled(published.id, True).status == ACTIVE
-    assert v2_cloud.kind("batch_endpoints")[published.id].defaults == {"deployment_name": DEPLOYMENT}
+    assert default_deployment(v2_cloud.kind("batch_endpoints")[published.id]) == DEPLOYMENT
 
 
 def test_a_refused_deployment_leaves_no_endpoint_behind(bank, v2_cloud):
@@ -346,7 +346,7 @@ def test_schedules_are_job_schedules_of_the_published_component(bank, v2_cloud, 
     trigger = job_schedule.trigger
     assert (type(trigger).__name__, trigger.frequency, trigger.interval) == ("RecurrenceTrigger", "minute", 15)
     job = job_schedule.create_job
-    deployment = v2_cloud.kind("batch_deployments")[(published.id, DEPLOYMENT)]
+    deployment = v2_cloud.kind("batch_deployments")[(published.id, DEPLOYMENT)]  # as opml sent it
     assert type(job).__name__ == "PipelineJob" and job.component == deployment.component
     assert job.experiment_name == "bank-sched" and job.settings.default_compute == "cpu-cluster"
     assert job.inputs["training_data"]._data.path == "azureml:bank:1"

@@ -43,8 +43,10 @@ class FakeBatchEndpointOperations:
 
         self.cloud.called("batch_endpoints.begin_create_or_update", endpoint=endpoint)
         assert isinstance(endpoint, BatchEndpoint), endpoint
-        endpoint._to_rest_batch_endpoint("eastus")  # what the SDK sends: Azure's naming rule, the defaults
-        stored = _copy(endpoint)
+        # what Azure keeps is what the SDK sends (Azure's naming rule checked), read back as the SDK reads it: e.g.
+        # ``defaults`` comes back as the REST model BatchEndpointDefaults, not the dict opml may have set
+        stored = BatchEndpoint._from_rest_object(endpoint._to_rest_batch_endpoint("eastus"))
+        stored.name = endpoint.name
         with self.cloud.lock:
             deployment = _default(stored)
             if deployment and (stored.name, deployment) not in self.cloud.kind("batch_deployments"):
@@ -82,10 +84,8 @@ class FakeBatchEndpointOperations:
 
 
 def _default(endpoint: Any) -> str | None:
-    defaults = endpoint.defaults
-    if isinstance(defaults, dict):
-        return defaults.get("deployment_name")
-    return getattr(defaults, "deployment_name", None)
+    """The default deployment of an endpoint Azure keeps (its ``defaults``: the REST model)."""
+    return getattr(endpoint.defaults, "deployment_name", None)
 
 
 class FakeBatchDeploymentOperations:
@@ -111,13 +111,27 @@ class FakeBatchDeploymentOperations:
             self.cloud.kind("batch_deployments")[(stored.endpoint_name, stored.name)] = stored
         return FakePoller(lambda: _copy(stored))
 
+    def _as_read(self, deployment: Any) -> Any:
+        """What the SDK makes of Azure's answer: a plain ``BatchDeployment`` (``BatchDeployment._from_rest_object``),
+        whose pipeline component is not given back and whose settings are folded into ``properties``."""
+        from azure.ai.ml.entities import BatchDeployment
+
+        rest = deployment._to_rest_object(location="eastus")
+        rest.name = deployment.name
+        rest.id = (
+            f"/subscriptions/{self.cloud.subscription_id}/resourceGroups/{self.cloud.resource_group}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{self.cloud.workspace}/batchEndpoints/"
+            f"{deployment.endpoint_name}/deployments/{deployment.name}"
+        )
+        return azure_sets(BatchDeployment._from_rest_object(rest), provisioning_state="Succeeded")
+
     def get(self, name: str, endpoint_name: str) -> Any:
         self.cloud.called("batch_deployments.get", name=name, endpoint_name=endpoint_name)
         with self.cloud.lock:
             found = self.cloud.kind("batch_deployments").get((endpoint_name, name))
         if found is None:
             raise not_found("BatchDeployment", name)
-        return _copy(found)
+        return self._as_read(found)
 
     def begin_delete(self, name: str, endpoint_name: str) -> Any:
         self.cloud.called("batch_deployments.begin_delete", name=name, endpoint_name=endpoint_name)
@@ -129,7 +143,9 @@ class FakeBatchDeploymentOperations:
     def list(self, endpoint_name: str) -> Any:
         self.cloud.called("batch_deployments.list", endpoint_name=endpoint_name)
         with self.cloud.lock:
-            return [_copy(d) for (e, _), d in self.cloud.kind("batch_deployments").items() if e == endpoint_name]
+            return [
+                self._as_read(d) for (e, _), d in self.cloud.kind("batch_deployments").items() if e == endpoint_name
+            ]
 
 
 class FakeComponentOperations:

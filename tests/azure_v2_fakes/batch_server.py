@@ -73,8 +73,7 @@ class BatchServer:
             endpoint = self.cloud.kind("batch_endpoints").get(parts[1])
             if endpoint is None:
                 return 404, _error("NotFound", f"endpoint {parts[1]} not found")
-            defaults = endpoint.defaults
-            default = defaults.get("deployment_name") if isinstance(defaults, dict) else None
+            default = getattr(endpoint.defaults, "deployment_name", None)
             deployment_name = headers.get("azureml-model-deployment") or default
             deployment = self.cloud.kind("batch_deployments").get((parts[1], deployment_name))
             if deployment is None:

@@ -200,6 +200,10 @@ class AzureV2Pipelines(AzureV2Part):
             "opml_status": ACTIVE,
             "opml_deployment": DEPLOYMENT,
             "opml_training_data": training.path,  # sent with every trigger: the component's input has no default
+            # Azure's answer for a deployment does not name its component (BatchDeployment._from_rest_object): a
+            # schedule's job reads it here
+            "opml_component": f"azureml:{registered.name}:{registered.version}",
+            "opml_compute": pipeline.compute,
             "opml_created_at": created.isoformat(),
         }
         endpoint = self.sdk.BatchEndpoint(
@@ -222,7 +226,7 @@ class AzureV2Pipelines(AzureV2Part):
         deployment = self.sdk.PipelineComponentBatchDeployment(
             name=DEPLOYMENT,
             endpoint_name=endpoint_id,
-            component=f"azureml:{registered.name}:{registered.version}",
+            component=f"azureml:{registered.name}:{registered.version}",  # registered: no re-upload
             settings={"default_compute": pipeline.compute, "continue_on_step_failure": "False"},
             description=f"opml pipeline {pipeline.name} ({pipeline.id}), version {version}",
             tags={"opml_pipeline_id": pipeline.id},

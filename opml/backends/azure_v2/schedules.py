@@ -1,8 +1,8 @@
 """Schedules as ``JobSchedule``s (SDK v2): a recurrence (``RecurrenceTrigger``, every N minutes) or a cron
 expression (``CronTrigger``, which Azure takes as it is), creating a pipeline job of the published pipeline's
-component (the component its batch deployment runs), with its inputs, on its compute, in the schedule's
-experiment. The schedule's id is its name (unique in the workspace). Azure fires it: every occurrence starts a
-job, whether or not the previous one ended, and opml does not know the next occurrence.
+component (the one its batch deployment runs, named in the endpoint's tags), with its inputs, on its compute, in
+the schedule's experiment. The schedule's id is its name (unique in the workspace). Azure fires it: every
+occurrence starts a job, whether or not the previous one ended, and opml does not know the next occurrence.
 
 Pause and resume are ``begin_disable`` / ``begin_enable``. Azure deletes only a disabled schedule: ``delete``
 disables it first.
@@ -15,7 +15,7 @@ from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.times import EPOCH, parse_time
-from opml.backends.azure_v2.pipelines import DEPLOYMENT, AzureV2Pipelines, run_tags
+from opml.backends.azure_v2.pipelines import AzureV2Pipelines, run_tags
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
 from opml.entities import ACTIVE, PublishedPipeline, Schedule
 from opml.errors import AlreadyExists, InvalidInput, NotFound
@@ -72,20 +72,22 @@ class AzureV2Schedules(AzureV2Part):
     def scheduled_job(self, published: PublishedPipeline, *, experiment: str, parameters: dict[str, Any]) -> Any:
         """The pipeline job each occurrence creates: the published pipeline's component (as its batch deployment
         runs it), its inputs, its compute, tagged as opml tags the runs it starts."""
-        deployment = self.client.batch_deployments.get(DEPLOYMENT, published.id)
+        tags = self.client.batch_endpoints.get(published.id).tags or {}
+        if not tags.get("opml_component"):
+            raise InvalidInput(f"published pipeline {published.id} names no component (tag opml_component)")
         inputs = {
             name: self.sdk.Input(type=value["type"], path=value["path"])
             for name, value in self.pipelines.published_inputs(published, parameters).items()
         }
         values = {**self.state.published(published.id).get("parameters", {}), **parameters}
         job = self.sdk.PipelineJob(
-            component=deployment.component,
+            component=tags["opml_component"],
             inputs=inputs,
             experiment_name=experiment,
             display_name=published.name,
             tags=run_tags(published.pipeline_id, values, "Schedule", opml_published_id=published.id, dated=False),
         )
-        job.settings.default_compute = (deployment.settings or {}).get("default_compute")
+        job.settings.default_compute = tags.get("opml_compute")
         job.settings.force_rerun = True
         return job
 
