@@ -51,12 +51,14 @@ class FakeScheduleOperations:
             return self._stored(name)
 
     def begin_create_or_update(self, schedule: Any, **kwargs: Any) -> Any:
-        from azure.ai.ml.entities import JobSchedule
+        from azure.ai.ml.entities import JobSchedule, Schedule
 
         self.cloud.called("schedules.begin_create_or_update", schedule=schedule)
         assert isinstance(schedule, JobSchedule), schedule
-        schedule._to_rest_object()  # what the SDK sends
-        stored = schedule  # kept as sent (a pipeline job does not deep-copy)
+        # what Azure keeps is what the SDK sends, read back as the SDK reads an answer
+        rest = schedule._to_rest_object()
+        rest.name = schedule.name
+        stored = Schedule._from_rest_object(rest)
         with self.cloud.lock:
             azure_sets(stored, is_enabled=True, provisioning_state="Succeeded", creation_context=_created())
             self.cloud.kind("schedules")[stored.name] = stored
