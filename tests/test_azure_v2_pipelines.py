@@ -404,3 +404,19 @@ class TestV2PipelineContract(_V2Fixtures, PipelineContract):
 
 class TestV2ScheduleContract(_V2Fixtures, ScheduleContract):
     pass
+
+
+# -- the dashboard ----------------------------------------------------------------------------------------------
+
+
+def test_the_pipelines_page_shows_the_batch_endpoint_and_its_request(bank, published, monkeypatch, tmp_path):
+    from tests.test_pages import page
+
+    monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config: bank)
+    at = page("pages/pipelines.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [block.value for block in at.code]
+    assert published.endpoint in shown
+    assert any('"inputData"' in code and "azureml:bank:1" in code and "<your-token>" in code for code in shown)
+    assert any('print(response.json()["name"])' in code for code in shown)
