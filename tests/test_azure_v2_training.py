@@ -124,6 +124,7 @@ def test_assets_made_outside_opml_are_listed_when_they_are_tables(v2_backend, v2
     monkeypatch.setitem(sys.modules, "mltable", None)  # not installed
     with pytest.raises(BackendUnavailable, match="pip install mltable"):
         v2_backend.load_dataset("sales")
+    assert (v2_backend.get_dataset("sales").version, v2_backend.get_dataset("sales").columns) == (3, ())
     with pytest.raises(NotFound, match="mltable"):
         v2_backend.runs.datasets.training_input("sales", 3)
 
@@ -421,3 +422,25 @@ def test_a_child_jobs_run_type_follows_its_parent():
     assert run_type_of(step) == run_type_of(_BaseJob(name="s"), "pipeline") == "pipeline_step"
     assert run_type_of(_BaseJob(name="t", properties={"runTemplate": "automl_child"})) == "automl"
     assert run_type_of(_BaseJob(name="c")) == "command"
+
+
+def test_the_best_trial_azure_names_is_the_best_child(v2_backend, v2_cloud, finished_automl):
+    assert v2_cloud.kind("mlflow_tags")[finished_automl.id] == {"automl_best_child_run_id": f"{finished_automl.id}_2"}
+    v2_cloud.kind("mlflow_tags")[finished_automl.id] = {"automl_best_child_run_id": f"{finished_automl.id}_0"}
+    progress = v2_backend.get_run(finished_automl.id).progress
+    assert progress["best_child_id"] == f"{finished_automl.id}_0" and progress["best_metric"] == pytest.approx(0.80)
+
+
+def test_automl_training_data_must_be_a_registered_mltable(v2_backend, v2_cloud):
+    """The fake refuses what Azure refuses: opml cannot hand AutoML a uri_file or a missing asset."""
+    add_external_data(v2_cloud, "sales", "1", type="uri_file", path="azureml://datastores/d/paths/sales.csv")
+    with pytest.raises(NotFound, match="mltable"):
+        v2_backend.runs.datasets.training_input("sales", 1)
+    params = {"label_column": "y", "primary_metric": "accuracy", "experiment_timeout_minutes": 20}
+    params |= {"max_iterations": 5, "max_concurrent_iterations": 1, "enable_early_stopping": True}
+    params |= {"n_cross_validations": 3}
+    job = v2_backend.runs.automl_job(params, "cpu-cluster", v2_backend.sdk.Input(type="mltable", path="azureml:gone:1"))
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with pytest.raises(ResourceNotFoundError, match="gone"):
+        v2_backend.client.jobs.create_or_update(job)

@@ -104,6 +104,12 @@ class FakeJobOperations:
             running = [child for child in self._children(name) if self.cloud.kind("jobs")[child].status == "Running"]
             if not running:
                 self._set_status(name, "Completed")
+                trials = [c for c in self._children(name) if not c.endswith("_setup")]
+                primary = str(getattr(job.primary_metric, "value", job.primary_metric) or "accuracy")
+                metric = {"AUCWeighted": "AUC_weighted", "Accuracy": "accuracy"}.get(primary, "accuracy")
+                best = max(trials, key=lambda c: self.cloud.kind("metrics").get(c, {}).get(metric, 0), default=None)
+                if best:  # Azure names the best trial in the parent's MLflow tags
+                    self.cloud.kind("mlflow_tags")[name] = {"automl_best_child_run_id": best}
             for index, child in enumerate(sorted(running)):
                 score = 0.80 + 0.03 * index  # the last trial is the best
                 self.cloud.kind("metrics")[child] = {
@@ -193,6 +199,14 @@ class FakeJobOperations:
             job.tags = tags
         job._to_rest_object()  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
+            if job.type == "automl":  # Azure resolves the training data: a registered mltable asset
+                data = job.training_data
+                name, _, version = str(data.path).removeprefix("azureml:").partition(":")
+                found = self.cloud.kind("data").get((name, version))
+                if found is None:
+                    raise not_found("Data version", f"{name}:{version}")
+                if data.type != "mltable" or found.type != "mltable":
+                    raise http_error(400, f"AutoML training data must be an MLTable; {name}:{version} is {found.type}")
             if job.compute and job.compute not in self.cloud.kind("computes"):
                 raise http_error(400, f"Compute {job.compute} not found in workspace", "UserError")
             if not job.name:

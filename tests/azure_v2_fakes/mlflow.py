@@ -1,6 +1,7 @@
 """The workspace's MLflow tracking server, played by a real HTTP server on loopback (what opml's MLflow REST
 client talks to), answering from the cloud's store: ``kind("jobs")`` (runs), ``kind("metrics")[run_id]`` (their
-metrics) and ``kind("job_times")[run_id]`` (start and end, in ms). Each request is recorded as
+metrics), ``kind("job_times")[run_id]`` (start and end, in ms) and ``kind("mlflow_tags")[run_id]`` (tags Azure
+sets on the MLflow run, e.g. an AutoML job's ``automl_best_child_run_id``). Each request is recorded as
 ``mlflow.<route>`` (``cloud.calls_of("mlflow.runs/search")``: headers, params, body); ``cloud.refuse`` of such an
 operation with an ``http_error`` makes the server answer that status with Azure's message."""
 
@@ -37,6 +38,7 @@ def mlflow_run(cloud: FakeAzureML, name: str) -> dict[str, Any]:
     tags = [{"key": str(k), "value": str(v)} for k, v in (job.tags or {}).items()]
     if parent:
         tags.append({"key": "mlflow.parentRunId", "value": parent})
+    tags.extend({"key": k, "value": v} for k, v in cloud.kind("mlflow_tags").get(name, {}).items())
     metrics = [
         {"key": key, "value": value, "timestamp": times.get("end", 0), "step": 0}
         for key, value in cloud.kind("metrics").get(name, {}).items()
@@ -55,11 +57,13 @@ def mlflow_run(cloud: FakeAzureML, name: str) -> dict[str, Any]:
 class FakeMlflowServer:
     def __init__(self, cloud: FakeAzureML):
         self.cloud = cloud
-        handler = type("Handler", (_Handler,), {"cloud": cloud})
+        # The server holds the cloud weakly: once a test drops its cloud, the server stops (from a thread of its
+        # own: the collector may run in the server's thread, which shutdown() would wait for).
+        handler = type("Handler", (_Handler,), {"cloud_ref": weakref.ref(cloud)})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        weakref.finalize(cloud, self.server.shutdown)
+        weakref.finalize(cloud, _stop_later, self.server)
 
     def tracking_uri(self) -> str:
         c = self.cloud
@@ -67,6 +71,14 @@ class FakeMlflowServer:
             f"http://127.0.0.1:{self.server.server_address[1]}/mlflow/v1.0/subscriptions/{c.subscription_id}/"
             f"resourceGroups/{c.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{c.workspace}"
         )
+
+
+def _stop_later(server: ThreadingHTTPServer) -> None:
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    threading.Thread(target=stop, daemon=True).start()
 
 
 def mlflow_server(cloud: FakeAzureML) -> FakeMlflowServer:
@@ -79,7 +91,14 @@ def mlflow_server(cloud: FakeAzureML) -> FakeMlflowServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    cloud: FakeAzureML
+    cloud_ref: Any  # weakref.ref to the FakeAzureML
+
+    @property
+    def cloud(self) -> FakeAzureML:
+        cloud = self.cloud_ref()
+        if cloud is None:
+            raise ConnectionAbortedError("the fake workspace is gone")
+        return cloud
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass

@@ -208,7 +208,10 @@ class AzureV2Datasets(AzureV2Part):
     def get(self, name: str, version: int | None = None) -> Dataset:
         dataset = self.to_dataset(self.asset(name, version))
         if not dataset.columns:  # registered outside opml: read the header once
-            header = self.load(name, dataset.version, nrows=1)
+            try:
+                header = self.load(name, dataset.version, nrows=1)
+            except BackendUnavailable:  # no mltable package here: its columns stay unknown, the rest is shown
+                return dataset
             self.state.save_dataset_meta(name, dataset.version, {"columns": [str(c) for c in header.columns]})
             dataset = dataclasses.replace(dataset, columns=tuple(str(c) for c in header.columns))
         return dataset

@@ -230,15 +230,25 @@ class AzureV2Jobs(AzureV2Part):
         metric = params.get("primary_metric", "accuracy")
         trials = self.children(job)
         completed = {child.name for child in trials if child.status == "Completed"}  # the best is a finished one
+        if mlflow_run is None:
+            mlflow_run = self.mlflow.run(job.name)
+        # Azure names the best trial in the AutoML job's MLflow tags once it has chosen (ensembles included); until
+        # then, or for a trial opml does not see completed, the best completed trial by the primary metric.
+        named = tags_of(mlflow_run).get("automl_best_child_run_id")
         best_id, best = None, None
         sign = -1 if metric in LOWER_IS_BETTER else 1
         if completed:
             for run in self.mlflow.children(job.experiment_name, job.name):
                 run_id = (run.get("info") or {}).get("run_id")
                 value = metrics_of(run).get(metric)
-                if run_id in completed and value is not None and (best is None or sign * value > sign * best):
+                if run_id not in completed or value is None:
+                    continue
+                if run_id == named:
                     best_id, best = run_id, value
-        info = ((mlflow_run if mlflow_run is not None else self.mlflow.run(job.name)) or {}).get("info") or {}
+                    break
+                if best is None or sign * value > sign * best:
+                    best_id, best = run_id, value
+        info = (mlflow_run or {}).get("info") or {}
         started = _millis(info.get("start_time"))
         ended = _millis(info.get("end_time")) or datetime.now(UTC)
         notes = json.loads((job.tags or {}).get(NOTES_TAG, "[]"))
