@@ -74,3 +74,26 @@ def ab_snippet(
     if deployment:
         auth += f" -H {shlex.quote(DEPLOYMENT_HEADER + ': ' + deployment)}"
     return f"ab -n {requests} -c {concurrency} -T 'application/json' -p data.json{auth} {shlex.quote(uri)}"
+
+
+def pipeline_trigger_snippets(endpoint: str, token: str, body: dict[str, Any]) -> tuple[str, str]:
+    """(curl, Python requests) that run a published pipeline: POST ``body`` (``Backend.published_trigger_body``)
+    to its endpoint with a bearer token. The Python one prints the run's id: ``Id`` in the answer of opml's
+    gateway and of Azure ML SDK v1, ``name`` (the pipeline job's) in a v2 batch endpoint's."""
+    answer_key = "name" if "properties" in body else "Id"
+    curl = (
+        f"curl -X POST {shlex.quote(endpoint)} \\\n  -H {shlex.quote('Authorization: Bearer ' + token)} \\\n"
+        f"  -H 'Content-Type: application/json' \\\n  -d {shlex.quote(json.dumps(body))}"
+    )
+    python = f'''import requests
+
+response = requests.post(
+    "{endpoint}",
+    headers={{"Authorization": "Bearer {token}"}},
+    json={body!r},
+    timeout=60,
+)
+response.raise_for_status()
+print(response.json()["{answer_key}"])
+'''
+    return curl, python

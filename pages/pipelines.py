@@ -7,6 +7,7 @@ from opml.automl.names import PRIMARY_METRICS
 from opml.automl.settings import settings_problems
 from opml.naming import check_alias, check_name, check_recurrence
 from opml.pipelines.spec import check_script
+from opml.snippets import pipeline_trigger_snippets
 from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import pipeline_graph
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
@@ -187,17 +188,11 @@ with publish_tab:
         if reveal:
             audit_once(backend, "reveal_token", "the owner's REST token")
         token = backend.auth_header()["Authorization"].removeprefix("Bearer ") if reveal else "<your-token>"
-        st.code(
-            f"curl -X POST {published.endpoint} \\\n  -H 'Authorization: Bearer {token}' \\\n"
-            "  -H 'Content-Type: application/json' \\\n  -d '{\"ExperimentName\": \"pipeline-rest\"}'",
-            language="bash",
+        curl, python = pipeline_trigger_snippets(
+            published.endpoint, token, backend.published_trigger_body(chosen, "pipeline-rest")
         )
-        st.code(
-            f'import requests\n\nresponse = requests.post(\n    "{published.endpoint}",\n'
-            f'    headers={{"Authorization": "Bearer {token}"}},\n    json={{"ExperimentName": "pipeline-rest"}},\n)\n'
-            'print(response.json()["Id"])',
-            language="python",
-        )
+        st.code(curl, language="bash")
+        st.code(python, language="python")
         # A pipeline published outside opml (Azure) has no draft here, hence no parameters to show.
         parameters = backend.get_pipeline(published.pipeline_id).parameters if published.pipeline_id else {}
         with st.form(f"trigger_{chosen}"):

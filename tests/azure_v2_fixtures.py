@@ -13,9 +13,14 @@ from tests.azure_v2_fakes import FakeAzureML, make_fake_sdk
 
 
 @pytest.fixture
-def v2_cloud() -> FakeAzureML:
-    """An empty SDK v2 workspace ``ws-1`` (subscription sub-1, resource group rg-1)."""
-    return FakeAzureML()
+def v2_cloud():
+    """An empty SDK v2 workspace ``ws-1`` (subscription sub-1, resource group rg-1). Its loopback batch endpoint
+    server (started by the first batch endpoint) is closed afterwards."""
+    cloud = FakeAzureML()
+    yield cloud
+    server = getattr(cloud, "batch_server", None)
+    if server is not None:
+        server.close()
 
 
 @pytest.fixture

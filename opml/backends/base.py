@@ -1343,6 +1343,14 @@ class Backend(abc.ABC):
     def auth_header(self) -> dict[str, str]:
         """The header a REST client needs, like Azure's ``get_authentication_header()``."""
 
+    def published_trigger_body(self, published_id: str, experiment: str) -> dict[str, Any]:
+        """The JSON body a REST client POSTs to a published pipeline's endpoint (with ``auth_header()``) to run it
+        in ``experiment``: Azure ML SDK v1's (and opml's gateway's) ``{"ExperimentName": ...}`` here; a backend
+        whose endpoints take another body (SDK v2's batch endpoints) says so. Shown in the dashboard's
+        snippets. Raises NotFound."""
+        self.get_published_pipeline(published_id)
+        return {"ExperimentName": experiment}
+
     # -- audit ---------------------------------------------------------------------
 
     def record_audit_event(self, actor: str, action: str, target: str) -> AuditEvent:

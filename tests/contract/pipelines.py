@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from opml.entities import ACTIVE, DISABLED, QUEUED
@@ -84,7 +86,8 @@ class PipelineContract(ContractFixtures):
     def test_published_pipeline_is_active_behind_its_endpoint(self, backend, pipeline, published):
         assert (published.name, published.description, published.version) == ("Bankmarketing Train", "d", "2.0")
         assert (published.pipeline_id, published.status) == (pipeline.id, ACTIVE)
-        assert published.endpoint.endswith(f"/PipelineSubmit/{published.id}")
+        # local and Azure ML (SDK v1): .../PipelineSubmit/<id>; SDK v2: the batch endpoint <id>'s scoring URI
+        assert published.endpoint.startswith(("http://", "https://")) and published.id in published.endpoint
         assert backend.get_published_pipeline(published.id) == published
         assert ids(backend.list_published_pipelines()) == [published.id]
 
@@ -110,9 +113,16 @@ class PipelineContract(ContractFixtures):
         assert ids(backend.list_pipeline_runs(published_pipeline_id=published.id)) == [triggered.id]
         assert set(ids(backend.list_pipeline_runs(pipeline_id=pipeline.id))) == {triggered.id, direct.id}
 
-    def test_triggering_with_parameter_values(self, backend, published, capabilities):
+    def test_the_body_a_rest_client_posts_names_the_experiment(self, backend, published):
+        body = backend.published_trigger_body(published.id, "bank-rest")  # what the dashboard's snippets send
+        assert "bank-rest" in json.dumps(body)
+        with pytest.raises(NotFound):
+            backend.published_trigger_body("nope", "e")
+
+    def test_triggering_with_parameter_values(self, backend, published, capabilities, bank_small_csv):
         backend.trigger_published_pipeline(published.id, experiment="e", parameters={"dataset": "bank"})
         if capabilities.published_parameters_overridable:
+            backend.register_dataset(name="bank-2", source=bank_small_csv)  # a backend may check it exists
             run = backend.trigger_published_pipeline(published.id, experiment="e", parameters={"dataset": "bank-2"})
             assert run.params["parameters"] == {"dataset": "bank-2"}
         else:

@@ -123,6 +123,15 @@ class AzureState:
             events.append(AuditEvent(**{**item, "at": datetime.fromisoformat(item["at"])}))
         return events
 
+    # -- runs of published pipelines (SDK v2): a batch endpoint starts the job; Azure refuses to tag it after ----
+
+    def save_triggered_run(self, job_name: str, **values: Any) -> None:
+        self._update("triggered_runs", job_name, values)
+
+    def triggered_runs(self) -> dict[str, dict[str, Any]]:
+        """Job name -> what opml knows of a run it started through a published pipeline's endpoint."""
+        return self._read("triggered_runs")
+
     # -- schedules -----------------------------------------------------------------
 
     def save_schedule(self, schedule_id: str, **values: Any) -> None:

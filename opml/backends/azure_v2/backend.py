@@ -107,6 +107,10 @@ class AzureMLv2Backend(AzureBackend):
         """A bearer token of Azure ML's audience: what a batch endpoint (a published pipeline) takes."""
         return bearer_header(self.credential, ML_SCOPE)
 
+    def published_trigger_body(self, published_id: str, experiment: str) -> dict[str, Any]:
+        """A batch endpoint's invocation body: the pipeline's inputs (its training data) and the experiment."""
+        return self.pipelines.trigger_body(self.get_published_pipeline(published_id), experiment)
+
     # -- deployments: a managed online endpoint's own ------------------------------
 
     def _create_deployment(

@@ -39,6 +39,7 @@ class AzureV2SDK:
     JobSchedule: Any
     RecurrenceTrigger: Any
     CronTrigger: Any
+    PipelineJob: Any
 
 
 # attribute -> (module, name or None for the module itself)
@@ -63,6 +64,7 @@ REAL_CLASSES: dict[str, tuple[str, str | None]] = {
     "JobSchedule": ("azure.ai.ml.entities", "JobSchedule"),
     "RecurrenceTrigger": ("azure.ai.ml.entities", "RecurrenceTrigger"),
     "CronTrigger": ("azure.ai.ml.entities", "CronTrigger"),
+    "PipelineJob": ("azure.ai.ml.entities", "PipelineJob"),
 }
 
 assert set(REAL_CLASSES) == {field.name for field in fields(AzureV2SDK)}
