@@ -413,7 +413,7 @@ def test_the_pipelines_page_shows_the_batch_endpoint_and_its_request(bank, publi
     from tests.test_pages import page
 
     monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
-    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config: bank)
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config, sdk: bank)
     at = page("pages/pipelines.py").run()
     assert not at.exception, [e.value for e in at.exception]
     shown = [block.value for block in at.code]
