@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -46,3 +47,16 @@ def azure_v2_executor(v2_cloud: FakeAzureML):
     yield v2_cloud
     stop.set()
     thread.join()
+
+
+@contextlib.contextmanager
+def ticking(cloud: FakeAzureML):
+    """Azure's side every 20 ms, only inside the block."""
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: [cloud.execute_pending() for _ in iter(lambda: stop.wait(0.02), True)])
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

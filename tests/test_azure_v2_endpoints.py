@@ -3,15 +3,13 @@ contract over the fakes, the endpoint and deployment objects opml builds, Azure'
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 
 import pytest
 
 from opml.backends.azure_v2 import AzureMLv2Backend, endpoint_view
 from opml.backends.azure_v2 import endpoints as v2_endpoints
-from opml.entities import COMPLETED, DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING
+from opml.entities import DELETING, HEALTHY, SERVICE_FAILED, TRANSITIONING
 from opml.errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -21,14 +19,9 @@ from opml.errors import (
     SchemaChange,
     Unauthorized,
 )
-from tests.azure_fixtures import submit_automl, write_config
-from tests.azure_v2_capabilities import AZURE_V2
+from tests.azure_fixtures import write_config
 from tests.azure_v2_fakes import FakeAzureML, expired_sign_in, http_error, make_fake_sdk
-from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fakes.online import MANAGED_SKUS
-from tests.contract import Capabilities
-from tests.contract.deployments import DeploymentContract
-from tests.contract.services import ServiceContract
 
 JOB = "sharp_lamp_7k2x9"
 
@@ -55,53 +48,6 @@ def put_model(cloud: FakeAzureML, name: str = "bank-model", version: int = 1, *,
 
 
 # -- the contract --------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def ticking(cloud: FakeAzureML):
-    """Azure's side every 20 ms, only inside the block."""
-    stop = threading.Event()
-    thread = threading.Thread(target=lambda: [cloud.execute_pending() for _ in iter(lambda: stop.wait(0.02), True)])
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-class V2Fixtures:
-    @pytest.fixture
-    def backend(self, azure_v2, v2_cloud):
-        add_cluster(v2_cloud, "cpu-cluster", max_instances=4)
-        return azure_v2
-
-    @pytest.fixture
-    def executor(self, azure_v2_executor):
-        return azure_v2_executor
-
-    @pytest.fixture
-    def capabilities(self) -> Capabilities:
-        return AZURE_V2
-
-    @pytest.fixture
-    def model_runs(self, backend, v2_cloud, bank_small_csv):
-        """A finished AutoML job (trained on Azure's ticks, which stop before the test: a test that wants Azure to
-        go on takes ``executor``) and two of its trials."""
-        with ticking(v2_cloud):
-            run = submit_automl(backend, bank_small_csv)
-            finished = backend.wait_for_run(run.id, timeout=30, poll_seconds=0.05)
-        best = finished.progress["best_child_id"]
-        other = next(c.id for c in backend.list_runs(parent_id=run.id) if c.id != best and c.status == COMPLETED)
-        return backend, run.id, other
-
-
-class TestV2ServiceContract(V2Fixtures, ServiceContract):
-    pass
-
-
-class TestV2DeploymentContract(V2Fixtures, DeploymentContract):
-    pass
 
 
 # -- what opml builds ----------------------------------------------------------------------------------------

@@ -15,15 +15,12 @@ from opml.backends.azure_v2 import pipeline_graph
 from opml.backends.azure_v2.pipelines import DEPLOYMENT, default_deployment, endpoint_name, invoke_body
 from opml.entities import ACTIVE, DISABLED
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, Unauthorized
-from tests.azure_v2_capabilities import AZURE_V2
 from tests.azure_v2_fakes import FakeAzureML, http_error
 from tests.azure_v2_fakes.batch_server import EXPECTED_TOKEN
 from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fakes.pipeline_jobs import children_of
 from tests.azure_v2_fakes.schedules import fire_schedule
 from tests.contract.fixtures import TRAINING_STEPS
-from tests.contract.pipelines import PipelineContract
-from tests.contract.schedules import ScheduleContract
 
 PREP_SCRIPT = "def prepare(df):\n    return df.dropna()\n"
 
@@ -383,27 +380,6 @@ def test_a_schedule_fires_a_pipeline_job_in_its_experiment(bank, v2_cloud, publi
     fired = [job for job in v2_cloud.kind("jobs").values() if job.tags.get("opml_trigger") == "Schedule"]
     assert [job.experiment_name for job in fired] == ["bank-sched"]
     assert [run.id for run in bank.list_pipeline_runs(published_pipeline_id=published.id)] == [fired[0].name]
-
-
-# -- the contract ---------------------------------------------------------------------------------------------
-
-
-class _V2Fixtures:
-    @pytest.fixture
-    def backend(self, v2):
-        return v2
-
-    @pytest.fixture
-    def capabilities(self):
-        return AZURE_V2
-
-
-class TestV2PipelineContract(_V2Fixtures, PipelineContract):
-    pass
-
-
-class TestV2ScheduleContract(_V2Fixtures, ScheduleContract):
-    pass
 
 
 # -- the dashboard ----------------------------------------------------------------------------------------------

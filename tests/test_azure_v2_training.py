@@ -1,5 +1,5 @@
-"""The SDK v2 backend's training path (computes, datasets, jobs, models) over the fakes of azure-ai-ml: the Backend
-contract of each concern, and the entities and requests opml sends Azure (``tests/azure_v2_fakes``)."""
+"""The SDK v2 backend's training path (computes, datasets, jobs, models) over the fakes of azure-ai-ml: the entities
+and requests opml sends Azure (``tests/azure_v2_fakes``). The Backend contract runs in test_azure_v2_backend.py."""
 
 from __future__ import annotations
 
@@ -14,15 +14,9 @@ from opml.entities import COMPLETED, MASK, RUN_STATUSES
 from opml.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, Unauthorized
 from opml.leaderboard import leaderboard
 from tests.azure_fixtures import submit_automl
-from tests.azure_v2_capabilities import AZURE_V2
 from tests.azure_v2_fakes import expired_sign_in, http_error
 from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fakes.data import add_external_data
-from tests.contract import Capabilities
-from tests.contract.computes import ComputeContract
-from tests.contract.datasets import DatasetContract
-from tests.contract.models import ModelContract
-from tests.contract.runs import RunContract
 
 
 @pytest.fixture
@@ -30,32 +24,6 @@ def v2_backend(azure_v2, v2_cloud):
     """The SDK v2 backend over a workspace holding the cluster ``cpu-cluster`` (made in Azure)."""
     add_cluster(v2_cloud, "cpu-cluster", max_instances=4)
     return azure_v2
-
-
-class V2Fixtures:
-    @pytest.fixture
-    def backend(self, v2_backend):
-        return v2_backend
-
-    @pytest.fixture
-    def executor(self, azure_v2_executor):
-        return azure_v2_executor
-
-    @pytest.fixture
-    def capabilities(self) -> Capabilities:
-        return AZURE_V2
-
-    @pytest.fixture
-    def model_runs(self, v2_backend, azure_v2_executor, bank_small_csv):
-        run = submit_automl(v2_backend, bank_small_csv)
-        finished = v2_backend.wait_for_run(run.id, timeout=30, poll_seconds=0.05)
-        best = finished.progress["best_child_id"]
-        other = next(c.id for c in v2_backend.list_runs(parent_id=run.id) if c.id != best and c.status == COMPLETED)
-        return v2_backend, run.id, other
-
-
-class TestV2Computes(V2Fixtures, ComputeContract):
-    pass
 
 
 # -- computes ---------------------------------------------------------------------------------
@@ -75,18 +43,6 @@ def test_compute_names_follow_azures_rule(v2_backend, v2_cloud, name):
     with pytest.raises(InvalidInput, match="2-16"):
         v2_backend.create_compute(name=name, max_nodes=1)
     assert not v2_cloud.calls_of("compute.begin_create_or_update")
-
-
-class TestV2Datasets(V2Fixtures, DatasetContract):
-    pass
-
-
-class TestV2Runs(V2Fixtures, RunContract):
-    pass
-
-
-class TestV2Models(V2Fixtures, ModelContract):
-    pass
 
 
 # -- datasets ---------------------------------------------------------------------------------

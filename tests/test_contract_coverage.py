@@ -1,5 +1,5 @@
-"""The backend contract (tests/contract) calls every public operation of the Backend interface, and both
-backends run all of it: an operation added without a contract test turns this red."""
+"""The backend contract (tests/contract) calls every public operation of the Backend interface, and every backend
+(local, Azure SDK v1, Azure SDK v2) runs all of it: an operation added without a contract test turns this red."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pkgutil
 from pathlib import Path
 
 from opml.backends.base import Backend
-from tests import contract, test_azure_backend, test_local_backend
+from tests import contract, test_azure_backend, test_azure_v2_backend, test_local_backend
 
 MODULES = [importlib.import_module(f"tests.contract.{info.name}") for info in pkgutil.iter_modules(contract.__path__)]
 
@@ -47,6 +47,7 @@ def test_every_concern_is_part_of_the_contract():
     assert concerns <= set(contract.BackendContract.__mro__)
 
 
-def test_both_backends_run_the_contract():
+def test_every_backend_runs_the_contract():
     assert issubclass(test_local_backend.TestLocalBackend, contract.BackendContract)
     assert issubclass(test_azure_backend.TestAzureBackendContract, contract.BackendContract)
+    assert issubclass(test_azure_v2_backend.TestAzureV2BackendContract, contract.BackendContract)
