@@ -1,0 +1,76 @@
+"""Every dashboard page against the SDK v2 backend (over the fakes of azure-ai-ml), with Azure objects in it: a
+cluster, a data asset, a finished AutoML job, a registered MLflow model, a managed online endpoint with two
+deployments and a split, a pipeline published as a batch endpoint, a job schedule. And what v2 shows differently."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
+from tests.azure_v2_fakes.compute import add_cluster
+from tests.azure_v2_fixtures import ticking
+from tests.test_pages import PAGES, page
+
+
+@pytest.fixture
+def v2_dashboard(azure_v2, v2_cloud, bank_small_csv, monkeypatch, tmp_path):
+    add_cluster(v2_cloud, "cpu-cluster", max_instances=4)
+    with ticking(v2_cloud):
+        run = submit_automl(azure_v2, bank_small_csv)
+        azure_v2.wait_for_run(run.id, timeout=30, poll_seconds=0.05)
+        azure_v2.register_model(name="bank-model", run_id=run.id)
+        azure_v2.register_model(name="bank-model", run_id=run.id)  # version 2, the challenger
+        azure_v2.deploy_model(name="bank-svc", model_name="bank-model", model_version=1)
+        azure_v2.wait_for_service("bank-svc", timeout=10, poll_seconds=0.05)
+        azure_v2.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=2)
+        azure_v2.wait_for_deployment("bank-svc", "green", timeout=10, poll_seconds=0.05)
+        azure_v2.set_traffic("bank-svc", {"blue": 90, "green": 10})
+        pipeline = azure_v2.create_pipeline(name="bank-train", steps=PIPELINE_STEPS, parameters={"dataset": "bank"})
+        published = azure_v2.publish_pipeline(pipeline.id, name="Bankmarketing Train")
+        azure_v2.create_schedule(published.id, name="nightly", experiment="bank-nightly", cron="0 2 * * *")
+        for _ in range(20):  # the split is sent once both deployments are provisioned
+            v2_cloud.execute_pending()
+            if {d.name: d.traffic for d in azure_v2.list_deployments("bank-svc")} == {"blue": 90, "green": 10}:
+                break
+    monkeypatch.setenv("OPML_AZURE_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setattr("opml.ui.workspace._open_azure", lambda config, sdk: azure_v2)
+    return azure_v2
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_against_azure_sdk_v2(path, v2_dashboard):
+    at = page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_overview_names_the_workspace_and_its_sdk(v2_dashboard):
+    at = page("pages/overview.py").run()
+    assert "`azure`" in at.markdown[0].value and "SDK v2" in at.markdown[0].value
+    assert {m.label: m.value for m in at.metric}["Models"] == "1"
+
+
+def test_endpoints_page_shows_the_managed_endpoints_deployments_and_split(v2_dashboard):
+    at = page("pages/endpoints.py")
+    at.session_state["ep_tabs"] = "Deployments"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    lines = [m.value for m in at.markdown]
+    assert "**blue** · bank-model:1 · 90 % · Healthy" in lines and "**green** · bank-model:2 · 10 % · Healthy" in lines
+
+
+def test_score_page_says_why_it_cannot_read_a_v2_endpoints_schema_here(v2_dashboard):
+    """A managed endpoint takes MLflow's split body (``request_format``); its swagger.json is on Azure, which is
+    not reachable from here: the page says so instead of failing (the local service's input_data tests score
+    through the same form for real)."""
+    assert v2_dashboard.get_service("bank-svc").request_format == "input_data"
+    at = page("pages/score.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Cannot read the input schema of bank-svc" in e.value for e in at.error)
+
+
+def test_pipelines_page_shows_the_batch_endpoint_of_the_published_pipeline(v2_dashboard):
+    published = v2_dashboard.list_published_pipelines()[0]
+    at = page("pages/pipelines.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(c.value for c in at.code)
+    assert published.endpoint in shown and "inputData" in shown
