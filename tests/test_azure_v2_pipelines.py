@@ -250,6 +250,8 @@ def test_trigger_posts_to_the_scoring_uri_with_an_azure_ml_token_and_the_batch_b
     assert run.tags == {"team": "risk"}
     assert [r.id for r in bank.list_pipeline_runs(published_pipeline_id=published.id)] == [run.id]
     assert [r.tags for r in bank.list_pipeline_runs(pipeline_id=published.pipeline_id)] == [{"team": "risk"}]
+    fetched = bank.get_run(run.id)  # a run asked for by id carries what opml keeps too
+    assert (fetched.params, fetched.tags) == (run.params, {"team": "risk"})
     v2_cloud.execute_pending()
     assert sorted(child.display_name for child in children_of(v2_cloud, run.id)) == ["register", "train"]
 

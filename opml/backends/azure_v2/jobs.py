@@ -9,6 +9,7 @@ say ``runTemplate: automl_child``); its progress and leaderboard come from them 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -295,7 +296,7 @@ class AzureV2Jobs(AzureV2Part):
         status = opml_status(job.status)
         is_automl_parent = job.type == "automl" and not light
         tags = job.tags or {}
-        return Run(
+        run = Run(
             id=job.name,
             experiment=experiment,
             run_type=run_type_of(job, parent_type),
@@ -310,6 +311,27 @@ class AzureV2Jobs(AzureV2Part):
             error=self.failure(job) if status == FAILED and not light else None,
             progress=self.automl_progress(job, mlflow_run) if is_automl_parent else {},
             display_name=job.display_name or "",
+        )
+        return self.with_trigger_bookkeeping(run) if job.type == "pipeline" else run
+
+    def with_trigger_bookkeeping(self, run: Run) -> Run:
+        """A pipeline job started through a batch endpoint with what opml keeps of it, because Azure could not
+        be told (it refuses to update a pipeline job's tags afterwards): its parameters, the user's tags and
+        the description given at the trigger (``AzureV2Pipelines.trigger``)."""
+        known = self.state.triggered_runs().get(run.id)
+        if not known:
+            return run
+        tags = known.get("tags", {})
+        try:
+            params = json.loads(tags.get("opml_params", "{}"))
+        except ValueError:
+            params = {}
+        user = {k: v for k, v in tags.items() if not k.startswith("opml_")}
+        return dataclasses.replace(
+            run,
+            params=params or run.params,
+            tags={**run.tags, **user},
+            display_name=known.get("description") or run.display_name,
         )
 
     def get(self, run_id: str) -> Run:

@@ -15,7 +15,6 @@ deployment (an invocation naming no deployment is refused by Azure), its deploym
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import uuid
@@ -335,26 +334,7 @@ class AzureV2Pipelines(AzureV2Part):
             tags={**tags, **run_tags(published.pipeline_id, values, trigger, opml_published_id=published.id)},
             description=description,
         )
-        return self.with_bookkeeping(self.runs.get(job_name))
-
-    def with_bookkeeping(self, run: Run) -> Run:
-        """``run`` with what opml keeps of it when Azure could not be told (a run started through a batch
-        endpoint): its parameters, the user's tags, its description."""
-        known = self.state.triggered_runs().get(run.id)
-        if not known:
-            return run
-        tags = known.get("tags", {})
-        try:
-            params = json.loads(tags.get("opml_params", "{}"))
-        except ValueError:
-            params = {}
-        user_tags = {k: v for k, v in tags.items() if not k.startswith("opml_")}
-        return dataclasses.replace(
-            run,
-            params=params or run.params,
-            tags={**run.tags, **user_tags},
-            display_name=known.get("description") or run.display_name,
-        )
+        return self.runs.get(job_name)
 
     def trigger_body(self, published: PublishedPipeline, experiment: str) -> dict[str, Any]:
         """The body ``trigger`` POSTs for a run with the published values (what the dashboard's snippets show)."""
@@ -405,7 +385,7 @@ class AzureV2Pipelines(AzureV2Part):
                 continue
             jobs.append(job)
         jobs.sort(key=lambda job: _created(job), reverse=True)
-        return [self.with_bookkeeping(self.runs.to_run(job)) for job in jobs[:limit]]
+        return [self.runs.to_run(job) for job in jobs[:limit]]
 
 
 def to_published(endpoint: Any) -> PublishedPipeline:
