@@ -268,6 +268,8 @@ class Deployment(_ModelReference):
     state: str
     created_at: datetime
     error: str | None = None
+    instance_type: str = ""  # the VM size of an Azure ML managed online deployment ("" elsewhere)
+    instance_count: int = 0  # ... and how many instances serve it (0: not sized)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from opml.ui.rollout import (
     comparison_frame,
     comparison_is_empty,
     deployments_frame,
+    instance_inputs,
     name_problems,
     schema_confirmation,
     split_words,
@@ -71,6 +72,7 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
         insights = middle.toggle("App Insights telemetry", value=False, key="ep_insights")
         collect = right.toggle("Data collection", value=False, key="ep_collect", help=COLLECTION_HELP)
         description = st.text_input("Description", key="ep_description")
+        instances = instance_inputs(backend, "ep_deploy")
         problems = field_problems(
             ("Service name", lambda: check_name(name, "service")),
             ("Port", lambda: check_port(int(port) or None)),
@@ -89,6 +91,7 @@ with st.expander("Deploy a model", icon=":material/cloud_upload:", expanded=not 
                     port=int(port) or None,
                     description=description,
                     data_collection=collect,
+                    **instances,
                 )
                 audit(backend, "deploy_service", f"service {service.name} ({service.model})")
                 st.session_state["ep_service"] = service.name
@@ -368,11 +371,12 @@ def add_deployment_form(service, deployments: list) -> None:
     left, right = st.columns([2, 1])
     how = left.radio("Takes", [LIVE, MIRRORED], horizontal=True, key="ep_add_how")
     share = right.number_input("Percent", value=10, step=1, key="ep_add_share")
+    instances = instance_inputs(backend, "ep_add")
     problems = name_problems(deployment_name)
     show_problems(problems)
     if st.button("Add deployment", key="ep_add", icon=":material/add_circle:", type="primary", disabled=bool(problems)):
         with user_errors():  # the backend checks the percent, the name's uniqueness, the model's schema
-            request = {"name": deployment_name, "model_name": model_name, "model_version": version}
+            request = {"name": deployment_name, "model_name": model_name, "model_version": version, **instances}
             request["traffic" if how == LIVE else "mirror"] = int(share)
             if add_deployment(backend, PENDING, name, **request):
                 st.rerun()

@@ -7,7 +7,15 @@ from opml.naming import check_alias
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.forms import field_problems, keep_choice
 from opml.ui.models import actor
-from opml.ui.rollout import LIVE, MIRRORED, add_deployment, name_problems, schema_confirmation, suggest_deployment_name
+from opml.ui.rollout import (
+    LIVE,
+    MIRRORED,
+    add_deployment,
+    instance_inputs,
+    name_problems,
+    schema_confirmation,
+    suggest_deployment_name,
+)
 from opml.ui.workspace import get_backend
 
 st.title("Models")
@@ -69,6 +77,7 @@ def challenger_form(model) -> None:
     share = right.number_input(
         "Percent", value=10, step=1, key="models_ch_share", help="live traffic, or requests mirrored (at most 50)"
     )
+    instances = instance_inputs(backend, "models_ch")
     problems = name_problems(deployment)
     show_problems(problems)
     if st.button(
@@ -79,7 +88,7 @@ def challenger_form(model) -> None:
         disabled=bool(problems),
     ):
         with user_errors():  # the backend checks the percent, the name's uniqueness, the model's schema
-            request = {"name": deployment, "model_name": model.name, "model_version": model.version}
+            request = {"name": deployment, "model_name": model.name, "model_version": model.version, **instances}
             request["traffic" if how == LIVE else "mirror"] = int(share)
             if add_deployment(backend, PENDING, endpoint, **request):
                 st.rerun()

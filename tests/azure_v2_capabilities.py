@@ -21,5 +21,6 @@ AZURE_V2 = Capabilities(
     workspace_tokens=False,
     alert_rules_evaluated_by_opml=False,
     deployments_compared_by_opml=False,
+    deployments_sized=True,
     endpoints_hold_deployments=True,
 )

@@ -60,6 +60,7 @@ AZURE = Capabilities(
     workspace_tokens=False,
     alert_rules_evaluated_by_opml=False,
     deployments_compared_by_opml=False,
+    deployments_sized=False,
     endpoints_hold_deployments=False,
 )
 

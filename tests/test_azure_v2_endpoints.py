@@ -403,3 +403,38 @@ def test_a_change_refused_while_the_endpoint_is_busy_is_a_conflict_to_retry():
     error = translate(busy)
     assert isinstance(error, Conflict) and "provisioning state Updating" in str(error) and "try again" in str(error)
     assert isinstance(translate(http_error(409, "Endpoint bank-svc already exists", "Conflict")), AlreadyExists)
+
+
+def test_deployments_are_sized_as_asked_and_azure_spells_the_size(azure_v2, v2_cloud):
+    put_model(v2_cloud, version=1)
+    put_model(v2_cloud, version=2, job="other_job")
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model", instance_type="standard_f4s_v2", instance_count=3)
+    settle(azure_v2, v2_cloud)
+    sent = v2_cloud.calls_of("online_deployments.begin_create_or_update")[0]["deployment"]
+    assert (sent.instance_type, sent.instance_count) == ("Standard_F4s_v2", 3)
+    assert sent._to_rest_object(location="westeurope").sku.capacity == 3  # what Azure receives
+    azure_v2.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=2)
+    settle(azure_v2, v2_cloud)
+    sizes = {d.name: (d.instance_type, d.instance_count) for d in azure_v2.list_deployments("bank-svc")}
+    assert sizes == {"blue": ("Standard_F4s_v2", 3), "green": ("Standard_DS3_v2", 1)}  # as Azure holds them
+    with pytest.raises(InvalidInput, match="not a VM size of managed online endpoints"):
+        azure_v2.create_deployment("bank-svc", name="red", model_name="bank-model", instance_type="Basic_A1")
+
+
+def test_the_cli_deploys_a_sized_endpoint_on_sdk_v2(v2_cloud, tmp_path, monkeypatch, capsys):
+    import json as json_module
+
+    from opml.cli import main
+
+    put_model(v2_cloud, version=1)
+    monkeypatch.setattr("opml.backends.azure_v2.backend.load_sdk", lambda: make_fake_sdk(v2_cloud))
+    monkeypatch.setenv("OPML_WORKSPACE", str(tmp_path / "home"))
+    config = str(write_config(tmp_path))
+    argv = ["--config", config, "--sdk", "v2", "--json", "services", "deploy", "bank-svc", "--model", "bank-model:1"]
+    assert main([*argv, "--instance-type", "Standard_E4s_v3", "--instance-count", "2"]) == 0
+    shown = json_module.loads(capsys.readouterr().out)
+    assert shown["request_format"] == "input_data"
+    [deployment] = shown["deployments"]
+    assert (deployment["instance_type"], deployment["instance_count"]) == ("Standard_E4s_v3", 2)
+    assert main([*argv[:5], "services", "deploy", "other-svc", "--model", "bank-model:1", "--instance-count", "0"]) == 2
+    assert "instance count must be a whole number from 1 to 50" in capsys.readouterr().err

@@ -224,6 +224,10 @@ REFUSALS = [
     (f"deploy-version {ENDPOINT} --deployment red --model bank-model:2 --traffic 10 --mirror 10".split(), "not both"),
     (["deploy-version", ENDPOINT, "--deployment", "red", "--model", "bank-model:2", "--mirror", "60"], "at most 50"),
     (["deploy-version", "nope", "--deployment", "red", "--model", "bank-model:2"], "no service named 'nope'"),
+    (
+        f"deploy-version {ENDPOINT} --deployment red --model bank-model:2 --instance-type Standard_F4s_v2".split(),
+        "instance type and count size Azure ML managed online deployments",
+    ),
     (["deployments", "nope"], "no service named 'nope'"),
     (["compare", ENDPOINT, "--hours", "0"], "--hours must be a number of hours above 0"),
     (["compare", "nope"], "no service named 'nope'"),

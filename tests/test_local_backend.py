@@ -25,6 +25,7 @@ LOCAL = Capabilities(
     workspace_tokens=True,
     alert_rules_evaluated_by_opml=True,
     deployments_compared_by_opml=True,
+    deployments_sized=False,
     endpoints_hold_deployments=True,
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from opml.ui.rollout import MIRRORED
 from tests.azure_fixtures import PIPELINE_STEPS, submit_automl
 from tests.azure_v2_fakes.compute import add_cluster
 from tests.azure_v2_fixtures import ticking
@@ -74,3 +75,25 @@ def test_pipelines_page_shows_the_batch_endpoint_of_the_published_pipeline(v2_da
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(c.value for c in at.code)
     assert published.endpoint in shown and "inputData" in shown
+
+
+def test_the_forms_ask_for_the_instances_of_a_managed_deployment(v2_dashboard, v2_cloud):
+    at = page("pages/endpoints.py")
+    at.session_state["ep_tabs"] = "Deployments"
+    at.run()
+    at.text_input(key="ep_add_instance_type").set_value("Standard_F8s_v2")
+    at.number_input(key="ep_add_instance_count").set_value(2)
+    at.radio(key="ep_add_how").set_value(MIRRORED)
+    at.button(key="ep_add").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error if "Application Insights" not in e.value] == []  # (telemetry is Azure's)
+    added = next(d for d in v2_dashboard.list_deployments("bank-svc") if d.name not in ("blue", "green"))
+    assert (added.instance_type, added.instance_count, added.mirror) == ("Standard_F8s_v2", 2, 10)
+    table = at.dataframe[1].value  # (the first is the services table)
+    assert "2 × Standard_F8s_v2" in list(table["Instances"])
+
+
+def test_local_forms_do_not_ask_for_instances(workspace):
+    at = page("pages/endpoints.py").run()
+    assert not at.exception
+    assert not [t for t in at.text_input if "instance" in str(t.key)]

@@ -177,6 +177,9 @@ class Backend(abc.ABC):
     """A workspace: datasets, computes and runs (models, services and pipelines follow)."""
 
     kind: str = "abstract"
+    sizes_deployments: bool = False
+    """Whether a deployment takes an instance type (a VM size) and an instance count (``deploy_model``,
+    ``create_deployment``): Azure ML managed online endpoints'. Elsewhere giving either is InvalidInput."""
     automl_limits: AutoMLLimits = LOCAL_LIMITS
     """What this backend's AutoML takes within the settings' own bounds (submit_run refuses the rest, and
     forms check them as the user types)."""
@@ -603,15 +606,18 @@ class Backend(abc.ABC):
         collection_sampling_rate: float = 1.0,
         collection_retention_days: int = 30,
         deployment_name: str = DEFAULT_DEPLOYMENT,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
     ) -> Service:
         """Deploy a registered model as an HTTP scoring service; returns at once (state Transitioning).
 
         The service is an endpoint with one deployment, ``deployment_name``, taking all its traffic (more
         deployments: ``create_deployment``). It becomes Healthy when it answers (``wait_for_service``). With
         ``data_collection`` the inputs and outputs of a ``collection_sampling_rate`` share of its successful
-        requests are kept for ``collection_retention_days`` (see ``update_service``).
-        Raises InvalidInput (bad name, port, rate or days), NotFound (model), AlreadyExists (name or port
-        taken), or BackendUnavailable (a backend that cannot collect data, asked to).
+        requests are kept for ``collection_retention_days`` (see ``update_service``). ``instance_type`` and
+        ``instance_count`` size the deployment where the backend ``sizes_deployments`` (its defaults when None).
+        Raises InvalidInput (bad name, port, rate, days or instances), NotFound (model), AlreadyExists (name or
+        port taken), or BackendUnavailable (a backend that cannot collect data, asked to).
         """
         if model_version is not None:
             check_version(model_version)
@@ -629,7 +635,29 @@ class Backend(abc.ABC):
             collection_sampling_rate=check_sampling_rate(collection_sampling_rate),
             collection_retention_days=check_retention_days(collection_retention_days),
             deployment_name=check_deployment_name(deployment_name),
+            **self._instances(instance_type, instance_count),
         )
+
+    def _instances(self, instance_type: Any, instance_count: Any) -> dict[str, Any]:
+        """The checked instance settings a sizing backend's ``_deploy_model``/``_create_deployment`` receive as
+        keywords (``instance_type``, ``instance_count``: None for its default); none for another backend, which
+        refuses them here."""
+        if instance_type is None and instance_count is None:
+            return {"instance_type": None, "instance_count": None} if self.sizes_deployments else {}
+        if not self.sizes_deployments:
+            raise InvalidInput(
+                "instance type and count size Azure ML managed online deployments (SDK v2); a deployment of this "
+                "workspace runs as it is: leave them out"
+            )
+        if instance_type is not None and (
+            not isinstance(instance_type, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{1,63}", instance_type)
+        ):
+            raise InvalidInput(f"instance type {instance_type!r}: a VM size such as Standard_DS3_v2")
+        if instance_count is not None and (
+            isinstance(instance_count, bool) or not isinstance(instance_count, int) or not 1 <= instance_count <= 50
+        ):
+            raise InvalidInput(f"instance count must be a whole number from 1 to 50, got {instance_count!r}")
+        return {"instance_type": instance_type, "instance_count": instance_count}
 
     @abc.abstractmethod
     def _deploy_model(
@@ -875,6 +903,8 @@ class Backend(abc.ABC):
         traffic: int = 0,
         mirror: int = 0,
         allow_schema_change: bool = False,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
     ) -> Deployment:
         """Add a deployment of a registered model (its latest version when ``model_version`` is None) behind the
         endpoint, as a challenger: with ``traffic`` percent of live requests (the other deployments keep their
@@ -885,9 +915,9 @@ class Backend(abc.ABC):
 
         A model whose input schema differs from the endpoint's is refused (SchemaChange, a Conflict naming the
         differences) unless ``allow_schema_change``: the endpoint's swagger.json then describes the new model's
-        schema.
-        Raises InvalidInput (name, percents, both traffic and mirror, a second shadow), NotFound (service or
-        model), AlreadyExists (the name is taken on this endpoint), Conflict, or BackendUnavailable."""
+        schema. ``instance_type``/``instance_count``: as for ``deploy_model``.
+        Raises InvalidInput (name, percents, both traffic and mirror, a second shadow, instances), NotFound
+        (service or model), AlreadyExists (the name is taken on this endpoint), Conflict, or BackendUnavailable."""
         if model_version is not None:
             check_version(model_version)
         traffic, mirror = check_percent(traffic, "traffic"), check_percent(mirror, "mirror traffic")
@@ -903,6 +933,7 @@ class Backend(abc.ABC):
             traffic=traffic,
             mirror=mirror,
             allow_schema_change=_switch(allow_schema_change, "allow_schema_change"),
+            **self._instances(instance_type, instance_count),
         )
 
     @abc.abstractmethod

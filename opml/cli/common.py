@@ -112,3 +112,15 @@ def command(subparsers: Any, name: str, handler: Callable, help_text: str) -> ar
     parser = subparsers.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
     parser.set_defaults(handler=handler)
     return parser
+
+
+def add_instance_options(parser: argparse.ArgumentParser) -> None:
+    """``--instance-type``/``--instance-count``: the size of an Azure ML managed online deployment (SDK v2)."""
+    parser.add_argument(
+        "--instance-type",
+        metavar="VM_SIZE",
+        help="Azure ML SDK v2 only: the VM size of the deployment, e.g. Standard_DS3_v2 (the default there)",
+    )
+    parser.add_argument(
+        "--instance-count", type=int, metavar="N", help="Azure ML SDK v2 only: how many instances serve it (default 1)"
+    )

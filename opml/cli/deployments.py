@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opml.cli.common import (
+    add_instance_options,
     audit,
     backend_of,
     command,
@@ -98,6 +99,8 @@ def cmd_deploy_version(args: argparse.Namespace) -> int:
             traffic=args.traffic,
             mirror=args.mirror,
             allow_schema_change=args.allow_schema_change,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
         )
     except SchemaChange as exc:  # confirmed on the command line with a flag
         raise SchemaChange(f"{exc} (--allow-schema-change)") from None
@@ -249,6 +252,7 @@ def add_commands(services: Any) -> None:
         action="store_true",
         help="deploy a model whose input schema differs from the endpoint's; its swagger.json then changes",
     )
+    add_instance_options(deploy)
     deploy.add_argument("--wait", action="store_true", help="wait until it is Healthy or Failed (exit 1 if Failed)")
     deploy.add_argument("--wait-seconds", type=float, default=120, help="how long --wait waits (default 120)")
 

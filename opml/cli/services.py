@@ -12,6 +12,7 @@ from typing import Any
 
 from opml.cli import deployments
 from opml.cli.common import (
+    add_instance_options,
     audit,
     backend_of,
     command,
@@ -48,6 +49,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         collection_sampling_rate=args.sampling,
         collection_retention_days=args.retention_days,
         deployment_name=args.deployment,
+        instance_type=args.instance_type,
+        instance_count=args.instance_count,
     )
     audit(backend, "deploy_service", f"service {service.name} ({service.model})")
     if args.wait:
@@ -523,6 +526,7 @@ def add_commands(commands: Any) -> None:
         "--sampling", type=float, default=1.0, help="share of requests collected, 0 < R <= 1 (default 1)"
     )
     deploy.add_argument("--retention-days", type=int, default=30, help="days collected data is kept (default 30)")
+    add_instance_options(deploy)
     deploy.add_argument("--wait", action="store_true", help="wait until the service is Healthy or Failed")
     deploy.add_argument("--wait-seconds", type=float, default=120, help="how long --wait waits (default 120)")
     command(services, "list", cmd_list, "list services with their state and scoring URI")

@@ -48,21 +48,24 @@ def name_problems(name: str) -> list[str]:
 
 
 def deployments_frame(deployments) -> pd.DataFrame:
-    """An endpoint's deployments, oldest first: name, model, traffic and mirror percents, state, error."""
-    return pd.DataFrame(
-        [
-            {
-                "Deployment": d.name,
-                "Model": d.model,
-                "Traffic %": d.traffic,
-                "Mirror %": d.mirror,
-                "State": d.state,
-                "Error": d.error or "",
-            }
-            for d in deployments
-        ],
-        columns=["Deployment", "Model", "Traffic %", "Mirror %", "State", "Error"],
-    )
+    """An endpoint's deployments, oldest first: name, model, traffic and mirror percents, state, error, and the
+    instances serving each where the backend sizes deployments (Azure ML managed online endpoints)."""
+    columns = ["Deployment", "Model", "Traffic %", "Mirror %", "State", "Error"]
+    sized = any(d.instance_count for d in deployments)
+    rows = []
+    for d in deployments:
+        row = {
+            "Deployment": d.name,
+            "Model": d.model,
+            "Traffic %": d.traffic,
+            "Mirror %": d.mirror,
+            "State": d.state,
+            "Error": d.error or "",
+        }
+        if sized:
+            row["Instances"] = f"{d.instance_count} × {d.instance_type}" if d.instance_count else ""
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*columns[:4], "Instances", *columns[4:]] if sized else columns)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -159,3 +162,23 @@ def schema_confirmation(backend: Backend, pending_key: str, service: str) -> Non
         on_change=_confirm,
         args=(backend, pending_key),
     )
+
+
+DEFAULT_VM_SIZE = "Standard_DS3_v2"  # what Azure ML managed online deployments use unless told otherwise
+
+
+def instance_inputs(backend: Backend, key: str) -> dict[str, Any]:
+    """The VM size and instance count of a new deployment, for a backend that ``sizes_deployments`` (Azure ML
+    managed online endpoints); nothing to ask elsewhere (a local deployment runs in its endpoint's process)."""
+    if not backend.sizes_deployments:
+        return {}
+    left, right = st.columns([3, 1])
+    size = left.text_input(
+        "Instance type (VM size)",
+        value=DEFAULT_VM_SIZE,
+        key=f"{key}_instance_type",
+        help="a VM size of Azure's managed online endpoints SKU list, e.g. Standard_DS3_v2, Standard_F4s_v2, "
+        "Standard_E4s_v3; your subscription needs quota for it in the workspace's region",
+    )
+    count = right.number_input("Instances", value=1, step=1, key=f"{key}_instance_count", help="1 to 50")
+    return {"instance_type": size.strip() or None, "instance_count": int(count)}

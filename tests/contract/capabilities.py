@@ -86,6 +86,11 @@ class Capabilities:
     alerts are Azure's way): ``create_alert_rule`` raises BackendUnavailable saying so, the listings are
     empty, and deleting or switching a rule is NotFound."""
 
+    deployments_sized: bool
+    """A deployment takes an instance type (VM size) and count (``sizes_deployments``): Azure ML managed online
+    deployments. A local service runs in one process on this machine and an ACI web service (SDK v1) is sized
+    by CPU and memory: giving either is InvalidInput, and nothing is deployed."""
+
     endpoints_hold_deployments: bool
     """A service is an endpoint holding several deployments (model versions) behind one scoring URI: they are
     created and deleted, the live traffic is split over them, mirrored to one, promoted and rolled back, and

@@ -52,6 +52,26 @@ class ServiceContract(ContractFixtures):
             backend.deploy_model(name="other-svc", model_name="bank-model", port=80)
         assert [s.name for s in backend.list_services()] == ["bank-svc"]
 
+    def test_deployments_are_sized_only_where_the_backend_sizes_them(self, registered_model, capabilities):
+        backend = registered_model
+        assert backend.sizes_deployments == capabilities.deployments_sized
+        for bad in ({"instance_count": 0}, {"instance_count": True}, {"instance_type": "a b"}):
+            with pytest.raises(InvalidInput, match="instance"):
+                backend.deploy_model(name="bank-svc", model_name="bank-model", **bad)
+        if capabilities.deployments_sized:
+            service = backend.deploy_model(
+                name="bank-svc", model_name="bank-model", instance_type="Standard_F4s_v2", instance_count=2
+            )
+            [deployment] = service.deployments
+            assert (deployment.instance_type, deployment.instance_count) == ("Standard_F4s_v2", 2)
+            with pytest.raises(InvalidInput, match="instance type"):
+                backend.create_deployment("bank-svc", name="green", model_name="bank-model", instance_type="large")
+            assert [d.name for d in backend.list_deployments("bank-svc")] == ["blue"]
+        else:
+            with pytest.raises(InvalidInput, match="instance type and count"):
+                backend.deploy_model(name="bank-svc", model_name="bank-model", instance_type="Standard_F4s_v2")
+            assert backend.list_services() == []
+
     def test_deploying_on_a_chosen_port(self, registered_model, capabilities):
         backend, port = registered_model, free_port()
         if capabilities.services_take_a_port:

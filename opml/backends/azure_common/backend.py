@@ -207,7 +207,9 @@ class AzureBackend(Backend):
         collection_sampling_rate: float,
         collection_retention_days: int,
         deployment_name: str,
+        **instances: Any,
     ) -> Service:
+        """``instances``: the instance type and count of a backend that ``sizes_deployments`` (SDK v2)."""
         if data_collection:
             raise BackendUnavailable(self.no_data_collection)
         return self.services.deploy(
@@ -219,6 +221,7 @@ class AzureBackend(Backend):
             port=port,
             description=description,
             deployment_name=deployment_name,
+            **instances,
         )
 
     def list_services(self) -> list[Service]:

@@ -36,6 +36,7 @@ from opml.settings import get_settings
 @translate_methods
 class AzureMLv2Backend(AzureBackend):
     sdk_version = "v2"
+    sizes_deployments = True
     no_data_collection = NO_DATA_COLLECTION
     automl_limits = AZURE_V2_AUTOML_LIMITS
 
@@ -123,6 +124,8 @@ class AzureMLv2Backend(AzureBackend):
         traffic: int,
         mirror: int,
         allow_schema_change: bool,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
     ) -> Deployment:
         return self.services.create_deployment(
             service,
@@ -132,6 +135,8 @@ class AzureMLv2Backend(AzureBackend):
             traffic=traffic,
             mirror=mirror,
             allow_schema_change=allow_schema_change,
+            instance_type=instance_type,
+            instance_count=instance_count,
         )
 
     def _delete_deployment(self, service: str, name: str) -> None:

@@ -55,6 +55,10 @@ def created_at(deployment: Any) -> datetime:
     return parse_time(getattr(deployment.creation_context, "created_at", None)) or EPOCH
 
 
+DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"  # 4 cores, 14 GB: Microsoft's suggested size for a CPU model
+DEFAULT_INSTANCE_COUNT = 1
+
+
 @dataclass
 class Planned:
     """A deployment opml has asked for and Azure does not hold yet."""
@@ -64,6 +68,8 @@ class Planned:
     app_insights_enabled: bool
     created: datetime
     error: str | None = None  # Azure refused to create it
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = DEFAULT_INSTANCE_COUNT
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -71,6 +77,8 @@ class Planned:
             "app_insights_enabled": self.app_insights_enabled,
             "created": self.created.isoformat(),
             "error": self.error,
+            "instance_type": self.instance_type,
+            "instance_count": self.instance_count,
         }
 
     @classmethod
@@ -81,6 +89,8 @@ class Planned:
             app_insights_enabled=bool(item.get("app_insights_enabled")),
             created=parse_time(item.get("created")) or EPOCH,
             error=item.get("error"),
+            instance_type=item.get("instance_type") or DEFAULT_INSTANCE_TYPE,
+            instance_count=int(item.get("instance_count") or DEFAULT_INSTANCE_COUNT),
         )
 
 
@@ -181,6 +191,7 @@ class EndpointView:
             sdk = self.deployments[name]
             state = state_of(sdk.provisioning_state) if endpoint_state == HEALTHY else endpoint_state
             created = created_at(sdk)
+            size = (sdk.instance_type or "", int(sdk.instance_count or 0))
             if state == SERVICE_FAILED:
                 error = (
                     f"Azure ML could not provision deployment {name!r} (provisioning state {sdk.provisioning_state});"
@@ -190,6 +201,7 @@ class EndpointView:
         else:
             planned = self.planned[name]
             created = planned.created
+            size = (planned.instance_type, planned.instance_count)
             state = SERVICE_FAILED if planned.error else TRANSITIONING
             if planned.error:
                 error = f"Azure ML refused to create deployment {name!r}: {planned.error}"
@@ -204,4 +216,6 @@ class EndpointView:
             state=state,
             created_at=created,
             error=error,
+            instance_type=size[0],
+            instance_count=size[1],
         )

@@ -3,10 +3,10 @@
 A service is a ``ManagedOnlineEndpoint`` (key authentication; its scoring URI and keys are the endpoint's) and
 its deployments are ``ManagedOnlineDeployment``s of registered MLflow models: a no-code deployment (Azure builds
 the scoring server and environment from the MLflow model, so there is no scoring script or environment to send)
-on ``DEFAULT_INSTANCE_TYPE``, one instance. Azure's endpoint holds the live and mirror traffic split itself
-(``traffic``/``mirror_traffic``); the rules are opml's (``opml.rollout``), which are Azure's. What Azure does not
-keep is in the state folder: the split before the last change (what ``rollback`` restores), and the steps Azure
-cannot take yet (``endpoint_view``).
+on the instance type and count asked for (``DEFAULT_INSTANCE_TYPE``, one instance, by default). Azure's endpoint
+holds the live and mirror traffic split itself (``traffic``/``mirror_traffic``); the rules are opml's
+(``opml.rollout``), which are Azure's. What Azure does not keep is in the state folder: the split before the last
+change (what ``rollback`` restores), and the steps Azure cannot take yet (``endpoint_view``).
 
 Everything returns at once: Azure provisions the endpoint and each deployment in the background (minutes); the
 service and deployments show Transitioning until Azure says Succeeded (``endpoint_view.STATES``), and each look
@@ -21,7 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate, translate_methods
-from opml.backends.azure_v2.endpoint_view import EndpointView, Planned, created_at
+from opml.backends.azure_v2.endpoint_view import (
+    DEFAULT_INSTANCE_COUNT,
+    DEFAULT_INSTANCE_TYPE,
+    EndpointView,
+    Planned,
+    created_at,
+)
 from opml.backends.azure_v2.models import INPUT_SCHEMA_PROPERTY, AzureV2Models
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
 from opml.entities import Deployment, EndpointComparison, Service, ServiceKeys
@@ -46,9 +52,8 @@ COMPARE = (
     "the deployments there (Azure portal > the endpoint > Metrics)"
 )
 
-DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"  # 4 cores, 14 GB: Microsoft's suggested size for a CPU model
 # The VM sizes Azure accepts for managed online deployments (Microsoft's "Managed online endpoints SKU list",
-# general purpose, compute and memory optimized, and the GPU sizes); opml deploys on DEFAULT_INSTANCE_TYPE.
+# general purpose, compute and memory optimized, and the GPU sizes): a known one is spelled as Azure spells it.
 MANAGED_INSTANCE_TYPES = (
     *(f"Standard_DS{n}_v2" for n in (1, 2, 3, 4, 5)),
     *(f"Standard_F{n}s_v2" for n in (2, 4, 8, 16, 32, 48, 64, 72)),
@@ -56,7 +61,23 @@ MANAGED_INSTANCE_TYPES = (
     *(f"Standard_NC{n}as_T4_v3" for n in (4, 8, 16, 64)),
     "Standard_NC24ads_A100_v4",
 )
-INSTANCE_COUNT = 1
+
+
+def instance_size(instance_type: str | None, instance_count: int | None) -> tuple[str, int]:
+    """The VM size and count of a new deployment (Azure's defaults for None). A size Azure lists is spelled as
+    Azure spells it; another ``Standard_`` size goes to Azure, which says whether this region has it."""
+    if instance_type is None:
+        return DEFAULT_INSTANCE_TYPE, instance_count or DEFAULT_INSTANCE_COUNT
+    known = {size.lower(): size for size in MANAGED_INSTANCE_TYPES}
+    if instance_type.lower() in known:
+        return known[instance_type.lower()], instance_count or DEFAULT_INSTANCE_COUNT
+    if not instance_type.lower().startswith("standard_"):
+        raise InvalidInput(
+            f"instance type {instance_type!r} is not a VM size of managed online endpoints; e.g. "
+            f"{', '.join(MANAGED_INSTANCE_TYPES[:5])} (Azure's SKU list for managed online endpoints has the rest)"
+        )
+    return instance_type, instance_count or DEFAULT_INSTANCE_COUNT
+
 
 # Azure's rule for endpoint names (the name is part of the scoring host, <name>.<region>.inference.ml.azure.com),
 # lowercase only: ManagedOnlineEndpoint lowercases the name it is given, which would no longer be the service's
@@ -164,6 +185,8 @@ class AzureV2Endpoints(AzureV2Part):
         port: int | None,
         description: str,
         deployment_name: str,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
     ) -> Service:
         """A managed online endpoint ``name`` (key authentication) with one no-code deployment of the MLflow model,
         ``deployment_name``, taking all its traffic. Returns at once (Transitioning): the deployment is created
@@ -180,6 +203,7 @@ class AzureV2Endpoints(AzureV2Part):
             raise InvalidInput(
                 "managed online endpoints always authenticate (key or Azure ML token): deploy with auth_enabled"
             )
+        size = instance_size(instance_type, instance_count)
         try:
             self.client.online_endpoints.get(name)
         except Exception as exc:
@@ -190,7 +214,7 @@ class AzureV2Endpoints(AzureV2Part):
         model = self.models.sdk_model(model_name, model_version)  # NotFound before anything is created
         endpoint = self.sdk.ManagedOnlineEndpoint(name=name, auth_mode="key", description=description or None)
         self.client.online_endpoints.begin_create_or_update(endpoint)
-        planned = Planned(deployment_name, f"{model.name}:{model.version}", app_insights_enabled, _now())
+        planned = Planned(deployment_name, f"{model.name}:{model.version}", app_insights_enabled, _now(), None, *size)
         self.state.save_endpoint(  # a new endpoint: nothing of an earlier one of the same name
             name,
             previous_traffic=None,
@@ -208,8 +232,8 @@ class AzureV2Endpoints(AzureV2Part):
                 name=planned.name,
                 endpoint_name=endpoint,
                 model=f"azureml:{name}:{version}",
-                instance_type=DEFAULT_INSTANCE_TYPE,
-                instance_count=INSTANCE_COUNT,
+                instance_type=planned.instance_type,
+                instance_count=planned.instance_count,
                 app_insights_enabled=planned.app_insights_enabled,
             )
         )
@@ -292,10 +316,12 @@ class AzureV2Endpoints(AzureV2Part):
         traffic: int,
         mirror: int,
         allow_schema_change: bool,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
     ) -> Deployment:
         """A new no-code deployment of the model behind the endpoint, with ``traffic`` (the others keep their
-        proportions of the rest) or ``mirror`` percent. Created on Azure at once when the endpoint is ready
-        (Azure's refusal is the error), else as soon as it is.
+        proportions of the rest) or ``mirror`` percent, on ``instance_count`` instances of ``instance_type``.
+        Created on Azure at once when the endpoint is ready (Azure's refusal is the error), else as soon as it is.
 
         The schema check compares the input columns opml keeps in the models' lineage (``opml_input_schema``);
         when either model lacks them there is nothing to compare and Azure does not check either: the MLflow
@@ -323,7 +349,8 @@ class AzureV2Endpoints(AzureV2Part):
             self._check_schema(service, view.model_of(view.live() or names[0]), model, allow_schema_change)
         main = view.live() or (names[0] if names else None)
         insights = bool(main and _insights(view, main))
-        planned = Planned(name, f"{model.name}:{model.version}", insights, _now())
+        size = instance_size(instance_type, instance_count)
+        planned = Planned(name, f"{model.name}:{model.version}", insights, _now(), None, *size)
         created = False
         if view.endpoint.provisioning_state == "Succeeded" and not view.planned:
             try:
