@@ -55,6 +55,7 @@ class FakeScheduleOperations:
 
         self.cloud.called("schedules.begin_create_or_update", schedule=schedule)
         assert isinstance(schedule, JobSchedule), schedule
+        schedule._validate(raise_error=True)  # the real operation's first step (the schedule and its job)
         # what Azure keeps is what the SDK sends, read back as the SDK reads an answer
         rest = schedule._to_rest_object()
         rest.name = schedule.name
