@@ -141,7 +141,14 @@ class FakeOnlineEndpointOperations:
     def get(self, name: str, *, local: bool = False) -> Any:
         self.cloud.called("online_endpoints.get", name=name)
         with self.cloud.lock:
-            return copy.deepcopy(self._stored(name))
+            endpoint = copy.deepcopy(self._stored(name))
+            # as the real get: every deployment without live or mirror traffic is given a zero in ``traffic``
+            endpoint.traffic = dict(endpoint.traffic or {})
+            for endpoint_name, deployment in self.deployments:
+                if endpoint_name == name and not endpoint.traffic.get(deployment):
+                    if not (endpoint.mirror_traffic or {}).get(deployment):
+                        endpoint.traffic[deployment] = 0
+            return endpoint
 
     def get_keys(self, name: str) -> Any:
         from azure.ai.ml.entities import EndpointAuthKeys
