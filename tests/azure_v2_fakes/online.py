@@ -187,6 +187,7 @@ class FakeOnlineEndpointOperations:
         if endpoint.mirror_traffic:
             endpoint.mirror_traffic = {name: value for name, value in endpoint.mirror_traffic.items() if value}
         traffic, mirror = dict(endpoint.traffic or {}), dict(endpoint.mirror_traffic or {})
+        endpoint._to_rest_online_endpoint(location=REGION)  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
             existing = self.endpoints.get(endpoint.name)
             if existing is None and not _ENDPOINT_NAME.match(endpoint.name or ""):
@@ -298,6 +299,7 @@ class FakeOnlineDeploymentOperations:
         from azure.ai.ml.entities import SystemData
 
         self.cloud.called("online_deployments.begin_create_or_update", deployment=deployment)
+        deployment._to_rest_object(location=REGION)  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
             endpoint = self.endpoints._stored(deployment.endpoint_name)
             if endpoint.provisioning_state != "Succeeded":  # Azure's words
