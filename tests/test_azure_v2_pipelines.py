@@ -11,8 +11,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from opml.backends.azure_v2 import pipeline_graph
+from opml.backends.azure_v2.datasets import mltable_yaml
 from opml.backends.azure_v2.pipelines import (
     DEPLOYMENT,
     data_asset_arm_id,
@@ -121,7 +123,38 @@ def test_the_prep_runner_writes_an_mltable_the_automl_node_can_read(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (output / "prepared.csv").read_text().splitlines() == ["age,y", "30.0,no", "41.0,yes"]
-    assert "read_delimited_files" in (output / "MLTable").read_text()
+    # the transformation Azure's MLTable schema names for CSV (reference-yaml-mltable: read_delimited,
+    # read_parquet, read_json_lines, read_delta_lake), as in the MLTable opml registers datasets with
+    written = yaml.safe_load((output / "MLTable").read_text())
+    registered = yaml.safe_load(mltable_yaml("prepared.csv", multi_line=False))
+    assert written["paths"] == registered["paths"]
+    assert written["transformations"] == registered["transformations"]
+
+
+def test_the_prep_runner_tells_the_reader_of_line_breaks_inside_values(tmp_path):
+    source, output = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    (source / "notes.csv").write_text('note,y\n"two\nlines",no\none,yes\n')
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "prep.py").write_text("def prepare(df):\n    return df\n")
+    (code / "prep_step.py").write_bytes((pipeline_graph.SCRIPTS / "prep_step.py").read_bytes())
+    done = subprocess.run(
+        [sys.executable, "prep_step.py", "--input", str(source), "--output", str(output)],
+        cwd=code, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = yaml.safe_load((output / "MLTable").read_text())
+    assert written["transformations"] == [
+        {
+            "read_delimited": {
+                "delimiter": ",",
+                "encoding": "utf8",
+                "header": "all_files_same_headers",
+                "support_multi_line": True,
+            }
+        }
+    ]
 
 
 def test_environment_reference():
