@@ -17,6 +17,7 @@ from opml.backends.azure_v2 import pipeline_graph
 from opml.backends.azure_v2.datasets import mltable_yaml
 from opml.backends.azure_v2.pipelines import (
     DEPLOYMENT,
+    asset_arm_id,
     data_asset_arm_id,
     default_deployment,
     endpoint_name,
@@ -411,7 +412,9 @@ def test_schedules_are_job_schedules_of_the_published_component(bank, v2_cloud, 
     assert (type(trigger).__name__, trigger.frequency, trigger.interval) == ("RecurrenceTrigger", "minute", 15)
     job = job_schedule.create_job
     deployment = v2_cloud.kind("batch_deployments")[(published.id, DEPLOYMENT)]  # as opml sent it
-    assert type(job).__name__ == "PipelineJob" and job.component == deployment.component
+    assert type(job).__name__ == "PipelineJob" and job.component.startswith("/subscriptions/")
+    assert job.component == asset_arm_id(bank.client, "components", deployment.component)
+    assert job.component.endswith(f"/components/{deployment.component.split(':')[1]}/versions/1")
     assert job.experiment_name == "bank-sched" and job.settings.default_compute == "cpu-cluster"
     assert job.inputs["training_data"]._data.path == "azureml:bank:1"
     assert job.tags["opml_published_id"] == published.id and job.tags["opml_trigger"] == "Schedule"

@@ -144,10 +144,10 @@ class FakeOnlineEndpointOperations:
             endpoint = copy.deepcopy(self._stored(name))
             # as the real get: every deployment without live or mirror traffic is given a zero in ``traffic``
             endpoint.traffic = dict(endpoint.traffic or {})
+            mirror = endpoint.mirror_traffic or {}
             for endpoint_name, deployment in self.deployments:
-                if endpoint_name == name and not endpoint.traffic.get(deployment):
-                    if not (endpoint.mirror_traffic or {}).get(deployment):
-                        endpoint.traffic[deployment] = 0
+                if endpoint_name == name and not endpoint.traffic.get(deployment) and not mirror.get(deployment):
+                    endpoint.traffic[deployment] = 0
             return endpoint
 
     def get_keys(self, name: str) -> Any:

@@ -88,20 +88,26 @@ def invoke_body(experiment: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"properties": {"inputData": data, "properties": {"experimentName": experiment}}}
 
 
-_SHORT_DATA = re.compile(r"^azureml:([^:/]+):([^:/]+)$")
+_SHORT_ASSET = re.compile(r"^azureml:([^:/]+):([^:/]+)$")
+
+
+def asset_arm_id(client: Any, kind: str, reference: str) -> str:
+    """The ARM id of the workspace asset ``azureml:name:version`` of ``kind`` ("data", "components"), as the SDK's
+    ``OperationOrchestrator.get_asset_arm_id`` resolves a reference before a request; anything else as it is."""
+    found = _SHORT_ASSET.match(reference)
+    if not found:
+        return reference
+    return (
+        f"/subscriptions/{client.subscription_id}/resourceGroups/{client.resource_group_name}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{client.workspace_name}/{kind}/{found.group(1)}/versions/"
+        f"{found.group(2)}"
+    )
 
 
 def data_asset_arm_id(client: Any, path: str) -> str:
     """The ARM id of the data asset ``azureml:name:version``, as ``batch_endpoints.invoke`` resolves an input's path
-    before it POSTs (``_resolve_input``: ``OperationOrchestrator.get_asset_arm_id``); any other path as it is."""
-    found = _SHORT_DATA.match(path)
-    if not found:
-        return path
-    return (
-        f"/subscriptions/{client.subscription_id}/resourceGroups/{client.resource_group_name}/providers/"
-        f"Microsoft.MachineLearningServices/workspaces/{client.workspace_name}/data/{found.group(1)}/versions/"
-        f"{found.group(2)}"
-    )
+    before it POSTs (``_resolve_input``); any other path as it is."""
+    return asset_arm_id(client, "data", path)
 
 
 @translate_methods
