@@ -8,11 +8,21 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from opml.backends.azure_v2 import pipeline_graph
-from opml.backends.azure_v2.pipelines import DEPLOYMENT, default_deployment, endpoint_name, invoke_body
+from opml.backends.azure_v2.datasets import mltable_yaml
+from opml.backends.azure_v2.pipelines import (
+    DEPLOYMENT,
+    asset_arm_id,
+    data_asset_arm_id,
+    default_deployment,
+    endpoint_name,
+    invoke_body,
+)
 from opml.entities import ACTIVE, DISABLED
 from opml.errors import AlreadyExists, BackendUnavailable, Conflict, InvalidInput, NotFound, Unauthorized
 from tests.azure_v2_fakes import FakeAzureML, http_error
@@ -114,7 +124,38 @@ def test_the_prep_runner_writes_an_mltable_the_automl_node_can_read(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (output / "prepared.csv").read_text().splitlines() == ["age,y", "30.0,no", "41.0,yes"]
-    assert "read_delimited_files" in (output / "MLTable").read_text()
+    # the transformation Azure's MLTable schema names for CSV (reference-yaml-mltable: read_delimited,
+    # read_parquet, read_json_lines, read_delta_lake), as in the MLTable opml registers datasets with
+    written = yaml.safe_load((output / "MLTable").read_text())
+    registered = yaml.safe_load(mltable_yaml("prepared.csv", multi_line=False))
+    assert written["paths"] == registered["paths"]
+    assert written["transformations"] == registered["transformations"]
+
+
+def test_the_prep_runner_tells_the_reader_of_line_breaks_inside_values(tmp_path):
+    source, output = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    (source / "notes.csv").write_text('note,y\n"two\nlines",no\none,yes\n')
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "prep.py").write_text("def prepare(df):\n    return df\n")
+    (code / "prep_step.py").write_bytes((pipeline_graph.SCRIPTS / "prep_step.py").read_bytes())
+    done = subprocess.run(
+        [sys.executable, "prep_step.py", "--input", str(source), "--output", str(output)],
+        cwd=code, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = yaml.safe_load((output / "MLTable").read_text())
+    assert written["transformations"] == [
+        {
+            "read_delimited": {
+                "delimiter": ",",
+                "encoding": "utf8",
+                "header": "all_files_same_headers",
+                "support_multi_line": True,
+            }
+        }
+    ]
 
 
 def test_environment_reference():
@@ -233,7 +274,9 @@ def test_trigger_posts_to_the_scoring_uri_with_an_azure_ml_token_and_the_batch_b
     assert request["headers"]["content-type"] == "application/json"
     assert json.loads(request["body"]) == {
         "properties": {
-            "inputData": {"training_data": {"jobInputType": "MLTable", "uri": "azureml:bank:1"}},
+            "inputData": {
+                "training_data": {"jobInputType": "MLTable", "uri": data_asset_arm_id(bank.client, "azureml:bank:1")}
+            },
             "properties": {"experimentName": "bank-rest"},
         }
     }
@@ -257,23 +300,44 @@ def test_trigger_posts_to_the_scoring_uri_with_an_azure_ml_token_and_the_batch_b
 
 
 def test_the_body_is_what_the_sdk_sends_for_batch_endpoints_invoke():
-    """``invoke_body`` against the SDK's own serializer of ``batch_endpoints.invoke`` (BatchJobSchema)."""
+    """``invoke_body`` against what ``batch_endpoints.invoke`` sends: its ``_resolve_input`` turns the data asset
+    ``azureml:bank:3`` into the asset's ARM id (``OperationOrchestrator.get_asset_arm_id``), then BatchJobSchema
+    serializes the inputs."""
     from azure.ai.ml import Input
     from azure.ai.ml._schema._deployment.batch.batch_job import BatchJobSchema
-    from azure.ai.ml.constants._common import BASE_PATH_CONTEXT_KEY, PARAMS_OVERRIDE_KEY
+    from azure.ai.ml._scope_dependent_operations import OperationScope
+    from azure.ai.ml.constants._common import BASE_PATH_CONTEXT_KEY, PARAMS_OVERRIDE_KEY, AzureMLResourceType
+    from azure.ai.ml.operations._operation_orchestrator import OperationOrchestrator
 
-    sdk_inputs = {"training_data": Input(type="mltable", path="azureml:bank:3"), "n": Input(type="string", default="5")}
+    scope = OperationScope("sub", "rg", "ws")
+    orchestrator = OperationOrchestrator(operation_container=None, operation_scope=scope, operation_config=None)
+    resolved = orchestrator.get_asset_arm_id("bank:3", AzureMLResourceType.DATA)  # what _resolve_input sets
+    sdk_inputs = {"training_data": Input(type="mltable", path=resolved), "n": Input(type="string", default="5")}
     overrides = [{"input_data": sdk_inputs}, {"properties": {"experimentName": "e"}}]
     expected = BatchJobSchema(context={BASE_PATH_CONTEXT_KEY: Path("."), PARAMS_OVERRIDE_KEY: overrides}).load({})
-    ours = invoke_body("e", {"training_data": {"type": "mltable", "path": "azureml:bank:3"}, "n": 5})
+    client = SimpleNamespace(subscription_id="sub", resource_group_name="rg", workspace_name="ws")
+    ours = invoke_body(
+        "e", {"training_data": {"type": "mltable", "path": data_asset_arm_id(client, "azureml:bank:3")}, "n": 5}
+    )
     assert ours == {"properties": expected}
+    assert expected["inputData"]["training_data"]["uri"].endswith("/workspaces/ws/data/bank/versions/3")
+
+
+def test_the_batch_endpoint_refuses_the_short_form_of_a_data_asset(bank, v2_cloud, published):
+    """What ``batch_endpoints.invoke`` never sends (it resolves the short form first) is not what opml sends."""
+    import requests
+
+    token = bank.auth_header()["Authorization"]
+    body = invoke_body("e", {"training_data": {"type": "mltable", "path": "azureml:bank:1"}})
+    answer = requests.post(published.endpoint, json=body, headers={"Authorization": token}, timeout=30)
+    assert answer.status_code == 400
 
 
 def test_triggering_with_another_dataset_sends_its_latest_version(bank, v2_cloud, published, bank_small_csv):
     bank.register_dataset(name="bank-2", source=bank_small_csv)
     run = bank.trigger_published_pipeline(published.id, experiment="e", parameters={"dataset": "bank-2"})
     body = json.loads(v2_cloud.batch_server.requests[-1]["body"])
-    assert body["properties"]["inputData"]["training_data"]["uri"] == "azureml:bank-2:1"
+    assert body["properties"]["inputData"]["training_data"]["uri"] == data_asset_arm_id(bank.client, "azureml:bank-2:1")
     assert run.params["parameters"] == {"dataset": "bank-2"}
 
 
@@ -301,7 +365,9 @@ def test_the_requests_snippet_shown_to_users_triggers_the_endpoint(bank, v2_clou
 
     token = bank.auth_header()["Authorization"].removeprefix("Bearer ")
     body = bank.published_trigger_body(published.id, "pipeline-rest")
-    assert body == invoke_body("pipeline-rest", {"training_data": {"type": "mltable", "path": "azureml:bank:1"}})
+    data = data_asset_arm_id(bank.client, "azureml:bank:1")
+    assert data.endswith("/data/bank/versions/1")
+    assert body == invoke_body("pipeline-rest", {"training_data": {"type": "mltable", "path": data}})
     curl, python = pipeline_trigger_snippets(published.endpoint, token, body)
     assert "Authorization: Bearer" in curl and '"inputData"' in curl
     done = subprocess.run(
@@ -346,7 +412,9 @@ def test_schedules_are_job_schedules_of_the_published_component(bank, v2_cloud, 
     assert (type(trigger).__name__, trigger.frequency, trigger.interval) == ("RecurrenceTrigger", "minute", 15)
     job = job_schedule.create_job
     deployment = v2_cloud.kind("batch_deployments")[(published.id, DEPLOYMENT)]  # as opml sent it
-    assert type(job).__name__ == "PipelineJob" and job.component == deployment.component
+    assert type(job).__name__ == "PipelineJob" and job.component.startswith("/subscriptions/")
+    assert job.component == asset_arm_id(bank.client, "components", deployment.component)
+    assert job.component.endswith(f"/components/{deployment.component.split(':')[1]}/versions/1")
     assert job.experiment_name == "bank-sched" and job.settings.default_compute == "cpu-cluster"
     assert job.inputs["training_data"]._data.path == "azureml:bank:1"
     assert job.tags["opml_published_id"] == published.id and job.tags["opml_trigger"] == "Schedule"
@@ -396,5 +464,5 @@ def test_the_pipelines_page_shows_the_batch_endpoint_and_its_request(bank, publi
     assert not at.exception, [e.value for e in at.exception]
     shown = [block.value for block in at.code]
     assert published.endpoint in shown
-    assert any('"inputData"' in code and "azureml:bank:1" in code and "<your-token>" in code for code in shown)
+    assert any('"inputData"' in code and "/data/bank/versions/1" in code and "<your-token>" in code for code in shown)
     assert any('print(response.json()["name"])' in code for code in shown)

@@ -232,6 +232,18 @@ def test_mlflow_requests_carry_an_arm_token_and_the_parent_filter(v2_backend, v2
     assert len(v2_cloud.calls_of("workspaces.get")) == 1  # the tracking URI is asked for once
 
 
+def test_mlflow_children_are_read_page_after_page(v2_backend, v2_cloud, finished_automl, monkeypatch):
+    from opml.backends.azure_v2 import mlflow_rest
+
+    monkeypatch.setattr(mlflow_rest, "PAGE_SIZE", 2)  # 4 children (3 trials, the setup child): 2 pages
+    before = len(v2_cloud.calls_of("mlflow.runs/search"))
+    children = v2_backend.list_runs(parent_id=finished_automl.id)
+    pages = v2_cloud.calls_of("mlflow.runs/search")[before:]
+    assert [page["body"].get("page_token") for page in pages] == [None, "2"]
+    assert all(page["body"]["max_results"] == 2 for page in pages)
+    assert all(child.started_at for child in children) and len(children) == 3  # every trial's MLflow run found
+
+
 def test_the_tracking_uri_becomes_the_rest_address():
     uri = "azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/s/resourceGroups/r/workspaces/w"
     assert (

@@ -11,6 +11,7 @@ of Azure ML's audience (``https://ml.azure.com``), a JSON body ``{"properties": 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,6 +19,10 @@ from typing import Any
 from tests.azure_v2_fakes.cloud import FakeAzureML
 
 EXPECTED_TOKEN = "Bearer token-for https://ml.azure.com/.default"  # the fake credential's token of that scope
+_DATA_ARM = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+/"
+    r"data/([^/]+)/versions/([^/]+)$"
+)
 _INPUT_TYPES = {"MLTable": "mltable", "UriFile": "uri_file", "UriFolder": "uri_folder"}
 
 
@@ -86,7 +91,16 @@ class BatchServer:
             if value.get("jobInputType") == "Literal":
                 inputs[key] = value["value"]
             elif value.get("jobInputType") in _INPUT_TYPES:
-                inputs[key] = Input(type=_INPUT_TYPES[value["jobInputType"]], path=value["uri"])
+                # batch_endpoints.invoke sends a data asset as its ARM id (never the short azureml:name:version,
+                # which the SDK resolves before it POSTs); Azure resolves that id to an existing version
+                found = _DATA_ARM.match(str(value.get("uri", "")))
+                if not found:
+                    return 400, _error("BadArgument", f"input {key}: {value.get('uri')} is not a data asset's id")
+                with self.cloud.lock:
+                    if (found.group(1), found.group(2)) not in self.cloud.kind("data"):
+                        return 404, _error("NotFound", f"data asset {found.group(1)}:{found.group(2)} not found")
+                path = f"azureml:{found.group(1)}:{found.group(2)}"
+                inputs[key] = Input(type=_INPUT_TYPES[value["jobInputType"]], path=path)
             else:
                 return 400, _error("BadArgument", f"input {key}: unknown jobInputType {value.get('jobInputType')}")
         unknown = set(inputs) - set(component.inputs)

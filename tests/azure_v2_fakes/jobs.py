@@ -197,6 +197,10 @@ class FakeJobOperations:
             job.compute = compute
         if tags is not None:
             job.tags = tags
+        from azure.ai.ml.entities._validation import PathAwareSchemaValidatableMixin
+
+        if not skip_validation and isinstance(job, PathAwareSchemaValidatableMixin):
+            job._validate(raise_error=True)  # as the real operation does first (pipeline jobs: their graph)
         job._to_rest_object()  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
             if job.type == "automl":  # Azure resolves the training data: a registered mltable asset

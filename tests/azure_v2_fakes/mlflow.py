@@ -158,5 +158,16 @@ class _Handler(BaseHTTPRequestHandler):
                     if parent_of(self.cloud, name) == parent
                     and f"exp-{jobs[parent].experiment_name}" in body.get("experiment_ids", ())
                 ]
-                return self._answer(200, {"runs": runs})
+                # MLflow pages its answer: max_results (default 1000, at most 50000) a page, the rest behind an
+                # opaque next_page_token
+                size = int(body.get("max_results") or 1000)
+                if not 0 < size <= 50000:
+                    return self._answer(
+                        400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"Invalid max_results {size}"}
+                    )
+                start = int(body.get("page_token") or 0)
+                page: dict[str, Any] = {"runs": runs[start : start + size]}
+                if start + size < len(runs):
+                    page["next_page_token"] = str(start + size)
+                return self._answer(200, page)
         return self._answer(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no route {route}"})

@@ -34,11 +34,14 @@ class FakeModelOperations:
         }
 
     def create_or_update(self, model: Any) -> Any:
+        from azure.ai.ml._utils.utils import validate_ml_flow_folder
         from azure.ai.ml.entities import Model
         from azure.ai.ml.entities._system_data import SystemData
 
         self.cloud.called("models.create_or_update", model=model)
         assert isinstance(model, Model), model
+        validate_ml_flow_folder(str(model.path), model.type)  # as the real operation, before the PUT
+        model._to_rest_object()  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
             if str(model.path).startswith("azureml://jobs/"):
                 files = self._files(model.path)

@@ -141,7 +141,14 @@ class FakeOnlineEndpointOperations:
     def get(self, name: str, *, local: bool = False) -> Any:
         self.cloud.called("online_endpoints.get", name=name)
         with self.cloud.lock:
-            return copy.deepcopy(self._stored(name))
+            endpoint = copy.deepcopy(self._stored(name))
+            # as the real get: every deployment without live or mirror traffic is given a zero in ``traffic``
+            endpoint.traffic = dict(endpoint.traffic or {})
+            mirror = endpoint.mirror_traffic or {}
+            for endpoint_name, deployment in self.deployments:
+                if endpoint_name == name and not endpoint.traffic.get(deployment) and not mirror.get(deployment):
+                    endpoint.traffic[deployment] = 0
+            return endpoint
 
     def get_keys(self, name: str) -> Any:
         from azure.ai.ml.entities import EndpointAuthKeys
@@ -180,6 +187,7 @@ class FakeOnlineEndpointOperations:
         if endpoint.mirror_traffic:
             endpoint.mirror_traffic = {name: value for name, value in endpoint.mirror_traffic.items() if value}
         traffic, mirror = dict(endpoint.traffic or {}), dict(endpoint.mirror_traffic or {})
+        endpoint._to_rest_online_endpoint(location=REGION)  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
             existing = self.endpoints.get(endpoint.name)
             if existing is None and not _ENDPOINT_NAME.match(endpoint.name or ""):
@@ -291,6 +299,7 @@ class FakeOnlineDeploymentOperations:
         from azure.ai.ml.entities import SystemData
 
         self.cloud.called("online_deployments.begin_create_or_update", deployment=deployment)
+        deployment._to_rest_object(location=REGION)  # what the SDK sends: refuses what it cannot serialize
         with self.cloud.lock:
             endpoint = self.endpoints._stored(deployment.endpoint_name)
             if endpoint.provisioning_state != "Succeeded":  # Azure's words

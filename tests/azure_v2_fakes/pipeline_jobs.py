@@ -10,9 +10,15 @@ Completed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.azure_v2_fakes.cloud import FakeAzureML, azure_sets, now
+
+_COMPONENT_ARM = re.compile(
+    r"/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+/components/([^/]+)/versions/([^/]+)$"
+)
+_COMPONENT_SHORT = re.compile(r"^azureml:([^:/]+):([^:/]+)$")
 
 
 def _created() -> Any:
@@ -69,10 +75,16 @@ def _child(cloud: FakeAzureML, parent: Any, node_name: str, node: Any) -> None:
     cloud.kind("job_parents")[name] = parent.name
 
 
+def component_key(reference: Any) -> tuple[str, str] | None:
+    """(name, version) of a registered component named by its ARM id (``.../components/<name>/versions/<v>``) or
+    ``azureml:<name>:<version>``; None for anything else."""
+    found = _COMPONENT_ARM.search(str(reference)) or _COMPONENT_SHORT.match(str(reference))
+    return (found.group(1), found.group(2)) if found else None
+
+
 def _component_jobs(cloud: FakeAzureML, reference: Any) -> dict[str, Any]:
-    """The nodes of the registered pipeline component ``azureml:<name>:<version>`` a job runs."""
-    name, version = str(reference).removeprefix("azureml:").rsplit(":", 1)
-    return cloud.kind("components")[(name, version)].jobs
+    """The nodes of the registered pipeline component a job runs."""
+    return cloud.kind("components")[component_key(reference)].jobs
 
 
 def _advance(cloud: FakeAzureML) -> None:

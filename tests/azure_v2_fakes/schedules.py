@@ -55,6 +55,12 @@ class FakeScheduleOperations:
 
         self.cloud.called("schedules.begin_create_or_update", schedule=schedule)
         assert isinstance(schedule, JobSchedule), schedule
+        schedule._validate(raise_error=True)  # the real operation's first step (the schedule and its job)
+        component = getattr(schedule.create_job, "component", None)
+        if isinstance(component, str) and not component.startswith("/subscriptions/"):
+            # the real operation sends a job's component string unresolved; Azure is given ARM ids by every other
+            # path of the SDK (OperationOrchestrator.get_asset_arm_id): the fake takes only what is known to work
+            raise http_error(400, f"componentId {component} is not the ARM id of a component", "UserError")
         # what Azure keeps is what the SDK sends, read back as the SDK reads an answer
         rest = schedule._to_rest_object()
         rest.name = schedule.name

@@ -16,6 +16,7 @@ deployment (an invocation naming no deployment is refused by Azure), its deploym
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -73,7 +74,8 @@ def set_default_deployment(endpoint: Any, deployment: str | None) -> None:
 def invoke_body(experiment: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """What a batch endpoint takes to start a pipeline component deployment's job, as ``batch_endpoints.invoke``
     writes it: ``inputData`` (each input as a job input: an mltable data asset, or a literal), the experiment in
-    ``properties.experimentName``."""
+    ``properties.experimentName``. A data asset's path is sent as ``invoke`` sends it: the asset's ARM id
+    (``data_asset_arm_id``), never the short ``azureml:name:version`` form, which only the SDK resolves."""
     data = {}
     for name, value in inputs.items():
         if isinstance(value, dict):  # {"type": "mltable", "path": "azureml:name:version"}
@@ -84,6 +86,28 @@ def invoke_body(experiment: str, inputs: dict[str, Any]) -> dict[str, Any]:
         else:
             data[name] = {"jobInputType": "Literal", "value": str(value)}
     return {"properties": {"inputData": data, "properties": {"experimentName": experiment}}}
+
+
+_SHORT_ASSET = re.compile(r"^azureml:([^:/]+):([^:/]+)$")
+
+
+def asset_arm_id(client: Any, kind: str, reference: str) -> str:
+    """The ARM id of the workspace asset ``azureml:name:version`` of ``kind`` ("data", "components"), as the SDK's
+    ``OperationOrchestrator.get_asset_arm_id`` resolves a reference before a request; anything else as it is."""
+    found = _SHORT_ASSET.match(reference)
+    if not found:
+        return reference
+    return (
+        f"/subscriptions/{client.subscription_id}/resourceGroups/{client.resource_group_name}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{client.workspace_name}/{kind}/{found.group(1)}/versions/"
+        f"{found.group(2)}"
+    )
+
+
+def data_asset_arm_id(client: Any, path: str) -> str:
+    """The ARM id of the data asset ``azureml:name:version``, as ``batch_endpoints.invoke`` resolves an input's path
+    before it POSTs (``_resolve_input``); any other path as it is."""
+    return asset_arm_id(client, "data", path)
 
 
 @translate_methods
@@ -323,7 +347,7 @@ class AzureV2Pipelines(AzureV2Part):
         job's name, and shows the run with them."""
         if published.status != ACTIVE:
             raise Conflict(f"published pipeline {published.id} is {published.status}: enable it first")
-        inputs = self.published_inputs(published, parameters)
+        inputs = self.invoke_inputs(published, parameters)
         answer = self._post(published.endpoint, invoke_body(experiment, inputs))
         job_name = answer.get("name") or str(answer.get("id", "")).rsplit("/", 1)[-1]
         if not job_name:
@@ -338,7 +362,14 @@ class AzureV2Pipelines(AzureV2Part):
 
     def trigger_body(self, published: PublishedPipeline, experiment: str) -> dict[str, Any]:
         """The body ``trigger`` POSTs for a run with the published values (what the dashboard's snippets show)."""
-        return invoke_body(experiment, self.published_inputs(published, {}))
+        return invoke_body(experiment, self.invoke_inputs(published, {}))
+
+    def invoke_inputs(self, published: PublishedPipeline, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``published_inputs`` with each data asset named by its ARM id, as a batch invocation takes them."""
+        return {
+            name: {**value, "path": data_asset_arm_id(self.client, value["path"])} if isinstance(value, dict) else value
+            for name, value in self.published_inputs(published, parameters).items()
+        }
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         import requests

@@ -15,7 +15,7 @@ from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.times import EPOCH, parse_time
-from opml.backends.azure_v2.pipelines import AzureV2Pipelines, run_tags
+from opml.backends.azure_v2.pipelines import AzureV2Pipelines, asset_arm_id, run_tags
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
 from opml.entities import ACTIVE, PublishedPipeline, Schedule
 from opml.errors import AlreadyExists, InvalidInput, NotFound
@@ -81,7 +81,9 @@ class AzureV2Schedules(AzureV2Part):
         }
         values = {**self.state.published(published.id).get("parameters", {}), **parameters}
         job = self.sdk.PipelineJob(
-            component=tags["opml_component"],
+            # by ARM id: schedules.begin_create_or_update sends a job's component string as it is (only a
+            # component entity is resolved), and every other path of the SDK sends Azure the ARM id
+            component=asset_arm_id(self.client, "components", tags["opml_component"]),
             inputs=inputs,
             experiment_name=experiment,
             display_name=published.name,

@@ -7,13 +7,16 @@ import os
 
 from prep import prepare
 
+# Azure's MLTable schema: the delimited-text transformation is ``read_delimited`` (``read_delimited_files`` is
+# SDK v1's OutputFileDatasetConfig method, which an MLTable reader does not know)
 MLTABLE = """paths:
   - file: ./prepared.csv
 transformations:
-  - read_delimited_files:
+  - read_delimited:
       delimiter: ','
       encoding: utf8
       header: all_files_same_headers
+      support_multi_line: {multi_line}
 """
 
 
@@ -40,6 +43,9 @@ args = parser.parse_args()
 prepared = prepare(read_table(args.input))
 os.makedirs(args.output, exist_ok=True)
 prepared.to_csv(os.path.join(args.output, "prepared.csv"), index=False)
+# a quoted line break inside a value is read as one value only when the reader is told
+text = prepared.select_dtypes(include=["object", "string"])
+multi_line = bool(text.apply(lambda column: column.astype(str).str.contains("[\r\n]").any()).any())
 with open(os.path.join(args.output, "MLTable"), "w") as handle:
-    handle.write(MLTABLE)
+    handle.write(MLTABLE.format(multi_line="true" if multi_line else "false"))
 print(f"prepared {len(prepared)} rows, {prepared.shape[1]} columns")
