@@ -131,6 +131,26 @@ def local_workspace() -> Backend:
     return _open(str(default_workspace()))
 
 
+SIGN_IN_TRIED = "opml_workspace_sign_in"  # session key: {"<sdk>:<config.json path>": None (signed in) or the error}
+
+
+def _check_sign_in(backend: Backend, key: str) -> None:
+    """Ask for a token once a session and workspace, and raise what refused it (again, until "Try again").
+
+    SDK v2 opens a workspace without asking Azure anything (SDK v1 fails right there), so without this a missing
+    sign-in or network surfaced as a traceback on whichever page asked Azure first, after DefaultAzureCredential
+    had tried its whole chain (~10 s), on every click."""
+    tried = st.session_state.setdefault(SIGN_IN_TRIED, {})
+    if key not in tried:
+        try:
+            backend.auth_header()
+            tried[key] = None
+        except OpmlError as exc:
+            tried[key] = exc
+    if tried[key] is not None:
+        raise tried[key]
+
+
 def get_backend() -> Backend:
     """The workspace this dashboard shows: an Azure ML one when chosen, else the local one (whose
     agent is started once per dashboard process when missing). A session that may not see it (not signed
@@ -140,10 +160,16 @@ def get_backend() -> Backend:
         st.stop()
     config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
     if config != LOCAL:
+        sdk = chosen_sdk(config)
         try:
-            return _open_azure(config, chosen_sdk(config))
+            backend = _open_azure(config, sdk)
+            _check_sign_in(backend, f"{sdk}:{config}")
+            return backend
         except OpmlError as exc:
             st.error(f"The Azure ML workspace of {config} cannot be opened: {exc}. Showing the local workspace.")
+            if st.button("Try again", key="workspace_retry", icon=":material/refresh:"):
+                st.session_state.get(SIGN_IN_TRIED, {}).pop(f"{sdk}:{config}", None)
+                st.rerun()
     path = str(default_workspace())
     backend = _open(path)
     if backend.kind == "local" and autostart_agent():
