@@ -68,6 +68,7 @@ def chosen_sdk(config: str) -> str:
 
 
 LOCAL = "local"
+RELABEL = "opml_workspace_relabel"  # session key: the SDK changed, the Workspace selector shows it on the next run
 
 
 def _default_choice() -> str:
@@ -86,6 +87,10 @@ def workspace_selector() -> None:
     current = st.session_state[WORKSPACE_CHOICE]
     if current not in options:
         options.append(current)
+    if st.session_state.pop(RELABEL, False):
+        # The browser keeps the text a keyed selectbox showed when only its options' labels change (the SDK in
+        # "Azure ML (v2): ..."): setting its value anew makes it redraw the option with its new label.
+        st.session_state["workspace_select"] = current
     chosen = st.sidebar.selectbox(
         "Workspace",
         options,
@@ -108,6 +113,7 @@ def workspace_selector() -> None:
         )
         if picked != sdk:
             st.session_state[SDK_CHOICE][current] = picked
+            st.session_state[RELABEL] = True
             st.rerun()
     with st.sidebar.expander("Open an Azure ML workspace"):
         paths = local_paths_allowed()  # a path typed here is read on this machine
