@@ -47,6 +47,10 @@ def azure_dashboard(tmp_path_factory):
 
     try:
         wait_until(healthy, timeout=120, what="the dashboard")
+        banner = [process.stdout.readline() for _ in range(5)]  # up's own lines, before Streamlit's
+        assert f"azure ml: {config} (SDK v2) opens first in the dashboard; its sidebar switches to the local one\n" in (
+            banner
+        ), banner
         yield url
     finally:
         process.send_signal(signal.SIGTERM)
