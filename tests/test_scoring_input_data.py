@@ -201,6 +201,7 @@ def test_opml_score_speaks_input_data_to_a_service_or_a_url(deployed, tmp_path):
     no_key = opml("score", "--url", service.scoring_uri, "--json", str(body), workspace=workspace,
                   env={"OPML_SCORING_KEY": ""})  # fmt: skip
     assert no_key.returncode != 0 and "missing or wrong key" in no_key.stderr
+    assert "$OPML_SCORING_KEY is empty: --url reads the endpoint's key from it" in no_key.stderr  # the way forward
     both = opml("score", "--service", name, "--url", service.scoring_uri, "--json", str(body), workspace=workspace)
     assert both.returncode == 2 and "not allowed with" in both.stderr
     wrong = opml("score", "--service", name, "--format", "tensor", "--json", str(body), workspace=workspace)

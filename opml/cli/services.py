@@ -371,7 +371,7 @@ def _url_target(args: argparse.Namespace) -> tuple[str, str | None, list[dict[st
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from opml.client import check_request_format, score
+    from opml.client import ScoringError, check_request_format, score
 
     if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
         raise InvalidInput("give exactly one of --json FILE, --csv FILE or --record key=value ...")
@@ -387,7 +387,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
         key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
     records = _records_from_args(args, schema)
-    result = score(uri, records, key=key, probabilities=args.proba, request_format=request_format)
+    try:
+        result = score(uri, records, key=key, probabilities=args.proba, request_format=request_format)
+    except ScoringError as exc:
+        if args.url and exc.status == 401:  # the service's hint names a header this command writes itself
+            given = f"${SCORING_KEY_VARIABLE} is empty" if not key else f"check ${SCORING_KEY_VARIABLE}"
+            raise ScoringError(f"{exc} ({given}: --url reads the endpoint's key from it)", exc.status) from None
+        raise
     if args.json:
         print_json(result.response_body)
     elif args.proba:

@@ -44,6 +44,7 @@ ACCESS_LINES = {
 
 def cmd_up(args: argparse.Namespace) -> int:
     from opml.agent.launcher import start_agent
+    from opml.workspace import chosen_config, default_sdk
 
     workspace = local_backend_of(args).path
     # Decided before anything starts: a dashboard that must not run is refused with nothing left behind.
@@ -59,6 +60,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     agent = start_agent(workspace)
     print(f"workspace: {workspace}")
+    azure = chosen_config(args.config)
+    if azure:  # else "workspace:" alone reads as if the dashboard showed the local folder
+        sdk = args.sdk or default_sdk(azure)
+        print(f"azure ml: {azure} (SDK {sdk}) opens first in the dashboard; its sidebar switches to the local one")
     print("agent: started" if agent else "agent: already running")
     print(ACCESS_LINES[plan.access].format(allowed=plan.allowed))
     dashboard = subprocess.Popen(plan.command, env=plan.env, cwd=APP_FILE.parent)

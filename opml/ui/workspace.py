@@ -68,6 +68,7 @@ def chosen_sdk(config: str) -> str:
 
 
 LOCAL = "local"
+RELABEL = "opml_workspace_relabel"  # session key: the SDK changed, the Workspace selector shows it on the next run
 
 
 def _default_choice() -> str:
@@ -86,6 +87,10 @@ def workspace_selector() -> None:
     current = st.session_state[WORKSPACE_CHOICE]
     if current not in options:
         options.append(current)
+    if st.session_state.pop(RELABEL, False):
+        # The browser keeps the text a keyed selectbox showed when only its options' labels change (the SDK in
+        # "Azure ML (v2): ..."): setting its value anew makes it redraw the option with its new label.
+        st.session_state["workspace_select"] = current
     chosen = st.sidebar.selectbox(
         "Workspace",
         options,
@@ -108,6 +113,7 @@ def workspace_selector() -> None:
         )
         if picked != sdk:
             st.session_state[SDK_CHOICE][current] = picked
+            st.session_state[RELABEL] = True
             st.rerun()
     with st.sidebar.expander("Open an Azure ML workspace"):
         paths = local_paths_allowed()  # a path typed here is read on this machine
@@ -131,6 +137,26 @@ def local_workspace() -> Backend:
     return _open(str(default_workspace()))
 
 
+SIGN_IN_TRIED = "opml_workspace_sign_in"  # session key: {"<sdk>:<config.json path>": None (signed in) or the error}
+
+
+def _check_sign_in(backend: Backend, key: str) -> None:
+    """Ask for a token once a session and workspace, and raise what refused it (again, until "Try again").
+
+    SDK v2 opens a workspace without asking Azure anything (SDK v1 fails right there), so without this a missing
+    sign-in or network surfaced as a traceback on whichever page asked Azure first, after DefaultAzureCredential
+    had tried its whole chain (~10 s), on every click."""
+    tried = st.session_state.setdefault(SIGN_IN_TRIED, {})
+    if key not in tried:
+        try:
+            backend.auth_header()
+            tried[key] = None
+        except OpmlError as exc:
+            tried[key] = exc
+    if tried[key] is not None:
+        raise tried[key]
+
+
 def get_backend() -> Backend:
     """The workspace this dashboard shows: an Azure ML one when chosen, else the local one (whose
     agent is started once per dashboard process when missing). A session that may not see it (not signed
@@ -140,10 +166,16 @@ def get_backend() -> Backend:
         st.stop()
     config = st.session_state.get(WORKSPACE_CHOICE, _default_choice())
     if config != LOCAL:
+        sdk = chosen_sdk(config)
         try:
-            return _open_azure(config, chosen_sdk(config))
+            backend = _open_azure(config, sdk)
+            _check_sign_in(backend, f"{sdk}:{config}")
+            return backend
         except OpmlError as exc:
             st.error(f"The Azure ML workspace of {config} cannot be opened: {exc}. Showing the local workspace.")
+            if st.button("Try again", key="workspace_retry", icon=":material/refresh:"):
+                st.session_state.get(SIGN_IN_TRIED, {}).pop(f"{sdk}:{config}", None)
+                st.rerun()
     path = str(default_workspace())
     backend = _open(path)
     if backend.kind == "local" and autostart_agent():
