@@ -9,7 +9,7 @@ import pytest
 from opml.backends.azure_v2 import AzureMLv2Backend
 from opml.backends.azure_v2.auth import ARM_SCOPE, ML_SCOPE, make_credential
 from opml.backends.azure_v2.sdk import load_sdk
-from opml.errors import InvalidInput
+from opml.errors import InvalidInput, Unauthorized
 from opml.workspace import default_sdk, open_workspace
 from tests.azure_fixtures import write_config
 from tests.azure_v2_fakes import FakeAzureML, make_fake_sdk
@@ -98,7 +98,6 @@ def test_the_real_sdk_builds_both_credentials_offline():
 
 
 def test_an_expired_sign_in_is_unauthorized_with_what_to_do(tmp_path):
-    from opml.errors import Unauthorized
 
     sdk = make_fake_sdk(FakeAzureML())
     credential = sdk.DefaultAzureCredential()
@@ -137,3 +136,30 @@ def test_the_dashboard_shows_and_switches_the_sdk(opml_home, tmp_path, monkeypat
     radio.set_value("v1").run()
     assert opened[-1] == "v1"
     assert any("cannot be opened" in e.value and "stand-in" in e.value for e in at.error)
+
+
+def test_no_sign_in_is_unauthorized_in_a_few_lines_saying_how_to_sign_in():
+    """DefaultAzureCredential's report lists every credential it tried (some in network words): what a user needs
+    is to sign in, and what the credentials they set up said."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from opml.backends.azure_common.errors import translate
+
+    report = (
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+        "Attempted credentials:\n"
+        "\tEnvironmentCredential: EnvironmentCredential authentication unavailable. Environment variables are not "
+        "fully configured.\n"
+        "Visit https://aka.ms/azsdk/python/identity/environmentcredential/troubleshoot to troubleshoot this issue.\n"
+        "\tManagedIdentityCredential: ManagedIdentityCredential authentication unavailable, no response from the "
+        "IMDS endpoint. Failed to establish a new connection\n"
+        "\tAzureCliCredential: Azure CLI not found on path\n"
+        "\tAzurePowerShellCredential: PowerShell is not installed\n"
+        "To mitigate this issue, please refer to the troubleshooting guidelines here at https://aka.ms/azsdk/python/"
+        "identity/defaultazurecredential/troubleshoot."
+    )
+    error = translate(ClientAuthenticationError(message=report))
+    assert isinstance(error, Unauthorized)
+    text = str(error)
+    assert "AzureCliCredential: Azure CLI not found on path" in text and "sign in with az login" in text
+    assert "ManagedIdentityCredential" not in text and "PowerShell" not in text and "\n" not in text

@@ -63,9 +63,30 @@ _BUSY = _Rule(
 )
 
 
+# SDK v2's DefaultAzureCredential found no sign-in: its message lists every credential it tried (some with
+# network words, which would read as a connection problem); what the user needs is to sign in.
+_NO_SIGN_IN = _Rule(
+    Unauthorized,
+    "sign in with az login, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal",
+    words=r"failed to retrieve a token from the included credentials",
+)
+_TRIED_CREDENTIAL = re.compile(r"^\s*(\w+Credential): (.*)$")
+_SHOWN_CREDENTIALS = ("EnvironmentCredential", "AzureCliCredential", "InteractiveBrowserCredential")
+
+
+def _credential_chain_summary(message: str) -> str:
+    """DefaultAzureCredential's report in a few lines: its first line and what the credentials a user sets up
+    (a service principal's variables, az login, a browser sign-in) said."""
+    lines = message.splitlines()
+    tried = [m for line in lines if (m := _TRIED_CREDENTIAL.match(line)) and m.group(1) in _SHOWN_CREDENTIALS]
+    return "; ".join([lines[0].rstrip("."), *(f"{m.group(1)}: {m.group(2)}" for m in tried)])
+
+
 def _overriding_rule(status: int | None, kinds: str, message: str) -> _Rule | None:
     """The rules whose words decide over the HTTP status: a quota refusal (not a refused sign-in or role, nor
     throttling: 429 is "try again", whatever its message says), and a busy resource."""
+    if _NO_SIGN_IN.matches(kinds, message):
+        return _NO_SIGN_IN
     if status not in (401, 403, 429) and _QUOTA.matches(kinds, message):
         return _QUOTA
     if status in _BUSY.statuses and _BUSY.matches(kinds, message):
@@ -202,6 +223,8 @@ def translate(exc: Exception) -> OpmlError:
     )
     if rule is None:
         return BackendUnavailable(f"Azure ML: {message}")
+    if rule is _NO_SIGN_IN:
+        message = _credential_chain_summary(message)
     return rule.error(f"Azure ML: {message}" + (f" ({rule.advice})" if rule.advice else ""))
 
 

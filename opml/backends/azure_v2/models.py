@@ -63,10 +63,13 @@ class AzureV2Models(AzureV2Part):
                     f"AutoML run {job.name} is {job.status}: it has no completed model until it has finished"
                 )
             parent, job = job, self.runs.best_child(job)
-        if job.type == "base" and not is_automl_trial(job):
-            raise Conflict(f"run {job.name} is not an AutoML trial: it has no model to register")
-        if job.type != "base":
-            raise Conflict(f"run {job.name} is a {job.type} job: opml registers the MLflow models of AutoML trials")
+        # A trial is known by Azure's mark (runTemplate), whatever job class the SDK rebuilds it as (a base job
+        # today): the mark, not the class, is what Azure's own AutoML samples go by.
+        if not is_automl_trial(job):
+            kind = "" if job.type == "base" else f" (a {job.type} job)"
+            raise Conflict(
+                f"run {job.name}{kind} is not an AutoML trial: opml registers the MLflow models of AutoML trials"
+            )
         if job.status != "Completed":
             raise Conflict(f"run {job.name} is {job.status}: only a completed run has a model to register")
         mlflow_run = self.runs.mlflow.run(job.name)
