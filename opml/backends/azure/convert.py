@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from opml.backends.azure_common.params import params_from
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import (
     CANCEL_REQUESTED,
@@ -78,23 +79,8 @@ def _error_message(details: dict) -> str | None:
 
 
 def run_params(run: Any) -> dict[str, Any]:
-    """opml's view of a run's parameters: the settings opml submitted (kept in a tag), or, for runs
-    Azure made (AutoML children), the algorithm and featurization Azure recorded."""
-    tags = run.tags or {}
-    if "opml_params" in tags:
-        try:
-            return json.loads(tags["opml_params"])
-        except ValueError:
-            pass
-    properties = run.properties or {}
-    params: dict[str, Any] = {}
-    if "run_algorithm" in properties:
-        params["algorithm"] = properties["run_algorithm"]
-    if "run_preprocessor" in properties:
-        params["featurization"] = properties["run_preprocessor"]
-    if "pipeline_spec" in properties:
-        params["hyperparameters"] = {"pipeline_spec": properties["pipeline_spec"]}
-    return params
+    """opml's view of a run's parameters (``params_from``)."""
+    return params_from(run.tags, run.properties)
 
 
 def _cached_dto(run: Any) -> dict[str, Any] | None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.workspace import AzurePart
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.tables import check_table
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.base import DatasetSource
 from opml.entities import Dataset, DatasetProfile
 from opml.errors import NotFound, Unauthorized
 from opml.naming import check_name
-from opml.settings import get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,54 +65,35 @@ class AzureDatasets(AzurePart):
         filename: str | None,
         lineage: str | None,
     ) -> Dataset:
-        from opml.data.csv_format import parse_csv
         from opml.data.profile import profile_frame
-        from opml.data.sources import fetch_source, is_url
+        from opml.data.sources import is_url
 
-        settings = get_settings()
-        content, label = fetch_source(
-            source, max_bytes=settings.max_dataset_mb << 20, timeout=settings.url_timeout_seconds
-        )
-        frame, fmt = parse_csv(content)
-        sha256 = hashlib.sha256(content).hexdigest()
+        table = check_table(source, filename=filename, lineage=lineage)
         for existing in self._versions_if_any(name):
-            if existing.sha256 == sha256:
+            if existing.sha256 == table.sha256:
                 return existing  # the same bytes as a version already registered: that version
-        # Azure reads a CSV with its own parser, which knows no decimal comma and (unless told) splits quoted
-        # line breaks into rows: what is uploaded is the table opml parsed and profiled, written as plain CSV
-        # (comma, decimal point, quoted). From a URL too, so that Azure reads the copy opml checked.
-        text = frame.select_dtypes(include=["object", "string"])
-        multi_line = bool(text.apply(lambda column: column.astype(str).str.contains("[\r\n]").any()).any())
         datastore = self.sdk.Datastore.get_default(self.ws)
-        target = f"opml/datasets/{name}/{sha256[:16]}"
+        target = f"opml/datasets/{name}/{table.sha256[:16]}"
         with tempfile.TemporaryDirectory() as folder:  # a folder holding just this file, uploaded whole
-            local = Path(folder) / ("data.csv" if is_url(source) else Path(filename or str(label)).name or "data.csv")
-            local.write_bytes(frame.to_csv(index=False).encode())
+            local = Path(folder) / ("data.csv" if is_url(source) else Path(filename or table.label).name or "data.csv")
+            local.write_bytes(table.plain_csv)
             # Datastore.upload_files is deprecated: Dataset.File.upload_directory uploads, then the table is
             # read from the uploaded path (what it returns is an unregistered FileDataset of the folder).
             self.sdk.Dataset.File.upload_directory(
                 src_dir=folder, target=(datastore, target), overwrite=True, show_progress=False
             )
         tabular = self.sdk.Dataset.Tabular.from_delimited_files(
-            path=[(datastore, f"{target}/{local.name}")], separator=",", support_multi_line=multi_line
+            path=[(datastore, f"{target}/{local.name}")], separator=",", support_multi_line=table.multi_line
         )
-        source_label = (lineage or f"upload:{filename}") if isinstance(source, bytes) else label
-        bookkeeping = {
-            "opml_sha256": sha256,
-            "opml_rows": str(len(frame)),
-            "opml_source": source_label,
-            "opml_size_bytes": str(len(content)),
-            "opml_created_at": datetime.now(UTC).isoformat(),
-            "opml_delimiter": fmt.delimiter,
-        }
         registered = tabular.register(
             workspace=self.ws,
             name=name,
             description=description,
-            tags={**tags, **bookkeeping},
+            tags={**tags, **table.tags},
             create_new_version=True,
         )
         version = int(registered.version)
+        frame = table.frame
         self.state.save_dataset_meta(name, version, {"columns": list(frame.columns), "rows": len(frame)})
         self.state.save_profile(name, version, profile_frame(frame))
         return self.to_dataset(registered)

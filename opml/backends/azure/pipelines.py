@@ -4,7 +4,6 @@ pipelines (``pipeline_steps``) when run or published; published pipelines and th
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.pipeline_steps import build_steps
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace
+from opml.backends.azure_common.drafts import list_drafts, save_draft
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import ACTIVE, Pipeline, PublishedPipeline, Run
@@ -49,26 +49,13 @@ class AzurePipelines(AzurePart):
     def create(
         self, *, name: str, steps: list[dict[str, Any]], parameters: dict[str, Any], compute: str, description: str
     ) -> Pipeline:
-        if any(step.get("gate_alias") or step.get("set_alias") for step in steps):
-            raise InvalidInput(
-                "quality gates and aliases in a register step need the local backend: Azure ML (SDK v1) keeps no "
-                "model aliases that a step running in Azure could read; move aliases from the Models page instead"
-            )
         self.computes.target(compute)
-        pipeline = Pipeline(
-            id=uuid.uuid4().hex,
-            name=name,
-            description=description,
-            steps=steps,
-            parameters=parameters,
-            created_at=datetime.now(UTC),
-            compute=compute,
+        return save_draft(
+            self.state, name=name, steps=steps, parameters=parameters, compute=compute, description=description
         )
-        self.state.save_pipeline(pipeline)
-        return pipeline
 
     def list(self) -> list[Pipeline]:
-        return sorted(self.state.pipelines(), key=lambda p: p.created_at, reverse=True)
+        return list_drafts(self.state)
 
     def get(self, pipeline_id: str) -> Pipeline:
         return self.state.pipeline(pipeline_id)

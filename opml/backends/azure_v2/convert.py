@@ -21,7 +21,6 @@ from opml.entities import (
 )
 
 OPML_TAG_PREFIX = "opml_"
-PARAMS_TAG = "opml_params"  # the settings opml submitted a job with (JSON, env values masked)
 
 # Azure ML v2 job statuses (azure.ai.ml.constants.JobStatus) folded onto opml's.
 _STATUSES = {

@@ -11,13 +11,12 @@ when they are tables (``mltable``, or a ``uri_file`` CSV) and read with the ``ml
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.tables import check_table
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.azure_v2.convert import created_at
 from opml.backends.azure_v2.workspace import AzureV2Part
@@ -26,7 +25,6 @@ from opml.entities import Dataset, DatasetProfile
 from opml.errors import BackendUnavailable, NotFound
 from opml.files import write_private_file
 from opml.naming import check_name
-from opml.settings import get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,45 +125,24 @@ class AzureV2Datasets(AzureV2Part):
         filename: str | None,
         lineage: str | None,
     ) -> Dataset:
-        from opml.data.csv_format import parse_csv
         from opml.data.profile import profile_frame
-        from opml.data.sources import fetch_source
 
-        settings = get_settings()
-        content, label = fetch_source(
-            source, max_bytes=settings.max_dataset_mb << 20, timeout=settings.url_timeout_seconds
-        )
-        frame, fmt = parse_csv(content)  # validated before anything reaches Azure
-        sha256 = hashlib.sha256(content).hexdigest()
+        table = check_table(source, filename=filename, lineage=lineage)  # before anything reaches Azure
         for existing in self._versions_if_any(name):
-            if existing.sha256 == sha256:
+            if existing.sha256 == table.sha256:
                 return existing  # the same bytes as a version already registered: that version
-        # What is uploaded is the table opml parsed and profiled, as plain CSV (Azure's reader knows no decimal
-        # comma, and splits quoted line breaks into rows unless told): from a URL too, so Azure reads what opml
-        # checked.
-        text = frame.select_dtypes(include=["object", "string"])
-        multi_line = bool(text.apply(lambda column: column.astype(str).str.contains("[\r\n]").any()).any())
-        plain = frame.to_csv(index=False).encode()
-        source_label = (lineage or f"upload:{filename}") if isinstance(source, bytes) else label
-        bookkeeping = {
-            "opml_sha256": sha256,
-            "opml_rows": str(len(frame)),
-            "opml_source": source_label,
-            "opml_size_bytes": str(len(content)),
-            "opml_created_at": datetime.now(UTC).isoformat(),
-            "opml_delimiter": fmt.delimiter,
-        }
+        frame, plain = table.frame, table.plain_csv
         with tempfile.TemporaryDirectory() as folder:  # the asset's folder, uploaded whole by the SDK
-            table = Path(folder) / name
-            table.mkdir()
-            (table / CSV_NAME).write_bytes(plain)
-            (table / "MLTable").write_text(mltable_yaml(CSV_NAME, multi_line=multi_line))
+            table_folder = Path(folder) / name
+            table_folder.mkdir()
+            (table_folder / CSV_NAME).write_bytes(plain)
+            (table_folder / "MLTable").write_text(mltable_yaml(CSV_NAME, multi_line=table.multi_line))
             data = self.sdk.Data(
                 name=name,
                 type=self.sdk.AssetTypes.MLTABLE,
-                path=str(table),
+                path=str(table_folder),
                 description=description,
-                tags={**tags, **bookkeeping},
+                tags={**tags, **table.tags},
             )  # no version: Azure numbers it (the next whole number)
             registered = self.client.data.create_or_update(data)
         version = int(registered.version)

@@ -22,9 +22,10 @@ from typing import Any
 from opml.automl.names import LOWER_IS_BETTER
 from opml.automl.settings import AutoMLLimits
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.params import PARAMS_TAG, params_from
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.azure_v2.computes import AzureV2Computes
-from opml.backends.azure_v2.convert import PARAMS_TAG, created_at, opml_status, user_tags
+from opml.backends.azure_v2.convert import created_at, opml_status, user_tags
 from opml.backends.azure_v2.datasets import AzureV2Datasets
 from opml.backends.azure_v2.mlflow_rest import MlflowRest, metrics_of, tags_of
 from opml.backends.azure_v2.workspace import AzureV2Part, AzureV2Workspace
@@ -85,23 +86,8 @@ def _millis(value: Any) -> datetime | None:
 
 
 def params_of(job: Any) -> dict[str, Any]:
-    """opml's view of a job's parameters: the settings opml submitted (kept in a tag), or, for a trial Azure
-    made, the algorithm and featurization it recorded."""
-    tags = job.tags or {}
-    if PARAMS_TAG in tags:
-        try:
-            return json.loads(tags[PARAMS_TAG])
-        except ValueError:
-            pass
-    properties = job.properties or {}
-    params: dict[str, Any] = {}
-    if "run_algorithm" in properties:
-        params["algorithm"] = properties["run_algorithm"]
-    if "run_preprocessor" in properties:
-        params["featurization"] = properties["run_preprocessor"]
-    if "pipeline_spec" in properties:
-        params["hyperparameters"] = {"pipeline_spec": properties["pipeline_spec"]}
-    return params
+    """opml's view of a job's parameters (``params_from``)."""
+    return params_from(job.tags, job.properties)
 
 
 @translate_methods

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from opml.backends.azure_common.drafts import list_drafts, save_draft
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.azure_v2 import pipeline_graph
@@ -134,26 +134,13 @@ class AzureV2Pipelines(AzureV2Part):
     def create(
         self, *, name: str, steps: list[dict[str, Any]], parameters: dict[str, Any], compute: str, description: str
     ) -> Pipeline:
-        if any(step.get("gate_alias") or step.get("set_alias") for step in steps):
-            raise InvalidInput(
-                "quality gates and aliases in a register step need the local backend: Azure ML keeps no model "
-                "aliases that a step running in Azure could read; move aliases from the Models page instead"
-            )
         self.computes.cluster(compute)  # NotFound before anything is kept
-        pipeline = Pipeline(
-            id=uuid.uuid4().hex,
-            name=name,
-            description=description,
-            steps=steps,
-            parameters=parameters,
-            created_at=datetime.now(UTC),
-            compute=compute,
+        return save_draft(
+            self.state, name=name, steps=steps, parameters=parameters, compute=compute, description=description
         )
-        self.state.save_pipeline(pipeline)
-        return pipeline
 
     def list(self) -> list[Pipeline]:
-        return sorted(self.state.pipelines(), key=lambda p: p.created_at, reverse=True)
+        return list_drafts(self.state)
 
     def get(self, pipeline_id: str) -> Pipeline:
         return self.state.pipeline(pipeline_id)
