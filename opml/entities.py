@@ -135,6 +135,7 @@ class Compute:
     created_at: datetime | None
     active_runs: int = 0
     queued_runs: int = 0
+    min_nodes: int = 0  # nodes an Azure cluster keeps running when idle (a local compute has none to keep)
 
 
 @dataclass(frozen=True)

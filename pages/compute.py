@@ -18,9 +18,13 @@ with st.container(border=True):
     name = left.text_input("Name", key="compute_name", help="letters, digits, '_', '.' or '-', e.g. cpu-cluster-4")
     # No min/max: the browser would silently keep the last valid value; the check below says what is wrong.
     max_nodes = right.number_input("Max nodes", value=2, step=1, key="compute_nodes", help="1 to 64 runs at once")
-    vm_size = None
+    vm_size, min_nodes = None, 0
     if backend.kind == "azure":
-        vm_size = st.text_input("VM size", value="STANDARD_DS3_V2", key="compute_vm_size")
+        left, right = st.columns([3, 1])
+        vm_size = left.text_input("VM size", value="STANDARD_DS3_V2", key="compute_vm_size")
+        min_nodes = right.number_input(
+            "Min nodes", value=0, step=1, key="compute_min_nodes", help="nodes kept running when idle (billed)"
+        )
     problems = field_problems(
         ("Name", lambda: check_name(name, "compute")), ("Max nodes", lambda: check_max_nodes(max_nodes))
     )
@@ -30,7 +34,9 @@ with st.container(border=True):
         st.caption("Name the compute to create it.")
     if st.button("Create compute", type="primary", key="compute_create", disabled=bool(problems)):
         with user_errors():  # the backend checks again (and refuses a name that exists)
-            compute = backend.create_compute(name=name, max_nodes=int(max_nodes), vm_size=vm_size)
+            compute = backend.create_compute(
+                name=name, max_nodes=int(max_nodes), vm_size=vm_size, min_nodes=int(min_nodes)
+            )
             st.success(f"Created compute **{compute.name}** with {compute.max_nodes} node(s) ({compute.state}).")
 
 with user_errors():

@@ -449,8 +449,8 @@ class FakeEnvironment:
 
 
 class FakeScaleSettings:
-    def __init__(self, maximum_node_count):
-        self.maximum_node_count = maximum_node_count
+    def __init__(self, maximum_node_count, minimum_node_count=0):
+        self.maximum_node_count, self.minimum_node_count = maximum_node_count, minimum_node_count
 
 
 class FakeAmlCompute:
@@ -458,7 +458,7 @@ class FakeAmlCompute:
 
     def __init__(self, cloud, name, provisioning):
         self.cloud, self.name = cloud, name
-        self.scale_settings = FakeScaleSettings(provisioning["max_nodes"])
+        self.scale_settings = FakeScaleSettings(provisioning["max_nodes"], provisioning["min_nodes"])
         self.vm_size = provisioning["vm_size"]
         self.provisioning_state = "Creating"
 

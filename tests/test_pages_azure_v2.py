@@ -151,3 +151,14 @@ def test_the_failed_sign_in_is_tried_once_until_try_again(v2_without_sign_in):
     assert not at.exception, [e.value for e in at.exception]
     assert v2_without_sign_in.asked == 2
     assert any("cannot be opened" in e.value for e in at.error)
+
+
+def test_the_compute_form_creates_a_cluster_with_its_size_and_min_nodes(v2_dashboard, v2_cloud):
+    at = page("pages/compute.py").run()
+    at.text_input(key="compute_name").input("warm-cpu")
+    at.text_input(key="compute_vm_size").set_value("STANDARD_D13_V2")
+    at.number_input(key="compute_min_nodes").set_value(1).run()
+    at.button(key="compute_create").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    cluster = v2_cloud.kind("computes")["warm-cpu"]
+    assert (cluster.size, cluster.min_instances, cluster.max_instances) == ("STANDARD_D13_V2", 1, 2)

@@ -273,22 +273,26 @@ class Backend(abc.ABC):
 
     # -- computes ------------------------------------------------------------------
 
-    def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None) -> Compute:
+    def create_compute(self, *, name: str, max_nodes: int, vm_size: str | None = None, min_nodes: int = 0) -> Compute:
         """Create a compute that runs at most ``max_nodes`` runs at once.
 
-        ``vm_size`` is the Azure VM size of an AmlCompute cluster (Azure only). Provisioning on
-        Azure goes on after the call returns (state "Creating").
-        Raises InvalidInput (bad name, max_nodes outside 1..64) or AlreadyExists.
+        ``vm_size`` is the Azure VM size of an AmlCompute cluster and ``min_nodes`` the nodes it keeps running
+        while idle (Azure only: a local compute refuses both). Provisioning on Azure goes on after the call
+        returns (state "Creating").
+        Raises InvalidInput (bad name, max_nodes outside 1..64, min_nodes outside 0..max_nodes) or AlreadyExists.
         """
         if vm_size is not None and (not isinstance(vm_size, str) or not vm_size.strip()):
             raise InvalidInput(f"vm_size must be an Azure VM size such as STANDARD_DS3_V2, got {vm_size!r}")
+        max_nodes = check_max_nodes(max_nodes)
+        if isinstance(min_nodes, bool) or not isinstance(min_nodes, int) or not 0 <= min_nodes <= max_nodes:
+            raise InvalidInput(f"min_nodes must be a whole number from 0 to max_nodes ({max_nodes}), got {min_nodes!r}")
         return self._create_compute(
-            name=check_name(name, "compute"), max_nodes=check_max_nodes(max_nodes), vm_size=vm_size or None
+            name=check_name(name, "compute"), max_nodes=max_nodes, vm_size=vm_size or None, min_nodes=min_nodes
         )
 
     @abc.abstractmethod
-    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
-        """``create_compute`` with a checked name and size."""
+    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None, min_nodes: int) -> Compute:
+        """``create_compute`` with a checked name and sizes."""
 
     @abc.abstractmethod
     def list_computes(self) -> list[Compute]:

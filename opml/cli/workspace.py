@@ -142,7 +142,14 @@ def cmd_datasets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compute_create(args: argparse.Namespace) -> int:
-    emit(args, backend_of(args).create_compute(name=args.name, max_nodes=args.max_nodes, vm_size=args.vm_size), ())
+    backend = backend_of(args)
+    emit(
+        args,
+        backend.create_compute(
+            name=args.name, max_nodes=args.max_nodes, vm_size=args.vm_size, min_nodes=args.min_nodes
+        ),
+        (),
+    )
     return 0
 
 
@@ -305,6 +312,9 @@ def add_commands(commands: Any) -> None:
     create.add_argument("name")
     create.add_argument("--max-nodes", type=int, default=2, help="runs at once on this compute (default 2)")
     create.add_argument("--vm-size", help="Azure VM size of an AmlCompute cluster (Azure backend only)")
+    create.add_argument(
+        "--min-nodes", type=int, default=0, help="nodes an AmlCompute cluster keeps running when idle (Azure only)"
+    )
     command(compute, "list", cmd_compute_list, "list computes with their active and queued runs")
     delete = command(compute, "delete", cmd_compute_delete, "delete a compute that has no queued or active runs")
     delete.add_argument("name")

@@ -72,6 +72,17 @@ class ComputeContract(ContractFixtures):
                 backend.create_compute(name="sized", max_nodes=2, vm_size="STANDARD_DS3_V2")
             assert "sized" not in [c.name for c in backend.list_computes()]
 
+    def test_a_cluster_keeps_min_nodes_only_on_azure(self, backend, capabilities):
+        with pytest.raises(InvalidInput, match="min_nodes must be a whole number from 0 to max_nodes"):
+            backend.create_compute(name="warm", max_nodes=2, min_nodes=3)
+        if capabilities.computes_take_vm_size:
+            created = backend.create_compute(name="warm", max_nodes=2, min_nodes=1)
+            assert (created.min_nodes, backend.get_compute("warm").min_nodes) == (1, 1)
+        else:
+            with pytest.raises(InvalidInput, match="min_nodes applies to Azure ML clusters"):
+                backend.create_compute(name="warm", max_nodes=2, min_nodes=1)
+            assert "warm" not in [c.name for c in backend.list_computes()]
+
     def test_new_compute_is_provisioned(self, backend, executor, capabilities):
         created = backend.create_compute(name="big", max_nodes=2)
         assert created.state == ("Creating" if capabilities.computes_provisioned_async else "Succeeded")

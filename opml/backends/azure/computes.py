@@ -24,7 +24,7 @@ class AzureComputes(AzurePart):
                 return target
         raise NotFound(f"no compute named {name!r} in workspace {self.workspace.name}")
 
-    def create(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
+    def create(self, *, name: str, max_nodes: int, vm_size: str | None, min_nodes: int = 0) -> Compute:
         if not _COMPUTE_NAME.match(name):
             raise InvalidInput(
                 f"compute name {name!r}: 2-16 letters, digits and '-', starting with a letter (Azure's rule)"
@@ -32,7 +32,7 @@ class AzureComputes(AzurePart):
         if any(target.name == name for target in self.sdk.ComputeTarget.list(self.ws)):
             raise AlreadyExists(f"compute {name} already exists")
         provisioning = self.sdk.AmlCompute.provisioning_configuration(
-            vm_size=vm_size or DEFAULT_VM_SIZE, min_nodes=0, max_nodes=max_nodes
+            vm_size=vm_size or DEFAULT_VM_SIZE, min_nodes=min_nodes, max_nodes=max_nodes
         )
         target = self.sdk.ComputeTarget.create(self.ws, name, provisioning)
         return to_compute(target)  # provisioning goes on in Azure: state "Creating" until it is done

@@ -158,6 +158,7 @@ def to_compute(target: Any, active_runs: list[Any] | None = None) -> Compute:
         created_at=None,
         active_runs=len(states) - queued,
         queued_runs=queued,
+        min_nodes=int(getattr(scale, "minimum_node_count", None) or 0),
     )
 
 

@@ -96,8 +96,8 @@ class AzureBackend(Backend):
 
     # -- computes ------------------------------------------------------------------
 
-    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
-        return self.computes.create(name=name, max_nodes=max_nodes, vm_size=vm_size)
+    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None, min_nodes: int) -> Compute:
+        return self.computes.create(name=name, max_nodes=max_nodes, vm_size=vm_size, min_nodes=min_nodes)
 
     def list_computes(self) -> list[Compute]:
         return self.computes.list()

@@ -39,7 +39,7 @@ class AzureV2Computes(AzureV2Part):
         except Exception as exc:
             raise lookup_failed(exc, f"no compute named {name!r} in workspace {self.workspace.name}") from exc
 
-    def create(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
+    def create(self, *, name: str, max_nodes: int, vm_size: str | None, min_nodes: int = 0) -> Compute:
         check_compute_name(name)
         try:
             self.cluster(name)
@@ -48,7 +48,7 @@ class AzureV2Computes(AzureV2Part):
         else:
             raise AlreadyExists(f"compute {name} already exists")
         cluster = self.sdk.AmlCompute(
-            name=name, size=vm_size or DEFAULT_VM_SIZE, min_instances=0, max_instances=max_nodes
+            name=name, size=vm_size or DEFAULT_VM_SIZE, min_instances=min_nodes, max_instances=max_nodes
         )
         # The poller is not waited on: provisioning goes on in Azure, the compute shows "Creating" until done.
         self.client.compute.begin_create_or_update(cluster)

@@ -69,6 +69,7 @@ def to_compute(cluster: Any, *, active: int = 0, queued: int = 0) -> Compute:
         created_at=parse_time(cluster.created_on),
         active_runs=active,
         queued_runs=queued,
+        min_nodes=int(getattr(cluster, "min_instances", None) or 0),
     )
 
 

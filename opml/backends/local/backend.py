@@ -151,9 +151,11 @@ class LocalBackend(Backend):
 
     # -- computes ------------------------------------------------------------------
 
-    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None) -> Compute:
+    def _create_compute(self, *, name: str, max_nodes: int, vm_size: str | None, min_nodes: int) -> Compute:
         if vm_size:
             raise InvalidInput("vm_size applies to Azure ML computes; a local compute runs on this machine")
+        if min_nodes:
+            raise InvalidInput("min_nodes applies to Azure ML clusters; a local compute has no nodes to keep running")
         return self.computes.create(name=name, max_nodes=max_nodes)
 
     def list_computes(self) -> list[Compute]:
