@@ -50,12 +50,20 @@ def bank(v2, bank_small_csv: Path):
 
 def prep_steps(script: Path) -> list[dict]:
     return [
-        {"name": "prep", "type": "data_prep", "script": str(script), "input_dataset": "${dataset}",
-         "output_dataset": "bank-prepared"},
-        {"name": "train", "type": "automl",
-         "settings": {"dataset": "bank-prepared", "label_column": "y", "experiment_timeout_minutes": 20}},
+        {
+            "name": "prep",
+            "type": "data_prep",
+            "script": str(script),
+            "input_dataset": "${dataset}",
+            "output_dataset": "bank-prepared",
+        },
+        {
+            "name": "train",
+            "type": "automl",
+            "settings": {"dataset": "bank-prepared", "label_column": "y", "experiment_timeout_minutes": 20},
+        },
         {"name": "register", "type": "register_model", "model_name": "bank-model"},
-    ]  # fmt: skip
+    ]
 
 
 # -- the pipeline job graph ----------------------------------------------------------------------------------
@@ -120,8 +128,11 @@ def test_the_prep_runner_writes_an_mltable_the_automl_node_can_read(tmp_path):
     (code / "prep_step.py").write_bytes((pipeline_graph.SCRIPTS / "prep_step.py").read_bytes())
     done = subprocess.run(
         [sys.executable, "prep_step.py", "--input", str(source), "--output", str(output)],
-        cwd=code, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=code,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert (output / "prepared.csv").read_text().splitlines() == ["age,y", "30.0,no", "41.0,yes"]
     # the transformation Azure's MLTable schema names for CSV (reference-yaml-mltable: read_delimited,
@@ -142,8 +153,11 @@ def test_the_prep_runner_tells_the_reader_of_line_breaks_inside_values(tmp_path)
     (code / "prep_step.py").write_bytes((pipeline_graph.SCRIPTS / "prep_step.py").read_bytes())
     done = subprocess.run(
         [sys.executable, "prep_step.py", "--input", str(source), "--output", str(output)],
-        cwd=code, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=code,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     written = yaml.safe_load((output / "MLTable").read_text())
     assert written["transformations"] == [
@@ -370,9 +384,7 @@ def test_the_requests_snippet_shown_to_users_triggers_the_endpoint(bank, v2_clou
     assert body == invoke_body("pipeline-rest", {"training_data": {"type": "mltable", "path": data}})
     curl, python = pipeline_trigger_snippets(published.endpoint, token, body)
     assert "Authorization: Bearer" in curl and '"inputData"' in curl
-    done = subprocess.run(
-        [sys.executable, "-c", python], capture_output=True, text=True, timeout=60, check=False
-    )  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     job_name = done.stdout.strip()
     assert job_name in v2_cloud.kind("jobs")

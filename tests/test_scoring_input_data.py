@@ -183,19 +183,29 @@ def test_opml_score_speaks_input_data_to_a_service_or_a_url(deployed, tmp_path):
     assert json.loads(split.stdout) == classic["result"]  # the bare list: the body was input_data
     # An endpoint given by URL (no Service entity): its key from the environment, its columns from swagger.json.
     key = {"OPML_SCORING_KEY": backend.get_service_keys(name).primary}
-    by_url = opml(
-        "--json", "score", "--url", service.scoring_uri, "--format", "input_data", "--record", "age=41",
-        "--proba", workspace=workspace, env=key,
-    )  # fmt: skip
+    by_url_args = ["score", "--url", service.scoring_uri, "--format", "input_data", "--record", "age=41", "--proba"]
+    by_url = opml("--json", *by_url_args, workspace=workspace, env=key)
     assert by_url.returncode == 0, by_url.stderr
     answer = json.loads(by_url.stdout)
     assert isinstance(answer, list) and set(answer[0]) == {"no", "yes"}
+    table = opml(*by_url_args, workspace=workspace, env=key).stdout  # the table rounds; --json keeps every digit
+    numbers = [word for word in table.split() if "." in word]
+    assert numbers and all(len(number.split(".")[1]) <= 4 for number in numbers), table
     body = tmp_path / "body.json"
     body.write_text(
         json.dumps(request_body(backend.get_model("bank-model").manifest["example"], request_format="input_data"))
     )
-    from_file = opml("score", "--url", service.scoring_uri, "--format", "input_data", "--json", str(body),
-                     workspace=workspace, env=key)  # fmt: skip
+    from_file = opml(
+        "score",
+        "--url",
+        service.scoring_uri,
+        "--format",
+        "input_data",
+        "--json",
+        str(body),
+        workspace=workspace,
+        env=key,
+    )
     assert from_file.returncode == 0, from_file.stderr
     assert len(from_file.stdout.split()) == 2 and set(from_file.stdout.split()) <= {"no", "yes"}
     no_key = opml("score", "--url", service.scoring_uri, "--json", str(body), workspace=workspace,

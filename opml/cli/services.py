@@ -397,7 +397,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.response_body)
     elif args.proba:
-        print_table([{"record": i, **p} for i, p in enumerate(result.predictions)], ["record", *result.predictions[0]])
+        rows = [{"record": i, **{c: round(v, 4) for c, v in p.items()}} for i, p in enumerate(result.predictions)]
+        print_table(rows, ["record", *result.predictions[0]])  # (--json keeps every digit)
     else:
         for prediction in result.predictions:
             print(prediction)
