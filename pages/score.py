@@ -78,6 +78,7 @@ if rows_key not in st.session_state:
     st.session_state[rows_key] = pd.DataFrame(examples[:1], columns=[c["name"] for c in schema])
 example = (examples or [{}])[0]
 
+SPLIT_LABEL = 'MLflow / Azure SDK v2: {"input_data": {"columns", "data"}}'
 form_tab, batch_tab, snippets_tab = st.tabs(["Form", "Batch (CSV)", "Snippets"], key="score_tabs")
 result_key = f"score_result_{name}"
 
@@ -281,17 +282,26 @@ with snippets_tab:
         audit_once(backend, "reveal_service_key", f"service {name}")
     shown_key = (key if reveal else KEY_PLACEHOLDER) if service.auth_enabled else None
     records = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")] or [example]
-    if request_format == "input_data":
+    body_format = request_format
+    if request_format == "data":  # opml's service also takes MLflow's body: a client written for Azure's works
+        body_format = st.radio(
+            "Request body",
+            ["data", "input_data"],
+            horizontal=True,
+            key="score_snippet_format",
+            format_func={"data": 'opml / Azure SDK v1: {"data": [records]}', "input_data": SPLIT_LABEL}.get,
+        )
+    if body_format == "input_data":
         st.caption(
             'This endpoint takes the MLflow {"input_data": {"columns", "index", "data"}} body (pandas split '
             'orientation) and answers a list, one prediction per record; add "params": {"method": "predict_proba"} '
             "for probabilities."
         )
     st.caption("curl")
-    st.code(curl_snippet(service.scoring_uri, records, shown_key, deployment, request_format), language="bash")
+    st.code(curl_snippet(service.scoring_uri, records, shown_key, deployment, body_format), language="bash")
     st.caption("Python (endpoint.py)")
-    st.code(python_snippet(service.scoring_uri, records, shown_key, deployment, request_format), language="python")
+    st.code(python_snippet(service.scoring_uri, records, shown_key, deployment, body_format), language="python")
     st.caption("data.json, then ApacheBench")
-    st.code(request_body(records, request_format), language="json")
+    st.code(request_body(records, body_format), language="json")
     st.code(ab_snippet(service.scoring_uri, shown_key, deployment=deployment), language="bash")
     st.caption("Swagger: " + service.swagger_uri)

@@ -289,3 +289,18 @@ def test_score_page_batch_csv_goes_through_input_data(live_input_data, bank_csv,
     assert labels == list(backend.load_model("bank-model").predict(rows.drop(columns=["y"])))
     assert reasons is None and len(probabilities) == 30 and set(probabilities[0]) == {"no", "yes"}
     assert any(m.label == "Accuracy against the file's labels" for m in at.metric)
+
+
+def test_a_local_services_snippets_offer_either_body(deployed, monkeypatch):
+    """A local service takes opml's body and MLflow's: the Snippets tab writes either, the classic one first."""
+    backend, _ = deployed
+    monkeypatch.setenv("OPML_WORKSPACE", str(backend.path))
+    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(REPO / "pages/score.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any('"data": [' in c.value and "curl" in c.value for c in at.code)
+    at.radio(key="score_snippet_format").set_value("input_data").run()
+    codes = [c.value for c in at.code]
+    assert any('"input_data"' in code and "curl" in code for code in codes)
+    assert any('data = {"input_data"' in code for code in codes)
