@@ -102,15 +102,12 @@ if not services:
     st.info("No services yet.")
     st.stop()
 
-names = [s.name for s in services]
-keep_choice("ep_service", names)
-selected = st.selectbox("Service", names, key="ep_service")
 transitioning = any(s.state in ("Transitioning", "Deleting", "Unhealthy") for s in services)
 
 
 @st.fragment(run_every=2 if transitioning else None)
-def services_overview() -> None:
-    """The table and the chosen service's state from one read, refreshed while any service is changing."""
+def services_table() -> None:
+    """Every service, refreshed while any is changing; the service to operate is picked below it."""
     current = backend.list_services()
     st.dataframe(
         pd.DataFrame(
@@ -131,7 +128,12 @@ def services_overview() -> None:
         hide_index=True,
         key="ep_table",
     )
-    service = next((s for s in current if s.name == selected), None)
+
+
+@st.fragment(run_every=2 if transitioning else None)
+def service_state() -> None:
+    """The chosen service's state, refreshed while any service is changing."""
+    service = next((s for s in backend.list_services() if s.name == selected), None)
     if service is None:
         st.info(f"{selected} is gone.")
         return
@@ -408,7 +410,11 @@ def compare_view(service) -> None:
         st.info(comparison.note[0].upper() + comparison.note[1:] + ".", icon=":material/info:")
 
 
-services_overview()
+services_table()
+names = [s.name for s in services]
+keep_choice("ep_service", names)
+selected = st.selectbox("Service", names, key="ep_service")
+service_state()
 
 with user_errors():
     service = backend.get_service(selected)

@@ -198,3 +198,19 @@ def test_data_collection_is_switched_and_tuned_on_the_page(trained_backend: Loca
     at.number_input(key="ep_sampling_svc").set_value(1.5).run()  # refused by the backend, said in words
     assert any("sampling rate" in e.value for e in at.error)
     assert trained_backend.get_service("svc").collection_sampling_rate == 0.25
+
+
+def test_the_service_is_picked_below_the_table_it_picks_from(trained_backend: LocalBackend, automl_run_id):
+    """A newcomer read the table first, then found the picker above it: the picker now follows the table."""
+    trained_backend.register_model(name="bank-model", run_id=automl_run_id)
+    trained_backend.deploy_model(name="svc", model_name="bank-model")
+    at = page().run()
+
+    def in_order(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from in_order(child)
+
+    order = [(type(node).__name__, getattr(node, "key", None)) for node in in_order(at.main)]
+    first_table = next(i for i, (kind, _) in enumerate(order) if kind == "Dataframe")  # the services table
+    assert first_table < order.index(("Selectbox", "ep_service"))
