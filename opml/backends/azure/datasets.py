@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure.workspace import AzurePart
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
-from opml.backends.azure_common.tables import check_table
+from opml.backends.azure_common.tables import check_table, kept_profile
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.base import DatasetSource
 from opml.entities import Dataset, DatasetProfile
@@ -18,8 +18,6 @@ from opml.naming import check_name
 
 if TYPE_CHECKING:
     import pandas as pd
-
-PROFILE_SAMPLE_ROWS = 10_000
 
 
 @translate_methods
@@ -159,11 +157,5 @@ class AzureDatasets(AzurePart):
         return tabular.to_pandas_dataframe()
 
     def profile(self, name: str, version: int | None = None) -> DatasetProfile:
-        from opml.data.profile import profile_frame
-
         dataset = self.to_dataset(self.tabular(name, version))
-        profile = self.state.profile(dataset.name, dataset.version)
-        if profile is None:  # registered outside opml: profile a sample, once
-            profile = profile_frame(self.load(name, dataset.version, nrows=PROFILE_SAMPLE_ROWS))
-            self.state.save_profile(dataset.name, dataset.version, profile)
-        return profile
+        return kept_profile(self.state, dataset, lambda rows: self.load(name, dataset.version, nrows=rows))

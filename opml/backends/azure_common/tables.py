@@ -5,15 +5,21 @@ readers know no decimal comma and split quoted line breaks into rows unless told
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from opml.backends.azure_common.state import AzureState
 from opml.backends.base import DatasetSource
+from opml.entities import Dataset, DatasetProfile
 from opml.settings import get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+PROFILE_SAMPLE_ROWS = 10_000  # what a dataset registered outside opml is profiled on
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,15 @@ def check_table(source: DatasetSource, *, filename: str | None, lineage: str | N
         "opml_delimiter": fmt.delimiter,
     }
     return CheckedTable(frame, str(label), sha256, frame.to_csv(index=False).encode(), multi_line, tags)
+
+
+def kept_profile(state: AzureState, dataset: Dataset, load: Callable[[int], pd.DataFrame]) -> DatasetProfile:
+    """The profile opml kept when it registered ``dataset``; for one registered outside opml, the profile of
+    its first ``PROFILE_SAMPLE_ROWS`` rows (``load(nrows)``), made once and kept."""
+    from opml.data.profile import profile_frame
+
+    profile = state.profile(dataset.name, dataset.version)
+    if profile is None:
+        profile = profile_frame(load(PROFILE_SAMPLE_ROWS))
+        state.save_profile(dataset.name, dataset.version, profile)
+    return profile

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
-from opml.backends.azure_common.tables import check_table
+from opml.backends.azure_common.tables import check_table, kept_profile
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.azure_v2.convert import created_at
 from opml.backends.azure_v2.workspace import AzureV2Part
@@ -29,7 +29,6 @@ from opml.naming import check_name
 if TYPE_CHECKING:
     import pandas as pd
 
-PROFILE_SAMPLE_ROWS = 10_000
 CSV_NAME = "data.csv"
 TABULAR_TYPES = ("mltable", "uri_file")  # data asset types opml lists as datasets (uri_folder is not a table)
 
@@ -226,11 +225,5 @@ class AzureV2Datasets(AzureV2Part):
         return table.to_pandas_dataframe()
 
     def profile(self, name: str, version: int | None = None) -> DatasetProfile:
-        from opml.data.profile import profile_frame
-
         dataset = self.to_dataset(self.asset(name, version))
-        profile = self.state.profile(dataset.name, dataset.version)
-        if profile is None:  # registered outside opml: profile a sample, once
-            profile = profile_frame(self.load(name, dataset.version, nrows=PROFILE_SAMPLE_ROWS))
-            self.state.save_profile(dataset.name, dataset.version, profile)
-        return profile
+        return kept_profile(self.state, dataset, lambda rows: self.load(name, dataset.version, nrows=rows))
