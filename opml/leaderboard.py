@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opml.automl.names import ALL_METRICS, score_for_ranking
+from opml.automl.names import all_metrics, default_metric, score_for_ranking
 from opml.backends.base import Backend
 
 
@@ -15,11 +15,14 @@ def _iteration(run_id: str) -> int:
 
 
 def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
-    """One row per child run: id, algorithm, status, every metric, duration, featurization and
-    hyperparameters; the best model first (for threshold metrics it may not have the top value, see
-    ``opml.automl.selection``), then by the parent's primary metric (failed and running children last)."""
+    """One row per child run: id, algorithm, status, every metric of the run's task
+    (``opml.automl.names.all_metrics``), duration, featurization and hyperparameters; the best model first
+    (for threshold metrics it may not have the top value, see ``opml.automl.selection``), then by the
+    parent's primary metric (failed and running children last)."""
     parent = backend.get_run(run_id)
-    metric = parent.params.get("primary_metric", "accuracy")
+    task = parent.params.get("task", "classification")
+    metric = parent.params.get("primary_metric") or default_metric(task)
+    names = all_metrics(task)
     best = parent.progress.get("best_child_id")
     rows = []
     for child in backend.list_runs(parent_id=run_id, limit=100_000):
@@ -30,7 +33,7 @@ def leaderboard(backend: Backend, run_id: str) -> list[dict[str, Any]]:
             "algorithm": child.params.get("algorithm", child.display_name),
             "status": child.status,
             "best": child.id == best,
-            **{name: values.get(name) for name in ALL_METRICS},
+            **{name: values.get(name) for name in names},
             "duration_seconds": values.get("duration_seconds", child.duration_seconds),
             "featurization": child.params.get("featurization", ""),
             "hyperparameters": child.params.get("hyperparameters") or {"members": child.params.get("members")},

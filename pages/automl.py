@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
+from opml.automl.names import CLASSIFICATION_ALGORITHMS as ALGORITHMS
+from opml.automl.names import CLASSIFICATION_PRIMARY_METRICS as PRIMARY_METRICS
 from opml.automl.settings import automl_params, settings_problems
 from opml.leaderboard import leaderboard
 from opml.ui.access import audit

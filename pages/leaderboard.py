@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from opml.automl.names import ALL_METRICS
+from opml.automl.names import CLASSIFICATION_METRICS as ALL_METRICS
 from opml.leaderboard import leaderboard
 from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure
 from opml.ui.feedback import user_errors

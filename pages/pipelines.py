@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from opml.automl.names import PRIMARY_METRICS
+from opml.automl.names import CLASSIFICATION_PRIMARY_METRICS as PRIMARY_METRICS
 from opml.automl.settings import settings_problems
 from opml.naming import check_alias, check_name, check_recurrence
 from opml.pipelines.spec import check_script

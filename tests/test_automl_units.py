@@ -153,7 +153,12 @@ def test_guardrails_flag_imbalance_missing_cardinality_duplicates_and_leakage():
     )
     X.loc[:99, "noise"] = np.nan
     y = pd.Series(np.where(y_codes == 1, "yes", "no"))
-    results = {g.name: g for g in guardrails.run_guardrails(X, y, y_codes, n_cross_validations=5, validation_size=None)}
+    results = {
+        g.name: g
+        for g in guardrails.run_guardrails(
+            X, y, y_codes, task="classification", n_cross_validations=5, validation_size=None
+        )
+    }
     assert results["Class balancing detection"].status == "Alerted"
     assert results["Missing feature values imputation"].status == "Done"
     assert {d["column"] for d in results["Missing feature values imputation"].details} == {"noise", "city"}
@@ -170,8 +175,10 @@ def test_guardrails_pass_on_clean_balanced_data():
     X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.choice(["x", "y"], size=600)})
     y_codes = rng.integers(0, 2, 600)
     y = pd.Series(np.where(y_codes == 1, "p", "n"))
-    results = guardrails.run_guardrails(X, y, y_codes, n_cross_validations=3, validation_size=None)
-    assert [g.status for g in results[1:]] == ["Passed"] * 5
+    results = guardrails.run_guardrails(
+        X, y, y_codes, task="classification", n_cross_validations=3, validation_size=None
+    )
+    assert [g.status for g in results[1:]] == ["Passed"] * 6
 
 
 BASE = {"dataset": "bank", "label_column": "y"}
@@ -229,8 +236,15 @@ def test_light_names_match_the_learners_and_metrics():
     from opml.automl import metrics, names
     from opml.automl.learners import LEARNERS
 
-    assert tuple(LEARNERS) == names.ALGORITHMS
-    assert set(names.PRIMARY_METRICS) <= set(metrics.ALL_METRICS)
+    assert set(LEARNERS) == set(names.CLASSIFICATION_ALGORITHMS) | set(names.REGRESSION_ALGORITHMS)
+    for task in names.TASKS:
+        assert all(task in LEARNERS[name].tasks for name in names.algorithms(task))
+        assert set(names.primary_metrics(task)) <= set(names.all_metrics(task))
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 3, 200)
+    assert set(metrics.compute_metrics(codes, rng.dirichlet(np.ones(3), 200))) == set(names.CLASSIFICATION_METRICS)
+    values = rng.normal(size=200)
+    assert set(metrics.compute_metrics(values, values + 0.1)) == set(names.REGRESSION_METRICS)
 
 
 def _portfolio_search(

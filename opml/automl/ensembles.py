@@ -2,7 +2,8 @@
 
 VotingEnsemble: greedy ensemble selection with replacement (Caruana et al., 2004)
 over the best trials. StackEnsemble: a logistic-regression meta-learner on the
-log-odds of the best trial of each algorithm. "Best" is by ``optimised_metric``
+log-odds of the best trial of each algorithm (for regression: a linear regression
+with non-negative weights on their predicted values). "Best" is by ``optimised_metric``
 (log-loss for threshold metrics such as accuracy). Both are judged on the same out-of-fold rows as
 every single trial, so they compete fairly on the leaderboard.
 
@@ -16,19 +17,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import (
     best_threshold,
     compute_metrics,
+    is_regression,
     metric_value,
     optimised_metric,
     score_for_ranking,
     search_score,
 )
-from opml.automl.model import OpmlClassifier, stack_features
+from opml.automl.model import OpmlClassifier, OpmlRegressor, stack_features
 from opml.automl.search import Trial, make_pipeline
 
 VOTING_CANDIDATES = 15
@@ -89,18 +91,24 @@ def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric:
     members = list(best_per_learner.values())[:STACK_MEMBERS]
     if len(members) < 2:
         return None
-    features = stack_features([t.oof[mask] for t in members])
     target = y[mask]
-    folds = StratifiedKFold(n_splits=min(5, int(np.bincount(target).min())), shuffle=True, random_state=seed)
-    meta = LogisticRegression(C=1.0, max_iter=1000)
     oof = np.full_like(members[0].oof, np.nan)
-    oof[mask] = cross_val_predict(meta, features, target, cv=folds, method="predict_proba")
-    meta.fit(features, target)
-    spec = {
-        "kind": "stack",
-        "members": [_member(t) for t in members],
-        "stacker": {"coef": meta.coef_.tolist(), "intercept": meta.intercept_.tolist(), "input": "log_odds"},
-    }
+    if is_regression(members[0].oof):
+        features = np.column_stack([t.oof[mask] for t in members])
+        folds = KFold(n_splits=5, shuffle=True, random_state=seed)
+        meta = LinearRegression(positive=True)
+        oof[mask] = cross_val_predict(meta, features, target, cv=folds)
+        meta.fit(features, target)
+        stacker = {"coef": meta.coef_.tolist(), "intercept": float(meta.intercept_), "input": "values"}
+    else:
+        features = stack_features([t.oof[mask] for t in members])
+        folds = StratifiedKFold(n_splits=min(5, int(np.bincount(target).min())), shuffle=True, random_state=seed)
+        # Newton-Cholesky converges in a few iterations where lbfgs took 100 s on 5 classes x 50,000 rows.
+        meta = LogisticRegression(C=1.0, max_iter=1000, solver="newton-cholesky")
+        oof[mask] = cross_val_predict(meta, features, target, cv=folds, method="predict_proba")
+        meta.fit(features, target)
+        stacker = {"coef": meta.coef_.tolist(), "intercept": meta.intercept_.tolist(), "input": "log_odds"}
+    spec = {"kind": "stack", "members": [_member(t) for t in members], "stacker": stacker}
     return _finish(spec, oof, y, mask, metric)
 
 
@@ -124,8 +132,9 @@ def _stacker(spec: dict, n_classes: int) -> LogisticRegression:
 
 def build_model(
     spec: dict, X: pd.DataFrame, y: np.ndarray, classes: list[str], *, algorithm: str, n_jobs: int, seed: int
-) -> OpmlClassifier:
-    """Fit the model a spec describes on all of ``X`` (the refit after the search)."""
+) -> OpmlClassifier | OpmlRegressor:
+    """Fit the model a spec describes on all of ``X`` (the refit after the search); no ``classes``: a
+    regressor of the values ``y``."""
     featurize = spec.get("featurize", True)
     members = []
     featurizers: dict[tuple, Any] = {}  # members with the same featurization share one fitted featurizer
@@ -146,6 +155,14 @@ def build_model(
         pipeline.steps[0] = ("featurizer", featurizers[key])
         pipeline.steps[-1][1].fit(featurizers[key].transform(X), y)
         members.append(pipeline)
+    if not classes:
+        stack = spec.get("stacker") if spec["kind"] == "stack" else None
+        return OpmlRegressor(
+            members,
+            weights=spec.get("weights"),
+            stacker=(stack["coef"], stack["intercept"]) if stack else None,
+            algorithm=algorithm,
+        )
     stacker = _stacker(spec, len(classes)) if spec["kind"] == "stack" else None
     return OpmlClassifier(
         members,

@@ -61,17 +61,21 @@ def repeated_value_columns(X: pd.DataFrame, numeric: Sequence[str]) -> list[str]
     return chosen
 
 
-def _binary_target(y: Any) -> np.ndarray | None:
-    """``y`` as 0/1 when it has exactly two values, else None."""
+def _ordering_target(y: Any) -> np.ndarray | None:
+    """What categories are ordered by: a regression target's values (floats) as they are, a binary one
+    as 0/1; None for multiclass codes (no order) or no target."""
     if y is None:
         return None
     values = np.asarray(y)
+    if np.issubdtype(values.dtype, np.floating):
+        return values.astype(float)
     classes = np.unique(values)
     return (values == classes[1]).astype(float) if len(classes) == 2 else None
 
 
 def _by_target_rate(values: pd.Series, target: np.ndarray, kept: list[str]) -> list[str]:
-    """``kept`` sorted by each category's (shrunk) rate of the second class; ties keep frequency order."""
+    """``kept`` sorted by each category's (shrunk) rate of the second class, or mean value (regression); ties
+    keep frequency order."""
     prior = float(target.mean())
     grouped = pd.Series(target, index=values.index).groupby(values.to_numpy()).agg(["sum", "count"])
     rate = (grouped["sum"] + TARGET_ORDER_PRIOR_ROWS * prior) / (grouped["count"] + TARGET_ORDER_PRIOR_ROWS)
@@ -89,9 +93,9 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     Categorical columns: ordinal codes (unknown or missing -> -1) or one-hot (unknown -> all zeros),
     keeping the ``max_categories`` most frequent values of each column.
     ``category_order="target"`` numbers the categories of a binary problem by their rate of the second
-    class (fit with ``y``): a tree's threshold on the codes can then make the best split of the
-    categories in two (Fisher 1958; what LightGBM does inside for native categoricals). Otherwise, and
-    for multiclass problems, the most frequent category gets code 0.
+    class, and of a regression (float ``y``) by their mean value (fit with ``y``): a tree's threshold on the
+    codes can then make the best split of the categories in two (Fisher 1958; what LightGBM does inside for
+    native categoricals). Otherwise, and for multiclass problems, the most frequent category gets code 0.
     ``frequencies``: one more feature per repeated-value column (see ``repeated_value_columns``), the
     share of training rows with the same value (0 for a value never seen in training)."""
 
@@ -132,7 +136,7 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             self.scales_[column] = std if std > 0 else 1.0
         self.categories_ = {}
         self.category_shares_: dict[str, list[float]] = {}
-        target = _binary_target(y) if self.category_order == "target" else None
+        target = _ordering_target(y) if self.category_order == "target" else None
         for column in self.categorical_:
             values = X[column].astype(str).where(X[column].notna(), None)
             counts = values.value_counts()

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from opml.data.profile import column_kind
 
@@ -18,6 +18,7 @@ HIGH_CARDINALITY_SHARE = 0.5
 HIGH_CARDINALITY_MIN = 100
 DUPLICATE_SHARE = 0.01
 LEAKAGE_AUC = 0.80
+LEAKAGE_R2 = 0.80  # regression: one feature alone explains this share of the label's variance
 LEAKAGE_SAMPLE = 20_000
 
 
@@ -95,64 +96,108 @@ def duplicate_rows(X: pd.DataFrame, y: pd.Series) -> Guardrail:
     return Guardrail("Duplicate rows", PASSED, f"{count} exact duplicate row(s); kept.", details)
 
 
-def single_feature_leakage(X: pd.DataFrame, y_codes: np.ndarray, seed: int = 0) -> Guardrail:
-    """Flag features that alone predict the label suspiciously well (cross-validated AUC of a small tree)."""
-    if len(np.unique(y_codes)) != 2 or len(X) < 50:
-        return Guardrail("Single-feature leakage detection", PASSED, "Checked for binary labels only.")
+def _single_feature(series: pd.Series) -> np.ndarray:
+    if column_kind(series) in ("numeric", "boolean"):
+        values = pd.to_numeric(series, errors="coerce").astype(float)
+        return values.fillna(values.median() if values.notna().any() else 0.0).to_numpy()
+    return series.astype("category").cat.codes.to_numpy(dtype=float)
+
+
+def single_feature_leakage(
+    X: pd.DataFrame, target: np.ndarray, seed: int = 0, *, regression: bool = False
+) -> Guardrail:
+    """Flag features that alone predict the label suspiciously well: the cross-validated AUC (one-vs-rest,
+    weighted, for more than two classes) or, for regression, R² of a small tree on that feature alone."""
+    name = "Single-feature leakage detection"
+    if len(X) < 50:
+        return Guardrail(name, PASSED, "Too few rows to check.")
     if len(X) > LEAKAGE_SAMPLE:
         rows = np.random.default_rng(seed).choice(len(X), LEAKAGE_SAMPLE, replace=False)
-        X, y_codes = X.iloc[rows], y_codes[rows]
-    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+        X, target = X.iloc[rows], target[rows]
+    if regression:
+        folds, score_name, limit = KFold(3, shuffle=True, random_state=seed), "R² alone", LEAKAGE_R2
+    else:
+        folds, score_name, limit = StratifiedKFold(3, shuffle=True, random_state=seed), "AUC alone", LEAKAGE_AUC
+    binary = not regression and len(np.unique(target)) == 2
     scores = []
     for column in X.columns:
-        series = X[column]
-        if column_kind(series) in ("numeric", "boolean"):
-            values = pd.to_numeric(series, errors="coerce").astype(float)
-            feature = values.fillna(values.median() if values.notna().any() else 0.0).to_numpy()
-        else:
-            feature = series.astype("category").cat.codes.to_numpy(dtype=float)
-        tree = DecisionTreeClassifier(max_leaf_nodes=16, min_samples_leaf=50, random_state=seed)
+        feature = _single_feature(X[column]).reshape(-1, 1)
         try:
-            proba = cross_val_predict(tree, feature.reshape(-1, 1), y_codes, cv=folds, method="predict_proba")[:, 1]
-            scores.append((column, float(roc_auc_score(y_codes, proba))))
+            if regression:
+                tree = DecisionTreeRegressor(max_leaf_nodes=16, min_samples_leaf=50, random_state=seed)
+                score = r2_score(target, cross_val_predict(tree, feature, target, cv=folds))
+            else:
+                tree = DecisionTreeClassifier(max_leaf_nodes=16, min_samples_leaf=50, random_state=seed)
+                proba = cross_val_predict(tree, feature, target, cv=folds, method="predict_proba")
+                score = (
+                    roc_auc_score(target, proba[:, 1])
+                    if binary
+                    else roc_auc_score(target, proba, multi_class="ovr", average="weighted")
+                )
+            scores.append((column, float(score)))
         except ValueError:
             continue
     scores.sort(key=lambda item: -item[1])
-    details = [{"column": c, "AUC alone": round(s, 3), "suspicious": s >= LEAKAGE_AUC} for c, s in scores]
-    leaks = [c for c, s in scores if s >= LEAKAGE_AUC]
+    details = [{"column": c, score_name: round(s, 3), "suspicious": s >= limit} for c, s in scores]
+    leaks = [c for c, s in scores if s >= limit]
     if leaks:
+        what = f"R² ≥ {LEAKAGE_R2}" if regression else f"AUC ≥ {LEAKAGE_AUC}"
         return Guardrail(
-            "Single-feature leakage detection",
+            name,
             ALERTED,
-            f"{', '.join(leaks)} alone predict(s) the label with AUC ≥ {LEAKAGE_AUC}. If a value is only known "
+            f"{', '.join(leaks)} alone predict(s) the label with {what}. If a value is only known "
             "after the outcome (like a call's duration), drop it before training: it will not be available "
             "when the model is used. It was kept.",
             details,
         )
-    return Guardrail("Single-feature leakage detection", PASSED, "No feature predicts the label alone.", details)
+    return Guardrail(name, PASSED, "No feature predicts the label alone.", details)
 
 
-def validation_handling(n_cross_validations: int | None, validation_size: float | None, rows: int) -> Guardrail:
+def label_completeness(count: int, rows: int) -> Guardrail:
+    """Rows without a label cannot train or score a model: they are left out."""
+    if not count:
+        return Guardrail("Missing label values", PASSED, "Every row has a label.")
+    return Guardrail(
+        "Missing label values",
+        DONE,
+        f"{count:,} row(s) without a label were left out; {rows:,} remain.",
+        [{"rows without a label": count, "share %": round(100 * count / (count + rows), 2)}],
+    )
+
+
+def validation_handling(
+    n_cross_validations: int | None, validation_size: float | None, rows: int, *, stratified: bool = True
+) -> Guardrail:
+    kind = "stratified " if stratified else ""
     if n_cross_validations:
-        text = f"{n_cross_validations}-fold stratified cross-validation on {rows:,} rows."
+        text = f"{n_cross_validations}-fold {kind}cross-validation on {rows:,} rows."
     else:
-        text = f"A stratified {validation_size:.0%} validation split of {rows:,} rows."
+        text = f"A {kind}{validation_size:.0%} validation split of {rows:,} rows."
     return Guardrail("Validation split handling", DONE, text)
 
 
 def run_guardrails(
     X: pd.DataFrame,
     y: pd.Series,
-    y_codes: np.ndarray,
+    target: np.ndarray,
     *,
+    task: str,
     n_cross_validations: int | None,
     validation_size: float | None,
+    missing_labels: int = 0,
 ) -> list[Guardrail]:
+    """Azure ML's data guardrails for ``task``; ``target`` is what the models learn (class codes or values)."""
+    regression = task == "regression"
+    checks = [
+        validation_handling(n_cross_validations, validation_size, len(X), stratified=not regression),
+        label_completeness(missing_labels, len(X)),
+    ]
+    if not regression:
+        checks.append(class_balance(y))
     return [
-        validation_handling(n_cross_validations, validation_size, len(X)),
-        class_balance(y),
+        *checks,
         missing_values(X),
         high_cardinality(X),
         duplicate_rows(X, y),
-        single_feature_leakage(X, y_codes),
+        single_feature_leakage(X, target, regression=regression),
     ]

@@ -27,6 +27,7 @@ class Learner:
     impute: bool
     scale: bool
     cost: float  # relative cost, cheapest first
+    tasks: tuple[str, ...] = ("classification", "regression")
 
     def featurizer(self, *, featurize: bool = True, frequencies: bool = False) -> TabularFeaturizer:
         """The learner's featurization; ``featurize=False`` (featurization "off"): no imputation, scaling or
@@ -45,13 +46,49 @@ LEARNERS: dict[str, Learner] = {
     for learner in (
         Learner("LightGBM", "LGBMEstimator", "lgbm", "ordinal", impute=False, scale=False, cost=1.0),
         Learner(
-            "XGBoostClassifier", "XGBoostSklearnEstimator", "xgboost", "ordinal", impute=False, scale=False, cost=1.6
+            "XGBoostClassifier",
+            "XGBoostSklearnEstimator",
+            "xgboost",
+            "ordinal",
+            impute=False,
+            scale=False,
+            cost=1.6,
+            tasks=("classification",),
+        ),
+        Learner(
+            "XGBoostRegressor",
+            "XGBoostSklearnEstimator",
+            "xgboost",
+            "ordinal",
+            impute=False,
+            scale=False,
+            cost=1.6,
+            tasks=("regression",),
         ),
         Learner(
             "ExtremeRandomTrees", "ExtraTreesEstimator", "extra_tree", "ordinal", impute=True, scale=False, cost=1.9
         ),
         Learner("RandomForest", "RandomForestEstimator", "rf", "ordinal", impute=True, scale=False, cost=2.0),
-        Learner("LogisticRegression", "LRL2Classifier", "lrl2", "onehot", impute=True, scale=True, cost=25.0),
+        Learner(
+            "LogisticRegression",
+            "LRL2Classifier",
+            "lrl2",
+            "onehot",
+            impute=True,
+            scale=True,
+            cost=25.0,
+            tasks=("classification",),
+        ),
+        Learner(
+            "ElasticNet",
+            "ElasticNetEstimator",
+            "enet",
+            "onehot",
+            impute=True,
+            scale=True,
+            cost=3.0,
+            tasks=("regression",),
+        ),
     )
 }
 
@@ -63,9 +100,11 @@ def _flaml_class(learner: Learner) -> Any:
 
 
 def _task(n_classes: int) -> Any:
+    """FLAML's task for a problem of ``n_classes`` classes; 0 classes is regression (opml's convention:
+    a regression problem has no classes)."""
     from flaml.automl.task.factory import task_factory
 
-    return task_factory("binary" if n_classes == 2 else "multiclass")
+    return task_factory("regression" if n_classes == 0 else "binary" if n_classes == 2 else "multiclass")
 
 
 def search_space(learner: Learner, *, n_rows: int, n_features: int, n_classes: int) -> tuple[dict, dict, dict]:
@@ -88,11 +127,11 @@ def search_space(learner: Learner, *, n_rows: int, n_features: int, n_classes: i
 # they were worse than the defaults (AUC 0.944 against 0.947) and XGBoost's took 110 of 300 seconds.
 LIBRARY_DEFAULTS: dict[str, dict[str, Any]] = {
     # LightGBM: 100 trees of 31 leaves, learning rate 0.1; XGBoost: 100 trees of depth 6 (64 leaves), 0.3.
-    "LightGBM": {"n_estimators": 100, "num_leaves": 31},
-    "XGBoostClassifier": {"n_estimators": 100, "max_leaves": 64, "learning_rate": 0.3},
+    "lgbm": {"n_estimators": 100, "num_leaves": 31},
+    "xgboost": {"n_estimators": 100, "max_leaves": 64, "learning_rate": 0.3},
 }
-SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {
-    "LightGBM": [
+SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {  # by FLAML's name: the same for classification and regression
+    "lgbm": [
         {
             "n_estimators": 1000,
             "num_leaves": 15,
@@ -109,7 +148,7 @@ SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {
             "reg_lambda": 5.0,
         },
     ],
-    "XGBoostClassifier": [
+    "xgboost": [
         {
             "n_estimators": 600,
             "max_leaves": 31,
@@ -125,9 +164,9 @@ SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {
 def portfolio_configs(learner: Learner, initial: dict[str, Any], *, slow: bool) -> list[dict[str, Any]]:
     """The configurations to try first for ``learner``, over FLAML's initial values: the library's
     defaults, then (``slow``) the low-learning-rate ones. Nothing for learners without a portfolio."""
-    configs = [LIBRARY_DEFAULTS[learner.name]] if learner.name in LIBRARY_DEFAULTS else []
+    configs = [LIBRARY_DEFAULTS[learner.flaml_name]] if learner.flaml_name in LIBRARY_DEFAULTS else []
     if slow:
-        configs += SLOW_CONFIGS.get(learner.name, [])
+        configs += SLOW_CONFIGS.get(learner.flaml_name, [])
     return [{**initial, **config} for config in configs]
 
 
@@ -142,10 +181,12 @@ def build_estimator(learner: Learner, config: dict[str, Any], *, n_classes: int,
     params.pop("nthread", None)
     if learner.name == "LightGBM":
         params.update(n_jobs=n_jobs, random_state=seed, verbose=-1)
-    elif learner.name in ("XGBoostClassifier", "RandomForest", "ExtremeRandomTrees"):
+    elif learner.name in ("XGBoostClassifier", "XGBoostRegressor", "RandomForest", "ExtremeRandomTrees"):
         params.update(n_jobs=n_jobs, random_state=seed)
     elif learner.name == "LogisticRegression":
         params.update(random_state=seed, max_iter=1000)
+    elif learner.name == "ElasticNet":
+        params.update(random_state=seed, max_iter=5000)
     return estimator_class(**params)
 
 
@@ -157,6 +198,7 @@ class PackedForest:
     tree at once: a record costs ~depth numpy steps instead of one ``tree.apply`` call per tree."""
 
     def __init__(self, forest: Any):
+        regression = is_regressor(forest)
         children, features, thresholds, values, roots = [], [], [], [], []
         offset, depth = 0, 0
         for estimator in forest.estimators_:
@@ -171,8 +213,11 @@ class PackedForest:
             features.append(np.where(leaf, 0, tree.feature))
             thresholds.append(np.where(leaf, np.inf, tree.threshold))
             counts = tree.value[:, 0, :]
-            totals = counts.sum(axis=1, keepdims=True)
-            values.append(counts / np.where(totals == 0, 1, totals))
+            if regression:  # a regression tree's leaf holds the mean of its rows
+                values.append(counts)
+            else:
+                totals = counts.sum(axis=1, keepdims=True)
+                values.append(counts / np.where(totals == 0, 1, totals))
             roots.append(offset)
             offset += tree.node_count
             depth = max(depth, tree.max_depth)
@@ -182,7 +227,8 @@ class PackedForest:
         self.roots, self.depth = np.asarray(roots), depth
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """The mean of the trees' leaf probabilities (scikit-learn's predict_proba, same numbers)."""
+        """The mean of the trees' leaf probabilities (scikit-learn's predict_proba, same numbers); for a
+        regression forest, one column: the mean of the trees' leaf values (its predict)."""
         limit = np.finfo(np.float32).max  # beyond it every split compares the same; casting would make inf
         # scikit-learn compares float32 features with float64 thresholds.
         rows = np.clip(X, -limit, limit).astype(np.float32)
@@ -297,6 +343,30 @@ def linear_proba(model: Any, X: np.ndarray) -> np.ndarray:
         positive = expit(decision[:, 0])
         return np.column_stack([1 - positive, positive])
     return softmax(decision, axis=1)
+
+
+def is_regressor(estimator: Any) -> bool:
+    from sklearn.base import is_regressor as sklearn_is_regressor
+
+    return sklearn_is_regressor(estimator)
+
+
+def fast_predict(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """A fitted estimator's predictions in opml's shapes: predicted values (n,) for a regressor, class
+    probabilities (n, k) for a classifier; bypassing wrapper overhead for small inputs (same numbers)."""
+    if not is_regressor(estimator):
+        return fast_predict_proba(estimator, X)
+    if len(X) <= 256:
+        if hasattr(estimator, "estimators_") and hasattr(estimator, "n_outputs_") and estimator.n_outputs_ == 1:
+            return _forest_proba(estimator, X)[:, 0]
+        booster = getattr(estimator, "booster_", None)
+        if booster is not None:  # LightGBM
+            return booster.predict(X, num_threads=1)
+        if hasattr(estimator, "get_booster"):  # XGBoost
+            return estimator.get_booster().inplace_predict(X)
+        if hasattr(estimator, "coef_"):  # a linear model: ElasticNet
+            return X @ estimator.coef_ + estimator.intercept_
+    return estimator.predict(X)
 
 
 def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:

@@ -1,7 +1,10 @@
-"""Classification metrics under Azure ML's names, computed from class probabilities.
+"""AutoML metrics under Azure ML's names.
 
-Threshold metrics (accuracy, F1, ...) of a binary model use its decision
-threshold, which is chosen on out-of-fold predictions (``best_threshold``).
+Predictions come in two shapes, one per task: class probabilities (n, k) for
+classification, predicted values (n,) for regression. Threshold metrics
+(accuracy, F1, ...) of a binary model use its decision threshold, which is
+chosen on out-of-fold predictions (``best_threshold``). Regression errors
+are normalised by the range of the true values, as Azure ML does.
 """
 
 from __future__ import annotations
@@ -9,17 +12,29 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-from opml.automl.names import ALL_METRICS, LOWER_IS_BETTER, PRIMARY_METRICS, score_for_ranking
+from opml.automl.names import (
+    CLASSIFICATION_METRICS,
+    LOWER_IS_BETTER,
+    REGRESSION_METRICS,
+    score_for_ranking,
+)
+from opml.models.manifest import QUANTILES
 
-__all__ = ["ALL_METRICS", "LOWER_IS_BETTER", "PRIMARY_METRICS", "score_for_ranking"]
+__all__ = ["LOWER_IS_BETTER", "score_for_ranking"]
 
 THRESHOLD_METRICS = frozenset(
     {
         "accuracy",
         "balanced_accuracy",
         "f1_score_weighted",
+        "f1_score_macro",
+        "f1_score_micro",
         "precision_score_weighted",
+        "precision_score_macro",
+        "precision_score_micro",
         "recall_score_weighted",
+        "recall_score_macro",
+        "recall_score_micro",
         "norm_macro_recall",
         "matthews_correlation",
     }
@@ -41,6 +56,11 @@ def search_score(metric: str, metrics: dict[str, float]) -> float:
     return score_for_ranking(name, metrics.get(name))
 
 
+def is_regression(predictions: np.ndarray) -> bool:
+    """Predicted values (n,) rather than class probabilities (n, k)."""
+    return predictions.ndim == 1
+
+
 def predict_codes(proba: np.ndarray, threshold: float | None = None) -> np.ndarray:
     if proba.shape[1] == 2 and threshold is not None:
         return (proba[:, 1] >= threshold).astype(int)
@@ -53,12 +73,9 @@ def _one_metric(name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarr
         return skm.accuracy_score(y, predicted)
     if name == "balanced_accuracy":
         return skm.balanced_accuracy_score(y, predicted)
-    if name == "f1_score_weighted":
-        return skm.f1_score(y, predicted, average="weighted", zero_division=0)
-    if name == "precision_score_weighted":
-        return skm.precision_score(y, predicted, average="weighted", zero_division=0)
-    if name == "recall_score_weighted":
-        return skm.recall_score(y, predicted, average="weighted", zero_division=0)
+    score, _, average = name.rpartition("_")
+    if score in _AVERAGED:
+        return _AVERAGED[score](y, predicted, average=average, labels=list(range(n_classes)), zero_division=0)
     if name == "norm_macro_recall":
         chance = 1.0 / n_classes
         return (skm.recall_score(y, predicted, average="macro", zero_division=0) - chance) / (1 - chance)
@@ -70,25 +87,78 @@ def _one_metric(name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarr
     present = np.unique(y)
     if len(present) < 2:
         return float("nan")
-    if name in ("AUC_weighted", "AUC_macro"):
-        average = "weighted" if name == "AUC_weighted" else "macro"
-        if n_classes == 2:
-            return skm.roc_auc_score(y, proba[:, 1])
-        return skm.roc_auc_score(y, proba, multi_class="ovr", average=average, labels=list(range(n_classes)))
-    if name == "average_precision_score_weighted":
+    if name.startswith("AUC_"):
+        average = name.removeprefix("AUC_")
+        if n_classes == 2 and average != "micro":
+            return skm.roc_auc_score(y, proba[:, 1])  # Azure ML: the positive class's AUC, whatever the average
         onehot = np.eye(n_classes)[y]
-        return skm.average_precision_score(onehot, proba, average="weighted")
+        if average == "micro" or n_classes == 2:
+            return skm.roc_auc_score(onehot, proba, average="micro")
+        return skm.roc_auc_score(y, proba, multi_class="ovr", average=average, labels=list(range(n_classes)))
+    if name.startswith("average_precision_score_"):
+        onehot = np.eye(n_classes)[y]
+        return skm.average_precision_score(onehot, proba, average=name.removeprefix("average_precision_score_"))
     raise ValueError(f"unknown metric {name}")
 
 
-def compute_metrics(y: np.ndarray, proba: np.ndarray, threshold: float | None = None) -> dict[str, float]:
-    """Every metric of ``ALL_METRICS`` for integer labels ``y`` and probabilities ``proba`` (n, k)."""
-    predicted = predict_codes(proba, threshold)
-    return {name: float(_one_metric(name, y, proba, predicted)) for name in ALL_METRICS}
+_AVERAGED = {
+    "f1_score": skm.f1_score,
+    "precision_score": skm.precision_score,
+    "recall_score": skm.recall_score,
+}
 
 
-def metric_value(name: str, y: np.ndarray, proba: np.ndarray, threshold: float | None = None) -> float:
-    return float(_one_metric(name, y, proba, predict_codes(proba, threshold)))
+def _regression_metric(name: str, y: np.ndarray, predicted: np.ndarray) -> float:
+    spread = float(np.max(y) - np.min(y)) if len(y) else 0.0
+    normalised = name.startswith("normalized_")
+    base = name.removeprefix("normalized_")
+    if base == "root_mean_squared_error":
+        value = float(np.sqrt(np.mean((y - predicted) ** 2)))
+    elif base == "mean_absolute_error":
+        value = float(np.mean(np.abs(y - predicted)))
+    elif base == "median_absolute_error":
+        value = float(np.median(np.abs(y - predicted)))
+    elif base == "root_mean_squared_log_error":
+        if np.min(y) < 0 or np.min(predicted) < 0:  # undefined for negative values (Azure ML omits it too)
+            return float("nan")
+        value = float(np.sqrt(np.mean((np.log1p(y) - np.log1p(predicted)) ** 2)))
+        spread = float(np.log1p(np.max(y)) - np.log1p(np.min(y)))
+    elif name == "r2_score":
+        return float(skm.r2_score(y, predicted))
+    elif name == "explained_variance":
+        return float(skm.explained_variance_score(y, predicted))
+    elif name == "spearman_correlation":
+        if np.ptp(predicted) == 0 or np.ptp(y) == 0:
+            return float("nan")  # a constant has no ranking
+        from scipy.stats import spearmanr
+
+        return float(spearmanr(y, predicted).statistic)
+    elif name == "mean_absolute_percentage_error":
+        nonzero = y != 0  # Azure ML leaves out rows whose true value is 0
+        if not nonzero.any():
+            return float("nan")
+        return float(100 * np.mean(np.abs((y[nonzero] - predicted[nonzero]) / y[nonzero])))
+    else:
+        raise ValueError(f"unknown metric {name}")
+    if not normalised:
+        return value
+    return value / spread if spread > 0 else float("nan")
+
+
+def compute_metrics(y: np.ndarray, predictions: np.ndarray, threshold: float | None = None) -> dict[str, float]:
+    """Every metric of the task: class probabilities (n, k) and integer labels ``y`` give the classification
+    metrics, predicted values (n,) and true values ``y`` the regression metrics."""
+    if is_regression(predictions):
+        y = np.asarray(y, dtype=float)
+        return {name: _regression_metric(name, y, predictions) for name in REGRESSION_METRICS}
+    predicted = predict_codes(predictions, threshold)
+    return {name: float(_one_metric(name, y, predictions, predicted)) for name in CLASSIFICATION_METRICS}
+
+
+def metric_value(name: str, y: np.ndarray, predictions: np.ndarray, threshold: float | None = None) -> float:
+    if is_regression(predictions):
+        return _regression_metric(name, np.asarray(y, dtype=float), predictions)
+    return float(_one_metric(name, y, predictions, predict_codes(predictions, threshold)))
 
 
 THRESHOLD_GRID = np.round(np.linspace(0.01, 0.99, 99), 2)
@@ -104,7 +174,7 @@ def best_threshold(metric: str, y: np.ndarray, proba: np.ndarray) -> float | Non
     accuracy on average than the plain argmax (better on 6 splits, worse on 2).
     None for multiclass problems and for metrics that do not depend on a threshold.
     """
-    if proba.shape[1] != 2 or metric not in THRESHOLD_METRICS:
+    if metric not in THRESHOLD_METRICS or is_regression(proba) or proba.shape[1] != 2:
         return None
     scores = np.array([metric_value(metric, y, proba, float(t)) for t in THRESHOLD_GRID])
     window = np.ones(THRESHOLD_WINDOW)
@@ -141,3 +211,34 @@ def curves(y: np.ndarray, proba: np.ndarray, classes: list[str], threshold: floa
     predicted = predict_codes(proba, threshold)
     result["confusion_matrix"] = skm.confusion_matrix(y, predicted, labels=list(range(n_classes))).tolist()
     return result
+
+
+REGRESSION_POINTS = 2_000  # predicted-vs-true points kept for the chart
+REGRESSION_BINS = 10
+
+
+def regression_curves(y: np.ndarray, predicted: np.ndarray, seed: int = 0) -> dict:
+    """Predicted-vs-true (a seeded sample of points, and the true values' mean and spread per bin of
+    predictions, as Azure ML's chart shows them) and the residuals' histogram, as JSON-able lists."""
+    y = np.asarray(y, dtype=float)
+    rows = np.arange(len(y))
+    if len(rows) > REGRESSION_POINTS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(y), REGRESSION_POINTS, replace=False))
+    edges = np.unique(np.quantile(predicted, np.linspace(0, 1, REGRESSION_BINS + 1)))
+    bins = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, max(len(edges) - 2, 0))
+    binned: dict[str, list] = {"predicted_mean": [], "true_mean": [], "true_std": [], "count": []}
+    for b in np.unique(bins):
+        mask = bins == b
+        binned["predicted_mean"].append(float(predicted[mask].mean()))
+        binned["true_mean"].append(float(y[mask].mean()))
+        binned["true_std"].append(float(y[mask].std()))
+        binned["count"].append(int(mask.sum()))
+    residuals = y - predicted
+    counts, residual_edges = np.histogram(residuals, bins=30)
+    return {
+        "task": "regression",
+        "predicted_vs_true": {"true": y[rows].tolist(), "predicted": predicted[rows].tolist()},
+        "binned": binned,
+        "residuals": {"edges": residual_edges.tolist(), "counts": counts.tolist()},
+        "predicted_quantiles": {str(q): float(np.quantile(predicted, q)) for q in QUANTILES},  # drift's baseline
+    }

@@ -21,11 +21,16 @@ from opml.models.manifest import build_manifest
 DETAILS_FILE = "details.json"
 
 
-def prepare(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.Series, list[str], np.ndarray]:
-    """Features, string labels, sorted classes and integer codes (rows without a label dropped)."""
+def prepare(frame: pd.DataFrame, label: str, task: str) -> tuple[pd.DataFrame, pd.Series, list[str], np.ndarray]:
+    """Features, labels, sorted classes and the target the models learn (rows without a label dropped):
+    string labels and their integer codes for classification; for regression, the values as floats (twice)
+    and no classes."""
     frame = frame[frame[label].notna()].reset_index(drop=True)
-    y = frame[label].astype(str)
     X = frame.drop(columns=[label])
+    if task == "regression":
+        y = pd.to_numeric(frame[label]).astype(float)
+        return X, y, [], y.to_numpy()
+    y = frame[label].astype(str)
     classes = sorted(y.unique())
     codes = y.map({c: i for i, c in enumerate(classes)}).to_numpy()
     return X, y, classes, codes
@@ -55,6 +60,7 @@ def refit_and_save(
     manifest = build_manifest(
         X=X,
         y=y,
+        task=settings.task,
         classes=classes,
         algorithm=algorithm,
         run_id=child_id,
@@ -63,7 +69,7 @@ def refit_and_save(
         primary_metric=settings.primary_metric,
         metrics=metrics,
         threshold=details["spec"].get("threshold"),
-        confusion_matrix=details.get("curves", {}).get("confusion_matrix"),
+        curves=details.get("curves", {}),
     )
     save_model(model, outputs, manifest)
     return outputs
@@ -88,5 +94,5 @@ def ensure_model_files(backend: Any, run_id: str) -> tuple[str, Path]:
         raise Conflict(f"child run {run.id} did not complete, so it has no model to register")
     settings = parse_settings(backend.runs.get(run.parent_id).params)
     frame = backend.load_dataset(settings.dataset, settings.dataset_version)
-    X, y, classes, codes = prepare(frame, settings.label_column)
+    X, y, classes, codes = prepare(frame, settings.label_column, settings.task)
     return run.id, refit_and_save(backend, run.id, X=X, y=y, classes=classes, codes=codes, settings=settings)

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 
 from opml.automl.ensembles import single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
-from opml.automl.metrics import curves, score_for_ranking
+from opml.automl.metrics import curves, is_regression, regression_curves, score_for_ranking
 from opml.automl.refit import DETAILS_FILE, ensure_model_files, prepare, refit_and_save
 from opml.automl.search import Search, SearchData, Trial
 from opml.automl.selection import Candidate, choose_best
@@ -33,12 +33,27 @@ GUARDRAILS_FILE = "guardrails.json"
 
 
 def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation folds or one validation split, stratified by class for classification."""
     index = np.zeros(len(codes))
-    if settings.n_cross_validations:
-        splitter = StratifiedKFold(settings.n_cross_validations, shuffle=True, random_state=settings.seed)
+    folds, size, seed = settings.n_cross_validations, settings.validation_size, settings.seed
+    if settings.regression:
+        splitter = (
+            KFold(folds, shuffle=True, random_state=seed)
+            if folds
+            else ShuffleSplit(1, test_size=size, random_state=seed)
+        )
+    elif folds:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
-        splitter = StratifiedShuffleSplit(1, test_size=settings.validation_size, random_state=settings.seed)
+        splitter = StratifiedShuffleSplit(1, test_size=size, random_state=seed)
     return list(splitter.split(index, codes))
+
+
+def model_curves(y: np.ndarray, predictions: np.ndarray, classes: list[str], threshold: float | None) -> dict:
+    """The charts' data of a model's out-of-fold predictions, for its task."""
+    if is_regression(predictions):
+        return regression_curves(y, predictions)
+    return curves(y, predictions, classes, threshold)
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -118,14 +133,22 @@ class AutoMLJob:
         self._progress(phase="loading data")
         frame = self.context.load_dataset(settings.dataset, settings.dataset_version)
         check_data(settings, frame)
-        X, y, classes, codes = prepare(frame, settings.label_column)
-        self.context.log(f"{len(X):,} rows, {X.shape[1]} features, classes {classes}")
+        dropped = int(frame[settings.label_column].isna().sum())
+        X, y, classes, codes = prepare(frame, settings.label_column, settings.task)
+        target = f"classes {classes}" if classes else f"values from {codes.min():g} to {codes.max():g}"
+        self.context.log(f"{len(X):,} rows, {X.shape[1]} features, {settings.task}: {target}")
 
         self._progress(phase="guardrails")
         guardrails = [
             g.to_dict()
             for g in run_guardrails(
-                X, y, codes, n_cross_validations=settings.n_cross_validations, validation_size=settings.validation_size
+                X,
+                y,
+                codes,
+                task=settings.task,
+                n_cross_validations=settings.n_cross_validations,
+                validation_size=settings.validation_size,
+                missing_labels=dropped,
             )
         ]
         write_json(self.context.outputs_of(self.parent.id) / GUARDRAILS_FILE, guardrails)
@@ -168,7 +191,8 @@ class AutoMLJob:
     def _reserve(self, trials: list[Trial]) -> float:
         """Seconds to keep for ensembles and the final refit: the refit of the best few trials, padded."""
         folds = self.settings.n_cross_validations or 1
-        done = sorted((t for t in trials if t.ok), key=lambda t: -t.metrics.get(self.settings.primary_metric, 0))
+        metric = self.settings.primary_metric
+        done = sorted((t for t in trials if t.ok), key=lambda t: -score_for_ranking(metric, t.metrics.get(metric)))
         refit = sum(t.duration / folds for t in done[:8]) * 1.5
         return min(0.3 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
 
@@ -192,7 +216,7 @@ class AutoMLJob:
         details = {
             "spec": spec,
             "feature_importance": trial.importance,
-            "curves": curves(data.y[mask], trial.oof[mask], data.classes, trial.threshold),
+            "curves": model_curves(data.y[mask], trial.oof[mask], data.classes, trial.threshold),
         }
         self._end_child(child_id, trial.metrics, details, trial.oof)
 
@@ -225,7 +249,7 @@ class AutoMLJob:
             details = {
                 "spec": spec,
                 "feature_importance": importance,
-                "curves": curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
+                "curves": model_curves(data.y[mask], oof[mask], data.classes, spec["threshold"]),
             }
             self.context.log_metrics({"duration_seconds": time.monotonic() - started}, run_id=child_id)
             self._end_child(child_id, result["metrics"], details, oof)

@@ -33,12 +33,12 @@ from opml.automl.learners import (
     LEARNERS,
     Learner,
     build_estimator,
-    fast_predict_proba,
+    fast_predict,
     portfolio_configs,
     search_space,
 )
 from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking, search_score
-from opml.automl.model import OpmlClassifier
+from opml.automl.model import feature_importance
 
 EARLY_STOPPING_TRIALS = 50
 EARLY_STOPPING_MIN_BUDGET_SHARE = 0.8  # never stop early before 80 % of the budget
@@ -67,8 +67,8 @@ class Trial:
 @dataclass
 class SearchData:
     X: pd.DataFrame
-    y: np.ndarray  # integer class codes
-    classes: list[str]
+    y: np.ndarray  # integer class codes, or the values to predict (regression)
+    classes: list[str]  # empty for regression
     folds: list[tuple[np.ndarray, np.ndarray]]
     _features: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -93,6 +93,15 @@ class SearchData:
                     featurizer.transform(self.X.iloc[valid]),
                 )
             return self._features[key]
+
+    @property
+    def regression(self) -> bool:
+        return not self.classes
+
+    def empty_predictions(self) -> np.ndarray:
+        """NaN out-of-fold predictions to fill: values (n,) for regression, probabilities (n, k) otherwise."""
+        shape = (len(self.y),) if self.regression else (len(self.y), len(self.classes))
+        return np.full(shape, np.nan)
 
     @property
     def evaluated(self) -> np.ndarray:
@@ -123,15 +132,15 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
     learner = LEARNERS[trial.learner]
     started = time.monotonic()
     try:
-        oof = np.full((len(data.y), len(data.classes)), np.nan)
+        oof = data.empty_predictions()
         importances = []
         for fold, (train, valid) in enumerate(data.folds):
             featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
             estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
             estimator.fit(train_features, data.y[train])
-            oof[valid] = fast_predict_proba(estimator, valid_features)
+            oof[valid] = fast_predict(estimator, valid_features)
             pipeline = Pipeline([("featurizer", featurizer), ("model", estimator)])
-            importances.append(OpmlClassifier([pipeline], data.classes).feature_importance())
+            importances.append(feature_importance([pipeline]))
         mask = data.evaluated
         trial.oof = oof
         trial.threshold = best_threshold(metric, data.y[mask], oof[mask])
@@ -209,6 +218,10 @@ class Search:
         self.reserve_seconds = reserve_seconds
         self.n_jobs = max(1, (os.cpu_count() or 1) // max_concurrent)
         ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
+        task = "regression" if data.regression else "classification"
+        unfit = [name for name in ordered if task not in LEARNERS[name].tasks]
+        if unfit:
+            raise ValueError(f"{', '.join(unfit)} cannot learn {task}")
         slow_configs = deadline - time.monotonic() >= SLOW_CONFIGS_MIN_SECONDS
         self.states = [LearnerState(LEARNERS[name], data, seed, slow_configs, featurize) for name in ordered]
         self.trials: list[Trial] = []

@@ -5,16 +5,49 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from opml.automl.names import ALGORITHMS, PRIMARY_METRICS
-from opml.automl.settings import automl_params
+from opml.automl.names import (
+    CLASSIFICATION_ALGORITHMS,
+    CLASSIFICATION_PRIMARY_METRICS,
+    REGRESSION,
+    REGRESSION_ALGORITHMS,
+    REGRESSION_PRIMARY_METRICS,
+    TASKS,
+    default_metric,
+)
+from opml.automl.settings import automl_params, guess_task
 from opml.cli.common import audit, backend_of, command, emit, group, print_json, print_table
+from opml.errors import InvalidInput
+
+ALL_ALGORITHMS = tuple(dict.fromkeys(CLASSIFICATION_ALGORITHMS + REGRESSION_ALGORITHMS))
+# What the leaderboard table shows beside the primary metric, per task.
+LEADERBOARD_METRICS = {"classification": ("AUC_weighted", "log_loss"), REGRESSION: ("r2_score", "mean_absolute_error")}
+
+
+def chosen_task(args: argparse.Namespace, backend: Any) -> str:
+    """``--task``, or the task guessed from the label column (said on stderr, so that --json stays clean)."""
+    import sys
+
+    if args.task:
+        return args.task
+    dataset = backend.get_dataset(args.dataset, args.dataset_version or None)
+    frame = backend.load_dataset(dataset.name, dataset.version)
+    if args.label not in frame.columns:
+        raise InvalidInput(
+            f"label column {args.label!r} is not in the dataset; columns are: {', '.join(frame.columns)}"
+        )
+    task = guess_task(frame[args.label])
+    print(f"task: {task} (guessed from the label column {args.label!r}; choose with --task)", file=sys.stderr)
+    return task
 
 
 def cmd_automl_submit(args: argparse.Namespace) -> int:
+    backend = backend_of(args)
+    task = chosen_task(args, backend)
     params = automl_params(
         dataset=args.dataset,
         label_column=args.label,
         dataset_version=args.dataset_version or None,
+        task=task,
         primary_metric=args.metric,
         timeout_minutes=args.timeout_minutes,
         max_iterations=args.max_iterations,
@@ -25,7 +58,6 @@ def cmd_automl_submit(args: argparse.Namespace) -> int:
         blocked_algorithms=args.blocked,
         ensembles=not args.no_ensembles,
     )
-    backend = backend_of(args)
     run = backend.submit_run(experiment=args.experiment, run_type="automl", compute=args.compute, params=params)
     audit(backend, "submit_run", f"run {run.id} (automl, experiment {run.experiment})")
     if args.wait:
@@ -44,6 +76,7 @@ def cmd_automl_show(args: argparse.Namespace) -> int:
     print(f"run: {run.id}\nstatus: {run.status}\nexperiment: {run.experiment}")
     params = run.params
     print(f"dataset: {params.get('dataset')}:{params.get('dataset_version')}  label: {params.get('label_column')}")
+    print(f"task: {params.get('task', 'classification')}  primary metric: {params.get('primary_metric')}")
     print(f"iterations: {progress.get('iterations_done', 0)}  elapsed: {progress.get('elapsed_seconds', 0)} s")
     if progress.get("best_child_id"):
         print(
@@ -68,26 +101,31 @@ def cmd_automl_leaderboard(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    metric = backend.get_run(args.run_id).params.get("primary_metric", "accuracy")
+    params = backend.get_run(args.run_id).params
+    task = params.get("task", "classification")
+    metric = params.get("primary_metric") or default_metric(task)
+    shown = [metric, *(m for m in LEADERBOARD_METRICS[task] if m != metric)]
+
+    def number(value: Any, digits: int = 4) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
     table = [
         {
             "rank": rank,
             "run_id": row["run_id"],
             "algorithm": row["algorithm"] + (" *" if row["best"] else ""),
-            metric: "" if row[metric] is None else f"{row[metric]:.4f}",
-            "AUC_weighted": "" if row["AUC_weighted"] is None else f"{row['AUC_weighted']:.4f}",
-            "log_loss": "" if row["log_loss"] is None else f"{row['log_loss']:.4f}",
-            "seconds": "" if row["duration_seconds"] is None else f"{row['duration_seconds']:.1f}",
+            **{name: number(row.get(name)) for name in shown},
+            "seconds": number(row["duration_seconds"], 1),
             "status": row["status"],
         }
         for rank, row in enumerate(rows, start=1)
     ]
-    print_table(table, ["rank", "run_id", "algorithm", metric, "AUC_weighted", "log_loss", "seconds", "status"])
+    print_table(table, ["rank", "run_id", "algorithm", *shown, "seconds", "status"])
     return 0
 
 
 def add_commands(commands: Any) -> None:
-    automl = group(commands, "automl", "train classification models with AutoML")
+    automl = group(commands, "automl", "train classification and regression models with AutoML")
     submit = command(automl, "submit", cmd_automl_submit, "queue an AutoML run on a registered dataset")
     submit.add_argument("dataset", help="registered dataset name")
     submit.add_argument("--label", required=True, help="label column to predict (e.g. y)")
@@ -95,15 +133,22 @@ def add_commands(commands: Any) -> None:
     submit.add_argument("--experiment", default="automl", help="experiment name (default automl)")
     submit.add_argument("--compute", default="cpu-cluster", help="compute (default cpu-cluster)")
     submit.add_argument(
-        "--metric", default="accuracy", choices=PRIMARY_METRICS, help="primary metric (default accuracy)"
+        "--task",
+        choices=TASKS,
+        help="what to predict: classes or a number (default: guessed from the label column)",
+    )
+    submit.add_argument(
+        "--metric",
+        choices=CLASSIFICATION_PRIMARY_METRICS + REGRESSION_PRIMARY_METRICS,
+        help="primary metric (default: accuracy for classification, spearman_correlation for regression)",
     )
     submit.add_argument("--timeout-minutes", type=float, default=15.0, help="experiment timeout (default 15)")
     submit.add_argument("--max-iterations", type=int, default=100, help="most trials (default 100)")
     submit.add_argument("--max-concurrent", type=int, default=1, help="trials at once (default 1)")
     submit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     submit.add_argument("--validation-size", type=float, help="use a validation split of this fraction instead of CV")
-    submit.add_argument("--allowed", nargs="+", choices=ALGORITHMS, help="only these algorithms")
-    submit.add_argument("--blocked", nargs="+", choices=ALGORITHMS, help="never these algorithms")
+    submit.add_argument("--allowed", nargs="+", choices=ALL_ALGORITHMS, help="only these algorithms")
+    submit.add_argument("--blocked", nargs="+", choices=ALL_ALGORITHMS, help="never these algorithms")
     submit.add_argument("--no-ensembles", action="store_true", help="skip VotingEnsemble and StackEnsemble")
     submit.add_argument("--wait", action="store_true", help="wait until the run ends")
     show = command(automl, "show", cmd_automl_show, "show an AutoML run: status, progress, guardrails, best model")

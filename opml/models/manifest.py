@@ -81,10 +81,32 @@ def example_records(schema: list[dict[str, Any]], count: int = 2) -> list[dict[s
     return records
 
 
+QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)  # of regression labels and predictions
+
+
+def value_summary(values: Any) -> dict[str, Any]:
+    """Mean, standard deviation and quantiles of numbers (a regression label or its predictions)."""
+    numbers = pd.Series(values, dtype=float).dropna()
+    return {
+        "mean": _plain(numbers.mean()),
+        "std": _plain(numbers.std()),
+        "quantiles": {str(q): _plain(numbers.quantile(q)) for q in QUANTILES},
+    }
+
+
+def _predicted_shares(classes: list[str], confusion_matrix: list[list[int]] | None) -> dict[str, float] | None:
+    if not confusion_matrix:
+        return None
+    columns = [sum(row[j] for row in confusion_matrix) for j in range(len(classes))]
+    total = sum(columns)
+    return {c: n / total for c, n in zip(classes, columns, strict=True)} if total else None
+
+
 def build_manifest(
     *,
     X: pd.DataFrame,
     y: pd.Series,
+    task: str,
     classes: list[str],
     algorithm: str,
     run_id: str,
@@ -93,26 +115,39 @@ def build_manifest(
     primary_metric: str,
     metrics: dict[str, float],
     threshold: float | None,
-    confusion_matrix: list[list[int]] | None = None,
+    curves: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``confusion_matrix`` (out of fold, rows actual, columns predicted, in ``classes`` order) gives
-    ``prediction_distribution``: the share of each class the model predicts out of fold, the baseline of
-    prediction drift."""
-    balance = y.astype(str).value_counts(normalize=True)
+    """The baseline of prediction drift comes from the out-of-fold ``curves`` (``opml.automl.metrics``): for
+    classification ``prediction_distribution``, the share of each class the model predicts (the confusion
+    matrix's columns); for regression ``prediction_summary``, the quantiles of its predicted values. A
+    regression manifest has no classes; ``label_summary`` describes its label's values."""
+    curves = curves or {}
     schema = input_schema(X)
-    predicted: dict[str, float] | None = None
-    if confusion_matrix:
-        columns = [sum(row[j] for row in confusion_matrix) for j in range(len(classes))]
-        total = sum(columns)
-        predicted = {c: n / total for c, n in zip(classes, columns, strict=True)} if total else None
+    if task == "regression":
+        outcome: dict[str, Any] = {
+            "format": "opml.automl.OpmlRegressor/1",
+            "task": "regression",
+            "algorithm": algorithm,
+            "label_column": label_column,
+            "classes": [],
+            "label_summary": value_summary(y),
+        }
+        if curves.get("predicted_quantiles"):
+            outcome["prediction_summary"] = {"quantiles": curves["predicted_quantiles"]}
+    else:
+        balance = y.astype(str).value_counts(normalize=True)
+        predicted = _predicted_shares(classes, curves.get("confusion_matrix"))
+        outcome = {
+            "format": "opml.automl.OpmlClassifier/1",
+            "task": "classification",
+            "algorithm": algorithm,
+            "label_column": label_column,
+            "classes": classes,
+            "label_distribution": {c: float(balance.get(c, 0.0)) for c in classes},
+            **({"prediction_distribution": predicted} if predicted else {}),
+        }
     return {
-        "format": "opml.automl.OpmlClassifier/1",
-        "task": "classification",
-        "algorithm": algorithm,
-        "label_column": label_column,
-        "classes": classes,
-        "label_distribution": {c: float(balance.get(c, 0.0)) for c in classes},
-        **({"prediction_distribution": predicted} if predicted else {}),
+        **outcome,
         "threshold": threshold,
         "input_schema": schema,
         "example": example_records(schema),
