@@ -46,8 +46,14 @@ def optimised_metric(metric: str) -> str:
     the metric itself when it ranks probabilities (AUC, average precision), log-loss for threshold metrics
     such as accuracy. Climbing a step function overfits the out-of-fold rows: on Bank Marketing, trials
     and ensembles picked by accuracy won by a few rows and lost on held-out data (a 4-tree random forest
-    ranked fourth). Each model's decision threshold is then chosen for the metric itself."""
-    return "log_loss" if metric in THRESHOLD_METRICS else metric
+    ranked fourth). Each model's decision threshold is then chosen for the metric itself.
+
+    For regression, Spearman's correlation ranks predictions without regard to their size; the search
+    optimises R² (squared error) instead, which also orders values, and the best model is chosen by the
+    metric itself (``opml.automl.selection``)."""
+    if metric in THRESHOLD_METRICS:
+        return "log_loss"
+    return "r2_score" if metric == "spearman_correlation" else metric
 
 
 def search_score(metric: str, metrics: dict[str, float]) -> float:
