@@ -261,3 +261,48 @@ def test_a_budget_too_small_for_the_data_is_refused_with_the_minimum():
     with pytest.raises(InvalidInput, match=r"too short for 300,000 rows x 19 columns.*give at least \d"):
         check_data(_settings(task="regression", experiment_timeout_minutes=0.1), frame)
     check_data(_settings(task="regression", experiment_timeout_minutes=2), frame)  # enough
+
+
+def _sklearn_metric(name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarray) -> float:
+    """What scikit-learn says for ``name`` (the reference of opml's one-pass classification metrics)."""
+    k = proba.shape[1]
+    onehot = np.eye(k)[y]
+    if name == "accuracy":
+        return skm.accuracy_score(y, predicted)
+    if name == "balanced_accuracy":
+        return skm.balanced_accuracy_score(y, predicted)
+    if name == "log_loss":
+        clipped = np.clip(proba, 1e-15, 1 - 1e-15)
+        return skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=list(range(k)))
+    if name == "matthews_correlation":
+        return skm.matthews_corrcoef(y, predicted)
+    if name == "norm_macro_recall":
+        return (skm.recall_score(y, predicted, average="macro", zero_division=0) - 1 / k) / (1 - 1 / k)
+    score, _, average = name.rpartition("_")
+    if score == "AUC":
+        if k == 2 and average != "micro":
+            return skm.roc_auc_score(y, proba[:, 1])
+        if average == "micro":
+            return skm.roc_auc_score(onehot, proba, average="micro")
+        return skm.roc_auc_score(y, proba, multi_class="ovr", average=average, labels=list(range(k)))
+    if score == "average_precision_score":
+        return skm.average_precision_score(onehot, proba, average=average)
+    function = {"f1_score": skm.f1_score, "precision_score": skm.precision_score, "recall_score": skm.recall_score}
+    return function[score](y, predicted, average=average, labels=list(range(k)), zero_division=0)
+
+
+@pytest.mark.parametrize(("classes", "rows", "seed"), [(2, 500, 0), (2, 300, 1), (3, 400, 2), (6, 900, 3)])
+def test_one_pass_classification_metrics_equal_scikit_learns(classes, rows, seed):
+    from opml.automl.metrics import predict_codes
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, rows)
+    proba = rng.dirichlet(np.ones(classes), rows)
+    proba[np.arange(rows), y] += rng.uniform(0, 0.8, rows)
+    proba = np.round(proba / proba.sum(axis=1, keepdims=True), 2)  # rounded: many ties, as trees give
+    proba /= proba.sum(axis=1, keepdims=True)
+    threshold = 0.4 if classes == 2 else None
+    values = compute_metrics(y, proba, threshold)
+    predicted = predict_codes(proba, threshold)
+    for name in names.CLASSIFICATION_METRICS:
+        assert values[name] == pytest.approx(_sklearn_metric(name, y, proba, predicted), abs=1e-9), name
