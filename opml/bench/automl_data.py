@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from opml.automl.names import CLASSIFICATION, LOWER_IS_BETTER, REGRESSION, default_metric
+from opml.automl.names import CLASSIFICATION, LOWER_IS_BETTER, REGRESSION, default_metric, task_of_metric
 from opml.errors import InvalidInput
 
 # Figures printed for every run besides the primary metric, as the issue reports them.
@@ -152,8 +152,9 @@ def load_problem(args: argparse.Namespace) -> Problem:
     if args.sample_rows and args.sample_rows < len(frame):
         notes.append(f"a seeded sample of {args.sample_rows:,} of its {len(frame):,} labelled rows")
         frame = frame.sample(n=args.sample_rows, random_state=0).reset_index(drop=True)
-    task = args.task or guess_task(frame[args.label])
-    if not args.task:
+    task = args.task or (task_of_metric(args.metric) if args.metric else None)
+    if task is None:
+        task = guess_task(frame[args.label])
         notes.append(f"task {task}, guessed from the label column (choose with --task)")
     metric = args.metric or default_metric(task)
     return Problem(frame, test, args.label, task, metric, name, notes)
