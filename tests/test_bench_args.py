@@ -42,8 +42,10 @@ def test_good_arguments_pass(bank_small_csv: Path):
     args = parse("--data", str(bank_small_csv), "--run-seed", "7", "--seeds", "42,0")
     assert automl.usage_error(args) is None
     assert args.seeds == [42, 0]
-    assert automl.run_params(args)["seed"] == 7
-    assert "seed" not in automl.run_params(parse("--data", str(bank_small_csv)))
+    problem = automl.preflight(args)
+    assert (problem.task, problem.metric) == ("classification", "accuracy")  # guessed from y's yes/no
+    assert automl.run_params(args, problem)["seed"] == 7
+    assert "seed" not in automl.run_params(parse("--data", str(bank_small_csv)), problem)
 
 
 @pytest.mark.parametrize("seeds", ["4,-2", "a,b", "1.5"])
