@@ -5,12 +5,15 @@ run process would have written them: every run submitted through the backend (it
 then its trials and ensembles started, given their parameters, every metric of the task, a details.json with
 curves and ended through the run's context (``opml.runtypes.context.RunContext``, what the AutoML runner
 writes through), the parent's progress, guardrails, log and best child too. Most runs completed, some failed
-or canceled, the newest one running. Nothing is trained, so filling takes a minute, not days.
+or canceled, the newest one running. Nothing is trained, so filling takes about a minute, not days.
 
 Then renders every page of the dashboard, and the pages with a run chosen (the leaderboard of a 60-child run,
-a run's details on the Runs page, the AutoML page watching a completed run), with Streamlit's AppTest: the
-first render (a new session) and --rounds reruns of it (what a click does), and prints per page the first
-render and the median and max of the reruns in ms, then the worst page. With --fail-over-ms, exits 1 when a
+a run's details on the Runs page, the AutoML page watching a completed and the running run), with Streamlit's
+AppTest, as ``opml up`` serves them on 127.0.0.1. Per page, in ms: its first render in this process (cold:
+the imports it is the first to need), a new session's first render, then the median and max wall time of
+--rounds reruns of that session (what each click costs) and their median CPU time (the figure other work on
+the machine moves least). A 2-line page shows what AppTest itself takes (most of a new session's first
+render). Prints the worst page and the load average; exits 1 when a page fails, or with --fail-over-ms when a
 page's median is over it.
 """
 
@@ -337,12 +340,17 @@ class Timing:
     case: Case
     first_ms: float
     reruns_ms: tuple[float, ...]
+    reruns_cpu_ms: tuple[float, ...] = ()  # this process's CPU time: less moved by other work on the machine
     error: str | None = None
     cold_ms: float | None = None  # the page's first render in this process (its imports included)
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.reruns_ms) if self.reruns_ms else math.inf
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(self.reruns_cpu_ms) if self.reruns_cpu_ms else math.inf
 
     @property
     def max_ms(self) -> float:
@@ -380,9 +388,14 @@ def _session(case: Case):
 
 
 def _render(at) -> float:
-    started = time.perf_counter()
+    return _timed_render(at)[0]
+
+
+def _timed_render(at) -> tuple[float, float]:
+    """Wall and CPU time of one run of the page, in ms."""
+    started, cpu = time.perf_counter(), time.process_time()
     at.run()
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 
 def time_case(case: Case, rounds: int, cold_ms: float | None = None) -> Timing:
@@ -391,7 +404,14 @@ def time_case(case: Case, rounds: int, cold_ms: float | None = None) -> Timing:
     first = _render(at)
     if at.exception:
         return Timing(case, first, (), error=at.exception[0].value.splitlines()[0], cold_ms=cold_ms)
-    return Timing(case, first, tuple(_render(at) for _ in range(rounds)), cold_ms=cold_ms)
+    if len(at.main.children) < 2:  # a title and nothing else: the dashboard's door stopped the page
+        return Timing(case, first, (), error="the page stopped after its title (access refused?)", cold_ms=cold_ms)
+    reruns = [_timed_render(at) for _ in range(rounds)]
+    return Timing(case, first, tuple(r[0] for r in reruns), tuple(r[1] for r in reruns), cold_ms=cold_ms)
+
+
+REFERENCE = "(AppTest alone: a 2-line page)"
+REFERENCE_PAGE = 'import streamlit as st\n\nst.title("Reference")\nst.caption("no workspace, no opml")\n'
 
 
 def time_pages(filled: Filled, rounds: int) -> list[Timing]:
@@ -404,26 +424,36 @@ def time_pages(filled: Filled, rounds: int) -> list[Timing]:
     for case in cases(filled):
         timings.append(time_case(case, rounds, cold.pop(case.path, None)))
         print(f"  {case.name}: median {timings[-1].median_ms:.0f} ms", flush=True)
+    folder = Path(tempfile.mkdtemp(prefix="opml-bench-page-"))
+    try:  # what AppTest itself takes: most of a new session's first render is its own set-up
+        (folder / "reference.py").write_text(REFERENCE_PAGE)
+        timings.append(time_case(Case(REFERENCE, str(folder / "reference.py")), rounds))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return timings
 
 
-def quiet_streamlit() -> None:
-    """Keep the table readable: AppTest runs pages without a browser session, which Streamlit warns about
-    on every render."""
+def as_local_dashboard() -> None:
+    """Render pages as ``opml up`` serves them on 127.0.0.1 (whatever .streamlit/config.toml the current
+    folder has: elsewhere the door would refuse a dashboard on every interface without sign-in), and keep the
+    table readable (AppTest runs pages without a browser session, which Streamlit warns about on each run)."""
+    from streamlit import config
     from streamlit.logger import set_log_level
 
+    config.set_option("server.address", "127.0.0.1")
     set_log_level("error")
 
 
 def report(timings: list[Timing]) -> str:
     """The table of render times and the worst page."""
     width = max(len(t.case.name) for t in timings)
-    lines = [f"{'page':<{width}}  {'cold ms':>8}  {'first ms':>8}  {'median ms':>9}  {'max ms':>7}"]
+    lines = [f"{'page':<{width}}  {'cold ms':>8}  {'first ms':>8}  {'median ms':>9}  {'max ms':>7}  {'cpu ms':>6}"]
     for t in timings:
         cold = "" if t.cold_ms is None else f"{t.cold_ms:.0f}"
         row = f"{t.case.name:<{width}}  {cold:>8}  {t.first_ms:>8.0f}  "
-        lines.append(row + (f"error: {t.error}" if t.error else f"{t.median_ms:>9.0f}  {t.max_ms:>7.0f}"))
-    worst = max(timings, key=lambda t: t.median_ms)
+        times = f"{t.median_ms:>9.0f}  {t.max_ms:>7.0f}  {t.cpu_ms:>6.0f}"
+        lines.append(row + (f"error: {t.error}" if t.error else times))
+    worst = max((t for t in timings if t.case.name != REFERENCE), key=lambda t: t.median_ms)
     lines.append(f"worst: {worst.case.name} (median {worst.median_ms:.0f} ms, first render {worst.first_ms:.0f} ms)")
     return "\n".join(lines)
 
@@ -461,14 +491,16 @@ def run(args: argparse.Namespace) -> int:
                 f"children, {total:,} runs in all, in {filled.seconds:.0f} s"
             )
         backend.store.close()
-        quiet_streamlit()
+        as_local_dashboard()
         os.environ.update({"OPML_WORKSPACE": str(path), "OPML_AUTOSTART_AGENT": "0"})
         get_settings.cache_clear()
         print(
             f"rendering each page with AppTest: once cold, then a new session's first render and {args.rounds} reruns"
         )
+        load = os.getloadavg()[0]
         timings = time_pages(filled, args.rounds)
         print(report(timings))
+        print(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
         failed = [t.case.name for t in timings if t.error]
         if args.fail_over_ms is not None:
             failed += [t.case.name for t in timings if not t.error and t.median_ms > args.fail_over_ms]
