@@ -156,9 +156,8 @@ def watch_run() -> None:
                         st.dataframe(pd.DataFrame(guardrail["details"]), hide_index=True)
         rows = leaderboard(backend, run.id)
         if rows:
-            table = pd.DataFrame(rows)[
-                ["iteration", "algorithm", "status", metric, "AUC_weighted", "duration_seconds", "best"]
-            ]
+            columns = ["iteration", "algorithm", "status", metric, "AUC_weighted", "duration_seconds", "best"]
+            table = pd.DataFrame(rows)[list(dict.fromkeys(columns))]  # once when the primary metric is AUC_weighted
             st.caption(f"Child runs ({len(rows)}), best first")
             st.dataframe(table, hide_index=True, key="automl_children")
         if run.status == "Completed" and st.button("Open leaderboard", key="automl_open_leaderboard"):
