@@ -567,17 +567,23 @@ def automl_metric_objectives(task: str) -> dict[str, str]:
     return {name: objectives[name] for name in sorted(scalar) if objectives.get(name) in ("maximize", "minimize")}
 
 
-def automl_child_metrics(task: str, primary: str, score: float) -> dict[str, float]:
-    """What an AutoML trial logs: every scalar metric of its task (Azure logs them all, whatever the primary
-    metric), from one ``score`` of its quality in [0, 1] (higher is better): each metric Azure maximizes rises with
-    it, each it minimizes falls, so every metric ranks the trials alike. A classification trial's primary metric and
-    accuracy are ``score``, its AUC_weighted ``score + 0.03``; a regression trial's primary metric is ``score`` when
-    Azure maximizes it."""
-    objectives = automl_metric_objectives(task)
+def metrics_from_score(task: str, score: float) -> dict[str, float]:
+    """Every scalar metric of a task (Azure's AutoML logs them all for each trial, whatever the primary metric),
+    from one ``score`` of a trial's quality in [0, 1] (higher is better): each metric Azure maximizes rises with it,
+    each it minimizes falls, so every metric ranks the trials alike."""
     metrics = {}
-    for index, (name, objective) in enumerate(objectives.items()):
+    for index, (name, objective) in enumerate(automl_metric_objectives(task).items()):
         spread = 0.01 * (index % 5)
         metrics[name] = score - spread if objective == "maximize" else (1 - score) * (1 + spread)
+    return metrics
+
+
+def automl_child_metrics(task: str, primary: str, score: float) -> dict[str, float]:
+    """What an AutoML trial logs (``metrics_from_score``). A classification trial's primary metric and accuracy are
+    ``score``, its AUC_weighted ``score + 0.03``; a regression trial's primary metric is ``score`` when Azure
+    maximizes it."""
+    objectives = automl_metric_objectives(task)
+    metrics = metrics_from_score(task, score)
     if task == "regression":
         if objectives.get(primary) == "maximize":
             metrics[primary] = score
@@ -864,9 +870,7 @@ class FakeRun:
         metric = settings.get("primary_metric") or ("spearman_correlation" if task == "regression" else "accuracy")
         blocked = set(settings.get("blocked_models") or ())
         algorithms = [
-            name
-            for name in settings.get("allowed_models") or DEFAULT_AUTOML_ALGORITHMS[task]
-            if name not in blocked
+            name for name in settings.get("allowed_models") or DEFAULT_AUTOML_ALGORITHMS[task] if name not in blocked
         ]
         self._logs["azureml-logs/automl_driver.txt"] = f"AutoML {metric} on {settings.get('label_column_name')}\n"
         # A remote AutoML parent first runs a setup child (featurization sweeps, data checks), as on Azure.

@@ -1,12 +1,12 @@
 """Models as MLflow models in the workspace's registry (SDK v2).
 
-An AutoML v2 trial writes its model as an MLflow model among its artifacts (``outputs/mlflow-model``); opml
-registers that folder (``azureml://jobs/<trial>/outputs/artifacts/outputs/mlflow-model``, type ``mlflow_model``,
-which a managed online endpoint deploys without a scoring script), with its lineage in the version's properties
-(algorithm, task, primary metric, metrics, dataset name:version, run id). A model's task decides what its endpoint
-answers: a bare list of numbers for regression, of labels for classification (MLflow's pyfunc ``predict``). SDK v2 cannot delete a model version: opml
-archives it (Azure then leaves it out of listings) and remembers it as deleted. Aliases, which Azure ML's registry
-lacks, are kept with their history in the state folder, as with SDK v1.
+An AutoML v2 trial writes its model as an MLflow model among its artifacts (``outputs/mlflow-model``); opml registers
+that folder (``azureml://jobs/<trial>/outputs/artifacts/outputs/mlflow-model``, type ``mlflow_model``, which a
+managed online endpoint deploys without a scoring script), with its lineage in the version's properties (algorithm,
+task, primary metric, metrics, dataset name:version, run id). A model's task decides what its endpoint answers: a
+bare list of numbers for regression, of labels for classification (MLflow's pyfunc ``predict``). SDK v2 cannot delete
+a model version: opml archives it (Azure then leaves it out of listings) and remembers it as deleted. Aliases, which
+Azure ML's registry lacks, are kept with their history in the state folder, as with SDK v1.
 """
 
 from __future__ import annotations
