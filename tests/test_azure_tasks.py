@@ -417,3 +417,13 @@ def test_v2_a_regression_pipelines_automl_node_is_a_regression_node(v2, v2_cloud
     )
     run = v2.run_pipeline(pipeline.id, experiment="duration-pipeline")
     assert run.run_type == "pipeline" and len(v2_cloud.calls_of("jobs.create_or_update")) == 1
+
+
+def test_v2_the_endpoint_of_a_regression_model_says_what_its_client_needs(v2, v2_cloud, v2_regression):
+    """A managed endpoint of an MLflow regression model takes MLflow's input_data body and answers a bare list of
+    numbers (a classifier's: a list of labels): its service names the body, its model the task."""
+    v2.register_model(name="duration-model", run_id=v2_regression.id)
+    service = v2.deploy_model(name="duration-svc", model_name="duration-model")
+    assert service.request_format == "input_data"
+    name, version = service.model.split(":")
+    assert v2.get_model(name, int(version)).manifest["task"] == "regression"
