@@ -299,7 +299,7 @@ def test_v2_a_regression_run_is_a_regression_job(v2, v2_cloud, bank_small_csv):
         allowed_algorithms=["XGBoostRegressor", "ElasticNet", "RandomForest"],
         blocked_algorithms=["RandomForest"],
         enable_voting_ensemble=False,
-        n_cross_validations=3,
+        validation_size=0.25,
     )
     [call] = sent_to_azure("v2", v2_cloud)
     job = call["job"]
@@ -307,7 +307,7 @@ def test_v2_a_regression_run_is_a_regression_job(v2, v2_cloud, bank_small_csv):
     assert json.loads(job.tags["opml_params"])["task"] == "regression"
     task = job._to_rest_object().as_dict()["properties"]["taskDetails"]  # what jobs.create_or_update sends
     assert (task["taskType"], task["primaryMetric"]) == ("Regression", "NormalizedRootMeanSquaredError")
-    assert task["nCrossValidations"] == {"value": 3, "mode": "Custom"}
+    assert task["validationDataSize"] == 0.25 and "nCrossValidations" not in task
     limits = task["limitSettings"]
     assert (limits["timeout"], limits["maxTrials"], limits["maxConcurrentTrials"]) == ("PT45M", 20, 2)
     assert limits["enableEarlyTermination"] is False
