@@ -24,6 +24,7 @@ from opml.backends.azure.convert import (
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.tasks import task_of_params
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.base import SEARCH_SCAN_LIMIT
 from opml.entities import TERMINAL_STATUSES, Run, masked_params
@@ -80,7 +81,7 @@ class AzureRuns(AzurePart):
 
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
-        metric = params.get("primary_metric") or default_metric(params.get("task", CLASSIFICATION))
+        metric = params.get("primary_metric") or default_metric(task_of_params(params))
         children = [child for child in run.get_children(_rehydrate_runs=False) if is_automl_trial(child)]
         trials = {child.id for child in children}
         completed = {child.id for child in children if child.status == "Completed"}  # the best is a finished one

@@ -23,6 +23,7 @@ from opml.automl.names import CLASSIFICATION, LOWER_IS_BETTER, REGRESSION, defau
 from opml.automl.settings import AutoMLLimits
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.params import PARAMS_TAG, params_from
+from opml.backends.azure_common.tasks import task_of_params
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.azure_v2.computes import AzureV2Computes
 from opml.backends.azure_v2.convert import created_at, opml_status, user_tags
@@ -246,7 +247,7 @@ class AzureV2Jobs(AzureV2Part):
     def automl_progress(self, job: Any, mlflow_run: dict[str, Any] | None = None) -> dict[str, Any]:
         """``mlflow_run``: the job's own MLflow run, when fetched already."""
         params = params_of(job)
-        metric = params.get("primary_metric") or default_metric(params.get("task", CLASSIFICATION))
+        metric = params.get("primary_metric") or default_metric(task_of_params(params))
         trials = self.children(job)
         completed = {child.name for child in trials if child.status == "Completed"}  # the best is a finished one
         if mlflow_run is None:
