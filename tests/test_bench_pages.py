@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from opml.automl.names import ALL_METRICS
+from opml.automl.names import all_metrics
 from opml.backends.local import LocalBackend
 from opml.bench import pages
 from opml.leaderboard import leaderboard
@@ -27,6 +27,7 @@ def test_the_filler_makes_the_runs_and_children_asked(local_backend: LocalBacken
     runs = local_backend.list_automl_runs()
     assert [r.id for r in runs] == filled.runs and len(runs) == 9
     assert [r.status for r in runs] == ["Running", "Failed", *["Completed"] * 7]
+    assert {r.params["task"] for r in runs} == {"classification", "regression"}
     assert filled.running == runs[0].id and filled.completed == runs[2].id
     assert local_backend.runs.count(top_level_only=False) == 9 + 7 * 6 + 4 + 3
     for run in runs[2:]:
@@ -34,12 +35,15 @@ def test_the_filler_makes_the_runs_and_children_asked(local_backend: LocalBacken
         assert len(rows) == 6 and rows[0]["best"] and rows[0]["run_id"] == run.progress["best_child_id"]
         assert {r["algorithm"] for r in rows} >= {"VotingEnsemble", "StackEnsemble", "LightGBM"}
         completed = [r for r in rows if r["status"] == "Completed"]
-        assert all(r[m] is not None for r in completed for m in ALL_METRICS)
+        task = run.params["task"]
+        assert all(r[m] is not None for r in completed for m in all_metrics(task))
         assert (
             local_backend.get_run_metrics(run.id)[run.params["primary_metric"]] == rows[0][run.params["primary_metric"]]
         )
         details = local_backend.get_run_output(rows[0]["run_id"], "details.json")
-        assert details["curves"]["roc"]["yes"]["fpr"] and details["spec"]["members"]
+        curves = details["curves"]
+        assert details["spec"]["members"]
+        assert curves["roc"]["yes"]["fpr"] if task == "classification" else curves["residuals"]["counts"]
         assert local_backend.get_run_output(run.id, "guardrails.json")
     running = local_backend.list_runs(parent_id=filled.running)
     assert len(running) == 3 and sorted(r.status for r in running) == ["Completed", "Completed", "Running"]

@@ -102,7 +102,6 @@ class AutoMLJob:
         self.children: dict[int, str] = {}
         self.best: tuple[float, str, dict] | None = None  # (score, child id, metrics): the top one so far
         self.candidates: list[Candidate] = []  # every completed child, for the final choice of the best
-        self.search_settings = self.settings  # with the validation the run uses (``plan_validation``)
         self.refit_scale = 1.0
         self.refit_seconds: dict[int, float] = {}  # trial index -> about how long its refit on every row takes
 
@@ -168,7 +167,6 @@ class AutoMLJob:
         settings = dataclasses.replace(
             settings, n_cross_validations=plan.n_cross_validations, validation_size=plan.validation_size
         )
-        self.search_settings = settings
 
         self._progress(phase="guardrails")
         guardrails = [

@@ -44,6 +44,8 @@ FEATURIZATION = {
     "RandomForest": "ordinal encoding, median imputation",
     "LogisticRegression": "one-hot encoding, median imputation, standard scaling",
 }
+FEATURIZATION["XGBoostRegressor"] = FEATURIZATION["XGBoostClassifier"]
+FEATURIZATION["ElasticNet"] = FEATURIZATION["LogisticRegression"]
 CURVE_SHAPES = 8  # distinct curves written to the children's details.json (computing 12,000 would take minutes)
 
 
@@ -94,10 +96,10 @@ class Filled:
 
 
 def tasks_supported() -> tuple[str, ...]:
-    """Classification, and regression once the AutoML settings take it."""
-    from opml.automl.settings import TASKS
+    """Every AutoML task: runs alternate between them."""
+    from opml.automl.names import TASKS
 
-    return tuple(task for task in ("classification", "regression") if task in TASKS)
+    return TASKS
 
 
 def synthetic_table(task: str, rows: int = 2_000, seed: int = 0):
@@ -114,16 +116,9 @@ def synthetic_table(task: str, rows: int = 2_000, seed: int = 0):
 
 
 def _metric_names(task: str) -> tuple[str, ...]:
-    from opml.automl import names
+    from opml.automl.names import all_metrics
 
-    if task == "classification":
-        return names.ALL_METRICS
-    return getattr(names, "REGRESSION_METRICS", None) or (
-        "spearman_correlation",
-        "normalized_root_mean_squared_error",
-        "r2_score",
-        "normalized_mean_absolute_error",
-    )
+    return all_metrics(task)
 
 
 def _draw_metrics(task: str, rng: np.random.Generator, quality: float) -> dict[str, float]:
@@ -151,15 +146,18 @@ def _draw_metrics(task: str, rng: np.random.Generator, quality: float) -> dict[s
     return {name: float(values.get(name, quality)) for name in _metric_names(task)}
 
 
-def _curve_shapes(seed: int) -> list[dict]:
-    from opml.automl.metrics import curves
+def _curve_shapes(seed: int) -> dict[str, list[dict]]:
+    """A few charts' data per task, as AutoML children keep them (``details.json`` curves)."""
+    from opml.automl.metrics import curves, regression_curves
 
     rng = np.random.default_rng(seed)
-    shapes = []
+    shapes: dict[str, list[dict]] = {"classification": [], "regression": []}
     for k in range(CURVE_SHAPES):
         y = (rng.random(4_000) < 0.11).astype(int)
         score = np.clip(0.11 + (0.25 + 0.03 * k) * (y - 0.11) + rng.normal(scale=0.18, size=len(y)), 0.001, 0.999)
-        shapes.append(curves(y, np.column_stack([1 - score, score]), ["no", "yes"], threshold=0.45))
+        shapes["classification"].append(curves(y, np.column_stack([1 - score, score]), ["no", "yes"], threshold=0.45))
+        values = rng.normal(100, 20, 4_000)
+        shapes["regression"].append(regression_curves(values, values + rng.normal(0, 5 + k, 4_000)))
     return shapes
 
 
@@ -188,7 +186,7 @@ def fill_workspace(backend, *, runs: int, children: int, seed: int = 0) -> Fille
     for task in filled.tasks:
         frame = synthetic_table(task, seed=seed).to_csv(index=False).encode()
         backend.register_dataset(name=datasets[task], source=frame, filename=f"{datasets[task]}.csv")
-    guardrails = _guardrails(seed)
+    guardrails = {task: _guardrails(task, seed) for task in filled.tasks}
     for index in range(runs):
         task = filled.tasks[index % len(filled.tasks)]
         newest = index == runs - 1
@@ -196,18 +194,17 @@ def fill_workspace(backend, *, runs: int, children: int, seed: int = 0) -> Fille
         params = automl_params(
             dataset=datasets[task],
             label_column="y",
+            task=task,
             primary_metric=_primary_metric(task, index),
             timeout_minutes=float(rng.choice([5, 15, 30, 60])),
             max_iterations=children - 2,
         )
-        if task != "classification":
-            params["task"] = task
         run = backend.submit_run(
             experiment=EXPERIMENTS[index % len(EXPERIMENTS)], run_type="automl", compute="cpu-cluster", params=params
         )
         made = children // 2 if status in ("Running", "Canceled") else children - 2 if status == "Failed" else children
         with backend.store.transaction():
-            _write_run(backend, run, task, status or "Completed", made, rng, shapes, guardrails)
+            _write_run(backend, run, task, status or "Completed", made, rng, shapes, guardrails[task])
         filled.runs.insert(0, run.id)
         if status is None:
             filled.completed = run.id
@@ -217,20 +214,21 @@ def fill_workspace(backend, *, runs: int, children: int, seed: int = 0) -> Fille
     return filled
 
 
-def _guardrails(seed: int) -> list[dict]:
-    """The data guardrails of the classification table (the AutoML page shows a run's)."""
+def _guardrails(task: str, seed: int) -> list[dict]:
+    """The data guardrails of the task's table (the AutoML page shows a run's)."""
     from opml.automl.guardrails import run_guardrails
     from opml.automl.refit import prepare
 
-    X, y, _, codes = prepare(synthetic_table("classification", seed=seed), "y")
-    return [g.to_dict() for g in run_guardrails(X, y, codes, n_cross_validations=5, validation_size=None)]
+    X, y, _, target = prepare(synthetic_table(task, seed=seed), "y", task)
+    return [g.to_dict() for g in run_guardrails(X, y, target, task=task, n_cross_validations=5, validation_size=None)]
 
 
 def _primary_metric(task: str, index: int) -> str:
-    from opml.automl.names import PRIMARY_METRICS
+    from opml.automl.names import primary_metrics
 
     if task == "classification":
-        return ("AUC_weighted", "accuracy", "AUC_weighted", *PRIMARY_METRICS)[index % (3 + len(PRIMARY_METRICS))]
+        metrics = primary_metrics(task)
+        return ("AUC_weighted", "accuracy", "AUC_weighted", *metrics)[index % (3 + len(metrics))]
     return ("normalized_root_mean_squared_error", "r2_score", "spearman_correlation")[index % 3]
 
 
@@ -251,7 +249,7 @@ def _write_run(backend, run, task: str, status: str, made: int, rng, shapes: lis
     for n in range(made):
         child_id = f"{run.id}_{n}"
         ensemble = n >= trials
-        algorithm = ("VotingEnsemble", "StackEnsemble")[n - trials] if ensemble else _algorithm(n, rng)
+        algorithm = ("VotingEnsemble", "StackEnsemble")[n - trials] if ensemble else _algorithm(task, n, rng)
         if ensemble:
             members = [f"{run.id}_{m}" for m in range(min(5, trials))]
             params: dict[str, Any] = {"members": members, "weights": [round(1 / len(members), 4)] * len(members)}
@@ -277,8 +275,7 @@ def _write_run(backend, run, task: str, status: str, made: int, rng, shapes: lis
         members = params.get("members") or [child_id]
         spec = {"kind": "single" if not ensemble else algorithm, "members": members, "threshold": 0.45}
         details = {"spec": spec, "feature_importance": {f"x{i}": 1 / (i + 1) for i in range(12)}}
-        if task == "classification":
-            details["curves"] = shapes[n % len(shapes)]
+        details["curves"] = shapes[task][n % len(shapes[task])]
         write_json(context.outputs_of(child_id) / DETAILS_FILE, details)
         context.finish(child_id, "Completed")
         value = metrics.get(metric)
@@ -313,12 +310,15 @@ def _write_run(backend, run, task: str, status: str, made: int, rng, shapes: lis
         context.finish(run.id, "Canceled", "canceled by the user")
 
 
-def _algorithm(n: int, rng: np.random.Generator) -> str:
+def _algorithm(task: str, n: int, rng: np.random.Generator) -> str:
+    """A child's algorithm: classification's names, with the regression ones in a regression run."""
+    regression = task == "regression"
     if n < 2:
-        return ("LightGBM", "XGBoostClassifier")[n]
+        return ("LightGBM", "XGBoostRegressor" if regression else "XGBoostClassifier")[n]
     if n % 11 == 5:
-        return "LogisticRegression"
-    return TRIAL_ALGORITHMS[int(rng.integers(len(TRIAL_ALGORITHMS)))]
+        return "ElasticNet" if regression else "LogisticRegression"
+    algorithm = TRIAL_ALGORITHMS[int(rng.integers(len(TRIAL_ALGORITHMS)))]
+    return "XGBoostRegressor" if regression and algorithm == "XGBoostClassifier" else algorithm
 
 
 # -- timing pages -----------------------------------------------------------------------------------------------
