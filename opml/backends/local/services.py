@@ -25,6 +25,7 @@ from opml.backends.local.store import Store, from_text, to_text, utcnow
 from opml.entities import (
     DELETING,
     HEALTHY,
+    MAX_SUMMARY_VALUES,
     SERVICE_FAILED,
     TRANSITIONING,
     Deployment,
@@ -77,10 +78,27 @@ _WINDOW_RANKED = """
     SELECT latency_ms FROM telemetry WHERE service = :name AND at >= :since AND at <= :until AND mirrored = 0
     ORDER BY latency_ms DESC LIMIT 1 OFFSET :skip"""
 
+# A classifier's row holds {label: count}, a regression model's the list of its predicted numbers.
 _PREDICTIONS = """
     SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, p.key AS label, SUM(p.value) AS count
     FROM telemetry AS t, json_each(t.predictions) AS p
-    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 GROUP BY bucket, label"""
+    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 AND json_type(t.predictions) = 'object'
+    GROUP BY bucket, label"""
+
+_VALUES = """
+    SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, COUNT(p.value) AS count, AVG(p.value) AS mean,
+           MIN(p.value) AS low, MAX(p.value) AS high
+    FROM telemetry AS t, json_each(t.predictions) AS p
+    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 AND json_type(t.predictions) = 'array'
+          AND p.type IN ('integer', 'real')
+    GROUP BY bucket"""
+
+# Every :stride-th request's numbers (rowid order: spread over the window, the same sample each time).
+_VALUE_SAMPLE = """
+    SELECT p.value FROM telemetry AS t, json_each(t.predictions) AS p
+    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 AND json_type(t.predictions) = 'array'
+          AND p.type IN ('integer', 'real') AND t.rowid % :stride = 0
+    LIMIT :limit"""
 
 
 _DEPLOYMENT_STATS = """
@@ -102,6 +120,7 @@ _DEPLOYMENT_PREDICTIONS = """
     SELECT t.deployment, t.mirrored, p.key AS label, SUM(p.value) AS count
     FROM telemetry AS t, json_each(t.predictions) AS p
     WHERE t.service = :name AND t.at >= :since AND t.at <= :until AND t.deployment IS NOT NULL
+          AND json_type(t.predictions) = 'object'
     GROUP BY t.deployment, t.mirrored, label"""
 
 # Data collection settings kept in runtime.json, with their values for a service deployed before they existed.
@@ -474,11 +493,27 @@ class ServiceRepository:
                 "p95": row["p95"],
                 "p99": row["p99"],
                 "predictions": {},
+                "values": None,
             }
             for row in self._store.query(_SUMMARY, {"name": name, "since": since, "bucket": bucket_seconds})
         }
-        for row in self._store.query(_PREDICTIONS, {"name": name, "since": since, "bucket": bucket_seconds}):
+        window = {"name": name, "since": since, "bucket": bucket_seconds}
+        for row in self._store.query(_PREDICTIONS, window):
             buckets[row["bucket"]]["predictions"][row["label"]] = row["count"]
+        values = 0
+        for row in self._store.query(_VALUES, window):
+            buckets[row["bucket"]]["values"] = {
+                "count": row["count"],
+                "mean": row["mean"],
+                "min": row["low"],
+                "max": row["high"],
+            }
+            values += row["count"]
+        sample: list[float] = []
+        if values:
+            stride = max(1, math.ceil(values / MAX_SUMMARY_VALUES))
+            limit = {"name": name, "since": since, "stride": stride, "limit": MAX_SUMMARY_VALUES}
+            sample = [float(row["value"]) for row in self._store.query(_VALUE_SAMPLE, limit)]
         newest = self._store.query(
             "SELECT * FROM telemetry WHERE service = ? AND at >= ? AND mirrored = 0 ORDER BY at DESC LIMIT ?",
             (name, since, recent),
@@ -491,6 +526,7 @@ class ServiceRepository:
             failed=sum(bucket["failed"] for bucket in ordered),
             buckets=ordered,
             recent=[{**dict(row), "predictions": json.loads(row["predictions"])} for row in newest],
+            predicted_values=sample,
         )
 
     def deployment_stats(self, name: str, *, since: float, until: float) -> dict[str, dict[str, Any]]:
