@@ -149,8 +149,10 @@ def live_accuracy(
         }
     )
     table = table.set_column(1, "record", table.column("record").cast(pa.int32()))
-    if regression and table.column(LABEL_COLUMN).null_count == table.num_rows:
-        table = table.drop_columns([LABEL_COLUMN])  # all null: nothing to read as a value, and no type to join
+    for index, field in enumerate(table.schema):  # a column no file had is of type null, which joins refuse
+        if pa.types.is_null(field.type):
+            kind = pa.string() if field.name in (LABEL_COLUMN, "deployment") else pa.float64()
+            table = table.set_column(index, field.name, table.column(index).cast(kind))
     joined = table.join(truth, keys=["request_id", "record"], join_type="inner")
     if joined.num_rows == 0:
         return empty

@@ -268,7 +268,7 @@ def prediction_histogram_figure(values: list[float], summary: dict | None, sourc
     if low:
         start, stop = min(low), max(high)
         edges = np.linspace(start, stop if stop > start else start + 1.0, HISTOGRAM_BINS + 1)
-        middles = (edges[:-1] + edges[1:]) / 2
+        middles = ((edges[:-1] + edges[1:]) / 2).tolist()  # lists: plotly would send arrays as binary
         width = float(edges[1] - edges[0])
         if quantiles:
             figure.add_bar(
@@ -284,12 +284,12 @@ def prediction_histogram_figure(values: list[float], summary: dict | None, sourc
             counts, _ = np.histogram(live, bins=edges)
             figure.add_bar(
                 x=middles,
-                y=counts / len(live),
+                y=(counts / len(live)).tolist(),
                 width=width,
                 name=f"live ({len(live):,} predictions)",
                 marker_color="#1565c0",
                 opacity=0.6,
-                customdata=counts,
+                customdata=counts.tolist(),
                 hovertemplate="%{x:.4g}: %{y:.1%} (%{customdata} predictions)",
             )
     return figure.update_layout(
@@ -567,5 +567,38 @@ def deployment_class_mix_figure(comparison) -> go.Figure:
         showlegend=True,  # the class names, even when every answer was one class
         xaxis_title="deployment",
         yaxis={"title": "share of records", "tickformat": ".0%", "range": [0, 1]},
+        **LAYOUT,
+    )
+
+
+def live_errors_figure(accuracy) -> go.Figure:
+    """A regression service's live MAE and RMSE per bucket of request time (a ``LiveAccuracy`` of task
+    "regression"), with the model's cross-validated MAE and RMSE as dashed lines."""
+    times = pd.to_datetime([bucket["at"] for bucket in accuracy.buckets], unit="s")
+    figure = go.Figure()
+    for name, key, cv, color in (
+        ("MAE", "mae", accuracy.cv_mae, "#1565c0"),
+        ("RMSE", "rmse", accuracy.cv_rmse, "#ef6c00"),
+    ):
+        figure.add_scatter(
+            x=times,
+            y=[bucket[key] for bucket in accuracy.buckets],
+            mode="lines+markers",
+            name=f"live {name}",
+            line={"color": color},
+            customdata=[bucket["labelled"] for bucket in accuracy.buckets],
+            hovertemplate=f"{name} %{{y:.4g}} over %{{customdata}} labelled",
+        )
+        if cv is not None:
+            figure.add_hline(
+                y=cv,
+                line_dash="dash",
+                line_color=color,
+                annotation_text=f"cross-validated {name} {cv:.4g}",
+                annotation_position="top left" if key == "mae" else "top right",
+            )
+    return figure.update_layout(
+        title=f"Live errors per {bucket_label(accuracy.bucket_seconds)}",
+        yaxis={"title": "error (label units)", "rangemode": "tozero"},
         **LAYOUT,
     )
