@@ -350,3 +350,31 @@ def test_multiclass_drift_and_telemetry_show_the_class_mix(live):
     assert sorted(solid) == sorted(f"predicted {name}" for name in SPECIES)
     assert len(mix["data"]) == 8  # each class's training share, dashed, in its legend group
     assert "ep_values" not in " ".join(charts(at))
+
+
+def test_deployments_compared_for_a_regression_endpoint_give_its_errors_and_no_class_mix(live):
+    from opml.ui.rollout import comparison_frame
+
+    backend, sent = live
+    requests, truth = sent["reg"]
+    request_id = requests[4][0]
+    given = [{"request_id": request_id, "record": i, "label": truth[4 * BATCH + i]} for i in range(BATCH)]
+    backend.add_service_labels("reg", given)
+    since = time.time() - 3600
+    blue = backend.compare_deployments("reg", since=since).stats("blue")
+    assert blue.requests == len(requests) and blue.predictions == {}  # no "0", "1", ... from the value lists
+    live_errors = backend.get_live_accuracy("reg", since=since)
+    assert blue.labelled == live_errors.labelled >= BATCH and blue.accuracy is None
+    assert blue.rmse == pytest.approx(live_errors.rmse) and blue.mae == pytest.approx(live_errors.mae)
+    assert blue.cv_rmse == backend.get_model("price-model").manifest["metrics"]["root_mean_squared_error"]
+    frame = comparison_frame(backend.compare_deployments("reg", since=since))
+    assert "Live RMSE" in frame.columns and "CV RMSE" in frame.columns and "Live accuracy" not in frame.columns
+
+    at = page("reg", "pages/endpoints.py")
+    at.session_state["ep_tabs"] = "Compare"
+    at.run()
+    ok(at)
+    assert any(key.endswith("ep_compare_latency") for key in charts(at))
+    assert not any(key.endswith("ep_compare_mix") for key in charts(at))
+    table = next(df for df in at.dataframe if "Live RMSE" in df.value.columns).value
+    assert table["Live RMSE"][0] == pytest.approx(round(blue.rmse, 4))
