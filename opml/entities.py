@@ -327,9 +327,10 @@ class TelemetrySummary:
     ``buckets``: one per ``bucket_seconds`` with requests, in time order: ``at`` (bucket start, epoch
     seconds), ``requests``, ``failed`` (status >= 400), ``p50``/``p95``/``p99`` (latency in ms, nearest
     rank), ``predictions`` ({label: count}, a classifier's) and ``values`` (a regression model's predicted
-    numbers: {"count", "mean", "min", "max"}; None in a bucket without them). ``predicted_values``: the
-    regression predictions of the window, all of them up to ``MAX_SUMMARY_VALUES``, else those of an even
-    sample of its requests (for a histogram). ``recent``: the newest requests, newest first, as
+    numbers: {"count", "mean", "min", "max"}, the count of all of them, the rest of those read, which may be
+    those of a sample of the requests when the window holds very many; None in a bucket without them).
+    ``predicted_values``: regression predictions of the window for a histogram, at most
+    ``MAX_SUMMARY_VALUES``, spread evenly over the window. ``recent``: the newest requests, newest first, as
     ``get_service_telemetry`` gives them (``predictions`` there: {label: count}, or the list of predicted
     numbers of a regression request)."""
 

@@ -237,7 +237,9 @@ def test_an_accuracy_rule_is_refused_for_a_regression_model_and_the_others_are_n
 # --- telemetry ------------------------------------------------------------------------------------------------------
 
 
-def test_the_telemetry_summary_keeps_regression_values_apart_from_class_counts(local_backend):
+def test_the_telemetry_summary_keeps_regression_values_apart_from_class_counts(local_backend, monkeypatch):
+    from opml.backends.local import services
+
     writer = TelemetryWriter(local_backend.layout.db, "reg")
     values = [[1.5, 2.5, 3.0], [10.0], [4.0, 6.0]]
     for index, predictions in enumerate(values):  # two minutes: 0 and 1 in the first, 2 in the second
@@ -276,6 +278,13 @@ def test_the_telemetry_summary_keeps_regression_values_apart_from_class_counts(l
     assert sorted(reference.predicted_values) == sorted(summary.predicted_values)
     stats = local_backend.services.deployment_stats("reg", since=T0, until=T0 + 3600)
     assert stats["blue"]["predictions"] == {"yes": 2, "no": 1}
+    # A window of more values than are read: every k-th request's; the counts stay exact.
+    monkeypatch.setattr(services, "MAX_READ_VALUES", 3)  # 6 values: every 2nd request (by rowid)
+    sampled = local_backend.services.telemetry_summary("reg", since=T0, bucket_seconds=60, recent=10)
+    assert [b["values"]["count"] for b in sampled.buckets] == [4, 2]
+    read = local_backend.store.query("SELECT predictions FROM telemetry WHERE rowid % 2 = 0 AND request_id LIKE 'r%'")
+    expected = sorted(value for row in read for value in json.loads(row["predictions"]))
+    assert sorted(sampled.predicted_values) == expected and len(expected) < 6
 
 
 # --- charts ---------------------------------------------------------------------------------------------------------

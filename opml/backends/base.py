@@ -143,9 +143,11 @@ def summarize_telemetry(
         latencies = [event["latency_ms"] for event in members]
         predictions: dict[str, int] = {}
         numbers: list[float] = []
+        made = 0
         for event in members:
             if isinstance(event["predictions"], list):  # a regression request's predicted numbers
                 numbers.extend(float(value) for value in event["predictions"] if _is_number(value))
+                made += event["records"]  # the list keeps at most the first 1,000
                 continue
             for label, count in event["predictions"].items():
                 predictions[label] = predictions.get(label, 0) + count
@@ -158,7 +160,7 @@ def summarize_telemetry(
                 **{f"p{q}": nearest_rank(latencies, q / 100) for q in (50, 95, 99)},
                 "predictions": predictions,
                 "values": {
-                    "count": len(numbers),
+                    "count": made,
                     "mean": sum(numbers) / len(numbers),
                     "min": min(numbers),
                     "max": max(numbers),

@@ -305,7 +305,11 @@ def predicted_values_figure(frame, summary: dict | None) -> go.Figure:
     """A regression service's mean predicted value per bucket (its bucket's smallest and largest as the band),
     with the median of the training values of ``summary`` (their quantiles) dashed and their 10th to 90th
     percentiles shaded."""
-    points = [(time, values) for time, values in zip(frame["time"], frame["values"], strict=True) if values]
+    points = [
+        (time, values)
+        for time, values in zip(frame["time"], frame["values"], strict=True)
+        if values and values["mean"] is not None
+    ]
     times = [time for time, _ in points]
     figure = go.Figure()
     figure.add_scatter(
