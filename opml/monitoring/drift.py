@@ -1,8 +1,9 @@
 """Drift of a service's collected rows from its model's training baseline: per feature, for the predictions, over
 time, and the histograms behind them.
 
-The input is the collected rows as a ``pyarrow.Table`` (columns ``at``, ``input.<column>``, ``output.label``)
-or the Parquet files they are in (``read_collected`` reads only the columns the baseline needs, categorical
+The input is the collected rows as a ``pyarrow.Table`` (columns ``at``, ``input.<column>``, ``output.label``; a
+regression model's predicted values in ``output.prediction``, or as numbers in ``output.label``: see
+``opml.monitoring.collected.predicted_values``) or the Parquet files they are in (``read_collected`` reads only the columns the baseline needs, categorical
 columns as Parquet's own dictionaries, and skips row groups outside the time window by their statistics). A
 window is ``since <= at < until`` (unix seconds; either may be None).
 
