@@ -220,7 +220,7 @@ def test_regression_drift_tab_flags_the_shifted_input_and_the_predicted_values(l
     assert any("predicted values (dashed)" in c.value for c in at.caption)
 
 
-def test_regression_accuracy_tab_shows_live_errors_beside_the_cross_validated_ones(live):
+def test_regression_accuracy_tab_shows_live_errors_beside_the_cross_validated_ones(live, capsys):
     backend, sent = live
     requests, truth = sent["reg"]
     request_id, _, predicted = requests[2]
@@ -249,6 +249,13 @@ def test_regression_accuracy_tab_shows_live_errors_beside_the_cross_validated_on
     manifest = backend.get_model("price-model").manifest
     cv_rmse = manifest["metrics"]["root_mean_squared_error"]
     assert any(f"RMSE {cv_rmse:.4g}" in c.value for c in at.caption)
+    # The CLI says the same.
+    from opml.cli import main
+
+    assert main(["--workspace", str(backend.path), "services", "accuracy", "reg"]) == 0
+    printed = capsys.readouterr().out
+    assert f"live MAE {mae:.4g}, RMSE {rmse:.4g}" in printed and f"RMSE {cv_rmse:.4g}" in printed
+    assert "accuracy" not in printed
 
     figure = chart(at, "mon_accuracy")
     assert [trace["name"] for trace in figure["data"]] == ["live MAE", "live RMSE"]

@@ -3,9 +3,9 @@ time, and the histograms behind them.
 
 The input is the collected rows as a ``pyarrow.Table`` (columns ``at``, ``input.<column>``, ``output.label``; a
 regression model's predicted values in ``output.prediction``, or as numbers in ``output.label``: see
-``opml.monitoring.collected.predicted_values``) or the Parquet files they are in (``read_collected`` reads only the columns the baseline needs, categorical
-columns as Parquet's own dictionaries, and skips row groups outside the time window by their statistics). A
-window is ``since <= at < until`` (unix seconds; either may be None).
+``opml.monitoring.collected.predicted_values``) or the Parquet files they are in (``read_collected`` reads only
+the columns the baseline needs, categorical columns as Parquet's own dictionaries, and skips row groups outside
+the time window by their statistics). A window is ``since <= at < until`` (unix seconds; either may be None).
 
 **Measures**, both on the baseline's buckets (numeric bins or categories, plus ``other`` and ``missing``, so a
 rise in missing values or unseen categories is drift too):
