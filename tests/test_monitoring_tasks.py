@@ -330,3 +330,28 @@ def test_a_class_mix_of_twelve_classes_draws_the_largest_and_sums_the_rest_as_ot
     mix = deployment_class_mix_figure(SimpleNamespace(deployments=stats)).to_dict()
     assert [bar["name"] for bar in mix["data"]][-1] == "other" and len(mix["data"]) == MAX_CLASSES_SHOWN + 1
     assert sum(bar["y"][0] for bar in mix["data"]) == pytest.approx(1)
+
+
+def test_the_prediction_drift_line_of_twelve_classes_names_the_most_predicted_and_sums_the_rest():
+    from opml.monitoring.baseline import FeatureBaseline
+    from opml.monitoring.drift import drift_report
+    from opml.ui.monitoring import MAX_CLASSES_WORDS, prediction_drift_text
+
+    classes = [f"c{i:02d}" for i in range(12)]
+    prediction = FeatureBaseline(
+        name="prediction", kind="categorical", categories=tuple(classes), shares=(*[1 / 12] * 12, 0.0), missing=0.0
+    )
+    baseline = Baseline(
+        features=(),
+        prediction=prediction,
+        prediction_source="prediction_distribution",
+        dataset=None,
+        training_rows=1200,
+    )
+    labels = [label for i, label in enumerate(classes) for _ in range(100 - 5 * i)]
+    table = pa.table({"at": pa.array([T0] * len(labels), pa.float64()), "output.label": labels})
+    text = prediction_drift_text(drift_report(baseline, table))
+    assert text.startswith(f"Predicted classes ({len(labels):,} rows) against the out-of-fold predictions")
+    assert f"c00 {100 / len(labels):.1%} (training 8.3%)" in text and "c07" in text and "c08" not in text
+    rest = sum(100 - 5 * i for i in range(MAX_CLASSES_WORDS, 12)) / len(labels)
+    assert f"4 others {rest:.1%} (training 33.3%)" in text and "PSI" in text

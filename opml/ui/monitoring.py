@@ -57,6 +57,8 @@ def prediction_drift_text(report: Any) -> str | None:
     from opml.ui.format import prediction_drift_words
 
     drift = report.prediction
+    if drift is not None and drift.kind != "numeric" and len(drift.labels) > MAX_CLASSES_WORDS + 3:
+        return _many_classes_words(report)
     if drift is None or drift.kind != "numeric":
         return prediction_drift_words(report)
     baseline = PREDICTION_BASELINE_WORDS.get(report.prediction_source or "", "the training values")
@@ -69,6 +71,28 @@ def prediction_drift_text(report: Any) -> str | None:
         f"their quantiles: {drift.actual[0]:.1%} at most {low} (training {drift.expected[0]:.0%}), "
         f"{drift.actual[-2]:.1%} above {high} (training {drift.expected[-2]:.0%}){measured}."
     )
+
+
+MAX_CLASSES_WORDS = 8  # classes named in the prediction drift's line; the others are summed
+
+
+def _many_classes_words(report: Any) -> str:
+    """The prediction drift of a classifier of many classes: the ``MAX_CLASSES_WORDS`` most predicted classes
+    of the window (beside their training shares), then the others summed."""
+    from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
+
+    drift = report.prediction
+    baseline = PREDICTION_BASELINE_WORDS.get(report.prediction_source or "", "the training class balance")
+    measured = "" if drift.psi is None else f": PSI {drift.psi:.3f}, {drift.verdict}"
+    buckets = list(zip(drift.labels, drift.actual, drift.expected, strict=True))
+    ranked = sorted(buckets, key=lambda bucket: (-bucket[1], -bucket[2], bucket[0]))
+    named = ranked[:MAX_CLASSES_WORDS]
+    rest = [bucket for bucket in ranked[MAX_CLASSES_WORDS:] if bucket[1] or bucket[2]]
+    shares = ", ".join(f"{label} {actual:.1%} (training {expected:.1%})" for label, actual, expected in named)
+    others = (
+        f", {len(rest)} others {sum(b[1] for b in rest):.1%} (training {sum(b[2] for b in rest):.1%})" if rest else ""
+    )
+    return f"Predicted classes ({drift.rows:,} rows) against {baseline}: {shares}{others}{measured}."
 
 
 def default_threshold(kind: str) -> float:
