@@ -147,7 +147,7 @@ def summarize_telemetry(
         for event in members:
             if isinstance(event["predictions"], list):  # a regression request's predicted numbers
                 numbers.extend(float(value) for value in event["predictions"] if _is_number(value))
-                made += event["records"]  # the list keeps at most the first 1,000
+                made += event.get("records") or len(event["predictions"])  # the list keeps at most 1,000
                 continue
             for label, count in event["predictions"].items():
                 predictions[label] = predictions.get(label, 0) + count
