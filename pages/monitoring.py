@@ -350,8 +350,8 @@ if alerts_tab.open:
             kind = st.selectbox("Kind", rule_kinds(task), format_func=kind_label, key="mon_rule_kind")
             if regression:
                 st.caption(
-                    f"{name} serves a regression model: no accuracy rule (a drift rule watches its inputs, its "
-                    "predicted values are on the Drift tab, its errors on the Accuracy tab)."
+                    f"{name} serves a regression model: no accuracy rule (a drift rule watches its inputs; the drift "
+                    "of its predicted values is on the Drift tab, its live errors on the Accuracy tab)."
                 )
             if kind in ("failure_rate", "latency_p99") and not service.app_insights_enabled:
                 st.warning(

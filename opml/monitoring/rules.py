@@ -17,8 +17,8 @@ unhealthy      the service has not been Healthy for longer than it       minutes
 
 An ``accuracy`` rule judges a classifier (the share of its predicted classes that were right): it is refused
 for a service whose model is a regression model (``check_kind_for_task``), whose errors have no threshold
-that means the same for every target; drift (inputs, and its predicted values against the out-of-fold
-ones), failure rate, latency and health rules apply to both.
+that means the same for every target; drift (of the inputs), failure rate, latency and health rules apply to
+both.
 """
 
 from __future__ import annotations
@@ -103,9 +103,8 @@ def check_kind_for_task(kind: Kind, task: str, service: str) -> None:
         return
     raise InvalidInput(
         f"{service} serves a regression model: an {kind.name} rule judges a classifier's share of right "
-        "predictions, which a regression model has no equivalent of. Watch its predictions with a drift rule "
-        "(their PSI against the out-of-fold predicted values is on the Monitoring page), and its MAE, RMSE and "
-        "R² on the Monitoring page's Accuracy tab"
+        "predictions, which a regression model has no equivalent of. Use a drift rule (the most drifted input's "
+        "PSI); the drift of its predicted values and its live MAE, RMSE and R² are on the Monitoring page"
     )
 
 
