@@ -412,6 +412,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     if args.json:
         print_json(dataclasses.asdict(accuracy))
         return 0
+    if accuracy.task == "regression":
+        return _print_live_errors(accuracy, args.hours)
 
     shown = [
         {
@@ -428,6 +430,32 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
         "over "
         f"{accuracy.labelled:,} labelled record(s) in the last {args.hours:g} h (cross-validated: accuracy "
         f"{three_decimals(accuracy.cv_accuracy) or '-'}, AUC {three_decimals(accuracy.cv_auc_weighted) or '-'}); "
+        f"{accuracy.unmatched:,} label(s) matched no collected record"
+    )
+    if accuracy.skipped_files:
+        print(f"{len(accuracy.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
+    return 0
+
+
+def _print_live_errors(accuracy: Any, hours: float) -> int:
+    """A regression service's live MAE, RMSE and R² (its labels are the true values)."""
+
+    def figure(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4g}"
+
+    shown = [
+        {
+            "start": time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["at"])),
+            "labelled": bucket["labelled"],
+            **{name: figure(bucket[name]) for name in ("mae", "rmse", "r2")},
+        }
+        for bucket in accuracy.buckets
+    ]
+    print_table(shown, ["start", "labelled", "mae", "rmse", "r2"])
+    print(
+        f"live MAE {figure(accuracy.mae)}, RMSE {figure(accuracy.rmse)}, R² {figure(accuracy.r2)} over "
+        f"{accuracy.labelled:,} labelled record(s) in the last {hours:g} h (cross-validated: MAE "
+        f"{figure(accuracy.cv_mae)}, RMSE {figure(accuracy.cv_rmse)}, R² {figure(accuracy.cv_r2)}); "
         f"{accuracy.unmatched:,} label(s) matched no collected record"
     )
     if accuracy.skipped_files:

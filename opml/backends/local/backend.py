@@ -55,7 +55,7 @@ from opml.entities import (
 from opml.errors import Conflict, InvalidInput, NotFound, SchemaChange
 from opml.files import tail_lines
 from opml.locks import AgentLock
-from opml.monitoring.accuracy import cross_validated
+from opml.monitoring.accuracy import cross_validated, cross_validated_errors
 from opml.monitoring.collected import COLLECTED
 from opml.rollout import schema_differences
 from opml.runsearch import RunQuery
@@ -505,6 +505,9 @@ class LocalBackend(Backend):
                     labelled=accuracy.labelled if accuracy else 0,
                     accuracy=accuracy.accuracy if accuracy else None,
                     cv_accuracy=cross_validated(manifest)[0],
+                    rmse=accuracy.rmse if accuracy else None,
+                    mae=accuracy.mae if accuracy else None,
+                    cv_rmse=cross_validated_errors(manifest)[1],
                     **figures,
                 )
             )
