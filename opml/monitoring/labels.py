@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,12 +25,18 @@ def _quote(value: Any) -> str:
 
 
 def check_labels(
-    labels: object, classes: Sequence[str] | None = None, *, where: Callable[[int], str] | None = None
+    labels: object,
+    classes: Sequence[str] | None = None,
+    *,
+    where: Callable[[int], str] | None = None,
+    task: str = "classification",
 ) -> list[tuple[str, int, str]]:
     """``labels`` (a list of ``{"request_id", "label", "record" (optional, default 0)}``) as clean
     (request_id, record, label) tuples. ``classes``: the served model's classes, which a label must be one of.
-    ``where(i)`` names the i-th label in an error (default "label i+1"). Raises InvalidInput naming the first
-    bad one."""
+    ``task`` "regression" (the served model predicts values): a label must be a finite number (or text that
+    reads as one, as a CSV gives it), kept as its shortest exact text (``repr`` of the float); ``classes`` is
+    then not used. ``where(i)`` names the i-th label in an error (default "label i+1"). Raises InvalidInput
+    naming the first bad one."""
     name = where or (lambda index: f"label {index + 1}")
     if isinstance(labels, (str, bytes, Mapping)) or not isinstance(labels, Sequence):
         raise InvalidInput('labels must be a list of {"request_id": ..., "label": ..., "record": 0}')
@@ -60,6 +67,9 @@ def check_labels(
                 f"got {_quote(record)}"
             )
         label = item.get("label")
+        if task == "regression":
+            clean.append((request_id.lower(), record, _number_label(label, name(index))))
+            continue
         if not isinstance(label, str) or not label or len(label) > MAX_LABEL_CHARS:
             raise InvalidInput(f"{name(index)}: label must be a class name (text), got {_quote(label)}")
         if known is not None and label not in known:
@@ -68,6 +78,23 @@ def check_labels(
             )
         clean.append((request_id.lower(), record, label))
     return clean
+
+
+def _number_label(label: Any, where: str) -> str:
+    """A regression label as stored: the text of a finite float."""
+    number = None
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        number = float(label)
+    elif isinstance(label, str) and len(label) <= MAX_LABEL_CHARS:
+        try:
+            number = float(label)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        raise InvalidInput(
+            f"{where}: label must be a number (the served model predicts values: regression), got {_quote(label)}"
+        )
+    return repr(number)
 
 
 def read_labels_csv(data: bytes) -> tuple[list[dict[str, Any]], list[int]]:

@@ -50,6 +50,11 @@ class LoadedDeployment:
     collection: Any = None  # CollectionWriter of its live answers (or None)
     mirror_collection: Any = None  # CollectionWriter of its shadow answers (or None)
 
+    @property
+    def regression(self) -> bool:
+        """Its model predicts values (``OpmlRegressor``: numbers, no probabilities), not classes."""
+        return getattr(self.model, "task", "classification") == "regression"
+
     def close(self) -> None:
         for writer in (self.collection, self.mirror_collection):
             if writer is not None:
