@@ -183,9 +183,8 @@ def test_the_task_of_an_azure_swagger_is_read_from_its_answers():
     from opml.scoring import ServiceOutput, output_of_swagger
 
     numbers = {"type": "object", "properties": {"Results": {"type": "array", "items": {"type": "number"}}}}
-    assert output_of_swagger(
-        {**AZURE_SWAGGER, "definitions": {**AZURE_SWAGGER["definitions"], "ServiceOutput": numbers}}
-    ) == (ServiceOutput("regression"))
+    regression = {**AZURE_SWAGGER, "definitions": {**AZURE_SWAGGER["definitions"], "ServiceOutput": numbers}}
+    assert output_of_swagger(regression) == ServiceOutput("regression")
     labels = {"type": "object", "properties": {"Results": {"type": "array", "items": {"type": "string"}}}}
     classified = output_of_swagger({**AZURE_SWAGGER, "definitions": {"ServiceOutput": labels}})
     assert classified == ServiceOutput("classification") and classified.probabilities
