@@ -219,6 +219,10 @@ def test_regression_telemetry_holds_the_predicted_values(served):
     row = telemetry_of(served, "price-svc", big.headers["X-Ms-Request-Id"])
     assert row["records"] == 1200 and len(row["predictions"]) == 1000
     assert row["predictions"] == [float(f"{value:.6g}") for value in big.json()["result"][:1000]]
+    # The class mix of the summary counts classifiers' rows only: a regressor's arrays are no class mix.
+    summary = served.backend.get_service_telemetry_summary("price-svc", since=row["at"] - 3600)
+    assert summary.requests >= 2 and all(bucket["predictions"] == {} for bucket in summary.buckets)
+    assert isinstance(summary.recent[0]["predictions"], list)
 
 
 def test_regression_collected_data_has_float_predictions_and_no_probabilities(served):

@@ -77,10 +77,13 @@ _WINDOW_RANKED = """
     SELECT latency_ms FROM telemetry WHERE service = :name AND at >= :since AND at <= :until AND mirrored = 0
     ORDER BY latency_ms DESC LIMIT 1 OFFSET :skip"""
 
+# Class mixes count the {label: count} objects of classifiers' rows; a regressor's rows hold arrays of predicted
+# values (see opml.serving.telemetry.predictions_column), which are no class mix.
 _PREDICTIONS = """
     SELECT CAST(t.at / :bucket AS INTEGER) AS bucket, p.key AS label, SUM(p.value) AS count
     FROM telemetry AS t, json_each(t.predictions) AS p
-    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 GROUP BY bucket, label"""
+    WHERE t.service = :name AND t.at >= :since AND t.mirrored = 0 AND json_type(t.predictions) = 'object'
+    GROUP BY bucket, label"""
 
 
 _DEPLOYMENT_STATS = """
@@ -102,6 +105,7 @@ _DEPLOYMENT_PREDICTIONS = """
     SELECT t.deployment, t.mirrored, p.key AS label, SUM(p.value) AS count
     FROM telemetry AS t, json_each(t.predictions) AS p
     WHERE t.service = :name AND t.at >= :since AND t.at <= :until AND t.deployment IS NOT NULL
+      AND json_type(t.predictions) = 'object'
     GROUP BY t.deployment, t.mirrored, label"""
 
 # Data collection settings kept in runtime.json, with their values for a service deployed before they existed.
