@@ -171,6 +171,11 @@ def test_probabilities_and_explanations_of_a_regression_service_are_a_400_saying
     request_id = refused.headers["X-Ms-Request-Id"]
     row = telemetry_of(served, "price-svc", request_id)
     assert row["status"] == 400 and row["predictions"] == []  # a regression row's predictions: an array
+    # Refused before a deployment was chosen (no key): still the array of a regression service.
+    unauthorized = requests.post(served.service("price-svc").scoring_uri, json={"data": records}, timeout=10)
+    assert unauthorized.status_code == 401
+    row = telemetry_of(served, "price-svc", unauthorized.headers["X-Ms-Request-Id"])
+    assert row["status"] == 401 and row["predictions"] == []
 
 
 def test_regression_swagger_documents_numbers_and_nothing_that_does_not_apply(served):

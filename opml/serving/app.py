@@ -153,15 +153,6 @@ def _answer(payload: Payload, results: list) -> Any:
     return {"Results": results} if payload.shape == INPUTS else {"result": results}
 
 
-def endpoint_is_regression(router: DeploymentRouter) -> bool:
-    """Whether the endpoint's model predicts values (for the telemetry of a request refused before a
-    deployment was chosen)."""
-    try:
-        return router.endpoint_manifest().get("task") == "regression"
-    except Exception:  # no manifest to read: the row's empty predictions are then written as an object
-        return False
-
-
 def authorize(request: Request, runtime: dict[str, Any]) -> None:
     """The service key check of every authenticated path (RequestError 401)."""
     if runtime.get("auth_enabled", True):
@@ -299,10 +290,7 @@ def create_app(service: ScoringService) -> FastAPI:
         latency_ms = (time.perf_counter() - started) * 1000
         request_log.info("POST /score %s %d %.1f ms %d record(s)", request_id, status, latency_ms, records)
         if service.telemetry is not None and service.runtime.current().get("app_insights_enabled"):
-            if deployment is not None:
-                regression = deployment.regression
-            else:
-                regression = await run_in_threadpool(endpoint_is_regression, router)
+            regression = deployment.regression if deployment is not None else router.serves_regression()
             service.telemetry.record(
                 at=time.time(),
                 request_id=request_id,

@@ -189,6 +189,11 @@ class DeploymentRouter:
             self._manifests[model_id] = self.manifest_of(model_id)
         return self._manifests[model_id]
 
+    def serves_regression(self) -> bool:
+        """Whether the loaded deployments predict values (an endpoint's deployments share their task: see
+        ``LocalBackend._create_deployment``), for the telemetry of a request refused before one was chosen."""
+        return any(slot.loaded is not None and slot.loaded.regression for slot in list(self._slots.values()))
+
     def healthy(self) -> bool:
         self.sync()
         return bool(self.table.names)
