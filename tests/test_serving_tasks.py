@@ -427,6 +427,9 @@ def opml(*args: str, workspace: Path, env: dict | None = None) -> subprocess.Com
 
 def test_opml_score_per_task(served, tmp_path):
     workspace = served.backend.path
+    shown = opml("models", "show", "price-model", workspace=workspace)
+    assert "task: regression, predicts price (training values" in shown.stdout and "classes" not in shown.stdout
+    assert "classes: ['alpha', 'beta', 'gamma']" in opml("models", "show", "kind-model", workspace=workspace).stdout
     table = opml("score", "--service", "price-svc", "--record", "carat=1.2", "cut=Ideal", workspace=workspace)
     assert table.returncode == 0, table.stderr
     assert "PREDICTION" in table.stdout and math.isfinite(float(table.stdout.split()[-1]))
