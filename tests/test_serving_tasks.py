@@ -444,6 +444,15 @@ def test_opml_score_per_task(served, tmp_path):
     assert by_url.returncode != 0 and "score without --proba" in by_url.stderr  # read from its swagger.json
     explained = opml("services", "explain", "price-svc", "--record", "carat=1.2", workspace=workspace)
     assert explained.returncode != 0 and "not explanations" in explained.stderr
+    # Labels from a CSV: numbers for a regression service; a text label is refused naming its line.
+    request_id = served.post("price-svc", {"data": served.price_records(2)}).headers["X-Ms-Request-Id"]
+    truth = tmp_path / "truth.csv"
+    truth.write_text(f"request_id,label,record\n{request_id},4321.5,0\n{request_id},1200,1\n")
+    stored = opml("services", "labels", "price-svc", "--csv", str(truth), workspace=workspace)
+    assert stored.returncode == 0 and "stored 2 label(s)" in stored.stdout, stored.stderr
+    truth.write_text(f"request_id,label\n{request_id},4321.5\n{request_id},pricey\n")
+    refused = opml("services", "labels", "price-svc", "--csv", str(truth), workspace=workspace)
+    assert refused.returncode != 0 and f"{truth}, line 3: label must be a number" in refused.stderr
     # A CSV scored to a file: the predicted numbers appended.
     out = tmp_path / "scored.csv"
     written = opml(
