@@ -837,18 +837,24 @@ class Backend(abc.ABC):
 
     def add_service_labels(self, name: str, labels: Sequence[Mapping[str, Any]]) -> int:
         """Store the ground truth of scored records: ``labels`` are ``{"request_id": the request's
-        X-Ms-Request-Id, "label": one of the served model's classes, "record": the record's index in the
-        request (default 0)}``, at most 100,000 per call. Labelling a record again replaces its label. Returns
+        X-Ms-Request-Id, "label": one of the served model's classes (a number for a regression model),
+        "record": the record's index in the request (default 0)}``, at most 100,000 per call. Labelling a
+        record again replaces its label. Returns
         how many were stored. Raises NotFound, InvalidInput naming the first bad label (nothing is stored
         then), or BackendUnavailable (a backend that keeps no labels)."""
         from opml.monitoring.labels import check_labels
 
         classes = self._service_classes(name)
-        return self._add_service_labels(name, check_labels(labels, classes))
+        return self._add_service_labels(name, check_labels(labels, classes, task=self._service_task(name)))
 
     @abc.abstractmethod
     def _service_classes(self, name: str) -> list[str]:
         """The classes of the model the service serves (what a label may be). Raises NotFound."""
+
+    def _service_task(self, name: str) -> str:
+        """The task of the model the service serves: "regression" takes numbers as labels. Backends that keep
+        no labels need not say."""
+        return "classification"
 
     @abc.abstractmethod
     def _add_service_labels(self, name: str, labels: list[tuple[str, int, str]]) -> int:
