@@ -19,6 +19,7 @@ from opml.automl.names import (
     primary_metrics,
     task_of_metric,
 )
+from opml.automl.plan import check_budget
 from opml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -373,8 +374,6 @@ def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
     if not settings.regression:
         _check_class_sizes(settings, y)
     _check_features(settings, frame.drop(columns=[label]))
-    from opml.automl.plan import check_budget
-
     check_budget(settings, len(y), frame.shape[1] - 1)
 
 
