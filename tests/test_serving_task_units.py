@@ -51,7 +51,10 @@ def test_numeric_labels_for_a_regression_service():
     )
     assert rows == [(REQUEST, 0, "12.5"), (REQUEST, 1, "3.0"), (REQUEST, 2, "-0.25")]
     for label in ("high", True, None, float("nan"), "inf", [1.0]):
-        with pytest.raises(InvalidInput, match=r"labels\[1\]: label must be a number"):
+        with pytest.raises(
+            InvalidInput,
+            match=r"labels\[1\]: the service serves a regression model, so a label is the true value as a number",
+        ):
             check_labels(
                 [{"request_id": REQUEST, "label": 1.0}, {"request_id": REQUEST, "label": label}],
                 task="regression",
@@ -64,7 +67,9 @@ def test_numeric_labels_for_a_regression_service():
     labels, lines = read_labels_csv(f"request_id,label\n{REQUEST},10.5\n{REQUEST},cheap\n".encode())
     with pytest.raises(InvalidInput) as error:
         check_labels(labels, task="regression")
-    assert name_csv_line(str(error.value), lines, "truth.csv").startswith("truth.csv, line 3: label must be a number")
+    assert name_csv_line(str(error.value), lines, "truth.csv").startswith(
+        "truth.csv, line 3: the service serves a regression model"
+    )
 
 
 def test_a_regression_writer_collects_float_predictions_without_probabilities(tmp_path):

@@ -261,8 +261,10 @@ def test_regression_labels_are_numbers(served):
     assert float(stored[0]) == 1234.5 and float(stored[1]) == 7.0
     text = {"labels": [{"request_id": request_id, "label": 1.0}, {"request_id": request_id, "label": "expensive"}]}
     refused = requests.post(url, json=text, headers=served.headers("price-svc"), timeout=10)
-    assert_error(refused, 400, "labels[1]", "must be a number", "'expensive'")
-    with pytest.raises(InvalidInput, match="label 1: label must be a number"):
+    assert_error(refused, 400, "labels[1]", "the true value as a number", "'expensive'")
+    with pytest.raises(
+        InvalidInput, match="label 1: the service serves a regression model, so a label is the true value as a number"
+    ):
         served.backend.add_service_labels("price-svc", [{"request_id": request_id, "label": "cheap"}])
     assert served.backend.add_service_labels("price-svc", [{"request_id": request_id, "label": "99.5"}]) == 1
 
@@ -452,7 +454,11 @@ def test_opml_score_per_task(served, tmp_path):
     assert stored.returncode == 0 and "stored 2 label(s)" in stored.stdout, stored.stderr
     truth.write_text(f"request_id,label\n{request_id},4321.5\n{request_id},pricey\n")
     refused = opml("services", "labels", "price-svc", "--csv", str(truth), workspace=workspace)
-    assert refused.returncode != 0 and f"{truth}, line 3: label must be a number" in refused.stderr
+    assert (
+        refused.returncode != 0
+        and f"{truth}, line 3: the service serves a regression model, so a label is the true value as a number"
+        in refused.stderr
+    )
     # A CSV scored to a file: the predicted numbers appended.
     out = tmp_path / "scored.csv"
     written = opml(
