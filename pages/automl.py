@@ -43,6 +43,23 @@ def dataset_frame(name: str, version: int) -> pd.DataFrame | None:
     return kept[1]
 
 
+def data_problems(params: dict, frame: pd.DataFrame) -> dict[str, str]:
+    """The data's refusal of these settings (a text label for regression, too many classes, a budget too
+    small...) by setting name, before anything is queued; kept while the settings stay the same (a rerun
+    for another widget does not read every row again)."""
+    settings = parse_settings(params)
+    kept = st.session_state.get("automl_data_check")
+    if kept is None or kept[0] != settings:
+        try:
+            check_data(settings, frame)
+            kept = (settings, {})
+        except InvalidInput as exc:
+            field, message = data_problem(exc)
+            kept = (settings, {field: message})
+        st.session_state["automl_data_check"] = kept
+    return kept[1]
+
+
 def picked_task() -> None:
     st.session_state[PICKED] = True
 
@@ -132,11 +149,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         )
         setting_problems = settings_problems(params, limits)
         if not setting_problems and frame is not None:
-            try:  # the data's refusals (a text label for regression, too many classes, ...) before queueing
-                check_data(parse_settings(params), frame)
-            except InvalidInput as exc:
-                field, message = data_problem(exc)
-                setting_problems = {field: message}
+            setting_problems = data_problems(params, frame)
         problems = labelled(setting_problems, FIELD_LABELS)
         show_problems(problems)
         if compute in computes and "max_concurrent_iterations" not in setting_problems:
