@@ -244,7 +244,7 @@ def test_leaderboard_of_a_regression_run_shows_its_metrics_and_charts(regression
     assert sum(plotly_values(bars["y"])) == sum(curves["residuals"]["counts"]) == 600
     assert "lb_importance" in shown and "lb_roc" not in shown and "lb_confusion" not in shown
     # The comparison: regression metrics, which errors are lower-is-better, and the binned means per model.
-    assert set(table_with(at, at.dataframe[-1].value.columns[0]).index) == set(REGRESSION_METRICS)
+    assert set(at.dataframe[-1].value.index) == set(REGRESSION_METRICS)  # the side-by-side table, last
     title = shown["lb_compare_bars"]["layout"]["title"]["text"]
     assert "root_mean_squared_error" in title and "lower is better" in title and "log_loss" not in title
     assert "lb_compare_binned" in shown and "lb_compare_roc" not in shown
