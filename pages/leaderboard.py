@@ -59,6 +59,7 @@ if parent.progress.get("best_reason"):
     st.caption(f"Best model: {parent.progress['best_reason']}.", help=BEST_RULE)
 
 board = pd.DataFrame(rows)
+ALL_METRICS = [m for m in ALL_METRICS if m in board.columns]  # what the leaderboard measured of the run's task
 board.insert(0, "rank", range(1, len(board) + 1))
 algorithms = sorted(board["algorithm"].unique())
 chosen_algorithms = st.multiselect("Algorithms", algorithms, default=algorithms, key="lb_algorithms")
