@@ -45,17 +45,26 @@ def dataset_frame(name: str, version: int) -> pd.DataFrame | None:
 
 def data_problems(params: dict, frame: pd.DataFrame) -> dict[str, str]:
     """The data's refusal of these settings (a text label for regression, too many classes, a budget too
-    small...) by setting name, before anything is queued; kept while the settings stay the same (a rerun
-    for another widget does not read every row again)."""
+    small...) by setting name, before anything is queued; kept while the settings it depends on stay the same
+    (a rerun for another field does not read every row again)."""
     settings = parse_settings(params)
+    checked = (  # what check_data reads of the settings
+        settings.dataset,
+        settings.dataset_version,
+        settings.label_column,
+        settings.task,
+        settings.n_cross_validations,
+        settings.featurization,
+        settings.experiment_timeout_minutes,
+    )
     kept = st.session_state.get("automl_data_check")
-    if kept is None or kept[0] != settings:
+    if kept is None or kept[0] != checked:
         try:
             check_data(settings, frame)
-            kept = (settings, {})
+            kept = (checked, {})
         except InvalidInput as exc:
             field, message = data_problem(exc)
-            kept = (settings, {field: message})
+            kept = (checked, {field: message})
         st.session_state["automl_data_check"] = kept
     return kept[1]
 
