@@ -8,19 +8,16 @@ import streamlit as st
 
 from opml.automl.names import LOWER_IS_BETTER, REGRESSION, default_metric
 from opml.leaderboard import leaderboard
-from opml.ui.charts import (
-    binned_compare_figure,
-    calibration_figure,
-    class_confusion_figure,
-    class_roc_figure,
-    importance_figure,
-    pr_figure,
-    predicted_true_figure,
-    residuals_figure,
-    roc_figure,
-)
+from opml.ui.charts import calibration_figure, importance_figure, pr_figure, roc_figure
 from opml.ui.feedback import user_errors
 from opml.ui.models import registered_versions
+from opml.ui.task_charts import (
+    binned_compare_figure,
+    class_confusion_figure,
+    class_roc_figure,
+    predicted_true_figure,
+    residuals_figure,
+)
 from opml.ui.tasks import metrics_in_order, run_task
 from opml.ui.workspace import get_backend
 

@@ -25,7 +25,7 @@ from opml.client import ScoringError
 from opml.errors import InvalidInput
 from opml.scoring import scored_csv
 from opml.settings import get_settings
-from opml.ui.charts import class_confusion_figure
+from opml.ui.task_charts import class_confusion_figure
 from opml.ui.tasks import predicted_values
 from tests.helpers import free_port
 from tests.test_pages_automl import plotly_values

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -94,11 +92,24 @@ def summary_frame(summary) -> pd.DataFrame:
     return frame
 
 
+def predictions_text(predictions, shown: int = 5) -> str:
+    """A request's predictions in a table cell: "yes: 3, no: 7" (a classifier's counts) or "12.5, 13.1, … (40
+    values)" (a regression model's numbers, the first ``shown``)."""
+    if isinstance(predictions, dict):
+        return ", ".join(f"{k}: {v}" for k, v in predictions.items())
+    if isinstance(predictions, list):
+        text = ", ".join(
+            f"{value:.6g}" if isinstance(value, (int, float)) else str(value) for value in predictions[:shown]
+        )
+        return text if len(predictions) <= shown else f"{text}, … ({len(predictions):,} values)"
+    return "" if predictions is None else str(predictions)
+
+
 def recent_frame(events: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(events)
     if not frame.empty:
         frame["time"] = pd.to_datetime(frame["at"], unit="s")
-        frame["predictions"] = [", ".join(f"{k}: {v}" for k, v in counts.items()) for counts in frame["predictions"]]
+        frame["predictions"] = [predictions_text(predictions) for predictions in frame["predictions"]]
         frame["error"] = frame["error"].fillna("")
         frame["client"] = frame["client"].fillna("")
     return frame
@@ -130,27 +141,218 @@ def failure_rate_figure(frame) -> go.Figure:
     return figure.update_layout(title="Failure rate (%)", yaxis={"range": [0, 100]}, **LAYOUT)
 
 
+MAX_CLASSES_SHOWN = 8  # classes drawn one by one in a class mix; the others are summed as "other"
+OTHER_CLASSES = "other"
+CLASS_COLORS = (
+    "#636EFA",
+    "#EF553B",
+    "#00CC96",
+    "#AB63FA",
+    "#FFA15A",
+    "#19D3F3",
+    "#FF6692",
+    "#B6E880",
+    "#9e9e9e",  # "other"
+)
+
+
+def top_classes(totals: dict[str, float], limit: int = MAX_CLASSES_SHOWN) -> tuple[list[str], list[str]]:
+    """(the classes drawn one by one, the rest summed as "other"): all of them up to ``limit + 1``, else the
+    ``limit`` largest by ``totals`` (ties by name) and the rest, so a mix of 10+ classes stays readable."""
+    ranked = sorted(totals, key=lambda label: (-totals[label], label))
+    if len(ranked) <= limit + 1:
+        return sorted(ranked), []
+    return ranked[:limit], ranked[limit:]
+
+
+def grouped_counts(counts: dict[str, float], rest: list[str]) -> dict[str, float]:
+    """``counts`` with the classes of ``rest`` summed under ``OTHER_CLASSES``."""
+    if not rest:
+        return dict(counts)
+    grouped = {label: value for label, value in counts.items() if label not in rest}
+    grouped[OTHER_CLASSES] = grouped.get(OTHER_CLASSES, 0) + sum(counts.get(label, 0) for label in rest)
+    return grouped
+
+
 def prediction_drift_figure(frame, training_balance: dict[str, float]) -> go.Figure:
-    """Share of each predicted class per bucket, with the training label balance as dashed lines."""
-    labels = sorted({label for counts in frame["predictions"] for label in counts} | set(training_balance))
+    """Share of each predicted class per bucket (solid), with the training label balance in the same colour
+    (dashed, in the legend group of its class: clicking a class shows or hides both). With more than
+    ``MAX_CLASSES_SHOWN + 1`` classes the most predicted ones are drawn and the rest summed as "other"."""
+    totals: dict[str, float] = dict.fromkeys(training_balance, 0.0)
+    for counts in frame["predictions"]:
+        for label, count in counts.items():
+            totals[label] = totals.get(label, 0) + count
+    shown, rest = top_classes(totals)
+    balance = grouped_counts(training_balance, rest)
     figure = go.Figure()
-    for label in labels:
+    times = list(frame["time"])
+    for index, label in enumerate([*shown, *([OTHER_CLASSES] if rest else [])]):
+        color = CLASS_COLORS[-1] if label == OTHER_CLASSES and rest else CLASS_COLORS[index % (len(CLASS_COLORS) - 1)]
+        name = f"other ({len(rest)} classes)" if label == OTHER_CLASSES and rest else label
         points = [
-            (time, counts.get(label, 0) / (sum(counts.values()) or 1))
-            for time, counts in zip(frame["time"], frame["predictions"], strict=True)
+            (time, grouped_counts(counts, rest).get(label, 0) / (sum(counts.values()) or 1))
+            for time, counts in zip(times, frame["predictions"], strict=True)
             if counts
         ]
         figure.add_scatter(
             x=[time for time, _ in points],
             y=[share for _, share in points],
             mode="lines+markers",
-            name=f"predicted {label}",
+            name=f"predicted {name}",
+            legendgroup=label,
+            line={"color": color},
+            hovertemplate=f"{name}: %{{y:.1%}}",
         )
-        if label in training_balance:
-            figure.add_hline(y=training_balance[label], line_dash="dash", annotation_text=f"training {label}")
+        if label in balance and times:
+            figure.add_scatter(
+                x=[min(times), max(times)],
+                y=[balance[label]] * 2,
+                mode="lines",
+                name=f"training {name}",
+                legendgroup=label,
+                showlegend=False,
+                line={"color": color, "dash": "dash"},
+                hovertemplate=f"training {name}: %{{y:.1%}}",
+            )
     return figure.update_layout(
-        title="Prediction distribution vs training label balance", yaxis={"range": [0, 1]}, **LAYOUT
+        title="Predicted class mix vs training label balance (dashed)",
+        yaxis={"range": [0, 1], "tickformat": ".0%", "title": "share of records"},
+        **LAYOUT,
     )
+
+
+HISTOGRAM_BINS = 30
+
+
+def regression_baseline(manifest: dict) -> tuple[dict | None, str]:
+    """What a regression model's live predictions are drawn beside: the manifest's ``prediction_summary`` (the
+    out-of-fold predictions) or else its ``label_summary`` (the training labels), and its name in a legend."""
+    for key, name in (("prediction_summary", "out-of-fold predictions"), ("label_summary", "training labels")):
+        if (manifest.get(key) or {}).get("quantiles"):
+            return manifest[key], name
+    return None, ""
+
+
+def _cdf(quantiles: dict) -> tuple[list[float], list[float]]:
+    """(values, probabilities) of a manifest's quantiles ``{"0.01": v, ...}``, for a piecewise-linear CDF."""
+    points = sorted((float(q), float(v)) for q, v in quantiles.items())
+    return [v for _, v in points], [q for q, _ in points]
+
+
+def training_shares(quantiles: dict, edges) -> list[float]:
+    """The share of the training values in each bin of ``edges``, from their quantiles (the CDF between two
+    quantiles taken as linear; 0 below the smallest, 1 above the largest)."""
+    import numpy as np
+
+    values, probabilities = _cdf(quantiles)
+    cdf = np.interp(edges, values, probabilities, left=0.0, right=1.0)
+    return [float(share) for share in np.diff(cdf)]
+
+
+def prediction_histogram_figure(values: list[float], summary: dict | None, source: str = "") -> go.Figure:
+    """A regression service's predicted values of the window (``TelemetrySummary.predicted_values``) as the
+    share in each of ``HISTOGRAM_BINS`` equal bins, beside the share the training values of ``summary`` (a
+    manifest's ``prediction_summary`` or ``label_summary``: their quantiles) put in the same bins; ``source``
+    names them. The bins span the live values and the training 1st to 99th percentiles."""
+    import numpy as np
+
+    live = np.asarray(values, dtype=np.float64)
+    live = live[np.isfinite(live)]
+    quantiles = (summary or {}).get("quantiles") or {}
+    low = [float(live.min())] if len(live) else []
+    high = [float(live.max())] if len(live) else []
+    if quantiles:
+        low.append(float(quantiles.get("0.01", min(quantiles.values()))))
+        high.append(float(quantiles.get("0.99", max(quantiles.values()))))
+    figure = go.Figure()
+    if low:
+        start, stop = min(low), max(high)
+        edges = np.linspace(start, stop if stop > start else start + 1.0, HISTOGRAM_BINS + 1)
+        middles = ((edges[:-1] + edges[1:]) / 2).tolist()  # lists: plotly would send arrays as binary
+        width = float(edges[1] - edges[0])
+        if quantiles:
+            figure.add_bar(
+                x=middles,
+                y=training_shares(quantiles, edges),
+                width=width,
+                name=source or "training",
+                marker_color="#9e9e9e",
+                opacity=0.6,
+                hovertemplate="%{x:.4g}: %{y:.1%}",
+            )
+        if len(live):
+            counts, _ = np.histogram(live, bins=edges)
+            figure.add_bar(
+                x=middles,
+                y=(counts / len(live)).tolist(),
+                width=width,
+                name=f"live ({len(live):,} predictions)",
+                marker_color="#1565c0",
+                opacity=0.6,
+                customdata=counts.tolist(),
+                hovertemplate="%{x:.4g}: %{y:.1%} (%{customdata} predictions)",
+            )
+    return figure.update_layout(
+        title="Predicted values: live vs training" if quantiles else "Predicted values (live)",
+        barmode="overlay",
+        xaxis_title="predicted value",
+        yaxis={"title": "share of predictions", "tickformat": ".0%"},
+        **LAYOUT,
+    )
+
+
+def predicted_values_figure(frame, summary: dict | None) -> go.Figure:
+    """A regression service's mean predicted value per bucket (its bucket's smallest and largest as the band),
+    with the median of the training values of ``summary`` (their quantiles) dashed and their 10th to 90th
+    percentiles shaded."""
+    points = [
+        (time, values)
+        for time, values in zip(frame["time"], frame["values"], strict=True)
+        if values and values["mean"] is not None
+    ]
+    times = [time for time, _ in points]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=times,
+        y=[v["max"] for _, v in points],
+        mode="lines",
+        line={"width": 0},
+        showlegend=False,
+        name="largest",
+        hovertemplate="largest %{y:.4g}",
+    )
+    figure.add_scatter(
+        x=times,
+        y=[v["min"] for _, v in points],
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor="rgba(21,101,192,0.15)",
+        name="smallest to largest",
+        hovertemplate="smallest %{y:.4g}",
+    )
+    figure.add_scatter(
+        x=times,
+        y=[v["mean"] for _, v in points],
+        mode="lines+markers",
+        name="mean predicted",
+        line={"color": "#1565c0"},
+        customdata=[v["count"] for _, v in points],
+        hovertemplate="mean %{y:.4g} of %{customdata} predictions",
+    )
+    quantiles = (summary or {}).get("quantiles") or {}
+    if "0.5" in quantiles:
+        figure.add_hline(
+            y=float(quantiles["0.5"]),
+            line_dash="dash",
+            line_color="#616161",
+            annotation_text=f"training median {float(quantiles['0.5']):.4g}",
+        )
+    if "0.1" in quantiles and "0.9" in quantiles:
+        figure.add_hrect(
+            y0=float(quantiles["0.1"]), y1=float(quantiles["0.9"]), fillcolor="#9e9e9e", opacity=0.12, line_width=0
+        )
+    return figure.update_layout(title="Predicted values per bucket (shaded: training 10th-90th percentile)", **LAYOUT)
 
 
 STATUS_COLORS = {
@@ -344,13 +546,18 @@ def deployment_latency_figure(comparison) -> go.Figure:
 
 def deployment_class_mix_figure(comparison) -> go.Figure:
     """The share of each predicted class per deployment (live answers; mirrored ones for a shadow) as stacked
-    bars, with the record counts on hover."""
-    classes = sorted({label for s in comparison.deployments for label in s.predictions})
+    bars, with the record counts on hover; past ``MAX_CLASSES_SHOWN + 1`` classes the rest summed as "other"."""
+    overall: dict[str, float] = {}
+    for stats in comparison.deployments:
+        for label, count in stats.predictions.items():
+            overall[label] = overall.get(label, 0) + count
+    shown, rest = top_classes(overall)
+    mixes = [grouped_counts(s.predictions, rest) for s in comparison.deployments]
     names = [s.name for s in comparison.deployments]
-    totals = [sum(s.predictions.values()) for s in comparison.deployments]
+    totals = [sum(mix.values()) for mix in mixes]
     figure = go.Figure()
-    for label in classes:
-        counts = [s.predictions.get(label, 0) for s in comparison.deployments]
+    for label in [*shown, *([OTHER_CLASSES] if rest else [])]:
+        counts = [mix.get(label, 0) for mix in mixes]
         figure.add_bar(
             x=names,
             y=[count / total if total else None for count, total in zip(counts, totals, strict=True)],
@@ -368,168 +575,34 @@ def deployment_class_mix_figure(comparison) -> go.Figure:
     )
 
 
-def _auc(fpr: list[float], tpr: list[float]) -> float:
-    import numpy as np
-
-    x, y = np.asarray(fpr, dtype=float), np.asarray(tpr, dtype=float)
-    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
-
-
-def class_roc_figure(curves: dict) -> go.Figure:
-    """One model's ROC curve per class (one-vs-rest for multiclass), each class's AUC in the legend."""
+def live_errors_figure(accuracy) -> go.Figure:
+    """A regression service's live MAE and RMSE per bucket of request time (a ``LiveAccuracy`` of task
+    "regression"), with the model's cross-validated MAE and RMSE as dashed lines."""
+    times = pd.to_datetime([bucket["at"] for bucket in accuracy.buckets], unit="s")
     figure = go.Figure()
-    for label, roc in curves.get("roc", {}).items():
+    for name, key, cv, color in (
+        ("MAE", "mae", accuracy.cv_mae, "#1565c0"),
+        ("RMSE", "rmse", accuracy.cv_rmse, "#ef6c00"),
+    ):
         figure.add_scatter(
-            x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"{label} (AUC {_auc(roc['fpr'], roc['tpr']):.3f})"
+            x=times,
+            y=[bucket[key] for bucket in accuracy.buckets],
+            mode="lines+markers",
+            name=f"live {name}",
+            line={"color": color},
+            customdata=[bucket["labelled"] for bucket in accuracy.buckets],
+            hovertemplate=f"{name} %{{y:.4g}} over %{{customdata}} labelled",
         )
-    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance")
-    one_vs_rest = " (one-vs-rest per class)" if len(curves.get("roc", {})) > 2 else ""
+        if cv is not None:
+            figure.add_hline(
+                y=cv,
+                line_dash="dash",
+                line_color=color,
+                annotation_text=f"cross-validated {name} {cv:.4g}",
+                annotation_position="top left" if key == "mae" else "top right",
+            )
     return figure.update_layout(
-        title=f"ROC curve{one_vs_rest}",
-        xaxis_title="False positive rate",
-        yaxis_title="True positive rate",
-        **{**LAYOUT, "height": 420},
-    )
-
-
-OTHER = "other"  # the classes folded together when a confusion matrix has too many to read
-
-
-def folded_confusion(classes: list[str], matrix: list[list[int]], top: int = 15) -> tuple[list[str], list[list[int]]]:
-    """The matrix (rows: true class, columns: predicted) with the ``top`` most frequent true classes kept and
-    the others summed into one ``other`` row and column (unchanged when there are at most ``top + 1``)."""
-    import numpy as np
-
-    counts = np.asarray(matrix, dtype=int)
-    if len(classes) <= top + 1:
-        return [str(c) for c in classes], counts.tolist()
-    kept = sorted(np.argsort(-counts.sum(axis=1), kind="stable")[:top])
-    rest = [i for i in range(len(classes)) if i not in set(kept)]
-    groups = [[i] for i in kept] + [rest]
-    folded = np.array([[counts[np.ix_(rows, cols)].sum() for cols in groups] for rows in groups])
-    return [str(classes[i]) for i in kept] + [f"{OTHER} ({len(rest)} classes)"], folded.tolist()
-
-
-def class_confusion_figure(curves: dict, *, normalized: bool = True, top: int = 15) -> go.Figure:
-    """The out-of-fold confusion matrix, readable with many classes: shares of each true class (``normalized``)
-    or counts, the counts and shares on hover, the ``top`` most frequent classes and the rest as "other", and
-    the axes' labels angled on a plot that grows with the classes."""
-    import numpy as np
-
-    classes, matrix = folded_confusion(curves["classes"], curves["confusion_matrix"], top)
-    counts = np.asarray(matrix, dtype=float)
-    totals = counts.sum(axis=1, keepdims=True)
-    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    z = shares if normalized else counts
-    text = [[f"{v:.0%}" if normalized else f"{int(v):,}" for v in row] for row in z]
-    figure = go.Figure(
-        go.Heatmap(
-            z=z.tolist(),
-            x=classes,
-            y=classes,
-            text=text,
-            texttemplate="%{text}",
-            customdata=np.dstack([counts, shares]).tolist(),
-            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[0]:,.0f} rows "
-            "(%{customdata[1]:.1%} of the true class)<extra></extra>",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1 if normalized else None,
-        )
-    )
-    size = max(380, 140 + 34 * len(classes))
-    return figure.update_layout(
-        title="Confusion matrix (out-of-fold" + (", share of each true class)" if normalized else ", rows)"),
-        xaxis={"title": "Predicted", "type": "category", "tickangle": -45, "automargin": True},
-        yaxis={"title": "True", "type": "category", "autorange": "reversed", "automargin": True},
-        height=size,
-        margin={"l": 40, "r": 20, "t": 40, "b": 40},
-    )
-
-
-def predicted_true_figure(curves: dict) -> go.Figure:
-    """Regression: the sampled out-of-fold points (predicted, true), the mean true value per bin of predictions
-    with its spread (one standard deviation), and the y = x line of perfect predictions."""
-    points, binned = curves.get("predicted_vs_true", {}), curves.get("binned", {})
-    figure = go.Figure()
-    figure.add_scatter(
-        x=points.get("predicted", []),
-        y=points.get("true", []),
-        mode="markers",
-        marker={"size": 4, "opacity": 0.35, "color": "#90a4ae"},
-        name=f"rows ({len(points.get('true', [])):,} sampled)",
-        hovertemplate="predicted %{x:.4g}<br>true %{y:.4g}<extra></extra>",
-    )
-    figure.add_scatter(
-        x=binned.get("predicted_mean", []),
-        y=binned.get("true_mean", []),
-        error_y={"type": "data", "array": binned.get("true_std", []), "visible": True},
-        customdata=binned.get("count", []),
-        mode="lines+markers",
-        line={"color": "#1565c0"},
-        name="mean true value per bin (± 1 std)",
-        hovertemplate="predicted %{x:.4g}<br>mean true %{y:.4g}<br>%{customdata:,} rows<extra></extra>",
-    )
-    values = [*points.get("predicted", []), *points.get("true", []), *binned.get("predicted_mean", [])]
-    if values:
-        low, high = min(values), max(values)
-        figure.add_scatter(
-            x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, name="y = x"
-        )
-    return figure.update_layout(
-        title="Predicted vs true (out-of-fold)",
-        xaxis_title="Predicted value",
-        yaxis_title="True value",
-        **{**LAYOUT, "height": 440},
-    )
-
-
-def residuals_figure(curves: dict) -> go.Figure:
-    """Regression: the histogram of the out-of-fold residuals (true − predicted) a run stored, 0 marked."""
-    residuals = curves.get("residuals", {})
-    edges, counts = residuals.get("edges", []), residuals.get("counts", [])
-    bins = list(itertools.pairwise(edges))
-    centers = [(a + b) / 2 for a, b in bins]
-    widths = [b - a for a, b in bins]
-    figure = go.Figure(
-        go.Bar(
-            x=centers,
-            y=counts,
-            width=widths,
-            marker_color="#1565c0",
-            customdata=bins,
-            hovertemplate="%{customdata[0]:.4g} to %{customdata[1]:.4g}: %{y:,} rows<extra></extra>",
-            name="residuals",
-        )
-    )
-    figure.add_vline(x=0, line_dash="dot", line_color="grey")
-    return figure.update_layout(
-        title="Residuals (true − predicted, out-of-fold)",
-        xaxis_title="Residual",
-        yaxis_title="Rows",
-        bargap=0.02,
-        **LAYOUT,
-    )
-
-
-def binned_compare_figure(curves_by_model: dict[str, dict]) -> go.Figure:
-    """Regression models side by side: each one's mean true value per bin of its predictions, with y = x."""
-    figure = go.Figure()
-    values = []
-    for model, curves in curves_by_model.items():
-        binned = curves.get("binned", {})
-        values += [*binned.get("predicted_mean", []), *binned.get("true_mean", [])]
-        figure.add_scatter(
-            x=binned.get("predicted_mean", []), y=binned.get("true_mean", []), mode="lines+markers", name=model
-        )
-    if values:
-        low, high = min(values), max(values)
-        figure.add_scatter(
-            x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, name="y = x"
-        )
-    return figure.update_layout(
-        title="Mean true value per bin of predictions",
-        xaxis_title="Predicted value",
-        yaxis_title="Mean true value",
+        title=f"Live errors per {bucket_label(accuracy.bucket_seconds)}",
+        yaxis={"title": "error (label units)", "rangemode": "tozero"},
         **LAYOUT,
     )

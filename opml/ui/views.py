@@ -11,8 +11,9 @@ import streamlit as st
 from opml.automl.names import default_metric
 from opml.backends.base import Backend
 from opml.leaderboard import leaderboard
-from opml.ui.charts import binned_compare_figure, pipeline_graph, roc_figure
+from opml.ui.charts import pipeline_graph, roc_figure
 from opml.ui.format import format_seconds
+from opml.ui.task_charts import binned_compare_figure
 from opml.ui.tasks import compact_metrics, run_task
 
 
