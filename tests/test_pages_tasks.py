@@ -189,6 +189,21 @@ def test_automl_refuses_a_text_label_for_regression_before_queueing(local_backen
     assert at.button(key="automl_launch").disabled and local_backend.list_runs() == []
 
 
+def test_automl_refuses_a_class_with_fewer_rows_than_folds(local_backend, diamonds_csv, tmp_path):
+    frame = pd.read_csv(diamonds_csv)
+    frame.loc[0, "cut"] = "Unique"  # one row in a sixth class
+    frame.to_csv(tmp_path / "odd.csv", index=False)
+    local_backend.register_dataset(name="odd", source=tmp_path / "odd.csv")
+    at = page("pages/automl.py").run()
+    at.selectbox(key="automl_label").set_value("cut").run()
+    (error,) = at.error
+    assert error.value == (
+        "Folds: class 'Unique' has 1 row(s), fewer than the 5 cross-validation folds: add rows of that class, "
+        "remove them, or use fewer folds"
+    )
+    assert at.button(key="automl_launch").disabled
+
+
 def test_automl_says_why_a_numeric_code_is_guessed_as_classes(local_backend, tmp_path):
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"x": rng.normal(size=200), "rating": rng.integers(1, 6, 200)})
