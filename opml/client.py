@@ -33,7 +33,7 @@ class ScoringError(OpmlError):
 
 @dataclass(frozen=True)
 class ScoreResult:
-    predictions: list[Any]  # labels, or {class: probability} per record
+    predictions: list[Any]  # labels, numbers (a regression model), or {class: probability} per record
     status: int
     latency_ms: float
     request_id: str | None
@@ -77,9 +77,18 @@ def request_body(
     request_format: str = "data",
     probabilities: bool = False,
     explain: bool = False,
+    task: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON body that asks a scoring URI taking ``request_format`` for labels, probabilities or (``data``
-    services of opml-trained models only) explanations of ``records``."""
+    """The JSON body that asks a scoring URI taking ``request_format`` for labels (numbers from a regression
+    model), probabilities or (``data`` services of opml-trained models only) explanations of ``records``.
+    ``task`` "regression" (the service's model predicts values): asking for probabilities or explanations is
+    an InvalidInput, before anything is sent."""
+    if task == "regression" and (probabilities or explain):
+        asked = "explanations" if explain else "class probabilities"
+        raise InvalidInput(
+            f"this service's model predicts values (regression): it answers numbers, not {asked}; score without "
+            f"{'--proba' if probabilities else 'explanations'}"
+        )
     if check_request_format(request_format) == "input_data":
         if explain:
             raise InvalidInput(
@@ -123,9 +132,12 @@ def score(
     session: requests.Session | None = None,
     deployment: str | None = None,
     request_format: str = "data",
+    task: str | None = None,
 ) -> ScoreResult:
     """POST records to a scoring URI; labels (or class probabilities, or with ``explain`` the explanation of
-    each record: prediction, probabilities and contributions) for each record. ``deployment`` names the
+    each record: prediction, probabilities and contributions) for each record; a regression model's service
+    answers a number per record (with ``task`` "regression", asking it for probabilities or explanations is an
+    InvalidInput before anything is sent; without, the service's 400 says why). ``deployment`` names the
     deployment of the endpoint that should answer (the ``azureml-model-deployment`` header, as on Azure);
     by default the endpoint's traffic split decides. ``request_format`` is the body the URI takes (the
     Service's ``request_format``): "data" or "input_data" (MLflow on an SDK v2 managed online endpoint, which
@@ -133,7 +145,7 @@ def score(
 
     Raises ScoringError with the server's message on any non-200 answer.
     """
-    body = request_body(records, request_format=request_format, probabilities=probabilities, explain=explain)
+    body = request_body(records, request_format=request_format, probabilities=probabilities, explain=explain, task=task)
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"

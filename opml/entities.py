@@ -326,8 +326,13 @@ class TelemetrySummary:
 
     ``buckets``: one per ``bucket_seconds`` with requests, in time order: ``at`` (bucket start, epoch
     seconds), ``requests``, ``failed`` (status >= 400), ``p50``/``p95``/``p99`` (latency in ms, nearest
-    rank), ``predictions`` ({label: count}). ``recent``: the newest requests, newest first, as
-    ``get_service_telemetry`` gives them."""
+    rank), ``predictions`` ({label: count}, a classifier's) and ``values`` (a regression model's predicted
+    numbers: {"count", "mean", "min", "max"}, the count of all of them, the rest of those read, which may be
+    those of a sample of the requests when the window holds very many; None in a bucket without them).
+    ``predicted_values``: regression predictions of the window for a histogram, at most
+    ``MAX_SUMMARY_VALUES``, spread evenly over the window. ``recent``: the newest requests, newest first, as
+    ``get_service_telemetry`` gives them (``predictions`` there: {label: count}, or the list of predicted
+    numbers of a regression request)."""
 
     since: float
     bucket_seconds: int
@@ -335,6 +340,10 @@ class TelemetrySummary:
     failed: int
     buckets: list[dict[str, Any]]
     recent: list[dict[str, Any]]
+    predicted_values: list[float] = field(default_factory=list)
+
+
+MAX_SUMMARY_VALUES = 20_000  # predicted numbers a TelemetrySummary keeps for its histogram
 
 
 @dataclass(frozen=True)
@@ -346,7 +355,8 @@ class DeploymentStats:
     ``agreement``: the share of mirrored records on which it predicted what the live deployment returned
     (None without mirrored records); ``predictions``: {label: records} of its live answers (mirrored ones
     when it took no live traffic); ``accuracy``/``labelled``: live accuracy on the labelled records it
-    answered (mirrored ones for a shadow), None without labels or collected data."""
+    answered (mirrored ones for a shadow), None without labels or collected data; for a regression model
+    ``rmse``/``mae`` on those records instead (``accuracy`` None) beside its cross-validated ``cv_rmse``."""
 
     name: str
     model: str
@@ -367,6 +377,9 @@ class DeploymentStats:
     labelled: int = 0
     accuracy: float | None = None
     cv_accuracy: float | None = None
+    rmse: float | None = None
+    mae: float | None = None
+    cv_rmse: float | None = None
 
 
 @dataclass(frozen=True)
@@ -394,10 +407,17 @@ class LiveAccuracy:
 
     Labels are joined with the collected outputs by (request id, record). ``buckets``: one per
     ``bucket_seconds`` of the requests' time that holds labelled records, in time order: ``at`` (bucket start,
-    epoch seconds), ``labelled``, ``correct``, ``accuracy`` and ``auc`` (of ``positive_class``'s probability;
-    None unless both classes are among the bucket's labels). ``unmatched``: labels given since ``since`` whose
-    request is not among the collected records of the window (collection off or not sampled, or an older
-    request). ``cv_accuracy`` and ``cv_auc_weighted``: the model's cross-validated figures, for comparison."""
+    epoch seconds), ``labelled``, ``correct``, ``accuracy`` and ``auc`` (AUC_weighted: one-vs-rest AUC of each
+    class's probability weighted by its share of the labels, which for two classes is the AUC of
+    ``positive_class``'s; None unless two classes are among the bucket's labels). ``unmatched``: labels given
+    since ``since`` whose request is not among the collected records of the window (collection off or not
+    sampled, or an older request). ``cv_accuracy`` and ``cv_auc_weighted``: the model's cross-validated figures,
+    for comparison.
+
+    A regression model's (``task`` "regression") labels are numbers: ``accuracy``, ``auc`` and ``correct`` are
+    None/0 and ``mae``, ``rmse``, ``r2`` (None with fewer than two labelled records or constant true values) say
+    how far the predictions were, beside the cross-validated ``cv_mae``, ``cv_rmse``, ``cv_r2``; its buckets hold
+    ``labelled``, ``mae``, ``rmse`` and ``r2``."""
 
     since: float
     bucket_seconds: int
@@ -411,6 +431,13 @@ class LiveAccuracy:
     cv_accuracy: float | None = None
     cv_auc_weighted: float | None = None
     skipped_files: tuple[str, ...] = ()  # collected files that could not be read (left out whole)
+    task: str = "classification"
+    mae: float | None = None
+    rmse: float | None = None
+    r2: float | None = None
+    cv_mae: float | None = None
+    cv_rmse: float | None = None
+    cv_r2: float | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,149 @@ from opml.client import ScoreResult, ScoringError, score
 from opml.errors import InvalidInput
 
 CHUNK_ROWS = 1000
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+@dataclass(frozen=True)
+class ServiceOutput:
+    """What a scoring service answers per record, by its model's task: a regressor answers a number (no
+    probabilities, no explanations); a classifier a label, with one probability per class on request
+    (``predict_proba``) and, when binary and trained by opml, explanations."""
+
+    task: str  # "classification" or "regression"
+    classes: tuple[str, ...] = ()  # a classifier's classes (empty when unknown: an Azure AutoML swagger)
+    threshold: float | None = None  # a binary classifier's decision threshold on classes[1]
+    label_column: str | None = None  # what a regressor predicts (its training label), when known
+
+    @property
+    def regression(self) -> bool:
+        return self.task == REGRESSION
+
+    @property
+    def probabilities(self) -> bool:
+        """The service answers ``predict_proba`` (one probability per class)."""
+        return not self.regression
+
+    @property
+    def explainable(self) -> bool:
+        """The service answers ``explain`` (binary classifiers opml trained)."""
+        return not self.regression and len(self.classes) == 2
+
+    @property
+    def kind(self) -> str:
+        """The answer in words: "a number (price)", "a class (no, yes)", ..."""
+        if self.regression:
+            return f"a number ({self.label_column})" if self.label_column else "a number"
+        shown = ", ".join(self.classes[:10]) + (", …" if len(self.classes) > 10 else "")
+        return f"a class ({shown}) with one probability per class" if shown else "a class"
+
+
+def output_of_manifest(manifest: dict[str, Any]) -> ServiceOutput:
+    """A service's ``ServiceOutput`` from its model's manifest (a manifest without a task, written before
+    regression existed, is a classifier's)."""
+    if manifest.get("task") == REGRESSION:
+        return ServiceOutput(REGRESSION, label_column=manifest.get("label_column"))
+    threshold = manifest.get("threshold")
+    return ServiceOutput(
+        CLASSIFICATION,
+        tuple(str(c) for c in manifest.get("classes") or ()),
+        float(threshold) if isinstance(threshold, (int, float)) else None,
+        manifest.get("label_column"),
+    )
+
+
+def output_of_swagger(document: dict[str, Any]) -> ServiceOutput:
+    """A service's ``ServiceOutput`` from its swagger.json: opml's says its task (``info["x-opml-task"]``);
+    Azure's says it by its answer's items (numbers: a regressor; text: a classifier, its classes when
+    enumerated)."""
+    task = (document.get("info") or {}).get("x-opml-task")
+    definitions = document.get("definitions") or {}
+    properties = (definitions.get("ServiceOutput") or {}).get("properties") or {}
+    items = [
+        (properties.get(name) or {}).get("items") or {}
+        for name in ("result", "Results")
+        if isinstance(properties.get(name), dict)
+    ]
+    split = definitions.get("SplitOutputValues") or definitions.get("SplitOutputLabels") or {}
+    if split.get("items"):
+        items.append(split["items"])
+    if task not in (CLASSIFICATION, REGRESSION):
+        numeric = any(item.get("type") in ("number", "integer") for item in items)
+        task = REGRESSION if numeric else CLASSIFICATION
+    if task == REGRESSION:
+        return ServiceOutput(REGRESSION)
+    classes = next((tuple(str(c) for c in item["enum"]) for item in items if item.get("enum")), ())
+    return ServiceOutput(CLASSIFICATION, classes)
+
+
+def service_output(backend: Any, service: Any, model: str | None = None) -> ServiceOutput:
+    """What ``service`` answers (``model``: the "name:version" of the deployment picked, default the
+    endpoint's): from the model's manifest when opml trained it or knows its task, else from the service's
+    swagger.json (raises ScoringError when it cannot be read)."""
+    from opml.client import get_swagger
+
+    manifest = backend.resolve_model(model or service.model).manifest
+    if "input_schema" in manifest or "task" in manifest:
+        return output_of_manifest(manifest)
+    return output_of_swagger(get_swagger(service.swagger_uri))
+
+
+def predicted_values(predictions: list[Any]) -> list[float]:
+    """The numbers of a regression service's answer, one per record; raises ScoringError on an answer
+    that holds something else (labels, probabilities: a service that is not a regressor's)."""
+    values = []
+    for value in predictions:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ScoringError(
+                f"the endpoint answered {str(value)[:100]!r} where a predicted value (a number) was expected: is "
+                "it a regression model's service?"
+            )
+        values.append(float(value))
+    return values
+
+
+@dataclass
+class BatchScores:
+    """A batch's answers: ``predictions`` (labels, or numbers for a regressor), and with probabilities asked
+    of a classifier, one {class: probability} per record."""
+
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = None
+
+
+def score_batch(
+    uri: str,
+    records: list[dict[str, Any]],
+    output: ServiceOutput,
+    *,
+    key: str | None,
+    probabilities: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
+    on_progress: Callable[[int, int], None] | None = None,
+    deployment: str | None = None,
+    request_format: str = "data",
+) -> BatchScores:
+    """Score a batch as its service answers: numbers for a regressor; for a classifier, with
+    ``probabilities`` one request per chunk gives both the probabilities and the labels (the model's
+    threshold applied), else labels. Raises ScoringError (see ``score_in_chunks``)."""
+    ask = probabilities and output.probabilities
+    answers = score_in_chunks(
+        uri,
+        records,
+        key=key,
+        probabilities=ask,
+        chunk_rows=chunk_rows,
+        on_progress=on_progress,
+        deployment=deployment,
+        request_format=request_format,
+    )
+    if output.regression:
+        return BatchScores(predicted_values(answers))
+    if not ask:
+        return BatchScores([str(answer) for answer in answers])
+    rows = probability_rows(answers, list(output.classes))
+    classes = list(output.classes) or list(rows[0])
+    return BatchScores(labels_from_probabilities(rows, classes, output.threshold), rows)
 
 
 def _plain(value: Any) -> Any:
@@ -144,8 +287,9 @@ def scored_csv(
     probabilities: list[dict[str, float]] | None,
     reasons: list[list[str]] | None = None,
 ) -> bytes:
-    """The input CSV with the predictions appended (and a probability column per class, and with ``reasons``
-    the top reasons of each row in words: reason_1, reason_2, ...)."""
+    """The input CSV with the predictions appended as ``prediction`` (labels, or a regressor's numbers), and a
+    ``probability_<class>`` column per class, and with ``reasons`` the top reasons of each row in words:
+    reason_1, reason_2, ...)."""
     out = frame.copy()
     out["prediction"] = labels
     if probabilities:

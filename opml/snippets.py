@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opml.client import request_body as client_body
 from opml.rollout import DEPLOYMENT_HEADER
+
+if TYPE_CHECKING:
+    from opml.scoring import ServiceOutput
 
 KEY_PLACEHOLDER = "<your-key>"
 
@@ -65,6 +68,25 @@ response = requests.post(scoring_uri, data=json.dumps(data), headers=headers, ti
 response.raise_for_status()
 print(response.json())
 '''
+
+
+def answer_description(output: ServiceOutput, request_format: str = "data") -> str:
+    """What the endpoint answers the snippets' request, in words, by its model's task (``opml.scoring.
+    service_output``): numbers for a regression model, labels (and on request one probability per class) for a
+    classifier."""
+    if output.regression:
+        what = f"one predicted value of {output.label_column}" if output.label_column else "one predicted value"
+        shape = "a list of numbers" if request_format == "input_data" else '{"result": [numbers]}'
+        return f"The endpoint answers {shape}: {what} per record (a regression model has no probabilities)."
+    if request_format == "input_data":
+        return (
+            'The endpoint answers a list, one label per record; add "params": {"method": "predict_proba"} for '
+            "one {class: probability} object per record."
+        )
+    return (
+        'The endpoint answers {"result": [labels]}; send {"Inputs": {"data": [records]}, "GlobalParameters": '
+        '{"method": "predict_proba"}} for {"Results": [{class: probability}, ...]}, one probability per class.'
+    )
 
 
 def ab_snippet(

@@ -15,8 +15,11 @@ from opml.ui.charts import (
     failure_rate_figure,
     latency_figure,
     over_window,
+    predicted_values_figure,
     prediction_drift_figure,
+    prediction_histogram_figure,
     recent_frame,
+    regression_baseline,
     requests_figure,
     summary_frame,
 )
@@ -405,7 +408,8 @@ def compare_view(service) -> None:
     if not comparison_is_empty(comparison):
         left, right = st.columns(2)
         left.plotly_chart(deployment_latency_figure(comparison), key="ep_compare_latency")
-        right.plotly_chart(deployment_class_mix_figure(comparison), key="ep_compare_mix")
+        if any(stats.predictions for stats in comparison.deployments):  # a regression model has no class mix
+            right.plotly_chart(deployment_class_mix_figure(comparison), key="ep_compare_mix")
     if comparison.note:
         st.info(comparison.note[0].upper() + comparison.note[1:] + ".", icon=":material/info:")
 
@@ -512,9 +516,17 @@ with user_errors():
                 st.plotly_chart(over_window(requests_figure(frame, bucket), until - span, until), key="ep_requests")
                 st.plotly_chart(over_window(latency_figure(frame), until - span, until), key="ep_latency")
                 st.plotly_chart(over_window(failure_rate_figure(frame), until - span, until), key="ep_failures")
-                balance = model.manifest.get("label_distribution", {})
-                drift = prediction_drift_figure(frame, balance)
-                st.plotly_chart(over_window(drift, until - span, until), key="ep_drift")
+                if model.manifest.get("task") == "regression" or summary.predicted_values:
+                    training, source = regression_baseline(model.manifest)
+                    st.plotly_chart(
+                        prediction_histogram_figure(summary.predicted_values, training, source), key="ep_values"
+                    )
+                    values = predicted_values_figure(frame, training)
+                    st.plotly_chart(over_window(values, until - span, until), key="ep_values_over_time")
+                else:
+                    balance = model.manifest.get("label_distribution", {})
+                    drift = prediction_drift_figure(frame, balance)
+                    st.plotly_chart(over_window(drift, until - span, until), key="ep_drift")
                 recent = recent_frame(summary.recent)
                 st.caption(f"The {len(recent)} newest requests")
                 st.dataframe(

@@ -6,23 +6,31 @@ import time
 import streamlit as st
 
 from opml.errors import OpmlError
-from opml.ui.charts import drift_histogram_figure, drift_over_time_figure, live_accuracy_figure, over_window
+from opml.ui.charts import (
+    drift_histogram_figure,
+    drift_over_time_figure,
+    live_accuracy_figure,
+    live_errors_figure,
+    over_window,
+)
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
-from opml.ui.format import alert_rules_frame, alerts_frame, drift_frame, prediction_drift_words, styled_drift
+from opml.ui.format import alert_rules_frame, alerts_frame, drift_frame, styled_drift
 from opml.ui.forms import keep_choice
 from opml.ui.monitoring import (
     MONITORING_WINDOWS,
     default_threshold,
     kind_label,
     parameter_lines,
+    prediction_drift_text,
     rule_kinds,
     rule_problems,
+    service_task,
     store_label_file,
     threshold_label,
 )
 from opml.ui.workspace import get_backend
 
-PREDICTIONS = "predictions"  # the predicted labels' line in drift over time
+PREDICTIONS = "predictions"  # the predictions' line in drift over time, and their histogram's entry
 
 st.title("Monitoring")
 backend = get_backend()
@@ -41,6 +49,11 @@ span, accuracy_bucket = MONITORING_WINDOWS[window]
 until = time.time()
 since = until - span
 service = next(s for s in services if s.name == name)
+try:
+    task = service_task(backend, service)
+except OpmlError:  # the model was deleted meanwhile: the tabs below say what they can
+    task = "classification"
+regression = task == "regression"
 
 
 def switch_collection_on(name: str) -> None:
@@ -56,7 +69,7 @@ def switch_collection_on(name: str) -> None:
     )
 
 
-st.caption(f"{service.state} · model {service.model} · {service.scoring_uri}")
+st.caption(f"{service.state} · model {service.model} ({task}) · {service.scoring_uri}")
 if service.data_collection:
     st.caption(
         f"Data collection on: {service.collection_sampling_rate:.0%} of successful requests, kept "
@@ -82,12 +95,13 @@ else:
 
 @st.fragment
 def feature_histogram(report) -> None:
-    """The chosen feature's histogram. A fragment: choosing another feature redraws this part from the report the
-    page shows, without reading the collected files again."""
-    features = [drift.name for drift in report.features]
+    """The chosen feature's (or the predictions') histogram. A fragment: choosing another feature redraws this
+    part from the report the page shows, without reading the collected files again."""
+    features = [drift.name for drift in report.features] + ([PREDICTIONS] if report.prediction else [])
     keep_choice("mon_feature", features)
     chosen = st.selectbox("Histogram of", features, key="mon_feature")
-    st.plotly_chart(drift_histogram_figure(report.feature(chosen)), key="mon_histogram")
+    drift = report.prediction if chosen == PREDICTIONS else report.feature(chosen)
+    st.plotly_chart(drift_histogram_figure(drift), key="mon_histogram")
 
 
 @st.fragment
@@ -98,7 +112,8 @@ def drift_over_time(name: str, since: float, until: float, top: list[str]) -> No
     with user_errors():
         over_time = backend.get_service_drift_over_time(name, since=since, until=until, bucket=bucket)
         st.plotly_chart(drift_over_time_figure(over_time, top, prediction=PREDICTIONS), key="mon_drift_over_time")
-        st.caption(f"The {len(top)} most drifted features of the window, and the predicted classes (dashed).")
+        predicted = "predicted values" if regression else "predicted classes"
+        st.caption(f"The {len(top)} most drifted features of the window, and the {predicted} (dashed).")
 
 
 # Only the chosen tab runs (on_change="rerun"): each reads collected files or the store, none needs the others.
@@ -126,7 +141,7 @@ if drift_tab.open:
                 f"{service.model}, most drifted first. PSI below 0.1 is stable, from 0.25 drift."
             )
             st.dataframe(styled_drift(drift_frame(report)), hide_index=True, key="mon_drift_table")
-            words = prediction_drift_words(report)
+            words = prediction_drift_text(report)
             if words:
                 st.markdown(f"**Prediction drift.** {words}")
             feature_histogram(report)
@@ -152,6 +167,52 @@ def store_labels(name: str, upload_key: str) -> None:
     )
 
 
+UNMATCHED_HELP = (
+    "labels given in the window whose request was not collected (collection off or not sampled, or an older request)"
+)
+
+
+def cross_validated(value: float | None, digits: str = ".3f") -> str | None:
+    return None if value is None else f"cross-validated: {value:{digits}}"
+
+
+def figure_text(value: float | None, digits: str = ".3f") -> str:
+    return "–" if value is None else f"{value:{digits}}"
+
+
+def classification_figures(accuracy) -> None:
+    columns = st.columns(4)
+    columns[0].metric("Labelled requests' records", f"{accuracy.labelled:,}")
+    columns[1].metric("Live accuracy", figure_text(accuracy.accuracy), help=cross_validated(accuracy.cv_accuracy))
+    columns[2].metric(
+        "Live AUC",
+        figure_text(accuracy.auc),
+        help="AUC_weighted: one-vs-rest per class, weighted by the labels' shares; needs two classes among the "
+        "labels" + (f" ({cross_validated(accuracy.cv_auc_weighted)})" if accuracy.cv_auc_weighted is not None else ""),
+    )
+    columns[3].metric("Unmatched labels", f"{accuracy.unmatched:,}", help=UNMATCHED_HELP)
+
+
+def regression_figures(accuracy) -> None:
+    """A regression model's live errors: its labels are the true values."""
+    columns = st.columns(5)
+    columns[0].metric("Labelled requests' records", f"{accuracy.labelled:,}")
+    for column, label, value, cv in (
+        (columns[1], "Live MAE", accuracy.mae, accuracy.cv_mae),
+        (columns[2], "Live RMSE", accuracy.rmse, accuracy.cv_rmse),
+        (columns[3], "Live R²", accuracy.r2, accuracy.cv_r2),
+    ):
+        column.metric(label, figure_text(value, ".4g"), help=cross_validated(cv, ".4g"))
+    columns[4].metric("Unmatched labels", f"{accuracy.unmatched:,}", help=UNMATCHED_HELP)
+    known = [
+        f"{name} {value:.4g}"
+        for name, value in (("MAE", accuracy.cv_mae), ("RMSE", accuracy.cv_rmse), ("R²", accuracy.cv_r2))
+        if value is not None
+    ]
+    if known:
+        st.caption(f"Cross-validated when the model was trained: {', '.join(known)}.")
+
+
 if accuracy_tab.open:
     with accuracy_tab:
         with user_errors():
@@ -162,26 +223,13 @@ if accuracy_tab.open:
                     "a crash) and were left out of the figures below.",
                     icon=":material/warning:",
                 )
-            columns = st.columns(4)
-            columns[0].metric("Labelled requests' records", f"{accuracy.labelled:,}")
-            columns[1].metric(
-                "Live accuracy",
-                "–" if accuracy.accuracy is None else f"{accuracy.accuracy:.3f}",
-                help=None if accuracy.cv_accuracy is None else f"cross-validated: {accuracy.cv_accuracy:.3f}",
-            )
-            columns[2].metric(
-                "Live AUC",
-                "–" if accuracy.auc is None else f"{accuracy.auc:.3f}",
-                help="needs both classes among the labels",
-            )
-            columns[3].metric(
-                "Unmatched labels",
-                f"{accuracy.unmatched:,}",
-                help="labels given in the window whose request was not collected (collection off or not sampled, "
-                "or an older request)",
-            )
+            if regression:
+                regression_figures(accuracy)
+            else:
+                classification_figures(accuracy)
             if accuracy.buckets:
-                st.plotly_chart(over_window(live_accuracy_figure(accuracy), since, until), key="mon_accuracy")
+                figure = live_errors_figure(accuracy) if regression else live_accuracy_figure(accuracy)
+                st.plotly_chart(over_window(figure, since, until), key="mon_accuracy")
             else:
                 st.info(
                     f"No labelled records among the requests collected in the {window.lower()}: upload the ground "
@@ -194,7 +242,8 @@ if accuracy_tab.open:
             "Labels as CSV: request_id,label[,record]",
             type=["csv", "txt"],
             key=upload_key,
-            help="request_id: the X-Ms-Request-Id of the scoring request; record: the record's index in it (0)",
+            help="request_id: the X-Ms-Request-Id of the scoring request; record: the record's index in it (0); "
+            + ("label: the true value, a number" if regression else "label: the true class"),
         )
         st.button(
             "Store the labels",
@@ -207,9 +256,11 @@ if accuracy_tab.open:
         outcome = st.session_state.pop(LABELS_OUTCOME, None)
         if outcome:
             (st.success if outcome[0] == "success" else st.error)(outcome[1])
+        example = "1234.5" if regression else '"yes"'
         st.caption(
             f"Labels can also be POSTed to `{service.base_uri}/labels` with the service's key "
-            '(`Authorization: Bearer KEY`, body `{"labels": [{"request_id": ..., "label": ..., "record": 0}]}`), '
+            f'(`Authorization: Bearer KEY`, body `{{"labels": [{{"request_id": ..., "label": {example}, '
+            '"record": 0}]}`), '
             f"or stored with `opml services labels {name} --csv FILE`."
         )
 
@@ -296,7 +347,12 @@ if alerts_tab.open:
 
         st.subheader("Add a rule")
         with st.container(border=True):
-            kind = st.selectbox("Kind", rule_kinds(), format_func=kind_label, key="mon_rule_kind")
+            kind = st.selectbox("Kind", rule_kinds(task), format_func=kind_label, key="mon_rule_kind")
+            if regression:
+                st.caption(
+                    f"{name} serves a regression model: no accuracy rule (a drift rule watches its inputs; the drift "
+                    "of its predicted values is on the Drift tab, its live errors on the Accuracy tab)."
+                )
             if kind in ("failure_rate", "latency_p99") and not service.app_insights_enabled:
                 st.warning(
                     f"App Insights telemetry is off for {name}: this rule has no requests to judge until it is "
@@ -355,6 +411,8 @@ if alerts_tab.open:
                 name=rule_name,
                 parameters_text=parameters_text,
                 declared=declared,
+                task=task,
+                service=name,
             )
             show_problems(problems)
             st.button(

@@ -536,9 +536,71 @@ class FakeAutoMLConfig:
         }
 
 
+# AutoMLConfig's arguments that AutoMLBaseSettings takes under another name, or not at all (the data and compute
+# are the fit's, checked against the workspace; the timeout is given in minutes, as AutoMLConfig converts it).
+_SETTINGS_NAMES = {"task": "task_type"}
+_FIT_ARGUMENTS = {"compute_target", "training_data", "validation_data", "test_data", "X", "y", "X_valid", "y_valid",
+                  "sample_weight", "sample_weight_valid", "spark_context", "experiment_timeout_hours"}  # fmt: skip
+
+
+def check_automl_settings(config: FakeAutoMLConfig) -> Any:
+    """What the SDK checks of an AutoMLConfig when it is submitted (``Experiment.submit``) or its AutoMLStep built
+    into a pipeline: the settings as the real ``AutoMLBaseSettings`` validates them, offline (the task's primary
+    metrics, the task's model names for allowed_models and blocked_models, the bounds). Raises the SDK's own
+    ConfigException, with Azure's message; returns the real settings object."""
+    from azureml.automl.core.automl_base_settings import AutoMLBaseSettings
+
+    settings = {
+        _SETTINGS_NAMES.get(key, key): value for key, value in config.settings.items() if key not in _FIT_ARGUMENTS
+    }
+    if "experiment_timeout_hours" in config.settings:
+        settings["experiment_timeout_minutes"] = int(config.settings["experiment_timeout_hours"] * 60)
+    return AutoMLBaseSettings(**settings)
+
+
+def automl_metric_objectives(task: str) -> dict[str, str]:
+    """Azure's scalar metrics of a task, each "maximize" or "minimize" (``MetricObjective``)."""
+    from azureml.automl.core.shared.constants import Metric, MetricObjective
+
+    objectives = MetricObjective.Regression if task == "regression" else MetricObjective.Classification
+    scalar = Metric.SCALAR_REGRESSION_SET if task == "regression" else Metric.SCALAR_CLASSIFICATION_SET
+    return {name: objectives[name] for name in sorted(scalar) if objectives.get(name) in ("maximize", "minimize")}
+
+
+def metrics_from_score(task: str, score: float) -> dict[str, float]:
+    """Every scalar metric of a task (Azure's AutoML logs them all for each trial, whatever the primary metric),
+    from one ``score`` of a trial's quality in [0, 1] (higher is better): each metric Azure maximizes rises with it,
+    each it minimizes falls, so every metric ranks the trials alike."""
+    metrics = {}
+    for index, (name, objective) in enumerate(automl_metric_objectives(task).items()):
+        spread = 0.01 * (index % 5)
+        metrics[name] = score - spread if objective == "maximize" else (1 - score) * (1 + spread)
+    return metrics
+
+
+def automl_child_metrics(task: str, primary: str, score: float) -> dict[str, float]:
+    """What an AutoML trial logs (``metrics_from_score``). A classification trial's primary metric and accuracy are
+    ``score``, its AUC_weighted ``score + 0.03``; a regression trial's primary metric is ``score`` when Azure
+    maximizes it."""
+    objectives = automl_metric_objectives(task)
+    metrics = metrics_from_score(task, score)
+    if task == "regression":
+        if objectives.get(primary) == "maximize":
+            metrics[primary] = score
+        return metrics
+    return {**metrics, primary: score, "AUC_weighted": score + 0.03, "accuracy": score}
+
+
 class FakeExperimentRef:
     def __init__(self, name, cloud=None):
         self.name, self.cloud = name, cloud
+
+
+# What a fake AutoML run tries when no allowed_models are given (Azure tries many more)
+DEFAULT_AUTOML_ALGORITHMS = {
+    "classification": ["LightGBM", "XGBoostClassifier", "RandomForest"],
+    "regression": ["LightGBM", "XGBoostRegressor", "ElasticNet"],
+}
 
 
 def _utc_text() -> str:
@@ -804,8 +866,12 @@ class FakeRun:
 
     def _run_automl(self):
         settings = self.config.settings
-        metric = settings.get("primary_metric", "accuracy")
-        algorithms = settings.get("allowed_models") or ["LightGBM", "XGBoostClassifier", "RandomForest"]
+        task = settings.get("task", "classification")
+        metric = settings.get("primary_metric") or ("spearman_correlation" if task == "regression" else "accuracy")
+        blocked = set(settings.get("blocked_models") or ())
+        algorithms = [
+            name for name in settings.get("allowed_models") or DEFAULT_AUTOML_ALGORITHMS[task] if name not in blocked
+        ]
         self._logs["azureml-logs/automl_driver.txt"] = f"AutoML {metric} on {settings.get('label_column_name')}\n"
         # A remote AutoML parent first runs a setup child (featurization sweeps, data checks), as on Azure.
         setup = FakeRun(self.cloud, self.experiment.name, None, parent=self, run_id=f"{self.id}_setup",
@@ -827,7 +893,7 @@ class FakeRun:
                 child._status = "Failed"
                 child._details["error"] = {"error": {"code": "UserError", "message": self.cloud.automl_failures[index]}}
             else:
-                child._metrics = {metric: score, "AUC_weighted": score + 0.03, "accuracy": score}
+                child._metrics = automl_child_metrics(task, metric, score)
                 child._files = {
                     "outputs/model.pkl": f"model of {child.id}".encode(),
                     "outputs/scoring_file_v_1_0_0.py": b"def init(): pass\ndef run(data): return data\n",
@@ -877,6 +943,7 @@ class FakeRun:
             model_name=flags["--model_name"],
             primary_metric=flags["--primary_metric"],
             dataset=flags["--dataset"],
+            **({"task": flags["--task"]} if "--task" in flags else {}),
         )
 
 
@@ -925,7 +992,10 @@ class FakeExperiment:
         if isinstance(config, FakeScriptRunConfig):
             run._snapshot = take_snapshot(config.source_directory)
         elif isinstance(config, FakeAutoMLConfig):  # ExperimentDriver: path None is the current folder
+            check_automl_settings(config)
             (Path(config.settings.get("path") or os.getcwd()) / ".azureml").mkdir(exist_ok=True)
+        elif isinstance(config, FakePipeline):
+            config.check_steps()
         with cloud.lock:
             cloud.experiments.add(self.name)
             cloud.runs[run.id] = run
@@ -1176,9 +1246,16 @@ class FakePipeline:
                  resolve_closure=True, _workflow_provider=None, _service_endpoint=None, **kwargs):  # fmt: skip
         self.workspace, self.steps, self.description = workspace, list(steps), description
 
+    def check_steps(self):
+        """As the SDK builds the graph (to submit or publish it): each AutoMLStep's settings are validated."""
+        for step in self.steps:
+            if isinstance(step, FakeAutoMLStep):
+                check_automl_settings(step.automl_config)
+
     def publish(self, name=None, description=None, version=None, continue_on_step_failure=None):
         cloud = self.workspace.cloud
         cloud.record("Pipeline.publish", name=name, description=description, version=version, steps=self.steps)
+        self.check_steps()
         published = FakePublishedPipeline._create(cloud, self, name, description, version)
         cloud.published[published.id] = published
         return published

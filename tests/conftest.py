@@ -165,6 +165,67 @@ def automl_run_id(trained_workspace) -> str:
     return trained_workspace[1]
 
 
+TASK_AUTOML = {"experiment_timeout_minutes": 0.5, "max_iterations": 12, "n_cross_validations": 3}
+
+
+@pytest.fixture(scope="session")
+def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A workspace in which two short AutoML runs completed through a real agent, side by side: a regression
+    on ``prices`` (label ``price``) and a multiclass classification on ``grades`` (label ``grade``, 4
+    classes), each with its best model registered (``price-model``, ``grade-model``). Built once per test
+    session; tests get a copy (``task_backend``). Returns (folder, {"regression": run id, "multiclass": run
+    id})."""
+    from opml.agent.launcher import start_agent
+    from tests.helpers import write_task_tables
+
+    root = tmp_path_factory.mktemp("tasks") / "workspace"
+    backend = LocalBackend(root)
+    prices, grades = write_task_tables(tmp_path_factory.mktemp("task_data"))
+    backend.register_dataset(name="prices", source=prices)
+    backend.register_dataset(name="grades", source=grades)
+    runs = {
+        "regression": backend.submit_run(
+            experiment="prices",
+            run_type="automl",
+            compute="cpu-cluster",
+            params={"dataset": "prices", "label_column": "price", "task": "regression", **TASK_AUTOML},
+        ).id,
+        "multiclass": backend.submit_run(
+            experiment="grades",
+            run_type="automl",
+            compute="cpu-cluster",
+            params={"dataset": "grades", "label_column": "grade", "primary_metric": "AUC_weighted", **TASK_AUTOML},
+        ).id,
+    }
+    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    try:
+        for run_id in runs.values():
+            finished = backend.wait_for_run(run_id, timeout=180)
+            assert finished.status == "Completed", finished.error
+    finally:
+        agent.terminate()
+        agent.wait(timeout=15)
+    backend.register_model(name="price-model", run_id=runs["regression"])
+    backend.register_model(name="grade-model", run_id=runs["multiclass"])
+    backend.store.close()
+    return root, runs
+
+
+@pytest.fixture
+def task_backend(task_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    """A copy of ``task_workspace``'s workspace, opened as the test's workspace."""
+    import shutil
+
+    source, _ = task_workspace
+    copy = tmp_path / "workspace"
+    shutil.copytree(source, copy)
+    monkeypatch.setenv("OPML_WORKSPACE", str(copy))
+    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
+    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
+    get_settings.cache_clear()
+    return LocalBackend(copy)
+
+
 @pytest.fixture(scope="session")
 def deployed(trained_workspace, tmp_path_factory: pytest.TempPathFactory):
     """A real scoring service (its own uvicorn process, started by a real agent) of the trained model,

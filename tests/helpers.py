@@ -36,3 +36,26 @@ def other_model_run(backend, automl_run_id: str) -> str:
         for child in backend.list_runs(parent_id=automl_run_id)
         if child.id != best and child.status == "Completed"
     )
+
+
+def write_task_tables(folder) -> tuple:
+    """Two small tables for the AutoML tasks, written to ``folder``: ``prices.csv`` (600 rows, regression on
+    ``price``, which grows with ``carat`` and depends on ``cut``) and ``grades.csv`` (600 rows, multiclass
+    ``grade`` of 4 classes). Returns their paths."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    n = 600
+    carat = rng.uniform(0.2, 2.5, n).round(2)
+    cut = rng.choice(["Fair", "Good", "Ideal"], n)
+    depth = rng.normal(61.5, 1.5, n).round(1)
+    price = 3000 * carat**1.6 + pd.Series(cut).map({"Fair": 0, "Good": 400, "Ideal": 900}) + rng.normal(0, 150, n)
+    prices = pd.DataFrame({"carat": carat, "cut": cut, "depth": depth, "price": price.round(2)})
+    score = carat + rng.normal(0, 0.25, n)
+    grade = np.select([score < 0.8, score < 1.4, score < 2.0], ["D", "C", "B"], "A")
+    grades = pd.DataFrame({"carat": carat, "cut": cut, "depth": depth, "grade": grade})
+    paths = folder / "prices.csv", folder / "grades.csv"
+    prices.to_csv(paths[0], index=False)
+    grades.to_csv(paths[1], index=False)
+    return paths

@@ -180,20 +180,22 @@ def test_crashing_trial_is_a_failed_child_and_the_run_goes_on(local_backend: Loc
     assert any(c.status == COMPLETED and c.params["algorithm"] == "LightGBM" for c in children)
 
 
-def test_a_timeout_too_short_for_any_trial_says_so(local_backend: LocalBackend, agent, bank_small_csv):
-    """0.001 minutes passes the settings' checks (a positive number of minutes) but ends before the first trial
-    starts: the run said "every trial failed; see the child runs", and there were none."""
+def test_a_timeout_too_short_for_any_model_is_refused_before_anything_is_queued(
+    local_backend: LocalBackend, bank_small_csv
+):
+    """0.001 minutes is a positive number of minutes, but no model can be trained in it: the submission says so
+    (and how long to give) instead of queueing a run that fails."""
     local_backend.register_dataset(name="bank", source=bank_small_csv)
-    run = local_backend.submit_run(
-        experiment="hurry",
-        run_type="automl",
-        compute="cpu-cluster",
-        params={**TINY_AUTOML, "dataset": "bank", "experiment_timeout_minutes": 0.001},
-    )
-    finished = local_backend.wait_for_run(run.id, timeout=120)
-    assert finished.status == FAILED
-    assert "timeout (0.001 minutes) ended before any trial could run" in finished.error
-    assert [c for c in local_backend.list_runs(parent_id=run.id) if "hyperparameters" in c.params] == []
+    with pytest.raises(
+        InvalidInput, match=r"0.001 is too short for 2,000 rows x 20 columns.*give at least 0.5 minutes"
+    ):
+        local_backend.submit_run(
+            experiment="hurry",
+            run_type="automl",
+            compute="cpu-cluster",
+            params={**TINY_AUTOML, "dataset": "bank", "experiment_timeout_minutes": 0.001},
+        )
+    assert local_backend.list_runs() == []
 
 
 def test_cancel_stops_an_automl_run_and_its_children(local_backend: LocalBackend, agent, bank_small_csv):

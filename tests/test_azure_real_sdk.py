@@ -83,6 +83,29 @@ def test_the_real_graph_builder_takes_the_automl_and_register_steps(real, stand_
     assert settings["vm_type"] == "STANDARD_DS3_V2"  # read from the compute list, as Azure answers it
 
 
+def test_the_real_graph_builder_takes_a_regression_automl_step(real, stand_in):
+    """AutoMLStep validates a regression step's settings as Azure will (its metric and model names are the
+    regression ones): the validation request carries them as opml sent them."""
+    settings = {
+        "dataset": "${dataset}",
+        "label_column": "duration",
+        "task": "regression",
+        "primary_metric": "r2_score",
+        "allowed_algorithms": ["XGBoostRegressor", "ElasticNet"],
+        "experiment_timeout_minutes": 20,
+    }
+    steps = [{**PIPELINE_STEPS[0], "settings": settings}, PIPELINE_STEPS[1]]
+    built = nodes(build(real, steps, dataset="bank"))
+    sent = automl_settings(stand_in)
+    assert (sent["task_type"], sent["primary_metric"], sent["label_column_name"]) == (
+        "regression",
+        "r2_score",
+        "duration",
+    )
+    assert sorted(sent["whitelist_models"]) == ["ElasticNet", "XGBoostRegressor"]
+    assert source_of(built["register"], "model_data") == (built["train"], "model_data")
+
+
 def test_the_real_graph_builder_takes_a_prep_step_whose_output_is_a_registered_tabular_dataset(
     real, stand_in, tmp_path
 ):

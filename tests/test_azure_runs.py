@@ -532,6 +532,7 @@ REAL_AUTOML_CONFIG = textwrap.dedent(
                 "cv": settings.n_cross_validations,
                 "validation": settings.validation_size,
                 "metric": settings.primary_metric,
+                "task": settings.task_type,
             }
         except Exception as exc:
             results[name] = {"refused": f"{type(exc).__name__}: {exc}"}
@@ -552,11 +553,12 @@ REAL_AUTOML_CONFIG = textwrap.dedent(
 def test_opmls_automl_arguments_pass_the_real_sdks_validation(tmp_path):
     """The real AutoMLConfig checks its arguments on this machine (Experiment.submit runs
     ``_validate_config_settings`` and builds ``AzureAutoMLSettings``, which refuses out-of-range values): opml's
-    arguments pass it, and it keeps the timeout opml asked (123 / 60 hours came back as 122 minutes, since the
-    SDK truncates ``hours * 60``). Its training data is a real TabularDataset as Azure's answer makes one; the
-    compute is the fake (a real AmlCompute is fetched from the workspace). In its own process, with the SDK's
-    telemetry off (``HBI_WORKSPACE_JOB``, as for a high-business-impact workspace) and every connection other
-    than loopback refused and reported."""
+    arguments pass it for either task (a regression run's metric and model names are Azure's regression ones), and
+    it keeps the timeout opml asked (123 / 60 hours came back as 122 minutes, since the SDK truncates
+    ``hours * 60``). Its training data is a real TabularDataset as Azure's answer makes one; the compute is the
+    fake (a real AmlCompute is fetched from the workspace). In its own process, with the SDK's telemetry off
+    (``HBI_WORKSPACE_JOB``, as for a high-business-impact workspace) and every connection other than loopback
+    refused and reported."""
     from azureml.automl.core.automl_base_settings import AutoMLBaseSettings
 
     cases = {
@@ -579,6 +581,16 @@ def test_opmls_automl_arguments_pass_the_real_sdks_validation(tmp_path):
             "timeout_minutes": 15,
             "primary_metric": "norm_macro_recall",
         },
+        "regression": {
+            "dataset": "bank",
+            "label_column": "duration",
+            "task": "regression",
+            "primary_metric": "normalized_root_mean_squared_error",
+            "allowed_algorithms": ["XGBoostRegressor", "ElasticNet", "LightGBM", "ExtremeRandomTrees"],
+            "blocked_algorithms": ["ExtremeRandomTrees"],
+            "n_cross_validations": 3,
+        },
+        "regression_defaults": {"dataset": "bank", "label_column": "duration", "task": "regression"},
     }
     result = subprocess.run(
         [sys.executable, "-c", REAL_AUTOML_CONFIG, str(tmp_path), json.dumps(cases)],
@@ -607,6 +619,7 @@ def test_opmls_automl_arguments_pass_the_real_sdks_validation(tmp_path):
         "cv": 5,
         "validation": 0.0,
         "metric": "accuracy",
+        "task": "classification",
     }
     every = results["every_choice"]
     assert (every["timeout"], every["iterations"], every["concurrent"]) == (123, 1000, 8)
@@ -618,4 +631,14 @@ def test_opmls_automl_arguments_pass_the_real_sdks_validation(tmp_path):
         "AUC_weighted",
     )
     assert results["minimum"]["timeout"] == AutoMLBaseSettings.MIN_EXPTIMEOUT_MINUTES == 15
+    regression = results["regression"]  # Azure's regression metric and model names, kept as opml sent them
+    assert (regression["task"], regression["metric"], regression["cv"]) == (
+        "regression",
+        "normalized_root_mean_squared_error",
+        3,
+    )
+    assert sorted(regression["allowed"]) == ["ElasticNet", "ExtremeRandomTrees", "LightGBM", "XGBoostRegressor"]
+    assert regression["blocked"] == ["ExtremeRandomTrees"]
+    assert results["regression_defaults"]["metric"] == "spearman_correlation"  # opml's default is AutoMLConfig's
+    assert results["regression_defaults"]["task"] == "regression"
     assert "experiment_timeout_hours" in results["azure_minimum"] and "0.25" in results["azure_minimum"]

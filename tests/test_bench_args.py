@@ -42,8 +42,10 @@ def test_good_arguments_pass(bank_small_csv: Path):
     args = parse("--data", str(bank_small_csv), "--run-seed", "7", "--seeds", "42,0")
     assert automl.usage_error(args) is None
     assert args.seeds == [42, 0]
-    assert automl.run_params(args)["seed"] == 7
-    assert "seed" not in automl.run_params(parse("--data", str(bank_small_csv)))
+    problem = automl.preflight(args)
+    assert (problem.task, problem.metric) == ("classification", "accuracy")  # guessed from y's yes/no
+    assert automl.run_params(args, problem)["seed"] == 7
+    assert "seed" not in automl.run_params(parse("--data", str(bank_small_csv)), problem)
 
 
 @pytest.mark.parametrize("seeds", ["4,-2", "a,b", "1.5"])
@@ -173,3 +175,46 @@ def test_rollout_defaults_pass_and_a_workspace_needs_no_data(bank_small_csv: Pat
     assert rollout.usage_error(args) is None and args.concurrency == 2
     with pytest.raises(SystemExit):
         parse_rollout("--rounds", "two")
+
+
+def parse_pages(*argv: str) -> argparse.Namespace:
+    from opml.bench import pages
+
+    parser = argparse.ArgumentParser()
+    pages.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--runs", "0"], "--runs must be from 1 to 10,000"),
+        (["--children", "2"], "--children must be from 3 to 1,000"),
+        (["--rounds", "0"], "--rounds must be from 1 to 100"),
+        (["--fail-over-ms", "0"], "--fail-over-ms must be a positive number"),
+        (["--fail-over-ms", "nan"], "--fail-over-ms must be a positive number"),
+        (["--seed", "-1"], "--seed must be 0 or more"),
+    ],
+)
+def test_pages_refuses_bad_arguments_before_anything_runs(extra, message, tmp_path, monkeypatch, capsys):
+    from opml.bench import pages
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a workspace would be made
+    args = parse_pages(*extra)
+    assert message in pages.usage_error(args)
+    assert pages.run(args) == 2
+    assert message in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+def test_pages_defaults_and_a_workspace_that_is_a_file(tmp_path: Path):
+    from opml.bench import pages
+
+    args = parse_pages()
+    assert pages.usage_error(args) is None
+    assert (args.runs, args.children, args.rounds, args.fail_over_ms, args.workspace) == (200, 60, 5, None, None)
+    (tmp_path / "file").write_text("")
+    assert "is a file, not a workspace folder" in pages.usage_error(parse_pages("--workspace", str(tmp_path / "file")))
+    assert parse_pages("--fail-over-ms", "1000", "--rounds", "3").fail_over_ms == 1000.0
+    with pytest.raises(SystemExit):
+        parse_pages("--runs", "many")

@@ -107,3 +107,85 @@ def test_the_split_body_is_documented_beside_the_classic_one():
         jsonschema.validate(short_row, split)
     # The classic shape still feeds the form (an opml document is read by its {"data": [...]} body).
     assert [c["name"] for c in schema_from_swagger(document)[0]] == ["age", "euribor3m", "job"]
+
+
+REGRESSION_MANIFEST = {
+    "task": "regression",
+    "label_column": "price",
+    "algorithm": "LightGBM",
+    "input_schema": MANIFEST["input_schema"],
+    "classes": [],
+    "label_summary": {"mean": 3900.0, "std": 4000.0, "quantiles": {"0.5": 2401.0}},
+    "prediction_summary": {"quantiles": {"0.0": 300.0, "0.5": 2456.789123, "1.0": 18000.0}},
+}
+MULTICLASS_MANIFEST = {**MANIFEST, "task": "classification", "classes": ["Fair", "Good", "Ideal", "Premium"]}
+
+
+def test_a_regression_document_answers_numbers_and_offers_no_probabilities_or_explanations():
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    from opml.scoring import ServiceOutput, output_of_swagger
+
+    document = swagger_document(service_name="diamonds", manifest=REGRESSION_MANIFEST, auth_enabled=False)
+    validate(document)
+    definitions = document["definitions"]
+    assert document["info"]["x-opml-task"] == "regression" and "predicts price" in document["info"]["description"]
+    assert {"Explanation", "SplitOutputProbabilities", "SplitOutputLabels"}.isdisjoint(definitions)
+    output = definitions["ServiceOutput"]
+    # The example answer: the out-of-fold predictions' median (6 significant digits), one per example record.
+    assert output["example"] == {"result": [2456.79, 2456.79]}
+    for answer in ({"result": [1.5, 20000.0]}, {"Results": [3.0]}, [2.5, 7.0]):
+        jsonschema.validate(answer, output)
+    jsonschema.validate([2.5, 7], definitions["SplitOutputValues"])
+    for wrong in ({"result": ["Ideal"]}, {"Results": [{"a": 0.5}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, output)
+    split = definitions["ServiceInputSplit"]
+    jsonschema.validate({**split["example"], "params": {"method": "predict"}}, split)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**split["example"], "params": {"method": "predict_proba"}}, split)
+    description = document["paths"]["/score"]["post"]["parameters"][0]["description"]
+    assert "numbers" in description and "predict_proba and explain are refused" in description
+    assert output_of_swagger(document) == ServiceOutput("regression")
+    # Without summaries (an older manifest), the example answers are still numbers.
+    bare = {key: value for key, value in REGRESSION_MANIFEST.items() if not key.endswith("_summary")}
+    assert swagger_document(service_name="d", manifest=bare, auth_enabled=False)["definitions"]["ServiceOutput"][
+        "example"
+    ] == {"result": [0.0, 0.0]}
+
+
+def test_a_multiclass_document_has_one_probability_per_class_and_no_explanations():
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    from opml.scoring import ServiceOutput, output_of_swagger
+
+    document = swagger_document(service_name="cut", manifest=MULTICLASS_MANIFEST, auth_enabled=True)
+    validate(document)
+    definitions = document["definitions"]
+    classes = MULTICLASS_MANIFEST["classes"]
+    assert "Explanation" not in definitions  # explanations cover binary models
+    assert definitions["SplitOutputLabels"]["items"]["enum"] == classes
+    probabilities = definitions["SplitOutputProbabilities"]
+    jsonschema.validate([dict.fromkeys(classes, 0.25)], probabilities)
+    with pytest.raises(jsonschema.ValidationError):  # a class missing
+        jsonschema.validate([dict.fromkeys(classes[:3], 1 / 3)], probabilities)
+    jsonschema.validate({"result": ["Good", "Premium"]}, definitions["ServiceOutput"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"result": [3.5]}, definitions["ServiceOutput"])
+    assert output_of_swagger(document) == ServiceOutput("classification", tuple(classes))
+    # A binary model keeps its explanations.
+    assert "Explanation" in swagger_document(service_name="b", manifest=MANIFEST, auth_enabled=True)["definitions"]
+
+
+def test_the_task_of_an_azure_swagger_is_read_from_its_answers():
+    from opml.scoring import ServiceOutput, output_of_swagger
+
+    numbers = {"type": "object", "properties": {"Results": {"type": "array", "items": {"type": "number"}}}}
+    regression = {**AZURE_SWAGGER, "definitions": {**AZURE_SWAGGER["definitions"], "ServiceOutput": numbers}}
+    assert output_of_swagger(regression) == ServiceOutput("regression")
+    labels = {"type": "object", "properties": {"Results": {"type": "array", "items": {"type": "string"}}}}
+    classified = output_of_swagger({**AZURE_SWAGGER, "definitions": {"ServiceOutput": labels}})
+    assert classified == ServiceOutput("classification") and classified.probabilities
+    assert output_of_swagger(AZURE_SWAGGER).task == "classification"  # nothing said: a classifier's, as before

@@ -86,7 +86,8 @@ def load_deployment(backend, service: str, deployment: str, model_id: str):
             layout.service_dir(service),
             deployment=deployment,
             input_schema=entry.manifest["input_schema"],
-            classes=[str(c) for c in model.classes_],
+            classes=[str(c) for c in getattr(model, "classes", ())],
+            task=getattr(model, "task", "classification"),
             status_path=layout.service_collection_status(service, f"{deployment}.{folder or 'live'}"),
             **({"folder": folder} if folder else {}),
         )

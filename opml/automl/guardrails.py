@@ -166,13 +166,21 @@ def label_completeness(count: int, rows: int) -> Guardrail:
 
 
 def validation_handling(
-    n_cross_validations: int | None, validation_size: float | None, rows: int, *, stratified: bool = True
+    n_cross_validations: int | None,
+    validation_size: float | None,
+    rows: int,
+    *,
+    stratified: bool = True,
+    notes: tuple[str, ...] = (),
 ) -> Guardrail:
+    """How models are validated; ``notes`` say why it differs from the settings (``opml.automl.plan``)."""
     kind = "stratified " if stratified else ""
     if n_cross_validations:
         text = f"{n_cross_validations}-fold {kind}cross-validation on {rows:,} rows."
     else:
         text = f"A {kind}{validation_size:.0%} validation split of {rows:,} rows."
+    if notes:
+        text += " " + " ".join(f"{note[0].upper()}{note[1:]}." for note in notes)
     return Guardrail("Validation split handling", DONE, text)
 
 
@@ -185,11 +193,14 @@ def run_guardrails(
     n_cross_validations: int | None,
     validation_size: float | None,
     missing_labels: int = 0,
+    validation_notes: tuple[str, ...] = (),
 ) -> list[Guardrail]:
     """Azure ML's data guardrails for ``task``; ``target`` is what the models learn (class codes or values)."""
     regression = task == "regression"
     checks = [
-        validation_handling(n_cross_validations, validation_size, len(X), stratified=not regression),
+        validation_handling(
+            n_cross_validations, validation_size, len(X), stratified=not regression, notes=validation_notes
+        ),
         label_completeness(missing_labels, len(X)),
     ]
     if not regression:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
+from opml.automl import classification_metrics as cm
 from opml.automl.names import (
     CLASSIFICATION_METRICS,
     LOWER_IS_BETTER,
@@ -46,8 +47,14 @@ def optimised_metric(metric: str) -> str:
     the metric itself when it ranks probabilities (AUC, average precision), log-loss for threshold metrics
     such as accuracy. Climbing a step function overfits the out-of-fold rows: on Bank Marketing, trials
     and ensembles picked by accuracy won by a few rows and lost on held-out data (a 4-tree random forest
-    ranked fourth). Each model's decision threshold is then chosen for the metric itself."""
-    return "log_loss" if metric in THRESHOLD_METRICS else metric
+    ranked fourth). Each model's decision threshold is then chosen for the metric itself.
+
+    For regression, Spearman's correlation ranks predictions without regard to their size; the search
+    optimises R² (squared error) instead, which also orders values, and the best model is chosen by the
+    metric itself (``opml.automl.selection``)."""
+    if metric in THRESHOLD_METRICS:
+        return "log_loss"
+    return "r2_score" if metric == "spearman_correlation" else metric
 
 
 def search_score(metric: str, metrics: dict[str, float]) -> float:
@@ -67,45 +74,35 @@ def predict_codes(proba: np.ndarray, threshold: float | None = None) -> np.ndarr
     return proba.argmax(axis=1)
 
 
-def _one_metric(name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarray) -> float:
+def _one_metric(
+    name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarray, matrix=None, cache: dict | None = None
+) -> float:
+    """One classification metric; ``matrix`` (the confusion matrix) and ``cache`` (per-class ranking metrics)
+    are shared between the metrics of the same predictions."""
     n_classes = proba.shape[1]
+    if name == "log_loss":
+        return cm.log_loss(y, proba)
+    if name.startswith(("AUC_", "average_precision_score_")):
+        if len(np.unique(y)) < 2:
+            return float("nan")
+        metric, _, average = name.rpartition("_")
+        if metric == "AUC" and n_classes == 2 and average != "micro":
+            return cm.binary_auc(y, proba[:, 1])  # Azure ML: the positive class's AUC, whatever the average
+        return cm.per_class_average("AUC" if metric == "AUC" else "average_precision", average, y, proba, cache)
+    matrix = cm.confusion(y, predicted, n_classes) if matrix is None else matrix
     if name == "accuracy":
-        return skm.accuracy_score(y, predicted)
+        return float(np.trace(matrix) / matrix.sum())
     if name == "balanced_accuracy":
-        return skm.balanced_accuracy_score(y, predicted)
-    score, _, average = name.rpartition("_")
-    if score in _AVERAGED:
-        return _AVERAGED[score](y, predicted, average=average, labels=list(range(n_classes)), zero_division=0)
+        return cm.balanced_accuracy(matrix)
     if name == "norm_macro_recall":
         chance = 1.0 / n_classes
-        return (skm.recall_score(y, predicted, average="macro", zero_division=0) - chance) / (1 - chance)
+        return (cm.macro_recall_of_seen_classes(matrix) - chance) / (1 - chance)
     if name == "matthews_correlation":
-        return skm.matthews_corrcoef(y, predicted)
-    if name == "log_loss":
-        clipped = np.clip(proba, 1e-15, 1 - 1e-15)  # float32 models' rows sum to 1 only approximately
-        return skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=list(range(n_classes)))
-    present = np.unique(y)
-    if len(present) < 2:
-        return float("nan")
-    if name.startswith("AUC_"):
-        average = name.removeprefix("AUC_")
-        if n_classes == 2 and average != "micro":
-            return skm.roc_auc_score(y, proba[:, 1])  # Azure ML: the positive class's AUC, whatever the average
-        onehot = np.eye(n_classes)[y]
-        if average == "micro" or n_classes == 2:
-            return skm.roc_auc_score(onehot, proba, average="micro")
-        return skm.roc_auc_score(y, proba, multi_class="ovr", average=average, labels=list(range(n_classes)))
-    if name.startswith("average_precision_score_"):
-        onehot = np.eye(n_classes)[y]
-        return skm.average_precision_score(onehot, proba, average=name.removeprefix("average_precision_score_"))
+        return cm.matthews(matrix)
+    score, _, average = name.rpartition("_")
+    if score in ("f1_score", "precision_score", "recall_score") and average in ("weighted", "macro", "micro"):
+        return cm.averaged(score, average, matrix)
     raise ValueError(f"unknown metric {name}")
-
-
-_AVERAGED = {
-    "f1_score": skm.f1_score,
-    "precision_score": skm.precision_score,
-    "recall_score": skm.recall_score,
-}
 
 
 def _regression_metric(name: str, y: np.ndarray, predicted: np.ndarray) -> float:
@@ -152,7 +149,8 @@ def compute_metrics(y: np.ndarray, predictions: np.ndarray, threshold: float | N
         y = np.asarray(y, dtype=float)
         return {name: _regression_metric(name, y, predictions) for name in REGRESSION_METRICS}
     predicted = predict_codes(predictions, threshold)
-    return {name: float(_one_metric(name, y, predictions, predicted)) for name in CLASSIFICATION_METRICS}
+    matrix, cache = cm.confusion(y, predicted, predictions.shape[1]), {}
+    return {name: float(_one_metric(name, y, predictions, predicted, matrix, cache)) for name in CLASSIFICATION_METRICS}
 
 
 def metric_value(name: str, y: np.ndarray, predictions: np.ndarray, threshold: float | None = None) -> float:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from opml.automl.ensembles import build_model
+from opml.automl.learners import fit_threads
 from opml.automl.settings import AutoMLSettings, parse_settings
 from opml.entities import COMPLETED
 from opml.errors import Conflict
@@ -52,7 +53,13 @@ def refit_and_save(
     child = backend.runs.get(child_id)
     algorithm = child.params["algorithm"]
     model = build_model(
-        details["spec"], X, codes, classes, algorithm=algorithm, n_jobs=os.cpu_count() or 1, seed=settings.seed
+        details["spec"],
+        X,
+        codes,
+        classes,
+        algorithm=algorithm,
+        n_jobs=fit_threads(len(X), X.shape[1], os.cpu_count() or 1),
+        seed=settings.seed,
     )
     model.prepare_for_serving()
     metrics = backend.runs.metrics(child_id)

@@ -7,6 +7,7 @@ feature importance and curves; the parent's progress says how far the run is.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import UTC, datetime
@@ -21,11 +22,12 @@ from opml.automl.ensembles import single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import curves, is_regression, regression_curves, score_for_ranking
+from opml.automl.plan import ValidationPlan, plan_validation
 from opml.automl.refit import DETAILS_FILE, ensure_model_files, prepare, refit_and_save
 from opml.automl.search import Search, SearchData, Trial
-from opml.automl.selection import Candidate, choose_best
+from opml.automl.selection import Candidate, choose_in_time
 from opml.automl.settings import AutoMLSettings, check_data, checked_params, parse_settings
-from opml.entities import COMPLETED, FAILED, FINALIZING, RUNNING
+from opml.entities import CANCELED, COMPLETED, FAILED, FINALIZING, RUNNING
 from opml.files import write_private_file
 from opml.runtypes.context import RunContext, RunFailed
 
@@ -47,6 +49,20 @@ def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.nda
     else:
         splitter = StratifiedShuffleSplit(1, test_size=size, random_state=seed)
     return list(splitter.split(index, codes))
+
+
+def search_sample(plan: ValidationPlan, target: np.ndarray, classification: bool, seed: int) -> np.ndarray:
+    """The rows the search uses: all of them, or a seeded sample of ``plan.search_rows`` (stratified by class
+    for classification, so that every class keeps its share)."""
+    rows = np.arange(len(target))
+    if not plan.sampled:
+        return rows
+    from sklearn.model_selection import train_test_split
+
+    sample, _ = train_test_split(
+        rows, train_size=plan.search_rows, random_state=seed, stratify=target if classification else None
+    )
+    return np.sort(sample)
 
 
 def model_curves(y: np.ndarray, predictions: np.ndarray, classes: list[str], threshold: float | None) -> dict:
@@ -86,6 +102,8 @@ class AutoMLJob:
         self.children: dict[int, str] = {}
         self.best: tuple[float, str, dict] | None = None  # (score, child id, metrics): the top one so far
         self.candidates: list[Candidate] = []  # every completed child, for the final choice of the best
+        self.refit_scale = 1.0
+        self.refit_seconds: dict[int, float] = {}  # trial index -> about how long its refit on every row takes
 
     # -- child runs ---------------------------------------------------------------------
 
@@ -107,7 +125,9 @@ class AutoMLJob:
         self.context.log_metrics(metrics, run_id=child_id)
         write_json(self.context.outputs_of(child_id) / DETAILS_FILE, details)
         self.context.finish(child_id, COMPLETED)
-        self.candidates.append(Candidate(child_id, metrics, oof, details["spec"].get("threshold")))
+        members = details["spec"]["members"]
+        refit = sum(self.refit_seconds.get(member["trial"], 0.0) for member in members)
+        self.candidates.append(Candidate(child_id, metrics, oof, details["spec"].get("threshold"), refit))
         score = score_for_ranking(self.settings.primary_metric, metrics.get(self.settings.primary_metric))
         if self.best is None or score > self.best[0]:
             self.best = (score, child_id, metrics)
@@ -135,8 +155,18 @@ class AutoMLJob:
         check_data(settings, frame)
         dropped = int(frame[settings.label_column].isna().sum())
         X, y, classes, codes = prepare(frame, settings.label_column, settings.task)
+        del frame
         target = f"classes {classes}" if classes else f"values from {codes.min():g} to {codes.max():g}"
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, {settings.task}: {target}")
+        plan = plan_validation(settings, len(X), X.shape[1])
+        for note in plan.notes:
+            self.context.log(note)
+        if plan.notes:
+            self.context.set_progress(notes=list(plan.notes))
+        # The search's settings: the plan's validation (the run's own settings are kept as submitted).
+        settings = dataclasses.replace(
+            settings, n_cross_validations=plan.n_cross_validations, validation_size=plan.validation_size
+        )
 
         self._progress(phase="guardrails")
         guardrails = [
@@ -149,12 +179,16 @@ class AutoMLJob:
                 n_cross_validations=settings.n_cross_validations,
                 validation_size=settings.validation_size,
                 missing_labels=dropped,
+                validation_notes=plan.notes,
             )
         ]
         write_json(self.context.outputs_of(self.parent.id) / GUARDRAILS_FILE, guardrails)
         self.context.set_progress(guardrails=[{k: g[k] for k in ("name", "status")} for g in guardrails])
 
-        data = SearchData(X, codes, classes, make_folds(settings, codes))
+        rows = search_sample(plan, codes, not settings.regression, settings.seed)
+        searched_X = X.iloc[rows].reset_index(drop=True) if plan.sampled else X
+        data = SearchData(searched_X, codes[rows], classes, make_folds(settings, codes[rows]))
+        self.refit_scale = len(X) / len(rows)  # a refit on every row costs this many times a fit on the sample
         self._progress(phase="searching")
         search = Search(
             data,
@@ -172,6 +206,9 @@ class AutoMLJob:
             reserve_seconds=self._reserve,
         )
         trials = search.run()
+        if self.context.cancel_requested():  # trials in flight stopped: no ensembles, no refit
+            self.context.log("canceled: the search stopped")
+            return
         if not trials:  # the deadline came before the first trial started (a timeout of seconds)
             minutes = settings.experiment_timeout_minutes
             raise RunFailed(
@@ -188,13 +225,20 @@ class AutoMLJob:
         self._refit_best(X, y, classes, codes)
         self._progress(phase="done")
 
+    def _estimate_refit(self, trial: Trial, data: SearchData) -> None:
+        """Keep about how long refitting ``trial`` on every row takes: one fold's share of its time, scaled
+        from a fold's training rows (and the search's sample) to every row."""
+        train_rows = len(data.folds[0][0])
+        per_fit = trial.duration / len(data.folds)
+        self.refit_seconds[trial.index] = per_fit * len(data.y) / train_rows * self.refit_scale
+
     def _reserve(self, trials: list[Trial]) -> float:
-        """Seconds to keep for ensembles and the final refit: the refit of the best few trials, padded."""
-        folds = self.settings.n_cross_validations or 1
+        """Seconds to keep for ensembles and the final refit: the refit of the best few trials (an ensemble's
+        members), padded, at most 40 % of the time."""
         metric = self.settings.primary_metric
         done = sorted((t for t in trials if t.ok), key=lambda t: -score_for_ranking(metric, t.metrics.get(metric)))
-        refit = sum(t.duration / folds for t in done[:8]) * 1.5
-        return min(0.3 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
+        refit = sum(self.refit_seconds.get(t.index, 0.0) for t in done[:8]) * 1.2
+        return min(0.4 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
 
     def _trial_started(self, trial: Trial) -> None:
         featurizer = LEARNERS[trial.learner].featurizer(
@@ -208,9 +252,10 @@ class AutoMLJob:
         child_id = self.children[trial.index]
         self.context.log_metrics({"duration_seconds": trial.duration}, run_id=child_id)
         if not trial.ok:
-            self.context.finish(child_id, FAILED, trial.error)
+            self.context.finish(child_id, CANCELED if trial.stopped else FAILED, trial.error)
             self._progress()
             return
+        self._estimate_refit(trial, data)
         mask = data.evaluated
         spec = {**single_spec(trial), "featurize": self.settings.featurization == "auto"}
         details = {
@@ -256,7 +301,8 @@ class AutoMLJob:
             index += 1
 
     def _choose_best(self, data: SearchData) -> None:
-        best, reason = choose_best(self.candidates, self.settings.primary_metric, data.y, data.evaluated)
+        left = self.deadline - time.monotonic() - 1.0  # a second for saving the model
+        best, reason = choose_in_time(self.candidates, self.settings.primary_metric, data.y, data.evaluated, left)
         if reason:
             self.context.log(f"best model: {best.child_id} rather than the top one by the primary metric: {reason}")
             self.context.set_progress(best_reason=reason)

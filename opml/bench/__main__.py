@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from opml.bench import automl, drift, faults, monitoring, pipelines, rollout, serving, soak
+from opml.bench import automl, drift, faults, monitoring, pages, pipelines, rollout, serving, soak
 
 
 def main() -> int:
@@ -16,6 +16,7 @@ def main() -> int:
         ("drift", drift),
         ("monitoring", monitoring),
         ("rollout", rollout),
+        ("pages", pages),
     )
     for name, module in benchmarks:
         module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))

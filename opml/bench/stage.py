@@ -20,6 +20,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-minutes", type=float, default=1.0, help="AutoML budget when training (default 1)")
     parser.add_argument("--workspace", help="use this workspace's registered model instead of training")
     parser.add_argument("--model", default="bench", help="registered model name (default bench)")
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="what the short AutoML run learns (default: guessed from the label column, as opml automl submit does)",
+    )
 
 
 def model_arguments_error(args: argparse.Namespace, *, data_always: bool = False) -> str | None:
@@ -81,6 +86,14 @@ class Stage:
                 self.agent.wait(timeout=30)
 
 
+def _guessed_task(data: Path, label: str) -> str:
+    from opml.automl.settings import guess_task
+    from opml.data.csv_format import parse_csv
+
+    frame, _ = parse_csv(data.read_bytes())
+    return guess_task(frame[label])
+
+
 def stage(args: argparse.Namespace, *, telemetry: bool = True, agent_env: dict[str, str] | None = None) -> Stage:
     """Train (or find) the model, start an agent (with ``agent_env`` added to its environment) and deploy the
     model; raises SystemExit with a reason."""
@@ -97,6 +110,7 @@ def stage(args: argparse.Namespace, *, telemetry: bool = True, agent_env: dict[s
         automl = {
             "dataset": "train",
             "label_column": args.label,
+            "task": getattr(args, "task", None) or _guessed_task(Path(args.data), args.label),
             "experiment_timeout_minutes": args.timeout_minutes,
             "max_iterations": 1000,
         }

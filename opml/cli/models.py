@@ -65,8 +65,16 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         return 0
     print(f"model: {model.id}\nalgorithm: {model.algorithm}\nrun: {model.run_id}\ndataset: {model.dataset}")
     print(f"aliases: {', '.join(model.aliases) or 'none'}")
-    print(f"sha256: {model.sha256}\nclasses: {model.manifest.get('classes')}")
-    print(f"threshold: {model.manifest.get('threshold')}")
+    print(f"sha256: {model.sha256}")
+    if model.manifest.get("task") == "regression":
+        summary = model.manifest.get("label_summary") or {}
+        quantiles = summary.get("quantiles") or {}
+        low, high = quantiles.get("0.0"), quantiles.get("1.0")
+        spread = f" (training values {low:.6g} to {high:.6g})" if low is not None and high is not None else ""
+        print(f"task: regression, predicts {model.manifest.get('label_column')}{spread}")
+    else:
+        print(f"task: classification\nclasses: {model.manifest.get('classes')}")
+        print(f"threshold: {model.manifest.get('threshold')}")
     for name, value in model.metrics.items():
         print(f"  {name}: {value:.4f}")
     print("inputs: " + ", ".join(f"{c['name']} ({c['type']})" for c in model.manifest.get("input_schema", [])))

@@ -347,38 +347,46 @@ def _records_in_body(document: dict[str, Any]) -> Any:
 SCORING_KEY_VARIABLE = "OPML_SCORING_KEY"  # the key of a --url endpoint: never on the command line (ps shows it)
 
 
-def _url_target(args: argparse.Namespace) -> tuple[str, str | None, list[dict[str, Any]]]:
-    """(scoring URI, key, input schema) of an endpoint given by URL, with no Service entity: the schema (needed
-    for --csv and --record only) from the swagger.json next to its /score."""
+def _url_target(args: argparse.Namespace) -> tuple[str, str | None, list[dict[str, Any]], Any]:
+    """(scoring URI, key, input schema, ServiceOutput or None) of an endpoint given by URL, with no Service
+    entity, from the swagger.json next to its /score: the schema (needed for --csv and --record only) and what
+    it answers (None when --json records are sent and the document cannot be read: the service then says)."""
     import os
 
     from opml.client import ScoringError, get_swagger
-    from opml.scoring import schema_from_swagger
+    from opml.scoring import output_of_swagger, schema_from_swagger
 
     uri = args.url
     if not uri.startswith(("http://", "https://")):
         raise InvalidInput(f"--url must be an http(s) scoring URI, got {uri!r}")
     schema: list[dict[str, Any]] = []
-    if not args.json_file:
-        swagger_uri = uri.rsplit("/score", 1)[0] + "/swagger.json"
+    swagger_uri = uri.rsplit("/score", 1)[0] + "/swagger.json"
+    document = None
+    if not args.json_file or args.proba:  # the columns to read records with, or whether it has probabilities
         try:
-            schema = schema_from_swagger(get_swagger(swagger_uri))[0]
+            document = get_swagger(swagger_uri)
+            schema = [] if args.json_file else schema_from_swagger(document)[0]
         except (ScoringError, InvalidInput) as exc:
-            raise InvalidInput(
-                f"cannot read the endpoint's input columns from {swagger_uri} ({exc}): give the records with --json"
-            ) from None
-    return uri, os.environ.get(SCORING_KEY_VARIABLE) or None, schema
+            if not args.json_file:
+                raise InvalidInput(
+                    f"cannot read the endpoint's input columns from {swagger_uri} ({exc}): give the records with --json"
+                ) from None
+    output = output_of_swagger(document) if isinstance(document, dict) else None
+    return uri, os.environ.get(SCORING_KEY_VARIABLE) or None, schema, output
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from opml.client import ScoringError, check_request_format, score
+    from opml.scoring import service_output
 
     if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
         raise InvalidInput("give exactly one of --json FILE, --csv FILE or --record key=value ...")
     if bool(args.service) == bool(args.url):
         raise InvalidInput("give exactly one of --service NAME or --url SCORING_URI")
+    if args.out and not args.csv_file:
+        raise InvalidInput("--out writes the scored CSV of a --csv FILE: give --csv")
     if args.url:
-        uri, key, schema = _url_target(args)
+        uri, key, schema, output = _url_target(args)
         request_format = check_request_format(args.format or "data")
     else:
         backend = backend_of(args)
@@ -386,9 +394,18 @@ def cmd_score(args: argparse.Namespace) -> int:
         uri, request_format = service.scoring_uri, check_request_format(args.format or service.request_format)
         schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
         key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
+        output = service_output(backend, service)
+    if args.proba and output is not None and output.regression:
+        raise InvalidInput(
+            "this service's model predicts values (regression): it answers one number per record and no class "
+            "probabilities; score without --proba"
+        )
+    if args.out:
+        return _score_csv_to_file(args, uri, key, schema, output, request_format)
     records = _records_from_args(args, schema)
+    task = output.task if output is not None else None
     try:
-        result = score(uri, records, key=key, probabilities=args.proba, request_format=request_format)
+        result = score(uri, records, key=key, probabilities=args.proba, request_format=request_format, task=task)
     except ScoringError as exc:
         if args.url and exc.status == 401:  # the service's hint names a header this command writes itself
             given = f"${SCORING_KEY_VARIABLE} is empty" if not key else f"check ${SCORING_KEY_VARIABLE}"
@@ -399,10 +416,36 @@ def cmd_score(args: argparse.Namespace) -> int:
     elif args.proba:
         rows = [{"record": i, **{c: round(v, 4) for c, v in p.items()}} for i, p in enumerate(result.predictions)]
         print_table(rows, ["record", *result.predictions[0]])  # (--json keeps every digit)
+    elif output is not None and output.regression:
+        from opml.scoring import predicted_values
+
+        rows = [{"record": i, "prediction": f"{v:.6g}"} for i, v in enumerate(predicted_values(result.predictions))]
+        print_table(rows, ["record", "prediction"])  # (--json keeps every digit)
     else:
         for prediction in result.predictions:
             print(prediction)
     print(f"({len(records)} record(s) in {result.latency_ms:.1f} ms, request {result.request_id})", file=sys.stderr)
+    return 0
+
+
+def _score_csv_to_file(args: argparse.Namespace, uri: str, key, schema, output, request_format: str) -> int:
+    """``--csv FILE --out FILE``: the CSV scored in requests of 1,000 rows, written with a ``prediction`` column
+    (numbers for a regression model, labels otherwise) and, with --proba, a ``probability_<class>`` column per
+    class."""
+    from opml.scoring import ServiceOutput, read_scoring_csv, score_batch, scored_csv
+
+    if output is None:  # only with --json, which --out does not take
+        output = ServiceOutput("classification")
+    batch = read_scoring_csv(_read_file(args.csv_file), schema)
+    started = time.perf_counter()
+    scores = score_batch(uri, batch.records, output, key=key, probabilities=args.proba, request_format=request_format)
+    target = Path(args.out).expanduser()
+    try:
+        target.write_bytes(scored_csv(batch.frame, scores.predictions, scores.probabilities))
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    seconds = time.perf_counter() - started
+    print(f"{len(batch.records):,} record(s) scored in {seconds:.1f} s: {target}", file=sys.stderr)
     return 0
 
 
@@ -412,6 +455,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     if args.json:
         print_json(dataclasses.asdict(accuracy))
         return 0
+    if accuracy.task == "regression":
+        return _print_live_errors(accuracy, args.hours)
 
     shown = [
         {
@@ -428,6 +473,32 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
         "over "
         f"{accuracy.labelled:,} labelled record(s) in the last {args.hours:g} h (cross-validated: accuracy "
         f"{three_decimals(accuracy.cv_accuracy) or '-'}, AUC {three_decimals(accuracy.cv_auc_weighted) or '-'}); "
+        f"{accuracy.unmatched:,} label(s) matched no collected record"
+    )
+    if accuracy.skipped_files:
+        print(f"{len(accuracy.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
+    return 0
+
+
+def _print_live_errors(accuracy: Any, hours: float) -> int:
+    """A regression service's live MAE, RMSE and R² (its labels are the true values)."""
+
+    def figure(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4g}"
+
+    shown = [
+        {
+            "start": time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["at"])),
+            "labelled": bucket["labelled"],
+            **{name: figure(bucket[name]) for name in ("mae", "rmse", "r2")},
+        }
+        for bucket in accuracy.buckets
+    ]
+    print_table(shown, ["start", "labelled", "mae", "rmse", "r2"])
+    print(
+        f"live MAE {figure(accuracy.mae)}, RMSE {figure(accuracy.rmse)}, R² {figure(accuracy.r2)} over "
+        f"{accuracy.labelled:,} labelled record(s) in the last {hours:g} h (cross-validated: MAE "
+        f"{figure(accuracy.cv_mae)}, RMSE {figure(accuracy.cv_rmse)}, R² {figure(accuracy.cv_r2)}); "
         f"{accuracy.unmatched:,} label(s) matched no collected record"
     )
     if accuracy.skipped_files:
@@ -479,6 +550,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from opml.client import score
     from opml.reasons import top_reasons
+    from opml.scoring import service_output
 
     if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
         raise InvalidInput("give exactly one of --json FILE, --csv FILE or --record key=value ...")
@@ -489,7 +561,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
     records = _records_from_args(args, schema)
     key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
-    result = score(service.scoring_uri, records, key=key, explain=True, request_format=service.request_format)
+    task = service_output(backend, service).task  # a regression model's service: refused before sending
+    result = score(
+        service.scoring_uri, records, key=key, explain=True, request_format=service.request_format, task=task
+    )
     if args.json:
         print_json(result.response_body)
     else:
@@ -614,7 +689,17 @@ def add_commands(commands: Any) -> None:
     )
     scorer.add_argument("--csv", dest="csv_file", metavar="FILE", help="records as CSV with the training columns")
     scorer.add_argument("--record", nargs="+", metavar="KEY=VALUE", help="one record given column by column")
-    scorer.add_argument("--proba", action="store_true", help="print class probabilities instead of labels")
+    scorer.add_argument(
+        "--proba",
+        action="store_true",
+        help="print class probabilities instead of labels (classification models; a regression model answers numbers)",
+    )
+    scorer.add_argument(
+        "--out",
+        metavar="FILE",
+        help="with --csv: write the CSV with a prediction column (and with --proba a probability_<class> column "
+        "per class) to FILE, scored 1,000 rows per request",
+    )
 
 
 def _add_alert_commands(services: Any) -> None:

@@ -22,6 +22,14 @@ looked like on the training data; otherwise the manifest's ``label_distribution`
 which differs from the predictions by the model's errors and its threshold (a model tuned for recall predicts
 the rare class more often than it occurs), so a small prediction drift is expected then. ``prediction_source``
 says which was used.
+
+For a **regression** model (manifest ``task`` "regression") the prediction baseline is numeric, over the
+quantiles of the manifest's ``prediction_summary`` (the out-of-fold predicted values), else of its
+``label_summary`` (the true values): the inner quantiles (1 %, 5 %, 10 %, 25 %, 50 %, 75 %, 90 %, 95 %, 99 %)
+are the bin edges, so the bins hold 1 %, 4 %, 5 %, 15 %, 25 %, 25 %, 15 %, 5 %, 4 % and 1 % of the training
+predictions (the outer two are open-ended: a value beyond the training range is in them, not lost). Quantiles
+that coincide (a model that predicts few distinct values) make one edge whose bin holds their shares together.
+Prediction drift is then the PSI over these bins, judged on the same scale as a feature's.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from opml.errors import InvalidInput
+from opml.monitoring.accuracy import is_regression
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +54,8 @@ FORMAT = "opml.monitoring.Baseline/1"
 PREDICTION_BASELINE_WORDS = {
     "prediction_distribution": "the out-of-fold predictions of the model's cross-validation",
     "label_distribution": "the training data's label balance",
+    "prediction_summary": "the out-of-fold predicted values of the model's cross-validation",
+    "label_summary": "the training data's label values",
 }
 QUANTILES = tuple(q / 10 for q in range(1, 10))  # deciles: at most 10 bins
 HEAVY_SHARE = 0.2  # a value holding more than this share of the rows (two deciles) gets a bin of its own
@@ -155,8 +166,8 @@ class Baseline:
     """The training baseline of one model version (see the module docstring for how it is built)."""
 
     features: tuple[FeatureBaseline, ...]
-    prediction: FeatureBaseline | None  # categorical over the model's classes; None without a class balance
-    prediction_source: str | None  # "prediction_distribution" | "label_distribution" | None
+    prediction: FeatureBaseline | None  # over the classes, or numeric over the predicted values (regression)
+    prediction_source: str | None  # "prediction_distribution" | "label_distribution" | "prediction_summary" | ...
     dataset: str | None  # the training dataset version, e.g. "bankmarketing:1"
     training_rows: int
 
@@ -313,8 +324,38 @@ def boolean_name(value: Any) -> str | None:
     return OTHER
 
 
+def quantile_baseline(name: str, quantiles: Mapping[str, Any], where: str) -> FeatureBaseline:
+    """A numeric baseline whose bins are between the inner quantiles ``{"0.01": v, ...}`` (see the module
+    docstring). Raises InvalidInput for quantiles that are not probabilities with finite, ordered values."""
+    try:
+        points = sorted((float(q), float(v)) for q, v in quantiles.items())
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidInput(f"the manifest's {where} quantiles must map probabilities to numbers") from None
+    inner = [(q, v) for q, v in points if 0.0 < q < 1.0]
+    if not inner or any(not math.isfinite(v) for _, v in inner):
+        raise InvalidInput(f"the manifest's {where} has no finite quantiles between 0 and 1")
+    if any(b[1] < a[1] for a, b in itertools.pairwise(inner)):
+        raise InvalidInput(f"the manifest's {where} quantiles must not decrease")
+    cumulative: dict[float, float] = {}
+    for q, v in inner:  # coinciding values: one edge, holding the highest probability at it
+        cumulative[v] = max(q, cumulative.get(v, 0.0))
+    edges = sorted(cumulative)
+    below = [cumulative[edge] for edge in edges]
+    shares = [below[0], *(high - low for low, high in itertools.pairwise(below)), 1.0 - below[-1]]
+    return FeatureBaseline(
+        name=name, kind="numeric", edges=tuple(edges), shares=tuple(max(share, 0.0) for share in shares), missing=0.0
+    )
+
+
 def prediction_baseline(manifest: Mapping[str, Any]) -> tuple[FeatureBaseline | None, str | None]:
-    """The class balance predicted labels are compared with, and which manifest field it came from."""
+    """What predictions are compared with (a class balance, or a regression model's value quantiles), and
+    which manifest field it came from."""
+    if is_regression(manifest):
+        for source in ("prediction_summary", "label_summary"):
+            summary = manifest.get(source)
+            if isinstance(summary, Mapping) and summary.get("quantiles"):
+                return quantile_baseline("prediction", summary["quantiles"], source), source
+        return None, None
     for source in ("prediction_distribution", "label_distribution"):
         distribution = manifest.get(source)
         if not distribution:
@@ -339,7 +380,8 @@ def prediction_baseline(manifest: Mapping[str, Any]) -> tuple[FeatureBaseline | 
 
 def build_baseline(training: pd.DataFrame, manifest: Mapping[str, Any]) -> Baseline:
     """The baseline of a model from its training data (the dataset version named by the manifest's ``dataset``)
-    and its manifest (``input_schema``, ``prediction_distribution`` or ``label_distribution``)."""
+    and its manifest (``input_schema``; ``prediction_distribution`` or ``label_distribution``, or for regression
+    ``prediction_summary`` or ``label_summary``)."""
     import pandas as pd
 
     schema = manifest.get("input_schema")

@@ -16,8 +16,11 @@ File schema (one row per record of a request; other modules read it, keep it):
   before endpoints held several deployments)
 - ``input.<column>`` per column of the model's input schema: float64 for numeric and boolean columns,
   string for the others; null when the record left it out
-- ``output.label`` (string): the predicted label
-- ``output.proba.<class>`` (float64) per class
+- ``output.label`` (string): the predicted label (classification)
+- ``output.proba.<class>`` (float64) per class (classification)
+- ``output.prediction`` (float64): the predicted value (regression: no label, no probabilities). Readers also
+  take a regression model's value from ``output.label`` when a file has no ``output.prediction`` (a number,
+  or its text): see ``predicted_values``
 
 The answers of mirrored (shadow) requests are kept the same way under ``mirrored/`` instead of
 ``collected/``: the same request ids, so labels join them too, and never mixed with what callers got.
@@ -36,6 +39,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opml.errors import InvalidInput
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -45,6 +50,7 @@ FILE_SPAN_SECONDS = 60  # a file holds rows of one minute (of the request time) 
 INPUT_PREFIX = "input."
 LABEL_COLUMN = "output.label"
 PROBA_PREFIX = "output.proba."
+PREDICTION_COLUMN = "output.prediction"  # a regression model's predicted value (float64)
 KEY_COLUMNS = ("request_id", "record", "at", "deployment")
 _FILE = re.compile(r"^(\d{1,16})-(\d{1,10})-(\d{1,12})\.parquet$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -186,3 +192,28 @@ def _prune(root: Path, older_than: float) -> int:
 def plain_rows(table: pa.Table) -> list[dict[str, Any]]:
     """The table's rows as flat dicts (column name -> value)."""
     return table.to_pylist()
+
+
+def predicted_values(table: pa.Table) -> pa.ChunkedArray:
+    """A regression service's predicted values (float64) of ``table``'s rows: ``output.prediction``, else
+    ``output.label`` read as a number (null where neither holds one). Raises InvalidInput when ``output.label``
+    holds text that is not a number (a file of a classifier)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = []
+    for name in (PREDICTION_COLUMN, LABEL_COLUMN):
+        if name not in table.column_names:
+            continue
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        try:
+            values.append(pc.cast(column, pa.float64()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InvalidInput(
+                f"the collected {name} is not a number ({exc}): were these rows collected from a classifier?"
+            ) from None
+    if not values:
+        return pa.chunked_array([pa.nulls(table.num_rows, pa.float64())])
+    return values[0] if len(values) == 1 else pc.coalesce(*values)

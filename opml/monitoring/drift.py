@@ -1,10 +1,11 @@
 """Drift of a service's collected rows from its model's training baseline: per feature, for the predictions, over
 time, and the histograms behind them.
 
-The input is the collected rows as a ``pyarrow.Table`` (columns ``at``, ``input.<column>``, ``output.label``)
-or the Parquet files they are in (``read_collected`` reads only the columns the baseline needs, categorical
-columns as Parquet's own dictionaries, and skips row groups outside the time window by their statistics). A
-window is ``since <= at < until`` (unix seconds; either may be None).
+The input is the collected rows as a ``pyarrow.Table`` (columns ``at``, ``input.<column>``, ``output.label``; a
+regression model's predicted values in ``output.prediction``, or as numbers in ``output.label``: see
+``opml.monitoring.collected.predicted_values``) or the Parquet files they are in (``read_collected`` reads only
+the columns the baseline needs, categorical columns as Parquet's own dictionaries, and skips row groups outside
+the time window by their statistics). A window is ``since <= at < until`` (unix seconds; either may be None).
 
 **Measures**, both on the baseline's buckets (numeric bins or categories, plus ``other`` and ``missing``, so a
 rise in missing values or unseen categories is drift too):
@@ -47,6 +48,7 @@ import numpy as np
 
 from opml.errors import InvalidInput
 from opml.monitoring.baseline import Baseline, FeatureBaseline, boolean_name
+from opml.monitoring.collected import PREDICTION_COLUMN, predicted_values
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,7 +64,7 @@ MAX_TIME_BUCKETS = 2000
 SCAN_BATCH_ROWS = 256 * 1024
 READ_AHEAD = 2  # files read ahead of the one being counted: memory stays bounded by a few files
 STABLE, MODERATE, DRIFT, TOO_FEW, NO_ROWS = "stable", "moderate", "drift", "too few rows", "no rows"
-PREDICTION = "(predicted label)"  # how drift over time's records name the predictions
+PREDICTION = "(predicted label)"  # how drift over time's records name the predictions (values, for regression)
 
 
 def input_column(name: str) -> str:
@@ -125,7 +127,9 @@ def collected_schema(baseline: Baseline) -> pa.Schema:
     for feature in baseline.features:
         kind = pa.float64() if feature.kind == "numeric" else pa.dictionary(pa.int32(), pa.string())
         fields.append(pa.field(input_column(feature.name), kind))
-    if baseline.prediction:
+    if baseline.prediction and baseline.prediction.kind == "numeric":  # a regression model's values
+        fields += [pa.field(PREDICTION_COLUMN, pa.float64()), pa.field(LABEL, pa.float64())]
+    elif baseline.prediction:
         fields.append(pa.field(LABEL, pa.dictionary(pa.int32(), pa.string())))
     return pa.schema(fields)
 
@@ -439,11 +443,12 @@ class DriftReport:
 # --- counting ---------------------------------------------------------------------------------------------------
 
 
-def _targets(baseline: Baseline) -> list[tuple[str, FeatureBaseline, str]]:
+def _targets(baseline: Baseline) -> list[tuple[str, FeatureBaseline, str | None]]:
     """(key, baseline, collected column) of each feature, then of the predictions (key ``PREDICTION``)."""
+    targets: list[tuple[str, FeatureBaseline, str | None]]
     targets = [(feature.name, feature, input_column(feature.name)) for feature in baseline.features]
-    if baseline.prediction:
-        targets.append((PREDICTION, baseline.prediction, LABEL))
+    if baseline.prediction:  # a regression model's values: predicted_values (column None)
+        targets.append((PREDICTION, baseline.prediction, None if baseline.prediction.kind == "numeric" else LABEL))
     return targets
 
 
@@ -469,7 +474,8 @@ class _Counts:
         self.rows += np.bincount(slot, minlength=self.slots)
         for key, feature, column in self.targets:
             width = len(feature.expected)
-            codes = bucket_codes(feature, _column(table, column))[keep]
+            values = predicted_values(table) if column is None else _column(table, column)
+            codes = bucket_codes(feature, values)[keep]
             if self.slots > 1:
                 codes = slot * width + codes
             self.counts[key] += np.bincount(codes, minlength=self.slots * width).reshape(self.slots, width)

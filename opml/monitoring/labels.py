@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,13 +25,23 @@ def _quote(value: Any) -> str:
 
 
 def check_labels(
-    labels: object, classes: Sequence[str] | None = None, *, where: Callable[[int], str] | None = None
+    labels: object,
+    classes: Sequence[str] | None = None,
+    *,
+    where: Callable[[int], str] | None = None,
+    task: str | None = None,
 ) -> list[tuple[str, int, str]]:
     """``labels`` (a list of ``{"request_id", "label", "record" (optional, default 0)}``) as clean
-    (request_id, record, label) tuples. ``classes``: the served model's classes, which a label must be one of.
-    ``where(i)`` names the i-th label in an error (default "label i+1"). Raises InvalidInput naming the first
-    bad one."""
+    (request_id, record, label) tuples. ``where(i)`` names the i-th label in an error (default "label i+1").
+    Raises InvalidInput naming the first bad one.
+
+    What a label may be depends on the served model: ``task="regression"``, or ``classes`` given and empty (a
+    regression model has no classes), takes numbers: a JSON number or a text that reads as one (a CSV's
+    cells are text), finite; the clean label is the number's text (``number_text``), which
+    ``opml.monitoring.accuracy`` reads back. Otherwise a label is a class name (text), one of ``classes`` when
+    they are given (``None``: any text, for a check before the service is known)."""
     name = where or (lambda index: f"label {index + 1}")
+    regression = task == "regression" or (task is None and classes is not None and len(classes) == 0)
     if isinstance(labels, (str, bytes, Mapping)) or not isinstance(labels, Sequence):
         raise InvalidInput('labels must be a list of {"request_id": ..., "label": ..., "record": 0}')
     if not labels:
@@ -60,6 +71,9 @@ def check_labels(
                 f"got {_quote(record)}"
             )
         label = item.get("label")
+        if regression:
+            clean.append((request_id.lower(), record, number_text(label, name(index))))
+            continue
         if not isinstance(label, str) or not label or len(label) > MAX_LABEL_CHARS:
             raise InvalidInput(f"{name(index)}: label must be a class name (text), got {_quote(label)}")
         if known is not None and label not in known:
@@ -68,6 +82,24 @@ def check_labels(
             )
         clean.append((request_id.lower(), record, label))
     return clean
+
+
+def number_text(label: object, where: str) -> str:
+    """A regression label as stored: the shortest text of its float that reads back as the same float."""
+    value: float | None = None
+    try:
+        if isinstance(label, (int, float)) and not isinstance(label, bool):
+            value = float(label)
+        elif isinstance(label, str) and 0 < len(label.strip()) <= MAX_LABEL_CHARS:
+            value = float(label.strip())
+    except (ValueError, OverflowError):  # not a number, or an integer beyond a float's range
+        value = None
+    if value is None or not math.isfinite(value):
+        raise InvalidInput(
+            f"{where}: the service serves a regression model, so a label is the true value as a number "
+            f"(e.g. 1234.5), got {_quote(label)}"
+        )
+    return repr(value)
 
 
 def read_labels_csv(data: bytes) -> tuple[list[dict[str, Any]], list[int]]:

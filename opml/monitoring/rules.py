@@ -14,6 +14,11 @@ failure_rate   the share of failed requests (status >= 400) in the       percent
 latency_p99    the window's p99 latency (nearest rank) is above it       milliseconds
 unhealthy      the service has not been Healthy for longer than it       minutes
 =============  =======================================================  ==================
+
+An ``accuracy`` rule judges a classifier (the share of its predicted classes that were right): it is refused
+for a service whose model is a regression model (``check_kind_for_task``), whose errors have no threshold
+that means the same for every target; drift (of the inputs), failure rate, latency and health rules apply to
+both.
 """
 
 from __future__ import annotations
@@ -81,6 +86,26 @@ def check_kind(kind: object) -> Kind:
     if not isinstance(kind, str) or kind not in KINDS:
         raise InvalidInput(f"alert kind must be one of {', '.join(KINDS)}; got {kind!r}")
     return KINDS[kind]
+
+
+TASK_KINDS = {"accuracy": "classification"}  # kinds that only apply to one task's models
+
+
+def kinds_for_task(task: str) -> list[str]:
+    """The kinds of rule a service whose model has ``task`` can have."""
+    return [name for name in KINDS if TASK_KINDS.get(name, task) == task]
+
+
+def check_kind_for_task(kind: Kind, task: str, service: str) -> None:
+    """InvalidInput when a ``kind`` rule cannot judge a model of ``task`` (an accuracy rule on a regression
+    model), saying what to watch instead."""
+    if TASK_KINDS.get(kind.name, task) == task:
+        return
+    raise InvalidInput(
+        f"{service} serves a regression model: an {kind.name} rule judges a classifier's share of right "
+        "predictions, which a regression model has no equivalent of. Use a drift rule (the most drifted input's "
+        "PSI); the drift of its predicted values and its live MAE, RMSE and R² are on the Monitoring page"
+    )
 
 
 def check_threshold(kind: Kind, threshold: object) -> float:

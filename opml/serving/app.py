@@ -19,7 +19,6 @@ import logging
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from opml.rollout import DEPLOYMENT_HEADER
 from opml.serving.mirror import Mirror
 from opml.serving.router import DeploymentRouter, LoadedDeployment
 from opml.serving.swagger import swagger_document
-from opml.serving.telemetry import TelemetryWriter
+from opml.serving.telemetry import TelemetryWriter, predictions_column
 from opml.serving.validation import INPUT_DATA, INPUTS, Payload, RequestError, parse_payload
 
 log = logging.getLogger("opml.serving")
@@ -117,9 +116,24 @@ def parse_and_check(raw: bytes, deployment: LoadedDeployment) -> Payload:
     return payload
 
 
-def predict(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list[str], Any]:
-    """(response body, predicted labels, probabilities) for a validated payload."""
+REGRESSION_REFUSALS = {
+    "predict_proba": "a regression model predicts values; predict_proba is for classification models: ask for "
+    '"predict" (the default)',
+    "explain": "a regression model predicts values; explain is for binary classification models: ask for "
+    '"predict" (the default)',
+}
+
+
+def predict(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list, Any]:
+    """(response body, predictions, probabilities) for a validated payload. Predictions are labels (text) for
+    a classifier, with its (n, k) class probabilities; numbers (floats) for a regressor, with no probabilities
+    (None), which refuses ``predict_proba`` and ``explain`` (RequestError 400 saying why)."""
     model = deployment.model
+    if deployment.regression:
+        if payload.method in REGRESSION_REFUSALS:
+            raise RequestError(400, REGRESSION_REFUSALS[payload.method])
+        values = model.predict_records(payload.records).tolist()
+        return _answer(payload, values), values, None
     if payload.method == "explain":
         return explain_payload(deployment, payload)
     proba = model.predict_proba_records(payload.records)
@@ -129,9 +143,14 @@ def predict(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list[s
         results: list = [dict(zip(classes, map(float, row), strict=True)) for row in proba]
     else:
         results = labels
+    return _answer(payload, results), labels, proba
+
+
+def _answer(payload: Payload, results: list) -> Any:
+    """The per-record ``results`` in the answer family of the request's shape."""
     if payload.shape == INPUT_DATA:  # as Azure ML's MLflow scoring answers: the bare list, one item per row
-        return results, labels, proba
-    return ({"Results": results} if payload.shape == INPUTS else {"result": results}), labels, proba
+        return results
+    return {"Results": results} if payload.shape == INPUTS else {"result": results}
 
 
 def authorize(request: Request, runtime: dict[str, Any]) -> None:
@@ -148,8 +167,9 @@ def require_json(request: Request) -> None:
         raise RequestError(415, f"Content-Type must be application/json, got {content_type or 'none'!r}")
 
 
-def parse_labels(raw: bytes, classes: list[str]) -> list[tuple[str, int, str]]:
-    """The checked labels of a ``POST /labels`` body ``{"labels": [...]}`` (RequestError 400 naming the bad one)."""
+def parse_labels(raw: bytes, classes: list[str], task: str = "classification") -> list[tuple[str, int, str]]:
+    """The checked labels of a ``POST /labels`` body ``{"labels": [...]}`` (RequestError 400 naming the bad one):
+    class names for a classifier, numbers for a regressor (``task`` "regression")."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -157,7 +177,7 @@ def parse_labels(raw: bytes, classes: list[str]) -> list[tuple[str, int, str]]:
     if not isinstance(document, dict) or set(document) != {"labels"}:
         raise RequestError(400, 'the body must be {"labels": [{"request_id": ..., "label": ..., "record": 0}, ...]}')
     try:
-        return check_labels(document["labels"], classes, where=lambda index: f"labels[{index}]")
+        return check_labels(document["labels"], classes, where=lambda index: f"labels[{index}]", task=task)
     except InvalidInput as exc:
         raise RequestError(400, str(exc)) from None
 
@@ -270,13 +290,14 @@ def create_app(service: ScoringService) -> FastAPI:
         latency_ms = (time.perf_counter() - started) * 1000
         request_log.info("POST /score %s %d %.1f ms %d record(s)", request_id, status, latency_ms, records)
         if service.telemetry is not None and service.runtime.current().get("app_insights_enabled"):
+            regression = deployment.regression if deployment is not None else router.serves_regression()
             service.telemetry.record(
                 at=time.time(),
                 request_id=request_id,
                 status=status,
                 latency_ms=latency_ms,
                 records=records,
-                predictions=orjson.dumps(Counter(labels)).decode(),
+                predictions=predictions_column(labels, regression=regression),
                 error=error,
                 client=client,
                 deployment=deployment.name if deployment is not None else None,
@@ -299,7 +320,7 @@ def create_app(service: ScoringService) -> FastAPI:
                 raise RequestError(exc.status, exc.message) from None
             manifest = await run_in_threadpool(router.endpoint_manifest)
             classes = [str(c) for c in manifest.get("classes", [])]
-            rows = await run_in_threadpool(parse_labels, raw, classes)
+            rows = await run_in_threadpool(parse_labels, raw, classes, manifest.get("task") or "classification")
             try:
                 accepted = await run_in_threadpool(service.store_labels, rows)
             except OpmlError as exc:  # the store busy or full: nothing was stored

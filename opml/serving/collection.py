@@ -5,7 +5,9 @@ The request handler only appends the request's validated records, labels and
 probabilities to an in-memory queue (``record`` never blocks). A writer thread
 builds Arrow tables from them and writes Parquet files (see
 ``opml.monitoring.collected`` for the layout and the schema) every
-``FLUSH_SECONDS`` or ``FLUSH_ROWS`` rows, and on ``close``. What a user should know
+``FLUSH_SECONDS`` or ``FLUSH_ROWS`` rows, and on ``close``. For a regression model (no classes) the
+prediction column (``output.label``) holds the predicted value as float64 and there are no
+``output.proba.*`` columns. What a user should know
 (rows written, dropped, the last error) is kept in ``collection.json``.
 """
 
@@ -74,6 +76,7 @@ class CollectionWriter:
         deployment: str,
         input_schema: Sequence[Mapping[str, Any]],
         classes: Sequence[str],
+        task: str | None = None,
         status_path: Path | None = None,
         folder: str = COLLECTED,
         flush_seconds: float = FLUSH_SECONDS,
@@ -88,6 +91,10 @@ class CollectionWriter:
         self.max_queued_rows = max_queued_rows
         self._inputs = [(str(c["name"]), c.get("type") in NUMERIC_TYPES) for c in input_schema]
         self._classes = [str(c) for c in classes]
+        # A regressor (no classes) writes its predicted values as float64 and no probability columns.
+        self.regression = task == "regression" if task is not None else not self._classes
+        if self.regression:
+            self._classes = []
         self._schema: Any = None  # built by the writer thread (pyarrow is imported when first needed)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -108,7 +115,8 @@ class CollectionWriter:
         self, *, request_id: str, at: float, records: Sequence[Mapping[str, Any]], labels: Sequence[str], proba: Any
     ) -> bool:
         """Queue one request's records with their predicted labels and probabilities (rows of ``proba``, one
-        per class). Returns False when the queue is full (the records are dropped and counted)."""
+        per class); for a regressor, ``labels`` are the predicted values and ``proba`` is None. Returns False
+        when the queue is full (the records are dropped and counted)."""
         count = len(records)
         with self._lock:
             if self._queued_rows + count > self.max_queued_rows:
@@ -184,11 +192,16 @@ class CollectionWriter:
                         pa.field(INPUT_PREFIX + name, pa.float64() if numeric else pa.string())
                         for name, numeric in self._inputs
                     ),
-                    pa.field(LABEL_COLUMN, pa.string()),
+                    pa.field(LABEL_COLUMN, self._prediction_type()),
                     *(pa.field(PROBA_PREFIX + name, pa.float64()) for name in self._classes),
                 ]
             )
         return self._schema
+
+    def _prediction_type(self) -> Any:
+        import pyarrow as pa
+
+        return pa.float64() if self.regression else pa.string()
 
     def _table(self, items: list[tuple]) -> Any:
         import pyarrow as pa
@@ -197,7 +210,8 @@ class CollectionWriter:
         positions: list[int] = []
         times: list[float] = []
         inputs: dict[str, list] = {name: [] for name, _ in self._inputs}
-        labels: list[str] = []
+        labels: list = []
+        convert_prediction = _as_float if self.regression else str
         probas: list[list[float]] = [[] for _ in self._classes]
         for request_id, at, records, predicted, proba in items:
             count = len(records)
@@ -207,7 +221,7 @@ class CollectionWriter:
             for name, numeric in self._inputs:
                 convert = _as_float if numeric else _as_text
                 inputs[name].extend(convert(record.get(name)) for record in records)
-            labels.extend(str(label) for label in predicted)
+            labels.extend(convert_prediction(label) for label in predicted)
             for index, column in enumerate(probas):
                 column.extend(float(row[index]) for row in proba)
         columns = [
@@ -216,7 +230,7 @@ class CollectionWriter:
             pa.array(times, pa.float64()),
             pa.array([self.deployment] * len(request_ids), pa.string()),
             *(pa.array(inputs[name], pa.float64() if numeric else pa.string()) for name, numeric in self._inputs),
-            pa.array(labels, pa.string()),
+            pa.array(labels, self._prediction_type()),
             *(pa.array(column, pa.float64()) for column in probas),
         ]
         return pa.Table.from_arrays(columns, schema=self.schema)

@@ -13,25 +13,31 @@ slow shadow never builds up memory or delays the live one. Each copy becomes a t
 ``mirrored`` with how many records it predicted as the live answer did (its agreement) and, as its
 latency, how long the batch holding it took to predict; when the live request was collected, its records
 go to the service's ``mirrored/`` data too.
+
+Agreement: a classifier's record agrees when the shadow predicts the same label. A regressor's record agrees
+when the shadow's predicted value is within ``AGREE_RELATIVE`` (1 %) of the live one, relative to the larger
+of the two in magnitude, or within ``AGREE_ABSOLUTE`` (1e-9) of it (``math.isclose``): two equal models
+agree on every record, two values on either side of zero never do unless both are tiny.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from opml.serving.router import LoadedDeployment
+from opml.serving.telemetry import predictions_column
 from opml.serving.validation import Payload, RequestError
 
 log = logging.getLogger("opml.serving.mirror")
 
+AGREE_RELATIVE = 0.01
+AGREE_ABSOLUTE = 1e-9
 MAX_PENDING_RECORDS = 20_000
 BATCH_SECONDS = 0.25
 BATCH_RECORDS = 2_000
@@ -41,7 +47,7 @@ BATCH_RECORDS = 2_000
 class _Copy:
     shadow: LoadedDeployment
     payload: Payload
-    live_labels: list[str]
+    live_labels: list  # the live answer's labels (text), or predicted values (floats) for a regressor
     request_id: str
     at: float
     collect: bool
@@ -74,7 +80,7 @@ class Mirror:
         self,
         shadow: LoadedDeployment,
         payload: Payload,
-        live_labels: Sequence[str],
+        live_labels: Sequence,
         *,
         request_id: str,
         at: float,
@@ -144,13 +150,16 @@ class Mirror:
             except RequestError as exc:  # the shadow's schema refuses what the live deployment took
                 outcome[id(copy)] = (exc.status, exc.message)
         started = time.perf_counter()
-        labels: list[str] = []
+        labels: list = []
         proba: Any = None
         if valid:
             records = [record for copy in valid for record in copy.payload.records]
             try:
-                proba = shadow.model.predict_proba_records(records)
-                labels = [str(label) for label in shadow.model.labels_for(proba)]
+                if shadow.regression:
+                    labels = shadow.model.predict_records(records).tolist()
+                else:
+                    proba = shadow.model.predict_proba_records(records)
+                    labels = [str(label) for label in shadow.model.labels_for(proba)]
             except Exception as exc:
                 log.exception("deployment %s failed on mirrored requests", shadow.name)
                 for copy in valid:
@@ -160,22 +169,24 @@ class Mirror:
         offset = 0
         for copy in copies:
             status, error = outcome.get(id(copy), (200, None))
-            mine: list[str] = []
+            mine: list = []
             agreed = None
             if status == 200:
                 count = len(copy.payload.records)
                 mine = labels[offset : offset + count]
-                rows = proba[offset : offset + count]
+                rows = None if proba is None else proba[offset : offset + count]
                 offset += count
-                agreed = sum(a == b for a, b in zip(mine, copy.live_labels, strict=False))
+                agreed = agreement(mine, copy.live_labels, regression=shadow.regression)
                 if copy.collect and shadow.mirror_collection is not None:
                     shadow.mirror_collection.record(
                         request_id=copy.request_id, at=copy.at, records=copy.payload.records, labels=mine, proba=rows
                     )
             self.answered += 1
-            self._record(copy, status, error, mine, agreed, latency_ms)
+            self._record(copy, status, error, mine, agreed, latency_ms, shadow.regression)
 
-    def _record(self, copy: _Copy, status: int, error: str | None, labels: list[str], agreed, latency_ms) -> None:
+    def _record(
+        self, copy: _Copy, status: int, error: str | None, labels: list, agreed, latency_ms, regression: bool
+    ) -> None:
         if self._telemetry is None or not self._telemetry_on():
             return
         self._telemetry.record(
@@ -184,7 +195,7 @@ class Mirror:
             status=status,
             latency_ms=latency_ms,
             records=len(copy.payload.records),
-            predictions=orjson.dumps(Counter(labels)).decode(),
+            predictions=predictions_column(labels, regression=regression),
             error=error,
             client=copy.client,
             deployment=copy.shadow.name,
@@ -198,3 +209,13 @@ class Mirror:
             self._stop = True
             self._arrived.notify()
         self._thread.join(timeout=60)
+
+
+def agreement(shadow: Sequence, live: Sequence, *, regression: bool) -> int:
+    """How many records the shadow predicted as the live answer did (see the module's docstring)."""
+    if not regression:
+        return sum(a == b for a, b in zip(shadow, live, strict=False))
+    return sum(
+        isinstance(b, float) and math.isclose(a, b, rel_tol=AGREE_RELATIVE, abs_tol=AGREE_ABSOLUTE)
+        for a, b in zip(shadow, live, strict=False)
+    )

@@ -50,6 +50,11 @@ class LoadedDeployment:
     collection: Any = None  # CollectionWriter of its live answers (or None)
     mirror_collection: Any = None  # CollectionWriter of its shadow answers (or None)
 
+    @property
+    def regression(self) -> bool:
+        """Its model predicts values (``OpmlRegressor``: numbers, no probabilities), not classes."""
+        return getattr(self.model, "task", "classification") == "regression"
+
     def close(self) -> None:
         for writer in (self.collection, self.mirror_collection):
             if writer is not None:
@@ -183,6 +188,11 @@ class DeploymentRouter:
         if model_id not in self._manifests:
             self._manifests[model_id] = self.manifest_of(model_id)
         return self._manifests[model_id]
+
+    def serves_regression(self) -> bool:
+        """Whether the loaded deployments predict values (an endpoint's deployments share their task: see
+        ``LocalBackend._create_deployment``), for the telemetry of a request refused before one was chosen."""
+        return any(slot.loaded is not None and slot.loaded.regression for slot in list(self._slots.values()))
 
     def healthy(self) -> bool:
         self.sync()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from opml.models.manifest import example_records
@@ -26,14 +27,28 @@ def _column_schema(column: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _example_values(manifest: dict[str, Any], count: int) -> list[float]:
+    """Made-up answers of a regression model: the median of its out-of-fold predictions (or of its label)."""
+    for summary in (manifest.get("prediction_summary"), manifest.get("label_summary")):
+        median = ((summary or {}).get("quantiles") or {}).get("0.5")
+        if isinstance(median, (int, float)) and math.isfinite(median):
+            return [float(f"{median:.6g}")] * count
+    return [0.0] * count
+
+
 def swagger_document(
     *, service_name: str, manifest: dict[str, Any], auth_enabled: bool, max_rows: int = 10_000
 ) -> dict[str, Any]:
     """Swagger 2.0 has no oneOf, so the body schema is the classic ``{"data": [...]}`` shape, exactly as
     the server validates it; the Azure ``{"Inputs": ..., "GlobalParameters": ...}`` shape is described
     in words, and the MLflow ``{"input_data": ...}`` shape (SDK v2 managed endpoints) in words and in its own
-    definition, ``ServiceInputSplit``, with its answers ``SplitOutputLabels`` and ``SplitOutputProbabilities``.
-    Every body that conforms to ``ServiceInput`` is answered 200."""
+    definition, ``ServiceInputSplit``, with its answers. Every body that conforms to ``ServiceInput`` is
+    answered 200.
+
+    What the answers are depends on the model's task (``info["x-opml-task"]``): a classifier answers labels
+    (``SplitOutputLabels``), {class: probability} objects (``SplitOutputProbabilities``) and, for a binary one,
+    explanations (``Explanation``); a regressor answers numbers only (``SplitOutputValues``): it takes no
+    ``predict_proba`` or ``explain``, so neither is documented."""
     schema = manifest["input_schema"]
     record = {
         "type": "object",
@@ -42,8 +57,19 @@ def swagger_document(
         "additionalProperties": False,
     }
     records = {"type": "array", "items": record, "minItems": 1, "maxItems": max_rows}
-    classes = manifest.get("classes", [])
+    regression = manifest.get("task") == "regression"
+    classes = [] if regression else [str(c) for c in manifest.get("classes", [])]
+    explainable = len(classes) == 2
     example = example_records(schema)  # also for models whose manifest kept real rows as its example
+    if regression:
+        label = manifest.get("label_column")
+        outputs, output_definitions = _value_outputs(_example_values(manifest, len(example)))
+        what = f"regression: predicts {label}" if label else "regression"
+        methods = ["predict"]
+    else:
+        outputs, output_definitions = _class_outputs(classes, example)
+        what = f"classes {', '.join(classes)}"
+        methods = ["predict", "predict_proba"]
     score = {
         "operationId": "RunMLService",
         "description": "Run the web service's model and get the prediction output",
@@ -54,16 +80,7 @@ def swagger_document(
                 "name": "serviceInputPayload",
                 "in": "body",
                 "required": True,
-                "description": 'Either {"data": [records]} (answered with {"result": [labels]}) or '
-                '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict" | "predict_proba" | '
-                '"explain"}} (answered with {"Results": [...]}: labels, {class: probability} objects, or one '
-                "Explanation per record: the prediction, the probabilities and each input column's contribution "
-                "to the probability of the positive class; at most 1,000 records per explain request), or, as an "
-                'MLflow model on an Azure ML managed online endpoint takes it, {"input_data": {"columns": [names], '
-                '"index": [ids], "data": [[values], ...]}, "params": {"method": "predict" | "predict_proba"}} '
-                "(pandas split orientation, index and params optional; see ServiceInputSplit), answered with a bare "
-                "list: SplitOutputLabels, or SplitOutputProbabilities for predict_proba. Swagger 2.0 has no oneOf: "
-                "the schema below is the first shape.",
+                "description": _body_description(regression, explainable),
                 "schema": {"$ref": "#/definitions/ServiceInput"},
             }
         ],
@@ -80,13 +97,33 @@ def swagger_document(
     }
     if auth_enabled:
         score["security"] = [{"Bearer": []}]
+    definitions: dict[str, Any] = {
+        "ServiceInput": {
+            "type": "object",
+            "properties": {"data": records},
+            "required": ["data"],
+            "additionalProperties": False,
+            "example": {"data": example},
+        },
+        "ServiceInputSplit": split_input_schema(schema, example, max_rows, methods),
+        "ServiceOutput": outputs,
+        **output_definitions,
+    }
+    if explainable:
+        definitions["Explanation"] = explanation_schema(schema, classes)
+    definitions["ErrorResponse"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "status_code": {"type": "integer"}},
+        "required": ["error", "status_code"],
+    }
     return {
         "swagger": "2.0",
         "info": {
             "title": service_name,
             "description": f"API specification for the opml service {service_name} "
-            f"(model {manifest.get('algorithm')}, classes {', '.join(classes)})",
+            f"(model {manifest.get('algorithm')}, {what})",
             "version": "1.0",
+            "x-opml-task": "regression" if regression else "classification",
         },
         "schemes": ["http"],
         "consumes": ["application/json"],
@@ -116,55 +153,101 @@ def swagger_document(
             },
             "/score": {"post": score},
         },
-        "definitions": {
-            "ServiceInput": {
-                "type": "object",
-                "properties": {"data": records},
-                "required": ["data"],
-                "additionalProperties": False,
-                "example": {"data": example},
-            },
-            "ServiceInputSplit": split_input_schema(schema, example, max_rows),
-            # No "type": an object for the first two shapes, a list (SplitOutput*) for input_data.
-            "ServiceOutput": {
-                "description": '{"result": [labels]} or {"Results": [...]}; a list for an "input_data" request',
-                "properties": {
-                    "result": {"type": "array", "items": {"type": "string", "enum": classes}},
-                    "Results": {"type": "array", "items": {}},
-                },
-                "example": {"result": classes[: len(example)] or classes[:1]},
-            },
-            "SplitOutputLabels": {
-                "type": "array",
-                "description": "The answer to an input_data request: one label per row",
-                "items": {"type": "string", "enum": classes},
-                "example": classes[: len(example)] or classes[:1],
-            },
-            "SplitOutputProbabilities": {
-                "type": "array",
-                "description": 'The answer to an input_data request with "params": {"method": "predict_proba"}: '
-                "one {class: probability} object per row",
-                "items": {
-                    "type": "object",
-                    "properties": {c: {"type": "number", "minimum": 0, "maximum": 1} for c in classes},
-                    "required": list(classes),
-                    "additionalProperties": False,
-                },
-            },
-            "Explanation": explanation_schema(schema, classes),
-            "ErrorResponse": {
-                "type": "object",
-                "properties": {"error": {"type": "string"}, "status_code": {"type": "integer"}},
-                "required": ["error", "status_code"],
-            },
-        },
+        "definitions": definitions,
     }
 
 
-def split_input_schema(schema: list[dict[str, Any]], example: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
+def _body_description(regression: bool, explainable: bool) -> str:
+    if regression:
+        return (
+            'Either {"data": [records]} (answered with {"result": [numbers]}: one predicted value per record) or '
+            '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict"}} (answered with '
+            '{"Results": [numbers]}), or, as an MLflow model on an Azure ML managed online endpoint takes it, '
+            '{"input_data": {"columns": [names], "index": [ids], "data": [[values], ...]}} (pandas split '
+            "orientation, index optional; see ServiceInputSplit), answered with a bare list of numbers "
+            "(SplitOutputValues). A regression model predicts values: predict_proba and explain are refused "
+            "(400). Swagger 2.0 has no oneOf: the schema below is the first shape."
+        )
+    explain = ' | "explain"' if explainable else ""
+    explained = (
+        ", or one Explanation per record: the prediction, the probabilities and each input column's contribution "
+        "to the probability of the positive class; at most 1,000 records per explain request"
+        if explainable
+        else ""
+    )
+    return (
+        'Either {"data": [records]} (answered with {"result": [labels]}) or '
+        f'{{"Inputs": {{"data": [records]}}, "GlobalParameters": {{"method": "predict" | "predict_proba"{explain}}}}} '
+        f'(answered with {{"Results": [...]}}: labels, {{class: probability}} objects (one probability per '
+        f"class){explained}), or, as an MLflow model on an Azure ML managed online endpoint takes it, "
+        '{"input_data": {"columns": [names], "index": [ids], "data": [[values], ...]}, "params": {"method": '
+        '"predict" | "predict_proba"}} (pandas split orientation, index and params optional; see '
+        "ServiceInputSplit), answered with a bare list: SplitOutputLabels, or SplitOutputProbabilities for "
+        "predict_proba. Swagger 2.0 has no oneOf: the schema below is the first shape."
+    )
+
+
+def _class_outputs(classes: list[str], example: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(ServiceOutput, the input_data answers) of a classifier."""
+    # No "type": an object for the first two shapes, a list (SplitOutput*) for input_data.
+    output = {
+        "description": '{"result": [labels]} or {"Results": [...]}; a list for an "input_data" request',
+        "properties": {
+            "result": {"type": "array", "items": {"type": "string", "enum": classes}},
+            "Results": {"type": "array", "items": {}},
+        },
+        "example": {"result": classes[: len(example)] or classes[:1]},
+    }
+    split = {
+        "SplitOutputLabels": {
+            "type": "array",
+            "description": "The answer to an input_data request: one label per row",
+            "items": {"type": "string", "enum": classes},
+            "example": classes[: len(example)] or classes[:1],
+        },
+        "SplitOutputProbabilities": {
+            "type": "array",
+            "description": 'The answer to an input_data request with "params": {"method": "predict_proba"}: '
+            "one {class: probability} object per row",
+            "items": {
+                "type": "object",
+                "properties": {c: {"type": "number", "minimum": 0, "maximum": 1} for c in classes},
+                "required": list(classes),
+                "additionalProperties": False,
+            },
+        },
+    }
+    return output, split
+
+
+def _value_outputs(values: list[float]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(ServiceOutput, the input_data answer) of a regressor: numbers, one per record."""
+    numbers = {"type": "array", "items": {"type": "number", "format": "double"}}
+    output = {
+        "description": '{"result": [numbers]} or {"Results": [numbers]}; a list of numbers for an "input_data" request',
+        "properties": {"result": numbers, "Results": numbers},
+        "example": {"result": values},
+    }
+    split = {
+        "SplitOutputValues": {
+            **numbers,
+            "description": "The answer to an input_data request: one predicted value per row",
+            "example": values,
+        }
+    }
+    return output, split
+
+
+def split_input_schema(
+    schema: list[dict[str, Any]],
+    example: list[dict[str, Any]],
+    max_rows: int,
+    methods: list[str] | None = None,
+) -> dict[str, Any]:
     """The ``{"input_data": ...}`` body (a pandas DataFrame in "split" orientation), as the server validates its
     shape: the columns are the model's (each once; a row's values in their order); the values' types are
-    checked as for records (``ServiceInput``), which a row of mixed types cannot say in Swagger 2.0."""
+    checked as for records (``ServiceInput``), which a row of mixed types cannot say in Swagger 2.0.
+    ``methods``: what ``params.method`` may ask for (a regressor: "predict" only)."""
     names = [c["name"] for c in schema]
     frame = {
         "columns": names,
@@ -202,7 +285,7 @@ def split_input_schema(schema: list[dict[str, Any]], example: list[dict[str, Any
             "params": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {"method": {"type": "string", "enum": ["predict", "predict_proba"]}},
+                "properties": {"method": {"type": "string", "enum": methods or ["predict", "predict_proba"]}},
             },
         },
         "example": {"input_data": frame},

@@ -14,7 +14,11 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+
+import orjson
 
 from opml.files import write_private_file
 from opml.settings import appinsights_connection_string
@@ -26,6 +30,19 @@ FLUSH_SECONDS = 0.25
 MAX_QUEUED = 50_000  # events waiting for the writer; more are dropped and counted
 WRITE_ATTEMPTS = 50
 MAX_ERROR = 500  # characters of a request's error kept in its telemetry row
+
+MAX_PREDICTED_VALUES = 1_000  # predicted values of a regression request kept in its telemetry row
+
+
+def predictions_column(predictions: Sequence, *, regression: bool) -> str:
+    """The ``predictions`` column of a telemetry row (the contract the monitoring charts read): for a
+    classifier a JSON object {label: count}; for a regressor a JSON array of the first
+    ``MAX_PREDICTED_VALUES`` predicted values, each rounded to 6 significant digits (``[]`` for a failed
+    request)."""
+    if regression:
+        return orjson.dumps([float(f"{value:.6g}") for value in predictions[:MAX_PREDICTED_VALUES]]).decode()
+    return orjson.dumps(Counter(predictions)).decode()
+
 
 INSERT = """INSERT INTO telemetry (service, at, request_id, status, latency_ms, records, predictions, error, client,
                                    deployment, mirrored, agreed)

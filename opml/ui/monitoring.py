@@ -33,11 +33,66 @@ def store_label_file(backend: Any, service: str, data: bytes, file: str) -> int:
         raise InvalidInput(name_csv_line(str(exc), lines, file)) from None
 
 
-def rule_kinds() -> list[str]:
-    """The kinds of alert rule (drift, accuracy, failure_rate, latency_p99, unhealthy)."""
-    from opml.monitoring.rules import KINDS
+def service_task(backend: Any, service: Any) -> str:
+    """The task of the model ``service`` serves ("classification" or "regression"; a manifest without a task is a
+    classifier's)."""
+    model = backend.get_model(service.model_name, service.model_version)
+    return model.manifest.get("task") or "classification"
 
-    return list(KINDS)
+
+def rule_kinds(task: str | None = None) -> list[str]:
+    """The kinds of alert rule (drift, accuracy, failure_rate, latency_p99, unhealthy); those that apply to a
+    model of ``task`` when given (no accuracy rule for a regression model)."""
+    from opml.monitoring.rules import KINDS, kinds_for_task
+
+    return list(KINDS) if task is None else kinds_for_task(task)
+
+
+def prediction_drift_text(report: Any) -> str | None:
+    """The prediction drift in one line: the window's predictions against the baseline they are compared with
+    (named), with PSI and verdict; None when the model's manifest gives no baseline. A classifier's as its
+    class mix (``opml.ui.format.prediction_drift_words``), a regression model's as the share of the window's
+    predicted values beyond the outer quantiles (the outer bins' edges), beside the training shares."""
+    from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
+    from opml.ui.format import prediction_drift_words
+
+    drift = report.prediction
+    if drift is not None and drift.kind != "numeric" and len(drift.labels) > MAX_CLASSES_WORDS + 3:
+        return _many_classes_words(report)
+    if drift is None or drift.kind != "numeric":
+        return prediction_drift_words(report)
+    baseline = PREDICTION_BASELINE_WORDS.get(report.prediction_source or "", "the training values")
+    measured = "" if drift.psi is None else f": PSI {drift.psi:.3f}, {drift.verdict}"
+    if not drift.rows:
+        return f"No predicted values in the window to compare with {baseline}."
+    low, high = drift.labels[0].removeprefix("<= "), drift.labels[-2].removeprefix("> ")
+    return (
+        f"Predicted values ({drift.rows:,} rows) against {baseline}, over the {len(drift.labels) - 1} bins between "
+        f"their quantiles: {drift.actual[0]:.1%} at most {low} (training {drift.expected[0]:.0%}), "
+        f"{drift.actual[-2]:.1%} above {high} (training {drift.expected[-2]:.0%}){measured}."
+    )
+
+
+MAX_CLASSES_WORDS = 8  # classes named in the prediction drift's line; the others are summed
+
+
+def _many_classes_words(report: Any) -> str:
+    """The prediction drift of a classifier of many classes: the ``MAX_CLASSES_WORDS`` most predicted classes
+    of the window (beside their training shares), then the others summed."""
+    from opml.monitoring.baseline import PREDICTION_BASELINE_WORDS
+
+    drift = report.prediction
+    baseline = PREDICTION_BASELINE_WORDS.get(report.prediction_source or "", "the training class balance")
+    measured = "" if drift.psi is None else f": PSI {drift.psi:.3f}, {drift.verdict}"
+    buckets = list(zip(drift.labels, drift.actual, drift.expected, strict=True))
+    ranked = sorted(buckets, key=lambda bucket: (-bucket[1], -bucket[2], bucket[0]))
+    named = ranked[:MAX_CLASSES_WORDS]
+    rest = [bucket for bucket in ranked[MAX_CLASSES_WORDS:] if bucket[1] or bucket[2]]
+    shares = ", ".join(f"{label} {actual:.1%} (training {expected:.1%})" for label, actual, expected in named)
+    others = (
+        f", {len(rest)} others {sum(b[1] for b in rest):.1%} (training {sum(b[2] for b in rest):.1%})" if rest else ""
+    )
+    return f"Predicted classes ({drift.rows:,} rows) against {baseline}: {shares}{others}{measured}."
 
 
 def default_threshold(kind: str) -> float:
@@ -92,13 +147,17 @@ def rule_problems(
     name: str,
     parameters_text: str,
     declared: dict[str, Any] | None,
+    task: str | None = None,
+    service: str = "the service",
 ) -> list[str]:
     """Every problem of the alert-rule form, in words, from the checks ``Backend.create_alert_rule`` runs
-    (``declared``: the parameters of the chosen published pipeline, None without one)."""
+    (``declared``: the parameters of the chosen published pipeline, None without one; ``task``: that of the
+    model ``service`` serves, when known)."""
     from opml.monitoring.rules import (
         KINDS,
         MAX_FOR_MINUTES,
         MAX_WINDOW_MINUTES,
+        check_kind_for_task,
         check_minutes,
         check_rule_name,
         check_threshold,
@@ -109,6 +168,7 @@ def rule_problems(
 
     spec = KINDS[kind]
     checks = [
+        ("Kind", lambda: check_kind_for_task(spec, task or "classification", service)),
         (threshold_label(kind)[0], lambda: check_threshold(spec, threshold)),
         ("Window (minutes)", lambda: check_minutes(window_minutes, "the window", low=1, high=MAX_WINDOW_MINUTES)),
         ("For (minutes)", lambda: check_minutes(for_minutes, "the wait", low=0, high=MAX_FOR_MINUTES)),

@@ -96,7 +96,12 @@ def comparison_frame(comparison) -> pd.DataFrame:
                 "CV accuracy": _rounded(s.cv_accuracy, 4),
             }
         )
-    return pd.DataFrame(rows)
+        if s.rmse is not None or s.cv_rmse is not None:  # a regression model: its errors instead
+            rows[-1].update({"Live RMSE": _rounded(s.rmse, 4), "CV RMSE": _rounded(s.cv_rmse, 4)})
+    frame = pd.DataFrame(rows)
+    if "Live RMSE" in frame.columns and frame["Live accuracy"].isna().all() and frame["CV accuracy"].isna().all():
+        frame = frame.drop(columns=["Live accuracy", "CV accuracy"])
+    return frame
 
 
 def comparison_is_empty(comparison) -> bool:

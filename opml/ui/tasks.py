@@ -38,7 +38,8 @@ def metrics_in_order(task: str, primary: str) -> list[str]:
 
 
 def compact_metrics(task: str, primary: str) -> list[str]:
-    """The primary metric and one other telling one, for tables with room for two."""
+    """The primary metric and one other telling one, for tables with room for two (each once: a table with a
+    column twice is refused)."""
     second = SECOND_METRIC[task]
     return [primary] if second == primary else [primary, second]
 

@@ -1,10 +1,10 @@
 """Fakes of ``JobOperations`` (``MLClient.jobs``) and ``WorkspaceOperations`` (``MLClient.workspaces``).
 
-Azure's side, one step a tick: a submitted job waits "Queued"; an AutoML job then runs ("Running"), makes its
-trials (child jobs as the SDK lists them: base jobs whose properties say ``runTemplate: automl_child``, plus a
-setup child), which finish with metrics (``kind("metrics")``) and an MLflow model in their artifacts
-(``outputs/mlflow-model/``), and completes; a command job runs its command for real in a process on this machine
-(its working folder a copy of the job's code), its output kept as the job's ``user_logs/std_log.txt`` and
+Azure's side, one step a tick: a submitted job waits "Queued"; an AutoML job then runs ("Running"), makes its trials
+(child jobs as the SDK lists them: base jobs whose properties say ``runTemplate: automl_child``, plus a setup child),
+which finish with their task's metrics (``kind("metrics")``, Azure's names as in SDK v1) and an MLflow model in their
+artifacts (``outputs/mlflow-model/``), and completes; a command job runs its command for real in a process on this
+machine (its working folder a copy of the job's code), its output kept as the job's ``user_logs/std_log.txt`` and
 whatever it wrote under ``./outputs`` as its outputs.
 """
 
@@ -18,12 +18,48 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tests.azure_fakes import automl_metric_objectives, metrics_from_score
 from tests.azure_v2_fakes.cloud import FakeAzureML, FakePoller, azure_sets, http_error, not_found, now
 from tests.azure_v2_fakes.mlflow import mlflow_server, parent_of
 
 TERMINAL = ("Completed", "Failed", "Canceled")
-DEFAULT_ALGORITHMS = ("LightGBM", "LogisticRegression", "RandomForest")
+# what a fake AutoML job tries when no allowed algorithms are given, per task (Azure tries many more)
+DEFAULT_ALGORITHMS = {
+    "classification": ("LightGBM", "LogisticRegression", "RandomForest"),
+    "regression": ("LightGBM", "ElasticNet", "RandomForest"),
+}
 MODEL_FILES = ("MLmodel", "conda.yaml", "model.pkl")
+
+
+def task_of(job: Any) -> str:
+    """An AutoML job's task as opml names it ("classification", "regression"), from the SDK's ``TaskType``."""
+    return str(getattr(job.task_type, "value", job.task_type)).lower()
+
+
+def metric_name(job: Any) -> str:
+    """The MLflow name of an AutoML job's primary metric: its enum member's name, as Azure's AutoML logs it (the
+    SDK's "NormalizedRootMeanSquaredError" is ``normalized_root_mean_squared_error``, "AUCWeighted"
+    ``AUC_weighted``)."""
+    member = str(getattr(job.primary_metric, "name", job.primary_metric))
+    names = {name.lower(): name for name in automl_metric_objectives(task_of(job))}
+    return names[member.lower()]
+
+
+def trial_metrics(task: str, score: float) -> dict[str, float]:
+    """What a trial logs to MLflow: every scalar metric of its task (Azure's AutoML runtime logs them all), from a
+    ``score`` of its quality (higher is better: each metric Azure minimizes falls as it rises); a classification
+    trial's usual metrics at fixed offsets from ``score``."""
+    metrics = metrics_from_score(task, score)
+    if task == "regression":
+        return metrics
+    return metrics | {
+        "accuracy": score,
+        "AUC_weighted": score + 0.05,
+        "average_precision_score_weighted": score + 0.02,
+        "norm_macro_recall": score - 0.3,
+        "precision_score_weighted": score + 0.01,
+        "log_loss": 1 - score,
+    }
 
 
 def millis() -> int:
@@ -88,7 +124,7 @@ class FakeJobOperations:
         if status == "Queued":
             self._set_status(name, "Running")
             training = job.training
-            allowed = list(training.allowed_training_algorithms or DEFAULT_ALGORITHMS)
+            allowed = list(training.allowed_training_algorithms or DEFAULT_ALGORITHMS[task_of(job)])
             blocked = set(training.blocked_training_algorithms or ())
             algorithms = [str(getattr(a, "value", a)) for a in allowed if str(getattr(a, "value", a)) not in blocked]
             trials = algorithms[: min(int(job.limits.max_trials or 3), 3)]
@@ -105,21 +141,14 @@ class FakeJobOperations:
             if not running:
                 self._set_status(name, "Completed")
                 trials = [c for c in self._children(name) if not c.endswith("_setup")]
-                primary = str(getattr(job.primary_metric, "value", job.primary_metric) or "accuracy")
-                metric = {"AUCWeighted": "AUC_weighted", "Accuracy": "accuracy"}.get(primary, "accuracy")
-                best = max(trials, key=lambda c: self.cloud.kind("metrics").get(c, {}).get(metric, 0), default=None)
+                scored = [c for c in trials if metric_name(job) in self.cloud.kind("metrics").get(c, {})]
+                pick = min if automl_metric_objectives(task_of(job))[metric_name(job)] == "minimize" else max
+                best = pick(scored, key=lambda c: self.cloud.kind("metrics")[c][metric_name(job)], default=None)
                 if best:  # Azure names the best trial in the parent's MLflow tags
                     self.cloud.kind("mlflow_tags")[name] = {"automl_best_child_run_id": best}
             for index, child in enumerate(sorted(running)):
                 score = 0.80 + 0.03 * index  # the last trial is the best
-                self.cloud.kind("metrics")[child] = {
-                    "accuracy": score,
-                    "AUC_weighted": score + 0.05,
-                    "average_precision_score_weighted": score + 0.02,
-                    "norm_macro_recall": score - 0.3,
-                    "precision_score_weighted": score + 0.01,
-                    "log_loss": 1 - score,
-                }
+                self.cloud.kind("metrics")[child] = trial_metrics(task_of(job), score)
                 if not child.endswith("_setup"):
                     for file in MODEL_FILES:
                         content = pickle.dumps({"model of": child}) if file == "model.pkl" else f"{file} of {child}"

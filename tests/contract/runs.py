@@ -125,6 +125,55 @@ class RunContract(ContractFixtures):
         assert automl_run in ids(listed) and command.id not in ids(listed)
         assert {run.run_type for run in listed} <= {"automl", "pipeline_step"}
 
+    # -- AutoML tasks -----------------------------------------------------------------------
+
+    @pytest.fixture
+    def task_tables(self, backend, tmp_path):
+        """A registered table of 120 rows with a price (a quantity), a grade (3 classes), a rare class, a
+        text code and 150 distinct whole numbers."""
+        rows = ["size,kind,price,grade,rare,code,count"]
+        for i in range(120):
+            rare = "odd" if i == 0 else ("a" if i % 2 else "b")
+            rows.append(
+                f"{i % 17 + 0.5},{'xyz'[i % 3]},{100 + 3.5 * i},{['low', 'mid', 'high'][i % 3]},{rare},c{i},{i}"
+            )
+        path = tmp_path / "prices.csv"
+        path.write_text("\n".join(rows) + "\n")
+        backend.register_dataset(name="prices", source=path)
+        return backend
+
+    def _automl(self, backend, **params):
+        settings = {"dataset": "prices", "experiment_timeout_minutes": 20, **params}
+        return backend.submit_run(experiment="tasks", run_type="automl", compute="cpu-cluster", params=settings)
+
+    def test_automl_runs_of_each_task_keep_their_task_and_metric(self, task_tables):
+        regression = self._automl(task_tables, label_column="price", task="regression")
+        assert regression.status == QUEUED and regression.params["task"] == "regression"
+        assert regression.params["primary_metric"] == "spearman_correlation"  # the task's default, as on Azure
+        ranked = self._automl(task_tables, label_column="price", task="regression", primary_metric="r2_score")
+        assert task_tables.get_run(ranked.id).params["primary_metric"] == "r2_score"
+        multiclass = self._automl(task_tables, label_column="grade", primary_metric="AUC_weighted")
+        assert multiclass.params["task"] == "classification"
+        assert multiclass.params["primary_metric"] == "AUC_weighted"
+
+    @pytest.mark.parametrize(
+        ("params", "message"),
+        [
+            ({"label_column": "code", "task": "regression"}, "text values"),
+            ({"label_column": "count", "task": "classification"}, "choose the task 'regression'"),
+            ({"label_column": "code", "task": "classification"}, "identifier"),
+            ({"label_column": "rare", "task": "classification"}, "fewer than the 5"),
+            ({"label_column": "price", "task": "regression", "primary_metric": "accuracy"}, "classification metric"),
+            ({"label_column": "grade", "primary_metric": "r2_score"}, "regression metric"),
+            ({"label_column": "price", "task": "regression", "allowed_algorithms": ["LogisticRegression"]}, "not regr"),
+            ({"label_column": "price", "task": "ranking"}, "not supported"),
+        ],
+    )
+    def test_automl_runs_a_task_cannot_learn_queue_nothing(self, task_tables, params, message):
+        with pytest.raises(InvalidInput, match=message):
+            self._automl(task_tables, **params)
+        assert task_tables.list_runs() == []
+
     # -- run search -----------------------------------------------------------------------
 
     def test_search_runs_filters_pages_and_counts(self, backend):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opml.backends.azure_common.params import params_from
+from opml.backends.azure_common.tasks import model_task
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import (
     CANCEL_REQUESTED,
@@ -181,7 +182,8 @@ def to_model(model: Any) -> Model:
         sha256="",  # Azure keeps no content hash of a model; the local backend's tamper check does not apply
         size_bytes=0,
         created_at=parse_time(model.created_time) or EPOCH,
-        manifest={"azure_id": model.id, "properties": dict(properties)},
+        # its task as a local model's manifest says it (what scoring reads: numbers for regression, labels else)
+        manifest={"azure_id": model.id, "properties": dict(properties), "task": model_task(properties)},
     )
 
 

@@ -11,6 +11,7 @@ from opml.backends.azure.convert import to_model
 from opml.backends.azure.runs import AzureRuns
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.tasks import TASK_PROPERTY, task_of_params
 from opml.entities import COMPLETED, AliasChange, Model
 from opml.errors import BackendUnavailable, Conflict
 from opml.files import make_private_dir
@@ -41,6 +42,7 @@ class AzureModels(AzurePart):
         properties = {
             "opml_algorithm": (run.properties or {}).get("run_algorithm", ""),
             "opml_primary_metric": parent_params.get("primary_metric", ""),
+            TASK_PROPERTY: task_of_params(parent_params),
             "opml_metrics": json.dumps(metrics),
             "opml_dataset": f"{dataset}:{parent_params.get('dataset_version')}" if dataset else "",
         }

@@ -6,13 +6,13 @@
   registered under the step's ``output_dataset`` when the step completes, and the AutoML step's
   training data (Microsoft's pattern for an AutoMLStep after a data-prep step). A plain
   ``PipelineData`` would stay a folder: nothing registered, and no dataset for AutoML to read.
-- automl: an ``AutoMLStep`` with the same ``AutoMLConfig`` as a direct run, and its
+- automl: an ``AutoMLStep`` with the same ``AutoMLConfig`` as a direct run (its task included), and its
   metrics and best-model outputs (``TrainingOutput``), as in Azure's own samples. Reuse is
   off: Azure decides reuse by the step's definition, and a dataset fixed at build time has
   the same definition on every scheduled run, so a reused step would never train on new data.
 - register_model: a ``PythonScriptStep`` running ``register_model.py``, which registers the
   AutoML step's best child through that run (``Run.register_model``), so the model keeps its
-  ``run_id`` (deployable, with lineage); it waits for the AutoML step's model output.
+  ``run_id`` (deployable, with lineage) and its task; it waits for the AutoML step's model output.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opml.backends.azure_common.tasks import task_of_params
 from opml.files import make_private_dir, write_private_file
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def build_steps(
     prepared = None
     model_data = None
     automl_step_name = None
-    trained_on, metric, prep_output = "", "", ""
+    trained_on, metric, task, prep_output = "", "", "", ""
     for step in steps:
         if step["type"] == "data_prep":
             prepared = (
@@ -119,7 +120,7 @@ def build_steps(
                 )
             )
             automl_step_name = step["name"]
-            metric = params["primary_metric"]
+            metric, task = params["primary_metric"], task_of_params(params)
             version = params.get("dataset_version")
             trained_on = f"{params['dataset']}:{version}" if version else params["dataset"]
         else:
@@ -130,6 +131,7 @@ def build_steps(
                     arguments=[
                         *("--model_name", step["model_name"], "--automl_step", automl_step_name),
                         *("--primary_metric", metric, "--dataset", trained_on, "--model_path", model_data),
+                        *("--task", task),
                     ],
                     compute_target=compute_target,
                     runconfig=_run_config(runs),

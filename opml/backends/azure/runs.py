@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opml.automl.names import CLASSIFICATION, LOWER_IS_BETTER, default_metric
 from opml.automl.settings import AutoMLLimits
 from opml.backends.azure.computes import AzureComputes
 from opml.backends.azure.convert import (
@@ -23,6 +24,7 @@ from opml.backends.azure.convert import (
 from opml.backends.azure.datasets import AzureDatasets
 from opml.backends.azure.workspace import AzurePart, AzureWorkspace, last_scalar
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.tasks import task_of_params
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.base import SEARCH_SCAN_LIMIT
 from opml.entities import TERMINAL_STATUSES, Run, masked_params
@@ -79,14 +81,15 @@ class AzureRuns(AzurePart):
 
     def automl_progress(self, run: Any, details: dict[str, Any] | None = None) -> dict[str, Any]:
         params = json.loads((run.tags or {}).get("opml_params", "{}"))
-        metric = params.get("primary_metric", "accuracy")
+        metric = params.get("primary_metric") or default_metric(task_of_params(params))
         children = [child for child in run.get_children(_rehydrate_runs=False) if is_automl_trial(child)]
         trials = {child.id for child in children}
         completed = {child.id for child in children if child.status == "Completed"}  # the best is a finished one
         best_id, best = None, None
+        sign = -1 if metric in LOWER_IS_BETTER else 1  # regression errors fall as models improve
         for child_id, metrics in run.get_metrics(recursive=True).items():
             value = last_scalar(metrics.get(metric)) if child_id in completed else None
-            if value is not None and (best is None or value > best):
+            if value is not None and (best is None or sign * value > sign * best):
                 best_id, best = child_id, value
         details = details if details is not None else run.get_details()
         started = parse_time(details.get("startTimeUtc"))
@@ -175,12 +178,17 @@ class AzureRuns(AzurePart):
     def automl_config(self, params: dict[str, Any], compute_target: Any, training_data: Any = None) -> Any:
         """AutoMLConfig with the same settings as a local run (``opml.automl.settings``), after the limits Azure
         adds to them (``AZURE_AUTOML_LIMITS``, checked here, before anything is submitted: a timeout under 15
-        minutes used to be raised to 15 silently, while the run's settings said otherwise)."""
+        minutes used to be raised to 15 silently, while the run's settings said otherwise).
+
+        The task, its primary metric and its algorithms need no translation: opml's names are AutoMLConfig's
+        (``task`` "classification" or "regression", Azure's metric names, and model names of
+        ``SupportedModels.Classification`` / ``SupportedModels.Regression``), and the settings allow only the
+        metrics and algorithms of the run's task (``opml.automl.names``)."""
         AZURE_AUTOML_LIMITS.check(params)
         if training_data is None:
             training_data = self.datasets.tabular(params["dataset"], params.get("dataset_version"))
         arguments: dict[str, Any] = {
-            "task": params["task"],
+            "task": params.get("task", CLASSIFICATION),
             "path": self.empty_snapshot_folder(),  # None would be the dashboard's working folder
             "primary_metric": params["primary_metric"],
             "compute_target": compute_target,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from opml.backends.azure_common.tasks import model_task
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.entities import (
     CANCEL_REQUESTED,
@@ -87,12 +88,18 @@ def to_model(model: Any, aliases: tuple[str, ...] = ()) -> Model:
         tags=user_tags(tags),
         run_id=properties.get("opml_run_id", "") or (model.job_name or ""),
         algorithm=properties.get("opml_algorithm", ""),
-        dataset=properties.get("opml_dataset", ""),
-        primary_metric=properties.get("opml_primary_metric", ""),
+        # a pipeline's register step registers through MLflow, which keeps its lineage in tags instead
+        dataset=properties.get("opml_dataset") or tags.get("opml_dataset", ""),
+        primary_metric=properties.get("opml_primary_metric") or tags.get("opml_primary_metric", ""),
         metrics={k: float(v) for k, v in metrics.items()},
         sha256="",  # Azure keeps no content hash of a model; the local backend's tamper check does not apply
         size_bytes=0,
         created_at=created_at(model) or EPOCH,
-        manifest={"azure_id": model.id or "", "type": model.type or "", "path": str(model.path or "")},
+        manifest={
+            "azure_id": model.id or "",
+            "type": model.type or "",
+            "path": str(model.path or ""),
+            "task": model_task(properties, tags),  # as a local model's manifest says it
+        },
         aliases=aliases,
     )

@@ -1,4 +1,4 @@
-"""Runs as Azure ML jobs (SDK v2): AutoML classification jobs and command jobs.
+"""Runs as Azure ML jobs (SDK v2): AutoML jobs (classification or regression tables) and command jobs.
 
 A job's status, compute, tags and type are the job's own (``client.jobs``); its times and metrics are in the
 workspace's MLflow tracking server (``mlflow_rest.py``); its log and outputs are downloaded once it has finished
@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opml.automl.names import LOWER_IS_BETTER
+from opml.automl.names import CLASSIFICATION, LOWER_IS_BETTER, REGRESSION, default_metric, primary_metrics
 from opml.automl.settings import AutoMLLimits
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
 from opml.backends.azure_common.params import PARAMS_TAG, params_from
+from opml.backends.azure_common.tasks import task_of_params
 from opml.backends.azure_common.times import EPOCH, parse_time
 from opml.backends.azure_v2.computes import AzureV2Computes
 from opml.backends.azure_v2.convert import created_at, opml_status, user_tags
@@ -71,11 +72,33 @@ def is_automl_trial(job: Any) -> bool:
     return (job.properties or {}).get("runTemplate") == "automl_child"
 
 
-def azure_algorithms() -> tuple[str, ...]:
-    """Azure's names of the classification algorithms (``azure.ai.ml.automl.ClassificationModels``)."""
-    from azure.ai.ml.automl import ClassificationModels
+def _task_enums(task: str) -> tuple[Any, Any]:
+    """(models, primary metrics): the SDK's enums of a task (``azure.ai.ml.automl``)."""
+    from azure.ai.ml import automl
 
-    return tuple(model.value for model in ClassificationModels)
+    if task == REGRESSION:
+        return automl.RegressionModels, automl.RegressionPrimaryMetrics
+    return automl.ClassificationModels, automl.ClassificationPrimaryMetrics
+
+
+def azure_algorithms(task: str = CLASSIFICATION) -> tuple[str, ...]:
+    """Azure's names of a task's algorithms (``ClassificationModels``, ``RegressionModels``): opml's are among them."""
+    models, _ = _task_enums(task)
+    return tuple(model.value for model in models)
+
+
+def azure_primary_metric(task: str, metric: str) -> str:
+    """A primary metric of opml (Azure's v1 and MLflow name: "AUC_weighted", "normalized_root_mean_squared_error")
+    in the SDK's spelling (``ClassificationPrimaryMetrics``, ``RegressionPrimaryMetrics``: "AUCWeighted",
+    "NormalizedRootMeanSquaredError"), as the job sends it. InvalidInput for a metric the task lacks on Azure."""
+    _, metrics = _task_enums(task)
+    found = metrics.__members__.get(str(metric).upper())
+    if found is None:
+        raise InvalidInput(
+            f"primary_metric: Azure ML's AutoML {task} has no primary metric {metric!r}; "
+            f"choose one of: {', '.join(primary_metrics(task))}"
+        )
+    return found.value
 
 
 def _millis(value: Any) -> datetime | None:
@@ -105,15 +128,24 @@ class AzureV2Jobs(AzureV2Part):
     # -- building jobs ---------------------------------------------------------------------
 
     def automl_job(self, params: dict[str, Any], compute: str, training_input: Any = None) -> Any:
-        """The AutoML classification job of a local run's settings (``opml.automl.settings``, checked by the run
-        type), after Azure's limits (``AZURE_V2_AUTOML_LIMITS``, checked here, before anything is submitted).
-        ``training_input``: the mltable ``Input`` (the dataset of ``params`` when None; a pipeline passes its own)."""
+        """The AutoML job of a local run's settings (``opml.automl.settings``, checked by the run type): a
+        ``ClassificationJob`` (``automl.classification``) or a ``RegressionJob`` (``automl.regression``) as its task
+        says, after Azure's limits (``AZURE_V2_AUTOML_LIMITS``) and names (the task's primary metrics and
+        algorithms), checked here, before anything is submitted. ``training_input``: the mltable ``Input`` (the
+        dataset of ``params`` when None; a pipeline passes its own)."""
         AZURE_V2_AUTOML_LIMITS.check(params)
-        known = set(azure_algorithms())
+        task = params.get("task", CLASSIFICATION)
+        if task not in (CLASSIFICATION, REGRESSION):
+            raise InvalidInput(f"task: Azure ML's AutoML tables are classification or regression, not {task!r}")
+        metric = azure_primary_metric(task, params.get("primary_metric") or default_metric(task))
+        known = set(azure_algorithms(task))
         for setting in ("allowed_algorithms", "blocked_algorithms"):
             unknown = [a for a in params.get(setting) or () if a not in known]
             if unknown:  # opml's names are Azure's; one Azure lacks would be refused there, later
-                raise InvalidInput(f"{setting}: Azure ML's AutoML has no algorithm {', '.join(unknown)}")
+                raise InvalidInput(
+                    f"{setting}: Azure ML's AutoML {task} has no algorithm {', '.join(unknown)}; "
+                    f"its algorithms are: {', '.join(sorted(known))}"
+                )
         if training_input is None:
             training_input = self.datasets.training_input(params["dataset"], params.get("dataset_version"))
         split: dict[str, Any] = {}
@@ -121,10 +153,11 @@ class AzureV2Jobs(AzureV2Part):
             split["n_cross_validations"] = int(params["n_cross_validations"])
         else:
             split["validation_data_size"] = float(params["validation_size"])
-        job = self.sdk.automl.classification(
+        make_job = self.sdk.automl.regression if task == REGRESSION else self.sdk.automl.classification
+        job = make_job(
             training_data=training_input,
             target_column_name=params["label_column"],
-            primary_metric=params["primary_metric"],
+            primary_metric=metric,
             **split,
         )
         job.set_limits(
@@ -214,7 +247,7 @@ class AzureV2Jobs(AzureV2Part):
     def automl_progress(self, job: Any, mlflow_run: dict[str, Any] | None = None) -> dict[str, Any]:
         """``mlflow_run``: the job's own MLflow run, when fetched already."""
         params = params_of(job)
-        metric = params.get("primary_metric", "accuracy")
+        metric = params.get("primary_metric") or default_metric(task_of_params(params))
         trials = self.children(job)
         completed = {child.name for child in trials if child.status == "Completed"}  # the best is a finished one
         if mlflow_run is None:

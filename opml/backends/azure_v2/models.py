@@ -1,11 +1,12 @@
 """Models as MLflow models in the workspace's registry (SDK v2).
 
-An AutoML v2 trial writes its model as an MLflow model among its artifacts (``outputs/mlflow-model``); opml
-registers that folder (``azureml://jobs/<trial>/outputs/artifacts/outputs/mlflow-model``, type ``mlflow_model``,
-which a managed online endpoint deploys without a scoring script), with its lineage in the version's properties
-(algorithm, primary metric, metrics, dataset name:version, run id). SDK v2 cannot delete a model version: opml
-archives it (Azure then leaves it out of listings) and remembers it as deleted. Aliases, which Azure ML's registry
-lacks, are kept with their history in the state folder, as with SDK v1.
+An AutoML v2 trial writes its model as an MLflow model among its artifacts (``outputs/mlflow-model``); opml registers
+that folder (``azureml://jobs/<trial>/outputs/artifacts/outputs/mlflow-model``, type ``mlflow_model``, which a
+managed online endpoint deploys without a scoring script), with its lineage in the version's properties (algorithm,
+task, primary metric, metrics, dataset name:version, run id). A model's task decides what its endpoint answers: a
+bare list of numbers for regression, of labels for classification (MLflow's pyfunc ``predict``). SDK v2 cannot delete
+a model version: opml archives it (Azure then leaves it out of listings) and remembers it as deleted. Aliases, which
+Azure ML's registry lacks, are kept with their history in the state folder, as with SDK v1.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate_methods
+from opml.backends.azure_common.tasks import TASK_PROPERTY, task_of_params
 from opml.backends.azure_common.times import EPOCH
 from opml.backends.azure_v2.convert import to_model
 from opml.backends.azure_v2.jobs import MLFLOW_MODEL_PATH, AzureV2Jobs, is_automl_trial, params_of
@@ -82,6 +84,7 @@ class AzureV2Models(AzureV2Part):
             "opml_run_id": job.name,
             "opml_algorithm": (job.properties or {}).get("run_algorithm", ""),
             "opml_primary_metric": parent_params.get("primary_metric", ""),
+            TASK_PROPERTY: task_of_params(parent_params),
             "opml_metrics": json.dumps(metrics_of(mlflow_run)),
             "opml_dataset": f"{dataset}:{parent_params.get('dataset_version')}" if dataset else "",
         }

@@ -7,8 +7,9 @@ The job's one input, ``training_data``, is the dataset the first step reads (an 
   folder, in the curated environment (``OPML_AZURE_ENVIRONMENT``); it reads ``training_data``, calls
   ``prepare(df)`` and writes an MLTable folder (``outputs.prepared``, type mltable): what the AutoML node trains on
   (AutoML v2 takes mltable training data only).
-- automl: the AutoML classification job ``runs.automl_job`` builds for a direct run, as a node; its ``best_model``
-  output (an MLflow model) is declared so that a register node can bind to it.
+- automl: the AutoML job ``runs.automl_job`` builds for a direct run, as a node (a classification or a regression
+  node, as the step's ``task`` setting says); its ``best_model`` output (an MLflow model) is declared so that a
+  register node can bind to it.
 - register_model: a command node running ``step_scripts/register_step.py`` on the AutoML node's ``best_model``
   (see that script for what SDK v2 offers there).
 
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opml.backends.azure_common.tasks import task_of_params
 from opml.errors import InvalidInput
 from opml.files import make_private_dir, write_private_file
 
@@ -119,13 +121,15 @@ def build(
                     code=code,
                     command=(
                         "python register_step.py --model ${{inputs.model}} --model_name ${{inputs.model_name}} "
-                        "--primary_metric ${{inputs.primary_metric}} --dataset ${{inputs.dataset}}"
+                        "--primary_metric ${{inputs.primary_metric}} --dataset ${{inputs.dataset}} "
+                        "--task ${{inputs.task}}"
                     ),
                     inputs={
                         "model": sdk.Input(type=sdk.AssetTypes.MLFLOW_MODEL),
                         "model_name": sdk.Input(type="string"),
                         "primary_metric": sdk.Input(type="string"),
                         "dataset": sdk.Input(type="string"),
+                        "task": sdk.Input(type="string"),
                     },
                     environment=env,
                     compute=compute,
@@ -135,6 +139,7 @@ def build(
                     model_name=step["model_name"],
                     primary_metric=params["primary_metric"],
                     dataset=trained_on,
+                    task=task_of_params(params),
                 )
             node.name = step["name"]  # the child job's name in the pipeline: opml's step name
             node.compute = compute

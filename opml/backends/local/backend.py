@@ -55,7 +55,7 @@ from opml.entities import (
 from opml.errors import Conflict, InvalidInput, NotFound, SchemaChange
 from opml.files import tail_lines
 from opml.locks import AgentLock
-from opml.monitoring.accuracy import cross_validated
+from opml.monitoring.accuracy import cross_validated, cross_validated_errors
 from opml.monitoring.collected import COLLECTED
 from opml.rollout import schema_differences
 from opml.runsearch import RunQuery
@@ -372,6 +372,10 @@ class LocalBackend(Backend):
         row = self.services.row(name)
         return [str(c) for c in self.models.get(row["model_name"], row["model_version"]).manifest.get("classes", [])]
 
+    def _service_task(self, name: str) -> str:
+        row = self.services.row(name)
+        return self.models.get(row["model_name"], row["model_version"]).manifest.get("task") or "classification"
+
     def _add_service_labels(self, name: str, labels: list[tuple[str, int, str]]) -> int:
         return self.labels.add(name, labels)
 
@@ -410,6 +414,12 @@ class LocalBackend(Backend):
         row = self.services.row(service)
         model = self.models.get(model_name, model_version)
         endpoint = self.models.get(row["model_name"], row["model_version"])
+        tasks = [entry.manifest.get("task") or "classification" for entry in (model, endpoint)]
+        if tasks[0] != tasks[1]:  # its answers would be another kind (numbers, labels): no client expects both
+            raise InvalidInput(
+                f"model {model.id} is a {tasks[0]} model and endpoint {service!r} serves a {tasks[1]} model "
+                f"({endpoint.id}): deploy it as a service of its own"
+            )
         differences = schema_differences(endpoint.manifest["input_schema"], model.manifest["input_schema"])
         if differences and not allow_schema_change:
             raise SchemaChange(
@@ -505,6 +515,9 @@ class LocalBackend(Backend):
                     labelled=accuracy.labelled if accuracy else 0,
                     accuracy=accuracy.accuracy if accuracy else None,
                     cv_accuracy=cross_validated(manifest)[0],
+                    rmse=accuracy.rmse if accuracy else None,
+                    mae=accuracy.mae if accuracy else None,
+                    cv_rmse=cross_validated_errors(manifest)[1],
                     **figures,
                 )
             )

@@ -142,6 +142,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE telemetry ADD COLUMN mirrored INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE telemetry ADD COLUMN agreed INTEGER",  # mirrored: records predicted as the live answer did
     ],
+    [  # runs newest first (the Runs page, child runs too) read from an index instead of sorting every run
+        "CREATE INDEX runs_by_created ON runs (created_at)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

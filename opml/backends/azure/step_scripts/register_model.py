@@ -19,6 +19,12 @@ MODEL_FILE = "outputs/model.pkl"
 BEST_CHILD_TAG = "automl_best_child_run_id"  # what Azure tags a completed AutoML parent with
 
 
+def lower_is_better(metric):
+    """Whether a smaller value of ``metric`` is a better model: log_loss and every regression error (Azure's
+    ``MetricObjective``; opml.automl.names.LOWER_IS_BETTER, which this script, run in Azure, cannot import)."""
+    return metric == "log_loss" or metric.endswith("_error")
+
+
 def _name(run):
     """A step run's name: the step's name (``find_step_run`` matches the RunDto's ``name``)."""
     dto = getattr(run, "_run_dto", None) or {}
@@ -27,7 +33,7 @@ def _name(run):
 
 def best_trial(automl_run, primary_metric):
     """The best completed trial of an AutoML run: the one Azure tagged, else the best primary metric among the
-    completed ``automl_child`` runs (``AutoMLRun.get_best_child``'s rule; classification metrics rise)."""
+    completed ``automl_child`` runs (``AutoMLRun.get_best_child``'s rule: the highest, the lowest for an error)."""
     trials = {
         child.id: child
         for child in automl_run.get_children(_rehydrate_runs=False)
@@ -44,10 +50,11 @@ def best_trial(automl_run, primary_metric):
             scores[run_id] = value
     if not scores:
         raise RuntimeError(f"AutoML run {automl_run.id} has no completed trial with {primary_metric}")
-    return trials[max(scores, key=scores.get)]
+    pick = min if lower_is_better(primary_metric) else max
+    return trials[pick(scores, key=scores.get)]
 
 
-def register_best(step_run, *, automl_step, model_name, primary_metric, dataset):
+def register_best(step_run, *, automl_step, model_name, primary_metric, dataset, task="classification"):
     """Register the best trial of the AutoML step run named ``automl_step`` in ``step_run``'s pipeline run."""
     found = [run for run in step_run.parent.get_children(_rehydrate_runs=False) if _name(run) == automl_step]
     if not found:
@@ -61,6 +68,7 @@ def register_best(step_run, *, automl_step, model_name, primary_metric, dataset)
     properties = {
         "opml_algorithm": (best.properties or {}).get("run_algorithm", ""),
         "opml_primary_metric": primary_metric,
+        "opml_task": task,
         "opml_metrics": json.dumps(metrics),
         "opml_dataset": dataset,
     }
@@ -76,6 +84,7 @@ def main():
     parser.add_argument("--primary_metric", default="accuracy")
     parser.add_argument("--dataset", default="")
     parser.add_argument("--model_path", required=True)
+    parser.add_argument("--task", default="classification")  # pipelines published before opml knew tasks
     args = parser.parse_args()
     model = register_best(
         Run.get_context(),
@@ -83,6 +92,7 @@ def main():
         model_name=args.model_name,
         primary_metric=args.primary_metric,
         dataset=args.dataset,
+        task=args.task,
     )
     print(f"registered {model.name} version {model.version} from run {model.run_id}")
 

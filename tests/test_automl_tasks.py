@@ -1,0 +1,310 @@
+"""AutoML's two tasks on small tables: regression metrics, learners, ensembles and models; multiclass metrics;
+the task's settings, its guess and the data each task refuses before anything is queued."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from opml.automl import names
+from opml.automl.ensembles import build_model, single_spec, stack_ensemble, voting_ensemble
+from opml.automl.learners import LEARNERS, build_estimator, fast_predict, search_space
+from opml.automl.metrics import compute_metrics, metric_value, optimised_metric, regression_curves
+from opml.automl.model import OpmlRegressor
+from opml.automl.search import Search, SearchData
+from opml.automl.settings import automl_params, check_data, guess_task, parse_settings, settings_problems
+from opml.errors import InvalidInput
+
+
+def prices(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A regression table: price grows with size, depends on a category, plus noise and a missing value."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "size": rng.uniform(0.2, 3.0, n),
+            "cut": rng.choice(["fair", "good", "ideal"], n),
+            "noise": rng.normal(size=n),
+        }
+    )
+    X.loc[3, "size"] = np.nan
+    bonus = X["cut"].map({"fair": 0.0, "good": 300.0, "ideal": 700.0}).to_numpy()
+    y = 1000 * np.nan_to_num(X["size"].to_numpy(), nan=1.0) ** 1.5 + bonus + rng.normal(0, 50, n)
+    return X, y
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+
+
+def test_regression_metrics_follow_their_definitions():
+    rng = np.random.default_rng(1)
+    y = rng.uniform(10, 110, 300)
+    predicted = y + rng.normal(0, 5, 300)
+    values = compute_metrics(y, predicted)
+    assert set(values) == set(names.REGRESSION_METRICS)
+    spread = y.max() - y.min()
+    rmse = np.sqrt(skm.mean_squared_error(y, predicted))
+    assert values["root_mean_squared_error"] == pytest.approx(rmse)
+    assert values["normalized_root_mean_squared_error"] == pytest.approx(rmse / spread)
+    assert values["normalized_mean_absolute_error"] == pytest.approx(skm.mean_absolute_error(y, predicted) / spread)
+    assert values["median_absolute_error"] == pytest.approx(skm.median_absolute_error(y, predicted))
+    assert values["r2_score"] == pytest.approx(skm.r2_score(y, predicted))
+    assert values["mean_absolute_percentage_error"] == pytest.approx(
+        100 * skm.mean_absolute_percentage_error(y, predicted)
+    )
+    assert 0.95 < values["spearman_correlation"] <= 1.0
+
+
+def test_regression_metrics_that_are_undefined_are_nan_not_errors():
+    y = np.array([-2.0, 0.0, 1.0, 3.0])
+    values = compute_metrics(y, np.array([-1.0, 0.5, 1.0, 2.0]))
+    assert np.isnan(values["root_mean_squared_log_error"])  # a negative value has no logarithm
+    assert values["mean_absolute_percentage_error"] == pytest.approx(100 * np.mean([0.5, 0.0, 1 / 3]))
+    assert np.isnan(compute_metrics(y, np.full(4, 1.0))["spearman_correlation"])  # a constant ranks nothing
+
+
+def test_lower_is_better_for_every_regression_error_only():
+    errors = {name for name in names.REGRESSION_METRICS if name.endswith("_error")}
+    assert errors and errors <= names.LOWER_IS_BETTER
+    assert {"r2_score", "spearman_correlation", "explained_variance"}.isdisjoint(names.LOWER_IS_BETTER)
+    assert optimised_metric("spearman_correlation") == "r2_score"
+    assert optimised_metric("normalized_mean_absolute_error") == "normalized_mean_absolute_error"
+
+
+def test_multiclass_metrics_have_weighted_macro_and_micro_forms():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, 400)
+    proba = rng.dirichlet(np.ones(4), 400)
+    proba[np.arange(400), y] += 0.6
+    proba /= proba.sum(axis=1, keepdims=True)
+    values = compute_metrics(y, proba)
+    predicted = proba.argmax(axis=1)
+    for average in ("weighted", "macro", "micro"):
+        assert values[f"f1_score_{average}"] == pytest.approx(skm.f1_score(y, predicted, average=average))
+        assert values[f"precision_score_{average}"] == pytest.approx(skm.precision_score(y, predicted, average=average))
+        assert values[f"recall_score_{average}"] == pytest.approx(skm.recall_score(y, predicted, average=average))
+    onehot = np.eye(4)[y]
+    assert values["AUC_micro"] == pytest.approx(skm.roc_auc_score(onehot, proba, average="micro"))
+    assert values["AUC_macro"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+    assert values["average_precision_score_macro"] == pytest.approx(
+        skm.average_precision_score(onehot, proba, average="macro")
+    )
+
+
+def test_regression_curves_sample_bin_and_histogram_the_residuals():
+    rng = np.random.default_rng(3)
+    y = rng.normal(100, 20, 5000)
+    predicted = y + rng.normal(0, 5, 5000)
+    curves = regression_curves(y, predicted)
+    assert len(curves["predicted_vs_true"]["true"]) == 2000
+    assert sum(curves["binned"]["count"]) == 5000 and len(curves["binned"]["count"]) == 10
+    assert curves["binned"]["predicted_mean"] == sorted(curves["binned"]["predicted_mean"])
+    assert sum(curves["residuals"]["counts"]) == 5000
+    assert curves["predicted_quantiles"]["0.5"] == pytest.approx(np.median(predicted))
+
+
+# -- learners, search, ensembles, model ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", names.REGRESSION_ALGORITHMS)
+def test_regression_learners_predict_fast_with_the_same_numbers(name):
+    X, y = prices()
+    features = X[["size", "noise"]].fillna(1.0).to_numpy()
+    learner = LEARNERS[name]
+    _, _, initial = search_space(learner, n_rows=len(y), n_features=2, n_classes=0)
+    estimator = build_estimator(learner, initial, n_classes=0, n_jobs=1, seed=0).fit(features, y)
+    assert "regression" in learner.tasks
+    np.testing.assert_allclose(fast_predict(estimator, features[:7]), estimator.predict(features[:7]), rtol=1e-6)
+    assert fast_predict(estimator, features).shape == (len(y),)
+
+
+def test_a_classifier_cannot_join_a_regression_search():
+    X, y = prices(60)
+    data = SearchData(X, y, [], [(np.arange(40), np.arange(40, 60))])
+    with pytest.raises(ValueError, match="LogisticRegression cannot learn regression"):
+        Search(
+            data,
+            algorithms=["LogisticRegression"],
+            metric="r2_score",
+            max_iterations=1,
+            max_concurrent=1,
+            deadline=0.0,
+            early_stopping=False,
+            featurize=True,
+            seed=0,
+            on_trial_start=lambda trial: None,
+            on_trial_end=lambda trial: None,
+        )
+
+
+def _regression_trials(iterations: int = 5):
+    """The trials of a regression search of ``iterations`` trials (5: one per algorithm, each tried once
+    before any is tried again), with time enough to finish them on a busy machine."""
+    import time
+
+    from sklearn.model_selection import KFold
+
+    X, y = prices()
+    data = SearchData(X, y, [], list(KFold(3, shuffle=True, random_state=0).split(X)))
+    search = Search(
+        data,
+        algorithms=list(names.REGRESSION_ALGORITHMS),
+        metric="r2_score",
+        max_iterations=iterations,
+        max_concurrent=1,
+        deadline=time.monotonic() + 600,
+        early_stopping=False,
+        featurize=True,
+        seed=0,
+        on_trial_start=lambda trial: None,
+        on_trial_end=lambda trial: None,
+    )
+    return X, y, data, search.run()
+
+
+def test_a_regression_search_scores_every_trial_out_of_fold_and_ensembles_beat_or_match_them():
+    _X, y, data, trials = _regression_trials()
+    done = [t for t in trials if t.ok]
+    assert {t.learner for t in done} == set(names.REGRESSION_ALGORITHMS)
+    for trial in done:
+        assert trial.oof.shape == (len(y),) and not np.isnan(trial.oof).any()
+        assert trial.metrics["r2_score"] == pytest.approx(metric_value("r2_score", y, trial.oof))
+        assert trial.threshold is None
+    assert max(t.metrics["r2_score"] for t in done) > 0.9
+    mask = data.evaluated
+    voting = voting_ensemble(trials, y, mask, "r2_score")
+    stack = stack_ensemble(trials, y, mask, "r2_score", seed=0)
+    best_single = max(t.metrics["r2_score"] for t in done)
+    assert voting["metrics"]["r2_score"] >= best_single - 1e-9  # greedy selection starts from the best trial
+    assert stack["spec"]["stacker"]["input"] == "values" and min(stack["spec"]["stacker"]["coef"]) >= 0
+    assert stack["metrics"]["r2_score"] > 0.9
+
+
+def test_a_regression_model_refits_and_predicts_the_same_numbers_from_frames_and_records():
+    X, y, data, trials = _regression_trials(3)
+    stack = stack_ensemble(trials, y, data.evaluated, "r2_score", seed=0)
+    for spec in (stack["spec"], single_spec(next(t for t in trials if t.ok))):
+        model = build_model(spec, X, y, [], algorithm="StackEnsemble", n_jobs=1, seed=0).prepare_for_serving()
+        assert isinstance(model, OpmlRegressor) and model.task == "regression" and list(model.classes) == []
+        records = X.head(25).to_dict("records")
+        from_frame = model.predict(X.head(25))
+        np.testing.assert_allclose(model.predict_records(records), from_frame, rtol=1e-9)
+        assert skm.r2_score(y, model.predict(X)) > 0.9
+        assert set(model.feature_importance()) == set(X.columns)
+
+
+# -- settings, guess and refusals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (np.arange(500) * 1.5, "regression"),  # fractions
+        (np.arange(500), "regression"),  # many distinct whole numbers
+        (np.array([1, 2, 3, 4, 5] * 100), "classification"),  # a rating
+        (np.array([0, 1] * 250), "classification"),
+        (np.array(["yes", "no"] * 250), "classification"),
+        (np.array([str(i) + "x" for i in range(500)]), "classification"),  # text is never a quantity
+    ],
+)
+def test_the_task_is_guessed_from_the_label(values, task):
+    assert guess_task(pd.Series(values)) == task
+
+
+def test_settings_follow_the_task():
+    params = automl_params(dataset="d", label_column="price", task="regression")
+    assert params["primary_metric"] == "spearman_correlation"
+    settings = parse_settings(params)
+    assert settings.regression and settings.algorithms == list(names.REGRESSION_ALGORITHMS)
+    assert parse_settings({"dataset": "d", "label_column": "y"}).primary_metric == "accuracy"
+    problems = settings_problems({**params, "primary_metric": "AUC_weighted", "allowed_algorithms": ["LightGBM"]})
+    assert "classification metric" in problems["primary_metric"] and "allowed_algorithms" not in problems
+    problems = settings_problems({**params, "blocked_algorithms": ["XGBoostClassifier"]})
+    assert "not regression algorithm(s): XGBoostClassifier" in problems["blocked_algorithms"]
+
+
+def _settings(**params):
+    return parse_settings({"dataset": "d", "label_column": "y", **params})
+
+
+@pytest.mark.parametrize(
+    ("label", "params", "message"),
+    [
+        (
+            ["1.5", "2", "abc", "4"] * 25,
+            {"task": "regression"},
+            "text values .*'abc'.* choose the task 'classification'",
+        ),
+        ([7.0] * 100, {"task": "regression"}, r"the same value \(7\) in every row"),
+        ([1.0, np.inf] * 50, {"task": "regression"}, "infinite"),
+        (list(range(1000)) * 2, {}, "1,000 distinct values.*choose the task 'regression'"),
+        ([f"id{i}" for i in range(1000)] * 2, {}, "1,000 distinct values.*identifier"),
+        (["a", "b", "c"] * 40 + ["d"], {}, "class 'd' has 1 row"),
+    ],
+)
+def test_labels_a_task_cannot_learn_are_refused_with_what_to_do(label, params, message):
+    frame = pd.DataFrame({"x": np.arange(len(label)) % 7, "y": label})
+    with pytest.raises(InvalidInput, match=message):
+        check_data(_settings(**params), frame)
+
+
+def test_missing_regression_labels_are_left_out_not_refused():
+    X, y = prices(100)
+    frame = X.assign(y=y)
+    frame.loc[:9, "y"] = np.nan
+    check_data(_settings(task="regression"), frame)
+
+
+def test_a_budget_too_small_for_the_data_is_refused_with_the_minimum():
+    rows = 300_000
+    frame = pd.DataFrame({f"f{i}": np.arange(rows, dtype=float) % (i + 3) for i in range(19)})
+    frame["y"] = np.arange(rows) % 97 * 1.5
+    with pytest.raises(InvalidInput, match=r"too short for 300,000 rows x 19 columns.*give at least \d"):
+        check_data(_settings(task="regression", experiment_timeout_minutes=0.1), frame)
+    check_data(_settings(task="regression", experiment_timeout_minutes=2), frame)  # enough
+
+
+def _sklearn_metric(name: str, y: np.ndarray, proba: np.ndarray, predicted: np.ndarray) -> float:
+    """What scikit-learn says for ``name`` (the reference of opml's one-pass classification metrics)."""
+    k = proba.shape[1]
+    onehot = np.eye(k)[y]
+    if name == "accuracy":
+        return skm.accuracy_score(y, predicted)
+    if name == "balanced_accuracy":
+        return skm.balanced_accuracy_score(y, predicted)
+    if name == "log_loss":
+        clipped = np.clip(proba, 1e-15, 1 - 1e-15)
+        return skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=list(range(k)))
+    if name == "matthews_correlation":
+        return skm.matthews_corrcoef(y, predicted)
+    if name == "norm_macro_recall":
+        return (skm.recall_score(y, predicted, average="macro", zero_division=0) - 1 / k) / (1 - 1 / k)
+    score, _, average = name.rpartition("_")
+    if score == "AUC":
+        if k == 2 and average != "micro":
+            return skm.roc_auc_score(y, proba[:, 1])
+        if average == "micro":
+            return skm.roc_auc_score(onehot, proba, average="micro")
+        return skm.roc_auc_score(y, proba, multi_class="ovr", average=average, labels=list(range(k)))
+    if score == "average_precision_score":
+        return skm.average_precision_score(onehot, proba, average=average)
+    function = {"f1_score": skm.f1_score, "precision_score": skm.precision_score, "recall_score": skm.recall_score}
+    return function[score](y, predicted, average=average, labels=list(range(k)), zero_division=0)
+
+
+@pytest.mark.parametrize(("classes", "rows", "seed"), [(2, 500, 0), (2, 300, 1), (3, 400, 2), (6, 900, 3)])
+def test_one_pass_classification_metrics_equal_scikit_learns(classes, rows, seed):
+    from opml.automl.metrics import predict_codes
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, rows)
+    proba = rng.dirichlet(np.ones(classes), rows)
+    proba[np.arange(rows), y] += rng.uniform(0, 0.8, rows)
+    proba = np.round(proba / proba.sum(axis=1, keepdims=True), 2)  # rounded: many ties, as trees give
+    proba /= proba.sum(axis=1, keepdims=True)
+    threshold = 0.4 if classes == 2 else None
+    values = compute_metrics(y, proba, threshold)
+    predicted = predict_codes(proba, threshold)
+    for name in names.CLASSIFICATION_METRICS:
+        assert values[name] == pytest.approx(_sklearn_metric(name, y, proba, predicted), abs=1e-9), name

@@ -1,0 +1,145 @@
+"""A run keeps to its time: trials stop when time is up, large data is validated on a holdout or searched on a
+sample, the best model is one whose refit fits in the time left, and a budget too small is refused."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opml.automl.learners import LEARNERS, FitStopped, build_estimator, fit_until, search_space
+from opml.automl.plan import ValidationPlan, check_budget, plan_validation
+from opml.automl.runner import search_sample
+from opml.automl.search import STOPPED, Search, SearchData
+from opml.automl.selection import Candidate, choose_in_time
+from opml.automl.settings import parse_settings
+from opml.errors import InvalidInput
+
+
+def _data(rows: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 8))
+    return X, (X[:, 0] + rng.normal(size=rows) > 0).astype(int)
+
+
+@pytest.mark.parametrize("name", ["LightGBM", "XGBoostClassifier", "RandomForest", "ExtremeRandomTrees"])
+def test_a_fit_that_may_stop_grows_the_same_model_and_stops_when_told(name):
+    X, y = _data()
+    learner = LEARNERS[name]
+    _, _, initial = search_space(learner, n_rows=len(y), n_features=8, n_classes=2)
+    config = {**initial, "n_estimators": 60}
+    whole = build_estimator(learner, config, n_classes=2, n_jobs=1, seed=0).fit(X, y)
+    checked = fit_until(build_estimator(learner, config, n_classes=2, n_jobs=1, seed=0), X, y, lambda: False)
+    np.testing.assert_allclose(checked.predict_proba(X), whole.predict_proba(X), atol=1e-12)
+    assert checked.get_params()["n_estimators"] == 60  # a forest's warm start leaves no trace
+    calls = []
+    with pytest.raises(FitStopped):
+        fit_until(build_estimator(learner, config, n_classes=2, n_jobs=1, seed=0), X, y, lambda: calls.append(1) or 1)
+    assert len(calls) == 1  # stopped at the first check, long before 60 rounds or trees
+
+
+def _search(X: pd.DataFrame, y: np.ndarray, seconds: float, algorithms: list[str], **options) -> Search:
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    return Search(
+        SearchData(X=X, y=y, classes=["0", "1"], folds=folds),
+        algorithms=algorithms,
+        metric="AUC_weighted",
+        max_iterations=options.pop("max_iterations", 50),
+        max_concurrent=1,
+        deadline=time.monotonic() + seconds,
+        early_stopping=False,
+        featurize=True,
+        seed=0,
+        on_trial_start=lambda trial: None,
+        on_trial_end=lambda trial: None,
+        **options,
+    )
+
+
+def test_trials_in_flight_stop_when_the_time_is_up_but_the_first_one_finishes():
+    X, y = _data(4000)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    # The time is up as soon as the second trial starts (the reserve then takes all the time left): it stops
+    # at its first boosting round. The first trial would finish even so (a run needs a model).
+    search = _search(
+        frame, y, 60, ["LightGBM"], max_iterations=2, reserve_seconds=lambda trials: 0.0 if len(trials) < 2 else 1e9
+    )
+    trials = search.run()
+    assert trials[0].ok and trials[0].metrics
+    assert len(trials) == 2 and trials[1].stopped and trials[1].error == STOPPED and not trials[1].metrics
+
+
+def test_a_canceled_search_stops_its_first_trial_too():
+    X, y = _data(4000)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    always_late = _search(frame, y, 60, ["LightGBM"], max_iterations=1, reserve_seconds=lambda trials: 1e9)
+    always_late.deadline = time.monotonic() + 1e9 + 60  # may start, then late at once: the first still finishes
+    assert always_late.run()[0].ok
+    canceled = _search(frame, y, 60, ["LightGBM"], max_iterations=1)
+    canceled.should_stop = lambda: bool(canceled.trials)  # canceled once the first trial has started
+    assert canceled.run()[0].stopped
+
+
+def test_untried_learners_that_would_not_finish_in_the_time_left_are_not_started():
+    X, y = _data(2000)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    search = _search(frame, y, 60, ["LightGBM", "LogisticRegression"], max_iterations=2)
+    search._first_cost = 20.0  # as if LightGBM had taken 20 s: LogisticRegression (cost 25) would take 100 s
+    state = next(s for s in search.states if s.learner.name == "LogisticRegression")
+    assert search._expected_seconds(state) == pytest.approx(100.0)
+    assert search._pick_learner().learner.name == "LightGBM"
+    trees = _search(frame, y, 60, ["LightGBM", "RandomForest"], max_iterations=2)
+    trees._first_cost = 1000.0  # a tree learner starts whatever it costs: it stops when the time is up
+    assert {trees._expected_seconds(state) for state in trees.states} == {0.0}
+
+
+def _settings(minutes: float, **params):
+    return parse_settings(
+        {"dataset": "d", "label_column": "y", "experiment_timeout_minutes": minutes, "task": "regression", **params}
+    )
+
+
+def test_large_data_is_validated_on_a_holdout_and_searched_on_a_sample_when_time_is_short():
+    small = plan_validation(_settings(1), 26_000, 20)
+    assert (small.n_cross_validations, small.validation_size, small.notes, small.sampled) == (5, None, (), False)
+    holdout = plan_validation(_settings(2), 262_300, 20)
+    assert (holdout.n_cross_validations, holdout.validation_size, holdout.sampled) == (None, 0.1, False)
+    assert "5-fold cross-validation of 262,300 rows" in holdout.notes[0] and "10% holdout" in holdout.notes[0]
+    sampled = plan_validation(_settings(0.5), 2_000_000, 20)
+    assert sampled.sampled and 20_000 <= sampled.search_rows < 2_000_000
+    assert f"a sample of {sampled.search_rows:,} rows" in sampled.notes[1]
+    kept = plan_validation(_settings(30, validation_size=0.2), 262_300, 20)
+    assert (kept.n_cross_validations, kept.validation_size, kept.notes) == (None, 0.2, ())
+
+
+def test_the_search_sample_keeps_each_class_share():
+    target = np.array([0] * 9000 + [1] * 1000)
+    plan = ValidationPlan(None, 0.1, rows=10_000, search_rows=2_000, notes=("sampled",))
+    rows = search_sample(plan, target, classification=True, seed=0)
+    assert len(rows) == 2000 and len(set(rows)) == 2000 and np.mean(target[rows]) == pytest.approx(0.1)
+    everything = ValidationPlan(5, None, rows=10_000, search_rows=10_000)
+    assert np.array_equal(search_sample(everything, target, classification=True, seed=0), np.arange(10_000))
+
+
+def test_a_budget_is_checked_with_the_validation_the_run_would_use():
+    check_budget(_settings(1), 262_300, 20)  # 5-fold CV would not fit; the holdout does
+    with pytest.raises(InvalidInput, match=r"too short for 262,300 rows x 20 columns.*give at least"):
+        check_budget(_settings(0.1), 262_300, 20)
+
+
+def test_the_best_model_is_one_whose_refit_fits_in_the_time_left():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    good = np.column_stack([1 - y * 0.8, y * 0.8]) + 0.1
+    worse = np.column_stack([1 - y * 0.6, y * 0.6]) + 0.2
+    evaluated = np.ones(500, dtype=bool)
+    ensemble = Candidate("run_9", {"AUC_weighted": 0.99}, good, None, refit_seconds=80.0)
+    single = Candidate("run_2", {"AUC_weighted": 0.90}, worse, None, refit_seconds=5.0)
+    chosen, reason = choose_in_time([ensemble, single], "AUC_weighted", y, evaluated, seconds_left=100.0)
+    assert chosen is ensemble and reason == ""
+    chosen, reason = choose_in_time([ensemble, single], "AUC_weighted", y, evaluated, seconds_left=20.0)
+    assert chosen is single and "run_9 would take about 80 s to refit" in reason and "run_2" in reason
