@@ -13,6 +13,9 @@ from opml.scoring import (
     coerce,
     labels_from_probabilities,
     out_of_range,
+    output_of_manifest,
+    output_of_swagger,
+    predicted_values,
     probability_rows,
     read_scoring_csv,
     schema_from_swagger,
@@ -24,7 +27,6 @@ from opml.ui.access import audit_once, secret_toggle
 from opml.ui.charts import explanation_waterfall
 from opml.ui.feedback import user_errors
 from opml.ui.forms import keep_choice
-from opml.ui.tasks import model_task, predicted_values
 from opml.ui.workspace import get_backend
 
 st.title("Score")
@@ -54,15 +56,18 @@ model = backend.resolve_model(answering)
 manifest = model.manifest
 if "input_schema" in manifest:
     schema, examples = manifest["input_schema"], manifest.get("example", [])
-else:  # a model opml did not train (Azure AutoML): its service's swagger.json describes the input
+    output = output_of_manifest(manifest)
+else:  # a model opml did not train (Azure AutoML): its service's swagger.json describes the input and the answer
     try:
-        schema, examples = schema_from_swagger(get_swagger(service.swagger_uri))
+        document = get_swagger(service.swagger_uri)
+        schema, examples = schema_from_swagger(document)
     except OpmlError as exc:
         st.error(f"Cannot read the input schema of {name} from {service.swagger_uri}: {exc}", icon=":material/error:")
         st.stop()
-classes = manifest.get("classes") or []
+    output = output_of_manifest(manifest) if "task" in manifest else output_of_swagger(document)
+classes = list(output.classes) or [str(c) for c in manifest.get("classes") or []]
 # A regression model's service answers a number per record: no probabilities to ask for, no classes.
-regression = model_task(manifest) == "regression"
+regression = output.regression
 key = backend.get_service_keys(name).primary if service.auth_enabled else None
 answers = (
     f"deployment {deployment}: model {model.id} ({model.algorithm})"
@@ -90,7 +95,7 @@ result_key = f"score_result_{name}"
 request_format = service.request_format
 # Models opml trained explain their answers (binary classification); Azure AutoML's scoring scripts and MLflow
 # models on managed endpoints (the input_data shape) do not.
-explainable = "input_schema" in manifest and len(classes) == 2 and request_format == "data" and not regression
+explainable = "input_schema" in manifest and output.explainable and request_format == "data"
 
 
 def send(records: list[dict], source: str, explain: bool) -> None:
@@ -104,6 +109,7 @@ def send(records: list[dict], source: str, explain: bool) -> None:
         key=key,
         probabilities=not regression,
         explain=explain,
+        task=output.task,
         deployment=deployment,
         request_format=request_format,
     )
@@ -186,7 +192,7 @@ with form_tab:
                 [e["probabilities"] for e in explanations] if explanations else result.predictions, classes
             )
             shown_classes = classes or list(probabilities[0])
-            labels = labels_from_probabilities(probabilities, shown_classes, manifest.get("threshold"))
+            labels = labels_from_probabilities(probabilities, shown_classes, output.threshold)
             table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
             for cls in shown_classes:
                 table[f"P({cls})"] = [round(p[cls], 4) for p in probabilities]
@@ -198,7 +204,7 @@ with form_tab:
         st.caption("What was sent, with what came back")
         st.dataframe(pd.concat([table, pd.DataFrame(records)], axis=1), hide_index=True, key="score_results")
         if regression:
-            target = manifest.get("label_column") or "prediction"
+            target = output.label_column or "prediction"
             bars = px.bar(table, x="record", y="prediction", labels={"prediction": f"predicted {target}"})
             st.plotly_chart(bars.update_xaxes(type="category"), key="score_chart")
         else:
@@ -269,7 +275,7 @@ with batch_tab:
                     if with_reasons:
                         probabilities = [answer["probabilities"] for answer in answers]
                         reasons = [top_reasons(a, r, 3) for a, r in zip(answers, batch.records, strict=True)]
-                    labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
+                    labels = labels_from_probabilities(probabilities, classes, output.threshold)
                 st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities, reasons)
                 seconds = time.perf_counter() - started
                 took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"

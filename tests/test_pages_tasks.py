@@ -21,12 +21,10 @@ from opml.automl.names import (
     REGRESSION_PRIMARY_METRICS,
 )
 from opml.backends.local import LocalBackend
-from opml.client import ScoringError
 from opml.errors import InvalidInput
 from opml.scoring import scored_csv
 from opml.settings import get_settings
 from opml.ui.task_charts import class_confusion_figure
-from opml.ui.tasks import predicted_values
 from tests.helpers import free_port
 from tests.test_pages_automl import plotly_values
 
@@ -489,11 +487,3 @@ def test_score_page_answers_numbers_of_a_regression_service(regression_service, 
     assert out["prediction"].tolist() == pytest.approx(values) and not [c for c in out if c.startswith("probability_")]
     assert {m.label for m in at.metric} >= {"MAE against the file's labels", "RMSE"}
     assert "score_batch_versus" in charts(at)
-
-
-def test_predicted_values_refuses_an_answer_that_is_not_numbers():
-    assert predicted_values([1, 2.5]) == [1.0, 2.5]
-    with pytest.raises(ScoringError, match="answered 'Ideal' where a predicted number was expected"):
-        predicted_values(["Ideal"])
-    with pytest.raises(ScoringError, match="where a predicted number was expected"):
-        predicted_values([{"Ideal": 0.3}])

@@ -121,20 +121,3 @@ def class_balance_frame(manifest: dict[str, Any]) -> pd.DataFrame:
         }
     )
     return frame if frame["predicted share"].notna().any() else frame.drop(columns="predicted share")
-
-
-def predicted_values(predictions: Any) -> list[float]:
-    """The numbers a regression service answered, one per record; ScoringError when the answer holds
-    something else (labels or probabilities: the endpoint serves a classifier)."""
-    from opml.client import ScoringError
-
-    values = predictions if isinstance(predictions, list) else [predictions]
-    numbers = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ScoringError(
-                f"the endpoint answered {str(value)[:100]!r} where a predicted number was expected: does it serve "
-                "a regression model?"
-            )
-        numbers.append(float(value))
-    return numbers
