@@ -1,16 +1,17 @@
-"""AutoML: launch a classification run, watch it live, browse past runs."""
+"""AutoML: launch a classification or regression run, watch it live, browse past runs."""
 
 import pandas as pd
 import streamlit as st
 
-from opml.automl.names import CLASSIFICATION_ALGORITHMS as ALGORITHMS
-from opml.automl.names import CLASSIFICATION_PRIMARY_METRICS as PRIMARY_METRICS
-from opml.automl.settings import automl_params, settings_problems
+from opml.automl.names import TASKS, algorithms, default_metric, primary_metrics
+from opml.automl.settings import automl_params, check_data, parse_settings, settings_problems
+from opml.errors import InvalidInput, OpmlError
 from opml.leaderboard import leaderboard
 from opml.ui.access import audit
 from opml.ui.feedback import show_problems, user_errors
 from opml.ui.format import format_seconds
-from opml.ui.forms import labelled
+from opml.ui.forms import keep_choice, labelled
+from opml.ui.tasks import compact_metrics, data_problem, guess_reason, run_task
 from opml.ui.workspace import get_backend
 
 FIELD_LABELS = {
@@ -21,7 +22,56 @@ FIELD_LABELS = {
     "validation_size": "Validation fraction",
     "allowed_algorithms": "Algorithms",
     "label_column": "Label column",
+    "dataset": "Dataset",
+    "task": "Task",
+    "primary_metric": "Primary metric",
 }
+FRAME = "automl_frame"  # the chosen dataset version's rows, kept while it stays chosen: ((name, version), frame)
+PICKED = "automl_task_picked"  # the user chose a task: it no longer follows the label column's guess
+
+
+def dataset_frame(name: str, version: int) -> pd.DataFrame | None:
+    """The rows of the dataset version (read once while it stays chosen), or None when they cannot be read: the
+    backend checks the data again when the run is submitted."""
+    kept = st.session_state.get(FRAME)
+    if kept is None or kept[0] != (name, version):
+        try:
+            kept = ((name, version), backend.load_dataset(name, version))
+        except OpmlError:
+            kept = ((name, version), None)
+        st.session_state[FRAME] = kept
+    return kept[1]
+
+
+def data_problems(params: dict, frame: pd.DataFrame) -> dict[str, str]:
+    """The data's refusal of these settings (a text label for regression, too many classes, a budget too
+    small...) by setting name, before anything is queued; kept while the settings it depends on stay the same
+    (a rerun for another field does not read every row again)."""
+    settings = parse_settings(params)
+    checked = (  # what check_data reads of the settings
+        settings.dataset,
+        settings.dataset_version,
+        settings.label_column,
+        settings.task,
+        settings.n_cross_validations,
+        settings.featurization,
+        settings.experiment_timeout_minutes,
+    )
+    kept = st.session_state.get("automl_data_check")
+    if kept is None or kept[0] != checked:
+        try:
+            check_data(settings, frame)
+            kept = (checked, {})
+        except InvalidInput as exc:
+            field, message = data_problem(exc)
+            kept = (checked, {field: message})
+        st.session_state["automl_data_check"] = kept
+    return kept[1]
+
+
+def picked_task() -> None:
+    st.session_state[PICKED] = True
+
 
 st.title("Automated ML")
 backend = get_backend()
@@ -45,10 +95,21 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             index=columns.index("y") if "y" in columns else len(columns) - 1,
             key="automl_label",
         )
+        frame = dataset_frame(dataset_name, version)
         left, middle, right = st.columns(3)
         experiment = left.text_input("Experiment", value=f"{dataset_name}-automl", key="automl_experiment")
-        middle.selectbox("Task", ["classification"], key="automl_task")
-        metric = right.selectbox("Primary metric", PRIMARY_METRICS, key="automl_metric")
+        guess = guess_reason(frame[label]) if frame is not None and label in frame.columns else None
+        if guess and not st.session_state.get(PICKED):
+            st.session_state["automl_task"] = guess[0]  # the guess follows the label until a task is picked
+        elif st.session_state.get("automl_task") not in TASKS:
+            st.session_state["automl_task"] = TASKS[0]
+        task = middle.selectbox("Task", TASKS, key="automl_task", on_change=picked_task)
+        metrics = list(primary_metrics(task))
+        keep_choice("automl_metric", metrics, metrics.index(default_metric(task)))
+        metric = right.selectbox("Primary metric", metrics, key="automl_metric")
+        if guess:
+            said = "guessed" if guess[0] == task else f"picked; the label column looks like {guess[0]}"
+            st.caption(f"Task {said}: `{label}` has {guess[1]}.")
         left, middle, right = st.columns(3)
         computes = {c.name: c for c in backend.list_computes()}
         compute = left.selectbox("Compute", list(computes), key="automl_compute")
@@ -70,7 +131,11 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             folds = right.number_input("Folds", value=5, step=1, key="automl_folds")
         else:
             split = right.slider("Validation fraction", 0.05, 0.5, 0.2, key="automl_split")
-        allowed = st.multiselect("Algorithms", list(ALGORITHMS), default=list(ALGORITHMS), key="automl_algorithms")
+        offered = list(algorithms(task))
+        if not set(st.session_state.get("automl_algorithms", offered)) <= set(offered):
+            st.session_state["automl_algorithms"] = offered  # another task's algorithms: this task's, all
+        st.session_state.setdefault("automl_algorithms", offered)
+        allowed = st.multiselect("Algorithms", offered, key="automl_algorithms")
         if not allowed:
             st.caption("No algorithm chosen: every algorithm is tried.")
         left, right = st.columns(2)
@@ -80,6 +145,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             dataset=dataset_name,
             label_column=label,
             dataset_version=version,
+            task=task,
             primary_metric=metric,
             timeout_minutes=timeout,
             max_iterations=max_iterations,
@@ -91,6 +157,8 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
             early_stopping=early_stopping,
         )
         setting_problems = settings_problems(params, limits)
+        if not setting_problems and frame is not None:
+            setting_problems = data_problems(params, frame)
         problems = labelled(setting_problems, FIELD_LABELS)
         show_problems(problems)
         if compute in computes and "max_concurrent_iterations" not in setting_problems:
@@ -123,7 +191,8 @@ def watch_run() -> None:
     with user_errors():
         run = backend.get_run(run_id)
         progress = run.progress
-        metric = run.params.get("primary_metric", "accuracy")
+        task = run_task(run.params)
+        metric = run.params.get("primary_metric", default_metric(task))
         cols = st.columns(4)
         cols[0].metric("Status", run.status)
         cols[1].metric("Iterations", f"{progress.get('iterations_done', 0)} / {run.params.get('max_iterations')}")
@@ -156,9 +225,10 @@ def watch_run() -> None:
                         st.dataframe(pd.DataFrame(guardrail["details"]), hide_index=True)
         rows = leaderboard(backend, run.id)
         if rows:
-            columns = ["iteration", "algorithm", "status", metric, "AUC_weighted", "duration_seconds", "best"]
-            table = pd.DataFrame(rows)[list(dict.fromkeys(columns))]  # once when the primary metric is AUC_weighted
-            st.caption(f"Child runs ({len(rows)}), best first")
+            table = pd.DataFrame(rows)
+            shown = [c for c in compact_metrics(task, metric) if c in table.columns]
+            table = table[["iteration", "algorithm", "status", *shown, "duration_seconds", "best"]]
+            st.caption(f"Child runs ({len(rows)}), best first · {task}")
             st.dataframe(table, hide_index=True, key="automl_children")
         if run.status == "Completed" and st.button("Open leaderboard", key="automl_open_leaderboard"):
             st.session_state["lb_run"] = run.id
@@ -179,6 +249,7 @@ def past_runs() -> None:
                 "Run": r.id,
                 "Status": r.status,
                 "Dataset": f"{r.params.get('dataset')}:{r.params.get('dataset_version')}",
+                "Task": run_task(r.params),
                 "Primary metric": r.params.get("primary_metric"),
                 "Best": r.progress.get("best_metric"),
                 "Duration": format_seconds(r.duration_seconds),

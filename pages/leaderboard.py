@@ -6,11 +6,19 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from opml.automl.names import CLASSIFICATION_METRICS as ALL_METRICS
+from opml.automl.names import LOWER_IS_BETTER, REGRESSION, default_metric
 from opml.leaderboard import leaderboard
-from opml.ui.charts import calibration_figure, confusion_figure, importance_figure, pr_figure, roc_figure
+from opml.ui.charts import calibration_figure, importance_figure, pr_figure, roc_figure
 from opml.ui.feedback import user_errors
 from opml.ui.models import registered_versions
+from opml.ui.task_charts import (
+    binned_compare_figure,
+    class_confusion_figure,
+    class_roc_figure,
+    predicted_true_figure,
+    residuals_figure,
+)
+from opml.ui.tasks import metrics_in_order, run_task
 from opml.ui.workspace import get_backend
 
 BEST_RULE = (
@@ -32,10 +40,13 @@ if st.session_state.get("lb_run") not in run_labels:
     st.session_state["lb_run"] = with_models[0]
 run_id = st.selectbox("AutoML run", list(run_labels), format_func=run_labels.get, key="lb_run")
 parent = backend.get_run(run_id)
-metric = parent.params.get("primary_metric", "accuracy")
+task = run_task(parent.params)
+metric = parent.params.get("primary_metric") or default_metric(task)
+ALL_METRICS = metrics_in_order(task, metric)  # the task's metrics, the primary one first
+regression = task == REGRESSION
 rows = leaderboard(backend, run_id)
 st.caption(
-    f"{parent.status} · dataset {parent.params.get('dataset')}:{parent.params.get('dataset_version')} · "
+    f"{parent.status} · {task} · dataset {parent.params.get('dataset')}:{parent.params.get('dataset_version')} · "
     f"label `{parent.params.get('label_column')}` · primary metric **{metric}** · {len(rows)} models"
 )
 if not rows:
@@ -45,6 +56,7 @@ if parent.progress.get("best_reason"):
     st.caption(f"Best model: {parent.progress['best_reason']}.", help=BEST_RULE)
 
 board = pd.DataFrame(rows)
+ALL_METRICS = [m for m in ALL_METRICS if m in board.columns]  # what the leaderboard measured of the run's task
 board.insert(0, "rank", range(1, len(board) + 1))
 algorithms = sorted(board["algorithm"].unique())
 chosen_algorithms = st.multiselect("Algorithms", algorithms, default=algorithms, key="lb_algorithms")
@@ -83,10 +95,10 @@ details = backend.get_run_output(model_id, "details.json") or {}
 curves = details.get("curves", {})
 row = completed[completed["run_id"] == model_id].iloc[0]
 
-tabs = st.tabs(
-    ["Metrics", "ROC", "Precision-recall", "Confusion matrix", "Calibration", "Feature importance", "Register"],
-    key="lb_tabs",
+CHART_TABS = (
+    ["Predicted vs true", "Residuals"] if regression else ["ROC", "Precision-recall", "Confusion matrix", "Calibration"]
 )
+tabs = st.tabs(["Metrics", *CHART_TABS, "Feature importance", "Register"], key="lb_tabs")
 with tabs[0]:
     st.dataframe(
         pd.DataFrame({"metric": ALL_METRICS, "value": [row[m] for m in ALL_METRICS]}), hide_index=True, key="lb_metrics"
@@ -96,21 +108,41 @@ with tabs[0]:
     threshold = details.get("spec", {}).get("threshold")
     if threshold is not None:
         st.caption(f"Decision threshold chosen on out-of-fold predictions: {threshold:.3f}")
-if curves:
+if curves and regression:
     with tabs[1]:
-        st.plotly_chart(roc_figure({labels[model_id]: curves}), key="lb_roc")
+        st.plotly_chart(predicted_true_figure(curves), key="lb_predicted_true")
+        st.caption(
+            "Each grey point is one row's out-of-fold prediction; the blue line is the mean true value of the rows "
+            "in each bin of predictions, with their spread (one standard deviation). On the dotted line, "
+            "predictions equal the truth."
+        )
+    with tabs[2]:
+        st.plotly_chart(residuals_figure(curves), key="lb_residuals")
+elif curves:
+    with tabs[1]:
+        st.plotly_chart(class_roc_figure(curves), key="lb_roc")
     with tabs[2]:
         st.plotly_chart(pr_figure({labels[model_id]: curves}), key="lb_pr")
     with tabs[3]:
-        st.plotly_chart(confusion_figure(curves), key="lb_confusion")
+        left, right = st.columns(2)
+        normalized = left.toggle(
+            "Share of each true class", value=True, key="lb_confusion_normalized", help="off: row counts"
+        )
+        classes = len(curves.get("classes", []))
+        top = classes
+        if classes > 16:
+            top = right.number_input(
+                "Classes shown (the others as one)", value=15, min_value=2, max_value=classes, key="lb_confusion_top"
+            )
+        st.plotly_chart(class_confusion_figure(curves, normalized=normalized, top=int(top)), key="lb_confusion")
     with tabs[4]:
         st.plotly_chart(calibration_figure({labels[model_id]: curves}), key="lb_calibration")
-with tabs[5]:
+with tabs[-2]:
     if details.get("feature_importance"):
         st.plotly_chart(importance_figure(details["feature_importance"]), key="lb_importance")
     else:
         st.info("No feature importance for this model.")
-with tabs[6]:
+with tabs[-1]:
     default_name = f"{parent.params.get('dataset', 'model')}-model"
     name = st.text_input("Model name", value=default_name, key="lb_register_name")
     description = st.text_input(
@@ -137,11 +169,16 @@ if len(compare) >= 2:
     reference = side_by_side.columns[0]
     deltas = side_by_side.drop(columns=reference).sub(side_by_side[reference], axis=0)
     long = deltas.reset_index(names="metric").melt(id_vars="metric", var_name="model", value_name="difference")
+    lower = [m for m in ALL_METRICS if m in LOWER_IS_BETTER]
+    lower_words = f"{', '.join(lower)}: lower is better; every other metric: higher" if lower else "higher is better"
     bars = px.bar(long, x="metric", y="difference", color="model", barmode="group")
     bars.update_layout(
-        title=f"Difference to {reference} (log_loss: lower is better; every other metric: higher)",
+        title=f"Difference to {reference} ({lower_words})",
         yaxis={"tickformat": ".4f", "zeroline": True},
     )
     st.plotly_chart(bars, key="lb_compare_bars")
     compared_curves = {labels[c]: (backend.get_run_output(c, "details.json") or {}).get("curves", {}) for c in compare}
-    st.plotly_chart(roc_figure(compared_curves), key="lb_compare_roc")
+    if regression:
+        st.plotly_chart(binned_compare_figure(compared_curves), key="lb_compare_binned")
+    else:
+        st.plotly_chart(roc_figure(compared_curves), key="lb_compare_roc")

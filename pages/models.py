@@ -16,6 +16,7 @@ from opml.ui.rollout import (
     schema_confirmation,
     suggest_deployment_name,
 )
+from opml.ui.tasks import class_balance_frame, label_summary_frame, model_task
 from opml.ui.workspace import get_backend
 
 st.title("Models")
@@ -34,6 +35,7 @@ st.dataframe(
                 "Version": m.version,
                 "Aliases": ", ".join(m.aliases),
                 "Algorithm": m.algorithm,
+                "Task": model_task(m.manifest),
                 "Primary metric": m.primary_metric,
                 "Value": round(m.metrics.get(m.primary_metric, float("nan")), 4),
                 "Dataset": m.dataset,
@@ -120,9 +122,22 @@ with user_errors():
             hide_index=True,
             key="models_metrics",
         )
-        st.caption(
-            f"Classes: {', '.join(model.manifest.get('classes', []))} · threshold: {model.manifest.get('threshold')}"
-        )
+        label = model.manifest.get("label_column")
+        if model_task(model.manifest) == "regression":
+            st.caption(
+                f"Regression · predicts the number `{label}` · its values in training, and the out-of-fold "
+                "predictions' (the baseline of prediction drift)"
+            )
+            st.dataframe(label_summary_frame(model.manifest), hide_index=True, key="models_label_summary")
+        else:
+            classes = [str(c) for c in model.manifest.get("classes", [])]
+            threshold = model.manifest.get("threshold")
+            st.caption(
+                f"Classification · `{label}` · {len(classes)} classes: {', '.join(classes)}"
+                + ("" if threshold is None else f" · threshold: {threshold}")
+            )
+            if model.manifest.get("label_distribution"):
+                st.dataframe(class_balance_frame(model.manifest), hide_index=True, key="models_class_balance")
     with inputs:
         schema = pd.DataFrame(model.manifest.get("input_schema", []))
         if "categories" in schema:

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from opml.automl.names import CLASSIFICATION_PRIMARY_METRICS as PRIMARY_METRICS
+from opml.automl.names import TASKS, default_metric, primary_metrics
 from opml.automl.settings import settings_problems
+from opml.errors import OpmlError
 from opml.naming import check_alias, check_name, check_recurrence
 from opml.pipelines.spec import check_script
 from opml.snippets import pipeline_trigger_snippets
@@ -12,12 +13,32 @@ from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import pipeline_graph
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.format import pipeline_runs_frame
-from opml.ui.forms import field_problems, labelled
+from opml.ui.forms import field_problems, keep_choice, labelled
 from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed, secrets_may_be_shown
+from opml.ui.tasks import guess_reason
 from opml.ui.views import pipeline_run_view
 from opml.ui.workspace import get_backend
 
 RUNS_SHOWN = 200  # the newest pipeline runs a table shows
+TASK_PICKED = "pl_task_picked"  # the user chose the task: it no longer follows the label column's guess
+
+
+def label_guess(dataset: str, label: str) -> tuple[str, str] | None:
+    """The task the label column looks like and why (the dataset's rows read once while it stays chosen)."""
+    kept = st.session_state.get("pl_frame")
+    if kept is None or kept[0] != dataset:
+        try:
+            kept = (dataset, backend.load_dataset(dataset))
+        except OpmlError:
+            kept = (dataset, None)
+        st.session_state["pl_frame"] = kept
+    frame = kept[1]
+    return guess_reason(frame[label]) if frame is not None and label in frame.columns else None
+
+
+def task_picked() -> None:
+    st.session_state[TASK_PICKED] = True
+
 
 st.title("Pipelines")
 backend = get_backend()
@@ -38,7 +59,18 @@ with build_tab:
             label = middle.selectbox(
                 "Label column", columns, index=columns.index("y") if "y" in columns else 0, key="pl_label"
             )
-            metric = right.selectbox("Primary metric (parameter)", PRIMARY_METRICS, key="pl_metric")
+            guess = label_guess(dataset, label)
+            if guess and not st.session_state.get(TASK_PICKED):
+                st.session_state["pl_task"] = guess[0]  # follows the label column until a task is picked
+            task = right.selectbox("Task", TASKS, key="pl_task", on_change=task_picked)
+            if guess:
+                said = "guessed" if guess[0] == task else f"picked; the label column looks like {guess[0]}"
+                st.caption(f"Task {said}: `{label}` has {guess[1]}.")
+            metrics = list(primary_metrics(task))
+            keep_choice("pl_metric", metrics, metrics.index(default_metric(task)))
+            left, right = st.columns(2)
+            metric = left.selectbox("Primary metric (parameter)", metrics, key="pl_metric")
+            compute = right.selectbox("Compute", [c.name for c in backend.list_computes()], key="pl_compute")
             left, right = st.columns(2)
             # No min/max: the browser would silently keep the last valid value; the checks below say what is wrong.
             limits = backend.automl_limits  # what this backend's AutoML takes (Azure ML: at least 15 minutes)
@@ -47,7 +79,6 @@ with build_tab:
                 value=max(5.0, float(limits.min_timeout_minutes)),
                 key="pl_timeout",
             )
-            compute = right.selectbox("Compute", [c.name for c in backend.list_computes()], key="pl_compute")
             prep = st.toggle(  # its script is a path on this machine
                 "Data-preparation step (a Python file defining prepare(df))",
                 key="pl_prep",
@@ -70,9 +101,17 @@ with build_tab:
             gate_alias = right.text_input("Alias", value="champion", key="pl_gate_alias", disabled=not register)
             move_alias = st.toggle("Then point the alias at the new version", key="pl_set_alias", disabled=not register)
             automl_problems = settings_problems(
-                {"dataset": dataset, "label_column": label, "experiment_timeout_minutes": timeout}, limits
+                {
+                    "dataset": dataset,
+                    "label_column": label,
+                    "task": task,
+                    "primary_metric": metric,
+                    "experiment_timeout_minutes": timeout,
+                },
+                limits,
             )
-            problems = labelled(automl_problems, {"experiment_timeout_minutes": "AutoML timeout"}) + field_problems(
+            automl_labels = {"experiment_timeout_minutes": "AutoML timeout", "task": "Task", "primary_metric": "Metric"}
+            problems = labelled(automl_problems, automl_labels) + field_problems(
                 ("Pipeline name", lambda: check_name(name, "pipeline")),
                 ("Script path", lambda: check_script(script) if prep else None),
                 ("Model name", lambda: check_name(model_name, "model") if register else None),
@@ -101,6 +140,7 @@ with build_tab:
                             "settings": {
                                 "dataset": training_data,
                                 "label_column": label,
+                                "task": task,
                                 "primary_metric": "${primary_metric}",
                                 "experiment_timeout_minutes": "${timeout_minutes}",
                             },

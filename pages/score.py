@@ -13,6 +13,9 @@ from opml.scoring import (
     coerce,
     labels_from_probabilities,
     out_of_range,
+    output_of_manifest,
+    output_of_swagger,
+    predicted_values,
     probability_rows,
     read_scoring_csv,
     schema_from_swagger,
@@ -53,13 +56,18 @@ model = backend.resolve_model(answering)
 manifest = model.manifest
 if "input_schema" in manifest:
     schema, examples = manifest["input_schema"], manifest.get("example", [])
-else:  # a model opml did not train (Azure AutoML): its service's swagger.json describes the input
+    output = output_of_manifest(manifest)
+else:  # a model opml did not train (Azure AutoML): its service's swagger.json describes the input and the answer
     try:
-        schema, examples = schema_from_swagger(get_swagger(service.swagger_uri))
+        document = get_swagger(service.swagger_uri)
+        schema, examples = schema_from_swagger(document)
     except OpmlError as exc:
         st.error(f"Cannot read the input schema of {name} from {service.swagger_uri}: {exc}", icon=":material/error:")
         st.stop()
-classes = manifest.get("classes") or []
+    output = output_of_manifest(manifest) if "task" in manifest else output_of_swagger(document)
+classes = list(output.classes) or [str(c) for c in manifest.get("classes") or []]
+# A regression model's service answers a number per record: no probabilities to ask for, no classes.
+regression = output.regression
 key = backend.get_service_keys(name).primary if service.auth_enabled else None
 answers = (
     f"deployment {deployment}: model {model.id} ({model.algorithm})"
@@ -87,7 +95,7 @@ result_key = f"score_result_{name}"
 request_format = service.request_format
 # Models opml trained explain their answers (binary classification); Azure AutoML's scoring scripts and MLflow
 # models on managed endpoints (the input_data shape) do not.
-explainable = "input_schema" in manifest and len(classes) == 2 and request_format == "data"
+explainable = "input_schema" in manifest and output.explainable and request_format == "data"
 
 
 def send(records: list[dict], source: str, explain: bool) -> None:
@@ -99,13 +107,17 @@ def send(records: list[dict], source: str, explain: bool) -> None:
         service.scoring_uri,
         records,
         key=key,
-        probabilities=True,
+        probabilities=not regression,
         explain=explain,
+        task=output.task,
         deployment=deployment,
         request_format=request_format,
     )
-    # Checked here, so an answer without probabilities is an error now, not a broken result on a later run.
-    probability_rows([e["probabilities"] for e in result.predictions] if explain else result.predictions, classes)
+    # Checked here, so an answer without probabilities (or numbers) is an error now, not a broken result later.
+    if regression:
+        predicted_values(result.predictions)
+    else:
+        probability_rows([e["probabilities"] for e in result.predictions] if explain else result.predictions, classes)
     st.session_state[result_key] = (source, records, result, explain)
 
 
@@ -172,23 +184,33 @@ with form_tab:
     if result_key in st.session_state:
         source, records, result, explained = st.session_state[result_key]
         explanations = result.predictions if explained else None
-        probabilities = probability_rows(
-            [e["probabilities"] for e in explanations] if explanations else result.predictions, classes
-        )
-        shown_classes = classes or list(probabilities[0])
-        labels = labels_from_probabilities(probabilities, shown_classes, manifest.get("threshold"))
+        if regression:
+            labels = predicted_values(result.predictions)
+            table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
+        else:
+            probabilities = probability_rows(
+                [e["probabilities"] for e in explanations] if explanations else result.predictions, classes
+            )
+            shown_classes = classes or list(probabilities[0])
+            labels = labels_from_probabilities(probabilities, shown_classes, output.threshold)
+            table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
+            for cls in shown_classes:
+                table[f"P({cls})"] = [round(p[cls], 4) for p in probabilities]
         answered = f" · answered by deployment **{result.deployment}**" if result.deployment else ""
         st.success(
             f"{len(labels)} prediction(s) for {source} in {result.latency_ms:.1f} ms · request {result.request_id}"
             + answered
         )
-        table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
-        for cls in shown_classes:
-            table[f"P({cls})"] = [round(p[cls], 4) for p in probabilities]
         st.caption("What was sent, with what came back")
         st.dataframe(pd.concat([table, pd.DataFrame(records)], axis=1), hide_index=True, key="score_results")
-        long = table.melt(id_vars=["record", "prediction"], var_name="class", value_name="probability")
-        st.plotly_chart(px.bar(long, x="record", y="probability", color="class", barmode="group"), key="score_chart")
+        if regression:
+            target = output.label_column or "prediction"
+            bars = px.bar(table, x="record", y="prediction", labels={"prediction": f"predicted {target}"})
+            st.plotly_chart(bars.update_xaxes(type="category"), key="score_chart")
+        else:
+            long = table.melt(id_vars=["record", "prediction"], var_name="class", value_name="probability")
+            figure = px.bar(long, x="record", y="probability", color="class", barmode="group")
+            st.plotly_chart(figure, key="score_chart")
         for index, sent in enumerate(records):
             for warning in out_of_range(sent, schema):
                 st.caption(f"record {index}: {warning}")
@@ -239,18 +261,21 @@ with batch_tab:
                     service.scoring_uri,
                     batch.records,
                     key=key,
-                    probabilities=True,
+                    probabilities=not regression,
                     explain=with_reasons,
                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
                     deployment=deployment,
                     request_format=request_format,
                 )
                 reasons = None
-                probabilities = probability_rows(answers, classes)
-                if with_reasons:
-                    probabilities = [answer["probabilities"] for answer in answers]
-                    reasons = [top_reasons(a, r, 3) for a, r in zip(answers, batch.records, strict=True)]
-                labels = labels_from_probabilities(probabilities, classes, manifest.get("threshold"))
+                if regression:
+                    labels, probabilities = predicted_values(answers), None
+                else:
+                    probabilities = probability_rows(answers, classes)
+                    if with_reasons:
+                        probabilities = [answer["probabilities"] for answer in answers]
+                        reasons = [top_reasons(a, r, 3) for a, r in zip(answers, batch.records, strict=True)]
+                    labels = labels_from_probabilities(probabilities, classes, output.threshold)
                 st.session_state[batch_key] = (upload.file_id, batch, labels, probabilities, reasons)
                 seconds = time.perf_counter() - started
                 took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
@@ -262,7 +287,19 @@ with batch_tab:
         if reasons:
             output = output.assign(reasons=["; ".join(row) for row in reasons])
         st.dataframe(output.head(200), key="score_batch_preview")
-        if batch.label_column:
+        if batch.label_column and regression:
+            truth = pd.to_numeric(batch.frame[batch.label_column], errors="coerce")
+            errors = (truth - pd.Series(labels, index=truth.index)).dropna()
+            left, middle, right = st.columns(3)
+            left.metric("MAE against the file's labels", f"{errors.abs().mean():.4g}")
+            middle.metric("RMSE", f"{(errors**2).mean() ** 0.5:.4g}")
+            right.metric("Rows with a numeric label", f"{len(errors):,}")
+            versus = pd.DataFrame({"predicted": labels, "true": truth})
+            st.plotly_chart(
+                px.scatter(versus, x="predicted", y="true", title="Predicted vs the file's labels"),
+                key="score_batch_versus",
+            )
+        elif batch.label_column:
             truth = batch.frame[batch.label_column].astype(str)
             accuracy = float((truth.to_numpy() == pd.Series(labels).to_numpy()).mean())
             st.metric("Accuracy against the file's labels", f"{accuracy:.4f}")

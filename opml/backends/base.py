@@ -1239,11 +1239,13 @@ class Backend(abc.ABC):
     ) -> Run:
         """Queue a run of a pipeline on its compute; returns at once. Raises NotFound or InvalidInput
         (unknown parameters, named)."""
-        from opml.pipelines.spec import check_assignments
+        from opml.pipelines.spec import check_assignments, check_values
 
         pipeline = self.get_pipeline(pipeline_id)
         experiment = check_name(experiment, "experiment")
         values = check_assignments(pipeline.parameters, _mapping(parameters, "parameters"))
+        # The values must make a valid AutoML step (a metric of the step's task...) before the run is queued.
+        check_values(pipeline.steps, {**pipeline.parameters, **values}, self.automl_limits)
         return self._run_pipeline(pipeline, experiment=experiment, parameters=values, trigger=_trigger(trigger))
 
     @abc.abstractmethod

@@ -8,10 +8,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from opml.automl.names import default_metric
 from opml.backends.base import Backend
 from opml.leaderboard import leaderboard
 from opml.ui.charts import pipeline_graph, roc_figure
 from opml.ui.format import format_seconds
+from opml.ui.task_charts import binned_compare_figure
+from opml.ui.tasks import compact_metrics, run_task
 
 
 def pipeline_run_view(backend: Backend, run_id: str, key: str) -> None:
@@ -52,10 +55,12 @@ def pipeline_run_view(backend: Backend, run_id: str, key: str) -> None:
     if automl is not None:
         rows = leaderboard(backend, automl.id)[:10]
         if rows:
-            metric = automl.params.get("primary_metric", "accuracy")
-            st.caption(f"AutoML step leaderboard (best {metric} first; all of it on the Leaderboard page)")
+            task = run_task(automl.params)
+            metric = automl.params.get("primary_metric") or default_metric(task)
+            shown = [m for m in compact_metrics(task, metric) if m in rows[0]]
+            st.caption(f"AutoML step leaderboard ({task}, best {metric} first; all of it on the Leaderboard page)")
             st.dataframe(
-                pd.DataFrame(rows)[["iteration", "algorithm", "status", metric, "AUC_weighted"]],
+                pd.DataFrame(rows)[["iteration", "algorithm", "status", *shown]],
                 hide_index=True,
                 key=f"{key}_leaderboard",
             )
@@ -84,5 +89,10 @@ def compare_runs_view(backend: Backend, run_ids: list[str], key: str) -> None:
         details = backend.get_run_output(source, "details.json") or {}
         if details.get("curves"):
             curves[run.id] = details["curves"]
-    if curves:
-        st.plotly_chart(roc_figure(curves), key=f"{key}_roc")
+    # Regression runs' best models side by side by their binned predictions; classifiers' by their ROC curves.
+    regression = {r: c for r, c in curves.items() if c.get("task") == "regression"}
+    classifiers = {r: c for r, c in curves.items() if r not in regression}
+    if classifiers:
+        st.plotly_chart(roc_figure(classifiers), key=f"{key}_roc")
+    if regression:
+        st.plotly_chart(binned_compare_figure(regression), key=f"{key}_binned")
