@@ -129,21 +129,11 @@ TINY_AUTOML = {
 def trained_workspace(tmp_path_factory: pytest.TempPathFactory, bank_small_csv: Path) -> tuple[Path, str]:
     """A workspace in which a short AutoML run on 2,000 Bank Marketing rows completed, through a real
     agent. Built once per test session; tests get a copy (``trained_backend``)."""
-    from opml.agent.launcher import start_agent
+    from tests.helpers import train_automl
 
     root = tmp_path_factory.mktemp("trained") / "workspace"
-    backend = LocalBackend(root)
-    backend.register_dataset(name="bank", source=bank_small_csv)
-    run = backend.submit_run(experiment="bank-automl", run_type="automl", compute="cpu-cluster", params=TINY_AUTOML)
-    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
-    try:
-        finished = backend.wait_for_run(run.id, timeout=180)
-    finally:
-        agent.terminate()
-        agent.wait(timeout=15)
-    assert finished.status == "Completed", finished.error
-    backend.store.close()
-    return root, run.id
+    runs = train_automl(root, {"bank-automl": ("bank", bank_small_csv, TINY_AUTOML)})
+    return root, runs["bank-automl"]
 
 
 @pytest.fixture
@@ -175,36 +165,22 @@ def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     classes), each with its best model registered (``price-model``, ``grade-model``). Built once per test
     session; tests get a copy (``task_backend``). Returns (folder, {"regression": run id, "multiclass": run
     id})."""
-    from opml.agent.launcher import start_agent
-    from tests.helpers import write_task_tables
+    from tests.helpers import train_automl, write_task_tables
 
     root = tmp_path_factory.mktemp("tasks") / "workspace"
-    backend = LocalBackend(root)
     prices, grades = write_task_tables(tmp_path_factory.mktemp("task_data"))
-    backend.register_dataset(name="prices", source=prices)
-    backend.register_dataset(name="grades", source=grades)
-    runs = {
-        "regression": backend.submit_run(
-            experiment="prices",
-            run_type="automl",
-            compute="cpu-cluster",
-            params={"dataset": "prices", "label_column": "price", "task": "regression", **TASK_AUTOML},
-        ).id,
-        "multiclass": backend.submit_run(
-            experiment="grades",
-            run_type="automl",
-            compute="cpu-cluster",
-            params={"dataset": "grades", "label_column": "grade", "primary_metric": "AUC_weighted", **TASK_AUTOML},
-        ).id,
-    }
-    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
-    try:
-        for run_id in runs.values():
-            finished = backend.wait_for_run(run_id, timeout=180)
-            assert finished.status == "Completed", finished.error
-    finally:
-        agent.terminate()
-        agent.wait(timeout=15)
+    runs = train_automl(
+        root,
+        {
+            "regression": ("prices", prices, {"label_column": "price", "task": "regression", **TASK_AUTOML}),
+            "multiclass": (
+                "grades",
+                grades,
+                {"label_column": "grade", "primary_metric": "AUC_weighted", **TASK_AUTOML},
+            ),
+        },
+    )
+    backend = LocalBackend(root)
     backend.register_model(name="price-model", run_id=runs["regression"])
     backend.register_model(name="grade-model", run_id=runs["multiclass"])
     backend.store.close()

@@ -59,3 +59,32 @@ def write_task_tables(folder) -> tuple:
     prices.to_csv(paths[0], index=False)
     grades.to_csv(paths[1], index=False)
     return paths
+
+
+def train_automl(root, runs: dict) -> dict:
+    """AutoML runs trained by a real agent in the workspace ``root``, side by side: ``runs`` maps a run's name to
+    (a dataset name, the CSV to register under it (or None: already registered), the run's params without
+    "dataset"). Fails unless every run completes. Returns the run ids by name; the agent is stopped and the
+    workspace closed."""
+    from opml.agent.launcher import start_agent
+    from opml.backends.local import LocalBackend
+
+    backend = LocalBackend(root)
+    ids = {}
+    for name, (dataset, csv, params) in runs.items():
+        if csv is not None:
+            backend.register_dataset(name=dataset, source=csv)
+        run = backend.submit_run(
+            experiment=name, run_type="automl", compute="cpu-cluster", params={"dataset": dataset, **params}
+        )
+        ids[name] = run.id
+    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    try:
+        for run_id in ids.values():
+            finished = backend.wait_for_run(run_id, timeout=180)
+            assert finished.status == "Completed", finished.error
+    finally:
+        agent.terminate()
+        agent.wait(timeout=15)
+    backend.store.close()
+    return ids

@@ -22,7 +22,7 @@ from opml.errors import InvalidInput
 from opml.serving.collection import CollectionWriter
 from opml.serving.telemetry import TelemetryWriter
 from opml.settings import get_settings
-from tests.helpers import free_port
+from tests.helpers import train_automl
 
 REPO = Path(__file__).resolve().parent.parent
 ROWS = 600
@@ -55,23 +55,10 @@ def species(rows: int = ROWS, seed: int = 1) -> pd.DataFrame:
 def train(root: Path, frame: pd.DataFrame, name: str, label: str, task: str) -> str:
     """A workspace at ``root`` with ``frame`` registered as ``name`` and an AutoML run of ``task`` on it trained
     by a real agent; the run's id."""
-    from opml.agent.launcher import start_agent
-
-    backend = LocalBackend(root)
     csv = root.parent / f"{name}.csv"
     frame.to_csv(csv, index=False)
-    backend.register_dataset(name=name, source=csv)
-    params = {**TINY, "dataset": name, "label_column": label, "task": task}
-    run = backend.submit_run(experiment=name, run_type="automl", compute="cpu-cluster", params=params)
-    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
-    try:
-        finished = backend.wait_for_run(run.id, timeout=180)
-    finally:
-        agent.terminate()
-        agent.wait(timeout=15)
-    assert finished.status == "Completed", finished.error
-    backend.store.close()
-    return run.id
+    params = {**TINY, "label_column": label, "task": task}
+    return train_automl(root, {name: (name, csv, params)})[name]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from opml.errors import InvalidInput
 from opml.scoring import scored_csv
 from opml.settings import get_settings
 from opml.ui.task_charts import class_confusion_figure
-from tests.helpers import free_port
+from tests.helpers import free_port, train_automl
 from tests.test_pages_automl import plotly_values
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,22 +57,7 @@ def diamonds(rows: int = 600, seed: int = 0) -> pd.DataFrame:
 
 def train(root: Path, csv: Path, name: str, params: dict) -> str:
     """A completed AutoML run of ``params`` on ``csv`` in the workspace ``root``, through a real agent."""
-    from opml.agent.launcher import start_agent
-
-    backend = LocalBackend(root)
-    backend.register_dataset(name=name, source=csv)
-    run = backend.submit_run(
-        experiment=f"{name}-automl", run_type="automl", compute="cpu-cluster", params={"dataset": name, **params}
-    )
-    agent = start_agent(root, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
-    try:
-        finished = backend.wait_for_run(run.id, timeout=180)
-    finally:
-        agent.terminate()
-        agent.wait(timeout=15)
-    assert finished.status == "Completed", finished.error
-    backend.store.close()
-    return run.id
+    return train_automl(root, {f"{name}-automl": (name, csv, params)})[f"{name}-automl"]
 
 
 @pytest.fixture(scope="session")
