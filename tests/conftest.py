@@ -136,11 +136,11 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory, bank_small_csv: 
     return root, runs["bank-automl"]
 
 
-@pytest.fixture
-def trained_backend(trained_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+def opened_copy(source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    """A copy of the workspace ``source`` in ``tmp_path``, opened as the test's workspace (no agent autostart, a
+    free gateway port)."""
     import shutil
 
-    source, _ = trained_workspace
     copy = tmp_path / "workspace"
     shutil.copytree(source, copy)
     monkeypatch.setenv("OPML_WORKSPACE", str(copy))
@@ -148,6 +148,11 @@ def trained_backend(trained_workspace, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
     get_settings.cache_clear()
     return LocalBackend(copy)
+
+
+@pytest.fixture
+def trained_backend(trained_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    return opened_copy(trained_workspace[0], tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -190,16 +195,7 @@ def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
 @pytest.fixture
 def task_backend(task_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
     """A copy of ``task_workspace``'s workspace, opened as the test's workspace."""
-    import shutil
-
-    source, _ = task_workspace
-    copy = tmp_path / "workspace"
-    shutil.copytree(source, copy)
-    monkeypatch.setenv("OPML_WORKSPACE", str(copy))
-    monkeypatch.setenv("OPML_AUTOSTART_AGENT", "0")
-    monkeypatch.setenv("OPML_GATEWAY_PORT", str(free_port()))
-    get_settings.cache_clear()
-    return LocalBackend(copy)
+    return opened_copy(task_workspace[0], tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="session")
