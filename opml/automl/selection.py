@@ -68,14 +68,21 @@ def choose_best(
 
 
 def choose_in_time(
-    candidates: list[Candidate], metric: str, y: np.ndarray, evaluated: np.ndarray, seconds_left: float
+    candidates: list[Candidate],
+    metric: str,
+    y: np.ndarray,
+    evaluated: np.ndarray,
+    seconds_left: float,
+    slack: float = 0.0,
 ) -> tuple[Candidate, str]:
     """``choose_best`` among the candidates whose refit on every row fits in ``seconds_left`` (the cheapest
-    when none does): a run ends within its timeout rather than with its top model."""
+    when none does): a run ends within its timeout rather than with its top model. A refit estimated within
+    ``slack`` seconds past the time left counts as fitting: the estimates are that uncertain, and without it a
+    second's difference swapped a 0.9995 model for a 0.877 one (diamonds, 45 s)."""
     best, reason = choose_best(candidates, metric, y, evaluated)
-    if best.refit_seconds <= seconds_left:
+    if best.refit_seconds <= seconds_left + slack:
         return best, reason
-    affordable = [c for c in candidates if c.refit_seconds <= seconds_left]
+    affordable = [c for c in candidates if c.refit_seconds <= seconds_left + slack]
     if not affordable:
         affordable = [min(candidates, key=lambda c: c.refit_seconds)]
     chosen, _ = choose_best(affordable, metric, y, evaluated)
