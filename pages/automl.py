@@ -97,7 +97,11 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         )
         frame = dataset_frame(dataset_name, version)
         left, middle, right = st.columns(3)
-        experiment = left.text_input("Experiment", value=f"{dataset_name}-automl", key="automl_experiment")
+        # The name follows the dataset until the user types one of their own.
+        typed = st.session_state.get("automl_experiment")
+        if typed is None or typed in {f"{d.name}-automl" for d in datasets}:
+            st.session_state["automl_experiment"] = f"{dataset_name}-automl"
+        experiment = left.text_input("Experiment", key="automl_experiment")
         guess = guess_reason(frame[label]) if frame is not None and label in frame.columns else None
         if guess and not st.session_state.get(PICKED):
             st.session_state["automl_task"] = guess[0]  # the guess follows the label until a task is picked

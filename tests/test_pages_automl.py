@@ -197,3 +197,20 @@ def test_leaderboard_lists_the_automl_step_of_a_pipeline(trained_backend: LocalB
     assert not at.exception, [e.value for e in at.exception]
     table = next(df.value for df in at.dataframe if "hyperparameters" in df.value.columns)
     assert list(table["run_id"]) == [trial.id]
+
+
+def test_the_experiment_name_follows_the_dataset_until_the_user_types_one(local_backend: LocalBackend):
+    """The walk of issue #21: the page opened on one dataset, diamonds was chosen, and the run was filed under
+    the first dataset's experiment ("onerow-automl")."""
+    local_backend.register_dataset(name="first", source=b"a,y\n" + b"1,no\n2,yes\n" * 20)
+    local_backend.register_dataset(name="second", source=b"a,y\n" + b"1,no\n2,yes\n" * 20)
+    at = page("pages/automl.py").run()
+    shown = at.selectbox(key="automl_dataset").value
+    other = "first" if shown == "second" else "second"
+    assert at.text_input(key="automl_experiment").value == f"{shown}-automl"
+    at.selectbox(key="automl_dataset").set_value(other).run()
+    assert not at.exception
+    assert at.text_input(key="automl_experiment").value == f"{other}-automl" and not at.warning
+    at.text_input(key="automl_experiment").set_value("my-experiment").run()
+    at.selectbox(key="automl_dataset").set_value(shown).run()
+    assert at.text_input(key="automl_experiment").value == "my-experiment"  # a name the user typed stays
