@@ -10,7 +10,7 @@ from opml.leaderboard import leaderboard
 from opml.ui.access import audit
 from opml.ui.feedback import show_problems, user_errors
 from opml.ui.format import format_seconds
-from opml.ui.forms import keep_choice, labelled
+from opml.ui.forms import follow_default, keep_choice, labelled
 from opml.ui.tasks import compact_metrics, data_problem, guess_reason, run_task
 from opml.ui.workspace import get_backend
 
@@ -97,10 +97,7 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         )
         frame = dataset_frame(dataset_name, version)
         left, middle, right = st.columns(3)
-        # The name follows the dataset until the user types one of their own.
-        typed = st.session_state.get("automl_experiment")
-        if typed is None or typed in {f"{d.name}-automl" for d in datasets}:
-            st.session_state["automl_experiment"] = f"{dataset_name}-automl"
+        follow_default("automl_experiment", f"{dataset_name}-automl", {f"{d.name}-automl" for d in datasets})
         experiment = left.text_input("Experiment", key="automl_experiment")
         guess = guess_reason(frame[label]) if frame is not None and label in frame.columns else None
         if guess and st.session_state.get(PICKED) != (dataset_name, label):
