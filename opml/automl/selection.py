@@ -59,12 +59,23 @@ def choose_best(
     chosen = max(near, key=lambda c: search_score(metric, c.metrics))
     if chosen is top:
         return top, ""
+    mine, theirs = _apart(chosen.metrics[metric], top.metrics[metric])
+    better, worse = _apart(chosen.metrics[optimised], top.metrics[optimised])
+    shown_error = f"{error:.4f}" if error >= 0.0001 or error == 0 else f"{error:.1e}"
     reason = (
-        f"{metric} {chosen.metrics[metric]:.4f} is within one standard error ({error:.4f}) of the top "
-        f"{top.metrics[metric]:.4f} ({top.child_id}), and its {optimised} is better "
-        f"({chosen.metrics[optimised]:.4f} against {top.metrics[optimised]:.4f})"
+        f"{metric} {mine} is within one standard error ({shown_error}) of the top {theirs} ({top.child_id}), "
+        f"and its {optimised} is better ({better} against {worse})"
     )
     return chosen, reason
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with four decimals, or as many more (up to eight) as it takes to tell them apart."""
+    for decimals in range(4, 9):
+        shown = f"{a:.{decimals}f}", f"{b:.{decimals}f}"
+        if shown[0] != shown[1]:
+            return shown
+    return shown
 
 
 def choose_in_time(
