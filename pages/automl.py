@@ -10,7 +10,7 @@ from opml.leaderboard import leaderboard
 from opml.ui.access import audit
 from opml.ui.feedback import show_problems, user_errors
 from opml.ui.format import format_seconds
-from opml.ui.forms import keep_choice, labelled
+from opml.ui.forms import follow_default, keep_choice, labelled
 from opml.ui.tasks import compact_metrics, data_problem, guess_reason, run_task
 from opml.ui.workspace import get_backend
 
@@ -27,7 +27,7 @@ FIELD_LABELS = {
     "primary_metric": "Primary metric",
 }
 FRAME = "automl_frame"  # the chosen dataset version's rows, kept while it stays chosen: ((name, version), frame)
-PICKED = "automl_task_picked"  # the user chose a task: it no longer follows the label column's guess
+PICKED = "automl_task_picked"  # (dataset, label) the user chose a task for: there it no longer follows the guess
 
 
 def dataset_frame(name: str, version: int) -> pd.DataFrame | None:
@@ -70,7 +70,7 @@ def data_problems(params: dict, frame: pd.DataFrame) -> dict[str, str]:
 
 
 def picked_task() -> None:
-    st.session_state[PICKED] = True
+    st.session_state[PICKED] = (st.session_state.get("automl_dataset"), st.session_state.get("automl_label"))
 
 
 st.title("Automated ML")
@@ -97,9 +97,10 @@ with st.expander("New AutoML run", icon=":material/rocket_launch:", expanded=not
         )
         frame = dataset_frame(dataset_name, version)
         left, middle, right = st.columns(3)
-        experiment = left.text_input("Experiment", value=f"{dataset_name}-automl", key="automl_experiment")
+        follow_default("automl_experiment", f"{dataset_name}-automl", {f"{d.name}-automl" for d in datasets})
+        experiment = left.text_input("Experiment", key="automl_experiment")
         guess = guess_reason(frame[label]) if frame is not None and label in frame.columns else None
-        if guess and not st.session_state.get(PICKED):
+        if guess and st.session_state.get(PICKED) != (dataset_name, label):
             st.session_state["automl_task"] = guess[0]  # the guess follows the label until a task is picked
         elif st.session_state.get("automl_task") not in TASKS:
             st.session_state["automl_task"] = TASKS[0]

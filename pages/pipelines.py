@@ -13,7 +13,7 @@ from opml.ui.access import audit, audit_once, secret_toggle
 from opml.ui.charts import pipeline_graph
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
 from opml.ui.format import pipeline_runs_frame
-from opml.ui.forms import field_problems, keep_choice, labelled
+from opml.ui.forms import field_problems, follow_default, keep_choice, labelled
 from opml.ui.policy import OFF_WITHOUT_SIGN_IN, local_paths_allowed, secrets_may_be_shown
 from opml.ui.tasks import guess_reason
 from opml.ui.views import pipeline_run_view
@@ -90,7 +90,8 @@ with build_tab:
             script = st.text_input("Script path", key="pl_script", disabled=not prep)
             register = st.toggle("Register the best model", value=True, key="pl_register")
             left, middle, right = st.columns(3)
-            model_name = left.text_input("Model name", value=f"{dataset}-model", key="pl_model", disabled=not register)
+            follow_default("pl_model", f"{dataset}-model", {f"{d}-model" for d in datasets})
+            model_name = left.text_input("Model name", key="pl_model", disabled=not register)
             gate = middle.toggle(
                 "Quality gate: beat the alias holder",
                 key="pl_gate",

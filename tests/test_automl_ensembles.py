@@ -132,3 +132,17 @@ def test_with_a_holdout_only_the_evaluated_rows_count():
     assert best is near and "within one standard error" in reason
     # The error of 600 rows, not of 3,000: about sqrt(0.9 * 0.1 / 600).
     assert 0.008 < standard_error("accuracy", y[evaluated], oof[evaluated], 0.5) < 0.018
+
+
+def test_the_reason_shows_numbers_that_differ_when_they_differ():
+    """The walk of issue #21 read "its r2_score is better (0.9998 against 0.9998)": equal at four decimals."""
+    rng = np.random.default_rng(1)
+    y = (rng.random(2000) < 0.3).astype(int)
+    positive = np.where((rng.random(len(y)) < 0.9) == (y == 1), 0.8, 0.2)
+    oof = np.column_stack([1 - positive, positive])
+    top = _candidate("run_1", 0.900, 0.300012, 0.93, oof)
+    near = _candidate("run_2", 0.8999, 0.300004, 0.95, oof)
+    best, reason = choose_best([top, near], "accuracy", y, np.ones(len(y), dtype=bool))
+    assert best is near
+    assert "(0.30000 against 0.30001)" in reason, reason  # the first decimal where they part
+    assert "accuracy 0.8999 is within one standard error" in reason and "of the top 0.9000 (run_1)" in reason

@@ -197,3 +197,35 @@ def test_leaderboard_lists_the_automl_step_of_a_pipeline(trained_backend: LocalB
     assert not at.exception, [e.value for e in at.exception]
     table = next(df.value for df in at.dataframe if "hyperparameters" in df.value.columns)
     assert list(table["run_id"]) == [trial.id]
+
+
+def test_the_experiment_name_follows_the_dataset_until_the_user_types_one(local_backend: LocalBackend):
+    """The walk of issue #21: the page opened on one dataset, diamonds was chosen, and the run was filed under
+    the first dataset's experiment ("onerow-automl")."""
+    local_backend.register_dataset(name="first", source=b"a,y\n" + b"1,no\n2,yes\n" * 20)
+    local_backend.register_dataset(name="second", source=b"a,y\n" + b"1,no\n2,yes\n" * 20)
+    at = page("pages/automl.py").run()
+    shown = at.selectbox(key="automl_dataset").value
+    other = "first" if shown == "second" else "second"
+    assert at.text_input(key="automl_experiment").value == f"{shown}-automl"
+    at.selectbox(key="automl_dataset").set_value(other).run()
+    assert not at.exception
+    assert at.text_input(key="automl_experiment").value == f"{other}-automl" and not at.warning
+    at.text_input(key="automl_experiment").set_value("my-experiment").run()
+    at.selectbox(key="automl_dataset").set_value(shown).run()
+    assert at.text_input(key="automl_experiment").value == "my-experiment"  # a name the user typed stays
+
+
+def test_a_picked_task_holds_for_its_label_and_the_next_label_gets_its_guess(local_backend: LocalBackend):
+    """The walk of issue #21: classification picked on `price`, then another dataset's label kept classification
+    and its guess (regression) was only a caption."""
+    rows = b"".join(f"{'ab'[i % 2]},{'xyz'[i % 3]},{i}\n".encode() for i in range(60))
+    local_backend.register_dataset(name="mixed", source=b"c,d,v\n" + rows)
+    at = page("pages/automl.py").run()
+    at.selectbox(key="automl_label").set_value("c").run()
+    assert at.selectbox(key="automl_task").value == "classification"
+    at.selectbox(key="automl_task").set_value("regression").run()
+    assert at.selectbox(key="automl_task").value == "regression"  # picked: held while the label stays
+    at.selectbox(key="automl_label").set_value("d").run()
+    assert not at.exception
+    assert at.selectbox(key="automl_task").value == "classification"

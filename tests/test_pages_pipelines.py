@@ -125,3 +125,19 @@ def test_a_pipeline_run_shows_its_step_graph_and_logs(local_backend: LocalBacken
         steps_table = next(df.value for df in at.dataframe if "Step" in df.value.columns)
         assert list(steps_table["Step"]) == ["train"] and list(steps_table["Status"]) == ["Running"]
         assert any("[opml] step train (automl)" in c.value for c in at.code), path
+
+
+def test_the_model_name_follows_the_dataset_until_the_user_types_one(local_backend: LocalBackend):
+    """The walk of issue #21: with diamonds chosen the pipeline would have registered `onerow-model`."""
+    local_backend.register_dataset(name="first", source=b"a,y\n" + b"1,no\n2,yes\n" * 20)
+    local_backend.register_dataset(name="second", source=b"a,y\n" + b"1,no\n2,yes\n" * 20)
+    at = page().run()
+    shown = at.selectbox(key="pl_dataset").value
+    other = "first" if shown == "second" else "second"
+    assert at.text_input(key="pl_model").value == f"{shown}-model"
+    at.selectbox(key="pl_dataset").set_value(other).run()
+    assert not at.exception
+    assert at.text_input(key="pl_model").value == f"{other}-model"
+    at.text_input(key="pl_model").set_value("my-model").run()
+    at.selectbox(key="pl_dataset").set_value(shown).run()
+    assert at.text_input(key="pl_model").value == "my-model"  # a name the user typed stays

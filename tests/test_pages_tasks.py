@@ -181,10 +181,16 @@ def test_automl_refuses_a_class_with_fewer_rows_than_folds(local_backend, diamon
     at.selectbox(key="automl_label").set_value("cut").run()
     (error,) = at.error
     assert error.value == (
-        "Folds: class 'Unique' has 1 row(s), fewer than the 5 cross-validation folds: add rows of that class, "
-        "remove them, or use fewer folds"
+        "Folds: class 'Unique' has 1 row(s), fewer than the 5 cross-validation folds: add rows of that class or "
+        "remove them (a class needs at least 2 rows)"  # fewer folds cannot help one row
     )
     assert at.button(key="automl_launch").disabled
+    frame.loc[1:2, "cut"] = "Unique"  # three rows: three folds would do
+    frame.to_csv(tmp_path / "odd.csv", index=False)
+    local_backend.register_dataset(name="odd", source=tmp_path / "odd.csv")
+    at.run().selectbox(key="automl_version").set_value(2).run()
+    (error,) = at.error
+    assert error.value.endswith("add rows of that class or remove them, or use at most 3 folds"), error.value
 
 
 def test_automl_says_why_a_numeric_code_is_guessed_as_classes(local_backend, tmp_path):

@@ -32,6 +32,10 @@ from opml.files import write_private_file
 from opml.runtypes.context import RunContext, RunFailed
 
 GUARDRAILS_FILE = "guardrails.json"
+# A refit estimated this far past the time left still counts as fitting (see choose_in_time): the larger of
+# 2 s and 5 % of the timeout.
+REFIT_SLACK_SECONDS = 2.0
+REFIT_SLACK_SHARE = 0.05
 
 
 def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -302,7 +306,10 @@ class AutoMLJob:
 
     def _choose_best(self, data: SearchData) -> None:
         left = self.deadline - time.monotonic() - 1.0  # a second for saving the model
-        best, reason = choose_in_time(self.candidates, self.settings.primary_metric, data.y, data.evaluated, left)
+        slack = max(REFIT_SLACK_SECONDS, REFIT_SLACK_SHARE * self.settings.timeout_seconds)
+        best, reason = choose_in_time(
+            self.candidates, self.settings.primary_metric, data.y, data.evaluated, left, slack=slack
+        )
         if reason:
             self.context.log(f"best model: {best.child_id} rather than the top one by the primary metric: {reason}")
             self.context.set_progress(best_reason=reason)

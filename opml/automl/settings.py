@@ -399,9 +399,11 @@ def _check_class_sizes(settings: AutoMLSettings, y: pd.Series) -> None:
     counts = y.astype(str).value_counts()
     folds = settings.n_cross_validations or 2
     if counts.min() < folds:
+        smallest = int(counts.min())
+        fewer = f", or use at most {smallest} folds" if smallest >= 2 else " (a class needs at least 2 rows)"
         raise InvalidInput(
-            f"class {counts.idxmin()!r} has {counts.min()} row(s), fewer than the {folds} cross-validation folds: "
-            "add rows of that class, remove them, or use fewer folds"
+            f"class {counts.idxmin()!r} has {smallest} row(s), fewer than the {folds} cross-validation folds: "
+            f"add rows of that class or remove them{fewer}"
         )
 
 

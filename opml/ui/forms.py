@@ -33,6 +33,14 @@ def keep_choice(key: str, options: list, default_index: int = 0) -> None:
         st.session_state[key] = options[min(default_index, len(options) - 1)]
 
 
+def follow_default(key: str, default: str, defaults: set[str]) -> None:
+    """Set a text field to ``default`` while it shows none or another choice's default (``defaults``), such as
+    ``<dataset>-automl`` for the dataset chosen before: a name the user typed stays (call before the widget)."""
+    current = st.session_state.get(key)
+    if current is None or current in defaults:
+        st.session_state[key] = default
+
+
 def web_address(text: str) -> str:
     """What the "Web URL" field holds, refused unless it is an http(s) address: a path typed there would
     read a file of this machine (even where the dashboard turns local paths off)."""
