@@ -158,7 +158,7 @@ class AutoMLJob:
         del frame
         target = f"classes {classes}" if classes else f"values from {codes.min():g} to {codes.max():g}"
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, {settings.task}: {target}")
-        plan = plan_validation(settings, len(X), X.shape[1])
+        plan = plan_validation(settings, len(X), X.shape[1], len(classes))
         for note in plan.notes:
             self.context.log(note)
         if plan.notes:

@@ -376,7 +376,8 @@ def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
     if not settings.regression:
         _check_class_sizes(settings, y)
     _check_features(settings, frame.drop(columns=[label]))
-    check_budget(settings, len(y), frame.shape[1] - 1)
+    classes = 0 if settings.regression else int(y.astype(str).nunique())
+    check_budget(settings, len(y), frame.shape[1] - 1, classes)
 
 
 def _check_classification_label(label: str, y: pd.Series) -> None:
