@@ -143,3 +143,12 @@ def test_the_best_model_is_one_whose_refit_fits_in_the_time_left():
     assert chosen is ensemble and reason == ""
     chosen, reason = choose_in_time([ensemble, single], "AUC_weighted", y, evaluated, seconds_left=20.0)
     assert chosen is single and "run_9 would take about 80 s to refit" in reason and "run_2" in reason
+
+
+def test_a_top_model_refitted_past_the_time_because_no_other_exists_is_not_said_to_be_passed_over():
+    """A run with one model and no time left kept it, and said "best model: X rather than the top one ...: the
+    best model that can be refitted in time is X"."""
+    y = np.arange(100) % 2
+    only = Candidate("run_0", {"AUC_weighted": 0.8}, np.column_stack([1 - y * 0.7, y * 0.7]) + 0.15, None, 21.0)
+    chosen, reason = choose_in_time([only], "AUC_weighted", y, np.ones(100, dtype=bool), seconds_left=-18.0)
+    assert chosen is only and reason == ""
