@@ -161,3 +161,17 @@ def test_a_stack_of_many_classes_shares_one_weight_per_member_and_beats_its_best
     assert weights[0][0] > weights[0][-1] > 0  # the best member weighs most
     best_member = min(log_loss(y, t.oof) for t in trials)
     assert log_loss(y, result["oof"]) < best_member
+
+
+def test_no_stack_when_a_class_has_fewer_than_two_validated_rows():
+    """A 100-class run validated on a 10% holdout (500 rows) had a class with one holdout row: the stack's
+    StratifiedKFold got n_splits=1 and the whole run Failed."""
+    rng = np.random.default_rng(0)
+    y = np.concatenate([np.arange(300) % 3, [3] * 20])
+    mask = np.ones(len(y), dtype=bool)
+    mask[301:] = False  # class 3 keeps one validated row (index 300)
+    trials = []
+    for index, learner in enumerate(["LightGBM", "RandomForest"]):
+        oof = rng.dirichlet(np.ones(4), len(y))
+        trials.append(Trial(index=index, learner=learner, config={}, metrics=compute_metrics(y, oof), oof=oof))
+    assert stack_ensemble(trials, y, mask, "accuracy", seed=0) is None

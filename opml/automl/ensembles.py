@@ -91,7 +91,8 @@ def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric
 
 
 def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str, seed: int) -> dict | None:
-    """The StackEnsemble over the best trial of each algorithm, or None with fewer than two algorithms."""
+    """The StackEnsemble over the best trial of each algorithm, or None with fewer than two algorithms or (for
+    classification) a class with fewer than two validated rows."""
     best_per_learner: dict[str, Trial] = {}
     for trial in _ranked(trials, metric):
         best_per_learner.setdefault(trial.learner, trial)
@@ -108,9 +109,12 @@ def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric:
         meta.fit(features, target)
         stacker = {"coef": meta.coef_.tolist(), "intercept": float(meta.intercept_), "input": "values"}
     else:
-        features = stack_features([t.oof[mask] for t in members])
-        folds = StratifiedKFold(n_splits=min(5, int(np.bincount(target).min())), shuffle=True, random_state=seed)
         classes = members[0].oof.shape[1]
+        smallest = int(np.bincount(target, minlength=classes).min())
+        if smallest < 2:  # a holdout of many classes: the stacker could not be cross-validated (nor learn them all)
+            return None
+        features = stack_features([t.oof[mask] for t in members])
+        folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=seed)
         if classes > 2 and len(members) * classes * classes > STACK_FULL_WEIGHTS:
             meta = SharedWeightStacker(members=len(members), classes=classes)
         else:

@@ -284,7 +284,8 @@ class AutoMLJob:
             started = time.monotonic()
             result = build()
             if result is None:
-                self.context.log(f"{name}: skipped (needs at least two usable models)")
+                rows = ", and two validated rows of every class" if name == "StackEnsemble" and data.classes else ""
+                self.context.log(f"{name}: skipped (needs at least two usable models{rows})")
                 continue
             spec = {**result["spec"], "featurize": self.settings.featurization == "auto"}
             members = [self._child_id(m["trial"]) for m in spec["members"]]
