@@ -159,3 +159,12 @@ def test_a_refit_estimated_a_second_past_the_time_left_still_counts_as_fitting()
     assert chosen is ensemble and reason == ""
     chosen, reason = choose_in_time([ensemble, forest], "AUC_weighted", y, evaluated, seconds_left=1.0, slack=0.5)
     assert chosen is forest and "run_6 would take about 2 s" in reason
+
+
+def test_a_top_model_refitted_past_the_time_because_no_other_exists_is_not_said_to_be_passed_over():
+    """A run with one model and no time left kept it, and said "best model: X rather than the top one ...: the
+    best model that can be refitted in time is X"."""
+    y = np.arange(100) % 2
+    only = Candidate("run_0", {"AUC_weighted": 0.8}, np.column_stack([1 - y * 0.7, y * 0.7]) + 0.15, None, 21.0)
+    chosen, reason = choose_in_time([only], "AUC_weighted", y, np.ones(100, dtype=bool), seconds_left=-18.0)
+    assert chosen is only and reason == ""

@@ -149,3 +149,21 @@ def test_a_wide_table_registers(local_backend: LocalBackend):
     row = ",".join("x" * 70 for _ in range(1_000))
     dataset = local_backend.register_dataset(name="wide", source=(header + f"{row},no\n{row},yes\n").encode())
     assert dataset.rows == 2 and len(dataset.columns) == 1_001
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["-1e308", "1e308", "0"],  # a span that overflows a float
+        ["1.0", "1.0000000000000002", "1.0"],  # a span of one ulp: too narrow for 20 distinct bin edges
+        ["5e-324", "1e-323", "5e-324"],  # subnormal numbers
+    ],
+)
+def test_numbers_at_the_edges_of_float_register_with_a_histogram(local_backend: LocalBackend, values):
+    content = "x,y\n" + "".join(f"{value},{i % 2}\n" for i, value in enumerate(values * 4))
+    local_backend.register_dataset(name="edges", source=content.encode(), filename="edges.csv")
+    column = local_backend.get_dataset_profile("edges").column("x")
+    edges, counts = column.histogram
+    assert sum(counts) == 12
+    assert edges[0] == float(min(values, key=float)) and edges[-1] == float(max(values, key=float))
+    assert list(edges) == sorted(edges)

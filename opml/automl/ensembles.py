@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
@@ -36,6 +39,10 @@ from opml.automl.search import Trial, make_pipeline
 VOTING_CANDIDATES = 15
 VOTING_ROUNDS = 25
 STACK_MEMBERS = 5
+# Above this many weights (members x classes x classes) the multinomial stacker's Newton steps take seconds each
+# (12 s a fit for 5 members x 12 classes on 1,200 rows; its Hessian grows as the square): the stacker then shares
+# one weight per member across the classes.
+STACK_FULL_WEIGHTS = 300
 
 
 def _selection_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
@@ -84,7 +91,8 @@ def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric
 
 
 def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str, seed: int) -> dict | None:
-    """The StackEnsemble over the best trial of each algorithm, or None with fewer than two algorithms."""
+    """The StackEnsemble over the best trial of each algorithm, or None with fewer than two algorithms or (for
+    classification) a class with fewer than two validated rows."""
     best_per_learner: dict[str, Trial] = {}
     for trial in _ranked(trials, metric):
         best_per_learner.setdefault(trial.learner, trial)
@@ -101,15 +109,66 @@ def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric:
         meta.fit(features, target)
         stacker = {"coef": meta.coef_.tolist(), "intercept": float(meta.intercept_), "input": "values"}
     else:
+        classes = members[0].oof.shape[1]
+        smallest = int(np.bincount(target, minlength=classes).min())
+        if smallest < 2:  # a holdout of many classes: the stacker could not be cross-validated (nor learn them all)
+            return None
         features = stack_features([t.oof[mask] for t in members])
-        folds = StratifiedKFold(n_splits=min(5, int(np.bincount(target).min())), shuffle=True, random_state=seed)
-        # Newton-Cholesky converges in a few iterations where lbfgs took 100 s on 5 classes x 50,000 rows.
-        meta = LogisticRegression(C=1.0, max_iter=1000, solver="newton-cholesky")
+        folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=seed)
+        if classes > 2 and len(members) * classes * classes > STACK_FULL_WEIGHTS:
+            meta = SharedWeightStacker(members=len(members), classes=classes)
+        else:
+            # Newton-Cholesky converges in a few iterations where lbfgs took 100 s on 5 classes x 50,000 rows.
+            meta = LogisticRegression(C=1.0, max_iter=1000, solver="newton-cholesky")
         oof[mask] = cross_val_predict(meta, features, target, cv=folds, method="predict_proba")
         meta.fit(features, target)
         stacker = {"coef": meta.coef_.tolist(), "intercept": meta.intercept_.tolist(), "input": "log_odds"}
     spec = {"kind": "stack", "members": [_member(t) for t in members], "stacker": stacker}
     return _finish(spec, oof, y, mask, metric)
+
+
+class SharedWeightStacker(ClassifierMixin, BaseEstimator):
+    """A multinomial logistic regression on the members' log-probabilities in which class k's score is
+    ``sum_j w_j * log p_j(k) + b_k``: one weight per member, shared by the classes (a weighted geometric mean,
+    sharpened or softened), and one intercept per class. Its ``coef_`` (classes, members x classes) is that of a
+    ``LogisticRegression`` on the same features, so a stored spec rebuilds the same way; it is fitted with
+    members + classes parameters instead of members x classes squared. L2 penalty as ``LogisticRegression(C)``."""
+
+    def __init__(self, members: int = 2, classes: int = 3, C: float = 1.0):
+        self.members, self.classes, self.C = members, classes, C
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> SharedWeightStacker:
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
+        self.classes_ = np.arange(self.classes)
+        rows, m = len(X), self.members
+        logs = X.reshape(rows, m, self.classes)
+        truth = np.zeros((rows, self.classes))
+        truth[np.arange(rows), y] = 1.0
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            weights, intercept = theta[:m], theta[m:]
+            log_p = log_softmax(np.einsum("nmk,m->nk", logs, weights) + intercept, axis=1)
+            error = np.exp(log_p) - truth
+            value = -float((log_p * truth).sum()) * self.C + 0.5 * float(weights @ weights)
+            gradient = np.concatenate(
+                [np.einsum("nmk,nk->m", logs, error) * self.C + weights, error.sum(axis=0) * self.C]
+            )
+            return value, gradient
+
+        start = np.concatenate([np.full(m, 1.0 / m), np.zeros(self.classes)])
+        theta = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+        weights, intercept = theta[:m], theta[m:]
+        self.coef_ = np.zeros((self.classes, m * self.classes))
+        for member in range(m):
+            self.coef_[self.classes_, member * self.classes + self.classes_] = weights[member]
+        self.intercept_ = intercept
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.exp(log_softmax(np.asarray(X, dtype=float) @ self.coef_.T + self.intercept_, axis=1))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
 
 
 def _finish(spec: dict, oof: np.ndarray, y: np.ndarray, mask: np.ndarray, metric: str) -> dict:

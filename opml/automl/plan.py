@@ -22,21 +22,26 @@ AutoMLSettings = Any  # opml.automl.settings.AutoMLSettings, which imports this 
 FIT_SECONDS_PER_CELL = 5e-7
 STARTUP_SECONDS = 5.0  # the run's process starts and imports its libraries
 SETUP_SECONDS_PER_ROW = 1.5e-5  # loading, guardrails and featurization of a row, once
+# Boosters grow one tree per class a round for three classes or more: LightGBM's defaults took 0.08 s a class
+# on 3,333 rows x 3 columns (8.3 s for 100 classes), 0.14 s on a busy machine (a run of 100 classes kept to
+# 0.1 s a class ended 19 % past its 30 seconds).
+SECONDS_PER_CLASS = 0.14
 HOLDOUT_SIZE = 0.1
 CROSS_VALIDATION_SHARE = 0.1  # one model's cross-validation may take at most this share of the time
 SAMPLE_SHARE = 0.1  # one fit on the holdout's training rows may take at most this share of the time
 MIN_SAMPLE_ROWS = 20_000
 
 
-def fit_seconds(rows: int, columns: int) -> float:
-    """About how long one fit of the first trial takes on ``rows`` x ``columns``."""
-    return rows * max(columns, 1) * FIT_SECONDS_PER_CELL
+def fit_seconds(rows: int, columns: int, classes: int = 0) -> float:
+    """About how long one fit of the first trial takes on ``rows`` x ``columns`` (and ``classes``: 0 for
+    regression)."""
+    return rows * max(columns, 1) * FIT_SECONDS_PER_CELL + (classes * SECONDS_PER_CLASS if classes > 2 else 0.0)
 
 
-def first_model_seconds(rows: int, columns: int, folds: int, search_rows: int | None = None) -> float:
+def first_model_seconds(rows: int, columns: int, folds: int, search_rows: int | None = None, classes: int = 0) -> float:
     """About how long a run takes before its first model is scored: start-up, set-up of every row, then one fit
     per fold (on ``search_rows`` when the search trains on a sample)."""
-    fits = folds * fit_seconds(rows if search_rows is None else search_rows, columns)
+    fits = folds * fit_seconds(rows if search_rows is None else search_rows, columns, classes)
     return STARTUP_SECONDS + rows * SETUP_SECONDS_PER_ROW + fits
 
 
@@ -53,14 +58,14 @@ class ValidationPlan:
         return self.search_rows < self.rows
 
 
-def plan_validation(settings: AutoMLSettings, rows: int, columns: int) -> ValidationPlan:
+def plan_validation(settings: AutoMLSettings, rows: int, columns: int, classes: int = 0) -> ValidationPlan:
     """The settings' validation when it fits the time; else a holdout of ``HOLDOUT_SIZE``; and a sample of
     the rows for the search when one fit on them would still take more than ``SAMPLE_SHARE`` of the time."""
     budget = settings.timeout_seconds
     folds, size = settings.n_cross_validations, settings.validation_size
     notes = []
-    if folds and folds * fit_seconds(rows, columns) > CROSS_VALIDATION_SHARE * budget:
-        per_model = folds * fit_seconds(rows, columns)
+    if folds and folds * fit_seconds(rows, columns, classes) > CROSS_VALIDATION_SHARE * budget:
+        per_model = folds * fit_seconds(rows, columns, classes)
         notes.append(
             f"{folds}-fold cross-validation of {rows:,} rows would take about {per_model:.0f} s a model of the "
             f"{_minutes(budget)} budget: models are validated on a {HOLDOUT_SIZE:.0%} holdout instead"
@@ -68,7 +73,7 @@ def plan_validation(settings: AutoMLSettings, rows: int, columns: int) -> Valida
         folds, size = None, HOLDOUT_SIZE
     search_rows = rows
     train_share = 1 - (size or 0) if not folds else (folds - 1) / folds
-    one_fit = fit_seconds(round(rows * train_share), columns)
+    one_fit = fit_seconds(round(rows * train_share), columns)  # the rows' share: what a sample saves
     if one_fit > SAMPLE_SHARE * budget:
         wanted = int(rows * SAMPLE_SHARE * budget / one_fit)
         search_rows = min(rows, max(MIN_SAMPLE_ROWS, wanted))
@@ -85,17 +90,18 @@ def _minutes(seconds: float) -> str:
     return f"{minutes:g}-minute" if minutes >= 1 else f"{seconds:.0f}-second"
 
 
-def check_budget(settings: AutoMLSettings, rows: int, columns: int) -> None:
-    """Refuse a timeout in which not even one model would be trained and refitted on this much data, with the
-    validation the run would use (``plan_validation``)."""
-    plan = plan_validation(settings, rows, columns)
+def check_budget(settings: AutoMLSettings, rows: int, columns: int, classes: int = 0) -> None:
+    """Refuse a timeout in which not even one model would be trained and refitted on this much data (``classes``:
+    their number, 0 for regression), with the validation the run would use (``plan_validation``)."""
+    plan = plan_validation(settings, rows, columns, classes)
     folds = plan.n_cross_validations or 1
-    needed = first_model_seconds(rows, columns, folds, plan.search_rows) + fit_seconds(rows, columns)  # + refit
+    needed = first_model_seconds(rows, columns, folds, plan.search_rows, classes) + fit_seconds(rows, columns, classes)
     if settings.timeout_seconds >= needed:
         return
     minutes = max(math.ceil(needed / 30) / 2, 0.5)  # rounded up to half a minute
+    of_classes = f" and {classes} classes" if classes > 2 else ""
     raise InvalidInput(
         f"experiment_timeout_minutes {settings.experiment_timeout_minutes:g} is too short for {rows:,} rows x "
-        f"{columns} columns: the first model alone takes about {needed:.0f} s here; give at least {minutes:g} "
-        "minutes"
+        f"{columns} columns{of_classes}: the first model alone takes about {needed:.0f} s here; give at least "
+        f"{minutes:g} minutes"
     )

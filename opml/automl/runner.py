@@ -162,7 +162,7 @@ class AutoMLJob:
         del frame
         target = f"classes {classes}" if classes else f"values from {codes.min():g} to {codes.max():g}"
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, {settings.task}: {target}")
-        plan = plan_validation(settings, len(X), X.shape[1])
+        plan = plan_validation(settings, len(X), X.shape[1], len(classes))
         for note in plan.notes:
             self.context.log(note)
         if plan.notes:
@@ -288,7 +288,8 @@ class AutoMLJob:
             started = time.monotonic()
             result = build()
             if result is None:
-                self.context.log(f"{name}: skipped (needs at least two usable models)")
+                rows = ", and two validated rows of every class" if name == "StackEnsemble" and data.classes else ""
+                self.context.log(f"{name}: skipped (needs at least two usable models{rows})")
                 continue
             spec = {**result["spec"], "featurize": self.settings.featurization == "auto"}
             members = [self._child_id(m["trial"]) for m in spec["members"]]

@@ -97,6 +97,8 @@ def choose_in_time(
     if not affordable:
         affordable = [min(candidates, key=lambda c: c.refit_seconds)]
     chosen, _ = choose_best(affordable, metric, y, evaluated)
+    if chosen is best:  # nothing cheaper to choose: the top model, late
+        return best, reason
     return chosen, (
         f"{best.child_id} would take about {best.refit_seconds:.0f} s to refit on every row, past the experiment "
         f"timeout ({seconds_left:.0f} s left): the best model that can be refitted in time is {chosen.child_id}"

@@ -364,6 +364,8 @@ def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
     if label not in frame.columns:
         raise InvalidInput(f"label column {label!r} is not in the dataset; columns are: {', '.join(frame.columns)}")
     y = frame[label].dropna()
+    if y.empty:
+        raise InvalidInput(f"label column {label!r} has no values: every row is missing")
     if settings.regression:
         _check_regression_label(label, y)
     else:
@@ -374,7 +376,8 @@ def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
     if not settings.regression:
         _check_class_sizes(settings, y)
     _check_features(settings, frame.drop(columns=[label]))
-    check_budget(settings, len(y), frame.shape[1] - 1)
+    classes = 0 if settings.regression else int(y.astype(str).nunique())
+    check_budget(settings, len(y), frame.shape[1] - 1, classes)
 
 
 def _check_classification_label(label: str, y: pd.Series) -> None:
@@ -417,11 +420,26 @@ def _check_regression_label(label: str, y: pd.Series) -> None:
             f"label column {label!r} has text values ({', '.join(repr(t) for t in text)}): regression predicts "
             "numbers; to predict categories, choose the task 'classification'"
         )
-    if not np.isfinite(numbers.to_numpy()).all():
+    values = numbers.to_numpy()
+    if not np.isfinite(values).all():
         raise InvalidInput(f"label column {label!r} has infinite values: regression needs finite numbers")
     if numbers.nunique() < 2:
-        only = f"{numbers.iloc[0]:g}" if len(numbers) else "nothing"
+        only = f"{values[0]:g}"
         raise InvalidInput(f"label column {label!r} has the same value ({only}) in every row: nothing to predict")
+    # LightGBM and XGBoost learn from 32-bit floats: beyond their range XGBoost fails every trial and the errors
+    # overflow; values that become one 32-bit number give a "perfect" model of a constant.
+    largest = float(np.abs(values).max())
+    if largest > np.finfo(np.float32).max:
+        raise InvalidInput(
+            f"label column {label!r} has values as large as {largest:.3g}: the learners keep numbers as 32-bit "
+            f"floats (at most {np.finfo(np.float32).max:.3g}); rescale the label (e.g. divide it by {largest:.0e})"
+        )
+    if len(np.unique(values.astype(np.float32))) < 2:
+        raise InvalidInput(
+            f"label column {label!r} has values that differ by too little (from {values.min():.17g} to "
+            f"{values.max():.17g}) to tell apart as the learners' 32-bit floats: rescale the label (e.g. subtract "
+            "its mean and divide by its standard deviation)"
+        )
 
 
 def _not_numbers(values: pd.Series) -> pd.Series:

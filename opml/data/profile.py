@@ -30,6 +30,24 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """numpy's histogram of finite values, also where it refuses them: a span that overflows a float (scaled by a
+    power of two, which is exact) or one too narrow for the bins' edges to differ (one bin per distinct value)."""
+    try:
+        return np.histogram(values, bins=HISTOGRAM_BINS)
+    except ValueError:
+        pass
+    exponent = int(np.frexp(np.abs(values).max())[1])
+    try:
+        counts, edges = np.histogram(np.ldexp(values, -exponent), bins=HISTOGRAM_BINS)
+        return counts, np.ldexp(edges, exponent)
+    except ValueError:
+        edges = np.unique(values)
+        if len(edges) > HISTOGRAM_BINS + 1:
+            edges = np.unique(np.quantile(edges, np.linspace(0, 1, HISTOGRAM_BINS + 1), method="nearest"))
+        return np.histogram(values, bins=edges)
+
+
 def profile_column(name: str, series: pd.Series) -> ColumnProfile:
     kind = column_kind(series)
     missing = int(series.isna().sum())
@@ -49,7 +67,7 @@ def profile_column(name: str, series: pd.Series) -> ColumnProfile:
                 "median": _finite(values.median()),
             }
             if len(finite):
-                hist_counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+                hist_counts, edges = _histogram(finite.to_numpy())
                 stats["histogram"] = (tuple(float(edge) for edge in edges), tuple(int(c) for c in hist_counts))
         if len(counts) > TOP_VALUES:
             top_values = {}
