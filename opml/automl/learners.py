@@ -51,25 +51,10 @@ LEARNERS: dict[str, Learner] = {
     learner.name: learner
     for learner in (
         Learner("LightGBM", "LGBMEstimator", "lgbm", "ordinal", impute=False, scale=False, cost=1.0),
-        Learner(
-            "XGBoostClassifier",
-            "XGBoostSklearnEstimator",
-            "xgboost",
-            "ordinal",
-            impute=False,
-            scale=False,
-            cost=1.6,
-            tasks=("classification",),
-        ),
-        Learner(
-            "XGBoostRegressor",
-            "XGBoostSklearnEstimator",
-            "xgboost",
-            "ordinal",
-            impute=False,
-            scale=False,
-            cost=1.6,
-            tasks=("regression",),
+        *(
+            # One XGBoost learner per task under Azure's two names, the same FLAML space and featurization.
+            Learner(name, "XGBoostSklearnEstimator", "xgboost", "ordinal", False, False, 1.6, tasks=(task,))
+            for name, task in (("XGBoostClassifier", "classification"), ("XGBoostRegressor", "regression"))
         ),
         Learner(
             "ExtremeRandomTrees", "ExtraTreesEstimator", "extra_tree", "ordinal", impute=True, scale=False, cost=1.9
