@@ -143,8 +143,24 @@ class Journey:
         box.press("Tab")
 
     def choose(self, key: str, option: str) -> None:
-        self.widget(key).get_by_role("combobox").click()
-        self.page.get_by_role("option", name=option, exact=True).click()
+        """Pick ``option`` in the selectbox keyed ``key``. A script run can redraw the box and close the
+        open list before the option is clicked (seen in CI): the run is waited out and the list opened again."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        for attempt in range(3):
+            self.settle()
+            combobox = self.widget(key).get_by_role("combobox")
+            combobox.evaluate("element => element.scrollIntoView({block: 'center'})")
+            combobox.click()
+            choice = self.page.get_by_role("option", name=option, exact=True)
+            try:
+                choice.wait_for(timeout=10_000)
+                choice.click(timeout=10_000)
+                return
+            except PlaywrightTimeoutError:
+                if attempt == 2:
+                    raise
+                self.page.keyboard.press("Escape")
 
     def options(self, key: str) -> list[str]:
         """The texts of a selectbox's options: open the list, read it, close it. A script run can
