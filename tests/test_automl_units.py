@@ -408,15 +408,47 @@ def test_the_packed_xgboost_predicts_what_xgboost_predicts_missing_values_includ
     np.testing.assert_allclose(fast_predict_proba(model, complete), model.predict_proba(complete), rtol=0, atol=1e-6)
 
 
-def test_multiclass_xgboost_keeps_xgboosts_own_prediction():
+@pytest.mark.parametrize("n_classes", [3, 7])
+def test_the_packed_xgboost_predicts_what_xgboost_predicts_for_many_classes(n_classes):
     import xgboost
 
     from opml.automl.learners import fast_predict_proba
 
     rng = np.random.default_rng(5)
-    X = rng.normal(size=(600, 4))
-    y = np.digitize(X[:, 0], [-0.5, 0.5])
-    model = xgboost.XGBClassifier(n_estimators=20, n_jobs=1).fit(X, y)
+    X = rng.normal(size=(900, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    edges = np.linspace(-1.2, 1.2, n_classes - 1)
+    y = np.digitize(np.nan_to_num(X[:, 0]) + 0.5 * np.nan_to_num(X[:, 1]) + rng.normal(0, 0.3, 900), edges)
+    model = xgboost.XGBClassifier(n_estimators=25, max_depth=4, n_jobs=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(fast_predict_proba(model, X[:60]), model.predict_proba(X[:60]), rtol=0, atol=1e-6)
+    assert model.__dict__[PACKED_KEY][1] is not None  # the packed path, not XGBoost's
+    assert fast_predict_proba(model, X[:1]).shape == (1, n_classes)
+
+
+def test_the_packed_xgboost_predicts_what_an_xgboost_regressor_predicts():
+    import xgboost
+
+    from opml.automl.learners import fast_predict
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(1200, 5))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = 300 + 50 * np.nan_to_num(X[:, 0]) ** 2 + 20 * np.nan_to_num(X[:, 1]) + rng.normal(0, 5, 1200)
+    model = xgboost.XGBRegressor(n_estimators=40, max_depth=5, n_jobs=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(fast_predict(model, X[:100]), model.predict(X[:100]), rtol=1e-5)
+    assert model.__dict__[PACKED_KEY][1] is not None  # the packed path, not XGBoost's
+
+
+def test_xgboost_models_the_packed_form_does_not_read_keep_xgboosts_own_prediction():
+    import xgboost
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"a": rng.normal(size=600), "b": pd.Categorical(rng.choice(["x", "y", "z"], 600))})
+    y = (X["a"] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=20, n_jobs=1, enable_categorical=True, tree_method="hist")
+    model.fit(X, y)
     np.testing.assert_allclose(fast_predict_proba(model, X[:30]), model.predict_proba(X[:30]), rtol=0, atol=1e-6)
     assert model.__dict__[PACKED_KEY][1] is None
 

@@ -328,7 +328,8 @@ def test_the_regression_client_batch_csv_and_service_output(served, tmp_path):
     assert list(scored.columns) == ["carat", "cut", "depth", "price", "prediction"]
     assert scored["prediction"].dtype == float
     expected = backend.load_model("price-model").predict(served.price.drop(columns="price"))
-    assert scored["prediction"].to_numpy() == pytest.approx(expected, rel=1e-9)
+    # to float32's precision: chunks of 250 rows take the packed trees' path, 600 rows XGBoost's own
+    assert scored["prediction"].to_numpy() == pytest.approx(expected, rel=1e-6)
     assert np.corrcoef(scored["prediction"], scored["price"])[0, 1] > 0.9
 
 

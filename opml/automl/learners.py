@@ -304,8 +304,11 @@ def _forest_proba(forest: Any, X: np.ndarray) -> np.ndarray:
 
 
 class PackedXGBoost:
-    """A binary XGBoost tree ensemble (gbtree, numeric splits) in flat arrays, walked like ``PackedForest``:
-    XGBoost's own single-row prediction costs ~0.2 ms of call overhead plus ~1 us per tree."""
+    """An XGBoost model's trees (gbtree, numeric splits; binary, multiclass softprob or squared-error
+    regression) in flat arrays, walked like ``PackedForest``: XGBoost's own single-row prediction costs
+    ~0.2 ms of call overhead plus ~1 us per tree."""
+
+    OBJECTIVES = ("binary:logistic", "multi:softprob", "reg:squarederror")
 
     def __init__(self, booster: Any):
         import json
@@ -332,23 +335,35 @@ class PackedXGBoost:
         self.feature, self.threshold = np.concatenate(features), np.concatenate(thresholds)
         self.default_left, self.leaf_value = np.concatenate(default_left), np.concatenate(leaf_values)
         self.roots, self.depth = np.asarray(roots), depth
-        base_score = float(learner["learner_model_param"]["base_score"].strip("[]"))
-        self.base_margin = float(np.log(base_score / (1 - base_score)))
+        self.objective = learner["objective"]["name"]
+        n_classes = int(learner["learner_model_param"]["num_class"])
+        base_score = np.asarray(learner["learner_model_param"]["base_score"].strip("[]").split(","), dtype=float)
+        if self.objective == "multi:softprob":
+            # Which class each tree adds to (one tree per class per round), and one starting margin per class
+            # (XGBoost 3 estimates them from the classes' shares).
+            tree_class = np.asarray(learner["gradient_booster"]["model"]["tree_info"], dtype=int)
+            self.class_of_tree = np.eye(n_classes)[tree_class]
+            self.base_margin = np.broadcast_to(base_score, (n_classes,)).copy()
+        elif self.objective == "binary:logistic":  # the base score is a probability: its log-odds
+            self.base_margin = float(np.log(base_score[0] / (1 - base_score[0])))
+        else:  # squared error: the base score is a value
+            self.base_margin = float(base_score[0])
 
-    @staticmethod
-    def supports(booster: Any) -> bool:
-        """Binary logistic gbtree models with numeric splits only; others keep XGBoost's own path."""
+    @classmethod
+    def supports(cls, booster: Any) -> bool:
+        """gbtree models of the objectives above with numeric splits only; others keep XGBoost's own path."""
         import json
 
         learner = json.loads(booster.save_config())["learner"]
         return (
-            learner["objective"]["name"] == "binary:logistic"
+            learner["objective"]["name"] in cls.OBJECTIVES
             and learner["gradient_booster"]["name"] == "gbtree"
             and booster.num_boosted_rounds() > 0
             and not booster.feature_types  # no categorical features
         )
 
-    def predict_positive(self, X: np.ndarray) -> np.ndarray:
+    def _leaves(self, X: np.ndarray) -> np.ndarray:
+        """Each row's leaf value in every tree (rows, trees)."""
         rows = X.astype(np.float32)
         nodes = np.broadcast_to(self.roots, (len(rows), len(self.roots)))
         row_index = np.arange(len(rows))[:, None]
@@ -359,8 +374,20 @@ class PackedXGBoost:
             if missing:  # ...the split sends missing values left
                 go_right &= ~(np.isnan(values) & self.default_left[nodes])
             nodes = self.children[nodes, go_right.view(np.int8)]
-        margin = self.base_margin + self.leaf_value[nodes].sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-margin))
+        return self.leaf_value[nodes]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """A regressor's values (n,), or a classifier's probabilities (n, 2) or (n, k): XGBoost's numbers."""
+        leaves = self._leaves(X)
+        if self.objective == "multi:softprob":
+            from scipy.special import softmax
+
+            return softmax(self.base_margin + leaves @ self.class_of_tree, axis=1)
+        margin = self.base_margin + leaves.sum(axis=1)
+        if self.objective == "reg:squarederror":
+            return margin
+        positive = 1.0 / (1.0 + np.exp(-margin))
+        return np.column_stack([1 - positive, positive])
 
 
 def _depth(left: np.ndarray, right: np.ndarray) -> int:
@@ -372,14 +399,11 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
         depth += 1
 
 
-def _xgboost_proba(estimator: Any, X: np.ndarray) -> np.ndarray | None:
-    """Class probabilities through ``PackedXGBoost``, or None when the model is not one it supports."""
+def _xgboost_predict(estimator: Any, X: np.ndarray) -> np.ndarray | None:
+    """Values or class probabilities through ``PackedXGBoost``, or None when the model is not one it supports."""
     booster = estimator.get_booster()
     packed = _packed(estimator, booster, lambda: PackedXGBoost(booster) if PackedXGBoost.supports(booster) else None)
-    if packed is None:
-        return None
-    positive = packed.predict_positive(X)
-    return np.column_stack([1 - positive, positive])
+    return None if packed is None else packed.predict(X)
 
 
 def linear_proba(model: Any, X: np.ndarray) -> np.ndarray:
@@ -412,7 +436,8 @@ def fast_predict(estimator: Any, X: np.ndarray) -> np.ndarray:
         if booster is not None:  # LightGBM
             return booster.predict(X, num_threads=1)
         if hasattr(estimator, "get_booster"):  # XGBoost
-            return estimator.get_booster().inplace_predict(X)
+            packed = _xgboost_predict(estimator, X)
+            return packed if packed is not None else estimator.get_booster().inplace_predict(X)
         if hasattr(estimator, "coef_"):  # a linear model: ElasticNet
             return X @ estimator.coef_ + estimator.intercept_
     return estimator.predict(X)
@@ -429,7 +454,7 @@ def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:
             raw = booster.predict(X, num_threads=1)
             return np.column_stack([1 - raw, raw]) if n_classes == 2 else raw
         if hasattr(estimator, "get_booster"):  # XGBoost
-            packed = _xgboost_proba(estimator, X)
+            packed = _xgboost_predict(estimator, X)
             if packed is not None:
                 return packed
             raw = estimator.get_booster().inplace_predict(X)
