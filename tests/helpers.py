@@ -40,14 +40,14 @@ def other_model_run(backend, automl_run_id: str) -> str:
 
 def write_task_tables(folder) -> tuple:
     """Two small tables for the AutoML tasks, written to ``folder``: ``prices.csv`` (600 rows, regression on
-    ``price``, which grows with ``carat`` and depends on ``cut``) and ``grades.csv`` (600 rows, multiclass
-    ``grade`` of 4 classes). Returns their paths."""
+    ``price``, which grows with ``carat`` and depends on ``cut``; skewed as prices are, so its models learn
+    log(price)) and ``grades.csv`` (600 rows, multiclass ``grade`` of 4 classes). Returns their paths."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(7)
     n = 600
-    carat = rng.uniform(0.2, 2.5, n).round(2)
+    carat = np.clip(np.exp(rng.normal(-0.1, 0.5, n)), 0.2, 4.0).round(2)  # most stones small, a few large
     cut = rng.choice(["Fair", "Good", "Ideal"], n)
     depth = rng.normal(61.5, 1.5, n).round(1)
     price = 3000 * carat**1.6 + pd.Series(cut).map({"Fair": 0, "Good": 400, "Ideal": 900}) + rng.normal(0, 150, n)

@@ -58,6 +58,10 @@ def test_a_registered_regression_model_predicts_prices(task_backend, task_worksp
     assert set(manifest["prediction_summary"]["quantiles"]) == set(summary["quantiles"])
     model = task_backend.load_model("price-model")
     assert model.task == "regression"
+    # The prices are skewed: the models learned log(price), and answer prices.
+    notes = task_backend.get_run(task_workspace[1]["regression"]).progress["notes"]
+    assert any("learn its logarithm" in note for note in notes)
+    assert model.target is not None and model.target.high > np.log(frame["price"].max())
     features = frame.drop(columns="price")
     predicted = model.predict_records(features.to_dict("records"))
     assert predicted.dtype.kind == "f" and skm.r2_score(frame["price"], predicted) > 0.9

@@ -195,6 +195,95 @@ def test_a_regression_model_refits_and_predicts_the_same_numbers_from_frames_and
         assert set(model.feature_importance()) == set(X.columns)
 
 
+# -- the log target -------------------------------------------------------------------------------------
+
+
+def skewed_prices(n: int = 500, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
+    """Prices that vary by multiples (skewed): log(price) is linear in size and the cut."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"size": rng.uniform(0.3, 4.0, n), "cut": rng.choice(["fair", "good", "ideal"], n)})
+    bonus = X["cut"].map({"fair": 0.0, "good": 0.15, "ideal": 0.3}).to_numpy()
+    y = np.exp(6 + 1.2 * X["size"].to_numpy() + bonus + rng.normal(0, 0.1, n))
+    return X, y
+
+
+@pytest.mark.parametrize(
+    ("metric", "values", "log"),
+    [
+        ("spearman_correlation", "skewed", True),
+        ("normalized_mean_absolute_error", "skewed", True),
+        ("root_mean_squared_log_error", "skewed", True),
+        ("r2_score", "skewed", False),  # squared error rewards the mean, which exp(mean log) is not
+        ("normalized_root_mean_squared_error", "skewed", False),
+        ("spearman_correlation", "symmetric", False),
+        ("spearman_correlation", "with a zero", False),  # no logarithm of 0
+        ("spearman_correlation", "negative", False),
+    ],
+)
+def test_the_models_learn_the_logarithm_of_a_positive_skewed_label_for_metrics_of_ranks_or_ratios(metric, values, log):
+    from opml.automl.target import choose_target
+
+    skewed = skewed_prices()[1]
+    y = {
+        "skewed": skewed,
+        "symmetric": np.random.default_rng(0).normal(100, 10, 500),
+        "with a zero": np.append(skewed, 0.0),
+        "negative": skewed - np.median(skewed),
+    }[values]
+    target, note = choose_target(metric, y)
+    assert (target is not None) == log
+    if log:
+        assert "logarithm" in note and metric in note
+        np.testing.assert_allclose(target.inverse(target.forward(y)), y, rtol=1e-12)
+        # a runaway prediction stays within ten times the prices seen
+        assert target.inverse(np.array([1e6, -1e6])).tolist() == pytest.approx([10 * y.max(), y.min() / 10])
+    else:
+        assert note == ""
+
+
+def test_a_log_target_search_and_its_models_answer_on_the_labels_scale():
+    import time
+
+    from sklearn.model_selection import KFold
+
+    from opml.automl.target import choose_target, target_from_spec
+
+    X, y = skewed_prices()
+    target, _ = choose_target("spearman_correlation", y)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    logged, plain = SearchData(X, y, [], folds, target=target), SearchData(X, y, [], folds)
+    results = {}
+    for name, data in (("log", logged), ("raw", plain)):
+        search = Search(
+            data,
+            algorithms=["ElasticNet", "LightGBM"],
+            metric="spearman_correlation",
+            max_iterations=2,
+            max_concurrent=1,
+            deadline=time.monotonic() + 600,
+            early_stopping=False,
+            featurize=True,
+            seed=0,
+            on_trial_start=lambda trial: None,
+            on_trial_end=lambda trial: None,
+        )
+        results[name] = {t.learner: t for t in search.run()}
+    linear = results["log"]["ElasticNet"]
+    assert linear.ok and (linear.oof > 0).all()  # prices, not logarithms
+    assert np.median(linear.oof) == pytest.approx(np.median(y), rel=0.2)
+    # log(price) is linear in the features' logarithms: a linear model of it fits far better than of price
+    assert linear.metrics["r2_score"] > 0.9 > results["raw"]["ElasticNet"].metrics["r2_score"]
+    spec = {**single_spec(linear), "target": target.to_spec()}
+    assert target_from_spec(spec) == target and target_from_spec(single_spec(linear)) is None
+    model = build_model(spec, X, y, [], algorithm="ElasticNet", n_jobs=1, seed=0).prepare_for_serving()
+    assert model.target == target
+    predicted = model.predict_records(X.to_dict("records"))
+    np.testing.assert_allclose(model.predict(X), predicted, rtol=1e-9)
+    assert skm.r2_score(y, predicted) > 0.9 and (predicted > 0).all()
+    refitted = model.fit(X.iloc[:300], y[:300])  # a refit learns log(price) again
+    assert skm.r2_score(y[300:], refitted.predict(X.iloc[300:])) > 0.9
+
+
 # -- settings, guess and refusals -------------------------------------------------------------------------
 
 

@@ -168,3 +168,47 @@ def test_a_top_model_refitted_past_the_time_because_no_other_exists_is_not_said_
     only = Candidate("run_0", {"AUC_weighted": 0.8}, np.column_stack([1 - y * 0.7, y * 0.7]) + 0.15, None, 21.0)
     chosen, reason = choose_in_time([only], "AUC_weighted", y, np.ones(100, dtype=bool), seconds_left=-18.0)
     assert chosen is only and reason == ""
+
+
+@pytest.mark.parametrize("name", ["LightGBM", "RandomForest"])
+def test_folds_fitted_side_by_side_give_the_same_trial_as_one_after_another(name):
+    from sklearn.model_selection import StratifiedKFold
+
+    from opml.automl.search import Trial, evaluate
+
+    X, y = _data(1500)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    data = SearchData(X=frame, y=y, classes=["0", "1"], folds=list(StratifiedKFold(4).split(frame, y)))
+    _, _, initial = search_space(LEARNERS[name], n_rows=len(y), n_features=8, n_classes=2)
+    trials = [
+        evaluate(
+            Trial(index=0, learner=name, config=initial),
+            data,
+            metric="AUC_weighted",
+            n_jobs=1,
+            seed=0,
+            featurize=True,
+            fold_workers=workers,
+        )
+        for workers in (1, 2)
+    ]
+    assert [t.fold_workers for t in trials] == [1, 2]
+    np.testing.assert_allclose(trials[1].oof, trials[0].oof, atol=1e-12)
+    assert trials[1].metrics == trials[0].metrics
+
+
+def test_members_refitted_side_by_side_are_the_models_fitted_one_after_another():
+    from opml.automl.ensembles import build_model
+
+    X, y = _data(1200)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    members = []
+    for name in ("LightGBM", "RandomForest", "LogisticRegression"):
+        _, _, initial = search_space(LEARNERS[name], n_rows=len(y), n_features=8, n_classes=2)
+        members.append({"learner": name, "config": initial, "trial": len(members)})
+    spec = {"kind": "voting", "members": members, "weights": [2.0, 1.0, 1.0], "threshold": 0.5}
+    models = [
+        build_model(spec, frame, y, ["0", "1"], algorithm="VotingEnsemble", n_jobs=1, seed=0, workers=workers)
+        for workers in (1, 3)
+    ]
+    np.testing.assert_allclose(models[1].predict_proba(frame), models[0].predict_proba(frame), atol=1e-12)

@@ -13,6 +13,7 @@ configuration), weights or stacker coefficients, and the decision threshold.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from opml.automl.metrics import (
 )
 from opml.automl.model import OpmlClassifier, OpmlRegressor, stack_features
 from opml.automl.search import Trial, make_pipeline
+from opml.automl.target import target_from_spec
 
 VOTING_CANDIDATES = 15
 VOTING_ROUNDS = 25
@@ -190,12 +192,23 @@ def _stacker(spec: dict, n_classes: int) -> LogisticRegression:
 
 
 def build_model(
-    spec: dict, X: pd.DataFrame, y: np.ndarray, classes: list[str], *, algorithm: str, n_jobs: int, seed: int
+    spec: dict,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    classes: list[str],
+    *,
+    algorithm: str,
+    n_jobs: int,
+    seed: int,
+    workers: int = 1,
 ) -> OpmlClassifier | OpmlRegressor:
     """Fit the model a spec describes on all of ``X`` (the refit after the search); no ``classes``: a
-    regressor of the values ``y``."""
+    regressor of the values ``y``. ``workers`` members are fitted at once (each with ``n_jobs`` threads)."""
     featurize = spec.get("featurize", True)
+    target = target_from_spec(spec) if not classes else None
+    fitted = target.forward(y) if target else y  # what the estimators learn (featurizers see y itself)
     members = []
+    fits = []
     featurizers: dict[tuple, Any] = {}  # members with the same featurization share one fitted featurizer
     for member in spec["members"]:
         pipeline = make_pipeline(
@@ -212,8 +225,11 @@ def build_model(
         if key not in featurizers:
             featurizers[key] = featurizer.fit(X, y)
         pipeline.steps[0] = ("featurizer", featurizers[key])
-        pipeline.steps[-1][1].fit(featurizers[key].transform(X), y)
+        fits.append((pipeline.steps[-1][1], key))
         members.append(pipeline)
+    features = {key: featurizer.transform(X) for key, featurizer in featurizers.items()}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(fits))), thread_name_prefix="refit") as pool:
+        list(pool.map(lambda fit: fit[0].fit(features[fit[1]], fitted), fits))
     if not classes:
         stack = spec.get("stacker") if spec["kind"] == "stack" else None
         return OpmlRegressor(
@@ -221,6 +237,7 @@ def build_model(
             weights=spec.get("weights"),
             stacker=(stack["coef"], stack["intercept"]) if stack else None,
             algorithm=algorithm,
+            target=target,
         )
     stacker = _stacker(spec, len(classes)) if spec["kind"] == "stack" else None
     return OpmlClassifier(

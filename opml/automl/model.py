@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.pipeline import Pipeline
 
 from opml.automl.learners import fast_predict, linear_proba, set_single_threaded
+from opml.automl.target import LogTarget
 
 
 def member_predictions(
@@ -163,23 +164,29 @@ class OpmlRegressor(_Members, RegressorMixin, BaseEstimator):
         weights: Sequence[float] | None = None,
         stacker: tuple[Sequence[float], float] | None = None,
         algorithm: str = "",
+        target: LogTarget | None = None,
     ):
         self.members = members
         self.weights = weights
         self.stacker = stacker
         self.algorithm = algorithm
+        self.target = target
 
     classes: Sequence[str] = ()  # a regression model has no classes
+    target = None  # models saved before targets learned the label itself
 
     def fit(self, X: pd.DataFrame, y: Sequence[Any]) -> OpmlRegressor:
         """Refit every member on ``X`` (the stacker's coefficients are kept: the AutoML run fitted them on
         out-of-fold predictions)."""
-        target = np.asarray(y, dtype=float)
+        values = np.asarray(y, dtype=float)
+        fitted = self.target.forward(values) if self.target else values
         for member in self.members:
-            member.fit(X, target)
+            member.fit(X, fitted)
         return self
 
     def _combine(self, predictions: list[np.ndarray]) -> np.ndarray:
+        if self.target:  # members predict logarithms: each is brought back before they are combined
+            predictions = [self.target.inverse(p) for p in predictions]
         stacked = np.column_stack(predictions)
         if self.stacker is not None:
             coefficients, intercept = self.stacker

@@ -37,6 +37,14 @@ def prepare(frame: pd.DataFrame, label: str, task: str) -> tuple[pd.DataFrame, p
     return X, y, classes, codes
 
 
+def refit_parallelism(rows: int, columns: int) -> tuple[int, int]:
+    """(threads per member's fit, members fitted at once) of a refit on every row: on small data one thread
+    each (see ``fit_threads``), the members side by side on the cores."""
+    cores = os.cpu_count() or 1
+    threads = fit_threads(rows, columns, cores)
+    return threads, cores if threads == 1 else 1
+
+
 def refit_and_save(
     backend: Any,
     child_id: str,
@@ -52,14 +60,9 @@ def refit_and_save(
     details = json.loads((outputs / DETAILS_FILE).read_text())
     child = backend.runs.get(child_id)
     algorithm = child.params["algorithm"]
+    threads, workers = refit_parallelism(len(X), X.shape[1])
     model = build_model(
-        details["spec"],
-        X,
-        codes,
-        classes,
-        algorithm=algorithm,
-        n_jobs=fit_threads(len(X), X.shape[1], os.cpu_count() or 1),
-        seed=settings.seed,
+        details["spec"], X, codes, classes, algorithm=algorithm, n_jobs=threads, seed=settings.seed, workers=workers
     )
     model.prepare_for_serving()
     metrics = backend.runs.metrics(child_id)

@@ -23,10 +23,11 @@ from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import curves, is_regression, regression_curves, score_for_ranking
 from opml.automl.plan import ValidationPlan, plan_validation
-from opml.automl.refit import DETAILS_FILE, ensure_model_files, prepare, refit_and_save
+from opml.automl.refit import DETAILS_FILE, ensure_model_files, prepare, refit_and_save, refit_parallelism
 from opml.automl.search import Search, SearchData, Trial
 from opml.automl.selection import Candidate, choose_in_time
 from opml.automl.settings import AutoMLSettings, check_data, checked_params, parse_settings
+from opml.automl.target import LogTarget, choose_target
 from opml.entities import CANCELED, COMPLETED, FAILED, FINALIZING, RUNNING
 from opml.files import write_private_file
 from opml.runtypes.context import RunContext, RunFailed
@@ -107,7 +108,9 @@ class AutoMLJob:
         self.best: tuple[float, str, dict] | None = None  # (score, child id, metrics): the top one so far
         self.candidates: list[Candidate] = []  # every completed child, for the final choice of the best
         self.refit_scale = 1.0
+        self.refit_workers = 1
         self.refit_seconds: dict[int, float] = {}  # trial index -> about how long its refit on every row takes
+        self.target: LogTarget | None = None  # regression: the models learn log(label)
 
     # -- child runs ---------------------------------------------------------------------
 
@@ -163,10 +166,12 @@ class AutoMLJob:
         target = f"classes {classes}" if classes else f"values from {codes.min():g} to {codes.max():g}"
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, {settings.task}: {target}")
         plan = plan_validation(settings, len(X), X.shape[1], len(classes))
-        for note in plan.notes:
+        self.target, target_note = choose_target(settings.primary_metric, codes) if settings.regression else (None, "")
+        notes = [*plan.notes, target_note] if target_note else list(plan.notes)
+        for note in notes:
             self.context.log(note)
-        if plan.notes:
-            self.context.set_progress(notes=list(plan.notes))
+        if notes:
+            self.context.set_progress(notes=notes)
         # The search's settings: the plan's validation (the run's own settings are kept as submitted).
         settings = dataclasses.replace(
             settings, n_cross_validations=plan.n_cross_validations, validation_size=plan.validation_size
@@ -191,8 +196,9 @@ class AutoMLJob:
 
         rows = search_sample(plan, codes, not settings.regression, settings.seed)
         searched_X = X.iloc[rows].reset_index(drop=True) if plan.sampled else X
-        data = SearchData(searched_X, codes[rows], classes, make_folds(settings, codes[rows]))
+        data = SearchData(searched_X, codes[rows], classes, make_folds(settings, codes[rows]), target=self.target)
         self.refit_scale = len(X) / len(rows)  # a refit on every row costs this many times a fit on the sample
+        self.refit_workers = refit_parallelism(len(X), X.shape[1])[1]
         self._progress(phase="searching")
         search = Search(
             data,
@@ -230,18 +236,19 @@ class AutoMLJob:
         self._progress(phase="done")
 
     def _estimate_refit(self, trial: Trial, data: SearchData) -> None:
-        """Keep about how long refitting ``trial`` on every row takes: one fold's share of its time, scaled
-        from a fold's training rows (and the search's sample) to every row."""
+        """Keep about how long refitting ``trial`` on every row takes: one fold's share of its time (folds fitted
+        at once shared it), scaled from a fold's training rows (and the search's sample) to every row."""
         train_rows = len(data.folds[0][0])
-        per_fit = trial.duration / len(data.folds)
+        per_fit = trial.duration * trial.fold_workers / len(data.folds)
         self.refit_seconds[trial.index] = per_fit * len(data.y) / train_rows * self.refit_scale
 
     def _reserve(self, trials: list[Trial]) -> float:
         """Seconds to keep for ensembles and the final refit: the refit of the best few trials (an ensemble's
-        members), padded, at most 40 % of the time."""
+        members, ``refit_workers`` of them fitted at once), padded, at most 40 % of the time."""
         metric = self.settings.primary_metric
         done = sorted((t for t in trials if t.ok), key=lambda t: -score_for_ranking(metric, t.metrics.get(metric)))
-        refit = sum(self.refit_seconds.get(t.index, 0.0) for t in done[:8]) * 1.2
+        members = [self.refit_seconds.get(t.index, 0.0) for t in done[:8]]
+        refit = max([sum(members) / self.refit_workers, *members], default=0.0) * 1.2
         return min(0.4 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
 
     def _trial_started(self, trial: Trial) -> None:
@@ -261,13 +268,20 @@ class AutoMLJob:
             return
         self._estimate_refit(trial, data)
         mask = data.evaluated
-        spec = {**single_spec(trial), "featurize": self.settings.featurization == "auto"}
+        spec = {**single_spec(trial), **self._spec_extras()}
         details = {
             "spec": spec,
             "feature_importance": trial.importance,
             "curves": model_curves(data.y[mask], trial.oof[mask], data.classes, trial.threshold),
         }
         self._end_child(child_id, trial.metrics, details, trial.oof)
+
+    def _spec_extras(self) -> dict[str, Any]:
+        """What every child's spec says beside its members: featurization, and the target its models learn."""
+        extras: dict[str, Any] = {"featurize": self.settings.featurization == "auto"}
+        if self.target:
+            extras["target"] = self.target.to_spec()
+        return extras
 
     def _ensembles(self, trials: list[Trial], data: SearchData) -> None:
         mask, index = data.evaluated, len(trials)
@@ -291,7 +305,7 @@ class AutoMLJob:
                 rows = ", and two validated rows of every class" if name == "StackEnsemble" and data.classes else ""
                 self.context.log(f"{name}: skipped (needs at least two usable models{rows})")
                 continue
-            spec = {**result["spec"], "featurize": self.settings.featurization == "auto"}
+            spec = {**result["spec"], **self._spec_extras()}
             members = [self._child_id(m["trial"]) for m in spec["members"]]
             child_id = self._start_child(index, name, {"members": members, "weights": spec.get("weights")})
             importance = _weighted_importance([by_index[m["trial"]] for m in spec["members"]], spec.get("weights"))

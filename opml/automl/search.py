@@ -42,6 +42,7 @@ from opml.automl.learners import (
 )
 from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking, search_score
 from opml.automl.model import feature_importance
+from opml.automl.target import LogTarget
 
 EARLY_STOPPING_TRIALS = 50
 EARLY_STOPPING_MIN_BUDGET_SHARE = 0.8  # never stop early before 80 % of the budget
@@ -63,6 +64,7 @@ class Trial:
     importance: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     stopped: bool = False  # stopped before it finished (the run's time was up, or it was canceled)
+    fold_workers: int = 1  # folds that were fitted at once
 
     @property
     def ok(self) -> bool:
@@ -75,11 +77,18 @@ class SearchData:
     y: np.ndarray  # integer class codes, or the values to predict (regression)
     classes: list[str]  # empty for regression
     folds: list[tuple[np.ndarray, np.ndarray]]
+    target: LogTarget | None = None  # regression: models learn log(y) (see opml.automl.target)
     _features: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.has_repeated_values = bool(repeated_value_columns(self.X, numeric_columns(self.X)))
+        # What the estimators are fitted on; their predictions go back to y's scale with ``values``.
+        self.fit_y = self.target.forward(self.y) if self.target else self.y
+
+    def values(self, predictions: np.ndarray) -> np.ndarray:
+        """An estimator's predictions on y's scale."""
+        return self.target.inverse(predictions) if self.target else predictions
 
     def fold_features(
         self, learner: Learner, featurize: bool, fold: int, frequencies: bool = False
@@ -144,21 +153,35 @@ def evaluate(
     seed: int,
     featurize: bool,
     stop: Callable[[], bool] = lambda: False,
+    fold_workers: int = 1,
 ) -> Trial:
     """Cross-validate one configuration; fills the trial's metrics, threshold and out-of-fold predictions.
-    ``stop`` is checked while models grow: when it says so, the trial ends ``stopped``, without metrics."""
+    ``stop`` is checked while models grow: when it says so, the trial ends ``stopped``, without metrics.
+    ``fold_workers`` folds are fitted at once (each with ``n_jobs`` threads): the same models, sooner."""
     learner = LEARNERS[trial.learner]
     started = time.monotonic()
+
+    def fit_fold(fold: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
+        train, valid = data.folds[fold]
+        estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
+        fit_until(estimator, train_features, data.fit_y[train], stop)
+        predictions = data.values(fast_predict(estimator, valid_features))
+        return valid, predictions, feature_importance([Pipeline([("featurizer", featurizer), ("model", estimator)])])
+
     try:
         oof = data.empty_predictions()
+        folds = range(len(data.folds))
+        trial.fold_workers = max(1, min(fold_workers, len(folds)))
+        if trial.fold_workers > 1:
+            with ThreadPoolExecutor(max_workers=trial.fold_workers, thread_name_prefix="fold") as pool:
+                fitted = list(pool.map(fit_fold, folds))
+        else:
+            fitted = [fit_fold(fold) for fold in folds]
         importances = []
-        for fold, (train, valid) in enumerate(data.folds):
-            featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
-            estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
-            fit_until(estimator, train_features, data.y[train], stop)
-            oof[valid] = fast_predict(estimator, valid_features)
-            pipeline = Pipeline([("featurizer", featurizer), ("model", estimator)])
-            importances.append(feature_importance([pipeline]))
+        for valid, predictions, importance in fitted:
+            oof[valid] = predictions
+            importances.append(importance)
         mask = data.evaluated
         trial.oof = oof
         trial.threshold = best_threshold(metric, data.y[mask], oof[mask])
@@ -236,7 +259,10 @@ class Search:
         self.on_trial_end = on_trial_end
         self.should_stop = should_stop
         self.reserve_seconds = reserve_seconds
-        self.n_jobs = fit_threads(len(data.y), data.X.shape[1], (os.cpu_count() or 1) // max_concurrent)
+        cores = max(1, (os.cpu_count() or 1) // max_concurrent)
+        self.n_jobs = fit_threads(len(data.y), data.X.shape[1], cores)
+        # Small data fits on one thread: the trial's other cores fit its other folds meanwhile.
+        self.fold_workers = cores if self.n_jobs == 1 else 1
         ordered = sorted(algorithms, key=lambda name: LEARNERS[name].cost)
         task = "regression" if data.regression else "classification"
         unfit = [name for name in ordered if task not in LEARNERS[name].tasks]
@@ -369,6 +395,7 @@ class Search:
                         seed=self.seed,
                         featurize=self.featurize,
                         stop=self._time_is_up,
+                        fold_workers=self.fold_workers,
                     )
                     running[future] = (trial, state)
                     self._reserve = self.reserve_seconds(self.trials)  # with the trial just started
