@@ -101,7 +101,10 @@ CHART_TABS = (
 tabs = st.tabs(["Metrics", *CHART_TABS, "Feature importance", "Register"], key="lb_tabs")
 with tabs[0]:
     st.dataframe(
-        pd.DataFrame({"metric": ALL_METRICS, "value": [row[m] for m in ALL_METRICS]}), hide_index=True, key="lb_metrics"
+        pd.DataFrame({"metric": ALL_METRICS, "value": [row[m] for m in ALL_METRICS]}),
+        hide_index=True,
+        key="lb_metrics",
+        column_config={"value": st.column_config.NumberColumn(format="%.4f")},
     )
     st.caption("Hyperparameters (of the estimator; ensembles list their members)")
     st.json(row["hyperparameters"] if isinstance(row["hyperparameters"], dict) else {}, expanded=False)

@@ -81,12 +81,62 @@ def test_featurizers_saved_before_frequencies_and_category_order_still_transform
     X = bank_frame.drop(columns="y")
     featurizer = TabularFeaturizer().fit(X)
     expected = featurizer.transform(X.head(20))
-    for name in ("frequencies", "category_order", "frequencies_"):  # what an older pickle lacks
+    for name in ("frequencies", "category_order", "frequencies_", "datetimes", "datetimes_"):  # older pickles lack
         del featurizer.__dict__[name]
     assert np.array_equal(featurizer.transform(X.head(20)), expected)
     assert featurizer.get_params()["category_order"] == "frequency"
     with pytest.raises(ValueError, match="category_order"):
         TabularFeaturizer(category_order="alphabetical").fit(X)
+
+
+def _flights(rows: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    hours = pd.Timestamp("2013-01-01T05:00:00Z") + pd.to_timedelta(rng.integers(0, 24 * 365, rows), unit="h")
+    return pd.DataFrame(
+        {
+            "time_hour": [h.strftime("%Y-%m-%dT%H:%M:%SZ") for h in hours],  # as a CSV holds them: text
+            "day": hours.strftime("%Y-%m-%d"),
+            "carrier": rng.choice(["UA", "AA", "B6"], rows),
+            "distance": rng.integers(100, 2500, rows),
+        }
+    )
+
+
+@pytest.mark.parametrize(("encoding", "impute", "scale"), [("ordinal", False, False), ("onehot", True, True)])
+def test_dates_and_times_become_numbers_the_same_from_frames_and_records(encoding, impute, scale):
+    X = _flights()
+    X.loc[3, "time_hour"] = None
+    featurizer = TabularFeaturizer(encoding=encoding, impute=impute, scale=scale).fit(X)
+    assert featurizer.datetimes_ == ["time_hour", "day"] and featurizer.categorical_ == ["carrier"]
+    names = list(featurizer.get_feature_names_out())
+    assert "time_hour (days since 1970)" in names and "day (weekday)" in names and "time_hour" not in names
+    assert len(names) == featurizer.n_features_out_ == len(featurizer.source_columns())
+    records = X.head(40).to_dict("records")
+    records[1]["time_hour"] = "not a date"  # unparseable: missing
+    records[2]["time_hour"] = "2013-06-01T12:30:00+02:00"  # another zone: the same instant as 10:30 UTC
+    frame = pd.DataFrame(records)
+    np.testing.assert_array_equal(featurizer.transform_records(records), featurizer.transform(frame))
+    assert len(featurizer.feature_means()) == featurizer.n_features_out_
+    if not scale:
+        row = dict(zip(names, featurizer.transform_records(records[2:3])[0], strict=True))
+        utc = pd.Timestamp("2013-06-01T10:30:00Z")
+        assert row["time_hour (days since 1970)"] == pytest.approx(utc.timestamp() / 86400)
+        assert (row["time_hour (hour)"], row["time_hour (month)"], row["time_hour (weekday)"]) == (12.5, 6.0, 5.0)
+        assert np.isnan(featurizer.transform_records(records[1:2])[0, names.index("time_hour (year)")])
+    # A datetime column (read from Parquet, say) gives the same numbers as its text.
+    typed = X.assign(time_hour=pd.to_datetime(X["time_hour"]))
+    np.testing.assert_allclose(featurizer.transform(typed.head(40)), featurizer.transform(X.head(40)))
+
+
+def test_text_that_is_not_all_dates_stays_categories_and_featurization_off_keeps_dates_as_text():
+    from opml.automl.learners import LEARNERS
+
+    X = _flights()
+    X.loc[5, "day"] = "tomorrow"
+    featurizer = TabularFeaturizer().fit(X)
+    assert featurizer.datetimes_ == ["time_hour"] and "day" in featurizer.categorical_
+    off = LEARNERS["LightGBM"].featurizer(featurize=False).fit(X)
+    assert off.datetimes_ == [] and off.categorical_ == ["time_hour", "day", "carrier"]
 
 
 def test_the_featurization_label_says_what_the_featurizer_does():
@@ -489,3 +539,18 @@ def test_settings_that_are_not_a_mapping_are_refused():
 
     assert "mapping" in settings_problems(None)["settings"]  # type: ignore[arg-type]
     assert settings_problems({"dataset": "d", "label_column": "y", "max_iterations": None}) == {}  # the default
+
+
+def test_the_portfolio_adds_larger_boosting_configurations_for_large_tables():
+    from opml.automl.learners import LARGE_DATA_ROWS, LEARNERS, portfolio_configs, search_space
+
+    for name in ("LightGBM", "XGBoostRegressor"):
+        learner = LEARNERS[name]
+        _, _, initial = search_space(learner, n_rows=LARGE_DATA_ROWS, n_features=10, n_classes=0)
+        small = portfolio_configs(learner, initial, slow=False, rows=LARGE_DATA_ROWS - 1)
+        large = portfolio_configs(learner, initial, slow=False, rows=LARGE_DATA_ROWS)
+        assert len(large) == len(small) + 1 and large[: len(small)] == small  # the defaults still come first
+        leaves = "num_leaves" if name == "LightGBM" else "max_leaves"
+        assert large[-1][leaves] > small[0][leaves] and large[-1]["n_estimators"] > small[0]["n_estimators"]
+    forest = LEARNERS["RandomForest"]
+    assert portfolio_configs(forest, {}, slow=True, rows=10**6) == []

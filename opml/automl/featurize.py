@@ -9,12 +9,18 @@ transform costs. Both paths give identical arrays (tested).
 With ``frequencies``, numeric columns whose values repeat like a measurement shared by
 groups of rows (``repeated_value_columns``) also get the share of training rows with the same
 value: how busy that day or place was, which the value alone does not say.
+
+With ``datetimes``, columns of dates and times (a datetime dtype, or text whose every value is an ISO 8601
+date or time, as CSV files hold them) become numbers, as Azure ML's featurization does: the instant (days
+since 1970, so trees can split on periods) and its calendar parts (year, month, day, weekday, day of year,
+hour with minutes as fractions). As text, such a column is thousands of categories of which a few are kept.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -61,6 +67,64 @@ def repeated_value_columns(X: pd.DataFrame, numeric: Sequence[str]) -> list[str]
     return chosen
 
 
+DATETIME_PARTS = ("days since 1970", "year", "month", "day", "weekday", "day of year", "hour")
+_NO_DATETIME = (math.nan,) * len(DATETIME_PARTS)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A date or time (ISO 8601 text, a datetime or a date), or None (missing, or not one)."""
+    if isinstance(value, datetime):  # pandas' Timestamp too (NaT is not a datetime)
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str) and ("-" in value or ":" in value):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def datetime_parts(value: Any) -> tuple[float, ...]:
+    """The numbers of ``DATETIME_PARTS`` of one value (NaN for each when it is not a date or time). A time
+    without a zone is taken as UTC for the instant; the calendar parts are as written."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return _NO_DATETIME
+    instant = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (
+        instant.timestamp() / 86400.0,
+        float(moment.year),
+        float(moment.month),
+        float(moment.day),
+        float(moment.weekday()),
+        float(moment.timetuple().tm_yday),
+        moment.hour + moment.minute / 60.0,
+    )
+
+
+def _series_datetime_parts(series: pd.Series) -> np.ndarray:
+    """(rows, parts) for a column, each distinct value parsed once."""
+    codes, distinct = pd.factorize(series)  # missing values get code -1: the last row of the table, NaN
+    table = np.array([datetime_parts(v) for v in distinct] + [_NO_DATETIME], dtype=float).reshape(-1, 7)
+    return table[codes]
+
+
+def datetime_columns(X: pd.DataFrame, candidates: Sequence[str]) -> list[str]:
+    """The ``candidates`` (non-numeric columns) holding dates or times: a datetime dtype, or every distinct
+    value a date or time (at least one)."""
+    chosen = []
+    for column in candidates:
+        series = X[column]
+        if column_kind(series) == "datetime":
+            chosen.append(column)
+            continue
+        distinct = series.dropna().unique()
+        if len(distinct) and all(_as_datetime(v) is not None for v in distinct):
+            chosen.append(column)
+    return chosen
+
+
 def _ordering_target(y: Any) -> np.ndarray | None:
     """What categories are ordered by: a regression target's values (floats) as they are, a binary one
     as 0/1; None for multiclass codes (no order) or no target."""
@@ -97,7 +161,9 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
     codes can then make the best split of the categories in two (Fisher 1958; what LightGBM does inside for
     native categoricals). Otherwise, and for multiclass problems, the most frequent category gets code 0.
     ``frequencies``: one more feature per repeated-value column (see ``repeated_value_columns``), the
-    share of training rows with the same value (0 for a value never seen in training)."""
+    share of training rows with the same value (0 for a value never seen in training).
+    ``datetimes``: columns of dates and times give ``DATETIME_PARTS`` as numeric features (imputed and
+    scaled as numeric columns are) instead of category codes."""
 
     def __init__(
         self,
@@ -107,6 +173,7 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         max_categories: int = 100,
         frequencies: bool = False,
         category_order: str = "frequency",
+        datetimes: bool = True,
     ):
         self.encoding = encoding
         self.impute = impute
@@ -114,26 +181,28 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         self.max_categories = max_categories
         self.frequencies = frequencies
         self.category_order = category_order
+        self.datetimes = datetimes
 
     # Defaults for featurizers pickled before these parameters existed (scikit-learn's get_params reads them).
     frequencies = False
     category_order = "frequency"
+    datetimes = False
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularFeaturizer:
         if self.category_order not in CATEGORY_ORDERS:
             raise ValueError(f"category_order must be one of {CATEGORY_ORDERS}, got {self.category_order!r}")
         self.columns_ = [str(column) for column in X.columns]
         self.numeric_ = numeric_columns(X)
-        self.categorical_ = [c for c in self.columns_ if c not in self.numeric_]
+        others = [c for c in self.columns_ if c not in self.numeric_]
+        self.datetimes_ = datetime_columns(X, others) if self.datetimes else []
+        self.categorical_ = [c for c in others if c not in self.datetimes_]
         self.medians_, self.means_, self.scales_ = {}, {}, {}
         for column in self.numeric_:
-            values = pd.to_numeric(X[column], errors="coerce").astype(float)
-            median = values.median()
-            self.medians_[column] = 0.0 if pd.isna(median) else float(median)
-            filled = values.fillna(self.medians_[column]) if self.impute else values
-            self.means_[column] = float(filled.mean()) if filled.notna().any() else 0.0
-            std = float(filled.std()) if filled.notna().sum() > 1 else 0.0
-            self.scales_[column] = std if std > 0 else 1.0
+            self._fit_numeric(column, pd.to_numeric(X[column], errors="coerce").astype(float))
+        for column in self.datetimes_:
+            parts = _series_datetime_parts(X[column])
+            for j, name in enumerate(self._part_names(column)):
+                self._fit_numeric(name, pd.Series(parts[:, j]))
         self.categories_ = {}
         self.category_shares_: dict[str, list[float]] = {}
         target = _ordering_target(y) if self.category_order == "target" else None
@@ -155,8 +224,22 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             len(self.numeric_)
             + (len(self.categorical_) if self.encoding == "ordinal" else sum(len(c) for c in self.categories_.values()))
             + len(self.frequencies_)
+            + len(DATETIME_PARTS) * len(self.datetimes_)
         )
         return self
+
+    def _fit_numeric(self, name: str, values: pd.Series) -> None:
+        """The median, mean and scale of a numeric feature (a column, or a part of a datetime column)."""
+        median = values.median()
+        self.medians_[name] = 0.0 if pd.isna(median) else float(median)
+        filled = values.fillna(self.medians_[name]) if self.impute else values
+        self.means_[name] = float(filled.mean()) if filled.notna().any() else 0.0
+        std = float(filled.std()) if filled.notna().sum() > 1 else 0.0
+        self.scales_[name] = std if std > 0 else 1.0
+
+    @staticmethod
+    def _part_names(column: str) -> list[str]:
+        return [f"{column} ({part})" for part in DATETIME_PARTS]
 
     # -- DataFrame path ----------------------------------------------------------------
 
@@ -175,6 +258,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         for column in self._frequency_columns():
             values = pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             position = self._put_frequencies(out, position, column, values)
+        for column in self._datetime_columns():
+            position = self._put_datetimes(out, position, column, _series_datetime_parts(X[column]))
         return out
 
     def _index(self, column: str) -> pd.Index:
@@ -202,6 +287,9 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         for column in self._frequency_columns():
             values = np.array([_as_float(record.get(column)) for record in records], dtype=float)
             position = self._put_frequencies(out, position, column, values)
+        for column in self._datetime_columns():
+            parts = np.array([datetime_parts(record.get(column)) for record in records], dtype=float)
+            position = self._put_datetimes(out, position, column, parts.reshape(-1, len(DATETIME_PARTS)))
         return out
 
     # -- shared ------------------------------------------------------------------------
@@ -234,11 +322,22 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             steps.append("standard scaling")
         if self.frequencies:
             steps.append("frequencies of repeated values")
+        if self._datetime_columns():
+            steps.append("dates and times as numbers")
         return ", ".join(steps)
 
     def _frequency_columns(self) -> list[str]:
         # Featurizers pickled before frequencies existed have no ``frequencies_``.
         return list(getattr(self, "frequencies_", {}))
+
+    def _datetime_columns(self) -> list[str]:
+        # Featurizers pickled before datetimes existed have no ``datetimes_`` (their dates are categories).
+        return list(getattr(self, "datetimes_", []))
+
+    def _put_datetimes(self, out: np.ndarray, position: int, column: str, parts: np.ndarray) -> int:
+        for j, name in enumerate(self._part_names(column)):
+            out[:, position + j] = self._numeric(name, parts[:, j])
+        return position + len(DATETIME_PARTS)
 
     def _put_frequencies(self, out: np.ndarray, position: int, column: str, values: np.ndarray) -> int:
         table = self.frequencies_[column]
@@ -259,6 +358,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
                 means.extend(shares.tolist())
         for column in self._frequency_columns():
             means.append(float(sum(share * share for share in self.frequencies_[column].values())))
+        for column in self._datetime_columns():
+            means.extend(float(self._numeric(n, np.array([self.means_[n]]))[0]) for n in self._part_names(column))
         return np.asarray(means, dtype=float)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -269,6 +370,8 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
             else:
                 names.extend(f"{column}={value}" for value in self.categories_[column])
         names.extend(f"{column} (frequency)" for column in self._frequency_columns())
+        for column in self._datetime_columns():
+            names.extend(self._part_names(column))
         return np.array(names, dtype=object)
 
     def source_columns(self) -> list[str]:
@@ -276,4 +379,7 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator):
         sources = list(self.numeric_)
         for column in self.categorical_:
             sources.extend([column] * (1 if self.encoding == "ordinal" else len(self.categories_[column])))
-        return sources + self._frequency_columns()
+        sources += self._frequency_columns()
+        for column in self._datetime_columns():
+            sources.extend([column] * len(DATETIME_PARTS))
+        return sources

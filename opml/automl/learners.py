@@ -36,14 +36,15 @@ class Learner:
         return self.trees
 
     def featurizer(self, *, featurize: bool = True, frequencies: bool = False) -> TabularFeaturizer:
-        """The learner's featurization; ``featurize=False`` (featurization "off"): no imputation, scaling or
-        frequencies."""
+        """The learner's featurization; ``featurize=False`` (featurization "off"): no imputation, scaling,
+        frequencies or dates as numbers (text stays categories)."""
         return TabularFeaturizer(
             encoding=self.encoding,
             impute=self.impute and featurize,
             scale=self.scale and featurize,
             frequencies=frequencies and featurize,
             category_order="target" if self.encoding == "ordinal" else "frequency",
+            datetimes=featurize,
         )
 
 
@@ -153,10 +154,23 @@ SLOW_CONFIGS: dict[str, list[dict[str, Any]]] = {  # by FLAML's name: the same f
 }
 
 
-def portfolio_configs(learner: Learner, initial: dict[str, Any], *, slow: bool) -> list[dict[str, Any]]:
+# On large tables, boosting needs more capacity than the defaults: on 262,000 flights (arr_delay, holdout)
+# LightGBM's 100 trees of 31 leaves reached a Spearman correlation of 0.46, 300 trees of 127 leaves 0.55 and
+# 1,000 of them 0.57, where a one-minute search starting from FLAML's 4-tree configurations does not get.
+LARGE_DATA_ROWS = 100_000
+LARGE_DATA_CONFIGS: dict[str, dict[str, Any]] = {
+    "lgbm": {"n_estimators": 300, "num_leaves": 127, "learning_rate": 0.1},
+    "xgboost": {"n_estimators": 200, "max_leaves": 127, "learning_rate": 0.1},
+}
+
+
+def portfolio_configs(learner: Learner, initial: dict[str, Any], *, slow: bool, rows: int = 0) -> list[dict[str, Any]]:
     """The configurations to try first for ``learner``, over FLAML's initial values: the library's
-    defaults, then (``slow``) the low-learning-rate ones. Nothing for learners without a portfolio."""
+    defaults, then on ``LARGE_DATA_ROWS`` rows or more a larger one, then (``slow``) the low-learning-rate
+    ones. Nothing for learners without a portfolio."""
     configs = [LIBRARY_DEFAULTS[learner.flaml_name]] if learner.flaml_name in LIBRARY_DEFAULTS else []
+    if rows >= LARGE_DATA_ROWS and learner.flaml_name in LARGE_DATA_CONFIGS:
+        configs.append(LARGE_DATA_CONFIGS[learner.flaml_name])
     if slow:
         configs += SLOW_CONFIGS.get(learner.flaml_name, [])
     return [{**initial, **config} for config in configs]

@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 
 from opml.automl.featurize import TabularFeaturizer, numeric_columns, repeated_value_columns
 from opml.automl.learners import (
+    LARGE_DATA_ROWS,
     LEARNERS,
     FitStopped,
     Learner,
@@ -210,7 +211,7 @@ class LearnerState:
         pair = featurize and data.has_repeated_values and learner.encoding == "ordinal"
         self.fixed = [
             (config, frequencies)
-            for config in portfolio_configs(learner, initial, slow=slow_configs)
+            for config in portfolio_configs(learner, initial, slow=slow_configs, rows=len(data.y))
             for frequencies in ((False, True) if pair else (False,))
         ]
         self.frequencies = False  # the featurization of the learner's best trial, for the searcher's trials
@@ -269,6 +270,7 @@ class Search:
         if unfit:
             raise ValueError(f"{', '.join(unfit)} cannot learn {task}")
         slow_configs = deadline - time.monotonic() >= SLOW_CONFIGS_MIN_SECONDS
+        self.large_data = len(data.y) >= LARGE_DATA_ROWS
         self.states = [LearnerState(LEARNERS[name], data, seed, slow_configs, featurize) for name in ordered]
         self.trials: list[Trial] = []
         self._rng = np.random.default_rng(seed)
@@ -308,7 +310,9 @@ class Search:
         candidates = [s for s in self.states if not s.exhausted and self._expected_seconds(s) < remaining]
         if not candidates:
             return None
-        untried = [s for s in candidates if s.trials == 0]
+        # Untried learners first; on a large table, the boosters' portfolio (its large configurations) too: a
+        # minute is then a few trials, and those are where the good models are.
+        untried = [s for s in candidates if s.trials == 0 or (self.large_data and s.fixed)]
         if untried:
             return untried[0]
         ranked = sorted(candidates, key=lambda s: -s.best_score)
