@@ -167,9 +167,9 @@ TASK_AUTOML = {"experiment_timeout_minutes": 0.5, "max_iterations": 12, "n_cross
 def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A workspace in which two short AutoML runs completed through a real agent, side by side: a regression
     on ``prices`` (label ``price``) and a multiclass classification on ``grades`` (label ``grade``, 4
-    classes), each with its best model registered (``price-model``, ``grade-model``). Built once per test
-    session; tests get a copy (``task_backend``). Returns (folder, {"regression": run id, "multiclass": run
-    id})."""
+    classes, validated on a 25 % holdout), each with its best model registered (``price-model``,
+    ``grade-model``). Built once per test session; tests get a copy (``task_backend``). Returns (folder,
+    {"regression": run id, "multiclass": run id})."""
     from tests.helpers import train_automl, write_task_tables
 
     root = tmp_path_factory.mktemp("tasks") / "workspace"
@@ -181,7 +181,13 @@ def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
             "multiclass": (
                 "grades",
                 grades,
-                {"label_column": "grade", "primary_metric": "AUC_weighted", **TASK_AUTOML},
+                # validated on a holdout: its best model is kept as the search validated it (no refit)
+                {
+                    "label_column": "grade",
+                    "primary_metric": "AUC_weighted",
+                    **{k: v for k, v in TASK_AUTOML.items() if k != "n_cross_validations"},
+                    "validation_size": 0.25,
+                },
             ),
         },
     )

@@ -87,3 +87,26 @@ def test_a_multiclass_run_scores_every_class_and_keeps_its_curves(task_backend, 
     assert proba.shape == (20, 4) and np.allclose(proba.sum(axis=1), 1.0)
     assert set(model.predict(frame)) <= {"A", "B", "C", "D"}
     assert task_backend.get_model("grade-model").manifest["classes"] == ["A", "B", "C", "D"]
+
+
+def test_a_holdout_runs_best_model_is_the_one_it_validated_not_a_refit(task_backend, task_workspace):
+    from opml.automl.metrics import metric_value
+    from opml.automl.model import member_predictions
+    from opml.automl.refit import prepare
+    from opml.automl.runner import make_folds
+    from opml.automl.settings import parse_settings
+
+    run_id = task_workspace[1]["multiclass"]
+    parent = task_backend.get_run(run_id)
+    assert "kept as validated on the holdout" in task_backend.read_run_log(run_id)[0]
+    settings = parse_settings(parent.params)
+    X, _, _, codes = prepare(task_backend.load_dataset("grades"), "grade", "classification")
+    ((_, valid),) = make_folds(settings, codes)
+    assert len(valid) == 150
+    model = task_backend.load_model("grade-model")
+    spec = task_backend.get_run_output(parent.progress["best_child_id"], "details.json")["spec"]
+    # Each member answers the holdout rows exactly as its trial did: it was fitted on the other rows only.
+    for member, pipeline in zip(spec["members"], model.members, strict=True):
+        logged = task_backend.get_run_metrics(f"{run_id}_{member['trial']}")["log_loss"]
+        proba = member_predictions(pipeline, frame=X.iloc[valid])
+        assert metric_value("log_loss", codes[valid], proba) == pytest.approx(logged, rel=1e-9)

@@ -554,3 +554,13 @@ def test_the_portfolio_adds_larger_boosting_configurations_for_large_tables():
         assert large[-1][leaves] > small[0][leaves] and large[-1]["n_estimators"] > small[0]["n_estimators"]
     forest = LEARNERS["RandomForest"]
     assert portfolio_configs(forest, {}, slow=True, rows=10**6) == []
+
+
+def test_a_holdout_asked_at_submit_reads_back_from_the_stored_settings():
+    # A run process reads the settings as submit stored them: folds null beside the holdout (a run with
+    # validation_size used to fail there with "not both").
+    stored = parse_settings({"dataset": "d", "label_column": "y", "validation_size": 0.2}).to_params()
+    assert stored["n_cross_validations"] is None
+    settings = parse_settings(stored)
+    assert (settings.n_cross_validations, settings.validation_size) == (None, 0.2)
+    assert parse_settings({"dataset": "d", "label_column": "y"}).n_cross_validations == 5  # the default

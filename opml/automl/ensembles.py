@@ -23,6 +23,7 @@ from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
 
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import (
@@ -35,10 +36,10 @@ from opml.automl.metrics import (
     search_score,
 )
 from opml.automl.model import OpmlClassifier, OpmlRegressor, stack_features
-from opml.automl.search import Trial, make_pipeline
+from opml.automl.search import KEPT_MODELS, Trial, make_pipeline
 from opml.automl.target import target_from_spec
 
-VOTING_CANDIDATES = 15
+VOTING_CANDIDATES = KEPT_MODELS  # a holdout's search keeps the fitted models of these
 VOTING_ROUNDS = 25
 STACK_MEMBERS = 5
 # Above this many weights (members x classes x classes) the multinomial stacker's Newton steps take seconds each
@@ -230,6 +231,14 @@ def build_model(
     features = {key: featurizer.transform(X) for key, featurizer in featurizers.items()}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(fits))), thread_name_prefix="refit") as pool:
         list(pool.map(lambda fit: fit[0].fit(features[fit[1]], fitted), fits))
+    return assemble_model(spec, members, classes, algorithm=algorithm)
+
+
+def assemble_model(
+    spec: dict, members: list[Pipeline], classes: list[str], *, algorithm: str
+) -> OpmlClassifier | OpmlRegressor:
+    """The model a spec describes from its members, already fitted (in the spec's order): by ``build_model``,
+    or in the search itself (a holdout's models, kept)."""
     if not classes:
         stack = spec.get("stacker") if spec["kind"] == "stack" else None
         return OpmlRegressor(
@@ -237,7 +246,7 @@ def build_model(
             weights=spec.get("weights"),
             stacker=(stack["coef"], stack["intercept"]) if stack else None,
             algorithm=algorithm,
-            target=target,
+            target=target_from_spec(spec),
         )
     stacker = _stacker(spec, len(classes)) if spec["kind"] == "stack" else None
     return OpmlClassifier(

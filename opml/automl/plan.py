@@ -3,8 +3,9 @@ fit its time.
 
 A large table makes every cross-validated trial expensive: 5 folds of 262,000 rows cost five fits before the
 first model is on the leaderboard. As Azure ML does for large data, such a run validates on a holdout instead,
-and when even one fit would take a large share of the time, the search trains on a sample of the rows (the best
-model is still refitted on every row). The run says so (its progress notes and the validation guardrail).
+and keeps the models it validated there (a refit on every row would cost as much again); when even one fit would
+take a large share of the time, the search trains on a sample of the rows and the best model is refitted on every
+row. The run says so (its progress notes and the validation guardrail).
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def plan_validation(settings: AutoMLSettings, rows: int, columns: int, classes: 
                 f"one model on {rows:,} rows would take about {one_fit:.0f} s of the {_minutes(budget)} budget: "
                 f"the search trains on a sample of {search_rows:,} rows; the best model is refitted on every row"
             )
+    if not folds and search_rows == rows and notes:
+        notes[0] += ", and the best is kept as validated there (not refitted on every row)"
     return ValidationPlan(folds, size, rows, search_rows, tuple(notes))
 
 

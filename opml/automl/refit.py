@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opml.automl.ensembles import build_model
+from opml.automl.ensembles import assemble_model, build_model
 from opml.automl.learners import fit_threads
 from opml.automl.settings import AutoMLSettings, parse_settings
 from opml.entities import COMPLETED
@@ -54,16 +54,21 @@ def refit_and_save(
     classes: list[str],
     codes: np.ndarray,
     settings: AutoMLSettings,
+    fitted: list[Any] | None = None,
 ) -> Path:
-    """Fit the child's model on all rows and save it (with its manifest) in the child's outputs."""
+    """Fit the child's model on all rows and save it (with its manifest) in the child's outputs; with ``fitted``
+    (its members' pipelines, fitted on a holdout's training rows by the search), save those instead."""
     outputs = backend.layout.run_outputs(child_id)
     details = json.loads((outputs / DETAILS_FILE).read_text())
     child = backend.runs.get(child_id)
     algorithm = child.params["algorithm"]
-    threads, workers = refit_parallelism(len(X), X.shape[1])
-    model = build_model(
-        details["spec"], X, codes, classes, algorithm=algorithm, n_jobs=threads, seed=settings.seed, workers=workers
-    )
+    if fitted is not None:
+        model = assemble_model(details["spec"], fitted, classes, algorithm=algorithm)
+    else:
+        threads, workers = refit_parallelism(len(X), X.shape[1])
+        model = build_model(
+            details["spec"], X, codes, classes, algorithm=algorithm, n_jobs=threads, seed=settings.seed, workers=workers
+        )
     model.prepare_for_serving()
     metrics = backend.runs.metrics(child_id)
     metrics.pop("duration_seconds", None)

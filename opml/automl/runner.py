@@ -109,6 +109,8 @@ class AutoMLJob:
         self.candidates: list[Candidate] = []  # every completed child, for the final choice of the best
         self.refit_scale = 1.0
         self.refit_workers = 1
+        self.members_of: dict[str, list[int]] = {}  # child id -> the trial indices of its members
+        self.kept: dict[int, Any] = {}  # trial index -> its fitted pipeline (a holdout's search keeps the best)
         self.refit_seconds: dict[int, float] = {}  # trial index -> about how long its refit on every row takes
         self.target: LogTarget | None = None  # regression: the models learn log(label)
 
@@ -133,6 +135,7 @@ class AutoMLJob:
         write_json(self.context.outputs_of(child_id) / DETAILS_FILE, details)
         self.context.finish(child_id, COMPLETED)
         members = details["spec"]["members"]
+        self.members_of[child_id] = [member["trial"] for member in members]
         refit = sum(self.refit_seconds.get(member["trial"], 0.0) for member in members)
         self.candidates.append(Candidate(child_id, metrics, oof, details["spec"].get("threshold"), refit))
         score = score_for_ranking(self.settings.primary_metric, metrics.get(self.settings.primary_metric))
@@ -196,7 +199,11 @@ class AutoMLJob:
 
         rows = search_sample(plan, codes, not settings.regression, settings.seed)
         searched_X = X.iloc[rows].reset_index(drop=True) if plan.sampled else X
-        data = SearchData(searched_X, codes[rows], classes, make_folds(settings, codes[rows]), target=self.target)
+        folds = make_folds(settings, codes[rows])
+        # After a holdout of every row, the models the search validated are kept as they are (``_refit_best``);
+        # a search on a sample refits its best on every row.
+        keep = len(folds) == 1 and not plan.sampled
+        data = SearchData(searched_X, codes[rows], classes, folds, target=self.target, keep_models=keep)
         self.refit_scale = len(X) / len(rows)  # a refit on every row costs this many times a fit on the sample
         self.refit_workers = refit_parallelism(len(X), X.shape[1])[1]
         self._progress(phase="searching")
@@ -230,6 +237,7 @@ class AutoMLJob:
         self.context.set_status(FINALIZING)
         self._progress(phase="ensembles")
         self._ensembles(trials, data)
+        self.kept = {t.index: t.fitted for t in trials if t.fitted is not None}
         self._choose_best(data)
         self._progress(phase="refitting the best model")
         self._refit_best(X, y, classes, codes)
@@ -247,7 +255,7 @@ class AutoMLJob:
         members, ``refit_workers`` of them fitted at once), padded, at most 40 % of the time."""
         metric = self.settings.primary_metric
         done = sorted((t for t in trials if t.ok), key=lambda t: -score_for_ranking(metric, t.metrics.get(metric)))
-        members = [self.refit_seconds.get(t.index, 0.0) for t in done[:8]]
+        members = [0.0 if t.fitted is not None else self.refit_seconds.get(t.index, 0.0) for t in done[:8]]
         refit = max([sum(members) / self.refit_workers, *members], default=0.0) * 1.2
         return min(0.4 * self.settings.timeout_seconds, 2.0 + 0.05 * self.settings.timeout_seconds + refit)
 
@@ -319,7 +327,17 @@ class AutoMLJob:
             self._end_child(child_id, result["metrics"], details, oof)
             index += 1
 
+    def _kept_members(self, child_id: str) -> list[Any] | None:
+        """The fitted pipelines of a child's members when the search kept every one (a holdout), else None."""
+        members = self.members_of.get(child_id, [])
+        if not members or any(index not in self.kept for index in members):
+            return None
+        return [self.kept[index] for index in members]
+
     def _choose_best(self, data: SearchData) -> None:
+        for candidate in self.candidates:  # a model kept from the search needs no refit
+            if self._kept_members(candidate.child_id) is not None:
+                candidate.refit_seconds = 0.0
         left = self.deadline - time.monotonic() - 1.0  # a second for saving the model
         slack = max(REFIT_SLACK_SECONDS, REFIT_SLACK_SHARE * self.settings.timeout_seconds)
         best, reason = choose_in_time(
@@ -332,8 +350,23 @@ class AutoMLJob:
         self.best = (score_for_ranking(metric, best.metrics.get(metric)), best.child_id, best.metrics)
 
     def _refit_best(self, X: pd.DataFrame, y: pd.Series, classes: list[str], codes: np.ndarray) -> None:
+        """Save the best model: refitted on every row after cross-validation; after a holdout, the models the
+        search validated, as they are (what was measured is what is deployed; a refit on every row would cost
+        the time of a search again)."""
         _, child_id, metrics = self.best
-        refit_and_save(self.context.backend, child_id, X=X, y=y, classes=classes, codes=codes, settings=self.settings)
+        fitted = self._kept_members(child_id)
+        if fitted is not None:
+            self.context.log("best model: kept as validated on the holdout (trained on the other rows), not refitted")
+        refit_and_save(
+            self.context.backend,
+            child_id,
+            X=X,
+            y=y,
+            classes=classes,
+            codes=codes,
+            settings=self.settings,
+            fitted=fitted,
+        )
         self.context.log_metrics(metrics)
         self.context.update_progress(child_id, {"best": True})
         self.context.log(

@@ -48,6 +48,7 @@ from opml.automl.target import LogTarget
 EARLY_STOPPING_TRIALS = 50
 EARLY_STOPPING_MIN_BUDGET_SHARE = 0.8  # never stop early before 80 % of the budget
 LINEAR_COST_SHARE = 0.2  # a linear model's cost orders it last; its time is about a fifth of that ratio
+KEPT_MODELS = 15  # a holdout's fitted models kept for the ensembles (the VotingEnsemble's candidates)
 SLOW_CONFIGS_MIN_SECONDS = 120  # below this budget, the portfolio's slow configurations do not pay off
 
 
@@ -66,6 +67,7 @@ class Trial:
     error: str | None = None
     stopped: bool = False  # stopped before it finished (the run's time was up, or it was canceled)
     fold_workers: int = 1  # folds that were fitted at once
+    fitted: Pipeline | None = field(default=None, repr=False)  # a holdout's model (``SearchData.keep_models``)
 
     @property
     def ok(self) -> bool:
@@ -79,6 +81,7 @@ class SearchData:
     classes: list[str]  # empty for regression
     folds: list[tuple[np.ndarray, np.ndarray]]
     target: LogTarget | None = None  # regression: models learn log(y) (see opml.automl.target)
+    keep_models: bool = False  # a holdout of every row: trials keep their fitted models (``Search._keep_fitted``)
     _features: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -162,13 +165,13 @@ def evaluate(
     learner = LEARNERS[trial.learner]
     started = time.monotonic()
 
-    def fit_fold(fold: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    def fit_fold(fold: int) -> tuple[np.ndarray, np.ndarray, Pipeline]:
         featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
         train, valid = data.folds[fold]
         estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
         fit_until(estimator, train_features, data.fit_y[train], stop)
         predictions = data.values(fast_predict(estimator, valid_features))
-        return valid, predictions, feature_importance([Pipeline([("featurizer", featurizer), ("model", estimator)])])
+        return valid, predictions, Pipeline([("featurizer", featurizer), ("model", estimator)])
 
     try:
         oof = data.empty_predictions()
@@ -180,9 +183,11 @@ def evaluate(
         else:
             fitted = [fit_fold(fold) for fold in folds]
         importances = []
-        for valid, predictions, importance in fitted:
+        for valid, predictions, pipeline in fitted:
             oof[valid] = predictions
-            importances.append(importance)
+            importances.append(feature_importance([pipeline]))
+        if data.keep_models and len(fitted) == 1:  # the model validated on the holdout is the model
+            trial.fitted = fitted[0][2]
         mask = data.evaluated
         trial.oof = oof
         trial.threshold = best_threshold(metric, data.y[mask], oof[mask])
@@ -346,6 +351,20 @@ class Search:
             return trial, state
         return None
 
+    def _keep_fitted(self) -> None:
+        """Keep the fitted models of a holdout's trials an ensemble could use (the best ``KEPT_MODELS`` by the
+        search's metric and the best of each learner); let the others go (a forest can take hundreds of MB)."""
+        done = sorted(
+            (t for t in self.trials if t.fitted is not None), key=lambda t: -search_score(self.metric, t.metrics)
+        )
+        best_of_learner = {}
+        for trial in done:
+            best_of_learner.setdefault(trial.learner, trial)
+        kept = {t.index for t in done[:KEPT_MODELS]} | {t.index for t in best_of_learner.values()}
+        for trial in done:
+            if trial.index not in kept:
+                trial.fitted = None
+
     def _finish(self, trial: Trial, state: LearnerState) -> None:
         if self._first_cost is None and trial.ok:
             self._first_cost = trial.duration / state.learner.cost
@@ -369,6 +388,7 @@ class Search:
             if searched:
                 state.searcher.on_trial_complete(str(trial.index), None, error=True)
             self._since_improvement += 1
+        self._keep_fitted()
         self.on_trial_end(trial)
 
     def _may_start(self) -> bool:

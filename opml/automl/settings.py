@@ -306,7 +306,7 @@ def settings_problems(params: dict[str, Any], limits: AutoMLLimits = LOCAL_LIMIT
         except InvalidInput as exc:
             problems[name] = str(exc)
     if "n_cross_validations" in values and "validation_size" in values:
-        if values["validation_size"] is not None and "n_cross_validations" not in params:
+        if values["validation_size"] is not None and params.get("n_cross_validations") is None:
             values["n_cross_validations"] = None
         if (values["n_cross_validations"] is None) == (values["validation_size"] is None):
             problems["validation_size"] = "give either n_cross_validations or validation_size, not both"
@@ -323,7 +323,8 @@ def parse_settings(params: dict[str, Any]) -> AutoMLSettings:
     if problems:
         raise InvalidInput(next(iter(problems.values())))
     values = {name: check(params) for name, check in _FIELD_CHECKS.items()}
-    if values["validation_size"] is not None and "n_cross_validations" not in params:
+    # A holdout asked without folds (absent, or null as stored settings hold it): no cross-validation.
+    if values["validation_size"] is not None and params.get("n_cross_validations") is None:
         values["n_cross_validations"] = None
     return AutoMLSettings(**values)
 
