@@ -212,3 +212,22 @@ def test_members_refitted_side_by_side_are_the_models_fitted_one_after_another()
         for workers in (1, 3)
     ]
     np.testing.assert_allclose(models[1].predict_proba(frame), models[0].predict_proba(frame), atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # the one-go fit's, to compare
+def test_an_elastic_net_fitted_a_few_passes_at_a_time_is_the_same_model_and_stops_when_told():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 5)) @ rng.normal(size=(5, 40)) + 0.01 * rng.normal(size=(3000, 40))  # collinear
+    y = X @ rng.normal(size=40) + rng.normal(size=3000)
+    learner = LEARNERS["ElasticNet"]
+    _, _, initial = search_space(learner, n_rows=3000, n_features=40, n_classes=0)
+    config = {**initial, "alpha": 0.0005, "tol": 1e-9}  # many passes before it converges
+    whole = build_estimator(learner, config, n_classes=0, n_jobs=1, seed=0).fit(X, y)
+    assert whole.n_iter_ > 20  # more than one chunk
+    checked = fit_until(build_estimator(learner, config, n_classes=0, n_jobs=1, seed=0), X, y, lambda: False)
+    np.testing.assert_allclose(checked.coef_, whole.coef_, rtol=1e-6, atol=1e-9)
+    assert checked.get_params()["max_iter"] == whole.get_params()["max_iter"] and not checked.warm_start
+    calls = []
+    with pytest.raises(FitStopped):
+        fit_until(build_estimator(learner, config, n_classes=0, n_jobs=1, seed=0), X, y, lambda: calls.append(1) or 1)
+    assert len(calls) == 1
