@@ -26,7 +26,9 @@ from tests.azure_v2_fakes.online import MANAGED_SKUS
 JOB = "sharp_lamp_7k2x9"
 
 
-def put_model(cloud: FakeAzureML, name: str = "bank-model", version: int = 1, *, schema=None, job: str = JOB):
+def put_model(
+    cloud: FakeAzureML, name: str = "bank-model", version: int = 1, *, schema=None, job: str = JOB, task=None
+):
     """A registered MLflow model as Azure keeps it, with the lineage opml writes (``AzureModels.register``)."""
     from azure.ai.ml.entities import Model
 
@@ -36,6 +38,8 @@ def put_model(cloud: FakeAzureML, name: str = "bank-model", version: int = 1, *,
         "opml_metrics": json.dumps({"accuracy": 0.9 - version / 100, "AUC_weighted": 0.93}),
         "opml_dataset": "bank:1",
     }
+    if task is not None:
+        properties["opml_task"] = task
     if schema is not None:
         properties[v2_endpoints.INPUT_SCHEMA_PROPERTY] = json.dumps(schema)
     cloud.kind("models")[(name, str(version))] = Model(
@@ -286,6 +290,17 @@ def test_schema_changes_are_refused_unless_confirmed(azure_v2, v2_cloud):
     )
     azure_v2.create_deployment("bank-svc", name="red", model_name="bank-model", model_version=3)
     assert [d.model for d in azure_v2.list_deployments("bank-svc")] == ["bank-model:1", "bank-model:2", "bank-model:3"]
+
+
+def test_a_model_of_another_task_is_refused_on_an_endpoint(azure_v2, v2_cloud):
+    put_model(v2_cloud, version=1)
+    put_model(v2_cloud, version=2, task="regression")
+    put_model(v2_cloud, version=3, task="classification")
+    azure_v2.deploy_model(name="bank-svc", model_name="bank-model", model_version=1)
+    with pytest.raises(InvalidInput, match="bank-model:2 is a regression model and endpoint 'bank-svc' serves a"):
+        azure_v2.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=2)
+    azure_v2.create_deployment("bank-svc", name="green", model_name="bank-model", model_version=3)
+    assert [d.name for d in azure_v2.list_deployments("bank-svc")] == ["blue", "green"]
 
 
 def test_logs_are_the_live_deployments(deployed, v2_cloud):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opml.backends.azure_common.errors import lookup_failed, translate, translate_methods
+from opml.backends.azure_common.tasks import model_task
 from opml.backends.azure_v2.endpoint_view import (
     DEFAULT_INSTANCE_COUNT,
     DEFAULT_INSTANCE_TYPE,
@@ -346,7 +347,9 @@ class AzureV2Endpoints(AzureV2Part):
                 )
         model = self.models.sdk_model(model_name, model_version)
         if names:
-            self._check_schema(service, view.model_of(view.live() or names[0]), model, allow_schema_change)
+            endpoint_model = view.model_of(view.live() or names[0])
+            self._check_task(service, endpoint_model, model)
+            self._check_schema(service, endpoint_model, model, allow_schema_change)
         main = view.live() or (names[0] if names else None)
         insights = bool(main and _insights(view, main))
         size = instance_size(instance_type, instance_count)
@@ -368,6 +371,18 @@ class AzureV2Endpoints(AzureV2Part):
             self._plan_split(view, (live, shadow), new_live, {**shadow, name: mirror})
         created = self.get(service)
         return next(d for d in created.deployments if d.name == name)
+
+    def _check_task(self, service: str, endpoint_model: str, model: Any) -> None:
+        """A model of another task would answer another kind (numbers, labels): refused, as the local backend
+        refuses it."""
+        name, version = endpoint_model.rsplit(":", 1)
+        serving = self.models.sdk_model(name, int(version))
+        tasks = [model_task(m.properties or {}, m.tags or {}) for m in (model, serving)]
+        if tasks[0] != tasks[1]:
+            raise InvalidInput(
+                f"model {model.name}:{model.version} is a {tasks[0]} model and endpoint {service!r} serves a "
+                f"{tasks[1]} model ({endpoint_model}): deploy it as a service of its own"
+            )
 
     def _check_schema(self, service: str, endpoint_model: str, model: Any, allow: bool) -> None:
         name, version = endpoint_model.rsplit(":", 1)
