@@ -141,17 +141,22 @@ def test_a_classifier_cannot_join_a_regression_search():
 
 def _regression_trials(iterations: int = 5):
     """The trials of a regression search of ``iterations`` trials (5: one per algorithm, each tried once
-    before any is tried again), with time enough to finish them on a busy machine."""
-    import time
-
+    before any is tried again)."""
     from sklearn.model_selection import KFold
 
     X, y = prices()
     data = SearchData(X, y, [], list(KFold(3, shuffle=True, random_state=0).split(X)))
+    return X, y, data, _search(data, list(names.REGRESSION_ALGORITHMS), "r2_score", iterations)
+
+
+def _search(data: SearchData, algorithms: list[str], metric: str, iterations: int) -> list:
+    """The trials of a search of ``iterations`` trials, with time enough to finish them on a busy machine."""
+    import time
+
     search = Search(
         data,
-        algorithms=list(names.REGRESSION_ALGORITHMS),
-        metric="r2_score",
+        algorithms=algorithms,
+        metric=metric,
         max_iterations=iterations,
         max_concurrent=1,
         deadline=time.monotonic() + 600,
@@ -161,7 +166,7 @@ def _regression_trials(iterations: int = 5):
         on_trial_start=lambda trial: None,
         on_trial_end=lambda trial: None,
     )
-    return X, y, data, search.run()
+    return search.run()
 
 
 def test_a_regression_search_scores_every_trial_out_of_fold_and_ensembles_beat_or_match_them():
@@ -242,7 +247,6 @@ def test_the_models_learn_the_logarithm_of_a_positive_skewed_label_for_metrics_o
 
 
 def test_a_log_target_search_and_its_models_answer_on_the_labels_scale():
-    import time
 
     from sklearn.model_selection import KFold
 
@@ -254,20 +258,7 @@ def test_a_log_target_search_and_its_models_answer_on_the_labels_scale():
     logged, plain = SearchData(X, y, [], folds, target=target), SearchData(X, y, [], folds)
     results = {}
     for name, data in (("log", logged), ("raw", plain)):
-        search = Search(
-            data,
-            algorithms=["ElasticNet", "LightGBM"],
-            metric="spearman_correlation",
-            max_iterations=2,
-            max_concurrent=1,
-            deadline=time.monotonic() + 600,
-            early_stopping=False,
-            featurize=True,
-            seed=0,
-            on_trial_start=lambda trial: None,
-            on_trial_end=lambda trial: None,
-        )
-        results[name] = {t.learner: t for t in search.run()}
+        results[name] = {t.learner: t for t in _search(data, ["ElasticNet", "LightGBM"], "spearman_correlation", 2)}
     linear = results["log"]["ElasticNet"]
     assert linear.ok and (linear.oof > 0).all()  # prices, not logarithms
     assert np.median(linear.oof) == pytest.approx(np.median(y), rel=0.2)
