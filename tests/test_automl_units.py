@@ -554,3 +554,25 @@ def test_the_portfolio_adds_larger_boosting_configurations_for_large_tables():
         assert large[-1][leaves] > small[0][leaves] and large[-1]["n_estimators"] > small[0]["n_estimators"]
     forest = LEARNERS["RandomForest"]
     assert portfolio_configs(forest, {}, slow=True, rows=10**6) == []
+
+
+def test_a_binary_xgboost_saved_with_its_packed_form_before_other_objectives_still_predicts():
+    """Models saved before the packed form read multiclass and regression models carry a packed form of a
+    binary model with no ``objective`` (only binary:logistic was packed then): serving them must still work."""
+    import io
+
+    import joblib
+    import xgboost
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(400, 4))
+    model = xgboost.XGBClassifier(n_estimators=15, max_depth=3, n_jobs=1).fit(X, (X[:, 0] > 0).astype(int))
+    fast_predict_proba(model, X[:1])  # packs it, as prepare_for_serving does before the model is saved
+    del model.__dict__[PACKED_KEY][1].__dict__["objective"]  # what the earlier packed form held
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    loaded = joblib.load(io.BytesIO(buffer.getvalue()))
+    np.testing.assert_allclose(fast_predict_proba(loaded, X[:20]), model.predict_proba(X[:20]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fast_predict_proba(loaded, X[:1]), model.predict_proba(X[:1]), rtol=0, atol=1e-6)
