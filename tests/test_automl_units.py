@@ -128,6 +128,25 @@ def test_dates_and_times_become_numbers_the_same_from_frames_and_records(encodin
     np.testing.assert_allclose(featurizer.transform(typed.head(40)), featurizer.transform(X.head(40)))
 
 
+def test_records_of_a_datetime_column_with_missing_and_numpy_values_equal_the_frame():
+    """Records made from a datetime column (``to_dict("records")``: Timestamps, NaT where missing) or holding
+    numpy's datetime64 give what the DataFrame gives."""
+    X = _flights()
+    typed = X.assign(time_hour=pd.to_datetime(X["time_hour"]), day=pd.to_datetime(X["day"]))
+    typed.loc[3, "time_hour"] = pd.NaT
+    featurizer = TabularFeaturizer(encoding="onehot", impute=True, scale=True).fit(typed)
+    assert featurizer.datetimes_ == ["time_hour", "day"]
+    records = typed.head(40).to_dict("records")
+    assert records[3]["time_hour"] is pd.NaT
+    records[4]["day"] = np.datetime64("2013-07-04")
+    records[5]["day"] = np.datetime64("NaT")
+    expected = featurizer.transform(typed.head(40).assign(day=[r["day"] for r in records]))
+    np.testing.assert_allclose(featurizer.transform_records(records), expected)
+    assert np.isfinite(expected).all()  # imputed
+    row = TabularFeaturizer(encoding="ordinal", impute=False, scale=False).fit(typed).transform_records(records[4:6])
+    assert row[0, -6] == 2013 and row[0, -5] == 7 and np.isnan(row[1, -6])  # day (year), day (month); NaT: missing
+
+
 def test_text_that_is_not_all_dates_stays_categories_and_featurization_off_keeps_dates_as_text():
     from opml.automl.learners import LEARNERS
 
