@@ -81,6 +81,7 @@ LEARNERS: dict[str, Learner] = {
             scale=True,
             cost=3.0,
             tasks=("regression",),
+            trees=False,
         ),
     )
 }
