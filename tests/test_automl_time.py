@@ -40,6 +40,29 @@ def test_a_fit_that_may_stop_grows_the_same_model_and_stops_when_told(name):
     assert len(calls) == 1  # stopped at the first check, long before 60 rounds or trees
 
 
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_a_learner_said_to_stop_part_way_does_and_one_that_cannot_is_not_started_blind(name):
+    """An untried learner that is ``stoppable`` starts whatever time is left: its fit must then stop when told.
+    One whose fit cannot stop (a linear model) must say so, or it starts with no time left and overruns."""
+    learner = LEARNERS[name]
+    task = "classification" if "classification" in learner.tasks else "regression"
+    X, y = _data(600)
+    n_classes = 2 if task == "classification" else 0
+    target = y if n_classes else X[:, 0] + X[:, 1]
+    _, _, initial = search_space(learner, n_rows=len(y), n_features=8, n_classes=n_classes)
+    config = {**initial, "n_estimators": 60} if "n_estimators" in initial else initial  # more than one check
+    if name == "ElasticNet":  # collinear columns and a fine tolerance: more passes than one check's
+        X = X[:, :2] @ np.ones((2, 8)) + 0.01 * X
+        config = {**config, "alpha": 0.0005, "tol": 1e-9}
+    estimator = build_estimator(learner, config, n_classes=n_classes, n_jobs=1, seed=0)
+    try:
+        fit_until(estimator, X, target, lambda: True)
+        stopped = False
+    except FitStopped:
+        stopped = True
+    assert learner.stoppable == stopped
+
+
 def _search(X: pd.DataFrame, y: np.ndarray, seconds: float, algorithms: list[str], **options) -> Search:
     from sklearn.model_selection import StratifiedKFold
 

@@ -128,6 +128,25 @@ def test_dates_and_times_become_numbers_the_same_from_frames_and_records(encodin
     np.testing.assert_allclose(featurizer.transform(typed.head(40)), featurizer.transform(X.head(40)))
 
 
+def test_records_of_a_datetime_column_with_missing_and_numpy_values_equal_the_frame():
+    """Records made from a datetime column (``to_dict("records")``: Timestamps, NaT where missing) or holding
+    numpy's datetime64 give what the DataFrame gives."""
+    X = _flights()
+    typed = X.assign(time_hour=pd.to_datetime(X["time_hour"]), day=pd.to_datetime(X["day"]))
+    typed.loc[3, "time_hour"] = pd.NaT
+    featurizer = TabularFeaturizer(encoding="onehot", impute=True, scale=True).fit(typed)
+    assert featurizer.datetimes_ == ["time_hour", "day"]
+    records = typed.head(40).to_dict("records")
+    assert records[3]["time_hour"] is pd.NaT
+    records[4]["day"] = np.datetime64("2013-07-04")
+    records[5]["day"] = np.datetime64("NaT")
+    expected = featurizer.transform(typed.head(40).assign(day=[r["day"] for r in records]))
+    np.testing.assert_allclose(featurizer.transform_records(records), expected)
+    assert np.isfinite(expected).all()  # imputed
+    row = TabularFeaturizer(encoding="ordinal", impute=False, scale=False).fit(typed).transform_records(records[4:6])
+    assert row[0, -6] == 2013 and row[0, -5] == 7 and np.isnan(row[1, -6])  # day (year), day (month); NaT: missing
+
+
 def test_text_that_is_not_all_dates_stays_categories_and_featurization_off_keeps_dates_as_text():
     from opml.automl.learners import LEARNERS
 
@@ -564,3 +583,25 @@ def test_a_holdout_asked_at_submit_reads_back_from_the_stored_settings():
     settings = parse_settings(stored)
     assert (settings.n_cross_validations, settings.validation_size) == (None, 0.2)
     assert parse_settings({"dataset": "d", "label_column": "y"}).n_cross_validations == 5  # the default
+
+
+def test_a_binary_xgboost_saved_with_its_packed_form_before_other_objectives_still_predicts():
+    """Models saved before the packed form read multiclass and regression models carry a packed form of a
+    binary model with no ``objective`` (only binary:logistic was packed then): serving them must still work."""
+    import io
+
+    import joblib
+    import xgboost
+
+    from opml.automl.learners import fast_predict_proba
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(400, 4))
+    model = xgboost.XGBClassifier(n_estimators=15, max_depth=3, n_jobs=1).fit(X, (X[:, 0] > 0).astype(int))
+    fast_predict_proba(model, X[:1])  # packs it, as prepare_for_serving does before the model is saved
+    del model.__dict__[PACKED_KEY][1].__dict__["objective"]  # what the earlier packed form held
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    loaded = joblib.load(io.BytesIO(buffer.getvalue()))
+    np.testing.assert_allclose(fast_predict_proba(loaded, X[:20]), model.predict_proba(X[:20]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fast_predict_proba(loaded, X[:1]), model.predict_proba(X[:1]), rtol=0, atol=1e-6)

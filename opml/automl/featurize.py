@@ -73,8 +73,12 @@ _NO_DATETIME = (math.nan,) * len(DATETIME_PARTS)
 
 def _as_datetime(value: Any) -> datetime | None:
     """A date or time (ISO 8601 text, a datetime or a date), or None (missing, or not one)."""
-    if isinstance(value, datetime):  # pandas' Timestamp too (NaT is not a datetime)
+    if value is pd.NaT:  # a missing datetime (an instance of datetime that has no timestamp)
+        return None
+    if isinstance(value, datetime):  # pandas' Timestamp too
         return value
+    if isinstance(value, np.datetime64):  # what a DataFrame's datetime column gives: a Timestamp (NaT: missing)
+        return _as_datetime(pd.Timestamp(value))
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, str) and ("-" in value or ":" in value):

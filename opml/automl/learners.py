@@ -348,6 +348,8 @@ class PackedXGBoost:
     ~0.2 ms of call overhead plus ~1 us per tree."""
 
     OBJECTIVES = ("binary:logistic", "multi:softprob", "reg:squarederror")
+    # Packed forms saved with models before the other objectives (their ``base_margin`` is the log-odds).
+    objective = "binary:logistic"
 
     def __init__(self, booster: Any):
         import json
