@@ -223,6 +223,7 @@ def skewed_prices(n: int = 500, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray
         ("spearman_correlation", "symmetric", False),
         ("spearman_correlation", "with a zero", False),  # no logarithm of 0
         ("spearman_correlation", "negative", False),
+        ("spearman_correlation", "one outlier", False),  # 100..110 and a single 1e9: not skewed
     ],
 )
 def test_the_models_learn_the_logarithm_of_a_positive_skewed_label_for_metrics_of_ranks_or_ratios(metric, values, log):
@@ -234,6 +235,7 @@ def test_the_models_learn_the_logarithm_of_a_positive_skewed_label_for_metrics_o
         "symmetric": np.random.default_rng(0).normal(100, 10, 500),
         "with a zero": np.append(skewed, 0.0),
         "negative": skewed - np.median(skewed),
+        "one outlier": np.append(np.random.default_rng(1).uniform(100, 110, 500), 1e9),
     }[values]
     target, note = choose_target(metric, y)
     assert (target is not None) == log
