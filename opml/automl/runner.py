@@ -239,7 +239,6 @@ class AutoMLJob:
         self._ensembles(trials, data)
         self.kept = {t.index: t.fitted for t in trials if t.fitted is not None}
         self._choose_best(data)
-        self._progress(phase="refitting the best model")
         self._refit_best(X, y, classes, codes)
         self._progress(phase="done")
 
@@ -355,6 +354,7 @@ class AutoMLJob:
         the time of a search again)."""
         _, child_id, metrics = self.best
         fitted = self._kept_members(child_id)
+        self._progress(phase="saving the best model" if fitted is not None else "refitting the best model")
         if fitted is not None:
             self.context.log("best model: kept as validated on the holdout (trained on the other rows), not refitted")
         refit_and_save(
