@@ -10,6 +10,7 @@ from opml.automl.names import LOWER_IS_BETTER, REGRESSION, default_metric
 from opml.leaderboard import leaderboard
 from opml.ui.charts import calibration_figure, importance_figure, pr_figure, roc_figure
 from opml.ui.feedback import user_errors
+from opml.ui.forms import offer_all_new
 from opml.ui.models import registered_versions
 from opml.ui.task_charts import (
     binned_compare_figure,
@@ -59,7 +60,8 @@ board = pd.DataFrame(rows)
 ALL_METRICS = [m for m in ALL_METRICS if m in board.columns]  # what the leaderboard measured of the run's task
 board.insert(0, "rank", range(1, len(board) + 1))
 algorithms = sorted(board["algorithm"].unique())
-chosen_algorithms = st.multiselect("Algorithms", algorithms, default=algorithms, key="lb_algorithms")
+offer_all_new("lb_algorithms", algorithms)
+chosen_algorithms = st.multiselect("Algorithms", algorithms, key="lb_algorithms")
 only_completed = st.toggle("Completed only", value=False, key="lb_completed_only")
 shown = board[board["algorithm"].isin(chosen_algorithms)]
 if only_completed:

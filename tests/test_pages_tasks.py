@@ -478,3 +478,34 @@ def test_score_page_answers_numbers_of_a_regression_service(regression_service, 
     assert out["prediction"].tolist() == pytest.approx(values) and not [c for c in out if c.startswith("probability_")]
     assert {m.label for m in at.metric} >= {"MAE against the file's labels", "RMSE"}
     assert "score_batch_versus" in charts(at)
+
+
+@pytest.fixture(scope="session")
+def two_runs_workspace(tmp_path_factory, diamonds_csv) -> tuple[Path, dict[str, str]]:
+    """A workspace with two completed regression runs on ``price``: one of LightGBM only, one of ElasticNet only."""
+    root = tmp_path_factory.mktemp("two-runs") / "workspace"
+    base = {"label_column": "price", "task": "regression", "primary_metric": "r2_score", **TINY}
+    base |= {"enable_voting_ensemble": False, "enable_stack_ensemble": False}
+    runs = {
+        "lgbm": ("diamonds", diamonds_csv, {**base, "allowed_algorithms": ["LightGBM"]}),
+        "enet": ("diamonds", None, {**base, "allowed_algorithms": ["ElasticNet"]}),
+    }
+    return root, train_automl(root, runs)
+
+
+def test_leaderboard_algorithm_filter_follows_the_run_chosen(two_runs_workspace, tmp_path, monkeypatch):
+    """The filter of one run's algorithms does not hide another run's models (seen in a browser: the leaderboard of
+    a run of seven algorithms showed LightGBM only, the one algorithm of the run shown before)."""
+    root, ids = two_runs_workspace
+    copy_of((root, ids["lgbm"]), tmp_path, monkeypatch)
+    at = page("pages/leaderboard.py").run()
+    at.selectbox(key="lb_run").set_value(ids["lgbm"]).run()
+    assert at.multiselect(key="lb_algorithms").value == ["LightGBM"]
+    at.selectbox(key="lb_run").set_value(ids["enet"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="lb_algorithms").value == ["ElasticNet"]
+    assert set(table_with(at, "hyperparameters")["algorithm"]) == {"ElasticNet"}
+    # A filter the user chose stays while the same run is shown.
+    at.selectbox(key="lb_run").set_value(ids["lgbm"]).run()
+    at.multiselect(key="lb_algorithms").set_value([]).run()
+    assert at.multiselect(key="lb_algorithms").value == []

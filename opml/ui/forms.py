@@ -49,3 +49,13 @@ def web_address(text: str) -> str:
     if not is_url(text):
         raise InvalidInput(f"not a web address: {text.strip()[:200]!r}; give an http:// or https:// URL")
     return text.strip()
+
+
+def offer_all_new(key: str, options: list) -> None:
+    """Select every option of a multiselect filter (call before the widget with the same ``key``) unless the user
+    narrowed it among these same options: a filter chosen for another run's options (or before more options
+    appeared, such as a running AutoML run's new algorithms) would hide what is new."""
+    offered = f"{key}__offered"
+    if key not in st.session_state or st.session_state.get(offered) != options:
+        st.session_state[key] = list(options)
+    st.session_state[offered] = list(options)
