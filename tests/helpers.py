@@ -88,3 +88,25 @@ def train_automl(root, runs: dict) -> dict:
         agent.wait(timeout=15)
     backend.store.close()
     return ids
+
+
+def make_search(data, algorithms: list[str], metric: str, iterations: int):
+    """An AutoML ``Search`` of ``iterations`` trials over ``data``, one at a time, with ten minutes to finish them
+    (time enough on a busy machine), no early stopping and no callbacks."""
+    import time
+
+    from opml.automl.search import Search
+
+    return Search(
+        data,
+        algorithms=algorithms,
+        metric=metric,
+        max_iterations=iterations,
+        max_concurrent=1,
+        deadline=time.monotonic() + 600,
+        early_stopping=False,
+        featurize=True,
+        seed=0,
+        on_trial_start=lambda trial: None,
+        on_trial_end=lambda trial: None,
+    )

@@ -17,6 +17,7 @@ from opml.automl.plan import plan_validation
 from opml.automl.search import Search, SearchData
 from opml.automl.settings import automl_params, check_data, guess_task, parse_settings, settings_problems
 from opml.errors import InvalidInput
+from tests.helpers import make_search
 
 
 def prices(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -151,22 +152,7 @@ def _regression_trials(iterations: int = 5):
 
 def _search(data: SearchData, algorithms: list[str], metric: str, iterations: int) -> list:
     """The trials of a search of ``iterations`` trials, with time enough to finish them on a busy machine."""
-    import time
-
-    search = Search(
-        data,
-        algorithms=algorithms,
-        metric=metric,
-        max_iterations=iterations,
-        max_concurrent=1,
-        deadline=time.monotonic() + 600,
-        early_stopping=False,
-        featurize=True,
-        seed=0,
-        on_trial_start=lambda trial: None,
-        on_trial_end=lambda trial: None,
-    )
-    return search.run()
+    return make_search(data, algorithms, metric, iterations).run()
 
 
 def test_a_regression_search_scores_every_trial_out_of_fold_and_ensembles_beat_or_match_them():

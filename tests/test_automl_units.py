@@ -608,12 +608,11 @@ def test_a_binary_xgboost_saved_with_its_packed_form_before_other_objectives_sti
 
 
 def test_the_large_table_configurations_come_with_a_holdout_not_with_cross_validation():
-    import time
-
     from sklearn.model_selection import KFold
 
     from opml.automl.learners import LARGE_DATA_CONFIGS, LARGE_DATA_ROWS
-    from opml.automl.search import Search, SearchData
+    from opml.automl.search import SearchData
+    from tests.helpers import make_search
 
     rows = LARGE_DATA_ROWS + 10
     X = pd.DataFrame({"a": np.arange(rows, dtype=float), "b": np.arange(rows) % 7})
@@ -621,18 +620,6 @@ def test_the_large_table_configurations_come_with_a_holdout_not_with_cross_valid
     cross_validated = list(KFold(5).split(X))
     holdout = [(np.arange(rows - 1000), np.arange(rows - 1000, rows))]
     for folds, large in ((cross_validated, False), (holdout, True)):
-        search = Search(
-            SearchData(X, y, [], folds),
-            algorithms=["LightGBM"],
-            metric="r2_score",
-            max_iterations=5,
-            max_concurrent=1,
-            deadline=time.monotonic() + 60,
-            early_stopping=False,
-            featurize=True,
-            seed=0,
-            on_trial_start=lambda trial: None,
-            on_trial_end=lambda trial: None,
-        )
+        search = make_search(SearchData(X, y, [], folds), ["LightGBM"], "r2_score", 5)
         leaves = [config["num_leaves"] for config, _ in search.states[0].fixed]
         assert (LARGE_DATA_CONFIGS["lgbm"]["num_leaves"] in leaves) == large and search.large_data == large
