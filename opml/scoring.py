@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from opml.client import ScoreResult, ScoringError, score
+from opml.data.dates import DATE_TIME, EXAMPLE, as_datetime
 from opml.errors import InvalidInput
 
 CHUNK_ROWS = 1000
@@ -214,6 +215,12 @@ def out_of_range(record: dict[str, Any], schema: Sequence[dict[str, Any]]) -> li
                 warnings.append(
                     f"{column['name']} = {value} is outside the training range {column['min']}..{column['max']}"
                 )
+        elif column.get("format") == DATE_TIME:
+            if as_datetime(value) is None:
+                warnings.append(
+                    f"{column['name']} = {value!r} is not a date or time (ISO 8601, such as {EXAMPLE}): the model "
+                    "takes it as missing"
+                )
         elif column["type"] == "categorical" and column.get("categories") and value not in column["categories"]:
             warnings.append(f"{column['name']} = {value!r} was never seen in training")
     return warnings
@@ -360,6 +367,8 @@ def schema_from_swagger(document: dict[str, Any]) -> tuple[list[dict[str, Any]],
     for name, spec in columns.items():
         kind, dtype = _SWAGGER_TYPES.get(spec.get("type"), ("categorical", "string"))
         schema.append({"name": name, "type": kind, "dtype": dtype, "categories": spec.get("enum") or []})
+        if spec.get("format") == DATE_TIME:  # as opml's and Azure's documents mark a datetime column
+            schema[-1]["format"] = DATE_TIME
     records = example.get("data") or data.get("example") or []
     return schema, [r for r in records if isinstance(r, dict)][:5]
 

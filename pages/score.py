@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from opml.client import get_swagger, score
+from opml.data.dates import DATE_TIME, EXAMPLE
 from opml.errors import OpmlError
 from opml.reasons import top_reasons
 from opml.scoring import (
@@ -135,7 +136,12 @@ with form_tab:
             target = columns[index % 3]
             default = example.get(column["name"], column.get("default"))
             widget_key = f"score_field_{name}_{column['name']}"
-            if column["type"] == "categorical" and not column.get("categories"):
+            if column.get("format") == DATE_TIME:  # any date or time, typed
+                text = "" if default is None else str(default)
+                record[column["name"]] = target.text_input(
+                    column["name"], value=text, help=f"a date or time in ISO 8601, such as {EXAMPLE}", key=widget_key
+                )
+            elif column["type"] == "categorical" and not column.get("categories"):
                 text = "" if default is None else str(default)
                 record[column["name"]] = target.text_input(column["name"], value=text, key=widget_key)
             elif column["type"] == "categorical":

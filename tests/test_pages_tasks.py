@@ -43,12 +43,14 @@ def diamonds(rows: int = 600, seed: int = 0) -> pd.DataFrame:
     quality = rng.integers(0, 5, rows)
     price = 3000 * carat**1.6 * (1 + 0.08 * quality) + rng.normal(0, 150, rows) + 120 * (color < "G")
     table = 57 + 1.5 * (4 - quality) + rng.normal(0, 0.6, rows)
+    listed = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D")  # a date, as text
     return pd.DataFrame(
         {
             "carat": carat,
             "depth": depth,
             "table": table.round(1),
             "color": color,
+            "listed": listed.strftime("%Y-%m-%d"),
             "cut": [CUTS[q] for q in quality],
             "price": price.round(2),
         }
@@ -467,6 +469,16 @@ def test_score_page_answers_numbers_of_a_regression_service(regression_service, 
     expected = model.predict(pd.DataFrame(records))
     assert results["prediction"].tolist() == pytest.approx(list(expected), rel=1e-5)
     assert charts(at)["score_chart"]["layout"]["yaxis"]["title"]["text"] == "predicted price"
+    # A date is typed, any date: one after training is not "never seen"; text that is no date is named.
+    schema = backend.get_model("price-model").manifest["input_schema"]
+    assert next(c for c in schema if c["name"] == "listed")["format"] == "date-time"
+    for typed, warned in (("2026-03-01", None), ("next Tuesday", "is not a date or time")):
+        at.text_input(key=f"score_field_{endpoint}_listed").set_value(typed)
+        at.button(key="score_record").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert [w.value for w in at.warning if warned is None or warned not in w.value] == []
+        assert bool([w for w in at.warning if warned and warned in w.value]) == bool(warned)
+        assert at.session_state[f"score_result_{endpoint}"][1][0]["listed"] == typed
 
     rows = diamonds(40, seed=4)
     upload(at, endpoint, rows)

@@ -107,3 +107,36 @@ def test_service_output_of_manifests_and_answers():
     assert request_body([{"a": 1}], task="regression") == {"data": [{"a": 1}]}
     scored = scored_csv(__import__("pandas").DataFrame({"a": [1, 2]}), [1.5, math.pi], None).decode()
     assert scored.splitlines() == ["a,prediction", "1,1.5", f"2,{math.pi}"]
+
+
+def test_a_column_of_dates_is_marked_in_the_schema_and_swagger_and_any_date_is_expected():
+    import pandas as pd
+
+    from opml.models.manifest import input_schema
+    from opml.scoring import out_of_range, schema_from_swagger
+    from opml.serving.swagger import swagger_document
+
+    X = pd.DataFrame(
+        {
+            "listed": ["2024-01-05", "2024-02-11", None],  # as a CSV holds dates: text
+            "at": pd.to_datetime(["2024-01-05 10:00", "2024-02-11 11:30", "2024-03-01 09:15"]),
+            "month": ["may", "jun", "jul"],  # text, not dates
+            "carat": [0.5, 1.0, 1.5],
+        }
+    )
+    schema = input_schema(X)
+    formats = {c["name"]: c.get("format") for c in schema}
+    assert formats == {"listed": "date-time", "at": "date-time", "month": None, "carat": None}
+    # A date after training is expected (not "never seen"); text that is no date is named, with an example.
+    record = {"listed": "2026-03-01", "at": "2026-03-01T08:00:00Z", "month": "aug", "carat": 1.2}
+    assert out_of_range(record, schema) == ["month = 'aug' was never seen in training"]
+    warnings = out_of_range({**record, "listed": "next Tuesday", "month": "may"}, schema)
+    assert warnings == [
+        "listed = 'next Tuesday' is not a date or time (ISO 8601, such as 2013-06-01T10:00:00Z): the model takes "
+        "it as missing"
+    ]
+    document = swagger_document(service_name="svc", manifest={"input_schema": schema}, auth_enabled=True)
+    properties = document["definitions"]["ServiceInput"]["properties"]["data"]["items"]["properties"]
+    assert properties["listed"]["format"] == "date-time" and "format" not in properties["month"]
+    read, _ = schema_from_swagger(document)  # what the Score page reads of a service without a manifest
+    assert {c["name"]: c.get("format") for c in read} == formats

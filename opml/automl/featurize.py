@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from opml.data.dates import as_datetime, is_datetime_column
 from opml.data.profile import column_kind
 
 MISSING_CODE = -1.0
@@ -71,28 +72,10 @@ DATETIME_PARTS = ("days since 1970", "year", "month", "day", "weekday", "day of 
 _NO_DATETIME = (math.nan,) * len(DATETIME_PARTS)
 
 
-def _as_datetime(value: Any) -> datetime | None:
-    """A date or time (ISO 8601 text, a datetime or a date), or None (missing, or not one)."""
-    if value is pd.NaT:  # a missing datetime (an instance of datetime that has no timestamp)
-        return None
-    if isinstance(value, datetime):  # pandas' Timestamp too
-        return value
-    if isinstance(value, np.datetime64):  # what a DataFrame's datetime column gives: a Timestamp (NaT: missing)
-        return _as_datetime(pd.Timestamp(value))
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    if isinstance(value, str) and ("-" in value or ":" in value):
-        try:
-            return datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def datetime_parts(value: Any) -> tuple[float, ...]:
     """The numbers of ``DATETIME_PARTS`` of one value (NaN for each when it is not a date or time). A time
     without a zone is taken as UTC for the instant; the calendar parts are as written."""
-    moment = _as_datetime(value)
+    moment = as_datetime(value)
     if moment is None:
         return _NO_DATETIME
     instant = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -110,23 +93,13 @@ def datetime_parts(value: Any) -> tuple[float, ...]:
 def _series_datetime_parts(series: pd.Series) -> np.ndarray:
     """(rows, parts) for a column, each distinct value parsed once."""
     codes, distinct = pd.factorize(series)  # missing values get code -1: the last row of the table, NaN
-    table = np.array([datetime_parts(v) for v in distinct] + [_NO_DATETIME], dtype=float).reshape(-1, 7)
+    table = np.array([datetime_parts(v) for v in distinct] + [_NO_DATETIME], dtype=float)
     return table[codes]
 
 
 def datetime_columns(X: pd.DataFrame, candidates: Sequence[str]) -> list[str]:
-    """The ``candidates`` (non-numeric columns) holding dates or times: a datetime dtype, or every distinct
-    value a date or time (at least one)."""
-    chosen = []
-    for column in candidates:
-        series = X[column]
-        if column_kind(series) == "datetime":
-            chosen.append(column)
-            continue
-        distinct = series.dropna().unique()
-        if len(distinct) and all(_as_datetime(v) is not None for v in distinct):
-            chosen.append(column)
-    return chosen
+    """The ``candidates`` (non-numeric columns) holding dates or times (``opml.data.dates``)."""
+    return [column for column in candidates if is_datetime_column(X[column])]
 
 
 def _ordering_target(y: Any) -> np.ndarray | None:

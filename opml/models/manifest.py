@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 import opml
+from opml.data.dates import DATE_TIME, is_datetime_column
 from opml.data.profile import column_kind
 
 MAX_CATEGORIES_LISTED = 1000
@@ -36,7 +37,8 @@ def _plain(value: Any) -> Any:
 
 
 def input_schema(X: pd.DataFrame) -> list[dict[str, Any]]:
-    """One entry per training column: type, and categories or numeric range, with a typical value."""
+    """One entry per training column: type, and categories or numeric range, with a typical value; a column of
+    dates and times (``opml.data.dates``) is text with ``format: date-time``."""
     schema = []
     for column in X.columns:
         series = X[column]
@@ -57,6 +59,8 @@ def input_schema(X: pd.DataFrame) -> list[dict[str, Any]]:
                 categories=[str(v) for v in counts.index[:MAX_CATEGORIES_LISTED]],
                 default=str(counts.index[0]) if len(counts) else "",
             )
+            if is_datetime_column(series):  # any date or time is expected, not only those seen in training
+                entry["format"] = DATE_TIME
         schema.append(entry)
     return schema
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from opml.data.dates import DATE_TIME, EXAMPLE
 from opml.models.manifest import example_records
 from opml.serving.validation import MAX_MAGNITUDE
 
@@ -19,6 +20,9 @@ def _column_schema(column: dict[str, Any]) -> dict[str, Any]:
         schema.update(minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
         if column.get("min") is not None:
             schema["description"] = f"training range {column['min']} to {column['max']}"
+    elif column.get("format") == DATE_TIME:
+        description = f"a date or time in ISO 8601, such as {EXAMPLE}"
+        schema = {"type": "string", "format": DATE_TIME, "description": description}
     else:
         categories = column.get("categories") or []
         shown = ", ".join(categories[:20]) + (", …" if len(categories) > 20 else "")
