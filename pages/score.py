@@ -7,10 +7,11 @@ import plotly.express as px
 import streamlit as st
 
 from opml.client import get_swagger, score
-from opml.data.dates import DATE_TIME, EXAMPLE
 from opml.errors import OpmlError
 from opml.reasons import top_reasons
 from opml.scoring import (
+    DATE_TIME,
+    EXAMPLE,
     coerce,
     labels_from_probabilities,
     out_of_range,
