@@ -15,6 +15,7 @@ from opml.automl.metrics import compute_metrics, metric_value, optimised_metric,
 from opml.automl.model import OpmlRegressor
 from opml.automl.plan import plan_validation
 from opml.automl.search import Search, SearchData
+from opml.automl.selection import Candidate, choose_best
 from opml.automl.settings import automl_params, check_data, guess_task, parse_settings, settings_problems
 from opml.errors import InvalidInput
 from tests.helpers import make_search
@@ -72,6 +73,32 @@ def test_lower_is_better_for_every_regression_error_only():
     assert {"r2_score", "spearman_correlation", "explained_variance"}.isdisjoint(names.LOWER_IS_BETTER)
     assert optimised_metric("spearman_correlation") == "r2_score"
     assert optimised_metric("normalized_mean_absolute_error") == "normalized_mean_absolute_error"
+    # Models that learn the label's logarithm are steered by the error of logarithms, not by R² of the label.
+    assert optimised_metric("spearman_correlation", log_target=True) == "root_mean_squared_log_error"
+    assert optimised_metric("r2_score", log_target=True) == "r2_score"
+
+
+def test_under_a_log_target_near_ties_in_spearman_go_to_the_smaller_error_of_logarithms():
+    """Prices: one model is right about the expensive rows (better R²), the other about every row in relative
+    terms (better RMSLE); with equal ranks, a log target's run picks the second, a plain one the first."""
+    rng = np.random.default_rng(0)
+    y = np.exp(rng.normal(7, 1, 3000))
+    relative = y * np.exp(rng.normal(0, 0.05, len(y)))  # 5 % off everywhere
+    absolute = y + rng.normal(0, 0.03 * y.std(), len(y))  # the same error everywhere: large on cheap rows
+    absolute = np.clip(absolute, 1, None)
+    metrics = {name: compute_metrics(y, p) for name, p in (("relative", relative), ("absolute", absolute))}
+    assert metrics["absolute"]["r2_score"] > metrics["relative"]["r2_score"]
+    assert metrics["relative"]["root_mean_squared_log_error"] < metrics["absolute"]["root_mean_squared_log_error"]
+    # As good at ranks (the relative one a hair behind, within one standard error): the rule decides.
+    spearman = {"absolute": 0.99, "relative": 0.99 - 1e-5}
+    candidates = [
+        Candidate(name, {**m, "spearman_correlation": spearman[name]}, p, None)
+        for (name, m), p in zip(metrics.items(), (relative, absolute), strict=True)
+    ]
+    every = np.ones(len(y), dtype=bool)
+    assert choose_best(candidates, "spearman_correlation", y, every)[0].child_id == "absolute"
+    best, reason = choose_best(candidates, "spearman_correlation", y, every, log_target=True)
+    assert best.child_id == "relative" and "root_mean_squared_log_error" in reason
 
 
 def test_multiclass_metrics_have_weighted_macro_and_micro_forms():

@@ -48,15 +48,15 @@ STACK_MEMBERS = 5
 STACK_FULL_WEIGHTS = 300
 
 
-def _selection_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
+def _selection_score(metric: str, y: np.ndarray, proba: np.ndarray, log_target: bool) -> float:
     """What greedy selection maximises (see ``optimised_metric``)."""
-    name = optimised_metric(metric)
+    name = optimised_metric(metric, log_target)
     return score_for_ranking(name, metric_value(name, y, proba))
 
 
-def _ranked(trials: list[Trial], metric: str) -> list[Trial]:
+def _ranked(trials: list[Trial], metric: str, log_target: bool) -> list[Trial]:
     done = [t for t in trials if t.ok and t.oof is not None]
-    return sorted(done, key=lambda t: -search_score(metric, t.metrics))
+    return sorted(done, key=lambda t: -search_score(metric, t.metrics, log_target))
 
 
 def _member(trial: Trial) -> dict[str, Any]:
@@ -66,9 +66,11 @@ def _member(trial: Trial) -> dict[str, Any]:
     return member
 
 
-def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str) -> dict | None:
+def voting_ensemble(
+    trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str, log_target: bool = False
+) -> dict | None:
     """(spec, out-of-fold probabilities) of the greedy VotingEnsemble, or None with fewer than two trials."""
-    candidates = _ranked(trials, metric)[:VOTING_CANDIDATES]
+    candidates = _ranked(trials, metric, log_target)[:VOTING_CANDIDATES]
     if len(candidates) < 2:
         return None
     target = y[mask]
@@ -77,7 +79,7 @@ def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric
     total = np.zeros_like(predictions[0])
     history: list[tuple[float, np.ndarray]] = []
     for step in range(1, VOTING_ROUNDS + 1):
-        scores = [_selection_score(metric, target, (total + p) / step) for p in predictions]
+        scores = [_selection_score(metric, target, (total + p) / step, log_target) for p in predictions]
         chosen = int(np.argmax(scores))
         counts[chosen] += 1
         total += predictions[chosen]
@@ -93,11 +95,13 @@ def voting_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric
     return _finish(spec, oof, y, mask, metric)
 
 
-def stack_ensemble(trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str, seed: int) -> dict | None:
+def stack_ensemble(
+    trials: list[Trial], y: np.ndarray, mask: np.ndarray, metric: str, seed: int, log_target: bool = False
+) -> dict | None:
     """The StackEnsemble over the best trial of each algorithm, or None with fewer than two algorithms or (for
     classification) a class with fewer than two validated rows."""
     best_per_learner: dict[str, Trial] = {}
-    for trial in _ranked(trials, metric):
+    for trial in _ranked(trials, metric, log_target):
         best_per_learner.setdefault(trial.learner, trial)
     members = list(best_per_learner.values())[:STACK_MEMBERS]
     if len(members) < 2:

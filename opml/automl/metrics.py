@@ -42,7 +42,7 @@ THRESHOLD_METRICS = frozenset(
 )
 
 
-def optimised_metric(metric: str) -> str:
+def optimised_metric(metric: str, log_target: bool = False) -> str:
     """The metric the search, the ensembles' selection and the stack's members optimise for ``metric``:
     the metric itself when it ranks probabilities (AUC, average precision), log-loss for threshold metrics
     such as accuracy. Climbing a step function overfits the out-of-fold rows: on Bank Marketing, trials
@@ -51,15 +51,19 @@ def optimised_metric(metric: str) -> str:
 
     For regression, Spearman's correlation ranks predictions without regard to their size; the search
     optimises R² (squared error) instead, which also orders values, and the best model is chosen by the
-    metric itself (``opml.automl.selection``)."""
+    metric itself (``opml.automl.selection``). When the models learn the label's logarithm (``log_target``,
+    see ``opml.automl.target``), it optimises the squared error of logarithms (RMSLE) instead: R² of the label
+    is ruled by its largest values, which ranks do not favour."""
     if metric in THRESHOLD_METRICS:
         return "log_loss"
-    return "r2_score" if metric == "spearman_correlation" else metric
+    if metric == "spearman_correlation":
+        return "root_mean_squared_log_error" if log_target else "r2_score"
+    return metric
 
 
-def search_score(metric: str, metrics: dict[str, float]) -> float:
+def search_score(metric: str, metrics: dict[str, float], log_target: bool = False) -> float:
     """How good a trial is for the search (higher is better): its score on ``optimised_metric``."""
-    name = optimised_metric(metric)
+    name = optimised_metric(metric, log_target)
     return score_for_ranking(name, metrics.get(name))
 
 

@@ -292,16 +292,22 @@ class AutoMLJob:
 
     def _ensembles(self, trials: list[Trial], data: SearchData) -> None:
         mask, index = data.evaluated, len(trials)
+        log_target = data.target is not None
         builders = []
         if self.settings.enable_voting_ensemble:
             builders.append(
-                ("VotingEnsemble", lambda: voting_ensemble(trials, data.y, mask, self.settings.primary_metric))
+                (
+                    "VotingEnsemble",
+                    lambda: voting_ensemble(trials, data.y, mask, self.settings.primary_metric, log_target),
+                )
             )
         if self.settings.enable_stack_ensemble:
             builders.append(
                 (
                     "StackEnsemble",
-                    lambda: stack_ensemble(trials, data.y, mask, self.settings.primary_metric, self.settings.seed),
+                    lambda: stack_ensemble(
+                        trials, data.y, mask, self.settings.primary_metric, self.settings.seed, log_target
+                    ),
                 )
             )
         by_index = {t.index: t for t in trials}
@@ -340,7 +346,13 @@ class AutoMLJob:
         left = self.deadline - time.monotonic() - 1.0  # a second for saving the model
         slack = max(REFIT_SLACK_SECONDS, REFIT_SLACK_SHARE * self.settings.timeout_seconds)
         best, reason = choose_in_time(
-            self.candidates, self.settings.primary_metric, data.y, data.evaluated, left, slack=slack
+            self.candidates,
+            self.settings.primary_metric,
+            data.y,
+            data.evaluated,
+            left,
+            slack=slack,
+            log_target=data.target is not None,
         )
         if reason:
             self.context.log(f"best model: {best.child_id} rather than the top one by the primary metric: {reason}")

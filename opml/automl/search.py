@@ -261,6 +261,7 @@ class Search:
     ):
         self.data = data
         self.metric = metric
+        self.log_target = data.target is not None  # steers by the error of logarithms (``optimised_metric``)
         self.max_iterations = max_iterations
         self.max_concurrent = max_concurrent
         self.deadline = deadline
@@ -361,7 +362,8 @@ class Search:
         """Keep the fitted models of a holdout's trials an ensemble could use (the best ``KEPT_MODELS`` by the
         search's metric and the best of each learner); let the others go (a forest can take hundreds of MB)."""
         done = sorted(
-            (t for t in self.trials if t.fitted is not None), key=lambda t: -search_score(self.metric, t.metrics)
+            (t for t in self.trials if t.fitted is not None),
+            key=lambda t: -search_score(self.metric, t.metrics, self.log_target),
         )
         best_of_learner = {}
         for trial in done:
@@ -379,7 +381,7 @@ class Search:
         state.max_seconds = max(state.max_seconds, trial.duration)
         searched = trial.index not in state.fixed_trials
         if trial.ok:
-            score = search_score(self.metric, trial.metrics)
+            score = search_score(self.metric, trial.metrics, self.log_target)
             if searched:
                 state.searcher.on_trial_complete(
                     str(trial.index), {"loss": -score, "time_total_s": trial.duration, "config": trial.config}

@@ -42,21 +42,22 @@ def standard_error(metric: str, y: np.ndarray, proba: np.ndarray, threshold: flo
 
 
 def choose_best(
-    candidates: list[Candidate], metric: str, y: np.ndarray, evaluated: np.ndarray
+    candidates: list[Candidate], metric: str, y: np.ndarray, evaluated: np.ndarray, log_target: bool = False
 ) -> tuple[Candidate, str]:
     """(the best candidate, why it was chosen if it is not the top one by ``metric``); ``evaluated`` marks
-    the rows with out-of-fold predictions."""
+    the rows with out-of-fold predictions, ``log_target`` a regression whose models learn the label's
+    logarithm (see ``optimised_metric``)."""
 
     def score(candidate: Candidate) -> float:
         return score_for_ranking(metric, candidate.metrics.get(metric))
 
     top = max(candidates, key=score)
-    optimised = optimised_metric(metric)
+    optimised = optimised_metric(metric, log_target)
     if optimised == metric:
         return top, ""
     error = standard_error(metric, y[evaluated], top.oof[evaluated], top.threshold)
     near = [c for c in candidates if score(c) >= score(top) - error]
-    chosen = max(near, key=lambda c: search_score(metric, c.metrics))
+    chosen = max(near, key=lambda c: search_score(metric, c.metrics, log_target))
     if chosen is top:
         return top, ""
     mine, theirs = _apart(chosen.metrics[metric], top.metrics[metric])
@@ -85,18 +86,19 @@ def choose_in_time(
     evaluated: np.ndarray,
     seconds_left: float,
     slack: float = 0.0,
+    log_target: bool = False,
 ) -> tuple[Candidate, str]:
     """``choose_best`` among the candidates whose refit on every row fits in ``seconds_left`` (the cheapest
     when none does): a run ends within its timeout rather than with its top model. A refit estimated within
     ``slack`` seconds past the time left counts as fitting: the estimates are that uncertain, and without it a
     second's difference swapped a 0.9995 model for a 0.877 one (diamonds, 45 s)."""
-    best, reason = choose_best(candidates, metric, y, evaluated)
+    best, reason = choose_best(candidates, metric, y, evaluated, log_target)
     if best.refit_seconds <= seconds_left + slack:
         return best, reason
     affordable = [c for c in candidates if c.refit_seconds <= seconds_left + slack]
     if not affordable:
         affordable = [min(candidates, key=lambda c: c.refit_seconds)]
-    chosen, _ = choose_best(affordable, metric, y, evaluated)
+    chosen, _ = choose_best(affordable, metric, y, evaluated, log_target)
     if chosen is best:  # nothing cheaper to choose: the top model, late
         return best, reason
     return chosen, (
