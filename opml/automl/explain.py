@@ -27,6 +27,20 @@ How each part is computed:
 
 So: for a single LightGBM, XGBoost or logistic regression model and for a StackEnsemble the log-odds
 numbers are the exact ones; for a forest and a VotingEnsemble the probability numbers are.
+
+**Regression** (``OpmlRegressor``): the contribution of each raw column to the predicted value, with a base
+value such that ``base + sum(contributions)`` is the prediction. Tree members by the same TreeSHAP (their
+predicted value), linear members (ElasticNet) by ``coef * (x - training mean)``; a VotingEnsemble is the
+weighted mean of its members' contributions, a StackEnsemble (``intercept + sum(coef_i * value_i)``) the
+coefficients times its members' contributions, with base ``intercept + sum(coef_i * base_i)``. When the
+model learns the label's logarithm (``LogTarget``), each member is explained exactly in log space (clipped
+as its prediction is), and its value-space contributions are those scaled, per record, to add up to
+``exp(log prediction) - exp(log base)``; the ensemble rules then apply to the values, as the model combines
+values. Such explanations also carry the log space (``log_value``), adding up to ``log(prediction)`` from
+``log(base)``: exact for a single model, the value-space numbers scaled per record for an ensemble. Scaling
+by a positive factor keeps each contribution's sign and their proportions.
+
+Multiclass models are not explained (``NotExplainable``).
 """
 
 from __future__ import annotations
@@ -37,13 +51,13 @@ from typing import Any
 
 import numpy as np
 from scipy.special import expit, logit
+from sklearn.base import is_regressor
 
-from opml.automl.model import LOG_ODDS_CLIP, OpmlClassifier
-from opml.automl.treeshap import tree_explainer
+from opml.automl.model import LOG_ODDS_CLIP, OpmlClassifier, OpmlRegressor
+from opml.automl.treeshap import LOG_ODDS, PROBABILITY, VALUE, tree_explainer
 from opml.reasons import top_reasons
 
-PROBABILITY = "probability"
-LOG_ODDS = "log_odds"
+LOG_VALUE = "log_value"  # a regression model's predicted value in the log space its estimators learn
 
 
 class NotExplainable(ValueError):
@@ -87,6 +101,52 @@ class Explanations:
         """The ``count`` largest contributions of record ``index`` in words, largest first:
         "duration = 371 raised P(yes) by 0.21"."""
         return top_reasons(self.record(index), records[index], count)
+
+
+@dataclass(frozen=True)
+class RegressionExplanations:
+    """Explanations of n records of a regression model over its raw input ``columns``.
+
+    ``contributions[i, j]``: how much column j moved record i's predicted value from ``base_value``; for a
+    model of the label's logarithm, ``log_contributions`` the same for the log of the prediction from
+    ``log_base_value`` (both None otherwise). ``exact``: "value" or "log_value" (see the module's docstring)."""
+
+    columns: list[str]
+    predictions: np.ndarray  # n: the model's predicted values
+    base_value: float
+    contributions: np.ndarray
+    log_base_value: float | None
+    log_contributions: np.ndarray | None
+    exact: str
+
+    @property
+    def labels(self) -> list[float]:
+        """The predicted values, as a regression service records its answers (telemetry, data collection)."""
+        return [float(value) for value in self.predictions]
+
+    probabilities = None  # a regression model has no class probabilities
+
+    def record(self, index: int) -> dict[str, Any]:
+        """Record ``index`` as JSON: the prediction, the base value and the contributions (and ``log_value``:
+        the same in log space, for a model of the label's logarithm)."""
+        document: dict[str, Any] = {
+            "prediction": float(self.predictions[index]),
+            "base_value": self.base_value,
+            "contributions": dict(zip(self.columns, map(float, self.contributions[index]), strict=True)),
+        }
+        if self.log_contributions is not None:
+            document[LOG_VALUE] = {
+                "base_value": self.log_base_value,
+                "contributions": dict(zip(self.columns, map(float, self.log_contributions[index]), strict=True)),
+            }
+        return document
+
+    def top_reasons(
+        self, index: int, records: Sequence[Mapping[str, Any]], count: int = 3, label: str | None = None
+    ) -> list[str]:
+        """The ``count`` largest contributions of record ``index`` in words, largest first: "carat = 1.2 raised
+        the predicted price by 1,234" (``label``: what the model predicts, "price")."""
+        return top_reasons(self.record(index), records[index], count, label=label)
 
 
 @dataclass(frozen=True)
@@ -138,6 +198,12 @@ def _member_part(member: Any, features: np.ndarray, columns: list[str]) -> tuple
         contributions = (features - means) * coef
         base = float(estimator.intercept_[0] + coef @ means)
         return LOG_ODDS, _Part(_fold(featurizer, contributions, columns), base, base + contributions.sum(axis=1))
+    if is_regressor(estimator) and np.ndim(getattr(estimator, "coef_", None)) == 1:  # ElasticNet: linear in its value
+        coef = np.asarray(estimator.coef_, dtype=float)
+        means = featurizer.feature_means()
+        contributions = (features - means) * coef
+        base = float(np.asarray(estimator.intercept_, dtype=float).reshape(-1)[0] + coef @ means)
+        return VALUE, _Part(_fold(featurizer, contributions, columns), base, base + contributions.sum(axis=1))
     raise NotExplainable(f"opml cannot explain a {type(estimator).__name__} member")
 
 
@@ -147,10 +213,18 @@ def _in_space(space: str, part: _Part, wanted: str) -> _Part:
     return _to_probability(part) if wanted == PROBABILITY else _to_log_odds(part)
 
 
-def explain(model: OpmlClassifier, records: Sequence[Mapping[str, Any]]) -> Explanations:
-    """Explain ``model``'s answers for ``records`` (dicts keyed by input column). Raises NotExplainable."""
+def explain(
+    model: OpmlClassifier | OpmlRegressor, records: Sequence[Mapping[str, Any]]
+) -> Explanations | RegressionExplanations:
+    """Explain ``model``'s answers for ``records`` (dicts keyed by input column): a binary classifier's
+    (``Explanations``) or a regressor's (``RegressionExplanations``). Raises NotExplainable."""
+    if getattr(model, "task", "classification") == "regression":
+        return explain_regression(model, records)
     if len(model.classes) != 2:
-        raise NotExplainable("explanations cover binary classification models (this model has more classes)")
+        raise NotExplainable(
+            f"explanations cover binary classification and regression models, not multiclass ones (this model "
+            f"has {len(model.classes)} classes)"
+        )
     columns = model.input_columns
     features: dict[int, np.ndarray] = {}  # members with the same fitted featurizer share its output
     parts: list[tuple[str, _Part]] = []
@@ -216,7 +290,59 @@ def explain(model: OpmlClassifier, records: Sequence[Mapping[str, Any]]) -> Expl
     )
 
 
-def prepare_explainers(model: OpmlClassifier) -> None:
+def explain_regression(model: OpmlRegressor, records: Sequence[Mapping[str, Any]]) -> RegressionExplanations:
+    """Explain a regressor's predicted values for ``records`` (see the module's docstring). Raises
+    NotExplainable."""
+    columns = model.input_columns
+    features: dict[int, np.ndarray] = {}  # members with the same fitted featurizer share its output
+    raw: list[_Part] = []  # each member in what its estimator predicts: the value, or its logarithm
+    for member in model.members:
+        featurizer = member.steps[0][1]
+        if id(featurizer) not in features:
+            features[id(featurizer)] = featurizer.transform_records(records)
+        _, part = _member_part(member, features[id(featurizer)], columns)
+        raw.append(part)
+    target = model.target
+    if target is None:
+        logs, values = None, raw
+    else:
+        # The model clips each member's logarithm before exp (a linear model could run away): so do these.
+        low, high = target.low, target.high
+        logs = [p.rescaled(float(np.clip(p.base, low, high)), np.clip(p.output, low, high)) for p in raw]
+        values = [p.rescaled(float(np.exp(p.base)), np.exp(p.output)) for p in logs]
+
+    if model.stacker is not None:  # intercept + sum(coef_i * value_i)
+        coefficients, intercept = model.stacker
+        weights, base = np.asarray(coefficients, dtype=float), float(intercept)
+    else:  # the weighted mean of the members' values
+        weights = np.asarray(model.weights if model.weights is not None else [1.0] * len(values), dtype=float)
+        weights, base = weights / weights.sum(), 0.0
+    combined = np.zeros((len(records), len(columns)))
+    for weight, part in zip(weights, values, strict=True):
+        combined += weight * part.contributions
+        base += weight * part.base
+    # The explanations add up to the members' outputs: the prediction needs no second pass over the trees.
+    predictions = model._combine([part.output for part in raw])
+    ensemble = _Part(combined, base, predictions)
+
+    log_part, exact = None, VALUE
+    if logs is not None and model.stacker is None and len(logs) == 1:
+        log_part, exact = logs[0], LOG_VALUE
+    elif logs is not None:  # an ensemble combines values: its log space is its values' scaled per record
+        floor = float(np.exp(target.low))  # a stack's intercept could take a value below any member's
+        log_part = ensemble.rescaled(float(np.log(max(base, floor))), np.log(np.maximum(predictions, floor)))
+    return RegressionExplanations(
+        columns=columns,
+        predictions=predictions,
+        base_value=float(base),
+        contributions=combined,
+        log_base_value=None if log_part is None else log_part.base,
+        log_contributions=None if log_part is None else log_part.contributions,
+        exact=exact,
+    )
+
+
+def prepare_explainers(model: OpmlClassifier | OpmlRegressor) -> None:
     """Build the members' TreeSHAP explainers now (a converted forest takes up to seconds), so that the
     first explain request does not pay for it. Models that cannot be explained are left as they are."""
     for member in getattr(model, "members", []):

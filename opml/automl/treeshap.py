@@ -1,5 +1,9 @@
 """Exact TreeSHAP for every tree model the AutoML builds, through one engine: LightGBM's ``pred_contrib``.
 
+Binary classifiers are explained in their own output space (log-odds for boosting, the positive class's
+probability for forests); regressors in their predicted value (``VALUE``: what the estimator predicts, which
+is the label's logarithm when the model learns it, see ``opml.automl.target``).
+
 LightGBM members are explained by their own booster. Forests (scikit-learn) and XGBoost members are
 converted once into an equivalent LightGBM model (same splits, same leaf values, the node covers as
 LightGBM's data counts) and explained by LightGBM's TreeSHAP, which computes in float64. XGBoost's own
@@ -28,6 +32,10 @@ COVER_SCALE_TARGET = 1e9  # fractional covers are scaled so the root's is about 
 MISSING_NAN = 8  # LightGBM decision_type: missing values are NaN (bits 2-3 = 2)
 DEFAULT_LEFT = 2  # LightGBM decision_type: missing values go left
 FLOAT32_MAX = np.finfo(np.float32).max
+LOG_ODDS, PROBABILITY, VALUE = "log_odds", "probability", "value"  # the output spaces of explainers
+# LightGBM regression objectives whose raw score is the prediction (no link function: poisson, gamma and
+# tweedie predict exp of it)
+IDENTITY_OBJECTIVES = frozenset({"regression", "regression_l1", "huber", "fair", "quantile", "mape"})
 
 
 @dataclass
@@ -146,7 +154,8 @@ def _model_text(trees: list[ConvertedTree], n_features: int) -> str:
 
 class TreeExplainer:
     """TreeSHAP of one fitted tree model: ``explain(X)`` gives (contributions per feature, expected value)
-    in the model's own output space (``space``: "log_odds" for boosting, "probability" for forests)."""
+    in the model's own output space (``space``: "log_odds" for boosting classifiers, "probability" for forest
+    classifiers, "value" for regressors)."""
 
     def __init__(self, booster: Any, *, space: str, constant: float = 0.0, float32_inputs: bool = False):
         self.booster = booster
@@ -173,16 +182,25 @@ def _lightgbm_booster(trees: list[ConvertedTree], n_features: int) -> Any:
 
 
 def forest_explainer(forest: Any) -> TreeExplainer:
-    """A scikit-learn RandomForestClassifier / ExtraTreesClassifier (binary): probability of class 1."""
+    """A scikit-learn RandomForest / ExtraTrees classifier (binary: the probability of class 1) or regressor
+    (one output: its predicted value, the mean of the trees' leaf values)."""
+    from sklearn.base import is_regressor
+
+    regression = is_regressor(forest)
+    if regression and forest.n_outputs_ != 1:
+        raise ValueError("explanations cover forests of one output only")
     trees, constant = [], 0.0
     n_trees = len(forest.estimators_)
     for estimator in forest.estimators_:
         tree = estimator.tree_
         counts = tree.value[:, 0, :]
-        totals = counts.sum(axis=1)
-        positive = counts[:, 1] / np.where(totals == 0, 1, totals) / n_trees
+        if regression:  # a regression tree's node holds the mean of its rows
+            leaf_value = counts[:, 0] / n_trees
+        else:
+            totals = counts.sum(axis=1)
+            leaf_value = counts[:, 1] / np.where(totals == 0, 1, totals) / n_trees
         if tree.node_count == 1:
-            constant += float(positive[0])
+            constant += float(leaf_value[0])
             continue
         missing_left = getattr(tree, "missing_go_to_left", np.zeros(tree.node_count, dtype=bool))
         trees.append(
@@ -192,22 +210,26 @@ def forest_explainer(forest: Any) -> TreeExplainer:
                 tree.feature,
                 tree.threshold,
                 np.asarray(missing_left, dtype=bool),
-                positive,
+                leaf_value,
                 tree.weighted_n_node_samples,
             )
         )
     booster = _lightgbm_booster(trees, forest.n_features_in_)
-    return TreeExplainer(booster, space="probability", constant=constant, float32_inputs=True)
+    return TreeExplainer(booster, space=VALUE if regression else PROBABILITY, constant=constant, float32_inputs=True)
 
 
 def xgboost_explainer(estimator: Any) -> TreeExplainer:
-    """A binary XGBClassifier (gbtree, numeric splits): log-odds."""
+    """A binary XGBClassifier (gbtree, numeric splits): log-odds; a squared-error XGBRegressor: its value."""
     booster = estimator.get_booster()
     learner = json.loads(booster.save_raw("json"))["learner"]
-    if learner["objective"]["name"] != "binary:logistic" or learner["gradient_booster"]["name"] != "gbtree":
-        raise ValueError("explanations cover binary XGBoost tree models only")
+    objective = learner["objective"]["name"]
+    if objective not in ("binary:logistic", "reg:squarederror") or learner["gradient_booster"]["name"] != "gbtree":
+        raise ValueError("explanations cover binary and squared-error XGBoost tree models only")
     base_score = float(learner["learner_model_param"]["base_score"].strip("[]"))
-    constant = float(np.log(base_score / (1 - base_score)))
+    if objective == "binary:logistic":  # the base score is a probability: the trees add to its log-odds
+        space, constant = LOG_ODDS, float(np.log(base_score / (1 - base_score)))
+    else:  # the base score is a value
+        space, constant = VALUE, base_score
     trees = []
     for tree in learner["gradient_booster"]["model"]["trees"]:
         left, right = np.asarray(tree["left_children"]), np.asarray(tree["right_children"])
@@ -230,12 +252,19 @@ def xgboost_explainer(estimator: Any) -> TreeExplainer:
             )
         )
     n_features = int(learner["learner_model_param"]["num_feature"])
-    return TreeExplainer(_lightgbm_booster(trees, n_features), space="log_odds", constant=constant, float32_inputs=True)
+    return TreeExplainer(_lightgbm_booster(trees, n_features), space=space, constant=constant, float32_inputs=True)
 
 
 def lightgbm_explainer(estimator: Any) -> TreeExplainer:
-    """A binary LGBMClassifier: log-odds, by its own booster."""
-    return TreeExplainer(estimator.booster_, space="log_odds")
+    """A binary LGBMClassifier (log-odds) or an LGBMRegressor of an objective without a link function (its
+    value), by its own booster."""
+    from sklearn.base import is_regressor
+
+    if not is_regressor(estimator):
+        return TreeExplainer(estimator.booster_, space=LOG_ODDS)
+    if estimator.objective_ not in IDENTITY_OBJECTIVES:
+        raise ValueError(f"explanations cover LightGBM regressors of a plain objective, not {estimator.objective_!r}")
+    return TreeExplainer(estimator.booster_, space=VALUE)
 
 
 def tree_explainer(estimator: Any) -> TreeExplainer | None:
