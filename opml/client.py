@@ -81,13 +81,13 @@ def request_body(
 ) -> dict[str, Any]:
     """The JSON body that asks a scoring URI taking ``request_format`` for labels (numbers from a regression
     model), probabilities or (``data`` services of opml-trained models only) explanations of ``records``.
-    ``task`` "regression" (the service's model predicts values): asking for probabilities or explanations is
-    an InvalidInput, before anything is sent."""
-    if task == "regression" and (probabilities or explain):
-        asked = "explanations" if explain else "class probabilities"
+    ``task`` "regression" (the service's model predicts values): asking for probabilities is an InvalidInput,
+    before anything is sent (explanations are asked as of a classifier: ``explain`` wins over
+    ``probabilities``, which an explanation of a regressor's value does not hold)."""
+    if task == "regression" and probabilities and not explain:
         raise InvalidInput(
-            f"this service's model predicts values (regression): it answers numbers, not {asked}; score without "
-            f"{'--proba' if probabilities else 'explanations'}"
+            "this service's model predicts values (regression): it answers numbers, not class probabilities; "
+            "score without --proba"
         )
     if check_request_format(request_format) == "input_data":
         if explain:
@@ -136,8 +136,9 @@ def score(
 ) -> ScoreResult:
     """POST records to a scoring URI; labels (or class probabilities, or with ``explain`` the explanation of
     each record: prediction, probabilities and contributions) for each record; a regression model's service
-    answers a number per record (with ``task`` "regression", asking it for probabilities or explanations is an
-    InvalidInput before anything is sent; without, the service's 400 says why). ``deployment`` names the
+    answers a number per record, or with ``explain`` its explanation (prediction, base value, contributions)
+    (with ``task`` "regression", asking it for probabilities is an InvalidInput before anything is sent;
+    without, the service's 400 says why). ``deployment`` names the
     deployment of the endpoint that should answer (the ``azureml-model-deployment`` header, as on Azure);
     by default the endpoint's traffic split decides. ``request_format`` is the body the URI takes (the
     Service's ``request_format``): "data" or "input_data" (MLflow on an SDK v2 managed online endpoint, which

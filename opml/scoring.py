@@ -25,8 +25,8 @@ CLASSIFICATION, REGRESSION = "classification", "regression"
 @dataclass(frozen=True)
 class ServiceOutput:
     """What a scoring service answers per record, by its model's task: a regressor answers a number (no
-    probabilities, no explanations); a classifier a label, with one probability per class on request
-    (``predict_proba``) and, when binary and trained by opml, explanations."""
+    probabilities) and, when trained by opml, explanations of it; a classifier a label, with one probability
+    per class on request (``predict_proba``) and, when binary and trained by opml, explanations."""
 
     task: str  # "classification" or "regression"
     classes: tuple[str, ...] = ()  # a classifier's classes (empty when unknown: an Azure AutoML swagger)
@@ -44,8 +44,9 @@ class ServiceOutput:
 
     @property
     def explainable(self) -> bool:
-        """The service answers ``explain`` (binary classifiers opml trained)."""
-        return not self.regression and len(self.classes) == 2
+        """The model's task is one opml explains: regression or binary classification, not multiclass (the
+        service answers ``explain`` when opml trained the model, too)."""
+        return self.regression or len(self.classes) == 2
 
     @property
     def kind(self) -> str:
@@ -118,6 +119,17 @@ def predicted_values(predictions: list[Any]) -> list[float]:
             )
         values.append(float(value))
     return values
+
+
+def explained_values(explanations: list[Any]) -> list[float]:
+    """The predicted values of a regression service's explain answer (one explanation per record); raises
+    ScoringError on an answer that holds something else (a classifier's explanations, bare numbers)."""
+    if not all(isinstance(item, dict) and "prediction" in item for item in explanations):
+        raise ScoringError(
+            "the endpoint answered something else than explanations (objects with a prediction): does it explain "
+            "its predictions?"
+        )
+    return predicted_values([item["prediction"] for item in explanations])
 
 
 @dataclass

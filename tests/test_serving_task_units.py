@@ -13,7 +13,7 @@ import pytest
 from opml.client import ScoringError, request_body
 from opml.errors import InvalidInput
 from opml.monitoring.labels import check_labels, name_csv_line, read_labels_csv
-from opml.scoring import ServiceOutput, output_of_manifest, predicted_values, scored_csv
+from opml.scoring import ServiceOutput, explained_values, output_of_manifest, predicted_values, scored_csv
 from opml.serving.collection import CollectionWriter
 from opml.serving.mirror import agreement
 from opml.serving.telemetry import MAX_PREDICTED_VALUES, predictions_column
@@ -96,15 +96,25 @@ def test_a_regression_writer_collects_float_predictions_without_probabilities(tm
 def test_service_output_of_manifests_and_answers():
     regression = output_of_manifest({"task": "regression", "label_column": "price", "classes": []})
     assert regression == ServiceOutput("regression", (), None, "price")
-    assert not regression.probabilities and not regression.explainable and regression.kind == "a number (price)"
+    assert not regression.probabilities and regression.explainable and regression.kind == "a number (price)"
+    multiclass = output_of_manifest({"task": "classification", "classes": ["a", "b", "c"]})
+    assert multiclass.probabilities and not multiclass.explainable  # multiclass models are not explained
     old = output_of_manifest({"classes": ["no", "yes"], "threshold": 0.4, "label_column": "y"})  # no task: before
     assert old == ServiceOutput("classification", ("no", "yes"), 0.4, "y") and old.explainable
     assert predicted_values([1, 2.5]) == [1.0, 2.5]
     with pytest.raises(ScoringError, match="regression model's service"):
         predicted_values(["yes"])
+    # A regression service's explanations hold its predicted values; a classifier's hold labels.
+    assert explained_values([{"prediction": 12.5, "base_value": 10.0, "contributions": {"a": 2.5}}]) == [12.5]
+    with pytest.raises(ScoringError, match="regression model's service"):
+        explained_values([{"prediction": "yes", "positive_class": "yes"}])
+    with pytest.raises(ScoringError, match="something else than explanations"):
+        explained_values([12.5])
     with pytest.raises(InvalidInput, match="not class probabilities"):
         request_body([{"a": 1}], probabilities=True, task="regression")
     assert request_body([{"a": 1}], task="regression") == {"data": [{"a": 1}]}
+    explain = {"Inputs": {"data": [{"a": 1}]}, "GlobalParameters": {"method": "explain"}}
+    assert request_body([{"a": 1}], explain=True, task="regression") == explain
     scored = scored_csv(__import__("pandas").DataFrame({"a": [1, 2]}), [1.5, math.pi], None).decode()
     assert scored.splitlines() == ["a,prediction", "1,1.5", f"2,{math.pi}"]
 

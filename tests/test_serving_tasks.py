@@ -25,6 +25,7 @@ from opml.client import score
 from opml.errors import InvalidInput
 from opml.scoring import (
     ServiceOutput,
+    explained_values,
     output_of_manifest,
     output_of_swagger,
     read_scoring_csv,
@@ -159,12 +160,11 @@ def test_a_regression_service_answers_numbers_in_every_shape(served):
     assert high > low + 2000
 
 
-def test_probabilities_and_explanations_of_a_regression_service_are_a_400_saying_why(served):
+def test_probabilities_of_a_regression_service_are_a_400_saying_why(served):
     records = served.price_records(2)
-    for method in ("predict_proba", "explain"):
-        refused = served.post("price-svc", {"Inputs": {"data": records}, "GlobalParameters": {"method": method}})
-        assert_error(refused, 400, "a regression model predicts values", f"{method} is for")
-        assert refused.headers["X-Ms-Run-Function-Failed"] == "True"
+    refused = served.post("price-svc", {"Inputs": {"data": records}, "GlobalParameters": {"method": "predict_proba"}})
+    assert_error(refused, 400, "a regression model predicts values", "predict_proba is for", '"explain"')
+    assert refused.headers["X-Ms-Run-Function-Failed"] == "True"
     split = pd.DataFrame(records).to_dict(orient="split")
     refused = served.post("price-svc", {"input_data": split, "params": {"method": "predict_proba"}})
     assert_error(refused, 400, "predict_proba is for classification models")
@@ -184,11 +184,10 @@ def test_regression_swagger_documents_numbers_and_nothing_that_does_not_apply(se
     validate(document)
     definitions = document["definitions"]
     assert document["info"]["x-opml-task"] == "regression" and "regression" in document["info"]["description"]
-    assert "SplitOutputProbabilities" not in definitions and "Explanation" not in definitions
-    assert "SplitOutputLabels" not in definitions
+    assert "SplitOutputProbabilities" not in definitions and "SplitOutputLabels" not in definitions
     assert definitions["ServiceInputSplit"]["properties"]["params"]["properties"]["method"]["enum"] == ["predict"]
     description = document["paths"]["/score"]["post"]["parameters"][0]["description"]
-    assert "predict_proba and explain are refused" in description
+    assert "predict_proba is refused" in description and '"explain"' in description
     output = definitions["ServiceOutput"]
     assert all(isinstance(value, float) for value in output["example"]["result"])
     jsonschema.validate(output["example"], output)
@@ -209,6 +208,82 @@ def test_regression_swagger_documents_numbers_and_nothing_that_does_not_apply(se
     # A refused body's 400 is the documented error.
     jsonschema.validate(served.post("price-svc", {"data": []}).json(), definitions["ErrorResponse"])
     assert output_of_swagger(document) == ServiceOutput("regression")
+
+
+def assert_explained(explanation: dict, prediction: float, columns: list[str]) -> None:
+    """One regression explanation: its contributions add up to its prediction (and to its log in log_value)."""
+    assert explanation["prediction"] == pytest.approx(prediction, rel=1e-9)
+    assert list(explanation["contributions"]) == columns
+    total = explanation["base_value"] + sum(explanation["contributions"].values())
+    assert total == pytest.approx(explanation["prediction"], rel=1e-9)
+    if "log_value" in explanation:
+        logs = explanation["log_value"]
+        assert logs["base_value"] + sum(logs["contributions"].values()) == pytest.approx(
+            math.log(explanation["prediction"]), abs=1e-9
+        )
+
+
+def test_a_regression_service_explains_its_predictions_as_its_swagger_says(served):
+    records = served.price_records(30)
+    model = served.backend.load_model("price-model")
+    expected = model.predict(pd.DataFrame(records))
+    response = served.post("price-svc", {"Inputs": {"data": records}, "GlobalParameters": {"method": "explain"}})
+    assert response.status_code == 200, response.text
+    results = response.json()["Results"]
+    columns = ["carat", "cut", "depth"]
+    for explanation, prediction in zip(results, expected, strict=True):
+        assert_explained(explanation, prediction, columns)
+        assert ("log_value" in explanation) == (model.target is not None)
+    # carat drives the price (it rises with carat): its contributions span thousands
+    carat = [e["contributions"]["carat"] for e in results]
+    assert max(carat) - min(carat) > 1000
+    document = requests.get(served.service("price-svc").swagger_uri, timeout=5).json()
+    for explanation in results:
+        jsonschema.validate(explanation, document["definitions"]["Explanation"])
+    with pytest.raises(jsonschema.ValidationError):  # a number is not an explanation
+        jsonschema.validate(expected[0], document["definitions"]["Explanation"])
+    # Telemetry and data collection record an explained request's predicted values, as for "predict".
+    request_id = response.headers["X-Ms-Request-Id"]
+    row = telemetry_of(served, "price-svc", request_id)
+    assert row["predictions"] == [float(f"{e['prediction']:.6g}") for e in results]
+    rows = wait_until(
+        lambda: [r for r in served.backend.get_collected_data("price-svc") if r["request_id"] == request_id],
+        timeout=20,
+        what="the collected rows of the explained request",
+    )
+    assert sorted(r["output.label"] for r in rows) == pytest.approx(sorted(e["prediction"] for e in results))
+    # At most 1,000 records an explain request; MLflow's input_data body answers no explanations.
+    many = served.post("price-svc", {"Inputs": {"data": records * 34}, "GlobalParameters": {"method": "explain"}})
+    assert_error(many, 400, "explain takes at most 1,000 records per request, got 1,020")
+    split = pd.DataFrame(records[:2]).to_dict(orient="split")
+    assert_error(served.post("price-svc", {"input_data": split, "params": {"method": "explain"}}), 400, '"explain"')
+
+
+def test_a_log_price_model_of_the_shared_workspace_explains_in_both_spaces_over_http(task_backend):
+    """The conftest's regression model learns log(price): served, its explanations carry log_value."""
+    from opml.agent.launcher import start_agent
+
+    model = task_backend.load_model("price-model")
+    assert model.target is not None
+    task_backend.deploy_model(name="log-price-svc", model_name="price-model")
+    agent = start_agent(task_backend.path, extra_env={"OPML_GATEWAY_PORT": str(free_port())})
+    try:
+        service = task_backend.wait_for_service("log-price-svc", timeout=120)
+        assert service.state == "Healthy", service.error
+        frame = task_backend.load_dataset("prices").drop(columns="price").head(40)
+        records = json.loads(frame.to_json(orient="records"))
+        key = task_backend.get_service_keys("log-price-svc").primary
+        answer = score(service.scoring_uri, records, key=key, explain=True, task="regression")
+        expected = model.predict(frame)
+        for explanation, prediction in zip(answer.predictions, expected, strict=True):
+            assert "log_value" in explanation
+            assert_explained(explanation, prediction, list(frame.columns))
+        document = requests.get(service.swagger_uri, timeout=5).json()
+        for explanation in answer.predictions:
+            jsonschema.validate(explanation, document["definitions"]["Explanation"])
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
 
 
 def test_regression_telemetry_holds_the_predicted_values(served):
@@ -312,10 +387,10 @@ def test_the_regression_client_batch_csv_and_service_output(served, tmp_path):
     closed = f"http://127.0.0.1:{free_port()}/score"
     with pytest.raises(InvalidInput, match="predicts values"):
         score(closed, records, key=key, probabilities=True, task="regression")
-    with pytest.raises(InvalidInput, match="not explanations"):
-        score(closed, records, key=key, explain=True, task="regression")
     answer = score(service.scoring_uri, records, key=key, task="regression")
     assert all(isinstance(value, float) for value in answer.predictions)
+    explained = score(service.scoring_uri, records, key=key, explain=True, task="regression")
+    assert explained_values(explained.predictions) == pytest.approx(answer.predictions, rel=1e-9)
     # Batch CSV scoring: chunks of 250 rows, the input columns kept, numbers appended.
     csv = (served.data / "price.csv").read_bytes()
     batch = read_scoring_csv(csv, backend.get_model("price-model").manifest["input_schema"], label="price")
@@ -445,8 +520,19 @@ def test_opml_score_per_task(served, tmp_path):
     uri = served.service("price-svc").scoring_uri
     by_url = opml("score", "--url", uri, "--record", "carat=1.2", "--proba", workspace=workspace, env=key)
     assert by_url.returncode != 0 and "score without --proba" in by_url.stderr  # read from its swagger.json
-    explained = opml("services", "explain", "price-svc", "--record", "carat=1.2", workspace=workspace)
-    assert explained.returncode != 0 and "not explanations" in explained.stderr
+    explained = opml("services", "explain", "price-svc", "--record", "carat=2.4", "cut=Ideal", workspace=workspace)
+    assert explained.returncode == 0, explained.stderr
+    lines = explained.stdout.splitlines()
+    assert lines[0].startswith("record 0: predicted price ") and "(base value " in lines[0]
+    # a stone of 2.4 carats (the training mean is about 1.35) costs more: carat is the first reason, and raises it
+    assert lines[1].strip().startswith("carat = 2.4 raised the predicted price by ")
+    assert 3 <= len(lines) <= 4 and all(" the predicted price by " in line for line in lines[1:])
+    as_json = opml("--json", "services", "explain", "price-svc", "--record", "carat=1.2", workspace=workspace)
+    explanation = json.loads(as_json.stdout)["Results"][0]
+    total = explanation["base_value"] + sum(explanation["contributions"].values())
+    assert total == pytest.approx(explanation["prediction"], rel=1e-9)
+    refused = opml("services", "explain", "kind-svc", "--record", "x1=0.5", workspace=workspace)
+    assert refused.returncode != 0 and "multiclass" in refused.stderr and "Traceback" not in refused.stderr
     # Labels from a CSV: numbers for a regression service; a text label is refused naming its line.
     request_id = served.post("price-svc", {"data": served.price_records(2)}).headers["X-Ms-Request-Id"]
     truth = tmp_path / "truth.csv"

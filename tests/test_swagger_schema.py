@@ -121,7 +121,7 @@ REGRESSION_MANIFEST = {
 MULTICLASS_MANIFEST = {**MANIFEST, "task": "classification", "classes": ["Fair", "Good", "Ideal", "Premium"]}
 
 
-def test_a_regression_document_answers_numbers_and_offers_no_probabilities_or_explanations():
+def test_a_regression_document_answers_numbers_and_explanations_and_offers_no_probabilities():
     import jsonschema
     from openapi_spec_validator import validate
 
@@ -131,7 +131,7 @@ def test_a_regression_document_answers_numbers_and_offers_no_probabilities_or_ex
     validate(document)
     definitions = document["definitions"]
     assert document["info"]["x-opml-task"] == "regression" and "predicts price" in document["info"]["description"]
-    assert {"Explanation", "SplitOutputProbabilities", "SplitOutputLabels"}.isdisjoint(definitions)
+    assert {"SplitOutputProbabilities", "SplitOutputLabels"}.isdisjoint(definitions)
     output = definitions["ServiceOutput"]
     # The example answer: the out-of-fold predictions' median (6 significant digits), one per example record.
     assert output["example"] == {"result": [2456.79, 2456.79]}
@@ -146,8 +146,24 @@ def test_a_regression_document_answers_numbers_and_offers_no_probabilities_or_ex
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**split["example"], "params": {"method": "predict_proba"}}, split)
     description = document["paths"]["/score"]["post"]["parameters"][0]["description"]
-    assert "numbers" in description and "predict_proba and explain are refused" in description
+    assert "numbers" in description and "predict_proba is refused" in description and '"explain"' in description
     assert output_of_swagger(document) == ServiceOutput("regression")
+    # One record's explanation: the prediction, the base value, a contribution per input column, and the same in
+    # log space for a model of the label's logarithm (real answers are validated in test_serving_tasks.py).
+    explanation = definitions["Explanation"]
+    columns = {"age": 120.5, "euribor3m": -30.0, "job": 4.25}
+    answer = {"prediction": 3994.75, "base_value": 3900.0, "contributions": columns}
+    jsonschema.validate(answer, explanation)
+    jsonschema.validate({**answer, "log_value": {"base_value": 8.27, "contributions": columns}}, explanation)
+    for wrong in (
+        {**answer, "prediction": "yes"},  # a classifier's
+        {**answer, "positive_class": "yes"},
+        {**answer, "contributions": {"age": 120.5}},  # a column missing
+        {**answer, "contributions": {**columns, "unknown": 1.0}},
+        {key: value for key, value in answer.items() if key != "base_value"},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, explanation)
     # Without summaries (an older manifest), the example answers are still numbers.
     bare = {key: value for key, value in REGRESSION_MANIFEST.items() if not key.endswith("_summary")}
     assert swagger_document(service_name="d", manifest=bare, auth_enabled=False)["definitions"]["ServiceOutput"][

@@ -3,10 +3,11 @@
 Trains a model with a short AutoML run on --data (or uses --workspace/--model),
 deploys it through the agent, then measures with keep-alive HTTP clients:
 single-record p50/p99 (also in the input_data body of SDK v2 managed endpoints), 100-record batch p50,
-one record explained (a classifier's), throughput at concurrency 8, and the in-process floor (the model's own
-predict on one record: ``predict_proba_records`` for a classifier, ``predict_records`` for a regressor, e.g.
-``--data diamonds.csv --label price --task regression``). With --collect, also the cost of data collection
-(every request collected) on throughput: off and on in alternating rounds, the median of each.
+one record explained (binary classifiers and regressors), throughput at concurrency 8, and the in-process
+floor (the model's own predict on one record: ``predict_proba_records`` for a classifier, ``predict_records``
+for a regressor, e.g. ``--data diamonds.csv --label price --task regression``). With --collect, also the
+cost of data collection (every request collected) on throughput: off and on in alternating rounds, the
+median of each.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         split = latencies(client, split_one.encode(), args.requests)
         batch = latencies(client, hundred, max(50, args.requests // 10))
         explained: list[float] = []
-        if not regression and len(model.classes) == 2:  # explanations cover binary classifiers
+        if regression or len(model.classes) == 2:  # explanations cover binary classifiers and regressors
             explain_one = json.dumps({"Inputs": {"data": [row]}, "GlobalParameters": {"method": "explain"}}).encode()
             explained = latencies(client, explain_one, max(200, args.requests // 4))
         results = {}
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             f"{len(explained)} requests)"
         )
     else:
-        print("HTTP explain: not measured (explanations cover binary classifiers)")
+        print("HTTP explain: not measured (multiclass models are not explained)")
     off, on = results[False], results[True]
     print(
         f"throughput at concurrency {args.concurrency}: telemetry off {off:.0f} req/s, on {on:.0f} req/s "

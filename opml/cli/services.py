@@ -549,7 +549,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from opml.client import score
-    from opml.reasons import top_reasons
+    from opml.reasons import amount_text, top_reasons
     from opml.scoring import service_output
 
     if sum(map(bool, (args.json_file, args.csv_file, args.record))) != 1:
@@ -561,21 +561,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
     schema = backend.get_model(service.model_name, service.model_version).manifest["input_schema"]
     records = _records_from_args(args, schema)
     key = backend.get_service_keys(service.name).primary if service.auth_enabled else None
-    task = service_output(backend, service).task  # a regression model's service: refused before sending
+    output = service_output(backend, service)
     result = score(
-        service.scoring_uri, records, key=key, explain=True, request_format=service.request_format, task=task
+        service.scoring_uri, records, key=key, explain=True, request_format=service.request_format, task=output.task
     )
     if args.json:
         print_json(result.response_body)
     else:
         for index, (explanation, record) in enumerate(zip(result.predictions, records, strict=True)):
-            positive = explanation["positive_class"]
-            probability = explanation["probabilities"][positive]
-            print(
-                f"record {index}: {explanation['prediction']} (P({positive}) = {probability:.3f}, "
-                f"base value {explanation['base_value']:.3f})"
-            )
-            for reason in top_reasons(explanation, record, args.top):
+            if output.regression:
+                what = f"predicted {output.label_column}" if output.label_column else "predicted"
+                print(
+                    f"record {index}: {what} {amount_text(explanation['prediction'])} (base value "
+                    f"{amount_text(explanation['base_value'])})"
+                )
+            else:
+                positive = explanation["positive_class"]
+                probability = explanation["probabilities"][positive]
+                print(
+                    f"record {index}: {explanation['prediction']} (P({positive}) = {probability:.3f}, "
+                    f"base value {explanation['base_value']:.3f})"
+                )
+            for reason in top_reasons(explanation, record, args.top, label=output.label_column):
                 print(f"  {reason}")
     print(f"({len(records)} record(s) in {result.latency_ms:.1f} ms, request {result.request_id})", file=sys.stderr)
     return 0

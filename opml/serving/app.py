@@ -118,24 +118,23 @@ def parse_and_check(raw: bytes, deployment: LoadedDeployment) -> Payload:
 
 REGRESSION_REFUSALS = {
     "predict_proba": "a regression model predicts values; predict_proba is for classification models: ask for "
-    '"predict" (the default)',
-    "explain": "a regression model predicts values; explain is for binary classification models: ask for "
-    '"predict" (the default)',
+    '"predict" (the default), or "explain" for each column\'s contribution to the predicted value',
 }
 
 
 def predict(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list, Any]:
     """(response body, predictions, probabilities) for a validated payload. Predictions are labels (text) for
     a classifier, with its (n, k) class probabilities; numbers (floats) for a regressor, with no probabilities
-    (None), which refuses ``predict_proba`` and ``explain`` (RequestError 400 saying why)."""
+    (None), which refuses ``predict_proba`` (RequestError 400 saying why). ``explain`` answers explanations
+    (binary classifiers and regressors; a 400 saying why for other models)."""
     model = deployment.model
+    if payload.method == "explain":
+        return explain_payload(deployment, payload)
     if deployment.regression:
         if payload.method in REGRESSION_REFUSALS:
             raise RequestError(400, REGRESSION_REFUSALS[payload.method])
         values = model.predict_records(payload.records).tolist()
         return _answer(payload, values), values, None
-    if payload.method == "explain":
-        return explain_payload(deployment, payload)
     proba = model.predict_proba_records(payload.records)
     labels = [str(label) for label in model.labels_for(proba)]
     if payload.method == "predict_proba":
@@ -193,9 +192,10 @@ def collect(deployment: LoadedDeployment, runtime: dict[str, Any], request_id: s
     return True
 
 
-def explain_payload(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list[str], Any]:
+def explain_payload(deployment: LoadedDeployment, payload: Payload) -> tuple[Any, list, Any]:
     """(``{"Results": [explanation per record]}`` (see ``opml.automl.explain``), labels, probabilities), or a
-    400 that says why not."""
+    400 that says why not. A regressor's labels are its predicted values and its probabilities None, as
+    ``predict`` gives them (telemetry, data collection and the mirror read them alike)."""
     from opml.automl.explain import NotExplainable, explain
 
     if len(payload.records) > MAX_EXPLAIN_ROWS:

@@ -51,8 +51,9 @@ def swagger_document(
 
     What the answers are depends on the model's task (``info["x-opml-task"]``): a classifier answers labels
     (``SplitOutputLabels``), {class: probability} objects (``SplitOutputProbabilities``) and, for a binary one,
-    explanations (``Explanation``); a regressor answers numbers only (``SplitOutputValues``): it takes no
-    ``predict_proba`` or ``explain``, so neither is documented."""
+    explanations (``Explanation``); a regressor answers numbers (``SplitOutputValues``) and explanations of
+    them (``Explanation``, its regression form); it takes no ``predict_proba``, which is not documented.
+    Multiclass models answer no explanations."""
     schema = manifest["input_schema"]
     record = {
         "type": "object",
@@ -63,7 +64,7 @@ def swagger_document(
     records = {"type": "array", "items": record, "minItems": 1, "maxItems": max_rows}
     regression = manifest.get("task") == "regression"
     classes = [] if regression else [str(c) for c in manifest.get("classes", [])]
-    explainable = len(classes) == 2
+    explainable = regression or len(classes) == 2
     example = example_records(schema)  # also for models whose manifest kept real rows as its example
     if regression:
         label = manifest.get("label_column")
@@ -113,7 +114,9 @@ def swagger_document(
         "ServiceOutput": outputs,
         **output_definitions,
     }
-    if explainable:
+    if regression:
+        definitions["Explanation"] = value_explanation_schema(schema)
+    elif explainable:
         definitions["Explanation"] = explanation_schema(schema, classes)
     definitions["ErrorResponse"] = {
         "type": "object",
@@ -165,12 +168,13 @@ def _body_description(regression: bool, explainable: bool) -> str:
     if regression:
         return (
             'Either {"data": [records]} (answered with {"result": [numbers]}: one predicted value per record) or '
-            '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict"}} (answered with '
-            '{"Results": [numbers]}), or, as an MLflow model on an Azure ML managed online endpoint takes it, '
-            '{"input_data": {"columns": [names], "index": [ids], "data": [[values], ...]}} (pandas split '
-            "orientation, index optional; see ServiceInputSplit), answered with a bare list of numbers "
-            "(SplitOutputValues). A regression model predicts values: predict_proba and explain are refused "
-            "(400). Swagger 2.0 has no oneOf: the schema below is the first shape."
+            '{"Inputs": {"data": [records]}, "GlobalParameters": {"method": "predict" | "explain"}} (answered with '
+            '{"Results": [...]}: numbers, or one Explanation per record: the prediction and each input column\'s '
+            "contribution to it; at most 1,000 records per explain request), or, as an MLflow model on an Azure ML "
+            'managed online endpoint takes it, {"input_data": {"columns": [names], "index": [ids], "data": '
+            "[[values], ...]}} (pandas split orientation, index optional; see ServiceInputSplit), answered with a "
+            "bare list of numbers (SplitOutputValues). A regression model predicts values: predict_proba is "
+            "refused (400). Swagger 2.0 has no oneOf: the schema below is the first shape."
         )
     explain = ' | "explain"' if explainable else ""
     explained = (
@@ -320,4 +324,36 @@ def explanation_schema(schema: list[dict[str, Any]], classes: list[str]) -> dict
             },
         },
         "required": ["prediction", "probabilities", "positive_class", "base_value", "contributions", "log_odds"],
+    }
+
+
+def value_explanation_schema(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """One record's answer to ``"method": "explain"`` from a regression model (see
+    ``opml.automl.explain.RegressionExplanations.record``)."""
+    per_column = {
+        "type": "object",
+        "properties": {c["name"]: {"type": "number"} for c in schema},
+        "required": [c["name"] for c in schema],
+        "additionalProperties": False,
+    }
+    space = {
+        "type": "object",
+        "properties": {"base_value": {"type": "number"}, "contributions": per_column},
+        "required": ["base_value", "contributions"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "description": "base_value + the sum of contributions = prediction, the predicted value. Tree models are "
+        "explained by exact TreeSHAP, linear models by their coefficients, ensembles by their combination rule "
+        "(see the opml docs). log_value, present when the model learns the label's logarithm: the same in log "
+        "space (its base_value + the sum of its contributions = log(prediction)).",
+        "properties": {
+            "prediction": {"type": "number"},
+            "base_value": {"type": "number"},
+            "contributions": per_column,
+            "log_value": space,
+        },
+        "required": ["prediction", "base_value", "contributions"],
+        "additionalProperties": False,
     }
