@@ -13,6 +13,7 @@ from opml.scoring import (
     DATE_TIME,
     EXAMPLE,
     coerce,
+    explained_values,
     labels_from_probabilities,
     out_of_range,
     output_of_manifest,
@@ -95,8 +96,8 @@ result_key = f"score_result_{name}"
 
 # The body the endpoint takes: {"data": [...]}, or MLflow's {"input_data": ...} on an SDK v2 managed endpoint.
 request_format = service.request_format
-# Models opml trained explain their answers (binary classification); Azure AutoML's scoring scripts and MLflow
-# models on managed endpoints (the input_data shape) do not.
+# Models opml trained explain their answers (binary classification and regression; multiclass models do not);
+# Azure AutoML's scoring scripts and MLflow models on managed endpoints (the input_data shape) do not.
 explainable = "input_schema" in manifest and output.explainable and request_format == "data"
 
 
@@ -116,7 +117,9 @@ def send(records: list[dict], source: str, explain: bool) -> None:
         request_format=request_format,
     )
     # Checked here, so an answer without probabilities (or numbers) is an error now, not a broken result later.
-    if regression:
+    if regression and explain:
+        explained_values(result.predictions)
+    elif regression:
         predicted_values(result.predictions)
     else:
         probability_rows([e["probabilities"] for e in result.predictions] if explain else result.predictions, classes)
@@ -128,7 +131,8 @@ with form_tab:
         "Explain the predictions",
         value=True,
         key="score_explain",
-        help="Each column's contribution to the probability (exact TreeSHAP for tree models)",
+        help=f"Each column's contribution to the {'predicted value' if regression else 'probability'} (exact "
+        "TreeSHAP for tree models)",
     )
     with st.form(f"score_form_{name}"):
         columns = st.columns(3)
@@ -192,7 +196,7 @@ with form_tab:
         source, records, result, explained = st.session_state[result_key]
         explanations = result.predictions if explained else None
         if regression:
-            labels = predicted_values(result.predictions)
+            labels = explained_values(explanations) if explanations else predicted_values(result.predictions)
             table = pd.DataFrame({"record": range(len(labels)), "prediction": labels})
         else:
             probabilities = probability_rows(
@@ -225,13 +229,22 @@ with form_tab:
             chosen = 0
             if len(explanations) > 1:
                 chosen = st.selectbox("Record to explain", range(len(explanations)), key="score_explain_record")
-            st.markdown(
-                "**Top reasons:** " + "; ".join(top_reasons(explanations[chosen], records[chosen], 3) or ["none"])
-            )
-            st.plotly_chart(explanation_waterfall(explanations[chosen], records[chosen]), key="score_waterfall")
+            label = output.label_column if regression else None
+            reasons = top_reasons(explanations[chosen], records[chosen], 3, label=label)
+            st.markdown("**Top reasons:** " + "; ".join(reasons or ["none"]))
+            waterfall = explanation_waterfall(explanations[chosen], records[chosen], label=label)
+            st.plotly_chart(waterfall, key="score_waterfall")
             st.caption(
-                "The base value is what the model says of an average training record (for boosting models, its "
-                "average log-odds as a probability); each bar is one column's contribution for this record."
+                (
+                    "The base value is what the model predicts for an average training record (for a model of the "
+                    "label's logarithm, exp of its average logarithm); each bar is one column's contribution for "
+                    "this record, in the label's units."
+                )
+                if regression
+                else (
+                    "The base value is what the model says of an average training record (for boosting models, "
+                    "its average log-odds as a probability); each bar is one column's contribution for this record."
+                )
             )
         with st.expander("Request and response"):
             masked = {"Content-Type": "application/json"}
@@ -275,7 +288,11 @@ with batch_tab:
                     request_format=request_format,
                 )
                 reasons = None
-                if regression:
+                if regression and with_reasons:
+                    labels, probabilities = explained_values(answers), None
+                    label = output.label_column
+                    reasons = [top_reasons(a, r, 3, label=label) for a, r in zip(answers, batch.records, strict=True)]
+                elif regression:
                     labels, probabilities = predicted_values(answers), None
                 else:
                     probabilities = probability_rows(answers, classes)

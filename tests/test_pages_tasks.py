@@ -436,7 +436,7 @@ def upload(at: AppTest, endpoint: str, frame: pd.DataFrame) -> None:
 def test_score_page_answers_one_probability_per_class_of_a_multiclass_service(multiclass_service, monkeypatch):
     backend, endpoint = multiclass_service
     at = score_page(multiclass_service, monkeypatch)
-    assert not [t for t in at.toggle if t.key == "score_explain"]  # explanations are for binary models
+    assert not [t for t in at.toggle if t.key == "score_explain"]  # multiclass models are not explained
     at.button(key="score_record").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     results = table_with(at, "prediction")
@@ -458,11 +458,12 @@ def test_score_page_answers_one_probability_per_class_of_a_multiclass_service(mu
 def test_score_page_answers_numbers_of_a_regression_service(regression_service, monkeypatch):
     backend, endpoint = regression_service
     at = score_page(regression_service, monkeypatch)
-    assert not [t for t in at.toggle if t.key == "score_explain"]
+    assert at.toggle(key="score_explain").value  # explanations on by default (the next test), off here
+    at.toggle(key="score_explain").set_value(False).run()
     at.button(key="score_record").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     _, records, result, _ = at.session_state[f"score_result_{endpoint}"]
-    assert "predict_proba" not in json.dumps(result.request_body)  # no probabilities asked of a regressor
+    assert result.request_body == {"data": records}  # no probabilities asked of a regressor
     results = table_with(at, "prediction")
     assert not [c for c in results.columns if c.startswith("P(")]
     model = backend.load_model("price-model")
@@ -490,6 +491,42 @@ def test_score_page_answers_numbers_of_a_regression_service(regression_service, 
     assert out["prediction"].tolist() == pytest.approx(values) and not [c for c in out if c.startswith("probability_")]
     assert {m.label for m in at.metric} >= {"MAE against the file's labels", "RMSE"}
     assert "score_batch_versus" in charts(at)
+
+
+def test_score_page_explains_a_regression_prediction_in_the_labels_units(regression_service, monkeypatch):
+    backend, endpoint = regression_service
+    at = score_page(regression_service, monkeypatch)
+    at.number_input(key=f"score_field_{endpoint}_carat").set_value(2.4)  # a big stone: carat raises the price
+    at.button(key="score_record").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _, records, result, explained = at.session_state[f"score_result_{endpoint}"]
+    assert explained and result.request_body["GlobalParameters"] == {"method": "explain"}
+    model = backend.load_model("price-model")
+    expected = float(model.predict(pd.DataFrame(records))[0])
+    assert table_with(at, "prediction")["prediction"].tolist() == pytest.approx([expected], rel=1e-9)
+    reasons = next(m.value for m in at.markdown if m.value.startswith("**Top reasons:**"))
+    assert "carat = 2.4 raised the predicted price by " in reasons
+    waterfall = charts(at)["score_waterfall"]
+    bars = waterfall["data"][0]
+    assert bars["y"][0] == "base value" and bars["y"][-1] == "predicted price of this record"
+    assert bars["x"][-1] == pytest.approx(expected, rel=1e-9)
+    assert sum(bars["x"][:-1]) == pytest.approx(expected, rel=1e-9)  # base + every column's contribution
+    assert "predicted price" in waterfall["layout"]["title"]["text"]
+    assert any("in the label's units" in c.value for c in at.caption)
+
+    rows = diamonds(30, seed=5)
+    csv = rows.to_csv(index=False).encode()
+    at.file_uploader(key=f"score_upload_{endpoint}").set_value(("rows.csv", csv, "text/csv")).run()
+    at.checkbox(key="score_batch_reasons").check().run()
+    at.button(key="score_batch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _, batch, values, probabilities, reasons = at.session_state[f"score_batch_result_{endpoint}"]
+    assert probabilities is None
+    assert values == pytest.approx(list(model.predict(rows.drop(columns=["price"]))), rel=1e-5)
+    assert len(reasons) == 30 and all(0 < len(row) <= 3 for row in reasons)
+    assert all(" the predicted price by " in reason for row in reasons for reason in row)
+    out = pd.read_csv(io.BytesIO(scored_csv(batch.frame, values, probabilities, reasons)))
+    assert {"prediction", "reason_1"} <= set(out.columns)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from opml.reasons import amount_text, is_regression_explanation
+
 LAYOUT = {"height": 380, "margin": {"l": 40, "r": 20, "t": 40, "b": 40}}
 
 
@@ -403,10 +405,10 @@ def pipeline_graph(steps: list[tuple[str, str, str]]) -> go.Figure:
     return figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10})
 
 
-def explanation_waterfall(explanation: dict, record: dict, top: int = 10) -> go.Figure:
+def explanation_waterfall(explanation: dict, record: dict, top: int = 10, label: str | None = None) -> go.Figure:
     """One record's explanation (the endpoint's explain answer): from the base value, each column's
-    contribution to P(positive class), the ``top`` largest by size and the rest as one bar, to the
-    record's probability."""
+    contribution to P(positive class), or to a regression model's predicted value (``label``: what it
+    predicts), the ``top`` largest by size and the rest as one bar, to the record's probability or value."""
     contributions = sorted(explanation["contributions"].items(), key=lambda item: -abs(item[1]))
     shown, rest = contributions[:top], contributions[top:]
     labels = [f"{column} = {record.get(column)}" for column, _ in shown]
@@ -414,15 +416,25 @@ def explanation_waterfall(explanation: dict, record: dict, top: int = 10) -> go.
     if rest:
         labels.append(f"{len(rest)} other columns")
         values.append(sum(value for _, value in rest))
-    positive = explanation["positive_class"]
-    probability = explanation["probabilities"][positive]
+    if is_regression_explanation(explanation):
+        total = float(explanation["prediction"])
+        what = f"predicted {label}" if label else "prediction"
+        text = [amount_text(explanation["base_value"]), *[f"{'+' if v >= 0 else ''}{amount_text(v)}" for v in values]]
+        text.append(amount_text(total))
+        title = f"Why the {what} = {amount_text(total)}"
+    else:
+        positive = explanation["positive_class"]
+        total = explanation["probabilities"][positive]
+        what = f"P({positive})"
+        text = [f"{explanation['base_value']:.3f}", *[f"{v:+.3f}" for v in values], f"{total:.3f}"]
+        title = f"Why {what} = {total:.3f}"
     figure = go.Figure(
         go.Waterfall(
             orientation="h",
             measure=["absolute", *["relative"] * len(values), "total"],
-            y=["base value", *labels, f"P({positive}) of this record"],
-            x=[explanation["base_value"], *values, probability],
-            text=[f"{explanation['base_value']:.3f}", *[f"{v:+.3f}" for v in values], f"{probability:.3f}"],
+            y=["base value", *labels, f"{what} of this record"],
+            x=[explanation["base_value"], *values, total],
+            text=text,
             textposition="outside",
             increasing={"marker": {"color": "#d62728"}},
             decreasing={"marker": {"color": "#1f77b4"}},
@@ -430,9 +442,9 @@ def explanation_waterfall(explanation: dict, record: dict, top: int = 10) -> go.
         )
     )
     figure.update_layout(
-        title=f"Why P({positive}) = {probability:.3f}",
+        title=title,
         yaxis={"autorange": "reversed"},
-        xaxis_title=f"P({positive})",
+        xaxis_title=what,
         height=140 + 28 * (len(values) + 2),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         showlegend=False,
