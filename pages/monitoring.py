@@ -144,6 +144,9 @@ if drift_tab.open:
             words = prediction_drift_text(report)
             if words:
                 st.markdown(f"**Prediction drift.** {words}")
+            not_dates = report.not_dates_text()
+            if not_dates:
+                st.warning(not_dates, icon=":material/warning:")
             feature_histogram(report)
             drift_over_time(name, since, until, [drift.name for drift in report.features if drift.psi is not None][:5])
 

@@ -17,7 +17,14 @@ from scipy.spatial.distance import jensenshannon
 
 from opml.errors import InvalidInput
 from opml.models.manifest import input_schema
-from opml.monitoring.baseline import Baseline, FeatureBaseline, bin_labels, build_baseline, numeric_baseline
+from opml.monitoring.baseline import (
+    Baseline,
+    FeatureBaseline,
+    bin_labels,
+    build_baseline,
+    categorical_baseline,
+    numeric_baseline,
+)
 from opml.monitoring.drift import (
     PREDICTION,
     PSI_EPSILON,
@@ -372,3 +379,68 @@ def test_a_file_that_cannot_be_read_is_left_out_whole_and_named(crafted, tmp_pat
     assert sum(over_time.rows) == 2000 and over_time.skipped_files == report.skipped_files
     skipped: list[str] = []
     assert read_collected(files, baseline, skipped=skipped).num_rows == 2000 and len(skipped) == 3
+
+
+def hourly_times(rows: int, seed: int, shift_days: float = 0.0) -> list[str]:
+    """Times of 2013 on the hour as a CSV holds them (flights' ``time_hour``), optionally moved later."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2013-01-01") + pd.Timedelta(days=shift_days)
+    hours = rng.integers(0, 365 * 24, rows)
+    return [(start + pd.Timedelta(hours=int(h))).strftime("%Y-%m-%d %H:%M:%S") for h in hours]
+
+
+def test_a_column_of_dates_drifts_by_its_instants_and_text_that_is_no_date_is_counted(tmp_path: Path):
+    X = pd.DataFrame({"time_hour": hourly_times(20_000, seed=0), "distance": np.arange(20_000.0) % 1000})
+    manifest = manifest_of(X)
+    assert manifest["input_schema"][0]["format"] == "date-time"
+    baseline = build_baseline(X, manifest)
+    feature = baseline.feature("time_hour")
+    assert feature.kind == "datetime" and len(feature.edges) == 9  # deciles of the instants, not 8,000 categories
+    assert feature.labels[0].startswith("<= 2013-02-") and feature.labels[-2:] == ["not a date", "missing"]
+    assert Baseline.from_json(baseline.to_json()) == baseline
+
+    distance = np.arange(5000.0) % 1000  # as in training: only the dates move
+    same = pd.DataFrame({"time_hour": hourly_times(5000, seed=1), "distance": distance})
+    shifted = pd.DataFrame({"time_hour": hourly_times(5000, seed=2, shift_days=120), "distance": distance})
+    shifted.loc[:9, "time_hour"] = "tomorrow"  # ten values that are not dates
+    table = pa.concat_tables([collected(same, np.full(5000, T0)), collected(shifted, np.full(5000, T0 + HOUR))])
+    paths = write_files(tmp_path, table)
+
+    before = drift_of_files(baseline, paths, until=T0 + HOUR).feature("time_hour")
+    after = drift_of_files(baseline, paths, since=T0 + HOUR)
+    assert before.verdict == "stable" and before.psi < 0.05 and before.not_dates == 0
+    moved = after.feature("time_hour")
+    assert moved.verdict == "drift" and moved.psi >= 0.25
+    assert moved.expected[-3] == pytest.approx(0.1, abs=0.01) and moved.actual[-3] > 0.35  # after the last decile
+    assert moved.not_dates == 10 and moved.actual[-2] == pytest.approx(10 / 5000)
+    assert [d.name for d in after.features] == ["time_hour", "distance"] and after.feature("distance").psi < 0.01
+    assert after.to_dict()["features"][0]["not_dates"] == 10
+    assert "time_hour 10" in after.not_dates_text() and before.not_dates == 0
+    assert drift_report(baseline, table, since=T0 + HOUR).feature("time_hour").psi == pytest.approx(moved.psi)
+
+
+def test_dates_with_zones_and_datetime_types_are_the_same_instants():
+    moments = pd.to_datetime(hourly_times(1000, seed=3))
+    typed = build_baseline(pd.DataFrame({"when": moments}), manifest_of(pd.DataFrame({"when": moments})))
+    assert typed.feature("when").kind == "datetime"
+    sent = [m.strftime("%Y-%m-%dT%H:%M:%SZ") for m in moments]  # what a client sends, in UTC
+    table = pa.table({"at": pa.array([T0] * 1001), "input.when": pa.array([*sent, None])})
+    drift = drift_report(typed, table).feature("when")
+    assert drift.actual[:-1] == pytest.approx([share * 1000 / 1001 for share in drift.expected[:-1]])
+    assert drift.actual[-1] == pytest.approx(1 / 1001) and drift.not_dates == 0
+
+
+def test_a_baseline_that_kept_dates_as_categories_is_outdated():
+    X = pd.DataFrame({"time_hour": hourly_times(100, seed=4), "plan": ["a", "b"] * 50})
+    manifest = manifest_of(X)
+    current = build_baseline(X, manifest)
+    assert not current.outdated_for(manifest)
+    old_rule = categorical_baseline("time_hour", X["time_hour"])  # how dates were kept before
+    before = Baseline(
+        features=(old_rule, current.feature("plan")),
+        prediction=current.prediction,
+        prediction_source=current.prediction_source,
+        dataset=current.dataset,
+        training_rows=100,
+    )
+    assert before.outdated_for(manifest)

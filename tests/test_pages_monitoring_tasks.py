@@ -33,13 +33,15 @@ SPECIES = ["alpha", "beta", "gamma", "delta"]
 
 
 def diamonds(rows: int = ROWS, seed: int = 0) -> pd.DataFrame:
-    """A synthetic ``price = f(carat, cut, depth)`` table (numbers and a category)."""
+    """A synthetic ``price = f(carat, cut, depth)`` table (numbers, a category and the date of sale)."""
     rng = np.random.default_rng(seed)
     carat = rng.uniform(0.2, 2.5, rows)
     cut = rng.choice(CUTS, rows)
     depth = rng.normal(61.5, 1.5, rows)
+    sold = (np.datetime64("2013-01-01") + rng.integers(0, 365, rows)).astype(str)  # ISO dates, as a CSV has them
     price = 3000 * carat**1.5 + 250 * np.array([CUTS.index(c) for c in cut]) - 40 * (depth - 61.5)
-    return pd.DataFrame({"carat": carat, "cut": cut, "depth": depth, "price": price + rng.normal(0, 150, rows)})
+    price = price + rng.normal(0, 150, rows)
+    return pd.DataFrame({"carat": carat, "cut": cut, "depth": depth, "sold": sold, "price": price})
 
 
 def species(rows: int = ROWS, seed: int = 1) -> pd.DataFrame:
@@ -122,13 +124,15 @@ def serve(backend: LocalBackend, service: str, model_name: str, frame: pd.DataFr
 
 @pytest.fixture(scope="module")
 def served(trained_tasks: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A copy of the trained workspace serving ``reg`` (the diamonds with carat x 1.6: their prices drift) and
+    """A copy of the trained workspace serving ``reg`` (the diamonds with carat x 1.6: their prices drift; five
+    dates of sale sent as text that is no date) and
     ``multi`` (the species table as trained), each having collected every record and recorded every request."""
     root = tmp_path_factory.mktemp("served") / "workspace"
     shutil.copytree(trained_tasks, root)
     backend = LocalBackend(root)
     now = time.time() - 600
     shifted = diamonds().assign(carat=lambda frame: frame["carat"] * 1.6)
+    shifted.loc[:4, "sold"] = "unknown"
     reg = serve(backend, "reg", "price-model", shifted, "price", at=now)
     multi = serve(backend, "multi", "kind-model", species(), "kind", at=now)
     return backend, {"reg": (reg, shifted["price"].tolist()), "multi": (multi, species()["kind"].tolist())}
@@ -179,13 +183,17 @@ def labels_csv(rows) -> bytes:
 # --- regression ---------------------------------------------------------------------------------------------------
 
 
-def test_regression_drift_tab_flags_the_shifted_input_and_the_predicted_values(live):
+def test_regression_drift_tab_flags_the_shifted_input_and_the_predicted_values(live, capsys):
     backend, _ = live
     at = page("reg").run()
     ok(at)
     assert any("(regression)" in c.value for c in at.caption)
     table = next(df for df in at.dataframe if "Verdict" in df.value.columns).value
     assert (table["Feature"][0], table["Verdict"][0]) == ("carat", "drift")
+    # The dates of sale are binned as instants (as in training: stable), and the five that are no date are named.
+    sold = table[table["Feature"] == "sold"].iloc[0]
+    assert (sold["Kind"], sold["Verdict"]) == ("datetime", "stable")
+    assert any("(sold 5)" in w.value and "not a date" in w.value for w in at.warning)
     words = next(m.value for m in at.markdown if m.value.startswith("**Prediction drift.**"))
     assert "Predicted values (600 rows)" in words and "out-of-fold predicted values" in words
     report = backend.get_service_drift("reg", since=0)
@@ -205,6 +213,12 @@ def test_regression_drift_tab_flags_the_shifted_input_and_the_predicted_values(l
     over_time = chart(at, "mon_drift_over_time")
     assert over_time["data"][-1]["name"] == "predictions"
     assert any("predicted values (dashed)" in c.value for c in at.caption)
+    from opml.cli import main
+
+    capsys.readouterr()
+    assert main(["--workspace", str(backend.path), "services", "drift", "reg"]) == 0
+    printed = capsys.readouterr()
+    assert "datetime" in printed.out and "(sold 5)" in printed.err
 
 
 def test_regression_accuracy_tab_shows_live_errors_beside_the_cross_validated_ones(live, capsys):

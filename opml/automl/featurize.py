@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from opml.data.dates import as_datetime, is_datetime_column
+from opml.data.dates import as_datetime, instant_days, is_datetime_column
 from opml.data.profile import column_kind
 
 MISSING_CODE = -1.0
@@ -78,9 +77,8 @@ def datetime_parts(value: Any) -> tuple[float, ...]:
     moment = as_datetime(value)
     if moment is None:
         return _NO_DATETIME
-    instant = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return (
-        instant.timestamp() / 86400.0,
+        instant_days(moment),
         float(moment.year),
         float(moment.month),
         float(moment.day),

@@ -541,6 +541,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
             f" PSI {three_decimals(prediction.psi)}, JS "
             f"{three_decimals(prediction.js)} ({prediction.verdict})"
         )
+    if report.not_dates_text():
+        print(report.not_dates_text(), file=sys.stderr)
     if report.skipped_files:
         print(f"{len(report.skipped_files)} collected file(s) could not be read and were left out", file=sys.stderr)
     print(f"({report.rows:,} collected record(s) in the last {args.hours:g} h)", file=sys.stderr)

@@ -8,7 +8,7 @@ scoring checks a sent value is one.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,19 @@ def as_datetime(value: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def instant_days(moment: datetime) -> float:
+    """``moment`` in days since 1970-01-01 UTC; a time without a zone is taken as UTC."""
+    instant = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return instant.timestamp() / 86400.0
+
+
+def days_since_epoch(value: Any) -> float | None:
+    """The instant of a date or time (what ``as_datetime`` reads) in days since 1970-01-01 UTC, or None (missing,
+    or not a date): the number the featurizer and drift both put on a date."""
+    moment = as_datetime(value)
+    return None if moment is None else instant_days(moment)
 
 
 def is_datetime_column(series: pd.Series) -> bool:

@@ -11,6 +11,11 @@ Per input column of the manifest's ``input_schema``:
 - **categorical** (and anything else the schema does not call numeric or boolean, as the manifest does): the
   share of each of the 50 most frequent training categories, one ``other`` bucket for the rest (a value never
   seen in training also counts as ``other`` when collected), and the missing share.
+- **datetime** (a column the schema marks ``format: date-time``, ``opml.data.dates``): numeric over the instant in
+  days since 1970 (UTC; the number the featurizer uses), with decile bins as above labelled as dates, so a week
+  of new timestamps is a shift of the distribution, not thousands of unseen categories. Beside the bins, the
+  share of values that are not dates (none in training, where every value is one; a collected one counts there
+  instead of failing) and the missing share.
 - **boolean**: the categories ``false`` and ``true``; collected values are read as booleans whether they arrive
   as booleans, numbers (non-zero is true) or text (``true``/``1``/``yes``, ``false``/``0``/``no``; other text
   is ``other``).
@@ -39,10 +44,12 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from opml.data.dates import DATE_TIME, days_since_epoch
 from opml.errors import InvalidInput
 from opml.monitoring.accuracy import is_regression
 
@@ -62,6 +69,8 @@ HEAVY_SHARE = 0.2  # a value holding more than this share of the rows (two decil
 MAX_CATEGORIES = 50
 OTHER = "other"
 MISSING = "missing"
+NOT_A_DATE = "not a date"
+DATE_LABEL_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 BOOLEAN_CATEGORIES = ("false", "true")
 TRUE_TEXT = frozenset({"true", "1", "1.0", "yes", "t", "y"})
 FALSE_TEXT = frozenset({"false", "0", "0.0", "no", "f", "n"})
@@ -80,6 +89,24 @@ def bin_labels(edges: Sequence[float]) -> list[str]:
         text = [format_edge(edge, digits) for edge in edges]
         if len(set(text)) == len(text):
             break
+    return _labels_between(text)
+
+
+def date_bin_labels(edges: Sequence[float]) -> list[str]:
+    """``bin_labels`` of edges in days since 1970 shown as UTC dates, to the day when that tells them apart (the
+    time otherwise). A label shows its edge cut to that precision: an edge half way between two days reads as
+    the first day, and a bin closed on the right then holds what its label says for daily data."""
+    if not edges:
+        return ["any value"]
+    moments = [datetime.fromtimestamp(edge * 86400.0, UTC) for edge in edges]
+    for pattern in DATE_LABEL_FORMATS:
+        text = [moment.strftime(pattern) for moment in moments]
+        if len(set(text)) == len(text):
+            break
+    return _labels_between(text)
+
+
+def _labels_between(text: Sequence[str]) -> list[str]:
     middle = [f"{low} - {high}" for low, high in itertools.pairwise(text)]
     return [f"<= {text[0]}", *middle, f"> {text[-1]}"]
 
@@ -88,13 +115,14 @@ def bin_labels(edges: Sequence[float]) -> list[str]:
 class FeatureBaseline:
     """One column's training distribution over its buckets.
 
-    ``shares`` has one entry per bin (numeric: ``len(edges) + 1``) or per category plus the ``other`` bucket
+    ``shares`` has one entry per bin (numeric: ``len(edges) + 1``), per bin plus the ``not a date`` bucket
+    (datetime: ``len(edges) + 2``, edges in days since 1970) or per category plus the ``other`` bucket
     (categorical: ``len(categories) + 1``, ``other`` last); ``missing`` is the missing share. Together they sum
     to 1. ``expected`` is the vector drift is measured on: the shares then the missing share.
     """
 
     name: str
-    kind: str  # "numeric" | "categorical"
+    kind: str  # "numeric" | "datetime" | "categorical"
     shares: tuple[float, ...]
     missing: float
     edges: tuple[float, ...] = ()
@@ -106,7 +134,14 @@ class FeatureBaseline:
         """One label per bucket of ``expected``: the bins or categories, ``other``, then ``missing``."""
         if self.kind == "numeric":
             return [*bin_labels(self.edges), MISSING]
+        if self.kind == "datetime":
+            return [*date_bin_labels(self.edges), NOT_A_DATE, MISSING]
         return [*self.categories, OTHER, MISSING]
+
+    @property
+    def not_a_date(self) -> int | None:
+        """The index of the ``not a date`` bucket in ``expected`` (None unless a datetime baseline)."""
+        return len(self.edges) + 1 if self.kind == "datetime" else None
 
     @property
     def expected(self) -> np.ndarray:
@@ -114,7 +149,7 @@ class FeatureBaseline:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "kind": self.kind}
-        if self.kind == "numeric":
+        if self.kind in ("numeric", "datetime"):
             data["edges"] = list(self.edges)
         else:
             data["categories"] = list(self.categories)
@@ -144,9 +179,10 @@ class FeatureBaseline:
     def check(self) -> None:
         """Raise InvalidInput unless the buckets are consistent (a hand-edited or truncated file)."""
         where = f"baseline of column {self.name!r}"
-        if self.kind == "numeric":
-            if len(self.shares) != len(self.edges) + 1:
-                raise InvalidInput(f"{where}: {len(self.edges)} edges need {len(self.edges) + 1} shares")
+        if self.kind in ("numeric", "datetime"):
+            needed = len(self.edges) + (1 if self.kind == "numeric" else 2)
+            if len(self.shares) != needed:
+                raise InvalidInput(f"{where}: {len(self.edges)} edges need {needed} shares")
             if any(not math.isfinite(e) for e in self.edges) or list(self.edges) != sorted(set(self.edges)):
                 raise InvalidInput(f"{where}: the edges must be finite and strictly increasing")
         elif self.kind == "categorical":
@@ -155,7 +191,7 @@ class FeatureBaseline:
             if len(set(self.categories)) != len(self.categories):
                 raise InvalidInput(f"{where}: a category is listed twice")
         else:
-            raise InvalidInput(f"{where}: kind {self.kind!r} is neither 'numeric' nor 'categorical'")
+            raise InvalidInput(f"{where}: kind {self.kind!r} is not 'numeric', 'datetime' or 'categorical'")
         total = sum(self.shares) + self.missing
         if any(not (0.0 <= s <= 1.0) for s in (*self.shares, self.missing)) or abs(total - 1.0) > 1e-6:
             raise InvalidInput(f"{where}: shares must be between 0 and 1 and sum to 1 (they sum to {total:.6g})")
@@ -180,6 +216,12 @@ class Baseline:
     @property
     def names(self) -> list[str]:
         return [feature.name for feature in self.features]
+
+    def outdated_for(self, manifest: Mapping[str, Any]) -> bool:
+        """Whether the baseline was built before a rule the manifest now calls for: a column of dates (``format:
+        date-time``) kept as categories, as baselines were before dates had bins of their own."""
+        dates = {str(c.get("name")) for c in manifest.get("input_schema") or () if c.get("format") == DATE_TIME}
+        return any(feature.name in dates and feature.kind != "datetime" for feature in self.features)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +298,29 @@ def numeric_baseline(name: str, values: np.ndarray) -> FeatureBaseline:
         edges=tuple(float(edge) for edge in edges),
         shares=tuple(float(count) / rows for count in counts) if rows else _empty_shares(len(edges) + 1),
         missing=float(missing.sum()) / rows if rows else 0.0,
+    )
+
+
+def datetime_baseline(name: str, values: Sequence[Any]) -> FeatureBaseline:
+    """Decile edges of the instants in days since 1970 (``opml.data.dates.days_since_epoch``: ISO text, datetimes)
+    and the share of each bin, then the share of values that are not dates, then the missing share."""
+    import pandas as pd
+
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values)
+    parsed = [days_since_epoch(value) for value in distinct]
+    days = np.array([math.nan if d is None else d for d in parsed] + [math.nan], dtype=np.float64)[codes]
+    rows = len(days)
+    missing = int(np.count_nonzero(codes == -1))  # factorize gives missing values (None, NaN, NaT) the code -1
+    dates = days[np.isfinite(days)]
+    edges = decile_edges(dates)
+    counts = np.bincount(np.searchsorted(edges, dates, side="left"), minlength=len(edges) + 1)
+    not_dates = rows - missing - len(dates)
+    return FeatureBaseline(
+        name=name,
+        kind="datetime",
+        edges=tuple(float(edge) for edge in edges),
+        shares=tuple(float(count) / rows for count in (*counts, not_dates)) if rows else _empty_shares(len(edges) + 2),
+        missing=missing / rows if rows else 0.0,
     )
 
 
@@ -400,7 +465,9 @@ def build_baseline(training: pd.DataFrame, manifest: Mapping[str, Any]) -> Basel
         name = str(column["name"])
         series = training[name]
         kind = column.get("type")
-        if kind == "numeric":
+        if column.get("format") == DATE_TIME:
+            features.append(datetime_baseline(name, series))
+        elif kind == "numeric":
             values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             features.append(numeric_baseline(name, values))
         else:

@@ -8,7 +8,8 @@ the columns the baseline needs, categorical columns as Parquet's own dictionarie
 the time window by their statistics). A window is ``since <= at < until`` (unix seconds; either may be None).
 
 **Measures**, both on the baseline's buckets (numeric bins or categories, plus ``other`` and ``missing``, so a
-rise in missing values or unseen categories is drift too):
+rise in missing values or unseen categories is drift too; a column of dates is binned by its instant, with a
+``not a date`` bucket for collected text that is not one, counted and reported per feature as ``not_dates``):
 
 - Population stability index, ``PSI = sum((a - e) * ln(a / e))`` over the recent shares ``a`` and the training
   shares ``e``. A share of 0 makes it infinite, so shares below ``PSI_EPSILON`` (1e-4, one row in 10,000; the
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from opml.data.dates import days_since_epoch
 from opml.errors import InvalidInput
 from opml.monitoring.baseline import Baseline, FeatureBaseline, boolean_name
 from opml.monitoring.collected import PREDICTION_COLUMN, predicted_values
@@ -349,20 +351,45 @@ def _category_codes(feature: FeatureBaseline, column: pa.ChunkedArray) -> np.nda
             x = pc.cast(chunk, pa.float64()).to_numpy(zero_copy_only=False)
             parts.append(np.where(np.isnan(x), missing, np.where(x != 0, true, false)))
             continue
-        if not pa.types.is_dictionary(chunk.type):
-            if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-                chunk = pc.cast(chunk, pa.string())
-            chunk = pc.dictionary_encode(chunk)
-        lookup = np.array([*(code(value) for value in chunk.dictionary.to_pylist()), missing], dtype=np.intp)
-        indices = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
-        parts.append(lookup[indices])
+        parts.append(_codes_by_distinct_value(chunk, code, missing))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+
+
+def _codes_by_distinct_value(chunk: pa.Array, code: Any, missing: int) -> np.ndarray:
+    """``code(value)`` of each row of ``chunk`` (``missing`` for null), calling ``code`` once per distinct value
+    (through the chunk's dictionary: text is encoded first, anything else read as text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(chunk.type):
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            chunk = pc.cast(chunk, pa.string())
+        chunk = pc.dictionary_encode(chunk)
+    lookup = np.array([*(code(value) for value in chunk.dictionary.to_pylist()), missing], dtype=np.intp)
+    indices = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
+    return lookup[indices]
+
+
+def _datetime_codes(feature: FeatureBaseline, column: pa.ChunkedArray) -> np.ndarray:
+    """The bin of each date's instant (days since 1970), the ``not a date`` bucket for text that is none."""
+    edges = np.asarray(feature.edges, dtype=np.float64)
+    not_a_date, missing = len(edges) + 1, len(edges) + 2
+
+    def code(value: Any) -> int:
+        days = days_since_epoch(value)
+        return not_a_date if days is None else int(np.searchsorted(edges, days, side="left"))
+
+    parts = [_codes_by_distinct_value(chunk, code, missing) for chunk in column.chunks]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
 
 
 def bucket_codes(feature: FeatureBaseline, column: pa.ChunkedArray) -> np.ndarray:
-    """The bucket of each row: the index into ``feature.expected`` (bins or categories, other, missing)."""
+    """The bucket of each row: the index into ``feature.expected`` (bins or categories, other or not a date,
+    missing)."""
     if feature.kind == "numeric":
         return _numeric_codes(feature, column)
+    if feature.kind == "datetime":
+        return _datetime_codes(feature, column)
     return _category_codes(feature, column)
 
 
@@ -382,6 +409,7 @@ class FeatureDrift:
     labels: tuple[str, ...]  # one per bucket: bins or categories, other (categorical), missing
     expected: tuple[float, ...]  # training shares per bucket
     actual: tuple[float, ...]  # recent shares per bucket (zeros without rows)
+    not_dates: int = 0  # a column of dates: the rows whose value is not a date (in the ``not a date`` bucket)
 
     def histogram(self) -> list[dict[str, Any]]:
         """Training share vs recent share per bucket, for a bar chart (buckets empty on both sides left out)."""
@@ -399,6 +427,7 @@ class FeatureDrift:
             "psi": self.psi,
             "js": self.js,
             "verdict": self.verdict,
+            "not_dates": self.not_dates,
             "histogram": self.histogram(),
         }
 
@@ -420,6 +449,16 @@ class DriftReport:
             if drift.name == name:
                 return drift
         raise InvalidInput(f"no feature {name!r} in the drift report")
+
+    def not_dates_text(self) -> str | None:
+        """The collected values of date columns that are not dates, in one line (None when there are none)."""
+        counts = [f"{drift.name} {drift.not_dates:,}" for drift in self.features if drift.not_dates]
+        if not counts:
+            return None
+        return (
+            f"Values that are not dates in columns of dates ({', '.join(counts)}): counted in the 'not a date' "
+            "bucket of their histogram; the model reads them as missing dates."
+        )
 
     def table(self) -> list[dict[str, Any]]:
         """One row per feature, as the page's table shows it."""
@@ -499,6 +538,7 @@ def _drift_of(feature: FeatureBaseline, counts: np.ndarray) -> FeatureDrift:
         labels=tuple(feature.labels),
         expected=tuple(float(share) for share in expected),
         actual=tuple(float(share) for share in actual),
+        not_dates=0 if feature.not_a_date is None else int(counts[feature.not_a_date]),
     )
 
 

@@ -467,7 +467,7 @@ def drift_histogram_figure(drift) -> go.Figure:
         title=f"{drift.name}, training vs recent{psi}",
         barmode="group",
         yaxis={"title": "share of rows", "tickformat": ".0%"},
-        xaxis={"type": "category", "title": "bin" if drift.kind == "numeric" else "category"},
+        xaxis={"type": "category", "title": "category" if drift.kind == "categorical" else "bin"},
         **LAYOUT,
     )
 

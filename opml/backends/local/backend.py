@@ -545,7 +545,9 @@ class LocalBackend(Backend):
         model = self.models.get(row["model_name"], row["model_version"])
         cached = self.layout.model_dir(model.name, model.version) / BASELINE_FILE
         if cached.exists():
-            return Baseline.from_json(cached.read_text()), self.layout.service_dir(name)
+            baseline = Baseline.from_json(cached.read_text())
+            if not baseline.outdated_for(model.manifest):
+                return baseline, self.layout.service_dir(name)
         lineage = model.manifest.get("dataset") or ""
         dataset, _, version = lineage.rpartition(":")
         if not dataset or not version.isdigit():
