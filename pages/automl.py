@@ -9,7 +9,7 @@ from opml.errors import InvalidInput, OpmlError
 from opml.leaderboard import leaderboard
 from opml.ui.access import audit
 from opml.ui.feedback import show_problems, user_errors
-from opml.ui.format import format_seconds
+from opml.ui.format import MISSING_CELL, format_seconds
 from opml.ui.forms import follow_default, keep_choice, labelled
 from opml.ui.tasks import compact_metrics, data_problem, guess_reason, run_task
 from opml.ui.workspace import get_backend
@@ -230,7 +230,7 @@ def watch_run() -> None:
             shown = [c for c in compact_metrics(task, metric) if c in table.columns]
             table = table[["iteration", "algorithm", "status", *shown, "duration_seconds", "best"]]
             st.caption(f"Child runs ({len(rows)}), best first · {task}")
-            st.dataframe(table, hide_index=True, key="automl_children")
+            st.dataframe(table, hide_index=True, key="automl_children", placeholder=MISSING_CELL)
         if run.status == "Completed" and st.button("Open leaderboard", key="automl_open_leaderboard"):
             st.session_state["lb_run"] = run.id
             st.switch_page("pages/leaderboard.py")
@@ -260,7 +260,7 @@ def past_runs() -> None:
         ]
     )
     st.subheader("Past runs")
-    st.dataframe(history, hide_index=True, key="automl_history")  # newest first, as listed
+    st.dataframe(history, hide_index=True, key="automl_history", placeholder=MISSING_CELL)  # newest first, as listed
 
 
 past_runs()

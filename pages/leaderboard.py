@@ -10,6 +10,7 @@ from opml.automl.names import LOWER_IS_BETTER, REGRESSION, default_metric
 from opml.leaderboard import leaderboard
 from opml.ui.charts import calibration_figure, importance_figure, pr_figure, roc_figure
 from opml.ui.feedback import user_errors
+from opml.ui.format import MISSING_CELL
 from opml.ui.forms import offer_all_new
 from opml.ui.models import registered_versions
 from opml.ui.task_charts import (
@@ -85,6 +86,7 @@ st.dataframe(
     hide_index=True,
     key="lb_table",
     column_config={name: st.column_config.NumberColumn(format="%.4f") for name in ALL_METRICS},
+    placeholder=MISSING_CELL,
 )
 
 completed = board[board["status"] == "Completed"]
@@ -107,6 +109,7 @@ with tabs[0]:
         hide_index=True,
         key="lb_metrics",
         column_config={"value": st.column_config.NumberColumn(format="%.4f")},
+        placeholder=MISSING_CELL,
     )
     st.caption("Hyperparameters (of the estimator; ensembles list their members)")
     st.json(row["hyperparameters"] if isinstance(row["hyperparameters"], dict) else {}, expanded=False)
@@ -170,7 +173,7 @@ compare = st.multiselect("Models", choices, default=default_compare, format_func
 if len(compare) >= 2:
     side_by_side = completed.set_index("run_id").loc[compare, list(ALL_METRICS)].T
     side_by_side.columns = [labels[c] for c in compare]
-    st.dataframe(side_by_side, key="lb_compare_table")
+    st.dataframe(side_by_side, key="lb_compare_table", placeholder=MISSING_CELL)
     reference = side_by_side.columns[0]
     deltas = side_by_side.drop(columns=reference).sub(side_by_side[reference], axis=0)
     long = deltas.reset_index(names="metric").melt(id_vars="metric", var_name="model", value_name="difference")

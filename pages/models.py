@@ -5,6 +5,7 @@ import streamlit as st
 
 from opml.naming import check_alias
 from opml.ui.feedback import flash, show_flash, show_problems, user_errors
+from opml.ui.format import MISSING_CELL
 from opml.ui.forms import field_problems, keep_choice
 from opml.ui.models import actor
 from opml.ui.rollout import (
@@ -37,7 +38,7 @@ st.dataframe(
                 "Algorithm": m.algorithm,
                 "Task": model_task(m.manifest),
                 "Primary metric": m.primary_metric,
-                "Value": round(m.metrics.get(m.primary_metric, float("nan")), 4),
+                "Value": None if m.metrics.get(m.primary_metric) is None else round(m.metrics[m.primary_metric], 4),
                 "Dataset": m.dataset,
                 "Run": m.run_id,
                 "Registered": m.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -48,6 +49,7 @@ st.dataframe(
     ),
     hide_index=True,
     key="models_table",
+    placeholder=MISSING_CELL,
 )
 
 PENDING = "models_pending_deployment"  # a challenger refused for its input schema, awaiting confirmation
@@ -121,6 +123,7 @@ with user_errors():
             pd.DataFrame({"metric": list(model.metrics), "value": list(model.metrics.values())}),
             hide_index=True,
             key="models_metrics",
+            placeholder=MISSING_CELL,
         )
         label = model.manifest.get("label_column")
         if model_task(model.manifest) == "regression":

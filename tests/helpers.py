@@ -38,6 +38,29 @@ def other_model_run(backend, automl_run_id: str) -> str:
     )
 
 
+def stopped_trials(backend, run_id: str) -> list[str]:
+    """A canceled and a failed trial added to the run ``run_id`` as the search records them
+    (``opml.automl.runner.AutoMLJob``: the child started Running, its duration logged, then ended without any
+    metric)."""
+    parent = backend.get_run(run_id)
+    ids = []
+    for index, (status, error) in enumerate((("Canceled", "stopped: the time was up"), ("Failed", "a crash"))):
+        child = backend.runs.insert(
+            experiment=parent.experiment,
+            run_type="automl",
+            compute=parent.compute,
+            params={"algorithm": "XGBoostClassifier", "hyperparameters": {"n_estimators": 4}, "featurization": ""},
+            display_name="XGBoostClassifier",
+            parent_id=run_id,
+            run_id=f"{run_id}_{900 + index}",
+            status="Running",
+        )
+        backend.runs.log_metrics(child.id, {"duration_seconds": 1.5})
+        backend.runs.finish(child.id, status, error)
+        ids.append(child.id)
+    return ids
+
+
 def write_task_tables(folder) -> tuple:
     """Two small tables for the AutoML tasks, written to ``folder``: ``prices.csv`` (600 rows, regression on
     ``price``, which grows with ``carat`` and depends on ``cut``; skewed as prices are, so its models learn

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opml.cli import build_parser, main
-from tests.helpers import other_model_run
+from tests.helpers import other_model_run, stopped_trials
 
 
 def opml(*args: str, workspace: Path) -> subprocess.CompletedProcess:
@@ -191,6 +191,30 @@ def test_the_cli_says_why_the_best_is_not_the_top_one(trained_backend, automl_ru
         assert f"best chosen because: {reason}" in shown.stdout
     finally:
         trained_backend.runs.update_progress(automl_run_id, {"best_reason": actual})
+
+
+def test_trials_without_metrics_print_empty_cells_never_none_or_nan(trained_backend, automl_run_id):
+    """A canceled or failed trial has no metrics (the search logs only its duration): its cells are empty in the
+    leaderboard and the comparison, and a metric an Azure run logged as NaN reads empty too."""
+    from opml.cli.common import metric_text
+
+    workspace = trained_backend.path
+    canceled, failed = stopped_trials(trained_backend, automl_run_id)
+    table = opml("automl", "leaderboard", automl_run_id, "--top", "100", workspace=workspace)
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[3:6] == ["ACCURACY", "AUC_WEIGHTED", "LOG_LOSS"]
+    for run_id, status in ((canceled, "Canceled"), (failed, "Failed")):
+        row = next(line for line in rows if run_id in line)
+        assert row.split()[2:] == ["XGBoostClassifier", "1.5", status]  # no metric text between them
+    assert "None" not in table.stdout and "nan" not in table.stdout.lower()
+    best = trained_backend.get_run(automl_run_id).progress["best_child_id"]
+    compared = opml("runs", "compare", best, canceled, workspace=workspace)
+    assert compared.returncode == 0, compared.stderr
+    accuracy = next(line for line in compared.stdout.splitlines() if "metrics.accuracy" in line)
+    assert len(accuracy.split()) == 3  # "*", the name and the completed trial's value: the canceled one is empty
+    assert "None" not in compared.stdout and "nan" not in compared.stdout.lower()
+    assert [metric_text(v) for v in (None, float("nan"), 0.91234)] == ["", "", "0.9123"]
 
 
 def test_automl_submit_refuses_bad_label(workspace: Path, bank_small_csv: Path):

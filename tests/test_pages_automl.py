@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from opml.backends.local import LocalBackend
-from tests.helpers import other_model_run
+from tests.helpers import other_model_run, stopped_trials
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -229,3 +230,40 @@ def test_a_picked_task_holds_for_its_label_and_the_next_label_gets_its_guess(loc
     at.selectbox(key="automl_label").set_value("d").run()
     assert not at.exception
     assert at.selectbox(key="automl_task").value == "classification"
+
+
+def table_with(at: AppTest, found) -> Any:
+    """The first st.dataframe whose DataFrame ``found`` accepts (tables have no id unless selectable)."""
+    return next(df for df in at.dataframe if found(df.value))
+
+
+def test_metrics_of_canceled_and_failed_trials_show_a_dash_not_none(trained_backend, automl_run_id):
+    """Streamlit writes "None" in an empty cell unless the table has a placeholder: the trials that ended
+    without metrics must read "—" on the run page, the Leaderboard and the Runs page's comparison."""
+    stopped = stopped_trials(trained_backend, automl_run_id)
+    at = page("pages/automl.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    children = table_with(at, lambda frame: "iteration" in frame.columns)
+    rows = children.value.set_index("iteration").loc[[900, 901]]
+    assert list(rows["status"]) == ["Canceled", "Failed"] and rows["accuracy"].isna().all()
+    assert children.proto.placeholder == "—"
+    assert table_with(at, lambda frame: "Primary metric" in frame.columns).proto.placeholder == "—"
+
+    at = page("pages/leaderboard.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    board = table_with(at, lambda frame: "hyperparameters" in frame.columns)
+    last = board.value.set_index("run_id").loc[stopped]
+    assert last[["accuracy", "AUC_weighted", "log_loss"]].isna().all().all()
+    assert board.proto.placeholder == "—"
+    assert table_with(at, lambda frame: list(frame.columns) == ["metric", "value"]).proto.placeholder == "—"
+    assert table_with(at, lambda frame: str(frame.columns[0]).startswith("#")).proto.placeholder == "—"
+
+    at = page("pages/runs.py")
+    at.session_state["runs_children"] = True
+    at.run()
+    best = trained_backend.get_run(automl_run_id).progress["best_child_id"]
+    at.multiselect(key="runs_compare").set_value([best, stopped[0]]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = table_with(at, lambda frame: "accuracy" in frame.index and stopped[0] in frame.columns)
+    assert np.isnan(metrics.value.loc["accuracy", stopped[0]]) and metrics.value.loc["accuracy", best] > 0.5
+    assert metrics.proto.placeholder == "—"

@@ -15,7 +15,7 @@ from opml.automl.names import (
     default_metric,
 )
 from opml.automl.settings import automl_params, guess_task
-from opml.cli.common import audit, backend_of, command, emit, group, print_json, print_table
+from opml.cli.common import audit, backend_of, command, emit, group, metric_text, print_json, print_table
 from opml.errors import InvalidInput
 
 ALL_ALGORITHMS = tuple(dict.fromkeys(CLASSIFICATION_ALGORITHMS + REGRESSION_ALGORITHMS))
@@ -79,9 +79,8 @@ def cmd_automl_show(args: argparse.Namespace) -> int:
     print(f"task: {params.get('task', 'classification')}  primary metric: {params.get('primary_metric')}")
     print(f"iterations: {progress.get('iterations_done', 0)}  elapsed: {progress.get('elapsed_seconds', 0)} s")
     if progress.get("best_child_id"):
-        print(
-            f"best: {progress['best_child_id']}  {progress.get('primary_metric')} = {progress.get('best_metric'):.4f}"
-        )
+        best = metric_text(progress.get("best_metric")) or "not measured"
+        print(f"best: {progress['best_child_id']}  {progress.get('primary_metric')} = {best}")
     if progress.get("best_reason"):
         print(f"best chosen because: {progress['best_reason']}")
     for note in progress.get("notes") or []:
@@ -105,17 +104,13 @@ def cmd_automl_leaderboard(args: argparse.Namespace) -> int:
     task = params.get("task", "classification")
     metric = params.get("primary_metric") or default_metric(task)
     shown = [metric, *(m for m in LEADERBOARD_METRICS[task] if m != metric)]
-
-    def number(value: Any, digits: int = 4) -> str:
-        return "" if value is None else f"{value:.{digits}f}"
-
     table = [
         {
             "rank": rank,
             "run_id": row["run_id"],
             "algorithm": row["algorithm"] + (" *" if row["best"] else ""),
-            **{name: number(row.get(name)) for name in shown},
-            "seconds": number(row["duration_seconds"], 1),
+            **{name: metric_text(row.get(name)) for name in shown},
+            "seconds": metric_text(row["duration_seconds"], 1),
             "status": row["status"],
         }
         for rank, row in enumerate(rows, start=1)

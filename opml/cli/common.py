@@ -54,6 +54,14 @@ def since_hours(hours: float) -> float:
     return time.time() - hours * 3600
 
 
+def metric_text(value: float | None, digits: int = 4) -> str:
+    """A metric as tables and CSV print it: ``digits`` decimals, empty when it was not measured (None or NaN: the
+    metrics of a canceled or failed trial), never the text "None" or "nan"."""
+    if value is None or value != value:  # NaN is the one value unequal to itself
+        return ""
+    return f"{value:.{digits}f}"
+
+
 def three_decimals(value: float | None) -> str:
     """A fraction (accuracy, AUC, PSI, agreement) as the commands print it: 3 decimals, empty for None."""
     return "" if value is None else f"{value:.3f}"

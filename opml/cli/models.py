@@ -12,6 +12,7 @@ from opml.cli.common import (
     command,
     emit,
     group,
+    metric_text,
     model_reference,
     parse_tags,
     print_json,
@@ -43,7 +44,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             "version": m.version,
             "aliases": ",".join(m.aliases),
             "algorithm": m.algorithm,
-            m.primary_metric: round(m.metrics.get(m.primary_metric, float("nan")), 4),
+            m.primary_metric: metric_text(m.metrics.get(m.primary_metric)),
             "dataset": m.dataset,
             "run_id": m.run_id,
         }
@@ -76,7 +77,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         print(f"task: classification\nclasses: {model.manifest.get('classes')}")
         print(f"threshold: {model.manifest.get('threshold')}")
     for name, value in model.metrics.items():
-        print(f"  {name}: {value:.4f}")
+        print(f"  {name}: {metric_text(value)}")
     print("inputs: " + ", ".join(f"{c['name']} ({c['type']})" for c in model.manifest.get("input_schema", [])))
     return 0
 

@@ -222,15 +222,24 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     for kind, values in (("params", {r.id: r.shown_params for r in runs}), ("metrics", metrics)):
         for key in sorted({key for value in values.values() for key in value}):
             cells = {r.id: values[r.id].get(key) for r in runs}
-            shown = {
-                run_id: "" if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
-                for run_id, v in cells.items()
-            }
+            shown = {run_id: _cell(kind, v) for run_id, v in cells.items()}
             differs = len({str(v) for v in shown.values()}) > 1
             rows.append({"": f"{'*' if differs else ' '} {kind}.{key}", **shown})
     print_table(rows, ["", *[r.id for r in runs]])
     print("(* differs)")
     return 0
+
+
+def _cell(kind: str, value: Any) -> Any:
+    """A cell of ``opml runs compare``: empty for what a run lacks (a canceled trial's metrics), JSON for a
+    structured parameter."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if kind == "metrics" and isinstance(value, float) and value != value:  # NaN: not measured
+        return ""
+    return value
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+# What a table shows in a cell without a value (st.dataframe's ``placeholder``; Streamlit's own is the text
+# "None"): the metrics of a canceled or failed trial, a run without a best model yet.
+MISSING_CELL = "—"
+
 
 def status_label(status: str) -> str:
     """Status text for tables (kept plain: emoji fonts are not on every machine)."""

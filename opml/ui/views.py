@@ -12,7 +12,7 @@ from opml.automl.names import default_metric
 from opml.backends.base import Backend
 from opml.leaderboard import leaderboard
 from opml.ui.charts import pipeline_graph, roc_figure
-from opml.ui.format import format_seconds
+from opml.ui.format import MISSING_CELL, format_seconds
 from opml.ui.task_charts import binned_compare_figure
 from opml.ui.tasks import compact_metrics, run_task
 
@@ -63,6 +63,7 @@ def pipeline_run_view(backend: Backend, run_id: str, key: str) -> None:
                 pd.DataFrame(rows)[["iteration", "algorithm", "status", *shown]],
                 hide_index=True,
                 key=f"{key}_leaderboard",
+                placeholder=MISSING_CELL,
             )
 
 
@@ -82,7 +83,7 @@ def compare_runs_view(backend: Backend, run_ids: list[str], key: str) -> None:
         differs = table.astype(str).nunique(axis=1) > 1
         table = pd.concat([table[differs], table[~differs]])
         st.caption(f"{title} ({int(differs.sum())} of {len(table)} differ, shown first)")
-        st.dataframe(table, key=f"{key}_{title.lower()}")
+        st.dataframe(table, key=f"{key}_{title.lower()}", placeholder=MISSING_CELL)
     curves = {}
     for run in runs:
         source = run.progress.get("best_child_id") or run.id
