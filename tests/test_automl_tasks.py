@@ -213,6 +213,84 @@ def test_a_regression_model_refits_and_predicts_the_same_numbers_from_frames_and
         assert set(model.feature_importance()) == set(X.columns)
 
 
+# -- a class absent from the training rows ---------------------------------------------------------------
+
+
+def rare_class_table(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Four classes from two numbers (codes 0, 2, 3 common), class 1 of only two rows."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "kind": rng.choice(["p", "q"], n)})
+    codes = np.where(X["x"] > 0, 2, 0) + (X["z"] > 0).to_numpy()
+    codes[codes == 1] = 0
+    codes[:2] = 1
+    return X, codes
+
+
+def test_a_holdout_is_stratified_over_the_classes_of_two_rows_and_a_single_row_class_is_trained_on():
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    from opml.automl.runner import make_folds, stratified_holdout
+
+    rng = np.random.default_rng(4)
+    codes = np.concatenate([np.repeat([0, 1, 2], [600, 300, 100]), [3, 3, 4]])[rng.permutation(1003)]
+    train, valid = stratified_holdout(codes, 0.2, seed=0)
+    assert sorted([*train, *valid]) == list(range(1003))
+    assert set(codes[train]) == {0, 1, 2, 3, 4}  # every class trained on, the single row of class 4 too
+    assert 4 not in codes[valid]
+    assert [int((codes[valid] == c).sum()) for c in (0, 1, 2)] == [120, 60, 20]  # each common class's 20 %
+    # Every class of 2 rows or more: the same split as scikit-learn's, so earlier runs split as they did.
+    common = codes[codes < 3]
+    expected = next(StratifiedShuffleSplit(1, test_size=0.2, random_state=0).split(np.zeros(1000), common))
+    assert [list(part) for part in stratified_holdout(common, 0.2, seed=0)] == [list(part) for part in expected]
+    settings = parse_settings(
+        automl_params(dataset="d", label_column="y", task="classification", validation_size=0.2, timeout_minutes=1)
+    )
+    seeded = next(StratifiedShuffleSplit(1, test_size=0.2, random_state=settings.seed).split(common, common))
+    assert [list(part) for part in make_folds(settings, common)[0]] == [list(part) for part in seeded]
+    # More classes than holdout rows: a plain shuffle, not a refusal.
+    many = np.repeat(np.arange(12), 3)
+    train, valid = stratified_holdout(many, 0.1, seed=0)
+    assert len(valid) == 4 and len(train) == 32
+
+
+def test_every_learner_fits_when_a_class_is_absent_from_the_training_rows():
+    """Both rows of class 1 in the holdout: XGBoost refuses labels 0, 2, 3 and the others answer three columns;
+    fitted on the classes present, each answers four, class 1's column 0, and the kept model serves so."""
+    import pickle
+
+    from opml.automl.ensembles import assemble_model
+    from opml.automl.present_classes import PresentClasses
+
+    X, codes = rare_class_table()
+    rng = np.random.default_rng(1)
+    train = np.flatnonzero((rng.random(len(codes)) < 0.8) & (codes != 1))
+    valid = np.setdiff1d(np.arange(len(codes)), train)
+    classes = ["a", "b", "c", "d"]
+    data = SearchData(X, codes, classes, [(train, valid)], keep_models=True)
+    learners = ["XGBoostClassifier", "LightGBM", "RandomForest", "ExtremeRandomTrees", "LogisticRegression"]
+    trials = _search(data, learners, "accuracy", len(learners))
+    assert {t.learner for t in trials} == set(learners) and all(t.ok for t in trials), [t.error for t in trials]
+    for trial in trials:
+        proba = trial.oof[valid]
+        assert proba.shape == (len(valid), 4) and np.allclose(proba.sum(axis=1), 1.0)
+        assert np.all(proba[:, 1] == 0.0)  # never seen in training: probability 0
+        assert trial.metrics["accuracy"] > np.bincount(codes[valid]).max() / len(valid)  # beats the majority
+        assert isinstance(trial.fitted.steps[-1][1], PresentClasses)
+    xgboost = next(t for t in trials if t.learner == "XGBoostClassifier")
+    model = assemble_model(single_spec(xgboost), [xgboost.fitted], classes, algorithm="XGBoostClassifier")
+    model = pickle.loads(pickle.dumps(model)).prepare_for_serving()
+    records = X.iloc[valid[:20]].to_dict("records")
+    served = model.predict_proba_records(records)
+    np.testing.assert_allclose(served, model.predict_proba(X.iloc[valid[:20]]), rtol=1e-6)
+    np.testing.assert_allclose(served, xgboost.oof[valid[:20]], rtol=1e-5, atol=1e-7)
+    assert set(model.feature_importance()) <= set(X.columns) and model.feature_importance()
+    # With every class in the training rows nothing is wrapped.
+    every = np.arange(len(codes))
+    whole = SearchData(X, codes, classes, [(every, every)], keep_models=True)
+    (plain,) = _search(whole, ["XGBoostClassifier"], "accuracy", 1)
+    assert plain.ok and type(plain.fitted.steps[-1][1]).__name__ == "XGBClassifier"
+
+
 # -- the log target -------------------------------------------------------------------------------------
 
 

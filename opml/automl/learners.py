@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from opml.automl.featurize import TabularFeaturizer
+from opml.automl.present_classes import PresentClasses, unwrapped
 
 
 @dataclass(frozen=True)
@@ -486,6 +487,8 @@ def fast_predict(estimator: Any, X: np.ndarray) -> np.ndarray:
 
 def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:
     """Class probabilities, bypassing wrapper overhead for small inputs (same numbers as predict_proba)."""
+    if isinstance(estimator, PresentClasses):  # fitted without some classes: their columns are 0
+        return estimator.expand(fast_predict_proba(estimator.estimator, X))
     n_classes = len(estimator.classes_)
     if len(X) <= 256:
         if hasattr(estimator, "estimators_") and hasattr(estimator, "n_outputs_") and estimator.n_outputs_ == 1:
@@ -507,6 +510,7 @@ def fast_predict_proba(estimator: Any, X: np.ndarray) -> np.ndarray:
 
 def set_single_threaded(estimator: Any) -> None:
     """Prediction on small inputs is fastest with one thread (OpenMP start-up dominates otherwise)."""
+    estimator = unwrapped(estimator)
     if hasattr(estimator, "n_jobs"):
         with contextlib.suppress(ValueError):
             estimator.set_params(n_jobs=1)

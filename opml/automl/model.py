@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.pipeline import Pipeline
 
 from opml.automl.learners import fast_predict, linear_proba, set_single_threaded
+from opml.automl.present_classes import unwrapped
 from opml.automl.target import LogTarget
 
 
@@ -48,7 +49,7 @@ def feature_importance(members: Sequence[Pipeline], weights: Sequence[float] | N
     """Global importance per raw input column of fitted members, normalised to sum 1 (weighted over members)."""
     totals: dict[str, float] = {}
     for weight, member in zip(weights if weights is not None else [1.0] * len(members), members, strict=True):
-        featurizer, estimator = member.steps[0][1], member.steps[-1][1]
+        featurizer, estimator = member.steps[0][1], unwrapped(member.steps[-1][1])
         raw = getattr(estimator, "feature_importances_", None)
         if raw is None and hasattr(estimator, "coef_"):
             raw = np.abs(np.atleast_2d(np.asarray(estimator.coef_))).sum(axis=0)

@@ -40,7 +40,8 @@ REFIT_SLACK_SHARE = 0.05
 
 
 def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Cross-validation folds or one validation split, stratified by class for classification."""
+    """Cross-validation folds or one validation split, stratified by class for classification (a holdout:
+    see ``stratified_holdout``)."""
     index = np.zeros(len(codes))
     folds, size, seed = settings.n_cross_validations, settings.validation_size, settings.seed
     if settings.regression:
@@ -52,8 +53,25 @@ def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.nda
     elif folds:
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
-        splitter = StratifiedShuffleSplit(1, test_size=size, random_state=seed)
+        return [stratified_holdout(codes, size, seed)]
     return list(splitter.split(index, codes))
+
+
+def stratified_holdout(codes: np.ndarray, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, holdout rows): stratified by class over the classes of at least 2 rows, whose every
+    one keeps rows in the training part; a class of a single row (a rare class in the search's sample) is
+    trained on, never held out (scikit-learn's stratified split refuses it). When the holdout cannot hold a
+    row of every class (fewer rows than classes), the split is a plain shuffle, and the models fit on the
+    classes their training rows have (``opml.automl.present_classes``)."""
+    counts = np.bincount(codes)
+    single = counts[codes] < 2
+    rows = np.flatnonzero(~single)
+    try:
+        splitter = StratifiedShuffleSplit(1, test_size=size, random_state=seed)
+        ((train, valid),) = splitter.split(np.zeros(len(rows)), codes[rows])
+    except ValueError:  # more classes than holdout (or training) rows
+        ((train, valid),) = ShuffleSplit(1, test_size=size, random_state=seed).split(rows)
+    return np.concatenate([rows[train], np.flatnonzero(single)]), rows[valid]  # as scikit-learn's, plus singles
 
 
 def search_sample(plan: ValidationPlan, target: np.ndarray, classification: bool, seed: int) -> np.ndarray:

@@ -43,6 +43,7 @@ from opml.automl.learners import (
 )
 from opml.automl.metrics import best_threshold, compute_metrics, score_for_ranking, search_score
 from opml.automl.model import feature_importance
+from opml.automl.present_classes import fit_classes_present
 from opml.automl.target import LogTarget
 
 EARLY_STOPPING_TRIALS = 50
@@ -175,7 +176,9 @@ def evaluate(
         featurizer, train_features, valid_features = data.fold_features(learner, featurize, fold, trial.frequencies)
         train, valid = data.folds[fold]
         estimator = build_estimator(learner, trial.config, n_classes=len(data.classes), n_jobs=n_jobs, seed=seed)
-        fit_until(estimator, train_features, data.fit_y[train], stop)
+        estimator = fit_classes_present(
+            estimator, train_features, data.fit_y[train], len(data.classes), lambda e, x, y: fit_until(e, x, y, stop)
+        )
         predictions = data.values(fast_predict(estimator, valid_features))
         return valid, predictions, Pipeline([("featurizer", featurizer), ("model", estimator)])
 
