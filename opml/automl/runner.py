@@ -22,7 +22,7 @@ from opml.automl.ensembles import single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
 from opml.automl.metrics import curves, is_regression, regression_curves, score_for_ranking
-from opml.automl.plan import ValidationPlan, plan_validation
+from opml.automl.plan import ValidationPlan, featurized_width, plan_validation
 from opml.automl.refit import DETAILS_FILE, ensure_model_files, prepare, refit_and_save, refit_parallelism
 from opml.automl.search import Search, SearchData, Trial
 from opml.automl.selection import Candidate, choose_in_time
@@ -186,7 +186,7 @@ class AutoMLJob:
         del frame
         target = f"classes {classes}" if classes else f"values from {codes.min():g} to {codes.max():g}"
         self.context.log(f"{len(X):,} rows, {X.shape[1]} features, {settings.task}: {target}")
-        plan = plan_validation(settings, len(X), X.shape[1], len(classes))
+        plan = plan_validation(settings, len(X), featurized_width(X), len(classes))
         self.target, target_note = choose_target(settings.primary_metric, codes) if settings.regression else (None, "")
         notes = [*plan.notes, target_note] if target_note else list(plan.notes)
         for note in notes:

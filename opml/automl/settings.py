@@ -19,7 +19,7 @@ from opml.automl.names import (
     primary_metrics,
     task_of_metric,
 )
-from opml.automl.plan import check_budget
+from opml.automl.plan import check_budget, featurized_width
 from opml.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -376,9 +376,10 @@ def check_data(settings: AutoMLSettings, frame: pd.DataFrame) -> None:
         raise InvalidInput(f"only {len(y)} labelled rows: too few for {folds}-fold cross-validation")
     if not settings.regression:
         _check_class_sizes(settings, y)
-    _check_features(settings, frame.drop(columns=[label]))
+    features = frame.drop(columns=[label])
+    _check_features(settings, features)
     classes = 0 if settings.regression else int(y.astype(str).nunique())
-    check_budget(settings, len(y), frame.shape[1] - 1, classes)
+    check_budget(settings, len(y), features.shape[1], classes, width=featurized_width(features))
 
 
 def _check_classification_label(label: str, y: pd.Series) -> None:
