@@ -192,3 +192,16 @@ def test_a_run_started_by_an_agent_killed_before_recording_it_is_adopted_and_can
     finally:
         if orphan.poll() is None:
             os.killpg(orphan.pid, signal.SIGKILL)
+
+
+def test_processes_opml_starts_spin_briefly_before_their_openmp_threads_sleep(tmp_path, monkeypatch):
+    """Not passive: a passive wait halved two-thread LightGBM fits (docs/ARCHITECTURE.md); a user's setting wins."""
+    from opml.agent.processes import run_process_env
+
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    env = run_process_env(tmp_path)
+    assert env["GOMP_SPINCOUNT"] == "10000" and "OMP_WAIT_POLICY" not in env
+    assert env["OPML_WORKSPACE"] == str(tmp_path)
+    monkeypatch.setenv("GOMP_SPINCOUNT", "0")
+    assert run_process_env(tmp_path)["GOMP_SPINCOUNT"] == "0"
