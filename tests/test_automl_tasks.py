@@ -9,6 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 from opml.automl import names
+from opml.automl.duplicates import duplicate_groups
 from opml.automl.ensembles import build_model, single_spec, stack_ensemble, voting_ensemble
 from opml.automl.learners import LEARNERS, build_estimator, fast_predict, search_space
 from opml.automl.metrics import compute_metrics, metric_value, optimised_metric, regression_curves
@@ -251,6 +252,50 @@ def test_a_holdout_is_stratified_over_the_classes_of_two_rows_and_a_single_row_c
     many = np.repeat(np.arange(12), 3)
     train, valid = stratified_holdout(many, 0.1, seed=0)
     assert len(valid) == 4 and len(train) == 32
+
+
+def test_copies_of_a_row_stay_on_one_side_of_every_split_when_many_rows_are_copies():
+    """Bank Marketing ten times over scored models on copies of their training rows and chose the one that
+    memorised best; a table with a few copies is split as before."""
+    from opml.automl.runner import make_folds
+
+    rng = np.random.default_rng(5)
+    unique = pd.DataFrame({"a": rng.normal(size=400), "b": rng.choice(list("xyz"), 400)})
+    labels = (rng.random(400) < 0.2).astype(int)
+    X = pd.concat([unique] * 5, ignore_index=True)  # every row five times: 80 % copies
+    codes = np.tile(labels, 5)
+    original = np.tile(np.arange(400), 5)  # which distinct row each row copies
+    for task, folds, size in (("classification", 5, None), ("classification", None, 0.1), ("regression", None, 0.2)):
+        settings = parse_settings(
+            automl_params(
+                dataset="d",
+                label_column="y",
+                task=task,
+                n_cross_validations=folds,
+                validation_size=size,
+                timeout_minutes=1,
+            )
+        )
+        splits = make_folds(settings, codes.astype(float) if task == "regression" else codes, X)
+        assert len(splits) == (folds or 1)
+        for train, valid in splits:
+            assert not set(original[train]) & set(original[valid]), (task, folds)  # no copy on both sides
+            assert sorted([*train, *valid]) == list(range(2000))
+            expected = len(X) / folds if folds else len(X) * size
+            assert abs(len(valid) - expected) <= 5, (len(valid), expected)  # whole groups of 5 rows
+            if task == "classification":
+                assert abs(codes[valid].mean() - codes.mean()) < 0.03  # stratified by class
+        if folds:
+            assert sorted(np.concatenate([valid for _, valid in splits]).tolist()) == list(range(2000))
+    # A label that differs makes a different row; a few copies (1 % or fewer) leave the splits as they were.
+    assert duplicate_groups(X, np.arange(2000)) is None
+    few = pd.concat([unique, unique.head(4)], ignore_index=True)
+    assert duplicate_groups(few, np.concatenate([labels, labels[:4]])) is None
+    settings = parse_settings(automl_params(dataset="d", label_column="y", task="classification", timeout_minutes=1))
+    few_codes = np.concatenate([labels, labels[:4]])
+    assert [v.tolist() for _, v in make_folds(settings, few_codes, few)] == [
+        v.tolist() for _, v in make_folds(settings, few_codes)
+    ]
 
 
 def test_every_learner_fits_when_a_class_is_absent_from_the_training_rows():

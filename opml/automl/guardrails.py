@@ -10,13 +10,13 @@ from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from opml.automl.duplicates import DUPLICATE_SHARE
 from opml.data.profile import column_kind
 
 PASSED, DONE, ALERTED = "Passed", "Done", "Alerted"
 IMBALANCE_RATIO = 0.20  # smallest class / largest class below this is imbalanced
 HIGH_CARDINALITY_SHARE = 0.5
 HIGH_CARDINALITY_MIN = 100
-DUPLICATE_SHARE = 0.01
 LEAKAGE_AUC = 0.80
 LEAKAGE_R2 = 0.80  # regression: one feature alone explains this share of the label's variance
 LEAKAGE_SAMPLE = 20_000
@@ -90,7 +90,9 @@ def duplicate_rows(X: pd.DataFrame, y: pd.Series) -> Guardrail:
         return Guardrail(
             "Duplicate rows",
             ALERTED,
-            "Many rows are exact duplicates: cross-validation scores may be optimistic. Deduplicate the data.",
+            "Many rows are exact duplicates: every copy of a row is kept on the same side of each validation "
+            "split, so that models are not scored on rows they trained on. Deduplicate the data if the copies are "
+            "not real repeats.",
             details,
         )
     return Guardrail("Duplicate rows", PASSED, f"{count} exact duplicate row(s); kept.", details)

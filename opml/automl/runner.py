@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 
+from opml.automl.duplicates import duplicate_groups, grouped_folds
 from opml.automl.ensembles import single_spec, stack_ensemble, voting_ensemble
 from opml.automl.guardrails import run_guardrails
 from opml.automl.learners import LEARNERS
@@ -39,11 +40,19 @@ REFIT_SLACK_SECONDS = 2.0
 REFIT_SLACK_SHARE = 0.05
 
 
-def make_folds(settings: AutoMLSettings, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_folds(
+    settings: AutoMLSettings, codes: np.ndarray, X: pd.DataFrame | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cross-validation folds or one validation split, stratified by class for classification (a holdout:
-    see ``stratified_holdout``)."""
+    see ``stratified_holdout``); with the features ``X`` of a table of many copied rows, copies of a row stay on
+    one side of every split (``opml.automl.duplicates``)."""
     index = np.zeros(len(codes))
     folds, size, seed = settings.n_cross_validations, settings.validation_size, settings.seed
+    groups = duplicate_groups(X, codes) if X is not None else None
+    if groups is not None:
+        grouped = grouped_folds(codes, groups, folds=folds, size=size, regression=settings.regression, seed=seed)
+        if grouped is not None:
+            return grouped
     if settings.regression:
         splitter = (
             KFold(folds, shuffle=True, random_state=seed)
@@ -217,7 +226,7 @@ class AutoMLJob:
 
         rows = search_sample(plan, codes, not settings.regression, settings.seed)
         searched_X = X.iloc[rows].reset_index(drop=True) if plan.sampled else X
-        folds = make_folds(settings, codes[rows])
+        folds = make_folds(settings, codes[rows], searched_X)
         # After a holdout of every row, the models the search validated are kept as they are (``_refit_best``);
         # a search on a sample refits its best on every row.
         keep = len(folds) == 1 and not plan.sampled
