@@ -122,6 +122,24 @@ def test_multiclass_metrics_have_weighted_macro_and_micro_forms():
     )
 
 
+def test_macro_averages_leave_out_a_class_neither_true_nor_predicted_as_scikit_learn_does():
+    """A holdout without the rare class: its recall is not a 0 in the macro average (the probe's 5/6 of
+    balanced accuracy), and recall_score_macro agrees with balanced accuracy and norm_macro_recall."""
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 5, 500)  # class 5 of 6 never in the holdout
+    proba = rng.dirichlet(np.ones(6), 500)
+    proba[:, 5] = 0.0
+    proba[np.arange(500), y] += 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    values = compute_metrics(y, proba)
+    predicted = proba.argmax(axis=1)
+    for score in ("f1_score", "precision_score", "recall_score"):
+        expected = getattr(skm, score)(y, predicted, average="macro")
+        assert values[f"{score}_macro"] == pytest.approx(expected)
+    assert values["recall_score_macro"] == pytest.approx(values["balanced_accuracy"])
+    assert values["norm_macro_recall"] == pytest.approx((values["recall_score_macro"] - 1 / 6) / (1 - 1 / 6))
+
+
 def test_regression_curves_sample_bin_and_histogram_the_residuals():
     rng = np.random.default_rng(3)
     y = rng.normal(100, 20, 5000)
@@ -465,6 +483,11 @@ def _settings(**params):
         (list(range(1000)) * 2, {}, "1,000 distinct values.*choose the task 'regression'"),
         ([f"id{i}" for i in range(1000)] * 2, {}, "1,000 distinct values.*identifier"),
         (["a", "b", "c"] * 40 + ["d"], {}, "class 'd' has 1 row"),
+        (  # a holdout has no folds: the message says what a class needs there
+            ["a", "b", "c"] * 40 + ["d"],
+            {"validation_size": 0.1, "n_cross_validations": None},
+            r"class 'd' has 1 row: a class needs at least 2 rows \(one to train on, one to validate\)",
+        ),
     ],
 )
 def test_labels_a_task_cannot_learn_are_refused_with_what_to_do(label, params, message):

@@ -623,3 +623,16 @@ def test_the_large_table_configurations_come_with_a_holdout_not_with_cross_valid
         search = make_search(SearchData(X, y, [], folds), ["LightGBM"], "r2_score", 5)
         leaves = [config["num_leaves"] for config, _ in search.states[0].fixed]
         assert (LARGE_DATA_CONFIGS["lgbm"]["num_leaves"] in leaves) == large and search.large_data == large
+
+
+def test_the_high_cardinality_guardrail_leaves_columns_of_dates_alone():
+    """Dates become numbers (featurize), not their 100 most frequent values: not identifiers or free text."""
+    start = pd.Timestamp("2024-01-01")
+    X = pd.DataFrame(
+        {
+            "when": [(start + pd.Timedelta(hours=i)).isoformat() for i in range(300)],
+            "id": [f"customer-{i}" for i in range(300)],
+        }
+    )
+    result = guardrails.high_cardinality(X)
+    assert result.status == "Alerted" and [d["column"] for d in result.details] == ["id"]

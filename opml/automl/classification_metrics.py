@@ -24,7 +24,8 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def averaged(score: str, average: str, matrix: np.ndarray) -> float:
-    """precision_score, recall_score or f1_score over every class, ``average`` weighted, macro or micro."""
+    """precision_score, recall_score or f1_score, ``average`` weighted, macro (over the classes that are true or
+    predicted: a class absent from a holdout and never predicted does not count as a 0) or micro."""
     true_positive = np.diag(matrix).astype(float)
     support, predicted = matrix.sum(axis=1).astype(float), matrix.sum(axis=0).astype(float)
     if average == "micro":  # one label per row: every micro average is the accuracy
@@ -41,6 +42,9 @@ def averaged(score: str, average: str, matrix: np.ndarray) -> float:
         per_class = _ratio(2 * true_positive, support + predicted)
     if average == "weighted":
         return float(np.average(per_class, weights=support)) if support.sum() else 0.0
+    if average == "macro":  # over the classes that are true or predicted, as scikit-learn's default labels
+        seen = (support > 0) | (predicted > 0)
+        return float(per_class[seen].mean()) if seen.any() else 0.0
     return float(per_class.mean())
 
 

@@ -11,6 +11,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from opml.automl.duplicates import DUPLICATE_SHARE
+from opml.data.dates import is_datetime_column
 from opml.data.profile import column_kind
 
 PASSED, DONE, ALERTED = "Passed", "Done", "Alerted"
@@ -69,6 +70,8 @@ def high_cardinality(X: pd.DataFrame) -> Guardrail:
         if column_kind(X[column]) != "categorical":
             continue
         distinct = X[column].nunique()
+        if distinct >= HIGH_CARDINALITY_MIN and is_datetime_column(X[column]):
+            continue  # dates and times become numbers (``opml.automl.featurize``), not categories
         if distinct >= HIGH_CARDINALITY_MIN and distinct >= HIGH_CARDINALITY_SHARE * len(X):
             details.append({"column": column, "distinct values": int(distinct)})
     if not details:

@@ -405,6 +405,11 @@ def _check_class_sizes(settings: AutoMLSettings, y: pd.Series) -> None:
     folds = settings.n_cross_validations or 2
     if counts.min() < folds:
         smallest = int(counts.min())
+        if not settings.n_cross_validations:  # a holdout: a class needs a row to train on and one to validate
+            raise InvalidInput(
+                f"class {counts.idxmin()!r} has {smallest} row: a class needs at least 2 rows (one to train on, "
+                "one to validate): add rows of that class or remove it"
+            )
         fewer = f", or use at most {smallest} folds" if smallest >= 2 else " (a class needs at least 2 rows)"
         raise InvalidInput(
             f"class {counts.idxmin()!r} has {smallest} row(s), fewer than the {folds} cross-validation folds: "
