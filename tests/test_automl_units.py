@@ -636,3 +636,21 @@ def test_the_high_cardinality_guardrail_leaves_columns_of_dates_alone():
     )
     result = guardrails.high_cardinality(X)
     assert result.status == "Alerted" and [d["column"] for d in result.details] == ["id"]
+
+
+def test_a_column_of_iso_dates_read_at_once_gives_the_numbers_of_each_date_read_alone():
+    """The vectorised reading (pandas) and the one-by-one one (serving a single record) must agree to the bit."""
+    from opml.automl.featurize import _series_datetime_parts, datetime_parts
+
+    start = pd.Timestamp("1960-03-01T06:15:00")
+    columns = [
+        [(start + pd.Timedelta(seconds=4567.123456 * i)).isoformat() for i in range(2000)],  # naive, microseconds
+        [f"2013-06-{d:02d}T{h:02d}:30:00+02:00" for d in range(1, 29) for h in range(24)],  # one offset
+        ["2013-06-01T10:00:00+02:00", "2013-06-02T23:30:00-05:00", "2013-06-03"],  # several: one by one
+        ["2013-06-01", "not a date", None, "9999-12-31"],
+    ]
+    for column in columns:
+        together = _series_datetime_parts(pd.Series(column, dtype=object))
+        alone = np.array([datetime_parts(value) for value in column])
+        np.testing.assert_array_equal(together, alone)
+    assert np.isnan(_series_datetime_parts(pd.Series(["not a date"]))).all()
