@@ -174,6 +174,8 @@ with form_tab:
         )
         add = right.form_submit_button("Add to the table", icon=":material/add:", key="score_add")
     if score_record or add:
+        if score_record:  # a new record's answer, or its error: never the last record's answer under it
+            st.session_state.pop(result_key, None)
         with user_errors():
             record = {c["name"]: coerce(c, record[c["name"]]) for c in schema}
             for warning in out_of_range(record, schema):
@@ -189,6 +191,7 @@ with form_tab:
     st.caption("Records to score together (edit cells, add or delete rows)")
     edited = st.data_editor(st.session_state[rows_key], num_rows="dynamic", key=f"score_editor_{name}")
     if st.button("Score the table", key="score_table", icon=":material/table_rows:"):
+        st.session_state.pop(result_key, None)
         with user_errors():
             rows = [{c["name"]: coerce(c, row[c["name"]]) for c in schema} for row in edited.to_dict("records")]
             send(rows, f"the table's {len(rows)} record(s)", explain_on)

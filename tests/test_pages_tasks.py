@@ -480,6 +480,13 @@ def test_score_page_answers_numbers_of_a_regression_service(regression_service, 
         assert [w.value for w in at.warning if warned is None or warned not in w.value] == []
         assert bool([w for w in at.warning if warned and warned in w.value]) == bool(warned)
         assert at.session_state[f"score_result_{endpoint}"][1][0]["listed"] == typed
+    # A record the service refuses: its error alone, not the last record's answer under it (the newcomer walk).
+    at.number_input(key=f"score_field_{endpoint}_carat").set_value(1e300)
+    at.button(key="score_record").click().run()
+    assert any("out of range" in e.value for e in at.error), [e.value for e in at.error]
+    assert f"score_result_{endpoint}" not in at.session_state
+    assert not [df for df in at.dataframe if "prediction" in df.value.columns]
+    at.number_input(key=f"score_field_{endpoint}_carat").set_value(0.7)
 
     rows = diamonds(40, seed=4)
     upload(at, endpoint, rows)
