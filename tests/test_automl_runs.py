@@ -206,7 +206,13 @@ def test_cancel_stops_an_automl_run_and_its_children(local_backend: LocalBackend
         compute="cpu-cluster",
         params={**TINY_AUTOML, "experiment_timeout_minutes": 5, "max_iterations": 1000},
     )
-    wait_until(lambda: local_backend.list_runs(parent_id=run.id), timeout=60, what="the first child")
+    wait_until(
+        lambda: local_backend.get_run(run.id).progress.get("best_child_id"), timeout=60, what="a best child so far"
+    )
     local_backend.cancel_run(run.id)
     assert local_backend.wait_for_run(run.id, timeout=30).status == CANCELED
     assert all(c.is_terminal for c in local_backend.list_runs(parent_id=run.id))
+    # The canceled run marks a best child so far: registering the run names it (the probe of issue #21).
+    best = local_backend.get_run(run.id).progress["best_child_id"]
+    with pytest.raises(Conflict, match=f"is canceled, not completed.*best child so far, {best}, has one"):
+        local_backend.register_model(name="canceled", run_id=run.id)

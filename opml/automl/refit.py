@@ -99,7 +99,12 @@ def ensure_model_files(backend: Any, run_id: str) -> tuple[str, Path]:
     run = backend.runs.get(run_id)
     if run.parent_id is None or "best_child_id" in run.progress:  # an AutoML run or pipeline step
         best = run.progress.get("best_child_id")
-        if run.run_type not in ("automl", "pipeline_step") or not best or run.status != COMPLETED:
+        if run.run_type in ("automl", "pipeline_step") and best and run.status != COMPLETED:
+            raise Conflict(  # canceled or failed: its best model so far was never chosen as the run's
+                f"run {run_id} is {run.status.lower()}, not completed, so it has no best model of its own; its best "
+                f"child so far, {best}, has one: register that run"
+            )
+        if run.run_type not in ("automl", "pipeline_step") or not best:
             raise Conflict(f"run {run_id} is not a completed AutoML run with a best model")
         run = backend.runs.get(best)
     outputs = backend.layout.run_outputs(run.id)
