@@ -4,10 +4,10 @@ A table whose rows repeat (the same features and label, many times over) scores 
 when a copy lands on each side of a split: the validation rewards memorising. On Bank Marketing ten times over
 (262,300 rows, 90 % copies; `opml.bench automl --replicate-train 10`, 1 minute, 3 seeds) the search then chose
 a single LightGBM of 600 trees of 255 leaves, top on its holdout: held-out AUC 0.9396, against 0.9472 (a
-VotingEnsemble) with copies kept together. When more than
-``DUPLICATE_SHARE`` of the rows are copies of another (the duplicate rows guardrail's threshold), every copy of a
-row goes to the same side of every split (the splits are drawn over the distinct rows, stratified by class
-for classification); below it, splits are as they were (Bank Marketing itself has 6 copies in 26,230 rows).
+VotingEnsemble) with copies kept together. When more than ``DUPLICATE_SHARE`` of the rows are copies of another
+(the duplicate rows guardrail's threshold), every copy of a row goes to the same side of every split (the splits
+are drawn over the distinct rows, stratified by class for classification); below it, splits are as they were
+(Bank Marketing itself has 6 copies in 26,230 rows).
 """
 
 from __future__ import annotations
